@@ -1,0 +1,76 @@
+/* petreld's shared state: one node's configuration, store, datapath and endpoints.
+ * HTTP handlers and the cluster watch thread both work under agent.lock. */
+#pragma once
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+#include <jansson.h>
+#include "config.h"
+#include "store.h"
+#include "endpoint.h"
+#include "datapath.h"
+
+#define VXLAN_DEV     "petrel_vxlan"
+#define VXLAN_PORT    4789
+#define VXLAN_OVERHEAD 50
+
+/* Store layout (keys under one prefix, values JSON). */
+#define KEY_NODES     "/petrel/nodes/"
+#define KEY_ALIVE     "/petrel/alive/"
+#define KEY_BLOCKS    "/petrel/blocks/"
+#define KEY_ENDPOINTS "/petrel/endpoints/"
+#define KEY_PORTS     "/petrel/ports/"
+#define NODE_LEASE_TTL 10
+
+struct agent {
+	struct petreld_config cfg;
+	struct store *store;
+	struct datapath *dp;
+	pthread_mutex_t lock;
+	uint64_t block_index;
+	struct cidr block4, block6;
+	int64_t lease;
+	time_t started;
+	volatile int stopping;
+	pthread_t watch_thread, keepalive_thread;
+	bool threads_started;
+};
+
+/* An error for the API layer: HTTP status + message + optional hint. */
+struct api_error {
+	int status;
+	char msg[512];
+	char hint[256];
+};
+
+int api_fail(struct api_error *e, int status, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* node.c: bring-up of this node: block claim, registry, vxlan, nft, datapath. */
+int node_start(struct agent *a, struct api_error *e);
+int node_status_json(struct agent *a, json_t **out);
+void node_stop(struct agent *a);
+
+/* cluster.c: make the datapath's location map match cluster state; watch for changes. */
+int cluster_sync(struct agent *a);
+int cluster_threads_start(struct agent *a);
+void cluster_threads_stop(struct agent *a);
+/* Every endpoint in the cluster (sorted by name); caller frees. */
+int cluster_endpoints(struct agent *a, struct endpoint **eps, size_t *n);
+int cluster_endpoint_get(struct agent *a, const char *name, struct endpoint *ep);
+
+/* endpoint.c: local endpoint lifecycle. */
+int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoint *out,
+		    struct api_error *e);
+int endpoint_delete(struct agent *a, const char *name, struct api_error *e);
+/* Re-establish datapath state for local endpoints after an agent restart. */
+int endpoints_restore(struct agent *a);
+json_t *endpoint_json_with_counters(struct agent *a, const struct endpoint *ep);
+
+/* metrics.c */
+char *metrics_prometheus(struct agent *a);
+
+/* api.c: HTTP+JSON server on the Unix socket. */
+struct api_server;
+int api_start(struct agent *a, struct api_server **srv);
+void api_stop(struct api_server *srv);

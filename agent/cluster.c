@@ -1,0 +1,287 @@
+/* Cluster state → datapath: the location map mirrors the node registry and the endpoint
+ * table. A watch thread (etcd) re-syncs on every change; a keepalive thread holds the
+ * node's liveness lease. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "agent.h"
+#include "log.h"
+
+struct location {
+	struct cidr prefix;
+	struct ip_addr node4, node6;
+};
+
+struct loc_set {
+	struct location *v;
+	size_t n, cap;
+};
+
+static void loc_add(struct loc_set *s, const struct cidr *p, const struct ip_addr *n4,
+		    const struct ip_addr *n6)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct location *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n].prefix = *p;
+	s->v[s->n].node4 = *n4;
+	s->v[s->n].node6 = *n6;
+	s->n++;
+}
+
+static bool loc_has(const struct loc_set *s, const struct cidr *p)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].prefix.prefixlen == p->prefixlen && ip_equal(&s->v[i].prefix.addr, &p->addr))
+			return true;
+	return false;
+}
+
+struct node_addr {
+	char name[EP_NAME_MAX];
+	struct ip_addr ip4, ip6;
+};
+
+static int load_nodes(struct agent *a, struct node_addr **out, size_t *n_out, struct loc_set *want)
+{
+	struct store_kv *kvs = NULL;
+	size_t n = 0;
+	struct node_addr *nodes;
+	int ret;
+
+	ret = store_list(a->store, KEY_NODES, &kvs, &n, NULL);
+	if (ret)
+		return ret;
+	nodes = calloc(n ? n : 1, sizeof(*nodes));
+	*n_out = 0;
+	for (size_t i = 0; nodes && i < n; i++) {
+		json_t *j = json_loads(kvs[i].value, 0, NULL);
+		const char *s4 = json_string_value(json_object_get(j, "ipv4"));
+		const char *s6 = json_string_value(json_object_get(j, "ipv6"));
+		const char *b4 = json_string_value(json_object_get(j, "block4"));
+		const char *b6 = json_string_value(json_object_get(j, "block6"));
+		struct node_addr *na = &nodes[*n_out];
+		struct cidr c;
+
+		memset(na, 0, sizeof(*na));
+		if (j && s4 && !ip_parse(s4, &na->ip4)) {
+			snprintf(na->name, sizeof(na->name), "%s", kvs[i].key + strlen(KEY_NODES));
+			if (s6 && *s6)
+				ip_parse(s6, &na->ip6);
+			if (b4 && !cidr_parse(b4, &c))
+				loc_add(want, &c, &na->ip4, &na->ip6);
+			if (b6 && !cidr_parse(b6, &c))
+				loc_add(want, &c, &na->ip4, &na->ip6);
+			(*n_out)++;
+		}
+		json_decref(j);
+	}
+	store_kvs_free(kvs, n);
+	*out = nodes;
+	return nodes ? 0 : -ENOMEM;
+}
+
+static int collect_stale(const struct cidr *prefix, const struct ip_addr *node4, void *arg)
+{
+	struct loc_set **sets = arg;   /* [0] wanted, [1] stale */
+
+	if (!loc_has(sets[0], prefix))
+		loc_add(sets[1], prefix, node4, node4);
+	return 0;
+}
+
+int cluster_sync(struct agent *a)
+{
+	struct loc_set want = { 0 }, stale = { 0 };
+	struct loc_set *sets[2] = { &want, &stale };
+	struct node_addr *nodes = NULL;
+	struct endpoint *eps = NULL;
+	size_t n_nodes = 0, n_eps = 0;
+	int ret;
+
+	ret = load_nodes(a, &nodes, &n_nodes, &want);
+	if (!ret)
+		ret = cluster_endpoints(a, &eps, &n_eps);
+	if (ret)
+		goto out;
+	/* Endpoint /32 and /128 entries win over node blocks in the LPM map: that is what lets
+	 * an address keep working after its endpoint moves to another node. */
+	for (size_t i = 0; i < n_eps; i++) {
+		for (size_t j = 0; j < n_nodes; j++) {
+			struct cidr host;
+
+			if (strcmp(eps[i].node, nodes[j].name))
+				continue;
+			if (eps[i].ip4.family) {
+				host.addr = eps[i].ip4;
+				host.prefixlen = 32;
+				loc_add(&want, &host, &nodes[j].ip4, &nodes[j].ip6);
+			}
+			if (eps[i].ip6.family) {
+				host.addr = eps[i].ip6;
+				host.prefixlen = 128;
+				loc_add(&want, &host, &nodes[j].ip4, &nodes[j].ip6);
+			}
+		}
+	}
+	datapath_location_foreach(a->dp, collect_stale, sets);
+	for (size_t i = 0; i < stale.n; i++)
+		datapath_location_delete(a->dp, &stale.v[i].prefix);
+	for (size_t i = 0; i < want.n && !ret; i++)
+		ret = datapath_location_upsert(a->dp, &want.v[i].prefix, &want.v[i].node4,
+					       &want.v[i].node6);
+	log_debug("cluster sync: %zu nodes, %zu endpoints, %zu locations, %zu stale removed",
+		  n_nodes, n_eps, want.n, stale.n);
+out:
+	free(want.v);
+	free(stale.v);
+	free(nodes);
+	free(eps);
+	return ret;
+}
+
+static int cmp_ep(const void *x, const void *y)
+{
+	return strcmp(((const struct endpoint *)x)->name, ((const struct endpoint *)y)->name);
+}
+
+int cluster_endpoints(struct agent *a, struct endpoint **out, size_t *n_out)
+{
+	struct store_kv *kvs = NULL;
+	struct endpoint *eps;
+	size_t n = 0;
+	int ret;
+
+	ret = store_list(a->store, KEY_ENDPOINTS, &kvs, &n, NULL);
+	if (ret)
+		return ret;
+	eps = calloc(n ? n : 1, sizeof(*eps));
+	*n_out = 0;
+	for (size_t i = 0; eps && i < n; i++) {
+		if (endpoint_decode(kvs[i].value, &eps[*n_out]) == 0)
+			(*n_out)++;
+		else
+			log_warn("ignoring malformed endpoint record %s", kvs[i].key);
+	}
+	store_kvs_free(kvs, n);
+	if (!eps)
+		return -ENOMEM;
+	qsort(eps, *n_out, sizeof(*eps), cmp_ep);
+	*out = eps;
+	return 0;
+}
+
+int cluster_endpoint_get(struct agent *a, const char *name, struct endpoint *ep)
+{
+	char key[128], *value = NULL;
+	int ret;
+
+	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", name);
+	ret = store_get(a->store, key, &value, NULL);
+	if (ret)
+		return ret;
+	ret = endpoint_decode(value, ep);
+	free(value);
+	return ret;
+}
+
+static int on_event(const struct store_event *ev, void *arg)
+{
+	struct agent *a = arg;
+
+	if (!strncmp(ev->key, KEY_NODES, strlen(KEY_NODES)) ||
+	    !strncmp(ev->key, KEY_ENDPOINTS, strlen(KEY_ENDPOINTS))) {
+		log_debug("watch: %s %s", ev->type == STORE_PUT ? "put" : "delete", ev->key);
+		pthread_mutex_lock(&a->lock);
+		cluster_sync(a);
+		pthread_mutex_unlock(&a->lock);
+	}
+	return a->stopping;
+}
+
+static void nap(struct agent *a, int ms)
+{
+	for (int i = 0; i < ms / 100 && !a->stopping; i++)
+		usleep(100 * 1000);
+}
+
+static void *watch_main(void *arg)
+{
+	struct agent *a = arg;
+
+	while (!a->stopping) {
+		struct store_kv *kvs = NULL;
+		size_t n = 0;
+		int64_t rev = 0;
+		int ret;
+
+		/* A full sync before each (re)watch closes any gap while the watch was down. */
+		ret = store_list(a->store, "/petrel/", &kvs, &n, &rev);
+		store_kvs_free(kvs, n);
+		if (!ret) {
+			pthread_mutex_lock(&a->lock);
+			cluster_sync(a);
+			pthread_mutex_unlock(&a->lock);
+			ret = store_watch(a->store, "/petrel/", rev + 1, on_event, a);
+		}
+		if (!a->stopping) {
+			log_warn("cluster watch ended (%s); retrying", strerror(-ret));
+			nap(a, 1000);
+		}
+	}
+	return NULL;
+}
+
+static void *keepalive_main(void *arg)
+{
+	struct agent *a = arg;
+	char key[128];
+
+	snprintf(key, sizeof(key), KEY_ALIVE "%s", a->cfg.node);
+	while (!a->stopping) {
+		nap(a, NODE_LEASE_TTL * 1000 / 3);
+		if (a->stopping)
+			break;
+		if (store_lease_keepalive(a->store, a->lease) == 0)
+			continue;
+		/* Lease expired (etcd was down longer than the TTL): take a new one. */
+		if (store_lease_grant(a->store, NODE_LEASE_TTL, &a->lease) == 0 &&
+		    store_put(a->store, key, "1", a->lease) == 0)
+			log_info("liveness lease renewed after expiry");
+	}
+	return NULL;
+}
+
+int cluster_threads_start(struct agent *a)
+{
+	if (strcmp(store_backend(a->store), "etcd"))
+		return 0;   /* single node: every change is local and synced in place */
+	if (pthread_create(&a->watch_thread, NULL, watch_main, a))
+		return -errno;
+	if (pthread_create(&a->keepalive_thread, NULL, keepalive_main, a)) {
+		a->stopping = 1;
+		store_watch_stop(a->store);
+		pthread_join(a->watch_thread, NULL);
+		return -errno;
+	}
+	a->threads_started = true;
+	return 0;
+}
+
+void cluster_threads_stop(struct agent *a)
+{
+	if (!a->threads_started)
+		return;
+	a->stopping = 1;
+	store_watch_stop(a->store);
+	pthread_join(a->watch_thread, NULL);
+	pthread_join(a->keepalive_thread, NULL);
+	a->threads_started = false;
+}

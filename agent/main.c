@@ -1,0 +1,154 @@
+/* petreld: the petrel node agent. Parses its configuration, enters the node's network
+ * namespace, brings the node up and serves the HTTP+JSON API until SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "agent.h"
+#include "log.h"
+#include "netns.h"
+#include "util.h"
+
+static const char usage[] =
+"Usage: petreld [--config FILE] [--netns NAME] [--KEY=VALUE]... [-v]\n"
+"\n"
+"The petrel node agent. It owns one node: its address block, its endpoints, its eBPF\n"
+"programs and maps, and its share of cluster state (SQLite in the state directory on a\n"
+"single node, etcd when `etcd` is set). The API is HTTP+JSON on a Unix socket.\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE   read settings from FILE (`key = value` lines, # comments)\n"
+"  -n, --netns NAME    run in network namespace NAME (/run/netns/NAME)\n"
+"  -v, --verbose       debug logging, including libbpf's\n"
+"  --KEY=VALUE         override a setting from the file; keys:\n"
+"                      node, underlay-device, underlay-ipv4, underlay-ipv6,\n"
+"                      cluster-ipv4, cluster-ipv6, block-ipv4-len, block-ipv6-len,\n"
+"                      mode (vxlan|native), state-dir, socket, etcd, bpf-pin-dir,\n"
+"                      netns-prefix, underlay-mtu\n"
+"  -h, --help          show this help\n"
+"\n"
+"Example:\n"
+"  petreld --config /etc/petrel/petreld.conf --node=node1 --underlay-ipv4=192.0.2.10\n"
+"\n"
+"SIGTERM stops the agent but leaves the datapath running: pinned maps and attached\n"
+"programs keep forwarding, and a restarted agent picks up where it left off.\n";
+
+int main(int argc, char **argv)
+{
+	struct agent a = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	const char *config_path = NULL, *netns = NULL;
+	struct api_server *srv = NULL;
+	struct api_error e = { 0 };
+	char err[512];
+	sigset_t set;
+	int sig, ret;
+
+	config_defaults(&a.cfg);
+	/* First pass: --config, --netns and -v; --KEY=VALUE overrides apply after the file. */
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
+			log_set_level(LOG_DEBUG);
+		} else if ((!strcmp(arg, "-c") || !strcmp(arg, "--config")) && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if ((!strcmp(arg, "-n") || !strcmp(arg, "--netns")) && i + 1 < argc) {
+			netns = argv[++i];
+		} else if (!strncmp(arg, "--", 2) && strchr(arg, '=')) {
+			continue;
+		} else {
+			fprintf(stderr, "petreld: unexpected argument '%s'\n(see petreld --help)\n", arg);
+			return 2;
+		}
+	}
+	if (config_path) {
+		char *text;
+
+		ret = read_file(config_path, &text);
+		if (ret) {
+			fprintf(stderr, "petreld: config %s: %s\n", config_path, strerror(-ret));
+			return 1;
+		}
+		ret = config_parse(&a.cfg, text, err, sizeof(err));
+		free(text);
+		if (ret) {
+			fprintf(stderr, "petreld: config %s: %s\n", config_path, err);
+			return 1;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		char key[64];
+		const char *eq;
+
+		if (strncmp(argv[i], "--", 2) || !(eq = strchr(argv[i], '=')))
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i] - 2), argv[i] + 2);
+		if (config_set(&a.cfg, key, eq + 1, err, sizeof(err))) {
+			fprintf(stderr, "petreld: option --%s: %s\n", key, err);
+			return 1;
+		}
+	}
+	if (config_validate(&a.cfg, err, sizeof(err))) {
+		fprintf(stderr, "petreld: invalid configuration: %s\n", err);
+		return 1;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "petreld: must run as root (it creates namespaces, links and eBPF programs)\n");
+		return 1;
+	}
+	/* Enter the node's netns before any thread exists: setns applies to this thread only. */
+	if (netns && (ret = netns_enter(netns))) {
+		fprintf(stderr, "petreld: cannot enter network namespace '%s': %s\n", netns, strerror(-ret));
+		return 1;
+	}
+
+	/* Signals are taken synchronously by main; every thread inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	a.started = time(NULL);
+	if (node_start(&a, &e)) {
+		fprintf(stderr, "petreld: node %s: %s%s%s\n", a.cfg.node, e.msg,
+			*e.hint ? "\n  hint: " : "", e.hint);
+		node_stop(&a);
+		return 1;
+	}
+	ret = api_start(&a, &srv);
+	if (ret) {
+		fprintf(stderr, "petreld: cannot serve the API on %s: %s\n", a.cfg.socket, strerror(-ret));
+		node_stop(&a);
+		return 1;
+	}
+	if (cluster_threads_start(&a))
+		log_warn("cluster watch could not start; state changes on other nodes will be missed");
+	log_info("node %s ready: mode %s, store %s, API on %s", a.cfg.node,
+		 routing_mode_str(a.cfg.mode), store_backend(a.store), a.cfg.socket);
+
+	do {
+		if (sigwait(&set, &sig))
+			break;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: resynchronising with cluster state");
+			pthread_mutex_lock(&a.lock);
+			cluster_sync(&a);
+			pthread_mutex_unlock(&a.lock);
+		}
+	} while (sig == SIGHUP);
+
+	log_info("signal %d: stopping; the datapath keeps forwarding", sig);
+	a.stopping = 1;
+	api_stop(srv);
+	cluster_threads_stop(&a);
+	node_stop(&a);
+	return 0;
+}

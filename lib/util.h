@@ -1,0 +1,11 @@
+/* Small file-system helpers shared by agent, CLI and tests. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+int mkdir_p(const char *path, unsigned int mode);          /* 0 if it exists */
+int read_file(const char *path, char **out);               /* NUL-terminated; caller frees */
+int write_file_atomic(const char *path, const char *data); /* tmp file + rename */
+/* FNV-1a over a string: stable names (lxc<hash>) and MACs derived from endpoint names. */
+uint32_t fnv1a32(const char *s);
+uint64_t now_ms(void);                                     /* CLOCK_MONOTONIC */
