@@ -226,7 +226,7 @@ int api_start(struct agent *a, struct api_server **out)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct api_server *s;
-	char dir[sizeof(sun.sun_path)];
+	char dir[CONFIG_STR];
 	char *slash;
 	int ret;
 
