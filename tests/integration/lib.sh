@@ -1,0 +1,101 @@
+# Shared helpers for petrel's integration tests: a uniquely named lab per test, bounded
+# waits, echo checks over TCP and UDP, and cleanup on every exit path (trap).
+# Tests send traffic only to addresses inside the namespaces the lab creates.
+set -eu
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+PETREL="$BUILD/bin/petrel"
+export PETRELD="$BUILD/bin/petreld"
+LAB="t$$"                              # unique per test process, short enough for ifnames
+export PETREL_LAB=$LAB
+CHECKS=0
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok()   { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $*"; }
+log()  { echo "# $*"; }
+
+[ "$(id -u)" -eq 0 ] || skip "integration tests need root (network namespaces, eBPF)"
+[ -x "$PETREL" ] && [ -x "$PETRELD" ] || fail "build first: make all"
+
+p() { "$PETREL" --lab "$LAB" "$@"; }
+
+cleanup() {
+	local rc=$?
+	set +e
+	if [ $rc -ne 0 ] && [ -d "/run/petrel/labs/$LAB" ]; then
+		for f in /run/petrel/labs/$LAB/*/petreld.log; do
+			[ -f "$f" ] && { echo "--- tail of $f"; tail -n 30 "$f"; }
+		done
+	fi
+	for pid in $(jobs -p); do kill "$pid" 2>/dev/null; done
+	"$PETREL" lab down --name "$LAB" >/dev/null 2>&1
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# lab_up NODES MODE
+lab_up() {
+	p lab up --name "$LAB" --nodes "$1" --mode "$2" >/dev/null || fail "lab up --nodes $1 --mode $2"
+}
+
+# ep_field NAME FIELD  (from the cluster view of any node)
+ep_field() { p --node node1 -j endpoint show "$1" | jq -r ".$2"; }
+ep_ns()    { ep_field "$1" netns; }
+node_ip()  { p -j lab status | jq -r ".nodes[] | select(.name==\"$1\") | .ipv$2"; }
+outside_ip() { p -j lab status | jq -r ".outside.ipv$1"; }
+
+# in_ns NS CMD...: run in a network namespace (endpoint, node or outside).
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# Start dual-stack echo servers (TCP and UDP) on PORT inside NS; they die with the lab.
+echo_server() {
+	local ns=$1 port=$2
+	ip netns exec "$ns" socat TCP6-LISTEN:"$port",fork,reuseaddr,ipv6only=0 PIPE >/dev/null 2>&1 &
+	ip netns exec "$ns" socat UDP6-RECVFROM:"$port",fork,reuseaddr,ipv6only=0 PIPE >/dev/null 2>&1 &
+	wait_port "$ns" "$port"
+}
+
+# A server that answers with the peer address it saw (to check masquerading).
+peer_server() {
+	local ns=$1 port=$2
+	ip netns exec "$ns" socat TCP6-LISTEN:"$port",fork,reuseaddr,ipv6only=0 \
+		SYSTEM:'echo "$SOCAT_PEERADDR"' >/dev/null 2>&1 &
+	wait_port "$ns" "$port"
+}
+
+wait_port() {
+	local ns=$1 port=$2 i
+	for i in $(seq 50); do
+		ip netns exec "$ns" ss -ltnH "sport = :$port" | grep -q . && return 0
+		sleep 0.1
+	done
+	fail "nothing listens on port $port in $ns"
+}
+
+addr() { case $1 in *:*) echo "[$1]" ;; *) echo "$1" ;; esac; }
+
+# send NS PROTO IP PORT: echo a unique line through a server and print what came back.
+send() {
+	local ns=$1 proto=$2 ip=$3 port=$4 msg="petrel-$RANDOM-$RANDOM"
+	local got
+	got=$(echo "$msg" | timeout 6 ip netns exec "$ns" socat -t 2 - "$proto:$(addr "$ip"):$port" 2>/dev/null || true)
+	[ "$got" = "$msg" ]
+}
+
+# expect_echo NS PROTO IP PORT WHAT
+expect_echo() {
+	local i
+	for i in 1 2 3; do
+		send "$1" "$2" "$3" "$4" && { ok "$5"; return 0; }
+		sleep 0.5
+	done
+	fail "$5: no echo from $3:$4/$2 (from $1)"
+}
+
+# expect_no_echo NS PROTO IP PORT WHAT
+expect_no_echo() {
+	if send "$1" "$2" "$3" "$4"; then fail "$5: got an echo from $3:$4/$2 but expected none"; fi
+	ok "$5"
+}
