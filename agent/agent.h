@@ -70,7 +70,19 @@ json_t *endpoint_json_with_counters(struct agent *a, const struct endpoint *ep);
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);
 
-/* api.c: HTTP+JSON server on the Unix socket. */
+/* api.c: HTTP+JSON server on the Unix socket. Route modules see only this request view. */
+struct api_request {
+	const char *method;
+	const char *path;
+	json_t *body;                /* parsed JSON body, or NULL (then body_error says why) */
+	char body_error[256];
+};
+/* Returns an HTTP status with *resp set, -1 with *e filled, or 0 when the path is not its. */
+typedef int (*api_route_fn)(struct agent *a, const struct api_request *rq, json_t **resp,
+			    struct api_error *e);
+/* Route modules added by later features (containers, policy, ...) extend this list. */
+#define API_EXTRA_ROUTES NULL
+
 struct api_server;
 int api_start(struct agent *a, struct api_server **srv);
 void api_stop(struct api_server *srv);

@@ -74,103 +74,122 @@ static enum MHD_Result fail(struct MHD_Connection *c, int status, const char *hi
 	return send_error(c, &e);
 }
 
-static enum MHD_Result get_endpoints(struct agent *a, struct MHD_Connection *c)
+/* Endpoint and node routes. Each route module answers with an HTTP status and a JSON body
+ * (or fills *e), knowing nothing of HTTP plumbing; 0 means "not my path". */
+static int endpoints_route(struct agent *a, const struct api_request *rq, json_t **resp,
+			   struct api_error *e)
 {
-	struct endpoint *eps = NULL;
+	static const char prefix[] = "/v1/endpoints/";
+	struct ep_request req;
+	struct endpoint ep, *eps = NULL;
 	size_t n = 0;
-	json_t *arr;
+	char msg[512];
 	int ret;
 
-	ret = cluster_endpoints(a, &eps, &n);
-	if (ret)
-		return fail(c, 503, NULL, "cannot read endpoints: %s", strerror(-ret));
-	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, endpoint_json_with_counters(a, &eps[i]));
-	free(eps);
-	return send_json(c, 200, json_pack("{s:o}", "endpoints", arr));
+	if (!strcmp(rq->path, "/v1/endpoints")) {
+		if (!strcmp(rq->method, "GET")) {
+			json_t *arr = json_array();
+
+			ret = cluster_endpoints(a, &eps, &n);
+			if (ret) {
+				json_decref(arr);
+				return api_fail(e, 503, NULL, "cannot read endpoints: %s", strerror(-ret));
+			}
+			for (size_t i = 0; i < n; i++)
+				json_array_append_new(arr, endpoint_json_with_counters(a, &eps[i]));
+			free(eps);
+			*resp = json_pack("{s:o}", "endpoints", arr);
+			return 200;
+		}
+		if (strcmp(rq->method, "POST"))
+			return api_fail(e, 405, "use GET or POST", "method %s not allowed on %s",
+					rq->method, rq->path);
+		if (!rq->body)
+			return api_fail(e, 400, NULL, "%s", rq->body_error);
+		if (ep_request_parse(rq->body, &req, msg, sizeof(msg)))
+			return api_fail(e, 400, NULL, "invalid endpoint request: %s", msg);
+		if (endpoint_create(a, &req, &ep, e))
+			return -1;
+		*resp = endpoint_json_with_counters(a, &ep);
+		return 201;
+	}
+	if (strncmp(rq->path, prefix, strlen(prefix)))
+		return 0;
+	const char *name = rq->path + strlen(prefix);
+	if (!name_valid(name))
+		return api_fail(e, 400, NULL, "'%s' is not a valid endpoint name", name);
+	if (!strcmp(rq->method, "GET")) {
+		ret = cluster_endpoint_get(a, name, &ep);
+		if (ret == -ENOENT)
+			return api_fail(e, 404, "see `petrel endpoint list`",
+					"endpoint '%s' does not exist", name);
+		if (ret)
+			return api_fail(e, 503, NULL, "cannot read endpoint: %s", strerror(-ret));
+		*resp = endpoint_json_with_counters(a, &ep);
+		return 200;
+	}
+	if (!strcmp(rq->method, "DELETE")) {
+		if (endpoint_delete(a, name, e))
+			return -1;
+		*resp = json_pack("{s:s}", "deleted", name);
+		return 200;
+	}
+	return api_fail(e, 405, "use GET or DELETE", "method %s not allowed on endpoints", rq->method);
 }
 
-static enum MHD_Result post_endpoint(struct agent *a, struct MHD_Connection *c,
-				     const struct request *rq)
+static int node_route(struct agent *a, const struct api_request *rq, json_t **resp,
+		      struct api_error *e)
 {
-	struct ep_request req;
-	struct endpoint ep;
+	if (strcmp(rq->path, "/v1/node"))
+		return 0;
+	if (strcmp(rq->method, "GET"))
+		return api_fail(e, 405, "use GET", "method %s not allowed on /v1/node", rq->method);
+	if (node_status_json(a, resp))
+		return api_fail(e, 500, NULL, "cannot build node status");
+	return 200;
+}
+
+/* Every JSON route module of the agent; the first that claims a path answers it. */
+static api_route_fn routes[] = { node_route, endpoints_route, API_EXTRA_ROUTES };
+
+static enum MHD_Result dispatch(struct agent *a, struct MHD_Connection *c, const char *method,
+				const char *url, const struct request *raw)
+{
+	struct api_request rq = { .method = method, .path = url };
 	struct api_error e = { 0 };
 	json_error_t jerr;
-	char msg[512];
-	json_t *body;
-	int ret;
+	json_t *resp = NULL;
+	int status = 0;
 
-	body = json_loadb(rq->body ? rq->body : "", rq->len, 0, &jerr);
-	if (!body) {
-		snprintf(msg, sizeof(msg), "malformed JSON body: %s (line %d, column %d)",
-			 jerr.text, jerr.line, jerr.column);
-		return fail(c, 400, NULL, "%s", msg);
-	}
-	ret = ep_request_parse(body, &req, msg, sizeof(msg));
-	json_decref(body);
-	if (ret)
-		return fail(c, 400, NULL, "invalid endpoint request: %s", msg);
-	if (endpoint_create(a, &req, &ep, &e))
-		return send_error(c, &e);
-	return send_json(c, 201, endpoint_json_with_counters(a, &ep));
-}
-
-static enum MHD_Result route(struct agent *a, struct MHD_Connection *c, const char *method,
-			     const char *url, const struct request *rq)
-{
-	static const char ep_prefix[] = "/v1/endpoints/";
-	struct api_error e = { 0 };
-	struct endpoint ep;
-	bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-	bool del = !strcmp(method, "DELETE");
-	json_t *j;
-	int ret;
-
-	if (rq->too_large)
+	if (raw->too_large)
 		return fail(c, 413, NULL, "request body larger than %s", "1 MiB");
-	if (!strcmp(url, "/v1/node") && get) {
-		if (node_status_json(a, &j))
-			return fail(c, 500, NULL, "cannot build node status%s", "");
-		return send_json(c, 200, j);
-	}
-	if (!strcmp(url, "/v1/endpoints")) {
-		if (get)
-			return get_endpoints(a, c);
-		if (post)
-			return post_endpoint(a, c, rq);
-		return fail(c, 405, "use GET or POST", "method %s not allowed on /v1/endpoints", method);
-	}
-	if (!strncmp(url, ep_prefix, strlen(ep_prefix))) {
-		const char *name = url + strlen(ep_prefix);
-
-		if (!name_valid(name))
-			return fail(c, 400, NULL, "'%s' is not a valid endpoint name", name);
-		if (get) {
-			ret = cluster_endpoint_get(a, name, &ep);
-			if (ret == -ENOENT)
-				return fail(c, 404, "see `petrel endpoint list`",
-					    "endpoint '%s' does not exist", name);
-			if (ret)
-				return fail(c, 503, NULL, "cannot read endpoint: %s", strerror(-ret));
-			return send_json(c, 200, endpoint_json_with_counters(a, &ep));
-		}
-		if (del) {
-			if (endpoint_delete(a, name, &e))
-				return send_error(c, &e);
-			return send_json(c, 200, json_pack("{s:s}", "deleted", name));
-		}
-		return fail(c, 405, "use GET or DELETE", "method %s not allowed on endpoints", method);
-	}
-	if (!strcmp(url, "/metrics") && get) {
+	if (!strcmp(url, "/metrics") && !strcmp(method, "GET")) {
 		char *text = metrics_prometheus(a);
 
 		if (!text)
 			return fail(c, 500, NULL, "cannot build metrics%s", "");
 		return send_text(c, 200, text, "text/plain; version=0.0.4");
 	}
-	return fail(c, 404, "see docs/api.md", "no such API path: %s", url);
+	if (raw->len) {
+		rq.body = json_loadb(raw->body, raw->len, 0, &jerr);
+		if (!rq.body)
+			snprintf(rq.body_error, sizeof(rq.body_error),
+				 "malformed JSON body: %s (line %d, column %d)", jerr.text, jerr.line,
+				 jerr.column);
+	} else {
+		snprintf(rq.body_error, sizeof(rq.body_error), "this request needs a JSON body");
+	}
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && !status; i++)
+		if (routes[i])
+			status = routes[i](a, &rq, &resp, &e);
+	json_decref(rq.body);
+	if (status == 0)
+		return fail(c, 404, "see docs/api.md", "no such API path: %s", url);
+	if (status < 0 || !resp) {
+		json_decref(resp);
+		return send_error(c, &e);
+	}
+	return send_json(c, status, resp);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -205,7 +224,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	log_debug("api: %s %s", method, url);
 	pthread_mutex_lock(&s->a->lock);
-	ret = route(s->a, c, method, url, rq);
+	ret = dispatch(s->a, c, method, url, rq);
 	pthread_mutex_unlock(&s->a->lock);
 	return ret;
 }
