@@ -67,6 +67,10 @@ int endpoint_delete(struct agent *a, const char *name, struct api_error *e);
 int endpoints_restore(struct agent *a);
 json_t *endpoint_json_with_counters(struct agent *a, const struct endpoint *ep);
 
+/* identity.c: label set → identity, cluster-wide and reference-counted per endpoint. */
+int identity_acquire(struct agent *a, const struct endpoint *ep, uint32_t *id);
+int identity_release(struct agent *a, const struct endpoint *ep);
+
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);
 

@@ -306,8 +306,13 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 		return api_fail(e, 503, NULL, "cannot record endpoint '%s': %s", ep.name, strerror(-ret));
 	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", ep.name);
 
-	if (reserve_ports(a, &ep, e))
+	ret = identity_acquire(a, &ep, &ep.identity);
+	if (ret) {
+		api_fail(e, 503, NULL, "cannot allocate an identity for '%s': %s", ep.name, strerror(-ret));
 		goto undo_record;
+	}
+	if (reserve_ports(a, &ep, e))
+		goto undo_identity;
 	if (ep.netns_owned) {
 		ret = netns_create(ep.netns);
 		if (ret) {
@@ -345,6 +350,8 @@ undo_netns:
 		netns_delete(ep.netns);
 undo_ports:
 	release_ports(a, &ep, ep.n_publish);
+undo_identity:
+	identity_release(a, &ep);
 undo_record:
 	store_delete(a->store, key);
 	return -1;
@@ -362,6 +369,7 @@ static void teardown(struct agent *a, const struct endpoint *ep)
 	if (ep->netns_owned)
 		netns_delete(ep->netns);
 	release_ports(a, ep, ep->n_publish);
+	identity_release(a, ep);
 	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", ep->name);
 	store_delete(a->store, key);
 }

@@ -31,6 +31,7 @@ struct endpoint {
 	struct ip_addr ip4, ip6;
 	uint8_t mac[6];
 	uint32_t id;
+	uint32_t identity;          /* security identity of its label set (lib/identity.h) */
 	bool netns_owned;           /* petrel created the netns and deletes it with the endpoint */
 	int n_labels, n_publish;
 	struct ep_label labels[EP_MAX_LABELS];
