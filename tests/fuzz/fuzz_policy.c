@@ -8,7 +8,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ep_label l[] = { { "app", "web" } };
 	struct policy_subject s[] = { { 1, l, 1 } };
-	struct identity_ref ids[] = { { 300, l, 1, { 0 } } };
+	struct identity_ref ids[] = { { .identity = 300, .labels = l, .n_labels = 1 } };
 	struct policy_compiled c;
 	struct policy *p;
 	char err[512], *text = malloc(size + 1);

@@ -135,8 +135,12 @@ static void test_compile(void)
 	struct ep_label app1[] = { { "app", "app1" } }, app2[] = { { "app", "app2" } },
 			app3[] = { { "app", "app3" } };
 	struct policy_subject subjects[] = { { 10, app2, 1 }, { 11, app3, 1 } };
-	struct identity_ref ids[] = { { 300, app1, 1, { 0 } }, { 301, app2, 1, { 0 } },
-				      { 302, app3, 1, { 0 } }, { 2, NULL, 0, { 0 } }, { 900, NULL, 0, { 0 } } };
+	struct identity_ref ids[] = {
+		{ .identity = 300, .labels = app1, .n_labels = 1 },
+		{ .identity = 301, .labels = app2, .n_labels = 1 },
+		{ .identity = 302, .labels = app3, .n_labels = 1 },
+		{ .identity = 2 }, { .identity = 900 },
+	};
 	struct policy_compiled c;
 	const struct policy_entry *e;
 
