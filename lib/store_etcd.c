@@ -1,0 +1,481 @@
+/* etcd store backend through etcd's v3 JSON gateway (libcurl + jansson). Keys and values
+ * travel base64-encoded and int64s as strings, as the gateway expects. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include "store_impl.h"
+
+#define MAX_ENDPOINTS 8
+
+struct store_etcd {
+	struct store base;
+	char *endpoints[MAX_ENDPOINTS];
+	int n_endpoints;
+	atomic_int preferred;          /* the endpoint that answered last */
+	atomic_int stop_watch;
+};
+
+#define ET(s) ((struct store_etcd *)(s))
+
+static char *b64(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+
+	if (out)
+		EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
+	return out;
+}
+
+static char *unb64(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	unsigned char *out = malloc(3 * (n / 4) + 1);
+	int len;
+
+	if (!out)
+		return NULL;
+	len = n ? EVP_DecodeBlock(out, (const unsigned char *)s, (int)n) : 0;
+	if (len < 0) {
+		free(out);
+		return NULL;
+	}
+	/* EVP_DecodeBlock counts the padding as zero bytes. */
+	while (n && s[n - 1] == '=') {
+		len--;
+		n--;
+	}
+	out[len] = 0;
+	return (char *)out;
+}
+
+static int64_t jint(json_t *v)
+{
+	if (json_is_string(v))
+		return strtoll(json_string_value(v), NULL, 10);
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+struct buf {
+	char *data;
+	size_t len;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	char *nd = realloc(b->data, b->len + size * n + 1);
+
+	if (!nd)
+		return 0;
+	memcpy(nd + b->len, p, size * n);
+	b->data = nd;
+	b->len += size * n;
+	b->data[b->len] = 0;
+	return size * n;
+}
+
+/* POST body to path on the first endpoint that answers; *resp gets the parsed reply. */
+static int call(struct store_etcd *e, const char *path, json_t *body, json_t **resp)
+{
+	char *text = json_dumps(body, JSON_COMPACT), url[512];
+	int ret = -ECONNREFUSED, first = atomic_load(&e->preferred);
+
+	json_decref(body);
+	if (!text)
+		return -ENOMEM;
+	for (int k = 0; k < e->n_endpoints; k++) {
+		int i = (first + k) % e->n_endpoints;
+		struct buf b = { 0 };
+		CURL *c = curl_easy_init();
+		long status = 0;
+		CURLcode rc;
+
+		if (!c) {
+			ret = -ENOMEM;
+			break;
+		}
+		snprintf(url, sizeof(url), "%s%s", e->endpoints[i], path);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+		rc = curl_easy_perform(c);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_cleanup(c);
+		if (rc != CURLE_OK) {
+			free(b.data);
+			ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
+			continue;
+		}
+		atomic_store(&e->preferred, i);
+		*resp = b.data ? json_loads(b.data, 0, NULL) : NULL;
+		free(b.data);
+		if (status != 200) {
+			json_decref(*resp);
+			*resp = NULL;
+			ret = status == 404 ? -ENOTSUP : -EIO;
+		} else {
+			ret = *resp ? 0 : -EPROTO;
+		}
+		break;
+	}
+	free(text);
+	return ret;
+}
+
+static json_t *kv_obj(const char *key, const char *value, int64_t lease)
+{
+	char *k = b64(key), *v = b64(value), id[24];
+	json_t *o = json_pack("{s:s, s:s}", "key", k, "value", v);
+
+	if (lease) {
+		snprintf(id, sizeof(id), "%lld", (long long)lease);
+		json_object_set_new(o, "lease", json_string(id));
+	}
+	free(k);
+	free(v);
+	return o;
+}
+
+static int et_put(struct store *s, const char *key, const char *value, int64_t lease)
+{
+	json_t *resp = NULL;
+	int ret = call(ET(s), "/v3/kv/put", kv_obj(key, value, lease), &resp);
+
+	json_decref(resp);
+	return ret;
+}
+
+/* Transaction: if compare holds, put key=value; -failure_errno otherwise. */
+static int txn_put(struct store *s, json_t *compare, const char *key, const char *value,
+		   int64_t lease, int failure)
+{
+	json_t *resp = NULL;
+	int ret;
+
+	ret = call(ET(s), "/v3/kv/txn", json_pack("{s:[o], s:[{s:o}]}", "compare", compare,
+						  "success", "request_put", kv_obj(key, value, lease)),
+		   &resp);
+	if (!ret && !json_is_true(json_object_get(resp, "succeeded")))
+		ret = failure;
+	json_decref(resp);
+	return ret;
+}
+
+static int et_create(struct store *s, const char *key, const char *value, int64_t lease)
+{
+	char *k = b64(key);
+	json_t *cmp = json_pack("{s:s, s:s, s:s, s:s}", "key", k, "target", "CREATE",
+				"result", "EQUAL", "create_revision", "0");
+
+	free(k);
+	return txn_put(s, cmp, key, value, lease, -EEXIST);
+}
+
+static int et_cas(struct store *s, const char *key, const char *value, int64_t expected)
+{
+	char *k = b64(key), rev[24];
+	json_t *cmp;
+
+	snprintf(rev, sizeof(rev), "%lld", (long long)expected);
+	cmp = json_pack("{s:s, s:s, s:s, s:s}", "key", k, "target", "MOD", "result", "EQUAL",
+			"mod_revision", rev);
+	free(k);
+	return txn_put(s, cmp, key, value, 0, -EAGAIN);
+}
+
+static int et_del(struct store *s, const char *key)
+{
+	char *k = b64(key);
+	json_t *resp = NULL;
+	int ret = call(ET(s), "/v3/kv/deleterange", json_pack("{s:s}", "key", k), &resp);
+
+	free(k);
+	json_decref(resp);
+	return ret;
+}
+
+static int range(struct store *s, const char *key, const char *end, json_t **resp)
+{
+	char *k = b64(key), *e = end ? b64(end) : NULL;
+	json_t *req = json_pack("{s:s}", "key", k);
+
+	if (e)
+		json_object_set_new(req, "range_end", json_string(e));
+	free(k);
+	free(e);
+	return call(ET(s), "/v3/kv/range", req, resp);
+}
+
+static int et_get(struct store *s, const char *key, char **value, int64_t *rev)
+{
+	json_t *resp = NULL, *kv;
+	int ret = range(s, key, NULL, &resp);
+
+	if (ret)
+		return ret;
+	kv = json_array_get(json_object_get(resp, "kvs"), 0);
+	if (!kv) {
+		ret = -ENOENT;
+	} else {
+		*value = unb64(json_string_value(json_object_get(kv, "value")));
+		if (rev)
+			*rev = jint(json_object_get(kv, "mod_revision"));
+		ret = *value ? 0 : -EPROTO;
+	}
+	json_decref(resp);
+	return ret;
+}
+
+static int et_list(struct store *s, const char *prefix, struct store_kv **out, size_t *n, int64_t *rev)
+{
+	char end[512];
+	json_t *resp = NULL, *kvs, *kv;
+	struct store_kv *v;
+	size_t i;
+	int ret;
+
+	*n = 0;
+	if (store_prefix_end(prefix, end, sizeof(end)))
+		return -EINVAL;
+	ret = range(s, prefix, end, &resp);
+	if (ret)
+		return ret;
+	kvs = json_object_get(resp, "kvs");
+	v = calloc(json_array_size(kvs) + 1, sizeof(*v));
+	if (!v) {
+		json_decref(resp);
+		return -ENOMEM;
+	}
+	json_array_foreach(kvs, i, kv) {
+		v[i].key = unb64(json_string_value(json_object_get(kv, "key")));
+		v[i].value = unb64(json_string_value(json_object_get(kv, "value")));
+		v[i].mod_revision = jint(json_object_get(kv, "mod_revision"));
+		(*n)++;
+		if (!v[i].key || !v[i].value) {
+			ret = -EPROTO;
+			break;
+		}
+	}
+	if (rev)
+		*rev = jint(json_object_get(json_object_get(resp, "header"), "revision"));
+	json_decref(resp);
+	if (ret) {
+		store_kvs_free(v, *n);
+		*n = 0;
+		return ret;
+	}
+	*out = v;   /* etcd returns ranges sorted by key */
+	return 0;
+}
+
+static int et_lease_grant(struct store *s, int ttl, int64_t *lease)
+{
+	json_t *resp = NULL;
+	int ret = call(ET(s), "/v3/lease/grant", json_pack("{s:i}", "TTL", ttl), &resp);
+
+	if (!ret) {
+		*lease = jint(json_object_get(resp, "ID"));
+		ret = *lease ? 0 : -EPROTO;
+	}
+	json_decref(resp);
+	return ret;
+}
+
+static int et_lease_keepalive(struct store *s, int64_t lease)
+{
+	char id[24];
+	json_t *resp = NULL, *result;
+	int ret;
+
+	snprintf(id, sizeof(id), "%lld", (long long)lease);
+	ret = call(ET(s), "/v3/lease/keepalive", json_pack("{s:s}", "ID", id), &resp);
+	if (!ret) {
+		/* An expired lease answers with TTL 0 (or no TTL at all). */
+		result = json_object_get(resp, "result");
+		if (jint(json_object_get(result ? result : resp, "TTL")) <= 0)
+			ret = -ENOENT;
+	}
+	json_decref(resp);
+	return ret;
+}
+
+struct watch_ctx {
+	struct store_etcd *e;
+	struct buf b;
+	store_watch_cb cb;
+	void *arg;
+	int stopped;
+};
+
+static int deliver(struct watch_ctx *w, const char *line)
+{
+	json_t *msg = json_loads(line, 0, NULL), *events, *ev;
+	size_t i;
+
+	if (!msg)
+		return 0;
+	events = json_object_get(json_object_get(msg, "result"), "events");
+	json_array_foreach(events, i, ev) {
+		json_t *kv = json_object_get(ev, "kv");
+		const char *type = json_string_value(json_object_get(ev, "type"));
+		char *key = unb64(json_string_value(json_object_get(kv, "key")));
+		char *value = unb64(json_string_value(json_object_get(kv, "value")));
+		struct store_event se = {
+			.type = type && !strcmp(type, "DELETE") ? STORE_DELETE : STORE_PUT,
+			.key = key, .value = value,
+			.mod_revision = jint(json_object_get(kv, "mod_revision")),
+		};
+		if (se.type == STORE_DELETE)
+			se.value = NULL;
+		if (key && w->cb(&se, w->arg))
+			w->stopped = 1;
+		free(key);
+		free(value);
+		if (w->stopped)
+			break;
+	}
+	json_decref(msg);
+	return w->stopped;
+}
+
+static size_t watch_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct watch_ctx *w = arg;
+	char *nl;
+
+	if (!collect(p, size, n, &w->b))
+		return 0;
+	/* The gateway streams one JSON object per line. */
+	while ((nl = memchr(w->b.data, '\n', w->b.len))) {
+		*nl = 0;
+		if (deliver(w, w->b.data))
+			return 0;
+		w->b.len -= (size_t)(nl + 1 - w->b.data);
+		memmove(w->b.data, nl + 1, w->b.len + 1);
+	}
+	return size * n;
+}
+
+static int watch_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	struct watch_ctx *w = arg;
+
+	return atomic_load(&w->e->stop_watch) ? 1 : 0;
+}
+
+static int et_watch(struct store *s, const char *prefix, int64_t start_rev, store_watch_cb cb, void *arg)
+{
+	struct store_etcd *e = ET(s);
+	struct watch_ctx w = { .e = e, .cb = cb, .arg = arg };
+	char end[512], url[512], rev[24], *k, *en, *text;
+	CURL *c;
+	CURLcode rc;
+	json_t *req;
+
+	if (store_prefix_end(prefix, end, sizeof(end)))
+		return -EINVAL;
+	k = b64(prefix);
+	en = b64(end);
+	snprintf(rev, sizeof(rev), "%lld", (long long)start_rev);
+	req = json_pack("{s:{s:s, s:s, s:s}}", "create_request", "key", k, "range_end", en,
+			"start_revision", rev);
+	free(k);
+	free(en);
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	c = curl_easy_init();
+	if (!c || !text) {
+		free(text);
+		if (c)
+			curl_easy_cleanup(c);
+		return -ENOMEM;
+	}
+	atomic_store(&e->stop_watch, 0);
+	snprintf(url, sizeof(url), "%s/v3/watch", e->endpoints[atomic_load(&e->preferred)]);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, watch_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &w);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	/* A silent connection for 60 s is dead: the caller re-syncs and watches again. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	rc = curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	free(text);
+	free(w.b.data);
+	if (w.stopped || atomic_load(&e->stop_watch))
+		return 0;
+	return rc == CURLE_OK ? -ECONNRESET : -ECONNREFUSED;
+}
+
+static void et_watch_stop(struct store *s)
+{
+	atomic_store(&ET(s)->stop_watch, 1);
+}
+
+static void et_close(struct store *s)
+{
+	for (int i = 0; i < ET(s)->n_endpoints; i++)
+		free(ET(s)->endpoints[i]);
+	free(s);
+}
+
+static const struct store_ops etcd_ops = {
+	.name = "etcd", .close = et_close, .get = et_get, .put = et_put, .create = et_create,
+	.cas = et_cas, .del = et_del, .list = et_list, .lease_grant = et_lease_grant,
+	.lease_keepalive = et_lease_keepalive, .watch = et_watch, .watch_stop = et_watch_stop,
+};
+
+int store_open_etcd(struct store **out, const char *endpoints)
+{
+	struct store_etcd *e = calloc(1, sizeof(*e));
+	char *copy = strdup(endpoints), *save = NULL, *tok;
+	json_t *resp = NULL;
+	int ret;
+
+	if (!e || !copy) {
+		free(e);
+		free(copy);
+		return -ENOMEM;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	e->base.ops = &etcd_ops;
+	for (tok = strtok_r(copy, ",", &save); tok && e->n_endpoints < MAX_ENDPOINTS;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t l = strlen(tok);
+		while (l && tok[l - 1] == '/')
+			tok[--l] = 0;
+		e->endpoints[e->n_endpoints++] = strdup(tok);
+	}
+	free(copy);
+	if (!e->n_endpoints) {
+		et_close(&e->base);
+		return -EINVAL;
+	}
+	/* Prove that one endpoint answers before the agent relies on it. */
+	ret = range(&e->base, "/petrel/", NULL, &resp);
+	json_decref(resp);
+	if (ret) {
+		et_close(&e->base);
+		return ret;
+	}
+	*out = &e->base;
+	return 0;
+}
