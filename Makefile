@@ -8,8 +8,9 @@ ARCH    := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
 
 PKGS    := libbpf libnl-3.0 libnl-route-3.0 libnftables sqlite3 jansson libmicrohttpd libcurl openssl
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP -D_GNU_SOURCE \
-           -I$(BUILD)/include -Ilib -Ibpf -Iagent \
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
+           -MMD -MP -D_GNU_SOURCE \
+           -I$(BUILD)/include -I. -Ilib -Iagent \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD)/include -Ibpf

@@ -547,8 +547,8 @@ static int compile_rule(const struct policy_rule *r, uint32_t ep_id, uint16_t pi
 {
 	struct policy_entry e = { .ep_id = ep_id, .dir = r->dir, .policy_idx = pi, .rule_idx = ri,
 				  .verdict = r->deny ? VERDICT_DENY : VERDICT_ALLOW };
-	uint32_t *peers;
-	size_t n_peers;
+	uint32_t *peers = NULL;
+	size_t n_peers = 0;
 	int ret = rule_peers(r, ids, n_ids, &peers, &n_peers);
 
 	for (size_t k = 0; !ret && k < n_peers; k++) {

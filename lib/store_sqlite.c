@@ -68,7 +68,7 @@ static int write_op(struct store *s, const char *sql, const char *key, const cha
 {
 	struct store_sqlite *q = SQ(s);
 	sqlite3_stmt *st = NULL;
-	int64_t rev;
+	int64_t rev = 0;
 	int ret;
 
 	pthread_mutex_lock(&q->lock);

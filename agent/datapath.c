@@ -1,0 +1,341 @@
+/* Loader for the eBPF datapath: open → pin paths → load → attach, with maps pinned under
+ * the node's pin directory so an agent restart reuses them and traffic never stops. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "datapath.h"
+#include "datapath.skel.h"
+#include "bpf/datapath.h"
+#include "log.h"
+#include "util.h"
+
+#define TC_HANDLE   0x50e7   /* "petrel" filters: fixed handle and priority, so REPLACE works */
+#define TC_PRIORITY 1
+
+struct datapath {
+	struct datapath_bpf *skel;
+};
+
+static const char *const drop_names[DROP__MAX] = {
+	[DROP_PARSE] = "parse",
+	[DROP_NO_ENDPOINT] = "no-endpoint",
+	[DROP_NO_LOCATION] = "no-location",
+	[DROP_FIB] = "no-route",
+	[DROP_TUNNEL] = "tunnel",
+	[DROP_NO_CONFIG] = "no-config",
+};
+
+const char *datapath_drop_reason_name(int reason)
+{
+	return reason >= 0 && reason < DROP__MAX ? drop_names[reason] : "unknown";
+}
+
+int datapath_drop_reason_count(void)
+{
+	return DROP__MAX;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && log_get_level() < LOG_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mkdir_p("/sys/fs/bpf", 0755))
+		return -errno;
+	if (mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+		return -errno;
+	return 0;
+}
+
+static void copy_ip(__u8 *dst, const struct ip_addr *a, int len)
+{
+	memset(dst, 0, (size_t)len);
+	if (a->family)
+		memcpy(dst, a->bytes, (size_t)len);
+}
+
+int datapath_open(struct datapath **out, const struct dp_config *cfg)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = cfg->pin_dir);
+	struct datapath *dp;
+	struct dp_cfg c = {
+		.mode = cfg->mode == MODE_NATIVE ? DP_MODE_NATIVE : DP_MODE_VXLAN,
+		.underlay_ifindex = (__u32)cfg->underlay_ifindex,
+		.vxlan_ifindex = (__u32)cfg->vxlan_ifindex,
+		.cluster4_len = cfg->cluster4.prefixlen,
+		.cluster6_len = cfg->cluster6.prefixlen,
+	};
+	__u32 zero = 0;
+	int ret;
+
+	libbpf_set_print(libbpf_print);
+	if ((ret = ensure_bpffs()) || (ret = mkdir_p(cfg->pin_dir, 0700)))
+		return ret;
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->skel = datapath_bpf__open_opts(&opts);
+	if (!dp->skel) {
+		ret = -errno;
+		goto cleanup;
+	}
+	/* Pinned maps from an earlier run are reused by name (LIBBPF_PIN_BY_NAME). */
+	ret = datapath_bpf__load(dp->skel);
+	if (ret)
+		goto cleanup;
+	copy_ip(c.self4, &cfg->self4, 4);
+	copy_ip(c.self6, &cfg->self6, 16);
+	copy_ip(c.cluster4, &cfg->cluster4.addr, 4);
+	copy_ip(c.cluster6, &cfg->cluster6.addr, 16);
+	ret = bpf_map_update_elem(bpf_map__fd(dp->skel->maps.dp_config), &zero, &c, BPF_ANY);
+	if (ret) {
+		ret = -errno;
+		goto cleanup;
+	}
+	*out = dp;
+	return 0;
+cleanup:
+	datapath_bpf__destroy(dp->skel);
+	free(dp);
+	return ret;
+}
+
+static int attach(int ifindex, enum bpf_tc_attach_point where, struct bpf_program *prog)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY,
+		    .prog_fd = bpf_program__fd(prog), .flags = BPF_TC_F_REPLACE);
+	int ret;
+
+	ret = bpf_tc_hook_create(&hook);
+	if (ret && ret != -EEXIST)
+		return ret;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+int datapath_attach_endpoint(struct datapath *dp, int host_ifindex)
+{
+	int ret = attach(host_ifindex, BPF_TC_INGRESS, dp->skel->progs.from_container);
+
+	return ret ? ret : attach(host_ifindex, BPF_TC_EGRESS, dp->skel->progs.to_container);
+}
+
+int datapath_attach_underlay(struct datapath *dp, int ifindex)
+{
+	return attach(ifindex, BPF_TC_INGRESS, dp->skel->progs.from_underlay);
+}
+
+int datapath_attach_overlay(struct datapath *dp, int ifindex)
+{
+	return attach(ifindex, BPF_TC_INGRESS, dp->skel->progs.from_overlay);
+}
+
+static void ep_key_of(struct ep_key *k, const struct ip_addr *a)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = (__u32)a->family;
+	memcpy(k->addr, a->bytes, a->family == AF_INET ? 4 : 16);
+}
+
+int datapath_endpoint_upsert(struct datapath *dp, const struct dp_endpoint *ep)
+{
+	int fd = bpf_map__fd(dp->skel->maps.endpoints);
+	struct ep_info info = { .ifindex = (__u32)ep->host_ifindex, .id = ep->id };
+	const struct ip_addr *addrs[2] = { &ep->ip4, &ep->ip6 };
+	struct ep_key k;
+
+	memcpy(info.mac, ep->mac, 6);
+	memcpy(info.host_mac, ep->host_mac, 6);
+	for (int i = 0; i < 2; i++) {
+		if (!addrs[i]->family)
+			continue;
+		ep_key_of(&k, addrs[i]);
+		if (bpf_map_update_elem(fd, &k, &info, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+int datapath_endpoint_delete(struct datapath *dp, const struct dp_endpoint *ep)
+{
+	int fd = bpf_map__fd(dp->skel->maps.endpoints);
+	const struct ip_addr *addrs[2] = { &ep->ip4, &ep->ip6 };
+	struct ep_key k;
+	__u32 idx = (__u32)ep->host_ifindex;
+
+	for (int i = 0; i < 2; i++) {
+		if (!addrs[i]->family)
+			continue;
+		ep_key_of(&k, addrs[i]);
+		bpf_map_delete_elem(fd, &k);
+	}
+	if (ep->host_ifindex > 0)
+		bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.metrics), &idx);
+	return 0;
+}
+
+static int loc_key(const struct cidr *prefix, void *key, int *fd, struct datapath *dp)
+{
+	if (prefix->addr.family == AF_INET) {
+		struct loc4_key *k = key;
+		k->prefixlen = prefix->prefixlen;
+		memcpy(k->addr, prefix->addr.bytes, 4);
+		*fd = bpf_map__fd(dp->skel->maps.locations4);
+	} else if (prefix->addr.family == AF_INET6) {
+		struct loc6_key *k = key;
+		k->prefixlen = prefix->prefixlen;
+		memcpy(k->addr, prefix->addr.bytes, 16);
+		*fd = bpf_map__fd(dp->skel->maps.locations6);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	return 0;
+}
+
+int datapath_location_upsert(struct datapath *dp, const struct cidr *prefix,
+			     const struct ip_addr *node4, const struct ip_addr *node6)
+{
+	struct loc6_key key = { 0 };
+	struct loc_info info = { 0 };
+	struct dp_cfg c;
+	__u32 zero = 0;
+	int fd, ret;
+
+	if ((ret = loc_key(prefix, &key, &fd, dp)))
+		return ret;
+	copy_ip(info.node4, node4, 4);
+	if (node6)
+		copy_ip(info.node6, node6, 16);
+	/* A prefix located at our own underlay address is ours: no endpoint there is a drop. */
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.dp_config), &zero, &c) == 0 &&
+	    memcmp(c.self4, info.node4, 4) == 0)
+		info.flags |= LOC_SELF;
+	return bpf_map_update_elem(fd, &key, &info, BPF_ANY) ? -errno : 0;
+}
+
+int datapath_location_delete(struct datapath *dp, const struct cidr *prefix)
+{
+	struct loc6_key key = { 0 };
+	int fd, ret;
+
+	if ((ret = loc_key(prefix, &key, &fd, dp)))
+		return ret;
+	if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int foreach_family(struct datapath *dp, int family, dp_location_cb cb, void *arg)
+{
+	int fd = bpf_map__fd(family == AF_INET ? dp->skel->maps.locations4 : dp->skel->maps.locations6);
+	int alen = family == AF_INET ? 4 : 16;
+	struct loc6_key cur, next;
+	struct loc_info info;
+	void *prev = NULL;
+	int ret;
+
+	/* Collect first: callbacks may delete entries, which would upset the iteration. */
+	size_t n = 0, cap = 64;
+	struct { struct cidr c; struct ip_addr n4; } *all = malloc(cap * sizeof(*all));
+
+	if (!all)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &info) == 0) {
+			if (n == cap) {
+				void *na = realloc(all, (cap *= 2) * sizeof(*all));
+				if (!na)
+					break;
+				all = na;
+			}
+			memset(&all[n], 0, sizeof(all[n]));
+			all[n].c.addr.family = family;
+			all[n].c.prefixlen = (uint8_t)next.prefixlen;
+			memcpy(all[n].c.addr.bytes, next.addr, (size_t)alen);
+			all[n].n4.family = AF_INET;
+			memcpy(all[n].n4.bytes, info.node4, 4);
+			n++;
+		}
+		cur = next;
+		prev = &cur;
+	}
+	ret = 0;
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = cb(&all[i].c, &all[i].n4, arg);
+	free(all);
+	return ret;
+}
+
+int datapath_location_foreach(struct datapath *dp, dp_location_cb cb, void *arg)
+{
+	int ret = foreach_family(dp, AF_INET, cb, arg);
+
+	return ret ? ret : foreach_family(dp, AF_INET6, cb, arg);
+}
+
+int datapath_endpoint_counters(struct datapath *dp, int host_ifindex, struct dp_counters *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct ep_metrics *per = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per));
+	__u32 key = (__u32)host_ifindex;
+
+	memset(out, 0, sizeof(*out));
+	if (!per)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.metrics), &key, per) == 0) {
+		for (int i = 0; i < ncpu; i++) {
+			out->rx_packets += per[i].rx_packets;
+			out->rx_bytes += per[i].rx_bytes;
+			out->tx_packets += per[i].tx_packets;
+			out->tx_bytes += per[i].tx_bytes;
+		}
+	}
+	free(per);
+	return 0;
+}
+
+int datapath_drop_counters(struct datapath *dp, uint64_t *counts, int n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *per = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per));
+	int i;
+
+	if (!per)
+		return 0;
+	for (i = 0; i < n && i < DROP__MAX; i++) {
+		__u32 key = (__u32)i;
+
+		counts[i] = 0;
+		if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.drops), &key, per) == 0)
+			for (int c = 0; c < ncpu; c++)
+				counts[i] += per[c];
+	}
+	free(per);
+	return i;
+}
+
+void datapath_close(struct datapath *dp)
+{
+	if (!dp)
+		return;
+	/* Destroying the skeleton closes our fds only: the TC filters keep their programs
+	 * and the pinned maps stay, so forwarding continues while the agent is away. */
+	datapath_bpf__destroy(dp->skel);
+	free(dp);
+}

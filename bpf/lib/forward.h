@@ -1,0 +1,134 @@
+/* Forwarding decisions: local delivery with bpf_redirect_peer, or towards the node that
+ * owns the destination, through the VXLAN overlay or by native routing. */
+#pragma once
+#include "common.h"
+#include "maps.h"
+#include "metrics.h"
+#include "parse.h"
+
+static __always_inline struct ep_info *local_endpoint(const struct pkt *p)
+{
+	struct ep_key k = { .family = p->family };
+
+	__builtin_memcpy(k.addr, p->dst, 16);
+	return bpf_map_lookup_elem(&endpoints, &k);
+}
+
+static __always_inline bool prefix_match(const __u8 *a, const __u8 *prefix, __u32 len, __u32 max)
+{
+	for (__u32 i = 0; i < max; i++) {
+		__u32 bits = i * 8;
+		__u8 mask;
+
+		if (bits >= len)
+			return true;
+		mask = len - bits >= 8 ? 0xff : (__u8)(0xff << (8 - (len - bits)));
+		if ((a[i] & mask) != (prefix[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+static __always_inline bool in_cluster(const struct dp_cfg *cfg, const struct pkt *p)
+{
+	if (p->family == AF_INET)
+		return prefix_match(p->dst, cfg->cluster4, cfg->cluster4_len, 4);
+	return prefix_match(p->dst, cfg->cluster6, cfg->cluster6_len, 16);
+}
+
+static __always_inline struct loc_info *location(const struct pkt *p)
+{
+	if (p->family == AF_INET) {
+		struct loc4_key k = { .prefixlen = 32 };
+		__builtin_memcpy(k.addr, p->dst, 4);
+		return bpf_map_lookup_elem(&locations4, &k);
+	}
+	struct loc6_key k6 = { .prefixlen = 128 };
+	__builtin_memcpy(k6.addr, p->dst, 16);
+	return bpf_map_lookup_elem(&locations6, &k6);
+}
+
+static __always_inline int deliver_local(struct __sk_buff *skb, const struct ep_info *ep)
+{
+	/* The container sees frames from its gateway (the host side) to itself. */
+	if (bpf_skb_store_bytes(skb, 0, ep->mac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_ALEN, ep->host_mac, ETH_ALEN, 0))
+		return drop(DROP_PARSE);
+	count(ep->ifindex, skb->len, true);
+	return bpf_redirect_peer(ep->ifindex, 0);
+}
+
+/* The tunnel key carries the VNI today; identities will travel in it later. */
+static __always_inline int to_overlay(struct __sk_buff *skb, const struct dp_cfg *cfg,
+				      const struct loc_info *loc)
+{
+	struct bpf_tunnel_key key = {};
+
+	key.remote_ipv4 = bpf_ntohl(*(__u32 *)loc->node4);
+	key.tunnel_id = DP_VNI;
+	key.tunnel_ttl = 64;
+	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX))
+		return drop(DROP_TUNNEL);
+	return bpf_redirect(cfg->vxlan_ifindex, 0);
+}
+
+static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
+				     const struct loc_info *loc)
+{
+	struct bpf_fib_lookup fib = {};
+	struct bpf_redir_neigh nh = {};
+	long ret;
+
+	fib.ifindex = skb->ifindex;
+	if (p->family == AF_INET) {
+		fib.family = AF_INET;
+		__builtin_memcpy(&fib.ipv4_dst, loc->node4, 4);
+	} else {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_dst, loc->node6, 16);
+	}
+	ret = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
+		if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
+		    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
+			return drop(DROP_PARSE);
+		return bpf_redirect(fib.ifindex, 0);
+	}
+	if (ret != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return drop(DROP_FIB);
+	/* The kernel resolves the node's MAC and sends the packet on. */
+	nh.nh_family = fib.family;
+	if (p->family == AF_INET)
+		__builtin_memcpy(&nh.ipv4_nh, loc->node4, 4);
+	else
+		__builtin_memcpy(nh.ipv6_nh, loc->node6, 16);
+	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+}
+
+/* Everything after parsing: local endpoint, remote node, or the host stack. */
+static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct ep_info *ep;
+	struct loc_info *loc;
+	struct dp_cfg *cfg;
+	__u32 zero = 0;
+
+	if (!p->family)
+		return TC_ACT_OK;
+	ep = local_endpoint(p);
+	if (ep)
+		return deliver_local(skb, ep);
+	cfg = bpf_map_lookup_elem(&dp_config, &zero);
+	if (!cfg)
+		return drop(DROP_NO_CONFIG);
+	if (!in_cluster(cfg, p))
+		return TC_ACT_OK;     /* outside world: the host routes and masquerades */
+	loc = location(p);
+	if (!loc)
+		return drop(DROP_NO_LOCATION);
+	if (loc->flags & LOC_SELF)
+		return drop(DROP_NO_ENDPOINT);
+	if (cfg->mode == DP_MODE_VXLAN)
+		return to_overlay(skb, cfg, loc);
+	return to_native(skb, p, loc);
+}

@@ -1,0 +1,54 @@
+/* Every map of the datapath, in one place. All are pinned by name, so a restarted agent
+ * (and the programs it re-attaches) find the same state. */
+#pragma once
+#include "../datapath.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_ENDPOINTS);
+	__type(key, struct ep_key);
+	__type(value, struct ep_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, DP_MAX_LOCATIONS);
+	__type(key, struct loc4_key);
+	__type(value, struct loc_info);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} locations4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, DP_MAX_LOCATIONS);
+	__type(key, struct loc6_key);
+	__type(value, struct loc_info);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} locations6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dp_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, DP_MAX_ENDPOINTS);
+	__type(key, __u32);                    /* host-side ifindex */
+	__type(value, struct ep_metrics);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} metrics SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} drops SEC(".maps");
