@@ -1,0 +1,51 @@
+/* The petrel CLI: shared context, the command table, and helpers that turn agent errors
+ * into messages. One file per object implements its verbs. */
+#pragma once
+#include <stdbool.h>
+#include <jansson.h>
+
+#define LAB_DIR "/run/petrel/labs"
+#define DEFAULT_LAB "petrel"
+#define DEFAULT_SOCKET "/run/petrel/petreld.sock"
+
+struct cli {
+	bool json;
+	const char *lab;            /* --lab, $PETREL_LAB, or "petrel" */
+	const char *node;           /* --node */
+	const char *socket_opt;     /* --socket */
+	char socket[256];           /* resolved lazily by cli_socket() */
+};
+
+typedef int (*cmd_fn)(struct cli *c, int argc, char **argv);
+
+struct command {
+	const char *object, *verb;
+	cmd_fn fn;
+	const char *summary;
+	const char *help;           /* man-page style: synopsis, description, options, example */
+};
+
+/* Print "petrel: msg" (and {"error": msg} in JSON mode) on stderr; returns 1. */
+int cli_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error: message plus a pointer to --help; returns 2. */
+int cli_usage(struct cli *c, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Call the agent; on a non-2xx status or transport failure print the error and return 1. */
+int cli_api(struct cli *c, const char *method, const char *path, json_t *body, json_t **resp);
+const char *cli_socket(struct cli *c, int *err);
+bool cli_is_help(int argc, char **argv);
+int cli_require_root(struct cli *c, const char *what);
+
+/* Per-object verbs. */
+int cmd_node_status(struct cli *c, int argc, char **argv);
+int cmd_endpoint_add(struct cli *c, int argc, char **argv);
+int cmd_endpoint_list(struct cli *c, int argc, char **argv);
+int cmd_endpoint_show(struct cli *c, int argc, char **argv);
+int cmd_endpoint_del(struct cli *c, int argc, char **argv);
+int cmd_endpoint_exec(struct cli *c, int argc, char **argv);
+int cmd_lab_up(struct cli *c, int argc, char **argv);
+int cmd_lab_down(struct cli *c, int argc, char **argv);
+int cmd_lab_status(struct cli *c, int argc, char **argv);
+int cmd_lab_exec(struct cli *c, int argc, char **argv);
+
+/* Shared printers. */
+void print_endpoint(json_t *ep, bool table_row);

@@ -1,0 +1,633 @@
+/* `petrel lab`: a whole cluster in network namespaces on one machine. A fabric bridge joins
+ * the nodes and an "outside" client; etcd runs in the fabric when there are 2+ nodes; one
+ * petreld runs per node. Everything a lab creates is named "<lab>-*", so `lab down` can
+ * remove it even when lab.json is lost. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "cli.h"
+#include "api_client.h"
+#include "args.h"
+#include "cidr.h"
+#include "config.h"
+#include "netlink.h"
+#include "netns.h"
+#include "print.h"
+#include "util.h"
+
+#define FABRIC4  "198.18.0.1"
+#define FABRIC6  "fd00:198:18::1"
+#define OUTSIDE4 "198.18.0.254"
+#define OUTSIDE6 "fd00:198:18::254"
+#define ETCD_URL "http://" FABRIC4 ":2379"
+#define MAX_NODES 16
+
+int exec_in_netns(struct cli *c, const char *ns, char **argv);
+
+struct lab {
+	char name[16];
+	char dir[128];
+	int nodes;
+	const char *mode;
+	pid_t etcd_pid;
+	pid_t agent_pid[MAX_NODES + 1];
+};
+
+static bool lab_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 12)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return true;
+}
+
+static void progress(struct cli *c, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "lab: ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+}
+
+/* Run fn inside netns `ns`, then come back. */
+static int in_netns(const char *ns, int (*fn)(void *), void *arg)
+{
+	int self = netns_open_self(), ret;
+
+	if (self < 0)
+		return self;
+	ret = netns_enter(ns);
+	if (!ret) {
+		ret = fn(arg);
+		if (netns_enter_fd(self)) {
+			fprintf(stderr, "petrel: cannot return to the original network namespace\n");
+			abort();
+		}
+	}
+	close(self);
+	return ret;
+}
+
+struct host_setup {
+	const char *dev;
+	char ip4[IP_STRLEN], ip6[IP_STRLEN];
+	bool router;
+};
+
+static int add_addrs(const char *dev, const char *ip4, const char *ip6)
+{
+	struct cidr a;
+	char buf[64];
+	int ret;
+
+	snprintf(buf, sizeof(buf), "%s/24", ip4);
+	cidr_parse(buf, &a);
+	if ((ret = nl_addr_add(dev, &a)))
+		return ret;
+	snprintf(buf, sizeof(buf), "%s/64", ip6);
+	cidr_parse(buf, &a);
+	return nl_addr_add(dev, &a);
+}
+
+static int setup_host(void *arg)
+{
+	struct host_setup *h = arg;
+	int ret;
+
+	if ((ret = nl_link_set_up("lo")) || (ret = nl_link_set_up(h->dev)) ||
+	    (ret = add_addrs(h->dev, h->ip4, h->ip6)))
+		return ret;
+	if (h->router) {
+		sysctl_write("net.ipv4.ip_forward", "1");
+		sysctl_write("net.ipv6.conf.all.forwarding", "1");
+		sysctl_write("net.ipv4.conf.all.rp_filter", "0");
+		sysctl_write("net.ipv4.conf.default.rp_filter", "0");
+	}
+	return 0;
+}
+
+static int setup_fabric(void *arg)
+{
+	int ret;
+
+	if ((ret = nl_link_set_up("lo")) || (ret = nl_bridge_create("br0")) ||
+	    (ret = nl_link_set_up("br0")) || (ret = add_addrs("br0", FABRIC4, FABRIC6)))
+		return ret;
+	/* The fabric is a switch, not a router: IPv6 must not be forwarded by it. */
+	return 0;
+}
+
+struct port {
+	const char *fabric_side;
+	int peer_ns_fd;
+};
+
+static int add_port(void *arg)
+{
+	struct port *p = arg;
+	int ret = nl_veth_create(p->fabric_side, "eth0", p->peer_ns_fd, 1500);
+
+	if (!ret)
+		ret = nl_link_set_master(p->fabric_side, "br0");
+	if (!ret)
+		ret = nl_link_set_up(p->fabric_side);
+	return ret;
+}
+
+/* A host joined to the fabric bridge by a veth: its eth0 ↔ port `fabric_side`. */
+static int add_host(struct lab *l, const char *suffix, const char *fabric_side,
+		    const char *ip4, const char *ip6, bool router)
+{
+	char ns[64], fabric[64];
+	struct host_setup h = { .dev = "eth0", .router = router };
+	struct port p = { .fabric_side = fabric_side };
+	int ret;
+
+	snprintf(ns, sizeof(ns), "%s-%s", l->name, suffix);
+	snprintf(fabric, sizeof(fabric), "%s-fabric", l->name);
+	if ((ret = netns_create(ns)))
+		return ret;
+	p.peer_ns_fd = netns_open(ns);
+	if (p.peer_ns_fd < 0)
+		return p.peer_ns_fd;
+	ret = in_netns(fabric, add_port, &p);
+	close(p.peer_ns_fd);
+	if (ret)
+		return ret;
+	snprintf(h.ip4, sizeof(h.ip4), "%s", ip4);
+	snprintf(h.ip6, sizeof(h.ip6), "%s", ip6);
+	return in_netns(ns, setup_host, &h);
+}
+
+/* Start a detached process (own session, stdin from /dev/null, output to log). */
+static pid_t spawn(const char *netns, char *const argv[], const char *log)
+{
+	int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int nsfd = netns ? netns_open(netns) : -1;
+	pid_t pid;
+
+	if (out < 0 || (netns && nsfd < 0)) {
+		if (out >= 0)
+			close(out);
+		return -ENOENT;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+
+		setsid();
+		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET))
+			_exit(126);
+		dup2(devnull, STDIN_FILENO);
+		dup2(out, STDOUT_FILENO);
+		dup2(out, STDERR_FILENO);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(out);
+	if (nsfd >= 0)
+		close(nsfd);
+	return pid < 0 ? -errno : pid;
+}
+
+static bool alive(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0)
+		return false;
+	if (waitpid(pid, &status, WNOHANG) == pid)
+		return false;
+	return kill(pid, 0) == 0;
+}
+
+static int tcp_probe(void *arg)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(2379) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+
+	inet_pton(AF_INET, FABRIC4, &a.sin_addr);
+	ret = connect(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int start_etcd(struct cli *c, struct lab *l)
+{
+	char ns[64], data[200], log[200], cluster[64];
+	char *argv[] = { "etcd", "--name", l->name, "--data-dir", data,
+			 "--listen-client-urls", ETCD_URL, "--advertise-client-urls", ETCD_URL,
+			 "--listen-peer-urls", "http://127.0.0.1:2380",
+			 "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+			 "--initial-cluster", cluster, NULL };
+
+	snprintf(ns, sizeof(ns), "%s-fabric", l->name);
+	snprintf(data, sizeof(data), "%s/etcd", l->dir);
+	snprintf(log, sizeof(log), "%s/etcd.log", l->dir);
+	snprintf(cluster, sizeof(cluster), "%s=http://127.0.0.1:2380", l->name);
+	progress(c, "starting etcd in %s", ns);
+	l->etcd_pid = spawn(ns, argv, log);
+	if (l->etcd_pid < 0)
+		return cli_error(c, "cannot start etcd: %s (is etcd-server installed?)", strerror(-l->etcd_pid));
+	for (int i = 0; i < 150; i++) {
+		if (!alive(l->etcd_pid))
+			return cli_error(c, "etcd exited at start; see %s", log);
+		if (in_netns(ns, tcp_probe, NULL) == 0)
+			return 0;
+		usleep(100 * 1000);
+	}
+	return cli_error(c, "etcd did not answer on %s within 15 s; see %s", ETCD_URL, log);
+}
+
+static void petreld_path(char *buf, size_t len)
+{
+	char self[512];
+	ssize_t n;
+	const char *env = getenv("PETRELD");
+
+	if (env && *env) {
+		snprintf(buf, len, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		*strrchr(self, '/') = 0;
+		snprintf(buf, len, "%s/petreld", self);
+		if (access(buf, X_OK) == 0)
+			return;
+	}
+	snprintf(buf, len, "petreld");
+}
+
+static void log_tail(const char *path)
+{
+	char *text = NULL;
+
+	if (read_file(path, &text))
+		return;
+	size_t n = strlen(text);
+	const char *start = n > 1500 ? text + n - 1500 : text;
+	fprintf(stderr, "--- last lines of %s:\n%s", path, start);
+	free(text);
+}
+
+static int start_agent(struct cli *c, struct lab *l, int i)
+{
+	char dir[200], conf[256], sock[256], log[256], ns[64], bin[512], text[1024];
+	char *argv[] = { bin, "--netns", ns, "--config", conf, NULL };
+	json_t *resp = NULL;
+	long status = 0;
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s/node%d", l->dir, i);
+	snprintf(conf, sizeof(conf), "%s/petreld.conf", dir);
+	snprintf(sock, sizeof(sock), "%s/petreld.sock", dir);
+	snprintf(log, sizeof(log), "%s/petreld.log", dir);
+	snprintf(ns, sizeof(ns), "%s-node%d", l->name, i);
+	if ((ret = mkdir_p(dir, 0755)))
+		return cli_error(c, "cannot create %s: %s", dir, strerror(-ret));
+	snprintf(text, sizeof(text),
+		 "# written by petrel lab up\nnode = node%d\nunderlay-device = eth0\n"
+		 "underlay-ipv4 = 198.18.0.%d\nunderlay-ipv6 = fd00:198:18::%d\nmode = %s\n"
+		 "state-dir = %s/state\nsocket = %s\nbpf-pin-dir = /sys/fs/bpf/petrel/%s/node%d\n"
+		 "netns-prefix = %s-ep-\n%s%s\n",
+		 i, 10 + i, 10 + i, l->mode, dir, sock, l->name, i, l->name,
+		 l->nodes >= 2 ? "etcd = " : "", l->nodes >= 2 ? ETCD_URL : "");
+	if ((ret = write_file_atomic(conf, text)))
+		return cli_error(c, "cannot write %s: %s", conf, strerror(-ret));
+	petreld_path(bin, sizeof(bin));
+	progress(c, "starting petreld on %s", ns);
+	l->agent_pid[i] = spawn(NULL, argv, log);
+	if (l->agent_pid[i] < 0)
+		return cli_error(c, "cannot start %s: %s", bin, strerror(-l->agent_pid[i]));
+	for (int t = 0; t < 200; t++) {
+		if (!alive(l->agent_pid[i])) {
+			log_tail(log);
+			return cli_error(c, "petreld for node%d exited at start; see %s", i, log);
+		}
+		if (api_call(sock, "GET", "/v1/node", NULL, 2000, &status, &resp) == 0 && status == 200) {
+			json_decref(resp);
+			return 0;
+		}
+		json_decref(resp);
+		resp = NULL;
+		usleep(100 * 1000);
+	}
+	log_tail(log);
+	return cli_error(c, "petreld for node%d did not answer within 20 s; see %s", i, log);
+}
+
+static int write_lab_json(struct lab *l)
+{
+	json_t *nodes = json_array(), *j;
+	char path[256], ns[64], sock[256], ip4[32], ip6[48], *text;
+	int ret;
+
+	for (int i = 1; i <= l->nodes; i++) {
+		snprintf(ns, sizeof(ns), "%s-node%d", l->name, i);
+		snprintf(sock, sizeof(sock), "%s/node%d/petreld.sock", l->dir, i);
+		snprintf(ip4, sizeof(ip4), "198.18.0.%d", 10 + i);
+		snprintf(ip6, sizeof(ip6), "fd00:198:18::%d", 10 + i);
+		json_array_append_new(nodes, json_pack("{s:s+, s:s, s:s, s:s, s:s, s:i}", "name", "node",
+			(snprintf(path, sizeof(path), "%d", i), path), "netns", ns, "ipv4", ip4, "ipv6", ip6,
+			"socket", sock, "pid", (int)l->agent_pid[i]));
+	}
+	snprintf(ns, sizeof(ns), "%s-outside", l->name);
+	j = json_pack("{s:s, s:s, s:I, s:o, s:{s:s, s:s, s:s}, s:{s:s+, s:s, s:s}}",
+		      "name", l->name, "mode", l->mode, "created", (json_int_t)time(NULL),
+		      "nodes", nodes, "outside", "netns", ns, "ipv4", OUTSIDE4, "ipv6", OUTSIDE6,
+		      "fabric", "netns", l->name, "-fabric", "ipv4", FABRIC4, "ipv6", FABRIC6);
+	json_object_set_new(j, "etcd", l->etcd_pid > 0 ?
+			    json_pack("{s:s, s:i}", "endpoint", ETCD_URL, "pid", (int)l->etcd_pid) : json_null());
+	text = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	snprintf(path, sizeof(path), "%s/lab.json", l->dir);
+	ret = write_file_atomic(path, text);
+	free(text);
+	return ret;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+/* Remove everything named after the lab; tolerant of anything already gone. */
+static int teardown(const char *name)
+{
+	char prefix[32], path[256], **names = NULL;
+	size_t n = 0;
+	int failed = 0;
+
+	snprintf(prefix, sizeof(prefix), "%s-", name);
+	if (netns_list(prefix, &names, &n) == 0) {
+		/* Endpoints first, then nodes (their agents die with them), then the fabric. */
+		for (int pass = 0; pass < 3; pass++) {
+			for (size_t i = 0; i < n; i++) {
+				const char *rest;
+				bool is_ep, is_fabric;
+
+				if (!names[i])
+					continue;
+				rest = names[i] + strlen(prefix);
+				is_ep = !strncmp(rest, "ep-", 3);
+				is_fabric = !strcmp(rest, "fabric");
+				if ((pass == 0 && !is_ep) || (pass == 1 && (is_ep || is_fabric)) ||
+				    (pass == 2 && !is_fabric))
+					continue;
+				if (!is_ep && !is_fabric && strcmp(rest, "outside") && strncmp(rest, "node", 4))
+					continue;   /* not a name this lab makes */
+				if (netns_delete(names[i]))
+					failed = 1;
+				free(names[i]);
+				names[i] = NULL;
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	snprintf(path, sizeof(path), "/sys/fs/bpf/petrel/%s", name);
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	snprintf(path, sizeof(path), LAB_DIR "/%s", name);
+	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT)
+		failed = 1;
+	return failed ? -EBUSY : 0;
+}
+
+static int opt_name(struct cli *c, const char *cmd, int argc, char **argv, int *i, const char **name)
+{
+	if (!strcmp(argv[*i], "--name") && *i + 1 < argc) {
+		*name = argv[++*i];
+		if (!lab_name_valid(*name))
+			return cli_usage(c, cmd, "lab name '%s' must be 1-12 characters of a-z and 0-9", *name);
+		return 0;
+	}
+	return -1;
+}
+
+static int status_print(struct cli *c, const char *name);
+
+int cmd_lab_up(struct cli *c, int argc, char **argv)
+{
+	struct lab l = { .nodes = 3, .mode = "vxlan", .etcd_pid = 0 };
+	const char *name = c->lab;
+	char ns[64], side[16], ip4[32], ip6[48];
+	struct stat st;
+	long n;
+	int ret;
+
+	for (int i = 0; i < argc; i++) {
+		if ((ret = opt_name(c, "lab up", argc, argv, &i, &name)) >= 0) {
+			if (ret)
+				return ret;
+		} else if (!strcmp(argv[i], "--nodes") && i + 1 < argc) {
+			if (args_uint(argv[++i], 1, MAX_NODES, &n))
+				return cli_usage(c, "lab up", "--nodes must be a number in 1-%d", MAX_NODES);
+			l.nodes = (int)n;
+		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			l.mode = argv[++i];
+			if (strcmp(l.mode, "vxlan") && strcmp(l.mode, "native"))
+				return cli_usage(c, "lab up", "--mode must be vxlan or native, not '%s'", l.mode);
+		} else {
+			return cli_usage(c, "lab up", "unexpected argument '%s'", argv[i]);
+		}
+	}
+	if (!lab_name_valid(name))
+		return cli_usage(c, "lab up", "lab name '%s' must be 1-12 characters of a-z and 0-9", name);
+	if ((ret = cli_require_root(c, "lab up")))
+		return ret;
+	snprintf(l.name, sizeof(l.name), "%s", name);
+	snprintf(l.dir, sizeof(l.dir), LAB_DIR "/%s", name);
+	snprintf(ns, sizeof(ns), "%s-fabric", name);
+	if (stat(l.dir, &st) == 0 || netns_exists(ns))
+		return cli_error(c, "lab '%s' already exists (remove it with `petrel lab down --name %s`)",
+				 name, name);
+	if ((ret = mkdir_p(l.dir, 0755)))
+		return cli_error(c, "cannot create %s: %s", l.dir, strerror(-ret));
+
+	progress(c, "creating fabric %s", ns);
+	ret = netns_create(ns);
+	if (!ret)
+		ret = in_netns(ns, setup_fabric, NULL);
+	if (ret) {
+		cli_error(c, "cannot build the fabric namespace: %s", strerror(-ret));
+		goto fail;
+	}
+	for (int i = 1; i <= l.nodes; i++) {
+		snprintf(ns, sizeof(ns), "node%d", i);
+		snprintf(side, sizeof(side), "n%d", i);
+		snprintf(ip4, sizeof(ip4), "198.18.0.%d", 10 + i);
+		snprintf(ip6, sizeof(ip6), "fd00:198:18::%d", 10 + i);
+		progress(c, "creating node %s", ns);
+		if ((ret = add_host(&l, ns, side, ip4, ip6, true))) {
+			cli_error(c, "cannot build %s: %s", ns, strerror(-ret));
+			goto fail;
+		}
+	}
+	progress(c, "creating %s", "outside");
+	if ((ret = add_host(&l, "outside", "out", OUTSIDE4, OUTSIDE6, false))) {
+		cli_error(c, "cannot build the outside namespace: %s", strerror(-ret));
+		goto fail;
+	}
+	if (l.nodes >= 2 && start_etcd(c, &l))
+		goto fail;
+	for (int i = 1; i <= l.nodes; i++)
+		if (start_agent(c, &l, i))
+			goto fail;
+	if ((ret = write_lab_json(&l))) {
+		cli_error(c, "cannot write lab.json: %s", strerror(-ret));
+		goto fail;
+	}
+	fprintf(stderr, "lab: '%s' is up with %d node%s in %s mode\n", name, l.nodes,
+		l.nodes > 1 ? "s" : "", l.mode);
+	if (!is_json_context()) {
+		printf("lab %s: %d nodes (%s)\n", name, l.nodes, l.mode);
+		for (int i = 1; i <= l.nodes; i++)
+			printf("  node%d  198.18.0.%d  fd00:198:18::%d   petrel --lab %s --node node%d endpoint list\n",
+			       i, 10 + i, 10 + i, name, i);
+		printf("  outside  %s  %s   petrel --lab %s lab exec outside -- CMD\n", OUTSIDE4, OUTSIDE6, name);
+		return 0;
+	}
+	return status_print(c, name);
+fail:
+	fprintf(stderr, "lab: removing what was built of '%s'\n", name);
+	teardown(name);
+	return 1;
+}
+
+int cmd_lab_down(struct cli *c, int argc, char **argv)
+{
+	const char *name = c->lab;
+	char path[256], *text = NULL;
+	json_t *j, *node;
+	size_t i;
+	int ret;
+
+	for (int k = 0; k < argc; k++) {
+		if ((ret = opt_name(c, "lab down", argc, argv, &k, &name)) > 0)
+			return ret;
+		if (ret < 0)
+			return cli_usage(c, "lab down", "unexpected argument '%s'", argv[k]);
+	}
+	if (!lab_name_valid(name))
+		return cli_usage(c, "lab down", "lab name '%s' must be 1-12 characters of a-z and 0-9", name);
+	if ((ret = cli_require_root(c, "lab down")))
+		return ret;
+	/* Agents first, gently, so they can close their stores; netns deletion kills the rest. */
+	snprintf(path, sizeof(path), LAB_DIR "/%s/lab.json", name);
+	if (read_file(path, &text) == 0 && (j = json_loads(text, 0, NULL))) {
+		json_array_foreach(json_object_get(j, "nodes"), i, node) {
+			pid_t pid = (pid_t)json_integer_value(json_object_get(node, "pid"));
+			if (pid > 0)
+				kill(pid, SIGTERM);
+		}
+		json_decref(j);
+	}
+	free(text);
+	ret = teardown(name);
+	if (ret)
+		return cli_error(c, "lab '%s' could not be removed completely: %s", name, strerror(-ret));
+	if (!is_json_context())
+		fprintf(stderr, "lab: '%s' is down\n", name);
+	else
+		print_json(NULL, json_pack("{s:s}", "down", name));
+	return 0;
+}
+
+static int status_print(struct cli *c, const char *name)
+{
+	char path[256], *text = NULL;
+	json_t *j, *node;
+	size_t i;
+
+	snprintf(path, sizeof(path), LAB_DIR "/%s/lab.json", name);
+	if (read_file(path, &text))
+		return cli_error(c, "no lab '%s' on this machine (start one with `petrel lab up --name %s`)",
+				 name, name);
+	j = json_loads(text, 0, NULL);
+	free(text);
+	if (!j)
+		return cli_error(c, "%s is corrupt; remove the lab with `petrel lab down --name %s`", path, name);
+	json_array_foreach(json_object_get(j, "nodes"), i, node) {
+		const char *sock = json_string_value(json_object_get(node, "socket"));
+		json_t *resp = NULL;
+		long status = 0;
+		bool up = sock && api_call(sock, "GET", "/v1/node", NULL, 2000, &status, &resp) == 0 &&
+			  status == 200;
+
+		json_decref(resp);
+		json_object_set_new(node, "alive", json_boolean(up));
+	}
+	if (is_json_context()) {
+		print_json(NULL, j);
+	} else {
+		json_t *o = json_object_get(j, "outside"), *e = json_object_get(j, "etcd");
+		printf("lab %s (%s mode)\n", name, json_string_value(json_object_get(j, "mode")));
+		printf("  %-8s %-14s %-16s %-20s %s\n", "NODE", "NETNS", "IPV4", "IPV6", "AGENT");
+		json_array_foreach(json_object_get(j, "nodes"), i, node)
+			printf("  %-8s %-14s %-16s %-20s %s (pid %lld)\n",
+			       json_string_value(json_object_get(node, "name")),
+			       json_string_value(json_object_get(node, "netns")),
+			       json_string_value(json_object_get(node, "ipv4")),
+			       json_string_value(json_object_get(node, "ipv6")),
+			       json_is_true(json_object_get(node, "alive")) ? "up" : "DOWN",
+			       (long long)json_integer_value(json_object_get(node, "pid")));
+		printf("  %-8s %-14s %-16s %-20s\n", "outside", json_string_value(json_object_get(o, "netns")),
+		       json_string_value(json_object_get(o, "ipv4")), json_string_value(json_object_get(o, "ipv6")));
+		printf("  etcd     %s\n", json_is_object(e) ?
+		       json_string_value(json_object_get(e, "endpoint")) : "none (single node, SQLite)");
+	}
+	json_decref(j);
+	return 0;
+}
+
+int cmd_lab_status(struct cli *c, int argc, char **argv)
+{
+	const char *name = c->lab;
+	int ret;
+
+	for (int k = 0; k < argc; k++) {
+		if ((ret = opt_name(c, "lab status", argc, argv, &k, &name)) > 0)
+			return ret;
+		if (ret < 0)
+			return cli_usage(c, "lab status", "unexpected argument '%s'", argv[k]);
+	}
+	return status_print(c, name);
+}
+
+int cmd_lab_exec(struct cli *c, int argc, char **argv)
+{
+	const char *name = c->lab;
+	char ns[64];
+	int k = 0, ret;
+
+	if (argc > 1 && (ret = opt_name(c, "lab exec", argc, argv, &k, &name)) >= 0) {
+		if (ret)
+			return ret;
+		k++;
+	}
+	if (argc - k < 3 || strcmp(argv[k + 1], "--"))
+		return cli_usage(c, "lab exec", "expected NODE|outside|fabric -- CMD [ARG]...");
+	if ((ret = cli_require_root(c, "lab exec")))
+		return ret;
+	snprintf(ns, sizeof(ns), "%s-%s", name, argv[k]);
+	if (!netns_exists(ns))
+		return cli_error(c, "lab '%s' has no '%s' (see `petrel lab status --name %s`)", name, argv[k], name);
+	return exec_in_netns(c, ns, argv + k + 2);
+}

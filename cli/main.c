@@ -1,0 +1,281 @@
+/* petrel: command-line client of petreld and builder of lab clusters. Two-level, exact
+ * dispatch (object, then verb) from one table that also generates the usage text. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "cli.h"
+#include "api_client.h"
+#include "print.h"
+
+static const struct command commands[] = {
+	{ "lab", "up", cmd_lab_up, "build a lab cluster of N nodes in network namespaces",
+	  "petrel lab up [--nodes N] [--mode vxlan|native] [--name LAB]\n\n"
+	  "Builds a cluster on this machine: a fabric namespace with a bridge joining every node\n"
+	  "(198.18.0.0/24 and fd00:198:18::/64), N node namespaces each running petreld, an\n"
+	  "'outside' namespace acting as a client outside the cluster, and, for N >= 2, an etcd\n"
+	  "holding cluster state. Anything half-built is removed if a step fails.\n\n"
+	  "Options:\n"
+	  "  --nodes N       number of nodes, 1-16 (default 3)\n"
+	  "  --mode MODE     vxlan (overlay, default) or native (plain routing)\n"
+	  "  --name LAB      lab name, a-z and 0-9, at most 12 characters (default: $PETREL_LAB or petrel)\n\n"
+	  "Example:\n  petrel lab up --nodes 3 --mode native --name demo\n" },
+	{ "lab", "down", cmd_lab_down, "remove a lab and everything it created",
+	  "petrel lab down [--name LAB]\n\n"
+	  "Stops the lab's agents and etcd, deletes its namespaces (nodes, endpoints, fabric,\n"
+	  "outside), its pinned eBPF maps and its state. Works after a crash too, and does\n"
+	  "nothing (successfully) when there is nothing left.\n\n"
+	  "Example:\n  petrel lab down --name demo\n" },
+	{ "lab", "status", cmd_lab_status, "show a lab's nodes, addresses and agents",
+	  "petrel [-j] lab status [--name LAB]\n\n"
+	  "Lists every node with its namespace, underlay IPv4 and IPv6 addresses, agent socket\n"
+	  "and whether its agent answers, plus the outside namespace and etcd.\n\n"
+	  "Example:\n  petrel -j lab status --name demo | jq '.nodes[].ipv4'\n" },
+	{ "lab", "exec", cmd_lab_exec, "run a command inside a lab node or the outside namespace",
+	  "petrel lab exec [--name LAB] NODE|outside|fabric -- CMD [ARG]...\n\n"
+	  "Runs CMD in the network namespace of a lab node, of the outside client, or of the\n"
+	  "fabric. The exit status is CMD's.\n\n"
+	  "Example:\n  petrel lab exec outside -- curl http://198.18.0.11:8080/\n" },
+	{ "node", "status", cmd_node_status, "show this node's agent, blocks and cluster view",
+	  "petrel [-j] [--node NAME | --socket PATH] node status\n\n"
+	  "Shows the node's name, routing mode, state store, underlay addresses, address blocks,\n"
+	  "the nodes it knows with their liveness, and the datapath's drop counters by reason.\n\n"
+	  "Example:\n  petrel --node node2 node status\n" },
+	{ "endpoint", "add", cmd_endpoint_add, "create an endpoint (netns + veth + addresses)",
+	  "petrel [-j] [--node NAME] endpoint add NAME [--label KEY=VALUE]... [--publish HOSTPORT:PORT[/tcp|udp]]...\n\n"
+	  "Creates endpoint NAME on the node: a network namespace with a veth, one IPv4 and one\n"
+	  "IPv6 address from the node's block, default routes, and the host side attached to the\n"
+	  "eBPF datapath. --publish makes HOSTPORT on the node's underlay addresses reach PORT.\n\n"
+	  "Options:\n"
+	  "  --label KEY=VALUE              a label (repeatable), used by policy selectors\n"
+	  "  --publish HOSTPORT:PORT[/P]    publish a port, tcp by default (repeatable)\n\n"
+	  "Example:\n  petrel --node node1 endpoint add web --label app=web --publish 8080:80/tcp\n" },
+	{ "endpoint", "list", cmd_endpoint_list, "list every endpoint in the cluster",
+	  "petrel [-j] [--node NAME] endpoint list\n\n"
+	  "Lists every endpoint in the cluster, whichever node answers, sorted by name.\n\n"
+	  "Example:\n  petrel -j endpoint list | jq -r '.[] | .name + \" \" + .ipv4'\n" },
+	{ "endpoint", "show", cmd_endpoint_show, "show one endpoint",
+	  "petrel [-j] [--node NAME] endpoint show NAME\n\n"
+	  "Shows the endpoint's node, addresses, MAC, namespace, labels, published ports and\n"
+	  "state; with its packet and byte counters when asked of the node hosting it.\n\n"
+	  "Example:\n  petrel --node node1 endpoint show web\n" },
+	{ "endpoint", "del", cmd_endpoint_del, "delete an endpoint",
+	  "petrel [--node NAME] endpoint del NAME\n\n"
+	  "Deletes the endpoint, its namespace and its published ports. Ask the node hosting\n"
+	  "it. The address becomes unreachable from every node.\n\n"
+	  "Example:\n  petrel --node node1 endpoint del web\n" },
+	{ "endpoint", "exec", cmd_endpoint_exec, "run a command inside an endpoint's namespace",
+	  "petrel [--node NAME] endpoint exec NAME -- CMD [ARG]...\n\n"
+	  "Runs CMD in the endpoint's network namespace (on this machine). The exit status is CMD's.\n\n"
+	  "Example:\n  petrel endpoint exec client -- ping -c1 10.244.1.2\n" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	const char *last = "";
+
+	fprintf(f, "Usage: petrel [-j] [--lab LAB] [--node NAME | --socket PATH] OBJECT VERB [ARGS]...\n\n"
+		   "petrel drives a petrel container network: its node agents (petreld) and lab clusters.\n\n"
+		   "Global options:\n"
+		   "  -j, --json       print JSON instead of text\n"
+		   "  --lab LAB        the lab --node refers to (default: $PETREL_LAB or petrel)\n"
+		   "  --node NAME      talk to the agent of lab node NAME\n"
+		   "  --socket PATH    talk to the agent listening on PATH (default " DEFAULT_SOCKET ")\n"
+		   "  -h, --help       this help; `petrel OBJECT VERB --help` describes one command\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(last, commands[i].object))
+			fputc('\n', f);
+		fprintf(f, "  %-8s %-7s %s\n", commands[i].object, commands[i].verb, commands[i].summary);
+		last = commands[i].object;
+	}
+	fprintf(f, "\nExample:\n  petrel lab up --nodes 3 && petrel --node node1 endpoint add web\n");
+}
+
+int cli_error(struct cli *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c && c->json) {
+		json_t *j = json_pack("{s:s}", "error", msg);
+		json_dumpf(j, stderr, JSON_COMPACT);
+		fputc('\n', stderr);
+		json_decref(j);
+	} else {
+		fprintf(stderr, "petrel: %s\n", msg);
+	}
+	return 1;
+}
+
+int cli_usage(struct cli *c, const char *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cli_error(c, "%s (see `petrel %s --help`)", msg, cmd);
+	return 2;
+}
+
+bool cli_is_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			return false;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	}
+	return false;
+}
+
+int cli_require_root(struct cli *c, const char *what)
+{
+	if (geteuid() == 0)
+		return 0;
+	return cli_error(c, "%s needs root (it creates network namespaces, links and eBPF programs); "
+			 "run it with sudo", what);
+}
+
+const char *cli_socket(struct cli *c, int *err)
+{
+	struct stat st;
+	char dir[256];
+
+	*err = 0;
+	if (*c->socket)
+		return c->socket;
+	if (c->socket_opt) {
+		snprintf(c->socket, sizeof(c->socket), "%s", c->socket_opt);
+	} else if (c->node) {
+		snprintf(dir, sizeof(dir), LAB_DIR "/%s", c->lab);
+		if (stat(dir, &st)) {
+			*err = cli_error(c, "no lab '%s' on this machine (start one with `petrel lab up --name %s`)",
+					 c->lab, c->lab);
+			return NULL;
+		}
+		snprintf(dir, sizeof(dir), LAB_DIR "/%s/%s", c->lab, c->node);
+		if (stat(dir, &st)) {
+			*err = cli_error(c, "unknown node '%s' in lab '%s' (see `petrel lab status --name %s`)",
+					 c->node, c->lab, c->lab);
+			return NULL;
+		}
+		snprintf(c->socket, sizeof(c->socket), "%s/petreld.sock", dir);
+	} else {
+		snprintf(c->socket, sizeof(c->socket), DEFAULT_SOCKET);
+	}
+	return c->socket;
+}
+
+int cli_api(struct cli *c, const char *method, const char *path, json_t *body, json_t **resp)
+{
+	long status = 0;
+	int err, ret;
+	const char *sock = cli_socket(c, &err);
+
+	*resp = NULL;
+	if (!sock)
+		return err;
+	ret = api_call(sock, method, path, body, 0, &status, resp);
+	if (ret == -ECONNREFUSED || ret == -ENOENT)
+		return cli_error(c, "no agent answers on %s (is petreld running%s%s%s?)", sock,
+				 c->node ? " for node " : "", c->node ? c->node : "", c->node ? " of the lab" : "");
+	if (ret)
+		return cli_error(c, "talking to the agent on %s: %s", sock, strerror(-ret));
+	if (status < 200 || status >= 300) {
+		const char *msg = json_string_value(json_object_get(*resp, "error"));
+		const char *hint = json_string_value(json_object_get(*resp, "hint"));
+
+		if (hint && *hint)
+			cli_error(c, "%s (hint: %s)", msg ? msg : "request failed", hint);
+		else
+			cli_error(c, "%s", msg ? msg : "request failed");
+		json_decref(*resp);
+		*resp = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { .lab = getenv("PETREL_LAB") };
+	int i;
+
+	if (!c.lab || !*c.lab)
+		c.lab = DEFAULT_LAB;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
+			c.json = true;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if ((!strcmp(a, "--lab") || !strcmp(a, "--node") || !strcmp(a, "--socket")) && i + 1 < argc) {
+			if (!strcmp(a, "--lab"))
+				c.lab = argv[++i];
+			else if (!strcmp(a, "--node"))
+				c.node = argv[++i];
+			else
+				c.socket_opt = argv[++i];
+		} else {
+			fprintf(stderr, "petrel: unknown option '%s'\n\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (c.node && c.socket_opt)
+		return cli_usage(&c, "--help", "--node and --socket are exclusive");
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[i], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	print_init(c.json);
+	for (size_t k = 0; k < N_COMMANDS; k++) {
+		if (strcmp(argv[i], commands[k].object))
+			continue;
+		if (i + 1 >= argc || !strcmp(argv[i + 1], "help") || !strcmp(argv[i + 1], "--help")) {
+			fprintf(i + 1 >= argc ? stderr : stdout, "petrel %s verbs:\n", argv[i]);
+			for (size_t v = 0; v < N_COMMANDS; v++)
+				if (!strcmp(commands[v].object, argv[i]))
+					fprintf(i + 1 >= argc ? stderr : stdout, "  %-7s %s\n", commands[v].verb,
+						commands[v].summary);
+			return i + 1 >= argc ? 2 : 0;
+		}
+		for (size_t v = 0; v < N_COMMANDS; v++) {
+			if (strcmp(commands[v].object, argv[i]) || strcmp(commands[v].verb, argv[i + 1]))
+				continue;
+			if (cli_is_help(argc - i - 2, argv + i + 2)) {
+				printf("Usage: %s", commands[v].help);
+				return 0;
+			}
+			int ret = commands[v].fn(&c, argc - i - 2, argv + i + 2);
+			if (ret == 0)
+				print_flush();
+			return ret;
+		}
+		fprintf(stderr, "petrel: '%s' is not a verb of '%s'; valid verbs:", argv[i + 1], argv[i]);
+		for (size_t v = 0; v < N_COMMANDS; v++)
+			if (!strcmp(commands[v].object, argv[i]))
+				fprintf(stderr, " %s", commands[v].verb);
+		fputc('\n', stderr);
+		return 2;
+	}
+	fprintf(stderr, "petrel: unknown object '%s'; valid objects: lab node endpoint\n", argv[i]);
+	return 2;
+}

@@ -1,0 +1,45 @@
+/* `petrel node status`: the agent's view of its node and of the cluster. */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+#include "print.h"
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+int cmd_node_status(struct cli *c, int argc, char **argv)
+{
+	json_t *st, *n, *v;
+	const char *k;
+	size_t i;
+
+	if (argc)
+		return cli_usage(c, "node status", "unexpected argument '%s'", argv[0]);
+	if (cli_api(c, "GET", "/v1/node", NULL, &st))
+		return 1;
+	if (is_json_context()) {
+		print_json(NULL, st);
+		json_decref(st);
+		return 0;
+	}
+	printf("node %s  mode %s  store %s  up %llds\n", str(st, "name"), str(st, "mode"),
+	       str(st, "store"), (long long)json_integer_value(json_object_get(st, "uptime_s")));
+	v = json_object_get(st, "underlay");
+	printf("  underlay  %s  %s  %s\n", str(v, "device"), str(v, "ipv4"), str(v, "ipv6"));
+	v = json_object_get(st, "block");
+	printf("  blocks    %s  %s\n", str(v, "ipv4"), str(v, "ipv6"));
+	printf("  endpoints %lld local\n", (long long)json_integer_value(json_object_get(st, "endpoints")));
+	printf("  nodes:\n");
+	json_array_foreach(json_object_get(st, "nodes"), i, n)
+		printf("    %-12s %-16s %-22s %-16s %s\n", str(n, "name"), str(n, "ipv4"), str(n, "ipv6"),
+		       str(n, "block4"), json_is_true(json_object_get(n, "alive")) ? "alive" : "down");
+	printf("  drops:");
+	json_object_foreach(json_object_get(st, "drops"), k, v)
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	printf("\n");
+	json_decref(st);
+	return 0;
+}
