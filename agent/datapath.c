@@ -47,6 +47,10 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 {
 	if (level == LIBBPF_DEBUG && log_get_level() < LOG_DEBUG)
 		return 0;
+	/* bpf_tc_hook_create() on a device that already has clsact (restart, or the second
+	 * direction of a veth) is expected; the kernel's extack for it is noise. */
+	if (level == LIBBPF_WARN && strstr(fmt, "Kernel error message") && log_get_level() < LOG_DEBUG)
+		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
 

@@ -76,6 +76,13 @@ wait_port() {
 
 addr() { case $1 in *:*) echo "[$1]" ;; *) echo "$1" ;; esac; }
 
+# Canonical text of an address as socat reports it (brackets, zero padding, v4-mapped).
+norm_ip() {
+	python3 -c 'import ipaddress, sys
+a = ipaddress.ip_address(sys.argv[1].strip("[]"))
+print(a.ipv4_mapped if getattr(a, "ipv4_mapped", None) else a)' "$1"
+}
+
 # send NS PROTO IP PORT: echo a unique line through a server and print what came back.
 send() {
 	local ns=$1 proto=$2 ip=$3 port=$4 msg="petrel-$RANDOM-$RANDOM"
