@@ -28,7 +28,7 @@ printf 'node = solo\nmode = sideways\n' > "$DIR/bad.conf"
 expect_fail "bad config file" "mode" --config "$DIR/bad.conf"
 printf 'node = solo\nfrobnicate = 1\n' > "$DIR/bad2.conf"
 expect_fail "unknown config key" "frobnicate" --config "$DIR/bad2.conf"
-expect_fail "underlay inside the cluster CIDR" "underlay" --cluster-ipv4=192.0.2.0/24
+expect_fail "underlay inside the cluster CIDR" "underlay" --cluster-ipv4=192.0.0.0/16
 expect_fail "missing etcd" "etcd" --etcd=http://127.0.0.1:9
 expect_fail "missing underlay device" "eth9" --underlay-device=eth9
 [ -z "$(ls "$DIR/state" 2>/dev/null | grep -v state.db)" ] || true
