@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Provides a CRIU >= 4.2 for live migration at $PETREL_CRIU_PREFIX (default /opt/petrel/criu),
+# with a wrapper at <prefix>/bin/criu. A suitable `criu` already in PATH is used as it is.
+# Otherwise (Debian 12 ships 3.17, which fails on newer kernels) CRIU and its library chain
+# are downloaded from Debian's unstable suite with a private apt configuration, unpacked
+# into the prefix and run through the prefix's own dynamic loader: the system's sources,
+# libc and packages are never touched. Idempotent: a working install is left alone.
+set -euo pipefail
+PREFIX=${PETREL_CRIU_PREFIX:-/opt/petrel/criu}
+WRAPPER=$PREFIX/bin/criu
+MIN_MAJOR=4 MIN_MINOR=2
+
+say() { echo "install-criu: $*"; }
+
+version_ok() {   # criu-binary → 0 if its version is >= 4.2
+	local v
+	v=$("$1" --version 2>/dev/null | sed -n 's/^Version: *\([0-9][0-9.]*\).*/\1/p' | head -1)
+	[ -n "$v" ] || return 1
+	local major=${v%%.*} rest=${v#*.}
+	local minor=${rest%%.*}
+	[ "$major" -gt "$MIN_MAJOR" ] || { [ "$major" -eq "$MIN_MAJOR" ] && [ "${minor:-0}" -ge "$MIN_MINOR" ]; }
+}
+
+works() { "$1" check 2>&1 | grep -q "Looks good"; }
+
+if [ -x "$WRAPPER" ] && version_ok "$WRAPPER" && works "$WRAPPER"; then
+	say "$($WRAPPER --version | head -1) at $WRAPPER (already installed)"
+	exit 0
+fi
+[ "$(id -u)" -eq 0 ] || { say "run as root" >&2; exit 1; }
+mkdir -p "$PREFIX/bin"
+
+# A good CRIU on the PATH (a newer distribution): point the wrapper at it.
+if sys=$(command -v criu 2>/dev/null) && [ "$sys" != "$WRAPPER" ] && version_ok "$sys" && works "$sys"; then
+	printf '#!/bin/sh\nexec %s "$@"\n' "$sys" > "$WRAPPER"
+	chmod 755 "$WRAPPER"
+	say "using $($sys --version | head -1) from $sys"
+	exit 0
+fi
+
+# Same mirror as the system's own sources, suite unstable.
+mirror=$(sed -n 's/^URIs: *\(http[^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+[ -n "$mirror" ] || mirror=$(awk '/^deb .*debian/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+[ -n "$mirror" ] || { say "cannot find the Debian mirror in /etc/apt/sources.list.d/debian.sources" >&2; exit 1; }
+mirror=${mirror%/}
+APT=$PREFIX/apt
+rm -rf "$APT" "$PREFIX/root"
+mkdir -p "$APT/lists/partial" "$APT/debs" "$PREFIX/root"
+echo "deb $mirror sid main" > "$APT/sid.list"
+O=(-o "Dir::Etc::SourceList=$APT/sid.list" -o Dir::Etc::SourceParts=/dev/null
+   -o "Dir::State::Lists=$APT/lists" -o Dir::Etc::Preferences=/dev/null
+   -o Dir::Etc::PreferencesParts=/dev/null -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+say "reading unstable's package lists from $mirror"
+apt-get "${O[@]}" update -q >/dev/null
+candidate=$(apt-cache "${O[@]}" policy criu | sed -n 's/^ *Candidate: *//p')
+say "unstable offers criu $candidate"
+# CRIU and the closure of its run-time dependencies, resolved now (the suites move).
+pkgs=$(apt-cache "${O[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
+	--no-breaks --no-replaces --no-enhances criu | grep -v '^ ' | grep -v '^<' | sort -u)
+say "downloading $(echo "$pkgs" | wc -w) packages"
+(cd "$APT/debs" && apt-get "${O[@]}" download -q $pkgs >/dev/null)
+for deb in "$APT"/debs/*.deb; do
+	dpkg -x "$deb" "$PREFIX/root"
+done
+R=$PREFIX/root
+LD=$(ls "$R"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$R"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 2>/dev/null | head -1 || true)
+[ -n "$LD" ] || { say "no dynamic loader in the downloaded libc6" >&2; exit 1; }
+LIBS="$R/usr/lib/x86_64-linux-gnu:$R/lib/x86_64-linux-gnu"
+cat > "$WRAPPER" <<WRAP
+#!/bin/sh
+# CRIU $candidate from Debian unstable, run with its own libc (installed by petrel).
+exec $LD --library-path $LIBS $R/usr/sbin/criu "\$@"
+WRAP
+chmod 755 "$WRAPPER"
+rm -rf "$APT"
+if ! version_ok "$WRAPPER"; then
+	say "installed CRIU is older than $MIN_MAJOR.$MIN_MINOR: $($WRAPPER --version 2>&1 | head -1)" >&2
+	exit 1
+fi
+if ! works "$WRAPPER"; then
+	say "criu check failed:" >&2
+	"$WRAPPER" check >&2 || true
+	exit 1
+fi
+say "$($WRAPPER --version | head -1) installed at $WRAPPER; criu check: Looks good."
