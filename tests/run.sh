@@ -21,7 +21,7 @@ mkdir -p "$logdir"
 
 run_one() {   # name timeout cmd...
 	local name=$1 limit=$2; shift 2
-	local log=$logdir/$name.log start=$SECONDS rc
+	local log=$logdir/${name//\//-}.log start=$SECONDS rc
 	[ -n "$pattern" ] && [[ $name != *$pattern* ]] && return
 	printf '%-44s ' "$name"
 	timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
