@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs petrel's whole suite: unit tests, BPF_PROG_RUN fixtures, then integration tests in
 # network namespaces. Exit code 77 from a test means "skipped" (with its printed reason).
-# Usage: tests/run.sh [unit|bpf|integration]... [-k PATTERN]
+# Usage: tests/run.sh [unit|bpf|fuzz|integration]... [-k PATTERN]
+# Fuzz harnesses run for FUZZ_SECONDS each (default 10) as a smoke test of the parsers.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -9,11 +10,11 @@ layers=() pattern=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-k) pattern=$2; shift 2 ;;
-	unit|bpf|integration) layers+=("$1"); shift ;;
-	*) echo "usage: tests/run.sh [unit|bpf|integration]... [-k PATTERN]" >&2; exit 2 ;;
+	unit|bpf|fuzz|integration) layers+=("$1"); shift ;;
+	*) echo "usage: tests/run.sh [unit|bpf|fuzz|integration]... [-k PATTERN]" >&2; exit 2 ;;
 	esac
 done
-[ ${#layers[@]} -eq 0 ] && layers=(unit bpf integration)
+[ ${#layers[@]} -eq 0 ] && layers=(unit bpf fuzz integration)
 
 passed=0 failed=0 skipped=0 failures=()
 logdir=$BUILD/test-logs
@@ -47,6 +48,14 @@ for layer in "${layers[@]}"; do
 			[ -x "$t" ] || continue
 			[ -f "tests/bpf/$(basename "$t").c" ] || continue
 			run_one "bpf/$(basename "$t")" 300 "$t"
+		done ;;
+	fuzz)
+		for t in "$BUILD"/fuzz/fuzz_*; do
+			[ -x "$t" ] || continue
+			corpus=$BUILD/fuzz-corpus/$(basename "$t")
+			mkdir -p "$corpus"
+			run_one "fuzz/$(basename "$t")" 120 "$t" -max_total_time="${FUZZ_SECONDS:-10}" \
+				-timeout=5 -rss_limit_mb=1024 "$corpus"
 		done ;;
 	integration)
 		for t in tests/integration/test_*.sh; do
