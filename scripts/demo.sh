@@ -41,7 +41,7 @@ for ip in "$SERVER4" "[$SERVER6]"; do
 done
 say "outside client -> node3's published port 8080 -> server:7000"
 N3=$(p -j lab status | jq -r '.nodes[] | select(.name=="node3") | .ipv4')
-got=$(echo "hello from outside" | timeout 5 p lab exec outside -- socat -t 2 - "TCP:$N3:8080")
+got=$(echo "hello from outside" | timeout 5 "$PETREL" --lab "$LAB" lab exec outside -- socat -t 2 - "TCP:$N3:8080")
 echo "  $N3:8080 answered: $got"
 
 say "iperf3 client(node1) -> server(node3), 3 seconds"
@@ -49,4 +49,4 @@ ip netns exec "$CLIENT_NS" iperf3 -c "$SERVER4" -p 5201 -t 3 -f m | grep -E 'sen
 
 say "datapath counters on node3"
 p --node node3 endpoint show server
-[ "${KEEP:-0}" = 1 ] && echo "lab '$LAB' left running: petrel --lab $LAB lab down --name $LAB removes it"
+if [ "${KEEP:-0}" = 1 ]; then echo "lab '$LAB' left running: petrel lab down --name $LAB removes it"; fi
