@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3} SECS=${2:-4}
 PETREL=build/bin/petrel
 export PETRELD=build/bin/petreld
-B=bb$$ LAB=bp$$ OUT=bench/out
+B=bb$$ LAB=b$$ OUT=bench/out
 mkdir -p "$OUT"
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
@@ -20,7 +20,7 @@ cleanup() {
 		for pid in $(ip netns pids "$ns"); do kill -9 "$pid"; done
 		ip netns del "$ns"
 	done
-	for l in "$LAB-vxlan" "$LAB-native"; do "$PETREL" lab down --name "$l" >/dev/null 2>&1; done
+	for l in "${LAB}v" "${LAB}n"; do "$PETREL" lab down --name "$l" >/dev/null 2>&1; done
 }
 trap cleanup EXIT
 
@@ -73,7 +73,7 @@ baseline_up
 servers "$B-b" "$B-c"
 labs=()
 for mode in vxlan native; do
-	l=$LAB-$mode
+	l=${LAB}${mode:0:1}
 	"$PETREL" lab up --name "$l" --nodes 2 --mode "$mode" >/dev/null
 	"$PETREL" --lab "$l" --node node1 endpoint add a >/dev/null
 	"$PETREL" --lab "$l" --node node1 endpoint add b >/dev/null
@@ -81,13 +81,13 @@ for mode in vxlan native; do
 	servers "$l-ep-b" "$l-ep-c"
 	labs+=("$mode")
 done
-ipof() { "$PETREL" --lab "$LAB-$1" --node node1 -j endpoint show "$2" | jq -r .ipv4; }
+ipof() { "$PETREL" --lab "${LAB}${1:0:1}" --node node1 -j endpoint show "$2" | jq -r .ipv4; }
 
 for r in $(seq "$ROUNDS"); do
 	echo "round $r/$ROUNDS" >&2
 	measure baseline "$B-a" 10.250.2.2 10.250.3.2
 	for mode in "${labs[@]}"; do
-		measure "$mode" "$LAB-$mode-ep-a" "$(ipof "$mode" b)" "$(ipof "$mode" c)"
+		measure "$mode" "${LAB}${mode:0:1}-ep-a" "$(ipof "$mode" b)" "$(ipof "$mode" c)"
 	done
 done
 
