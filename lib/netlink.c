@@ -11,6 +11,7 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
+#include <netlink/cache.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
@@ -440,5 +441,116 @@ int sysctl_write(const char *path, const char *value)
 	if (write(fd, value, len) != (ssize_t)len)
 		ret = -errno;
 	close(fd);
+	return ret;
+}
+
+struct addr_match {
+	int ifindex;
+	struct nl_addr *want;
+	int found;
+};
+
+static void match_addr(struct nl_object *obj, void *arg)
+{
+	struct rtnl_addr *a = (struct rtnl_addr *)obj;
+	struct addr_match *m = arg;
+
+	if (rtnl_addr_get_ifindex(a) == m->ifindex && rtnl_addr_get_local(a) &&
+	    nl_addr_cmp(rtnl_addr_get_local(a), m->want) == 0)
+		m->found = 1;
+}
+
+int nl_addr_present(const char *dev, const struct cidr *addr)
+{
+	struct nl_sock *sk;
+	struct nl_cache *cache = NULL;
+	struct addr_match m = { .ifindex = nl_link_index(dev) };
+	int ret;
+
+	if (m.ifindex < 0)
+		return 0;
+	m.want = ip_to_nl(&addr->addr, addr->prefixlen);
+	sk = sock_open();
+	if (!sk || !m.want) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = errno_of(rtnl_addr_alloc_cache(sk, &cache));
+	if (!ret) {
+		nl_cache_foreach(cache, match_addr, &m);
+		ret = m.found;
+	}
+out:
+	if (cache)
+		nl_cache_free(cache);
+	if (m.want)
+		nl_addr_put(m.want);
+	if (sk)
+		nl_socket_free(sk);
+	return ret;
+}
+
+struct route_match {
+	int ifindex, family, prefixlen;
+	struct nl_addr *dst, *gw;
+	int found;
+};
+
+static void match_nh(struct rtnl_nexthop *nh, void *arg)
+{
+	struct route_match *m = arg;
+	struct nl_addr *g = rtnl_route_nh_get_gateway(nh);
+
+	if (rtnl_route_nh_get_ifindex(nh) == m->ifindex &&
+	    (!m->gw || (g && nl_addr_cmp_prefix(g, m->gw) == 0 && nl_addr_get_len(g) == nl_addr_get_len(m->gw))))
+		m->found = 1;
+}
+
+static void match_route(struct nl_object *obj, void *arg)
+{
+	struct rtnl_route *r = (struct rtnl_route *)obj;
+	struct route_match *m = arg;
+	struct nl_addr *d = rtnl_route_get_dst(r);
+
+	if (rtnl_route_get_family(r) != m->family || rtnl_route_get_table(r) != RT_TABLE_MAIN)
+		return;
+	if (!d || (int)nl_addr_get_prefixlen(d) != m->prefixlen)
+		return;
+	if (m->prefixlen && nl_addr_cmp_prefix(d, m->dst))
+		return;
+	rtnl_route_foreach_nexthop(r, match_nh, m);
+}
+
+int nl_route_present(const struct cidr *dst, const struct ip_addr *gw, const char *dev)
+{
+	struct route_match m = { .ifindex = nl_link_index(dev), .family = dst->addr.family,
+				 .prefixlen = dst->prefixlen };
+	struct nl_cache *cache = NULL;
+	struct nl_sock *sk;
+	int ret;
+
+	if (m.ifindex < 0)
+		return 0;
+	m.dst = ip_to_nl(&dst->addr, dst->prefixlen);
+	m.gw = gw ? ip_to_nl(gw, -1) : NULL;
+	sk = sock_open();
+	if (!sk || !m.dst || (gw && !m.gw)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = errno_of(rtnl_route_alloc_cache(sk, dst->addr.family, 0, &cache));
+	if (!ret) {
+		nl_cache_foreach(cache, match_route, &m);
+		ret = m.found;
+	}
+out:
+	if (cache)
+		nl_cache_free(cache);
+	if (m.dst)
+		nl_addr_put(m.dst);
+	if (m.gw)
+		nl_addr_put(m.gw);
+	if (sk)
+		nl_socket_free(sk);
 	return ret;
 }

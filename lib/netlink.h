@@ -32,3 +32,6 @@ int nl_route_del(const struct cidr *dst, const char *dev);
 int nl_neigh_add_permanent(const char *dev, const struct ip_addr *ip, const uint8_t mac[NL_MAC_LEN]);
 /* Write a sysctl under /proc/sys (path with dots or slashes), in the current netns. */
 int sysctl_write(const char *path, const char *value);
+/* Queries, for verification (CNI CHECK): 1 if present, 0 if not, -errno on failure. */
+int nl_addr_present(const char *dev, const struct cidr *addr);
+int nl_route_present(const struct cidr *dst, const struct ip_addr *gw, const char *dev);
