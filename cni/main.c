@@ -84,7 +84,7 @@ static int cmd_add(struct cni_conf *c, struct cni_env *env, struct cni_error *e)
 	if (ret)
 		return -1;
 	if (status != 201) {
-		int code = status == 507 ? CNI_ERR_TRY_LATER : status == 400 ? CNI_ERR_INVALID_CONFIG : CNI_ERR_PLUGIN;
+		int code = status == 400 ? CNI_ERR_INVALID_CONFIG : CNI_ERR_PLUGIN;
 		cni_fail(e, code, status == 507 ? "address pool exhausted" : "petrel could not add the container",
 			 "%s", agent_error(resp));
 		json_decref(resp);

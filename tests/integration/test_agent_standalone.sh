@@ -43,6 +43,14 @@ out=$("$PETREL" --socket "$DIR/sock" endpoint add two 2>&1) && fail "second endp
 echo "$out" | grep -q "full" || fail "exhausted block error unclear: $out"
 ip netns list | grep -q "^$NS-two\b" && fail "failed endpoint left its netns"
 ok "exhausted address block: $out"
+# The CNI plugin reports the full pool with an error code and leaves the netns empty.
+ip netns add "$NS-cni"
+out=$(printf '{"cniVersion":"1.0.0","name":"p","socket":"%s"}' "$DIR/sock" | CNI_COMMAND=ADD CNI_CONTAINERID=full \
+	CNI_NETNS=/run/netns/$NS-cni CNI_IFNAME=eth0 "$BUILD/bin/petrel-cni") && fail "CNI ADD into a full pool succeeded"
+[ "$(echo "$out" | jq .code)" = 100 ] && echo "$out" | jq -r .details | grep -q full || fail "CNI full-pool error: $out"
+ip -n "$NS-cni" -o link | grep -q eth0 && fail "CNI left an interface after a failed ADD"
+ip netns del "$NS-cni"
+ok "CNI ADD into a full pool: code 100, $(echo "$out" | jq -r .details)"
 "$PETREL" --socket "$DIR/sock" endpoint del one >/dev/null
 "$PETREL" --socket "$DIR/sock" endpoint add two >/dev/null || fail "address not reused after delete"
 ok "a freed address is reused"
