@@ -13,6 +13,8 @@ PACKAGES=(
 	# run and test
 	etcd-server iproute2 nftables iptables socat iperf3 sockperf jq curl python3
 	iputils-ping tcpdump runc util-linux
+	# the CNI end-to-end test: a real runtime and a tiny image
+	podman busybox-static
 )
 
 if [ "$(id -u)" -ne 0 ]; then
