@@ -46,6 +46,17 @@ struct api_error {
 int api_fail(struct api_error *e, int status, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* api.c: HTTP+JSON server on the Unix socket. Route modules see only this request view. */
+struct api_request {
+	const char *method;
+	const char *path;
+	json_t *body;                /* parsed JSON body, or NULL (then body_error says why) */
+	char body_error[256];
+};
+/* Returns an HTTP status with *resp set, -1 with *e filled, or 0 when the path is not its. */
+typedef int (*api_route_fn)(struct agent *a, const struct api_request *rq, json_t **resp,
+			    struct api_error *e);
+
 /* node.c: bring-up of this node: block claim, registry, vxlan, nft, datapath. */
 int node_start(struct agent *a, struct api_error *e);
 int node_status_json(struct agent *a, json_t **out);
@@ -71,21 +82,19 @@ json_t *endpoint_json_with_counters(struct agent *a, const struct endpoint *ep);
 int identity_acquire(struct agent *a, const struct endpoint *ep, uint32_t *id);
 int identity_release(struct agent *a, const struct endpoint *ep);
 
+/* policy.c: policies compiled into the datapath, and the flow log. */
+int policy_sync(struct agent *a);
+int policy_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
+uint32_t policy_id_of(const char *name);
+int flows_start(struct agent *a);
+void flows_stop(struct agent *a);
+char *flows_next(uint64_t *cursor, const char *endpoint, const char *verdict, int wait_ms);
+uint64_t flows_oldest(void);
+uint64_t flows_now(void);
+
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);
 
-/* api.c: HTTP+JSON server on the Unix socket. Route modules see only this request view. */
-struct api_request {
-	const char *method;
-	const char *path;
-	json_t *body;                /* parsed JSON body, or NULL (then body_error says why) */
-	char body_error[256];
-};
-/* Returns an HTTP status with *resp set, -1 with *e filled, or 0 when the path is not its. */
-typedef int (*api_route_fn)(struct agent *a, const struct api_request *rq, json_t **resp,
-			    struct api_error *e);
-/* Route modules added by later features (containers, policy, ...) extend this list. */
-#define API_EXTRA_ROUTES NULL
 
 struct api_server;
 int api_start(struct agent *a, struct api_server **srv);

@@ -149,8 +149,84 @@ static int node_route(struct agent *a, const struct api_request *rq, json_t **re
 	return 200;
 }
 
+/* GET /v1/flows[?follow=1&endpoint=NAME&verdict=allowed|denied]: JSON lines of flow events,
+ * streamed for as long as the client listens when following. */
+struct flow_stream {
+	struct agent *a;
+	uint64_t cursor;
+	bool follow;
+	char endpoint[EP_NAME_MAX], verdict[16];
+	char *line;
+	size_t off, len;
+};
+
+static ssize_t flow_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct flow_stream *st = cls;
+	size_t n;
+
+	while (!st->line) {
+		char *l = flows_next(&st->cursor, *st->endpoint ? st->endpoint : NULL,
+				     *st->verdict ? st->verdict : NULL, st->follow ? 1000 : 0);
+		if (l) {
+			st->len = strlen(l);
+			st->line = realloc(l, st->len + 2);
+			st->line[st->len++] = '\n';
+			st->line[st->len] = 0;
+			st->off = 0;
+		} else if (!st->follow || st->a->stopping) {
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+	}
+	n = st->len - st->off < max ? st->len - st->off : max;
+	memcpy(buf, st->line + st->off, n);
+	st->off += n;
+	if (st->off == st->len) {
+		free(st->line);
+		st->line = NULL;
+	}
+	return (ssize_t)n;
+}
+
+static void flow_free(void *cls)
+{
+	struct flow_stream *st = cls;
+
+	free(st->line);
+	free(st);
+}
+
+static enum MHD_Result flows_response(struct agent *a, struct MHD_Connection *c)
+{
+	const char *follow = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow");
+	const char *ep = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "endpoint");
+	const char *verdict = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "verdict");
+	struct flow_stream *st;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (verdict && strcmp(verdict, "allowed") && strcmp(verdict, "denied"))
+		return fail(c, 400, NULL, "verdict '%s' is not allowed or denied", verdict);
+	if (ep && !name_valid(ep))
+		return fail(c, 400, NULL, "'%s' is not a valid endpoint name", ep);
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return MHD_NO;
+	st->a = a;
+	st->follow = follow && strcmp(follow, "0") && strcmp(follow, "false");
+	/* Following starts at "now"; a plain listing replays what is buffered. */
+	st->cursor = st->follow ? flows_now() : flows_oldest();
+	snprintf(st->endpoint, sizeof(st->endpoint), "%s", ep ? ep : "");
+	snprintf(st->verdict, sizeof(st->verdict), "%s", verdict ? verdict : "");
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, flow_reader, st, flow_free);
+	MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* Every JSON route module of the agent; the first that claims a path answers it. */
-static api_route_fn routes[] = { node_route, endpoints_route, API_EXTRA_ROUTES };
+static api_route_fn routes[] = { node_route, endpoints_route, policy_route };
 
 static enum MHD_Result dispatch(struct agent *a, struct MHD_Connection *c, const char *method,
 				const char *url, const struct request *raw)
@@ -163,6 +239,8 @@ static enum MHD_Result dispatch(struct agent *a, struct MHD_Connection *c, const
 
 	if (raw->too_large)
 		return fail(c, 413, NULL, "request body larger than %s", "1 MiB");
+	if (!strcmp(url, "/v1/flows") && !strcmp(method, "GET"))
+		return flows_response(a, c);
 	if (!strcmp(url, "/metrics") && !strcmp(method, "GET")) {
 		char *text = metrics_prometheus(a);
 
@@ -180,8 +258,7 @@ static enum MHD_Result dispatch(struct agent *a, struct MHD_Connection *c, const
 		snprintf(rq.body_error, sizeof(rq.body_error), "this request needs a JSON body");
 	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && !status; i++)
-		if (routes[i])
-			status = routes[i](a, &rq, &resp, &e);
+		status = routes[i](a, &rq, &resp, &e);
 	json_decref(rq.body);
 	if (status == 0)
 		return fail(c, 404, "see docs/api.md", "no such API path: %s", url);
@@ -223,6 +300,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	log_debug("api: %s %s", method, url);
+	/* The flow stream only reads the flow log (its own lock); it may run for long. */
+	if (!strcmp(url, "/v1/flows"))
+		return dispatch(s->a, c, method, url, rq);
 	pthread_mutex_lock(&s->a->lock);
 	ret = dispatch(s->a, c, method, url, rq);
 	pthread_mutex_unlock(&s->a->lock);
@@ -270,7 +350,9 @@ int api_start(struct agent *a, struct api_server **out)
 	if (bind(s->fd, (struct sockaddr *)&sun, sizeof(sun)) || chmod(a->cfg.socket, 0660) ||
 	    listen(s->fd, 64))
 		goto err;
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+	/* A thread per connection: a followed flow stream must not block other requests. */
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+				0, NULL, NULL,
 				handler, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 				MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);

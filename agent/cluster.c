@@ -139,6 +139,9 @@ int cluster_sync(struct agent *a)
 					       &want.v[i].node6);
 	log_debug("cluster sync: %zu nodes, %zu endpoints, %zu locations, %zu stale removed",
 		  n_nodes, n_eps, want.n, stale.n);
+	/* Identities and policies follow the same changes (endpoints come and go). */
+	if (!ret)
+		ret = policy_sync(a);
 out:
 	free(want.v);
 	free(stale.v);
@@ -197,7 +200,8 @@ static int on_event(const struct store_event *ev, void *arg)
 	struct agent *a = arg;
 
 	if (!strncmp(ev->key, KEY_NODES, strlen(KEY_NODES)) ||
-	    !strncmp(ev->key, KEY_ENDPOINTS, strlen(KEY_ENDPOINTS))) {
+	    !strncmp(ev->key, KEY_ENDPOINTS, strlen(KEY_ENDPOINTS)) ||
+	    !strncmp(ev->key, "/petrel/policies/", 17)) {
 		log_debug("watch: %s %s", ev->type == STORE_PUT ? "put" : "delete", ev->key);
 		pthread_mutex_lock(&a->lock);
 		cluster_sync(a);

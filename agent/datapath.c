@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
@@ -22,6 +23,9 @@
 
 struct datapath {
 	struct datapath_bpf *skel;
+	struct ring_buffer *flows;
+	dp_flow_cb flow_cb;
+	void *flow_arg;
 };
 
 static const char *const drop_names[DROP__MAX] = {
@@ -31,6 +35,7 @@ static const char *const drop_names[DROP__MAX] = {
 	[DROP_FIB] = "no-route",
 	[DROP_TUNNEL] = "tunnel",
 	[DROP_NO_CONFIG] = "no-config",
+	[DROP_POLICY] = "policy",
 };
 
 const char *datapath_drop_reason_name(int reason)
@@ -160,7 +165,8 @@ static void ep_key_of(struct ep_key *k, const struct ip_addr *a)
 int datapath_endpoint_upsert(struct datapath *dp, const struct dp_endpoint *ep)
 {
 	int fd = bpf_map__fd(dp->skel->maps.endpoints);
-	struct ep_info info = { .ifindex = (__u32)ep->host_ifindex, .id = ep->id };
+	struct ep_info info = { .ifindex = (__u32)ep->host_ifindex, .id = ep->id,
+				.identity = ep->identity };
 	const struct ip_addr *addrs[2] = { &ep->ip4, &ep->ip6 };
 	struct ep_key k;
 
@@ -334,10 +340,239 @@ int datapath_drop_counters(struct datapath *dp, uint64_t *counts, int n)
 	return i;
 }
 
+static int ipcache_key(struct datapath *dp, const struct cidr *prefix, void *key, int *fd)
+{
+	int ret = loc_key(prefix, key, fd, dp);
+
+	if (!ret)
+		*fd = bpf_map__fd(prefix->addr.family == AF_INET ? dp->skel->maps.ipcache4 :
+				  dp->skel->maps.ipcache6);
+	return ret;
+}
+
+int datapath_ipcache_upsert(struct datapath *dp, const struct cidr *prefix, uint32_t identity)
+{
+	struct loc6_key key = { 0 };
+	struct ipcache_info info = { .identity = identity };
+	int fd, ret;
+
+	if ((ret = ipcache_key(dp, prefix, &key, &fd)))
+		return ret;
+	return bpf_map_update_elem(fd, &key, &info, BPF_ANY) ? -errno : 0;
+}
+
+int datapath_ipcache_delete(struct datapath *dp, const struct cidr *prefix)
+{
+	struct loc6_key key = { 0 };
+	int fd, ret;
+
+	if ((ret = ipcache_key(dp, prefix, &key, &fd)))
+		return ret;
+	if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int datapath_ipcache_foreach(struct datapath *dp, dp_ipcache_cb cb, void *arg)
+{
+	for (int f = 0; f < 2; f++) {
+		int family = f ? AF_INET6 : AF_INET, alen = f ? 16 : 4;
+		int fd = bpf_map__fd(f ? dp->skel->maps.ipcache6 : dp->skel->maps.ipcache4);
+		struct loc6_key cur, next;
+		struct ipcache_info info;
+		void *prev = NULL;
+		size_t n = 0, cap = 64;
+		struct { struct cidr c; uint32_t id; } *all = malloc(cap * sizeof(*all));
+		int ret = 0;
+
+		if (!all)
+			return -ENOMEM;
+		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+			if (bpf_map_lookup_elem(fd, &next, &info) == 0) {
+				if (n == cap) {
+					void *na = realloc(all, (cap *= 2) * sizeof(*all));
+					if (!na)
+						break;
+					all = na;
+				}
+				memset(&all[n], 0, sizeof(all[n]));
+				all[n].c.addr.family = family;
+				all[n].c.prefixlen = (uint8_t)next.prefixlen;
+				memcpy(all[n].c.addr.bytes, next.addr, (size_t)alen);
+				all[n].id = info.identity;
+				n++;
+			}
+			cur = next;
+			prev = &cur;
+		}
+		for (size_t i = 0; i < n && !ret; i++)
+			ret = cb(&all[i].c, all[i].id, arg);
+		free(all);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void policy_key_of(const struct dp_policy_entry *e, struct policy_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->ep_id = htonl(e->ep_id);
+	k->identity = htonl(e->identity);
+	k->dir = e->dir;
+	k->proto = e->proto;
+	k->port = htons(e->port);
+	k->prefixlen = POLICY_KEY_FIXED_BITS + (e->proto ? 8u + e->port_bits : 0u);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct policy_key));
+}
+
+/* want is sorted: stale detection stays O(n log n) for tens of thousands of rules. */
+static bool key_wanted(const struct policy_key *k, const struct policy_key *want, size_t n)
+{
+	return bsearch(k, want, n, sizeof(*want), cmp_key) != NULL;
+}
+
+int datapath_policy_replace(struct datapath *dp, const struct dp_policy_entry *entries, size_t n,
+			    const struct dp_enforce *enforce, size_t n_enforce)
+{
+	int pfd = bpf_map__fd(dp->skel->maps.policy), efd = bpf_map__fd(dp->skel->maps.enforce);
+	struct policy_key *want = calloc(n + 1, sizeof(*want)), cur, next, *stale = NULL;
+	size_t n_stale = 0, cap = 0;
+	void *prev = NULL;
+	__u32 ekey, enext, *estale = NULL;
+	size_t n_estale = 0, ecap = 0;
+	int ret = 0;
+
+	if (!want)
+		return -ENOMEM;
+	/* 1. every new entry (upserts replace verdicts atomically, entry by entry) */
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct policy_value v = { .verdict = entries[i].verdict, .rule = entries[i].rule,
+					  .policy_id = entries[i].policy_id };
+		policy_key_of(&entries[i], &want[i]);
+		if (bpf_map_update_elem(pfd, &want[i], &v, BPF_ANY))
+			ret = -errno;
+	}
+	qsort(want, n, sizeof(*want), cmp_key);
+	/* 2. enforcement for newly selected endpoints (only ever narrows access) */
+	for (size_t i = 0; i < n_enforce && !ret; i++) {
+		struct enforce_info info = { .ingress = enforce[i].ingress, .egress = enforce[i].egress };
+		if (bpf_map_update_elem(efd, &enforce[i].ep_id, &info, BPF_ANY))
+			ret = -errno;
+	}
+	/* 3. stale entries */
+	while (!ret && bpf_map_get_next_key(pfd, prev, &next) == 0) {
+		if (!key_wanted(&next, want, n)) {
+			if (n_stale == cap) {
+				void *ns = realloc(stale, (cap = cap ? cap * 2 : 256) * sizeof(*stale));
+				if (!ns) {
+					ret = -ENOMEM;
+					break;
+				}
+				stale = ns;
+			}
+			stale[n_stale++] = next;
+		}
+		cur = next;
+		prev = &cur;
+	}
+	for (size_t i = 0; i < n_stale; i++)
+		bpf_map_delete_elem(pfd, &stale[i]);
+	/* 4. enforcement nothing asks for any more */
+	prev = NULL;
+	while (!ret && bpf_map_get_next_key(efd, prev, &enext) == 0) {
+		bool keep = false;
+		for (size_t i = 0; i < n_enforce && !keep; i++)
+			keep = enforce[i].ep_id == enext;
+		if (!keep) {
+			if (n_estale == ecap) {
+				void *ns = realloc(estale, (ecap = ecap ? ecap * 2 : 64) * sizeof(*estale));
+				if (!ns) {
+					ret = -ENOMEM;
+					break;
+				}
+				estale = ns;
+			}
+			estale[n_estale++] = enext;
+		}
+		ekey = enext;
+		prev = &ekey;
+	}
+	for (size_t i = 0; i < n_estale; i++)
+		bpf_map_delete_elem(efd, &estale[i]);
+	free(want);
+	free(stale);
+	free(estale);
+	return ret;
+}
+
+int datapath_policy_counters(struct datapath *dp, uint32_t policy_id, uint64_t *packets,
+			     uint64_t *bytes)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct policy_counters *per = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per));
+
+	*packets = *bytes = 0;
+	if (!per)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.policy_stats), &policy_id, per) == 0)
+		for (int i = 0; i < ncpu; i++) {
+			*packets += per[i].packets;
+			*bytes += per[i].bytes;
+		}
+	free(per);
+	return 0;
+}
+
+static int on_flow(void *ctx, void *data, size_t len)
+{
+	struct datapath *dp = ctx;
+
+	if (dp->flow_cb)
+		dp->flow_cb(data, len, dp->flow_arg);
+	return 0;
+}
+
+int datapath_flows_poll(struct datapath *dp, int timeout_ms, dp_flow_cb cb, void *arg)
+{
+	int ret;
+
+	if (!dp->flows) {
+		dp->flows = ring_buffer__new(bpf_map__fd(dp->skel->maps.flow_events), on_flow, dp, NULL);
+		if (!dp->flows)
+			return -errno;
+	}
+	dp->flow_cb = cb;
+	dp->flow_arg = arg;
+	ret = ring_buffer__poll(dp->flows, timeout_ms);
+	return ret < 0 && ret != -EINTR ? ret : 0;
+}
+
+uint64_t datapath_flows_suppressed(struct datapath *dp)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct flow_budget *per = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per));
+	uint64_t sum = 0;
+	__u32 zero = 0;
+
+	if (!per)
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.flow_budget), &zero, per) == 0)
+		for (int i = 0; i < ncpu; i++)
+			sum += per[i].suppressed;
+	free(per);
+	return sum;
+}
+
 void datapath_close(struct datapath *dp)
 {
 	if (!dp)
 		return;
+	ring_buffer__free(dp->flows);
 	/* Destroying the skeleton closes our fds only: the TC filters keep their programs
 	 * and the pinned maps stay, so forwarding continues while the agent is away. */
 	datapath_bpf__destroy(dp->skel);

@@ -23,6 +23,7 @@ struct dp_endpoint {
 	uint8_t mac[6];                  /* container side MAC */
 	uint8_t host_mac[6];             /* host side MAC */
 	uint32_t id;                     /* endpoint id (stable, cluster-wide) */
+	uint32_t identity;               /* security identity of its labels */
 };
 
 struct dp_counters {
@@ -53,5 +54,37 @@ int datapath_endpoint_counters(struct datapath *dp, int host_ifindex, struct dp_
 int datapath_drop_counters(struct datapath *dp, uint64_t *counts, int n);
 const char *datapath_drop_reason_name(int reason);   /* "no-endpoint", ... */
 int datapath_drop_reason_count(void);
+
+/* ipcache: address prefix → identity (endpoint /32 and /128, policy CIDRs). */
+int datapath_ipcache_upsert(struct datapath *dp, const struct cidr *prefix, uint32_t identity);
+int datapath_ipcache_delete(struct datapath *dp, const struct cidr *prefix);
+typedef int (*dp_ipcache_cb)(const struct cidr *prefix, uint32_t identity, void *arg);
+int datapath_ipcache_foreach(struct datapath *dp, dp_ipcache_cb cb, void *arg);
+
+/* Compiled policy, as the datapath stores it. */
+struct dp_policy_entry {
+	uint32_t ep_id, identity;        /* identity 0: any peer */
+	uint8_t dir, proto;              /* dir: 0 ingress, 1 egress; proto 0: any */
+	uint16_t port;                   /* host order */
+	uint8_t port_bits;               /* 0: any port */
+	uint8_t verdict;                 /* 1 allow, 2 deny */
+	uint16_t rule;
+	uint32_t policy_id;
+};
+struct dp_enforce {
+	uint32_t ep_id;
+	bool ingress, egress;
+};
+/* Replace the whole policy state without a window that allows what both the old and the
+ * new state deny: new entries and enforcement first, then stale entries, then stale
+ * enforcement (which only ever widens access once nothing selects the endpoint). */
+int datapath_policy_replace(struct datapath *dp, const struct dp_policy_entry *entries, size_t n,
+			    const struct dp_enforce *enforce, size_t n_enforce);
+int datapath_policy_counters(struct datapath *dp, uint32_t policy_id, uint64_t *packets,
+			     uint64_t *bytes);
+/* Wait up to timeout_ms for flow events; cb gets each (a struct flow_event). */
+typedef void (*dp_flow_cb)(const void *event, size_t len, void *arg);
+int datapath_flows_poll(struct datapath *dp, int timeout_ms, dp_flow_cb cb, void *arg);
+uint64_t datapath_flows_suppressed(struct datapath *dp);
 
 void datapath_close(struct datapath *dp);   /* detaches nothing: the datapath keeps forwarding */

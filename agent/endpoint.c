@@ -172,7 +172,8 @@ static int host_side(struct agent *a, const struct endpoint *ep, const uint8_t h
 
 static int datapath_add(struct agent *a, const struct endpoint *ep, const uint8_t host_mac[6])
 {
-	struct dp_endpoint de = { .ip4 = ep->ip4, .ip6 = ep->ip6, .id = ep->id };
+	struct dp_endpoint de = { .ip4 = ep->ip4, .ip6 = ep->ip6, .id = ep->id,
+				  .identity = ep->identity };
 	int ret;
 
 	de.host_ifindex = nl_link_index(ep->ifname);

@@ -129,6 +129,8 @@ int main(int argc, char **argv)
 		node_stop(&a);
 		return 1;
 	}
+	if (flows_start(&a))
+		log_warn("flow log could not start; `petrel flows` will stay empty");
 	if (cluster_threads_start(&a))
 		log_warn("cluster watch could not start; state changes on other nodes will be missed");
 	log_info("node %s ready: mode %s, store %s, API on %s", a.cfg.node,
@@ -149,6 +151,7 @@ int main(int argc, char **argv)
 	a.stopping = 1;
 	api_stop(srv);
 	cluster_threads_stop(&a);
+	flows_stop(&a);
 	node_stop(&a);
 	return 0;
 }

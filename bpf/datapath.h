@@ -21,6 +21,7 @@ struct ep_key {
 struct ep_info {
 	__u32 ifindex;                 /* host side of the veth */
 	__u32 id;
+	__u32 identity;                /* security identity of its labels */
 	__u8 mac[6];                   /* container side */
 	__u8 host_mac[6];
 };
@@ -61,6 +62,85 @@ struct ep_metrics {
 	__u64 tx_packets, tx_bytes;    /* sent by the endpoint */
 };
 
+/* Identities of addresses: every endpoint's /32 and /128, and the CIDRs policies name. */
+#define DP_IDENTITY_WORLD 2
+
+struct ipcache_info {
+	__u32 identity;
+};
+
+/* Policy: LPM key over (endpoint, peer identity, direction, protocol, port prefix).
+ * Exact endpoint, identity and direction; protocol 0 and port prefixes as wildcards. */
+#define POLICY_KEY_FIXED_BITS (32 + 32 + 8)
+#define POLICY_INGRESS 0
+#define POLICY_EGRESS  1
+#define POLICY_MAX_ENTRIES 262144
+
+struct policy_key {
+	__u32 prefixlen;
+	__u32 ep_id;                   /* big endian, like every field below */
+	__u32 identity;                /* 0 = any peer */
+	__u8 dir;
+	__u8 proto;
+	__u16 port;
+};
+
+#define DP_VERDICT_ALLOW 1
+#define DP_VERDICT_DENY  2
+#define RULE_DEFAULT_DENY 0xffff
+
+struct policy_value {
+	__u8 verdict;
+	__u8 pad;
+	__u16 rule;
+	__u32 policy_id;
+};
+
+struct enforce_info {
+	__u8 ingress, egress;          /* a policy selects this endpoint in that direction */
+	__u8 pad[2];
+};
+
+/* Connection tracking: a flow allowed once is allowed both ways until it goes idle. */
+struct ct_key {
+	__u8 family, proto;
+	__u16 sport, dport;
+	__u8 pad[2];
+	__u8 saddr[16], daddr[16];
+};
+
+struct ct_value {
+	__u64 last_seen;
+	__u32 policy_id;               /* the policy that allowed the flow (0: none enforced) */
+	__u32 pad;
+};
+
+/* A policy decision, sent to the agent (rate-limited) for `petrel flows`. */
+struct flow_event {
+	__u64 ts;
+	__u8 family, proto, dir, verdict;
+	__u16 sport, dport;
+	__u16 rule;
+	__u8 saddr[16], daddr[16];
+	__u32 src_identity, dst_identity;
+	__u32 ep_id;
+	__u32 policy_id;
+	__u32 len;
+};
+
+struct policy_counters {
+	__u64 packets, bytes;
+};
+
+#define FLOW_EVENTS_PER_SEC 2000       /* per CPU; the rest are counted, not sent */
+
+/* Per-CPU token bucket for flow events: window start (s), events sent in it, suppressed. */
+struct flow_budget {
+	__u64 second;
+	__u64 sent;
+	__u64 suppressed;
+};
+
 /* Drop reasons: an index into the drops map. Names live in agent/datapath.c. */
 enum drop_reason {
 	DROP_PARSE = 0,                /* truncated or malformed IP header */
@@ -69,5 +149,6 @@ enum drop_reason {
 	DROP_FIB,                      /* no route to the owning node */
 	DROP_TUNNEL,                   /* could not set the tunnel key */
 	DROP_NO_CONFIG,                /* the config map is empty */
+	DROP_POLICY,                   /* denied by a policy rule or by default-deny */
 	DROP__MAX,
 };

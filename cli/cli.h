@@ -47,5 +47,11 @@ int cmd_lab_down(struct cli *c, int argc, char **argv);
 int cmd_lab_status(struct cli *c, int argc, char **argv);
 int cmd_lab_exec(struct cli *c, int argc, char **argv);
 
+int cmd_policy_apply(struct cli *c, int argc, char **argv);
+int cmd_policy_list(struct cli *c, int argc, char **argv);
+int cmd_policy_show(struct cli *c, int argc, char **argv);
+int cmd_policy_delete(struct cli *c, int argc, char **argv);
+int cmd_flows(struct cli *c, int argc, char **argv);
+
 /* Shared printers. */
 void print_endpoint(json_t *ep, bool table_row);

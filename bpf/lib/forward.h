@@ -5,12 +5,13 @@
 #include "maps.h"
 #include "metrics.h"
 #include "parse.h"
+#include "policy.h"
 
-static __always_inline struct ep_info *local_endpoint(const struct pkt *p)
+static __always_inline struct ep_info *endpoint_at(__u32 family, const __u8 *addr)
 {
-	struct ep_key k = { .family = p->family };
+	struct ep_key k = { .family = family };
 
-	__builtin_memcpy(k.addr, p->dst, 16);
+	__builtin_memcpy(k.addr, addr, 16);
 	return bpf_map_lookup_elem(&endpoints, &k);
 }
 
@@ -58,14 +59,14 @@ static __always_inline int deliver_local(struct __sk_buff *skb, const struct ep_
 	return bpf_redirect_peer(ep->ifindex, 0);
 }
 
-/* The tunnel key carries the VNI today; identities will travel in it later. */
+/* The tunnel key carries the source's identity, so the receiving node needs no lookup. */
 static __always_inline int to_overlay(struct __sk_buff *skb, const struct dp_cfg *cfg,
-				      const struct loc_info *loc)
+				      const struct loc_info *loc, __u32 src_identity)
 {
 	struct bpf_tunnel_key key = {};
 
 	key.remote_ipv4 = bpf_ntohl(*(__u32 *)loc->node4);
-	key.tunnel_id = DP_VNI;
+	key.tunnel_id = src_identity;
 	key.tunnel_ttl = 64;
 	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX))
 		return drop(DROP_TUNNEL);
@@ -105,8 +106,11 @@ static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
 	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
 }
 
-/* Everything after parsing: local endpoint, remote node, or the host stack. */
-static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p)
+/* Everything after parsing: local endpoint, remote node, or the host stack. src is the
+ * sending endpoint when it is local (its egress policy applies), src_identity the sender's
+ * identity (from the tunnel key, the ipcache, or src). */
+static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
+				   const struct ep_info *src, __u32 src_identity)
 {
 	struct ep_info *ep;
 	struct loc_info *loc;
@@ -115,9 +119,15 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p)
 
 	if (!p->family)
 		return TC_ACT_OK;
-	ep = local_endpoint(p);
-	if (ep)
+	ep = endpoint_at(p->family, p->dst);
+	if (src && !policy_allows(p, src, POLICY_EGRESS,
+				  ep ? ep->identity : ipcache_identity(p->family, p->dst)))
+		return drop(DROP_POLICY);
+	if (ep) {
+		if (!policy_allows(p, ep, POLICY_INGRESS, src_identity))
+			return drop(DROP_POLICY);
 		return deliver_local(skb, ep);
+	}
 	cfg = bpf_map_lookup_elem(&dp_config, &zero);
 	if (!cfg)
 		return drop(DROP_NO_CONFIG);
@@ -129,6 +139,6 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p)
 	if (loc->flags & LOC_SELF)
 		return drop(DROP_NO_ENDPOINT);
 	if (cfg->mode == DP_MODE_VXLAN)
-		return to_overlay(skb, cfg, loc);
+		return to_overlay(skb, cfg, loc, src_identity);
 	return to_native(skb, p, loc);
 }
