@@ -58,6 +58,7 @@ int from_overlay(struct __sk_buff *skb)
 SEC("tc")
 int to_container(struct __sk_buff *skb)
 {
+	struct ct_plan plan = {};
 	struct ep_info *ep;
 	struct pkt p;
 
@@ -65,7 +66,8 @@ int to_container(struct __sk_buff *skb)
 	if (parse(skb, &p) || !p.family)
 		return TC_ACT_OK;
 	ep = endpoint_at(p.family, p.dst);
-	if (ep && !policy_allows(&p, ep, POLICY_INGRESS, ipcache_identity(p.family, p.src)))
+	if (ep && !policy_allows(&p, ep, POLICY_INGRESS, ipcache_identity(p.family, p.src), &plan))
 		return drop(DROP_POLICY);
+	ct_commit(&p, &plan);
 	return TC_ACT_OK;
 }

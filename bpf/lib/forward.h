@@ -112,6 +112,7 @@ static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
 static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 				   const struct ep_info *src, __u32 src_identity)
 {
+	struct ct_plan plan = {};
 	struct ep_info *ep;
 	struct loc_info *loc;
 	struct dp_cfg *cfg;
@@ -121,13 +122,15 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 		return TC_ACT_OK;
 	ep = endpoint_at(p->family, p->dst);
 	if (src && !policy_allows(p, src, POLICY_EGRESS,
-				  ep ? ep->identity : ipcache_identity(p->family, p->dst)))
+				  ep ? ep->identity : ipcache_identity(p->family, p->dst), &plan))
 		return drop(DROP_POLICY);
 	if (ep) {
-		if (!policy_allows(p, ep, POLICY_INGRESS, src_identity))
+		if (!policy_allows(p, ep, POLICY_INGRESS, src_identity, &plan))
 			return drop(DROP_POLICY);
+		ct_commit(p, &plan);
 		return deliver_local(skb, ep);
 	}
+	ct_commit(p, &plan);
 	cfg = bpf_map_lookup_elem(&dp_config, &zero);
 	if (!cfg)
 		return drop(DROP_NO_CONFIG);

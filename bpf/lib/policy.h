@@ -144,11 +144,25 @@ static __always_inline void flow_event(const struct pkt *p, __u32 ep_id, __u8 di
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* What the checks of one packet decided about connection tracking: the caller records the
+ * flow only after every check passed, so one direction's check cannot pre-approve the
+ * other's on the same node. */
+struct ct_plan {
+	bool record;
+	__u32 policy_id;
+};
+
+static __always_inline void ct_commit(const struct pkt *p, const struct ct_plan *plan)
+{
+	if (plan->record)
+		ct_create(p, plan->policy_id);
+}
+
 /* Is packet p allowed for endpoint ep in direction dir, with the peer's identity?
  * Deny entries win over allow entries; no entry at all is default-deny once a policy
  * selects the endpoint in that direction. */
 static __always_inline bool policy_allows(const struct pkt *p, const struct ep_info *ep, __u8 dir,
-					  __u32 peer)
+					  __u32 peer, struct ct_plan *plan)
 {
 	struct enforce_info *enf = bpf_map_lookup_elem(&enforce, &ep->id);
 	struct policy_value *v, *any, *decided = NULL;
@@ -160,7 +174,7 @@ static __always_inline bool policy_allows(const struct pkt *p, const struct ep_i
 		return true;
 	enforced = dir == POLICY_INGRESS ? enf->ingress : enf->egress;
 	if (!enforced) {
-		ct_create(p, 0);              /* so replies pass the other direction's policy */
+		plan->record = true;          /* so replies pass the other direction's policy */
 		return true;
 	}
 	v = policy_find(ep->id, peer, dir, p);
@@ -177,6 +191,7 @@ static __always_inline bool policy_allows(const struct pkt *p, const struct ep_i
 	decided = v ? v : any;
 	policy_count(decided->policy_id, p->len);
 	flow_event(p, ep->id, dir, peer, ep->identity, decided, DP_VERDICT_ALLOW);
-	ct_create(p, decided->policy_id);
+	plan->record = true;
+	plan->policy_id = decided->policy_id;
 	return true;
 }
