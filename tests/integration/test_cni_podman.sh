@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real runtime end to end: Podman (Debian's 4.3, CNI backend) runs a container on a petrel
 # network through petrel-cni; the container gets a petrel address, is a petrel endpoint with
-# Podman's labels, and reaches an endpoint on another lab node. Podman's storage, config and
+# Podman's labels, reaches an endpoint on another lab node, has per-endpoint metrics, and is
+# blocked by a petrel policy (seen in the flow log). Podman's storage, config and
 # CNI directories are private to the test.
 . "$(dirname "$0")/lib.sh"
 command -v podman >/dev/null || skip "podman is not installed (scripts/install-deps.sh installs it)"
@@ -17,7 +18,7 @@ FAR4=$(ep_field far ipv4) FAR6=$(ep_field far ipv6)
 
 mkdir -p "$D/rootfs/bin" "$D/net.d"
 cp /bin/busybox "$D/rootfs/bin/"
-for c in sh echo nc cat ip sleep; do ln -s busybox "$D/rootfs/bin/$c"; done
+for c in sh echo nc cat ip sleep timeout; do ln -s busybox "$D/rootfs/bin/$c"; done
 cat > "$D/containers.conf" <<CONF
 [network]
 network_backend = "cni"
@@ -44,12 +45,37 @@ echo "$out" | grep -qx "via-podman" || fail "the Podman container could not reac
 echo "$out" | grep -qx "via-podman6" || fail "the Podman container could not reach far over IPv6: $out"
 ok "Podman container on node1 reached an endpoint on node2 over TCP (IPv4 and IPv6)"
 
+# Policy: once far only admits app=trusted, the Podman container (runtime=podman) is blocked.
+p --node node2 endpoint add trusted --label app=trusted >/dev/null
+printf '{"name":"far-trusted-only","endpointSelector":{"matchLabels":{"app":"far"}},"ingress":[{"fromEndpoints":[{"matchLabels":{"app":"trusted"}}]}]}' \
+	> "$D/policy.json"
+p --node node2 endpoint del far >/dev/null
+p --node node2 endpoint add far --label app=far >/dev/null
+echo_server "$(ep_ns far)" 7000
+FAR4=$(ep_field far ipv4)
+p --node node1 policy apply "$D/policy.json" >/dev/null
+sleep 1
+expect_echo "$(ep_ns trusted)" TCP "$FAR4" 7000 "the trusted endpoint still reaches far"
+out=$(CONTAINERS_CONF=$D/containers.conf timeout 90 podman --root "$D/root" --runroot "$D/run" --storage-driver vfs run --rm --network petrel --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+	localhost/petrel-busybox sh -c "echo blocked | timeout 3 nc $FAR4 7000; echo done" 2>&1) || true
+echo "$out" | grep -qx "blocked" && fail "the policy did not block the Podman container: $out"
+p --node node2 flows --endpoint far --verdict denied | jq -se 'map(select(.src.labels | index("runtime=podman"))) | length > 0' \
+	>/dev/null || fail "no denied flow event for the Podman container"
+ok "a petrel policy blocks the Podman container, and the flow log says so"
+
 # While a container runs it is a petrel endpoint with the network's labels; --rm removes it.
 PM run -d --name sleeper --network petrel --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
 	localhost/petrel-busybox sleep 60 >/dev/null || fail "podman run -d"
 p --node node1 -j endpoint list | jq -e 'map(select(.labels.runtime == "podman" and .labels["petrel.io/cni"] == "true")) | length == 1' \
 	>/dev/null || fail "the running Podman container is not a petrel endpoint"
 ok "a running Podman container is a petrel endpoint labelled runtime=podman"
+# Telemetry: the running Podman container's endpoint has datapath counters on its node.
+p --node node1 -j endpoint list >/dev/null
+curl -sf --unix-socket "/run/petrel/labs/$LAB/node1/petreld.sock" http://x/metrics \
+	| grep -q 'petrel_endpoint_tx_packets_total{node="node1",endpoint="cni-' \
+	|| fail "no per-endpoint metrics for the Podman container"
+ok "the Podman container's endpoint has per-endpoint metrics on its node"
+
 PM rm -f -t 0 sleeper >/dev/null
 for i in $(seq 50); do
 	[ "$(p --node node1 -j endpoint list | jq 'map(select(.labels.runtime == "podman")) | length')" = 0 ] && break
