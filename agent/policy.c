@@ -77,22 +77,43 @@ static int load_policies(struct agent *a, struct policy **out, size_t *n)
 	return all ? 0 : -ENOMEM;
 }
 
-/* CIDRs named by policies get node-local identities, in a stable order. */
-static int collect_cidrs(const struct policy *p, size_t n, struct cidr *out, int max)
+static int cmp_cidr(const void *a, const void *b)
 {
-	int count = 0;
+	const struct cidr *x = a, *y = b;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family - y->addr.family;
+	if (x->prefixlen != y->prefixlen)
+		return x->prefixlen - y->prefixlen;
+	return memcmp(x->addr.bytes, y->addr.bytes, 16);
+}
+
+/* CIDRs named by policies get node-local identities: sorted and deduplicated, so the
+ * numbering is stable for a given set of policies. Caller frees *out. */
+static int collect_cidrs(const struct policy *p, size_t n, struct cidr **out)
+{
+	size_t count = 0, total = 0, w = 0;
+	struct cidr *v;
 
 	for (size_t i = 0; i < n; i++)
 		for (int r = 0; r < p[i].n_rules; r++)
-			for (int c = 0; c < p[i].rules[r].n_cidrs; c++) {
-				const struct cidr *cd = &p[i].rules[r].cidrs[c];
-				bool seen = cd->prefixlen == 0;   /* /0 is world */
-				for (int k = 0; k < count && !seen; k++)
-					seen = out[k].prefixlen == cd->prefixlen && ip_equal(&out[k].addr, &cd->addr);
-				if (!seen && count < max)
-					out[count++] = *cd;
-			}
-	return count;
+			total += (size_t)p[i].rules[r].n_cidrs;
+	v = calloc(total + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		for (int r = 0; r < p[i].n_rules; r++)
+			for (int c = 0; c < p[i].rules[r].n_cidrs; c++)
+				if (p[i].rules[r].cidrs[c].prefixlen)   /* /0 is world */
+					v[count++] = p[i].rules[r].cidrs[c];
+	qsort(v, count, sizeof(*v), cmp_cidr);
+	for (size_t i = 0; i < count; i++)
+		if (w == 0 || cmp_cidr(&v[w - 1], &v[i]))
+			v[w++] = v[i];
+	if (w > IDENTITY_MAX_CIDRS)
+		w = IDENTITY_MAX_CIDRS;
+	*out = v;
+	return (int)w;
 }
 
 struct ipc_want {
@@ -133,7 +154,7 @@ int policy_sync(struct agent *a)
 	struct policy_subject *subj = NULL;
 	struct identity_ref *ids = NULL;
 	struct ipc_want *ipc = NULL;
-	struct cidr cidrs[IDENTITY_FIRST_CIDR_END - IDENTITY_FIRST_CIDR + 1];
+	struct cidr *cidrs = NULL;
 	struct policy_compiled comp = { 0 };
 	struct dp_policy_entry *entries = NULL;
 	struct dp_enforce *enf = NULL;
@@ -142,7 +163,11 @@ int policy_sync(struct agent *a)
 
 	if ((ret = load_policies(a, &pols, &n_pols)) || (ret = cluster_endpoints(a, &eps, &n_eps)))
 		goto out;
-	n_cidrs = collect_cidrs(pols, n_pols, cidrs, (int)(sizeof(cidrs) / sizeof(cidrs[0])));
+	n_cidrs = collect_cidrs(pols, n_pols, &cidrs);
+	if (n_cidrs < 0) {
+		ret = n_cidrs;
+		goto out;
+	}
 	subj = calloc(n_eps + 1, sizeof(*subj));
 	ids = calloc(n_eps + (size_t)n_cidrs + 3, sizeof(*ids));
 	ipc = calloc(2 * n_eps + (size_t)n_cidrs + 1, sizeof(*ipc));
@@ -245,6 +270,7 @@ out:
 	free(ids);
 	free(ipc);
 	free(eps);
+	free(cidrs);
 	policy_free(pols, n_pols);
 	return ret;
 }

@@ -9,9 +9,11 @@ enum {
 	IDENTITY_ANY   = 0,     /* wildcard in policy entries, never assigned */
 	IDENTITY_HOST  = 1,     /* the node itself */
 	IDENTITY_WORLD = 2,     /* anything outside the cluster */
-	IDENTITY_FIRST_CIDR = 16,        /* node-local identities for policy CIDRs */
-	IDENTITY_FIRST_CIDR_END = 255,
-	IDENTITY_FIRST = 256,   /* first identity allocated for label sets */
+	IDENTITY_FIRST = 256,   /* first identity allocated for label sets (fits the 24-bit VNI) */
+	/* Node-local identities for the CIDRs policies name: above every label-set identity,
+	 * since they never travel in a tunnel key. */
+	IDENTITY_FIRST_CIDR = 1 << 24,
+	IDENTITY_MAX_CIDRS = 1 << 20,
 };
 
 /* "k1=v1,k2=v2" with keys sorted; the empty set is "". -ENOSPC if it does not fit. */
