@@ -53,5 +53,8 @@ int cmd_policy_show(struct cli *c, int argc, char **argv);
 int cmd_policy_delete(struct cli *c, int argc, char **argv);
 int cmd_flows(struct cli *c, int argc, char **argv);
 
+/* The string at o[k], or "" when absent: for printing agent replies. */
+const char *json_str(json_t *o, const char *k);
+
 /* Shared printers. */
 void print_endpoint(json_t *ep, bool table_row);

@@ -12,12 +12,6 @@
 #include "config.h"
 #include "print.h"
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
 void print_endpoint(json_t *ep, bool row)
 {
 	char labels[512] = "", ports[256] = "";
@@ -32,17 +26,17 @@ void print_endpoint(json_t *ep, bool row)
 	json_array_foreach(json_object_get(ep, "publish"), i, v)
 		off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%lld:%lld/%s", off ? "," : "",
 					(long long)json_integer_value(json_object_get(v, "host_port")),
-					(long long)json_integer_value(json_object_get(v, "port")), str(v, "proto"));
+					(long long)json_integer_value(json_object_get(v, "port")), json_str(v, "proto"));
 	if (row) {
-		printf("%-16s %-10s %-15s %-22s %-8s %s%s%s\n", str(ep, "name"), str(ep, "node"),
-		       str(ep, "ipv4"), str(ep, "ipv6"), str(ep, "state"), labels, *ports ? " " : "", ports);
+		printf("%-16s %-10s %-15s %-22s %-8s %s%s%s\n", json_str(ep, "name"), json_str(ep, "node"),
+		       json_str(ep, "ipv4"), json_str(ep, "ipv6"), json_str(ep, "state"), labels, *ports ? " " : "", ports);
 		return;
 	}
-	printf("endpoint %s\n", str(ep, "name"));
+	printf("endpoint %s\n", json_str(ep, "name"));
 	printf("  node      %s\n  state     %s\n  ipv4      %s\n  ipv6      %s\n  mac       %s\n"
 	       "  netns     %s\n  ifname    %s\n  identity  %lld\n  labels    %s\n  publish   %s\n",
-	       str(ep, "node"), str(ep, "state"), str(ep, "ipv4"), str(ep, "ipv6"), str(ep, "mac"),
-	       str(ep, "netns"), str(ep, "ifname"),
+	       json_str(ep, "node"), json_str(ep, "state"), json_str(ep, "ipv4"), json_str(ep, "ipv6"), json_str(ep, "mac"),
+	       json_str(ep, "netns"), json_str(ep, "ifname"),
 	       (long long)json_integer_value(json_object_get(ep, "identity")),
 	       *labels ? labels : "-", *ports ? ports : "-");
 	cnt = json_object_get(ep, "counters");

@@ -123,6 +123,12 @@ static void usage(FILE *f)
 	fprintf(f, "\nExample:\n  petrel lab up --nodes 3 && petrel --node node1 endpoint add web\n");
 }
 
+const char *json_str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
 int cli_error(struct cli *c, const char *fmt, ...)
 {
 	char msg[1024];

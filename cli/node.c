@@ -4,12 +4,6 @@
 #include "cli.h"
 #include "print.h"
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
 int cmd_node_status(struct cli *c, int argc, char **argv)
 {
 	json_t *st, *n, *v;
@@ -25,17 +19,17 @@ int cmd_node_status(struct cli *c, int argc, char **argv)
 		json_decref(st);
 		return 0;
 	}
-	printf("node %s  mode %s  store %s  up %llds\n", str(st, "name"), str(st, "mode"),
-	       str(st, "store"), (long long)json_integer_value(json_object_get(st, "uptime_s")));
+	printf("node %s  mode %s  store %s  up %llds\n", json_str(st, "name"), json_str(st, "mode"),
+	       json_str(st, "store"), (long long)json_integer_value(json_object_get(st, "uptime_s")));
 	v = json_object_get(st, "underlay");
-	printf("  underlay  %s  %s  %s\n", str(v, "device"), str(v, "ipv4"), str(v, "ipv6"));
+	printf("  underlay  %s  %s  %s\n", json_str(v, "device"), json_str(v, "ipv4"), json_str(v, "ipv6"));
 	v = json_object_get(st, "block");
-	printf("  blocks    %s  %s\n", str(v, "ipv4"), str(v, "ipv6"));
+	printf("  blocks    %s  %s\n", json_str(v, "ipv4"), json_str(v, "ipv6"));
 	printf("  endpoints %lld local\n", (long long)json_integer_value(json_object_get(st, "endpoints")));
 	printf("  nodes:\n");
 	json_array_foreach(json_object_get(st, "nodes"), i, n)
-		printf("    %-12s %-16s %-22s %-16s %s\n", str(n, "name"), str(n, "ipv4"), str(n, "ipv6"),
-		       str(n, "block4"), json_is_true(json_object_get(n, "alive")) ? "alive" : "down");
+		printf("    %-12s %-16s %-22s %-16s %s\n", json_str(n, "name"), json_str(n, "ipv4"), json_str(n, "ipv6"),
+		       json_str(n, "block4"), json_is_true(json_object_get(n, "alive")) ? "alive" : "down");
 	printf("  drops:");
 	json_object_foreach(json_object_get(st, "drops"), k, v)
 		printf(" %s=%lld", k, (long long)json_integer_value(v));

@@ -11,12 +11,6 @@
 #include "print.h"
 #include "util.h"
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
 int cmd_policy_apply(struct cli *c, int argc, char **argv)
 {
 	struct policy *p;
@@ -69,12 +63,12 @@ static void print_policy(json_t *pol, bool row)
 		int rules = 0;
 		for (int s = 0; s < 4; s++)
 			rules += (int)json_array_size(json_object_get(pol, sections[s]));
-		printf("%-24s %-30s %5d %10lld %12lld\n", str(pol, "name"), *sel ? sel : "(all)", rules,
+		printf("%-24s %-30s %5d %10lld %12lld\n", json_str(pol, "name"), *sel ? sel : "(all)", rules,
 		       (long long)json_integer_value(json_object_get(cnt, "packets")),
 		       (long long)json_integer_value(json_object_get(cnt, "bytes")));
 		return;
 	}
-	printf("policy %s (id %lld)\n  selects  %s\n", str(pol, "name"),
+	printf("policy %s (id %lld)\n  selects  %s\n", json_str(pol, "name"),
 	       (long long)json_integer_value(json_object_get(pol, "id")), *sel ? sel : "(every endpoint)");
 	for (int s = 0; s < 4; s++) {
 		size_t i;
@@ -85,7 +79,7 @@ static void print_policy(json_t *pol, bool row)
 			free(t);
 		}
 	}
-	printf("  counters on %s: %lld packets, %lld bytes decided by this policy\n", str(cnt, "node"),
+	printf("  counters on %s: %lld packets, %lld bytes decided by this policy\n", json_str(cnt, "node"),
 	       (long long)json_integer_value(json_object_get(cnt, "packets")),
 	       (long long)json_integer_value(json_object_get(cnt, "bytes")));
 }

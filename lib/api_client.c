@@ -4,10 +4,10 @@
 #include <string.h>
 #include <curl/curl.h>
 #include "api_client.h"
+#include "util.h"
 
 struct body {
-	char *data;
-	size_t len;
+	struct growbuf buf;
 	api_line_cb cb;
 	void *arg;
 	int stopped;
@@ -16,23 +16,17 @@ struct body {
 static size_t collect(char *p, size_t size, size_t n, void *arg)
 {
 	struct body *b = arg;
-	char *nd = realloc(b->data, b->len + size * n + 1);
 
-	if (!nd)
+	if (growbuf_append(&b->buf, p, size * n))
 		return 0;
-	memcpy(nd + b->len, p, size * n);
-	b->data = nd;
-	b->len += size * n;
-	b->data[b->len] = 0;
 	if (b->cb) {
 		char *nl;
-		while ((nl = memchr(b->data, '\n', b->len))) {
+		while ((nl = memchr(b->buf.data, '\n', b->buf.len))) {
 			json_t *line;
 
 			*nl = 0;
-			line = json_loads(b->data, 0, NULL);
-			b->len -= (size_t)(nl + 1 - b->data);
-			memmove(b->data, nl + 1, b->len + 1);
+			line = json_loads(b->buf.data, 0, NULL);
+			growbuf_consume(&b->buf, (size_t)(nl + 1 - b->buf.data));
 			if (line) {
 				int stop = b->cb(line, b->arg);
 				json_decref(line);
@@ -94,12 +88,12 @@ int api_call(const char *socket_path, const char *method, const char *path, json
 
 	*resp = NULL;
 	ret = perform(socket_path, method, path, body, timeout_ms ? timeout_ms : 30000, status, &b);
-	if (!ret && b.len) {
-		*resp = json_loads(b.data, 0, NULL);
+	if (!ret && b.buf.len) {
+		*resp = json_loads(b.buf.data, 0, NULL);
 		if (!*resp)
 			ret = -EPROTO;
 	}
-	free(b.data);
+	free(b.buf.data);
 	return ret;
 }
 
@@ -109,6 +103,6 @@ int api_stream(const char *socket_path, const char *method, const char *path, js
 	struct body b = { .cb = cb, .arg = arg };
 	int ret = perform(socket_path, method, path, body, 0, status, &b);
 
-	free(b.data);
+	free(b.buf.data);
 	return ret;
 }

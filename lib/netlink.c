@@ -57,20 +57,26 @@ int nl_link_index(const char *name)
 	return idx ? (int)idx : -ENODEV;
 }
 
-/* Apply `change` to the link called name. */
-static int link_change(const char *name, struct rtnl_link *change)
+/* Apply `change` to the link called name, and release `change` (NULL: out of memory). */
+static int link_apply(const char *name, struct rtnl_link *change)
 {
-	struct nl_sock *sk = sock_open();
+	struct nl_sock *sk;
 	struct rtnl_link *link = NULL;
 	int ret;
 
-	if (!sk)
+	if (!change)
 		return -ENOMEM;
+	sk = sock_open();
+	if (!sk) {
+		rtnl_link_put(change);
+		return -ENOMEM;
+	}
 	ret = rtnl_link_get_kernel(sk, 0, name, &link);
 	if (!ret)
 		ret = rtnl_link_change(sk, link, change, 0);
 	if (link)
 		rtnl_link_put(link);
+	rtnl_link_put(change);
 	nl_socket_free(sk);
 	return errno_of(ret);
 }
@@ -167,60 +173,44 @@ int nl_link_delete(const char *name)
 int nl_link_set_up(const char *name)
 {
 	struct rtnl_link *c = rtnl_link_alloc();
-	int ret;
 
-	if (!c)
-		return -ENOMEM;
-	rtnl_link_set_flags(c, IFF_UP);
-	ret = link_change(name, c);
-	rtnl_link_put(c);
-	return ret;
+	if (c)
+		rtnl_link_set_flags(c, IFF_UP);
+	return link_apply(name, c);
 }
 
 int nl_link_set_master(const char *name, const char *master)
 {
+	int idx = nl_link_index(master);
 	struct rtnl_link *c;
-	int idx = nl_link_index(master), ret;
 
 	if (idx < 0)
 		return idx;
 	c = rtnl_link_alloc();
-	if (!c)
-		return -ENOMEM;
-	rtnl_link_set_master(c, idx);
-	ret = link_change(name, c);
-	rtnl_link_put(c);
-	return ret;
+	if (c)
+		rtnl_link_set_master(c, idx);
+	return link_apply(name, c);
 }
 
 int nl_link_rename(const char *name, const char *newname)
 {
 	struct rtnl_link *c = rtnl_link_alloc();
-	int ret;
 
-	if (!c)
-		return -ENOMEM;
-	rtnl_link_set_name(c, newname);
-	ret = link_change(name, c);
-	rtnl_link_put(c);
-	return ret;
+	if (c)
+		rtnl_link_set_name(c, newname);
+	return link_apply(name, c);
 }
 
 int nl_link_set_mac(const char *name, const uint8_t mac[NL_MAC_LEN])
 {
-	struct rtnl_link *c = rtnl_link_alloc();
 	struct nl_addr *a = nl_addr_build(AF_LLC, (void *)mac, NL_MAC_LEN);
-	int ret = -ENOMEM;
+	struct rtnl_link *c = a ? rtnl_link_alloc() : NULL;
 
-	if (c && a) {
+	if (c)
 		rtnl_link_set_addr(c, a);
-		ret = link_change(name, c);
-	}
 	if (a)
 		nl_addr_put(a);
-	if (c)
-		rtnl_link_put(c);
-	return ret;
+	return link_apply(name, c);
 }
 
 int nl_link_get_mac(const char *name, uint8_t mac[NL_MAC_LEN])
@@ -249,27 +239,19 @@ int nl_link_get_mac(const char *name, uint8_t mac[NL_MAC_LEN])
 int nl_link_set_mtu(const char *name, int mtu)
 {
 	struct rtnl_link *c = rtnl_link_alloc();
-	int ret;
 
-	if (!c)
-		return -ENOMEM;
-	rtnl_link_set_mtu(c, (unsigned int)mtu);
-	ret = link_change(name, c);
-	rtnl_link_put(c);
-	return ret;
+	if (c)
+		rtnl_link_set_mtu(c, (unsigned int)mtu);
+	return link_apply(name, c);
 }
 
 int nl_link_move_netns(const char *name, int netns_fd)
 {
 	struct rtnl_link *c = rtnl_link_alloc();
-	int ret;
 
-	if (!c)
-		return -ENOMEM;
-	rtnl_link_set_ns_fd(c, netns_fd);
-	ret = link_change(name, c);
-	rtnl_link_put(c);
-	return ret;
+	if (c)
+		rtnl_link_set_ns_fd(c, netns_fd);
+	return link_apply(name, c);
 }
 
 static struct nl_addr *ip_to_nl(const struct ip_addr *ip, int prefixlen)

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include "store_impl.h"
+#include "util.h"
 
 #define MAX_ENDPOINTS 8
 
@@ -61,23 +62,9 @@ static int64_t jint(json_t *v)
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-struct buf {
-	char *data;
-	size_t len;
-};
-
 static size_t collect(char *p, size_t size, size_t n, void *arg)
 {
-	struct buf *b = arg;
-	char *nd = realloc(b->data, b->len + size * n + 1);
-
-	if (!nd)
-		return 0;
-	memcpy(nd + b->len, p, size * n);
-	b->data = nd;
-	b->len += size * n;
-	b->data[b->len] = 0;
-	return size * n;
+	return growbuf_append(arg, p, size * n) ? 0 : size * n;
 }
 
 /* POST body to path on the first endpoint that answers; *resp gets the parsed reply. */
@@ -91,7 +78,7 @@ static int call(struct store_etcd *e, const char *path, json_t *body, json_t **r
 		return -ENOMEM;
 	for (int k = 0; k < e->n_endpoints; k++) {
 		int i = (first + k) % e->n_endpoints;
-		struct buf b = { 0 };
+		struct growbuf b = { 0 };
 		CURL *c = curl_easy_init();
 		long status = 0;
 		CURLcode rc;
@@ -312,7 +299,7 @@ static int et_lease_keepalive(struct store *s, int64_t lease)
 
 struct watch_ctx {
 	struct store_etcd *e;
-	struct buf b;
+	struct growbuf b;
 	store_watch_cb cb;
 	void *arg;
 	int stopped;
@@ -361,8 +348,7 @@ static size_t watch_data(char *p, size_t size, size_t n, void *arg)
 		*nl = 0;
 		if (deliver(w, w->b.data))
 			return 0;
-		w->b.len -= (size_t)(nl + 1 - w->b.data);
-		memmove(w->b.data, nl + 1, w->b.len + 1);
+		growbuf_consume(&w->b, (size_t)(nl + 1 - w->b.data));
 	}
 	return size * n;
 }

@@ -98,3 +98,24 @@ uint64_t now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+int growbuf_append(struct growbuf *b, const void *p, size_t n)
+{
+	char *nd = realloc(b->data, b->len + n + 1);
+
+	if (!nd)
+		return -ENOMEM;
+	memcpy(nd + b->len, p, n);
+	b->data = nd;
+	b->len += n;
+	b->data[b->len] = 0;
+	return 0;
+}
+
+void growbuf_consume(struct growbuf *b, size_t n)
+{
+	if (n > b->len)
+		n = b->len;
+	b->len -= n;
+	memmove(b->data, b->data + n, b->len + 1);
+}

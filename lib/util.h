@@ -9,3 +9,12 @@ int write_file_atomic(const char *path, const char *data); /* tmp file + rename 
 /* FNV-1a over a string: stable names (lxc<hash>) and MACs derived from endpoint names. */
 uint32_t fnv1a32(const char *s);
 uint64_t now_ms(void);                                     /* CLOCK_MONOTONIC */
+
+/* A growing, always NUL-terminated byte buffer (HTTP bodies). */
+struct growbuf {
+	char *data;
+	size_t len;
+};
+int growbuf_append(struct growbuf *b, const void *p, size_t n);   /* -ENOMEM */
+/* Remove the first n bytes, keeping the rest (and the terminator). */
+void growbuf_consume(struct growbuf *b, size_t n);
