@@ -92,6 +92,20 @@ char *flows_next(uint64_t *cursor, const char *endpoint, const char *verdict, in
 uint64_t flows_oldest(void);
 uint64_t flows_now(void);
 
+/* classic.c: the iptables-on-a-bridge baseline (policy-backend = iptables). */
+#define CLASSIC_BRIDGE "petrel0"
+struct classic_peers {
+	struct { struct cidr prefix; uint32_t identity; } *v;
+	size_t n;
+};
+int classic_setup(struct agent *a);
+const uint8_t *classic_gateway_mac(void);
+int classic_endpoint_attach(struct agent *a, const struct endpoint *ep);
+int classic_route_block(const struct cidr *block, const struct ip_addr *node);
+int classic_policy_apply(struct agent *a, const struct dp_policy_entry *entries, size_t n,
+			 const struct dp_enforce *enforce, size_t n_enforce,
+			 const struct endpoint *local, size_t n_local, const struct classic_peers *peers);
+
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);
 

@@ -131,6 +131,13 @@ int cluster_sync(struct agent *a)
 			}
 		}
 	}
+	/* The classic baseline routes other nodes' blocks with kernel routes. */
+	if (a->cfg.backend == BACKEND_IPTABLES)
+		for (size_t i = 0; i < want.n; i++)
+			if (!ip_equal(&want.v[i].node4, &a->cfg.underlay4) &&
+			    want.v[i].prefix.prefixlen < (want.v[i].prefix.addr.family == AF_INET ? 32 : 128))
+				classic_route_block(&want.v[i].prefix, want.v[i].prefix.addr.family == AF_INET ?
+						    &want.v[i].node4 : &want.v[i].node6);
 	datapath_location_foreach(a->dp, collect_stale, sets);
 	for (size_t i = 0; i < stale.n; i++)
 		datapath_location_delete(a->dp, &stale.v[i].prefix);

@@ -212,8 +212,9 @@ static int plumb(struct agent *a, struct endpoint *ep, const struct ep_request *
 	char peer[16];
 	int mtu = a->cfg.underlay_mtu - (a->cfg.mode == MODE_VXLAN ? VXLAN_OVERHEAD : 0);
 	int nsfd, selffd, ret;
+	bool classic = a->cfg.backend == BACKEND_IPTABLES;
 	struct container_setup cs = {
-		.ep = ep, .peer = peer, .host_mac = host_mac,
+		.ep = ep, .peer = peer, .host_mac = classic ? classic_gateway_mac() : host_mac,
 		.ifname = *req->container_ifname ? req->container_ifname : "eth0",
 	};
 
@@ -245,8 +246,9 @@ static int plumb(struct agent *a, struct endpoint *ep, const struct ep_request *
 		return api_fail(e, 500, NULL, "cannot configure %s inside netns '%s': %s", cs.ifname,
 				ep->netns, strerror(-ret));
 	}
-	ret = host_side(a, ep, host_mac);
-	if (!ret)
+	if (classic)
+		ret = classic_endpoint_attach(a, ep);
+	else if (!(ret = host_side(a, ep, host_mac)))
 		ret = datapath_add(a, ep, host_mac);
 	if (ret) {
 		datapath_remove(a, ep);
@@ -421,7 +423,7 @@ int endpoints_restore(struct agent *a)
 			store_endpoint(a, ep, false);
 			continue;
 		}
-		if (datapath_add(a, ep, host_mac) || publish(a, ep, true))
+		if ((a->cfg.backend == BACKEND_EBPF && datapath_add(a, ep, host_mac)) || publish(a, ep, true))
 			log_warn("endpoint %s: cannot restore its datapath state", ep->name);
 	}
 	free(eps);

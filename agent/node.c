@@ -156,6 +156,9 @@ static int setup_underlay(struct agent *a, struct api_error *e)
 		       &a->cfg.underlay4, a->cfg.underlay6.family ? &a->cfg.underlay6 : NULL);
 	if (ret)
 		return api_fail(e, 500, NULL, "cannot install nftables rules: %s", strerror(-ret));
+	if (a->cfg.backend == BACKEND_IPTABLES && (ret = classic_setup(a)))
+		return api_fail(e, 500, "is iptables installed?", "cannot set up the iptables baseline: %s",
+				strerror(-ret));
 	return 0;
 }
 
@@ -177,7 +180,9 @@ static int setup_datapath(struct agent *a, struct api_error *e)
 	if (ret)
 		return api_fail(e, 500, "run with -v to see the verifier log",
 				"cannot load the eBPF datapath: %s", strerror(-ret));
-	if (a->cfg.mode == MODE_VXLAN)
+	if (a->cfg.backend == BACKEND_IPTABLES)
+		ret = 0;   /* the classic baseline forwards with the kernel alone */
+	else if (a->cfg.mode == MODE_VXLAN)
 		ret = datapath_attach_overlay(a->dp, dc.vxlan_ifindex);
 	else
 		ret = datapath_attach_underlay(a->dp, dc.underlay_ifindex);
@@ -262,9 +267,10 @@ int node_status_json(struct agent *a, json_t **out)
 	nd = datapath_drop_counters(a->dp, drops, 64);
 	for (int i = 0; i < nd; i++)
 		json_object_set_new(jd, datapath_drop_reason_name(i), json_integer((json_int_t)drops[i]));
-	*out = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s},"
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s},"
 			 " s:I, s:I, s:o, s:o}",
 			 "name", a->cfg.node, "mode", routing_mode_str(a->cfg.mode),
+			 "policy_backend", a->cfg.backend == BACKEND_IPTABLES ? "iptables" : "ebpf",
 			 "store", store_backend(a->store),
 			 "underlay", "device", a->cfg.underlay_dev,
 			 "ipv4", ip_str(&a->cfg.underlay4, u4),

@@ -253,7 +253,32 @@ int policy_sync(struct agent *a)
 	for (size_t i = 0; i < comp.n_enforce; i++)
 		enf[i] = (struct dp_enforce){ comp.enforce[i].ep_id, comp.enforce[i].ingress,
 					      comp.enforce[i].egress };
-	ret = datapath_policy_replace(a->dp, entries, comp.n, enf, comp.n_enforce);
+	if (a->cfg.backend == BACKEND_IPTABLES) {
+		struct classic_peers peers = { .v = calloc(n_ipc + 3, sizeof(*peers.v)) };
+		struct endpoint *local = calloc(n_eps + 1, sizeof(*local));
+		size_t n_local = 0;
+
+		for (size_t i = 0; peers.v && i < n_ipc; i++) {
+			peers.v[peers.n].prefix = ipc[i].prefix;
+			peers.v[peers.n++].identity = ipc[i].identity;
+		}
+		/* iptables has no "world": rules for it match any source (a known difference). */
+		if (peers.v) {
+			cidr_parse("0.0.0.0/0", &peers.v[peers.n].prefix);
+			peers.v[peers.n++].identity = IDENTITY_WORLD;
+			cidr_parse("::/0", &peers.v[peers.n].prefix);
+			peers.v[peers.n++].identity = IDENTITY_WORLD;
+		}
+		for (size_t i = 0; local && i < n_eps; i++)
+			if (!strcmp(eps[i].node, a->cfg.node))
+				local[n_local++] = eps[i];
+		ret = peers.v && local ? classic_policy_apply(a, entries, comp.n, enf, comp.n_enforce,
+							      local, n_local, &peers) : -ENOMEM;
+		free(peers.v);
+		free(local);
+	} else {
+		ret = datapath_policy_replace(a->dp, entries, comp.n, enf, comp.n_enforce);
+	}
 	log_debug("policy sync: %zu policies, %zu entries, %zu enforced endpoints", n_pols, comp.n,
 		  comp.n_enforce);
 	pthread_mutex_lock(&flows.lock);

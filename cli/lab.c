@@ -40,6 +40,7 @@ struct lab {
 	char dir[128];
 	int nodes;
 	const char *mode;
+	const char *backend;
 	pid_t etcd_pid;
 	pid_t agent_pid[MAX_NODES + 1];
 };
@@ -305,8 +306,8 @@ static int start_agent(struct cli *c, struct lab *l, int i)
 		 "# written by petrel lab up\nnode = node%d\nunderlay-device = eth0\n"
 		 "underlay-ipv4 = 198.18.0.%d\nunderlay-ipv6 = fd00:198:18::%d\nmode = %s\n"
 		 "state-dir = %s/state\nsocket = %s\nbpf-pin-dir = /sys/fs/bpf/petrel/%s/node%d\n"
-		 "netns-prefix = %s-ep-\n%s%s\n",
-		 i, 10 + i, 10 + i, l->mode, dir, sock, l->name, i, l->name,
+		 "netns-prefix = %s-ep-\npolicy-backend = %s\n%s%s\n",
+		 i, 10 + i, 10 + i, l->mode, dir, sock, l->name, i, l->name, l->backend,
 		 l->nodes >= 2 ? "etcd = " : "", l->nodes >= 2 ? ETCD_URL : "");
 	if ((ret = write_file_atomic(conf, text)))
 		return cli_error(c, "cannot write %s: %s", conf, strerror(-ret));
@@ -425,7 +426,7 @@ static int status_print(struct cli *c, const char *name);
 
 int cmd_lab_up(struct cli *c, int argc, char **argv)
 {
-	struct lab l = { .nodes = 3, .mode = "vxlan", .etcd_pid = 0 };
+	struct lab l = { .nodes = 3, .mode = "vxlan", .backend = "ebpf", .etcd_pid = 0 };
 	const char *name = c->lab;
 	char ns[64], side[16], ip4[32], ip6[48];
 	struct stat st;
@@ -440,6 +441,10 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 			if (args_uint(argv[++i], 1, MAX_NODES, &n))
 				return cli_usage(c, "lab up", "--nodes must be a number in 1-%d", MAX_NODES);
 			l.nodes = (int)n;
+		} else if (!strcmp(argv[i], "--policy-backend") && i + 1 < argc) {
+			l.backend = argv[++i];
+			if (strcmp(l.backend, "ebpf") && strcmp(l.backend, "iptables"))
+				return cli_usage(c, "lab up", "--policy-backend must be ebpf or iptables");
 		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
 			l.mode = argv[++i];
 			if (strcmp(l.mode, "vxlan") && strcmp(l.mode, "native"))
@@ -450,6 +455,8 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 	}
 	if (!lab_name_valid(name))
 		return cli_usage(c, "lab up", "lab name '%s' must be 1-12 characters of a-z and 0-9", name);
+	if (!strcmp(l.backend, "iptables") && strcmp(l.mode, "native"))
+		return cli_usage(c, "lab up", "--policy-backend iptables needs --mode native");
 	if ((ret = cli_require_root(c, "lab up")))
 		return ret;
 	snprintf(l.name, sizeof(l.name), "%s", name);

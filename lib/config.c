@@ -177,6 +177,14 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 			return bad(err, len, key, "'%s' must be at most 32 characters without '/'", v);
 		snprintf(c->netns_prefix, sizeof(c->netns_prefix), "%s", v);
 		c->flags |= HAS_NETNS_PFX;
+	} else if (!strcmp(key, "policy-backend")) {
+		if (!strcmp(v, "ebpf"))
+			c->backend = BACKEND_EBPF;
+		else if (!strcmp(v, "iptables"))
+			c->backend = BACKEND_IPTABLES;
+		else
+			return bad(err, len, key, "'%s' is not ebpf or iptables", v);
+		c->flags |= HAS_BACKEND;
 	} else if (!strcmp(key, "underlay-mtu")) {
 		if ((ret = set_uint(&c->underlay_mtu, key, v, 1280, 65535, err, len)))
 			return ret;
@@ -264,6 +272,8 @@ int config_validate(struct petreld_config *c, char *err, size_t len)
 			   ip_str(&c->underlay6, (char[IP_STRLEN]){ 0 }), cidr_str(&c->pools.cluster6, buf));
 	if (strlen(c->netns_prefix) + 63 > NAME_MAX)
 		return bad(err, len, "netns-prefix", "too long");
+	if (c->backend == BACKEND_IPTABLES && c->mode != MODE_NATIVE)
+		return bad(err, len, "policy-backend", "iptables works with mode = native only (the classic setup routes pod prefixes)");
 	if (!(c->flags & HAS_BPF_DIR))
 		snprintf(c->bpf_dir, sizeof(c->bpf_dir), "/sys/fs/bpf/petrel/%s", c->node);
 	return 0;

@@ -6,6 +6,9 @@
 #include "ipam.h"
 
 enum routing_mode { MODE_VXLAN = 0, MODE_NATIVE = 1 };
+/* ebpf: petrel's datapath. iptables: the classic setup kept as a benchmark baseline,
+ * endpoints on a Linux bridge, kernel routing, policies as iptables rules. */
+enum policy_backend { BACKEND_EBPF = 0, BACKEND_IPTABLES = 1 };
 
 enum {
 	HAS_NODE       = 1 << 0,
@@ -23,6 +26,7 @@ enum {
 	HAS_BLOCK4     = 1 << 12,
 	HAS_BLOCK6     = 1 << 13,
 	HAS_MTU        = 1 << 14,
+	HAS_BACKEND    = 1 << 15,
 };
 
 #define CONFIG_STR 256
@@ -41,6 +45,7 @@ struct petreld_config {
 	char bpf_dir[CONFIG_STR];           /* bpf-pin-dir     */
 	char netns_prefix[64];              /* netns-prefix: endpoint netns = prefix + endpoint name */
 	int underlay_mtu;                   /* underlay-mtu (default 1500) */
+	enum policy_backend backend;        /* policy-backend = ebpf|iptables */
 };
 
 /* Defaults: cluster 10.244.0.0/16 + fd00:244::/48, blocks /24 + /64, vxlan, state /var/lib/petrel,

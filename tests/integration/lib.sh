@@ -35,9 +35,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# lab_up NODES MODE
+# lab_up NODES MODE [POLICY-BACKEND]
 lab_up() {
-	p lab up --name "$LAB" --nodes "$1" --mode "$2" >/dev/null || fail "lab up --nodes $1 --mode $2"
+	p lab up --name "$LAB" --nodes "$1" --mode "$2" --policy-backend "${3:-ebpf}" >/dev/null \
+		|| fail "lab up --nodes $1 --mode $2 --policy-backend ${3:-ebpf}"
 }
 
 # ep_field NAME FIELD  (from the cluster view of any node)
