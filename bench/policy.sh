@@ -1,38 +1,47 @@
 #!/usr/bin/env bash
-# Policy benchmark (eBPF side): iperf3 TCP throughput and sockperf TCP request/response
-# latency (100-byte requests, 200-byte responses) from an allowed client to a policed server,
-# on one node and across two nodes, as the number of non-matching rules in front of the
-# allowing rule grows: 0 (no policy), 1, 5, 10, 25, 50, 100, 200, 1000, 10000. Ratios are
-# against 0 rules measured in the same run. Also reports how long applying each policy
-# took. Output: a markdown table on stdout and JSON in bench/out/policy.json.
-# Usage: bench/policy.sh [SECONDS per point (default 3)] [MODE (default native)]
+# Policy benchmark: petrel's eBPF enforcement against the classic iptables baseline
+# (policy-backend = iptables: bridge, kernel routes, FORWARD rules after a conntrack accept),
+# both built in the same run. For N = 0 (no policy), 1, 5, ... 10000 non-matching CIDR rules
+# in front of the rule that allows the client (and, at 10000, with the allowing rule first),
+# it measures iperf3 TCP throughput and sockperf TCP request/response round trips (100-byte
+# requests; sockperf echoes them) from the allowed client to a policed server on the same
+# node and on the other node, and the time `petrel policy apply` takes. Backends and rounds
+# alternate; medians are reported, with ratios against each backend's own 0 rules, and eBPF
+# against iptables. Output: markdown on stdout, JSON and SVG plots in bench/out/.
+# Usage: bench/policy.sh [ROUNDS (default 2)] [SECONDS per point (default 2)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${1:-3} MODE=${2:-native}
+ROUNDS=${1:-2} SECS=${2:-2}
 PETREL=build/bin/petrel
 export PETRELD=build/bin/petreld
-LAB=bq$$ OUT=bench/out
-COUNTS=(0 1 5 10 25 50 100 200 1000 10000)
+B=bq$$ OUT=bench/out
+COUNTS=(0 1 5 10 25 50 100 200 1000 10000 top)
+BACKENDS=(ebpf iptables)
 mkdir -p "$OUT"
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
-p() { "$PETREL" --lab "$LAB" "$@"; }
-trap '"$PETREL" lab down --name "$LAB" >/dev/null 2>&1' EXIT
+lab() { echo "$B${1:0:1}"; }                 # bqNNNe / bqNNNi
+p() { local l; l=$(lab "$1"); shift; "$PETREL" --lab "$l" "$@"; }
+cleanup() { for be in "${BACKENDS[@]}"; do "$PETREL" lab down --name "$(lab $be)" >/dev/null 2>&1; done; }
+trap cleanup EXIT
 
-p lab up --name "$LAB" --nodes 2 --mode "$MODE" >/dev/null
-p --node node1 endpoint add client --label app=client >/dev/null
-p --node node1 endpoint add near --label app=server >/dev/null
-p --node node2 endpoint add far --label app=server >/dev/null
-for e in near far; do
-	ns=$(p --node node1 -j endpoint show $e | jq -r .netns)
-	ip netns exec "$ns" iperf3 -s -D -p 5201 >/dev/null 2>&1
-	ip netns exec "$ns" sockperf server --tcp -p 11111 >/dev/null 2>&1 &
+declare -A CLIENT NEAR FAR
+for be in "${BACKENDS[@]}"; do
+	"$PETREL" lab up --name "$(lab $be)" --nodes 2 --mode native --policy-backend "$be" >/dev/null
+	p $be --node node1 endpoint add client --label app=client >/dev/null
+	p $be --node node1 endpoint add near --label app=server >/dev/null
+	p $be --node node2 endpoint add far --label app=server >/dev/null
+	for e in near far; do
+		ns=$(p $be --node node1 -j endpoint show $e | jq -r .netns)
+		ip netns exec "$ns" iperf3 -s -D -p 5201 >/dev/null 2>&1
+		ip netns exec "$ns" sockperf server --tcp -p 11111 >/dev/null 2>&1 &
+	done
+	CLIENT[$be]=$(p $be --node node1 -j endpoint show client | jq -r .netns)
+	NEAR[$be]=$(p $be --node node1 -j endpoint show near | jq -r .ipv4)
+	FAR[$be]=$(p $be --node node1 -j endpoint show far | jq -r .ipv4)
 done
 sleep 1
-CLIENT=$(p --node node1 -j endpoint show client | jq -r .netns)
-NEAR=$(p --node node1 -j endpoint show near | jq -r .ipv4)
-FAR=$(p --node node1 -j endpoint show far | jq -r .ipv4)
 
-policy_file() {   # N [top] → a policy with N non-matching CIDR rules and one allowing rule
+policy_file() {   # N [top] → N non-matching CIDR rules and one rule allowing the client
 	python3 - "$1" "${2:-}" <<'PY'
 import json, sys
 n, top = int(sys.argv[1]), sys.argv[2] == "top"
@@ -44,39 +53,78 @@ print(json.dumps({"name": "bench", "endpointSelector": {"matchLabels": {"app": "
                   "ingress": rules}))
 PY
 }
-
-tput() { ip netns exec "$CLIENT" iperf3 -c "$1" -p 5201 -t "$SECS" -J | jq '.end.sum_received.bits_per_second / 1e9'; }
+tput() { ip netns exec "$1" iperf3 -c "$2" -p 5201 -t "$SECS" -J | jq '.end.sum_received.bits_per_second / 1e9'; }
 rr() {
-	ip netns exec "$CLIENT" sockperf ping-pong --tcp -i "$1" -p 11111 -t "$SECS" -m 100 2>/dev/null |
+	ip netns exec "$1" sockperf ping-pong --tcp -i "$2" -p 11111 -t "$SECS" -m 100 2>/dev/null |
 		sed -n 's/.*avg-latency=\([0-9.]*\).*/\1/p' | awk '{print $1 * 2}'
 }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
-rows=() json='{"mode":"'$MODE'","seconds":'$SECS',"points":['
-sep=""
-for n in "${COUNTS[@]}" top; do
-	label=$n
-	if [ "$n" = 0 ]; then
-		p --node node1 policy delete bench >/dev/null 2>&1 || true
-		apply_ms=0
-	else
-		if [ "$n" = top ]; then policy_file 10000 top > "$OUT/policy-bench.json"; label="10000 (allow rule first)"
-		else policy_file "$n" > "$OUT/policy-bench.json"; fi
-		start=$(date +%s%N)
-		p --node node1 policy apply "$OUT/policy-bench.json" >/dev/null 2>&1
-		apply_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-		sleep 1   # node2 compiles it from its watch
-	fi
-	echo "rules $label: applied in ${apply_ms} ms" >&2
-	tn=$(tput "$NEAR") tf=$(tput "$FAR") rn=$(rr "$NEAR") rf=$(rr "$FAR")
-	[ "$n" = 0 ] && { b_tn=$tn b_tf=$tf b_rn=$rn b_rf=$rf; }
-	r() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
-	rows+=("| $label | $apply_ms | $(printf %.2f "$tn") ($(r "$tn" "$b_tn")) | $(printf %.2f "$tf") ($(r "$tf" "$b_tf")) | $(printf %.1f "$rn") ($(r "$rn" "$b_rn")) | $(printf %.1f "$rf") ($(r "$rf" "$b_rf")) |")
-	json+="$sep{\"rules\":\"$n\",\"apply_ms\":$apply_ms,\"same_gbps\":$tn,\"cross_gbps\":$tf,\"same_rr_us\":$rn,\"cross_rr_us\":$rf}"
-	sep=","
+declare -A R
+for n in "${COUNTS[@]}"; do
+	for be in "${BACKENDS[@]}"; do
+		if [ "$n" = 0 ]; then
+			p $be --node node1 policy delete bench >/dev/null 2>&1 || true
+			ms=0
+		else
+			if [ "$n" = top ]; then policy_file 10000 top; else policy_file "$n"; fi > "$OUT/policy-bench.json"
+			start=$(date +%s%N)
+			p $be --node node1 policy apply "$OUT/policy-bench.json" >/dev/null 2>&1
+			ms=$(( ($(date +%s%N) - start) / 1000000 ))
+		fi
+		R[$n,$be,apply]=$ms
+	done
+	sleep 2   # node2 compiles from its watch
+	for r in $(seq "$ROUNDS"); do
+		for be in "${BACKENDS[@]}"; do
+			R[$n,$be,tn]+="$(tput "${CLIENT[$be]}" "${NEAR[$be]}") "
+			R[$n,$be,tf]+="$(tput "${CLIENT[$be]}" "${FAR[$be]}") "
+			R[$n,$be,rn]+="$(rr "${CLIENT[$be]}" "${NEAR[$be]}") "
+			R[$n,$be,rf]+="$(rr "${CLIENT[$be]}" "${FAR[$be]}") "
+		done
+	done
+	echo "rules $n: applied in ${R[$n,ebpf,apply]} ms (eBPF), ${R[$n,iptables,apply]} ms (iptables)" >&2
 done
 rm -f "$OUT/policy-bench.json"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
+json='{"rounds":'$ROUNDS',"seconds":'$SECS',"points":[' sep=""
+: > "$OUT/policy.dat"
+echo "| rules | metric | eBPF | eBPF / eBPF@0 | iptables | iptables / iptables@0 | eBPF / iptables |"
+echo "|---|---|---|---|---|---|---|"
+for m in tn tf rn rf; do
+	case $m in tn) name="same node Gbit/s" ;; tf) name="across nodes Gbit/s" ;;
+		rn) name="same node RR µs" ;; rf) name="across nodes RR µs" ;; esac
+	e0=$(echo "${R[0,ebpf,$m]}" | median) i0=$(echo "${R[0,iptables,$m]}" | median)
+	for n in "${COUNTS[@]}"; do
+		e=$(echo "${R[$n,ebpf,$m]}" | median) i=$(echo "${R[$n,iptables,$m]}" | median)
+		label=$([ "$n" = top ] && echo "10000 (allow first)" || echo "$n")
+		echo "| $label | $name | $(printf %.2f "$e") | $(ratio "$e" "$e0") | $(printf %.2f "$i") | $(ratio "$i" "$i0") | $(ratio "$e" "$i") |"
+		json+="$sep{\"rules\":\"$n\",\"metric\":\"$m\",\"ebpf\":$e,\"iptables\":$i,\"ebpf_apply_ms\":${R[$n,ebpf,apply]},\"iptables_apply_ms\":${R[$n,iptables,apply]}}"
+		sep=","
+		[ "$n" != top ] && echo "$m $n $e $i" >> "$OUT/policy.dat"
+	done
+done
+echo
+echo "| rules | apply eBPF ms | apply iptables ms |"
+echo "|---|---|---|"
+for n in "${COUNTS[@]}"; do echo "| $n | ${R[$n,ebpf,apply]} | ${R[$n,iptables,apply]} |"; done
 echo "$json]}" | jq . > "$OUT/policy.json"
-echo "| rules | apply ms | same node Gbit/s (ratio) | across nodes Gbit/s (ratio) | same node RR µs (ratio) | across nodes RR µs (ratio) |"
-echo "|---|---|---|---|---|---|"
-printf '%s\n' "${rows[@]}"
-echo "(eBPF datapath, $MODE mode, ${SECS}s per point; ratios against 0 rules in the same run)"
+if command -v gnuplot >/dev/null; then
+	for m in tn tf rn rf; do
+		case $m in tn|tf) y="Gbit/s" ;; *) y="round trip µs" ;; esac
+		gnuplot <<GP
+set terminal svg size 640,400
+set output "$OUT/policy-$m.svg"
+set logscale x
+set xlabel "non-matching rules (0 plotted at 0.5)"
+set ylabel "$y"
+set key bottom left
+set title "policy $m: eBPF vs iptables (medians of $ROUNDS)"
+plot "< awk '\$1==\"$m\" {print (\$2==0?0.5:\$2), \$3, \$4}' $OUT/policy.dat" using 1:2 with linespoints title "eBPF", \
+     "" using 1:3 with linespoints title "iptables"
+GP
+	done
+	echo "plots: $OUT/policy-{tn,tf,rn,rf}.svg"
+fi
+echo "(native mode; $ROUNDS alternating rounds of ${SECS}s per point; medians)"

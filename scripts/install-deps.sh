@@ -11,7 +11,7 @@ PACKAGES=(
 	libnl-3-dev libnl-route-3-dev libnftables-dev libmicrohttpd-dev libcurl4-openssl-dev
 	libjansson-dev libsqlite3-dev libssl-dev
 	# run and test
-	etcd-server iproute2 nftables iptables socat iperf3 sockperf jq curl python3
+	etcd-server iproute2 nftables iptables socat iperf3 sockperf jq curl python3 gnuplot-nox
 	iputils-ping tcpdump runc util-linux
 	# the CNI end-to-end test: a real runtime and a tiny image
 	podman busybox-static
