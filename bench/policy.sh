@@ -114,7 +114,7 @@ if command -v gnuplot >/dev/null; then
 	for m in tn tf rn rf; do
 		case $m in tn|tf) y="Gbit/s" ;; *) y="round trip µs" ;; esac
 		gnuplot <<GP
-set terminal svg size 640,400
+set terminal svg size 640,400 background rgb 'white'
 set output "$OUT/policy-$m.svg"
 set logscale x
 set xlabel "non-matching rules (0 plotted at 0.5)"
