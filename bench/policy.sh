@@ -3,9 +3,11 @@
 # (policy-backend = iptables: bridge, kernel routes, FORWARD rules after a conntrack accept),
 # both built in the same run. For N = 0 (no policy), 1, 5, ... 10000 non-matching CIDR rules
 # in front of the rule that allows the client (and, at 10000, with the allowing rule first),
-# it measures iperf3 TCP throughput and sockperf TCP request/response round trips (100-byte
-# requests; sockperf echoes them) from the allowed client to a policed server on the same
-# node and on the other node, and the time `petrel policy apply` takes. Backends and rounds
+# it measures iperf3 TCP throughput, sockperf TCP request/response round trips (100-byte
+# requests; sockperf echoes them) and new TCP connections per second, each carrying a
+# 100-byte request and a 200-byte response (bench/tools/crr.py: every connection meets the
+# rules at set-up), from the allowed client to a policed server on the same node and on the
+# other node, and the time `petrel policy apply` takes. Backends and rounds
 # alternate; medians are reported, with ratios against each backend's own 0 rules, and eBPF
 # against iptables. Output: markdown on stdout, JSON and SVG plots in bench/out/.
 # Usage: bench/policy.sh [ROUNDS (default 2)] [SECONDS per point (default 2)]
@@ -34,6 +36,7 @@ for be in "${BACKENDS[@]}"; do
 		ns=$(p $be --node node1 -j endpoint show $e | jq -r .netns)
 		ip netns exec "$ns" iperf3 -s -D -p 5201 >/dev/null 2>&1
 		ip netns exec "$ns" sockperf server --tcp -p 11111 >/dev/null 2>&1 &
+		ip netns exec "$ns" python3 bench/tools/crr.py server 7100 >/dev/null 2>&1 &
 	done
 	CLIENT[$be]=$(p $be --node node1 -j endpoint show client | jq -r .netns)
 	NEAR[$be]=$(p $be --node node1 -j endpoint show near | jq -r .ipv4)
@@ -58,6 +61,7 @@ rr() {
 	ip netns exec "$1" sockperf ping-pong --tcp -i "$2" -p 11111 -t "$SECS" -m 100 2>/dev/null |
 		sed -n 's/.*avg-latency=\([0-9.]*\).*/\1/p' | awk '{print $1 * 2}'
 }
+crr() { ip netns exec "$1" python3 bench/tools/crr.py client "$2" 7100 "$SECS"; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 declare -A R
@@ -81,6 +85,8 @@ for n in "${COUNTS[@]}"; do
 			R[$n,$be,tf]+="$(tput "${CLIENT[$be]}" "${FAR[$be]}") "
 			R[$n,$be,rn]+="$(rr "${CLIENT[$be]}" "${NEAR[$be]}") "
 			R[$n,$be,rf]+="$(rr "${CLIENT[$be]}" "${FAR[$be]}") "
+			R[$n,$be,cn]+="$(crr "${CLIENT[$be]}" "${NEAR[$be]}") "
+			R[$n,$be,cf]+="$(crr "${CLIENT[$be]}" "${FAR[$be]}") "
 		done
 	done
 	echo "rules $n: applied in ${R[$n,ebpf,apply]} ms (eBPF), ${R[$n,iptables,apply]} ms (iptables)" >&2
@@ -92,9 +98,10 @@ json='{"rounds":'$ROUNDS',"seconds":'$SECS',"points":[' sep=""
 : > "$OUT/policy.dat"
 echo "| rules | metric | eBPF | eBPF / eBPF@0 | iptables | iptables / iptables@0 | eBPF / iptables |"
 echo "|---|---|---|---|---|---|---|"
-for m in tn tf rn rf; do
+for m in tn tf rn rf cn cf; do
 	case $m in tn) name="same node Gbit/s" ;; tf) name="across nodes Gbit/s" ;;
-		rn) name="same node RR µs" ;; rf) name="across nodes RR µs" ;; esac
+		rn) name="same node RR µs" ;; rf) name="across nodes RR µs" ;;
+		cn) name="same node new connections/s" ;; cf) name="across nodes new connections/s" ;; esac
 	e0=$(echo "${R[0,ebpf,$m]}" | median) i0=$(echo "${R[0,iptables,$m]}" | median)
 	for n in "${COUNTS[@]}"; do
 		e=$(echo "${R[$n,ebpf,$m]}" | median) i=$(echo "${R[$n,iptables,$m]}" | median)
@@ -111,8 +118,8 @@ echo "|---|---|---|"
 for n in "${COUNTS[@]}"; do echo "| $n | ${R[$n,ebpf,apply]} | ${R[$n,iptables,apply]} |"; done
 echo "$json]}" | jq . > "$OUT/policy.json"
 if command -v gnuplot >/dev/null; then
-	for m in tn tf rn rf; do
-		case $m in tn|tf) y="Gbit/s" ;; *) y="round trip µs" ;; esac
+	for m in tn tf rn rf cn cf; do
+		case $m in tn|tf) y="Gbit/s" ;; rn|rf) y="round trip µs" ;; *) y="connections/s" ;; esac
 		gnuplot <<GP
 set terminal svg size 640,400 background rgb 'white'
 set output "$OUT/policy-$m.svg"
@@ -125,6 +132,6 @@ plot "< awk '\$1==\"$m\" {print (\$2==0?0.5:\$2), \$3, \$4}' $OUT/policy.dat" us
      "" using 1:3 with linespoints title "iptables"
 GP
 	done
-	echo "plots: $OUT/policy-{tn,tf,rn,rf}.svg"
+	echo "plots: $OUT/policy-{tn,tf,rn,rf,cn,cf}.svg"
 fi
 echo "(native mode; $ROUNDS alternating rounds of ${SECS}s per point; medians)"
