@@ -102,7 +102,7 @@ int classic_setup(struct agent *a);
 const uint8_t *classic_gateway_mac(void);
 int classic_endpoint_attach(struct agent *a, const struct endpoint *ep);
 int classic_route_block(const struct cidr *block, const struct ip_addr *node);
-int classic_policy_apply(struct agent *a, const struct dp_policy_entry *entries, size_t n,
+int classic_policy_apply(struct agent *a, const struct dp_policy_entry *in, size_t n,
 			 const struct dp_enforce *enforce, size_t n_enforce,
 			 const struct endpoint *local, size_t n_local, const struct classic_peers *peers);
 

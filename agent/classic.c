@@ -125,13 +125,29 @@ static void peer_matches(FILE *f, const char *head, const struct dp_policy_entry
 	(void)any;   /* an identity with no address in this family matches nothing here */
 }
 
-int classic_policy_apply(struct agent *a, const struct dp_policy_entry *entries, size_t n,
+static int by_rule(const void *x, const void *y)
+{
+	const struct dp_policy_entry *a = x, *b = y;
+
+	if (a->policy_id != b->policy_id)
+		return a->policy_id < b->policy_id ? -1 : 1;
+	return (int)a->rule - (int)b->rule;
+}
+
+int classic_policy_apply(struct agent *a, const struct dp_policy_entry *in, size_t n,
 			 const struct dp_enforce *enforce, size_t n_enforce,
 			 const struct endpoint *local, size_t n_local, const struct classic_peers *peers)
 {
 	static char *tools[] = { "iptables-restore", "ip6tables-restore" };
+	struct dp_policy_entry *entries = malloc((n + 1) * sizeof(*entries));
 	int ret = 0;
 
+	if (!entries)
+		return -ENOMEM;
+	/* iptables walks rules in order: keep the policy file's order, as a hand-written
+	 * ruleset would, so "the allowing rule comes last" really walks the whole chain. */
+	memcpy(entries, in, n * sizeof(*entries));
+	qsort(entries, n, sizeof(*entries), by_rule);
 	for (int fam = 0; fam < 2 && !ret; fam++) {
 		int family = fam ? AF_INET6 : AF_INET;
 		char *text = NULL, buf[CIDR_STRLEN];
@@ -139,8 +155,10 @@ int classic_policy_apply(struct agent *a, const struct dp_policy_entry *entries,
 		FILE *f = open_memstream(&text, &len);
 		char *argv[] = { tools[fam], "-w", "--noflush", NULL };
 
-		if (!f)
+		if (!f) {
+			free(entries);
 			return -ENOMEM;
+		}
 		fprintf(f, "*filter\n:PETREL - [0:0]\n");
 		fprintf(f, "-A PETREL -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n");
 		for (size_t i = 0; i < n_enforce; i++) {
@@ -193,5 +211,6 @@ int classic_policy_apply(struct agent *a, const struct dp_policy_entry *entries,
 			log_err("%s rejected petrel's rules", tools[fam]);
 		free(text);
 	}
+	free(entries);
 	return ret;
 }

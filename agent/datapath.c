@@ -18,6 +18,10 @@
 #include "log.h"
 #include "util.h"
 
+_Static_assert(sizeof(struct ep_metrics) == 4 * 8, "ep_metrics is read as 4 u64");
+_Static_assert(sizeof(struct policy_counters) == 2 * 8, "policy_counters is read as 2 u64");
+_Static_assert(sizeof(struct flow_budget) == 3 * 8, "flow_budget is read as 3 u64");
+
 #define TC_HANDLE   0x50e7   /* "petrel" filters: fixed handle and priority, so REPLACE works */
 #define TC_PRIORITY 1
 
@@ -299,44 +303,50 @@ int datapath_location_foreach(struct datapath *dp, dp_location_cb cb, void *arg)
 	return ret ? ret : foreach_family(dp, AF_INET6, cb, arg);
 }
 
-int datapath_endpoint_counters(struct datapath *dp, int host_ifindex, struct dp_counters *out)
+/* Sum a per-CPU value made of n_u64 64-bit fields (every per-CPU map value here is). */
+static int percpu_sum(int fd, const void *key, uint64_t *sum, size_t n_u64)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct ep_metrics *per = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per));
-	__u32 key = (__u32)host_ifindex;
+	uint64_t *per;
 
-	memset(out, 0, sizeof(*out));
+	memset(sum, 0, n_u64 * sizeof(*sum));
+	if (ncpu <= 0)
+		return -EINVAL;
+	per = calloc((size_t)ncpu * n_u64, sizeof(*per));
 	if (!per)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.metrics), &key, per) == 0) {
-		for (int i = 0; i < ncpu; i++) {
-			out->rx_packets += per[i].rx_packets;
-			out->rx_bytes += per[i].rx_bytes;
-			out->tx_packets += per[i].tx_packets;
-			out->tx_bytes += per[i].tx_bytes;
-		}
-	}
+	if (bpf_map_lookup_elem(fd, key, per) == 0)
+		for (int c = 0; c < ncpu; c++)
+			for (size_t f = 0; f < n_u64; f++)
+				sum[f] += per[(size_t)c * n_u64 + f];
 	free(per);
 	return 0;
 }
 
+int datapath_endpoint_counters(struct datapath *dp, int host_ifindex, struct dp_counters *out)
+{
+	__u32 key = (__u32)host_ifindex;
+	uint64_t v[4];
+	int ret = percpu_sum(bpf_map__fd(dp->skel->maps.metrics), &key, v, 4);
+
+	/* struct ep_metrics: rx_packets, rx_bytes, tx_packets, tx_bytes */
+	out->rx_packets = v[0];
+	out->rx_bytes = v[1];
+	out->tx_packets = v[2];
+	out->tx_bytes = v[3];
+	return ret;
+}
+
 int datapath_drop_counters(struct datapath *dp, uint64_t *counts, int n)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *per = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per));
 	int i;
 
-	if (!per)
-		return 0;
 	for (i = 0; i < n && i < DROP__MAX; i++) {
 		__u32 key = (__u32)i;
 
-		counts[i] = 0;
-		if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.drops), &key, per) == 0)
-			for (int c = 0; c < ncpu; c++)
-				counts[i] += per[c];
+		if (percpu_sum(bpf_map__fd(dp->skel->maps.drops), &key, &counts[i], 1))
+			break;
 	}
-	free(per);
 	return i;
 }
 
@@ -513,19 +523,12 @@ int datapath_policy_replace(struct datapath *dp, const struct dp_policy_entry *e
 int datapath_policy_counters(struct datapath *dp, uint32_t policy_id, uint64_t *packets,
 			     uint64_t *bytes)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct policy_counters *per = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per));
+	uint64_t v[2];
+	int ret = percpu_sum(bpf_map__fd(dp->skel->maps.policy_stats), &policy_id, v, 2);
 
-	*packets = *bytes = 0;
-	if (!per)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.policy_stats), &policy_id, per) == 0)
-		for (int i = 0; i < ncpu; i++) {
-			*packets += per[i].packets;
-			*bytes += per[i].bytes;
-		}
-	free(per);
-	return 0;
+	*packets = v[0];
+	*bytes = v[1];
+	return ret;
 }
 
 static int on_flow(void *ctx, void *data, size_t len)
@@ -554,18 +557,11 @@ int datapath_flows_poll(struct datapath *dp, int timeout_ms, dp_flow_cb cb, void
 
 uint64_t datapath_flows_suppressed(struct datapath *dp)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct flow_budget *per = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per));
-	uint64_t sum = 0;
 	__u32 zero = 0;
+	uint64_t v[3];   /* struct flow_budget: second, sent, suppressed */
 
-	if (!per)
-		return 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.flow_budget), &zero, per) == 0)
-		for (int i = 0; i < ncpu; i++)
-			sum += per[i].suppressed;
-	free(per);
-	return sum;
+	percpu_sum(bpf_map__fd(dp->skel->maps.flow_budget), &zero, v, 3);
+	return v[2];
 }
 
 void datapath_close(struct datapath *dp)

@@ -17,7 +17,7 @@ ROUNDS=${1:-2} SECS=${2:-2}
 PETREL=build/bin/petrel
 export PETRELD=build/bin/petreld
 B=bq$$ OUT=bench/out
-COUNTS=(0 1 5 10 25 50 100 200 1000 10000 top)
+read -r -a COUNTS <<< "${COUNTS:-0 1 5 10 25 50 100 200 1000 10000 top}"
 BACKENDS=(ebpf iptables)
 mkdir -p "$OUT"
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
