@@ -71,9 +71,13 @@ static int set_str(char *dst, size_t size, const char *key, const char *v, bool 
 static int set_uint(int *dst, const char *key, const char *v, long lo, long hi, char *err, size_t len)
 {
 	char *end;
-	long n = strtol(v, &end, 10);
+	long n;
 
-	if (!*v || *end || n < lo || n > hi)
+	/* Digits only: strtol alone would take "+24", " 24" and "0x18". */
+	if (!isdigit((unsigned char)*v))
+		return bad(err, len, key, "'%s' is not a number in %ld-%ld", v, lo, hi);
+	n = strtol(v, &end, 10);
+	if (*end || n < lo || n > hi)
 		return bad(err, len, key, "'%s' is not a number in %ld-%ld", v, lo, hi);
 	*dst = (int)n;
 	return 0;
@@ -83,14 +87,22 @@ static int check_etcd(const char *v, const char *key, char *err, size_t len)
 {
 	char buf[CONFIG_STR], *save = NULL, *tok;
 
+	if (strlen(v) >= sizeof(buf))
+		return bad(err, len, key, "longer than %zu characters", sizeof(buf) - 1);
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		const char *hostport = tok + 7, *colon = strrchr(tok, ':');
+		const char *host, *colon;
 		char *end;
 		long port;
 
-		if (strncmp(tok, "http://", 7) || !colon || colon < hostport || colon == hostport)
+		if (strncmp(tok, "http://", 7))
 			return bad(err, len, key, "'%s' is not http://HOST:PORT", tok);
+		host = tok + 7;
+		colon = strrchr(host, ':');
+		if (!colon || colon == host || strpbrk(host, "/?#@ \t"))
+			return bad(err, len, key, "'%s' is not http://HOST:PORT", tok);
+		if (!isdigit((unsigned char)colon[1]))
+			return bad(err, len, key, "'%s' has no valid port", tok);
 		port = strtol(colon + 1, &end, 10);
 		if (*end || port < 1 || port > 65535)
 			return bad(err, len, key, "'%s' has no valid port", tok);
@@ -105,7 +117,8 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 
 	if (!strcmp(key, "node")) {
 		if (!name_valid(v))
-			return bad(err, len, key, "'%s' is invalid (a-z, 0-9 and '-', at most 63, starting with a letter or digit)", v);
+			return bad(err, len, key, "'%s' is invalid (a-z, 0-9 and '-', at most 63, "
+				   "starting with a letter or digit)", v);
 		snprintf(c->node, sizeof(c->node), "%s", v);
 		c->flags |= HAS_NODE;
 	} else if (!strcmp(key, "underlay-device")) {
@@ -141,7 +154,7 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 		c->pools.block4_len = (uint8_t)n;
 		c->flags |= HAS_BLOCK4;
 	} else if (!strcmp(key, "block-ipv6-len")) {
-		if ((ret = set_uint(&n, key, v, 1, 126, err, len)))
+		if ((ret = set_uint(&n, key, v, 1, 120, err, len)))
 			return ret;
 		c->pools.block6_len = (uint8_t)n;
 		c->flags |= HAS_BLOCK6;
@@ -173,8 +186,9 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 			return ret;
 		c->flags |= HAS_BPF_DIR;
 	} else if (!strcmp(key, "netns-prefix")) {
-		if (strlen(v) > 32 || strchr(v, '/'))
-			return bad(err, len, key, "'%s' must be at most 32 characters without '/'", v);
+		if (strlen(v) >= sizeof(c->netns_prefix) || strpbrk(v, "/ \t"))
+			return bad(err, len, key, "'%s' must be at most %zu characters without '/' or spaces",
+				   v, sizeof(c->netns_prefix) - 1);
 		snprintf(c->netns_prefix, sizeof(c->netns_prefix), "%s", v);
 		c->flags |= HAS_NETNS_PFX;
 	} else if (!strcmp(key, "policy-backend")) {
@@ -223,7 +237,10 @@ int config_parse(struct petreld_config *c, const char *text, char *err, size_t l
 			continue;
 		eq = strchr(key, '=');
 		if (!eq) {
-			snprintf(err, len, "line %d: expected 'key = value', got '%.64s'", lineno, key);
+			int klen = (int)strcspn(key, " \t\r");
+
+			snprintf(err, len, "line %d: key '%.*s': missing '=' (expected 'key = value')",
+				 lineno, klen > 64 ? 64 : klen, key);
 			return -EINVAL;
 		}
 		val = eq + 1;
@@ -261,7 +278,8 @@ int config_validate(struct petreld_config *c, char *err, size_t len)
 	if (!(c->flags & HAS_UNDER4))
 		return bad(err, len, "underlay-ipv4", "required (this node's address on the underlay)");
 	if (ipam_pools_check(&c->pools, &why)) {
-		snprintf(err, len, "%s (cluster-ipv4 %s)", why, cidr_str(&c->pools.cluster4, buf));
+		/* The message already names the keys and their values. */
+		snprintf(err, len, "%s", why);
 		return -EINVAL;
 	}
 	if (cidr_contains(&c->pools.cluster4, &c->underlay4))
@@ -270,10 +288,14 @@ int config_validate(struct petreld_config *c, char *err, size_t len)
 	if (c->underlay6.family && cidr_contains(&c->pools.cluster6, &c->underlay6))
 		return bad(err, len, "underlay-ipv6", "%s lies inside cluster-ipv6 %s",
 			   ip_str(&c->underlay6, (char[IP_STRLEN]){ 0 }), cidr_str(&c->pools.cluster6, buf));
+	/* Endpoint namespaces are files under /run/netns named prefix + endpoint name. */
 	if (strlen(c->netns_prefix) + 63 > NAME_MAX)
-		return bad(err, len, "netns-prefix", "too long");
+		return bad(err, len, "netns-prefix",
+			   "'%s' is too long: with a 63-character name it must fit in %d",
+			   c->netns_prefix, NAME_MAX);
 	if (c->backend == BACKEND_IPTABLES && c->mode != MODE_NATIVE)
-		return bad(err, len, "policy-backend", "iptables works with mode = native only (the classic setup routes pod prefixes)");
+		return bad(err, len, "policy-backend", "iptables works with mode = native only "
+			   "(the classic setup routes pod prefixes)");
 	if (!(c->flags & HAS_BPF_DIR))
 		snprintf(c->bpf_dir, sizeof(c->bpf_dir), "/sys/fs/bpf/petrel/%s", c->node);
 	return 0;
