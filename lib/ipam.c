@@ -38,7 +38,8 @@ static int check_family(const struct cidr *c, const char *key, int family, uint8
 			    cidr_str(&n, (char[CIDR_STRLEN]){ 0 }));
 	if (block_len <= c->prefixlen)
 		return fail(why, "%s %s: %s %u is %s the cluster prefix", key, cidr_str(c, buf),
-			    block_key, block_len, block_len < c->prefixlen ? "shorter than" : "not longer than");
+			    block_key, block_len,
+			    block_len < c->prefixlen ? "shorter than" : "not longer than");
 	if (block_len > max_len)
 		return fail(why, "%s %u is longer than %d (a block needs room for endpoints)",
 			    block_key, block_len, max_len);

@@ -143,14 +143,14 @@ static int et_put(struct store *s, const char *key, const char *value, int64_t l
 	return ret;
 }
 
-/* Transaction: if compare holds, put key=value; -failure_errno otherwise. */
+/* Transaction: if every comparison holds, put key=value; `failure` otherwise. */
 static int txn_put(struct store *s, json_t *compare, const char *key, const char *value,
 		   int64_t lease, int failure)
 {
 	json_t *resp = NULL;
 	int ret;
 
-	ret = call(ET(s), "/v3/kv/txn", json_pack("{s:[o], s:[{s:o}]}", "compare", compare,
+	ret = call(ET(s), "/v3/kv/txn", json_pack("{s:o, s:[{s:o}]}", "compare", compare,
 						  "success", "request_put", kv_obj(key, value, lease)),
 		   &resp);
 	if (!ret && !json_is_true(json_object_get(resp, "succeeded")))
@@ -162,7 +162,7 @@ static int txn_put(struct store *s, json_t *compare, const char *key, const char
 static int et_create(struct store *s, const char *key, const char *value, int64_t lease)
 {
 	char *k = b64(key);
-	json_t *cmp = json_pack("{s:s, s:s, s:s, s:s}", "key", k, "target", "CREATE",
+	json_t *cmp = json_pack("[{s:s, s:s, s:s, s:s}]", "key", k, "target", "CREATE",
 				"result", "EQUAL", "create_revision", "0");
 
 	free(k);
@@ -175,8 +175,11 @@ static int et_cas(struct store *s, const char *key, const char *value, int64_t e
 	json_t *cmp;
 
 	snprintf(rev, sizeof(rev), "%lld", (long long)expected);
-	cmp = json_pack("{s:s, s:s, s:s, s:s}", "key", k, "target", "MOD", "result", "EQUAL",
-			"mod_revision", rev);
+	/* An absent key compares with mod_revision 0; the existence check keeps CAS from ever
+	 * creating a key, as with SQLite's UPDATE (store_create is for that). */
+	cmp = json_pack("[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]",
+			"key", k, "target", "MOD", "result", "EQUAL", "mod_revision", rev,
+			"key", k, "target", "CREATE", "result", "GREATER", "create_revision", "0");
 	free(k);
 	return txn_put(s, cmp, key, value, 0, -EAGAIN);
 }
@@ -192,23 +195,49 @@ static int et_del(struct store *s, const char *key)
 	return ret;
 }
 
-static int range(struct store *s, const char *key, const char *end, json_t **resp)
+/* Base64 key and range_end covering every key that starts with prefix. The empty prefix
+ * is etcd's "all keys": key and range_end both "\0". */
+static int prefix_range(const char *prefix, char **k, char **en)
 {
-	char *k = b64(key), *e = end ? b64(end) : NULL;
+	char end[512];
+
+	if (!*prefix) {
+		*k = strdup("AA==");
+		*en = strdup("AA==");
+	} else {
+		if (store_prefix_end(prefix, end, sizeof(end)))
+			return -EINVAL;
+		*k = b64(prefix);
+		*en = b64(end);
+	}
+	if (!*k || !*en) {
+		free(*k);
+		free(*en);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Range read of one key (en NULL) or of [k, en); both already base64. */
+static int range(struct store *s, const char *k, const char *en, json_t **resp)
+{
 	json_t *req = json_pack("{s:s}", "key", k);
 
-	if (e)
-		json_object_set_new(req, "range_end", json_string(e));
-	free(k);
-	free(e);
+	if (en)
+		json_object_set_new(req, "range_end", json_string(en));
 	return call(ET(s), "/v3/kv/range", req, resp);
 }
 
 static int et_get(struct store *s, const char *key, char **value, int64_t *rev)
 {
 	json_t *resp = NULL, *kv;
-	int ret = range(s, key, NULL, &resp);
+	char *k = b64(key);
+	int ret;
 
+	if (!k)
+		return -ENOMEM;
+	ret = range(s, k, NULL, &resp);
+	free(k);
 	if (ret)
 		return ret;
 	kv = json_array_get(json_object_get(resp, "kvs"), 0);
@@ -226,16 +255,18 @@ static int et_get(struct store *s, const char *key, char **value, int64_t *rev)
 
 static int et_list(struct store *s, const char *prefix, struct store_kv **out, size_t *n, int64_t *rev)
 {
-	char end[512];
 	json_t *resp = NULL, *kvs, *kv;
 	struct store_kv *v;
+	char *k, *en;
 	size_t i;
 	int ret;
 
 	*n = 0;
-	if (store_prefix_end(prefix, end, sizeof(end)))
-		return -EINVAL;
-	ret = range(s, prefix, end, &resp);
+	if ((ret = prefix_range(prefix, &k, &en)))
+		return ret;
+	ret = range(s, k, en, &resp);
+	free(k);
+	free(en);
 	if (ret)
 		return ret;
 	kvs = json_object_get(resp, "kvs");
@@ -302,7 +333,9 @@ struct watch_ctx {
 	struct growbuf b;
 	store_watch_cb cb;
 	void *arg;
-	int stopped;
+	int stopped;            /* the callback asked to stop */
+	int err;                /* the server ended the watch: -ESTALE (compacted) or -EIO */
+	bool got_data;          /* the endpoint answered: no failover after this */
 };
 
 static int deliver(struct watch_ctx *w, const char *line)
@@ -312,6 +345,18 @@ static int deliver(struct watch_ctx *w, const char *line)
 
 	if (!msg)
 		return 0;
+	/* A start revision that was compacted away cancels the watch: the caller must re-list. */
+	if (json_is_true(json_object_get(json_object_get(msg, "result"), "canceled"))) {
+		w->err = json_object_get(json_object_get(msg, "result"), "compact_revision") ?
+			 -ESTALE : -ECANCELED;
+		json_decref(msg);
+		return 1;
+	}
+	if (json_object_get(msg, "error")) {
+		w->err = -EIO;
+		json_decref(msg);
+		return 1;
+	}
 	events = json_object_get(json_object_get(msg, "result"), "events");
 	json_array_foreach(events, i, ev) {
 		json_t *kv = json_object_get(ev, "kv");
@@ -341,6 +386,7 @@ static size_t watch_data(char *p, size_t size, size_t n, void *arg)
 	struct watch_ctx *w = arg;
 	char *nl;
 
+	w->got_data = true;
 	if (!collect(p, size, n, &w->b))
 		return 0;
 	/* The gateway streams one JSON object per line. */
@@ -360,42 +406,25 @@ static int watch_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, c
 	return atomic_load(&w->e->stop_watch) ? 1 : 0;
 }
 
-static int et_watch(struct store *s, const char *prefix, int64_t start_rev, store_watch_cb cb, void *arg)
+/* One watch attempt against endpoint i; curl's result. */
+static CURLcode watch_once(struct watch_ctx *w, int i, const char *text, long *status)
 {
-	struct store_etcd *e = ET(s);
-	struct watch_ctx w = { .e = e, .cb = cb, .arg = arg };
-	char end[512], url[512], rev[24], *k, *en, *text;
-	CURL *c;
+	char url[512];
+	CURL *c = curl_easy_init();
 	CURLcode rc;
-	json_t *req;
 
-	if (store_prefix_end(prefix, end, sizeof(end)))
-		return -EINVAL;
-	k = b64(prefix);
-	en = b64(end);
-	snprintf(rev, sizeof(rev), "%lld", (long long)start_rev);
-	req = json_pack("{s:{s:s, s:s, s:s}}", "create_request", "key", k, "range_end", en,
-			"start_revision", rev);
-	free(k);
-	free(en);
-	text = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	c = curl_easy_init();
-	if (!c || !text) {
-		free(text);
-		if (c)
-			curl_easy_cleanup(c);
-		return -ENOMEM;
-	}
-	atomic_store(&e->stop_watch, 0);
-	snprintf(url, sizeof(url), "%s/v3/watch", e->endpoints[atomic_load(&e->preferred)]);
+	if (!c)
+		return CURLE_OUT_OF_MEMORY;
+	snprintf(url, sizeof(url), "%s/v3/watch", w->e->endpoints[i]);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
+	/* libcurl calls the progress function about once a second even on an idle stream,
+	 * which is how store_watch_stop() reaches a watch blocked in curl_easy_perform(). */
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, watch_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &w);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
@@ -403,12 +432,61 @@ static int et_watch(struct store *s, const char *prefix, int64_t start_rev, stor
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
 	rc = curl_easy_perform(c);
+	*status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_cleanup(c);
+	return rc;
+}
+
+static int et_watch(struct store *s, const char *prefix, int64_t start_rev, store_watch_cb cb, void *arg)
+{
+	struct store_etcd *e = ET(s);
+	struct watch_ctx w = { .e = e, .cb = cb, .arg = arg };
+	char rev[24], *k, *en, *text;
+	int first = atomic_load(&e->preferred), ret = -ECONNREFUSED;
+	json_t *req;
+
+	if ((ret = prefix_range(prefix, &k, &en)))
+		return ret;
+	snprintf(rev, sizeof(rev), "%lld", (long long)start_rev);
+	req = json_pack("{s:{s:s, s:s, s:s}}", "create_request", "key", k, "range_end", en,
+			"start_revision", rev);
+	free(k);
+	free(en);
+	text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!text)
+		return -ENOMEM;
+	/* Endpoints in order from the one that answered last; move on only while none answers. */
+	for (int n = 0; n < e->n_endpoints && !atomic_load(&e->stop_watch); n++) {
+		int i = (first + n) % e->n_endpoints;
+		long status;
+		CURLcode rc = watch_once(&w, i, text, &status);
+
+		if (w.stopped || atomic_load(&e->stop_watch)) {
+			ret = 0;
+			break;
+		}
+		if (w.err) {
+			ret = w.err;
+			break;
+		}
+		if (w.got_data || (rc == CURLE_OK && status)) {
+			atomic_store(&e->preferred, i);
+			ret = status && status != 200 ? -EIO : -ECONNRESET;
+			break;
+		}
+		ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
+		w.b.len = 0;
+	}
+	if (atomic_load(&e->stop_watch))
+		ret = 0;
+	/* The stop request is used up by this watch; a stop that came before the watch started
+	 * still ends it at once, so the caller's stop cannot get lost in a race. */
+	atomic_store(&e->stop_watch, 0);
 	free(text);
 	free(w.b.data);
-	if (w.stopped || atomic_load(&e->stop_watch))
-		return 0;
-	return rc == CURLE_OK ? -ECONNRESET : -ECONNREFUSED;
+	return ret;
 }
 
 static void et_watch_stop(struct store *s)
@@ -456,7 +534,9 @@ int store_open_etcd(struct store **out, const char *endpoints)
 		return -EINVAL;
 	}
 	/* Prove that one endpoint answers before the agent relies on it. */
-	ret = range(&e->base, "/petrel/", NULL, &resp);
+	char *probe = b64("/petrel/");
+	ret = probe ? range(&e->base, probe, NULL, &resp) : -ENOMEM;
+	free(probe);
 	json_decref(resp);
 	if (ret) {
 		et_close(&e->base);

@@ -62,9 +62,13 @@ static int current_rev(sqlite3 *db, int64_t *rev)
 	return 0;
 }
 
-/* Run one write statement (key, value, [expected]) in a transaction with a new revision. */
+enum { CHANGE_ANY, CHANGE_OR_EAGAIN, CHANGE_OR_NOTHING };
+
+/* Run one write statement (key, value, [expected]) in a transaction with a new revision.
+ * A statement that changed no row fails with -EAGAIN (CAS) or is rolled back quietly (delete
+ * of an absent key), so the revision moves only on real changes, as in etcd. */
 static int write_op(struct store *s, const char *sql, const char *key, const char *value,
-		    int64_t expected, bool need_change)
+		    int64_t expected, int change)
 {
 	struct store_sqlite *q = SQ(s);
 	sqlite3_stmt *st = NULL;
@@ -85,11 +89,16 @@ static int write_op(struct store *s, const char *sql, const char *key, const cha
 		sqlite3_bind_int64(st, 3, rev);
 		sqlite3_bind_int64(st, 4, expected);
 		ret = sq_err(sqlite3_step(st));
-		if (!ret && need_change && sqlite3_changes(q->db) == 0)
-			ret = -EAGAIN;
+		if (!ret && change != CHANGE_ANY && sqlite3_changes(q->db) == 0)
+			ret = change == CHANGE_OR_EAGAIN ? -EAGAIN : 1;
 	}
 	sqlite3_finalize(st);
-	exec(q->db, ret ? "ROLLBACK" : "COMMIT");
+	if (ret) {
+		exec(q->db, "ROLLBACK");
+		ret = ret > 0 ? 0 : ret;
+	} else {
+		ret = exec(q->db, "COMMIT");
+	}
 out:
 	pthread_mutex_unlock(&q->lock);
 	return ret;
@@ -99,24 +108,24 @@ static int sq_put(struct store *s, const char *key, const char *value, int64_t l
 {
 	return write_op(s, "INSERT INTO kv(key, value, mod_revision) VALUES (?1, ?2, ?3) "
 			   "ON CONFLICT(key) DO UPDATE SET value = ?2, mod_revision = ?3",
-			key, value, 0, false);
+			key, value, 0, CHANGE_ANY);
 }
 
 static int sq_create(struct store *s, const char *key, const char *value, int64_t lease)
 {
 	return write_op(s, "INSERT INTO kv(key, value, mod_revision) VALUES (?1, ?2, ?3)",
-			key, value, 0, false);
+			key, value, 0, CHANGE_ANY);
 }
 
 static int sq_cas(struct store *s, const char *key, const char *value, int64_t expected)
 {
 	return write_op(s, "UPDATE kv SET value = ?2, mod_revision = ?3 WHERE key = ?1 AND mod_revision = ?4",
-			key, value, expected, true);
+			key, value, expected, CHANGE_OR_EAGAIN);
 }
 
 static int sq_del(struct store *s, const char *key)
 {
-	return write_op(s, "DELETE FROM kv WHERE key = ?1 AND ?3 = ?3", key, NULL, 0, false);
+	return write_op(s, "DELETE FROM kv WHERE key = ?1 AND ?3 = ?3", key, NULL, 0, CHANGE_OR_NOTHING);
 }
 
 static int sq_get(struct store *s, const char *key, char **value, int64_t *rev)
@@ -156,11 +165,15 @@ static int sq_list(struct store *s, const char *prefix, struct store_kv **out, s
 	int rc, ret = 0;
 
 	*n = 0;
-	if (store_prefix_end(prefix, end, sizeof(end)))
+	/* A range on the primary key (BINARY collation compares bytes) rather than LIKE, which
+	 * would need '%' and '_' escaped. The empty prefix has no upper bound. */
+	if (!*prefix)
+		end[0] = 0;
+	else if (store_prefix_end(prefix, end, sizeof(end)))
 		return -EINVAL;
 	pthread_mutex_lock(&q->lock);
-	rc = sqlite3_prepare_v2(q->db, "SELECT key, value, mod_revision FROM kv WHERE key >= ?1 AND key < ?2 "
-				       "ORDER BY key", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(q->db, "SELECT key, value, mod_revision FROM kv "
+				       "WHERE key >= ?1 AND (?2 = '' OR key < ?2) ORDER BY key", -1, &st, NULL);
 	if (rc) {
 		pthread_mutex_unlock(&q->lock);
 		return sq_err(rc);
@@ -176,10 +189,15 @@ static int sq_list(struct store *s, const char *prefix, struct store_kv **out, s
 			}
 			kvs = nk;
 		}
-		kvs[*n].key = strdup((const char *)sqlite3_column_text(st, 0));
-		kvs[*n].value = strdup((const char *)sqlite3_column_text(st, 1));
-		kvs[*n].mod_revision = sqlite3_column_int64(st, 2);
-		(*n)++;
+		struct store_kv *kv = &kvs[(*n)++];
+
+		kv->key = strdup((const char *)sqlite3_column_text(st, 0));
+		kv->value = strdup((const char *)sqlite3_column_text(st, 1));
+		kv->mod_revision = sqlite3_column_int64(st, 2);
+		if (!kv->key || !kv->value) {
+			ret = -ENOMEM;
+			break;
+		}
 	}
 	if (!ret && rc != SQLITE_DONE)
 		ret = sq_err(rc);
@@ -198,7 +216,10 @@ static int sq_list(struct store *s, const char *prefix, struct store_kv **out, s
 
 static int sq_lease_grant(struct store *s, int ttl, int64_t *lease)
 {
-	*lease = ++SQ(s)->next_lease;   /* one process, nothing expires: liveness is local */
+	/* One process, nothing expires: liveness is local. */
+	pthread_mutex_lock(&SQ(s)->lock);
+	*lease = ++SQ(s)->next_lease;
+	pthread_mutex_unlock(&SQ(s)->lock);
 	return 0;
 }
 
