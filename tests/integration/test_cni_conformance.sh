@@ -3,17 +3,20 @@
 # the network config on stdin) against a lab node's agent: VERSION, ADD (result fields, the
 # interface really configured, labels, real traffic to an endpoint on another node), CHECK
 # (passes, then fails once a route or an address is removed), DEL twice and after the netns
-# is gone, STATUS, GC, and the error codes. (The full-pool error is in
-# test_agent_standalone.sh, whose agent has a /30 block.)
+# is gone, STATUS, GC, and the error codes, including a full address pool (a standalone
+# agent with a /30 block).
 . "$(dirname "$0")/lib.sh"
 CNI="$BUILD/bin/petrel-cni"
 NS=cni$$
 lab_up 2 vxlan
+PNS=cnp$$
+DIR=$(mktemp -d /tmp/petrel-cni-XXXXXX)
 cleanup_cni() {
-	for ns in "$NS" "$NS-b"; do
+	for ns in "$NS" "$NS-b" "$NS-c" "$PNS"; do
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 	done
+	rm -rf "$DIR" "/sys/fs/bpf/petrel/$PNS"
 	cleanup
 }
 trap cleanup_cni EXIT
@@ -185,4 +188,29 @@ SOCK=/run/petrel/labs/$LAB/node1/petreld.sock
 ip -n "$NS" -o link | grep -q eth0 && fail "failed ADDs left an interface in the netns"
 [ "$(cni_endpoints '| length')" = 0 ] || fail "failed ADDs left endpoints behind"
 ok "failed ADDs leave nothing in the netns or in the agent's state"
+
+# A full address pool: a standalone agent whose /30 block holds one endpoint.
+ip netns add "$PNS"
+ip -n "$PNS" link add eth0 type veth peer name peer0
+ip -n "$PNS" addr add 192.0.2.10/24 dev eth0
+ip -n "$PNS" link set eth0 up; ip -n "$PNS" link set peer0 up; ip -n "$PNS" link set lo up
+setsid "$PETRELD" --netns "$PNS" --node=solo --underlay-device=eth0 --underlay-ipv4=192.0.2.10 \
+	--state-dir="$DIR/state" --socket="$DIR/sock" --bpf-pin-dir="/sys/fs/bpf/petrel/$PNS" \
+	--netns-prefix="$PNS-" --block-ipv4-len=30 --block-ipv6-len=120 >"$DIR/log" 2>&1 </dev/null &
+SOCK=$DIR/sock
+for i in $(seq 100); do cni STATUS "" 1.1.0; [ "$RC" = 0 ] && break; sleep 0.1; done
+[ "$RC" = 0 ] || fail "standalone agent not up: $(cat "$DIR/log")"
+ip netns add "$NS-c"
+CID=one$$ cni ADD
+[ "$RC" = 0 ] || fail "ADD of the only container a /30 holds: $OUT"
+CID=two$$ CNS=$NS-c cni ADD
+expect_code 100 "ADD into a full address pool"
+echo "$OUT" | jq -r .msg | grep -q "pool exhausted" || fail "full pool not named: $OUT"
+ip -n "$NS-c" -o link | grep -q eth0 && fail "the ADD into a full pool left an interface"
+[ "$("$PETREL" --socket "$SOCK" -j endpoint list | jq length)" = 1 ] || fail "the ADD into a full pool left an endpoint"
+CID=one$$ cni DEL
+CID=two$$ CNS=$NS-c cni ADD
+[ "$RC" = 0 ] || fail "ADD after the pool had room again: $OUT"
+CID=two$$ CNS=$NS-c cni DEL
+ok "a full pool leaves nothing behind, and the freed address serves the next ADD"
 echo "$CHECKS checks passed"
