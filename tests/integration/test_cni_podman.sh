@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A real runtime end to end: Podman (Debian's 4.3, CNI backend) runs a container on a petrel
 # network through petrel-cni; the container gets a petrel address, is a petrel endpoint with
-# Podman's labels, reaches an endpoint on another lab node, has per-endpoint metrics, and is
-# blocked by a petrel policy (seen in the flow log). Podman's storage, config and
+# Podman's labels, reaches an endpoint on another lab node, publishes a port through CNI's
+# portMappings, has per-endpoint metrics, and is blocked by a petrel policy (seen in the
+# flow log). Podman's storage, config and
 # CNI directories are private to the test.
 . "$(dirname "$0")/lib.sh"
 command -v podman >/dev/null || skip "podman is not installed (scripts/install-deps.sh installs it)"
@@ -28,7 +29,7 @@ CONF
 cat > "$D/net.d/petrel.conflist" <<CONF
 {"cniVersion": "1.0.0", "name": "petrel",
  "plugins": [{"type": "petrel-cni", "socket": "/run/petrel/labs/$LAB/node1/petreld.sock",
-              "labels": {"runtime": "podman"}}]}
+              "labels": {"runtime": "podman"}, "capabilities": {"portMappings": true}}]}
 CONF
 tar -C "$D/rootfs" -c . | PM import - localhost/petrel-busybox >/dev/null 2>&1 || fail "podman import"
 ok "a local busybox image built with podman import"
@@ -63,12 +64,17 @@ p --node node2 flows --endpoint far --verdict denied | jq -se 'map(select(.src.l
 	>/dev/null || fail "no denied flow event for the Podman container"
 ok "a petrel policy blocks the Podman container, and the flow log says so"
 
-# While a container runs it is a petrel endpoint with the network's labels; --rm removes it.
-PM run -d --name sleeper --network petrel --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-	localhost/petrel-busybox sleep 60 >/dev/null || fail "podman run -d"
-p --node node1 -j endpoint list | jq -e 'map(select(.labels.runtime == "podman" and .labels["petrel.io/cni"] == "true")) | length == 1' \
-	>/dev/null || fail "the running Podman container is not a petrel endpoint"
-ok "a running Podman container is a petrel endpoint labelled runtime=podman"
+# While a container runs it is a petrel endpoint with the network's labels and Podman's
+# container name (CNI_ARGS K8S_POD_NAME); its published port (the portMappings capability)
+# answers on the node's address; --rm removes it.
+PM run -d --name sleeper --network petrel -p 8082:7001 --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+	localhost/petrel-busybox sh -c "nc -ll -p 7001 -e cat & sleep 60" >/dev/null || fail "podman run -d"
+p --node node1 -j endpoint list | jq -e 'map(select(.labels.runtime == "podman" and .labels["petrel.io/cni"] == "true" and
+	.labels["petrel.io/cni-network"] == "petrel" and .labels["io.kubernetes.pod.name"] == "sleeper" and
+	.publish == [{"host_port": 8082, "port": 7001, "proto": "tcp"}])) | length == 1' \
+	>/dev/null || fail "the running Podman container is not a petrel endpoint with its labels: $(p --node node1 -j endpoint list)"
+ok "a running Podman container is a petrel endpoint labelled runtime=podman, io.kubernetes.pod.name=sleeper"
+expect_echo "$LAB-outside" TCP "$(node_ip node1 4)" 8082 "a client outside the cluster reaches the Podman container's published port"
 # Telemetry: the running Podman container's endpoint has datapath counters on its node.
 p --node node1 -j endpoint list >/dev/null
 curl -sf --unix-socket "/run/petrel/labs/$LAB/node1/petreld.sock" http://x/metrics \
