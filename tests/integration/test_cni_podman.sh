@@ -3,8 +3,7 @@
 # network through petrel-cni; the container gets a petrel address, is a petrel endpoint with
 # Podman's labels, reaches an endpoint on another lab node, publishes a port through CNI's
 # portMappings, has per-endpoint metrics, and is blocked by a petrel policy (seen in the
-# flow log). Podman's storage, config and
-# CNI directories are private to the test.
+# flow log). Podman's storage, config and CNI directories are private to the test.
 . "$(dirname "$0")/lib.sh"
 command -v podman >/dev/null || skip "podman is not installed (scripts/install-deps.sh installs it)"
 [ -x /bin/busybox ] || skip "busybox-static is not installed (scripts/install-deps.sh installs it)"
