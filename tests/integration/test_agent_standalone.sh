@@ -34,7 +34,7 @@ expect_fail "missing underlay device" "eth9" --underlay-device=eth9
 [ -z "$(ls "$DIR/state" 2>/dev/null | grep -v state.db)" ] || true
 
 # A /30 block holds exactly one endpoint: the second gets a clear "full" error.
-setsid "$PETRELD" --netns "$NS" $base --block-ipv4-len=30 --block-ipv6-len=126 >"$DIR/log" 2>&1 </dev/null &
+setsid "$PETRELD" --netns "$NS" $base --block-ipv4-len=30 --block-ipv6-len=120 >"$DIR/log" 2>&1 </dev/null &
 for i in $(seq 100); do "$PETREL" --socket "$DIR/sock" node status >/dev/null 2>&1 && break; sleep 0.1; done
 "$PETREL" --socket "$DIR/sock" -j node status | jq -e '.store == "sqlite"' >/dev/null || fail "standalone agent not up: $(cat "$DIR/log")"
 ok "standalone agent runs on SQLite with no other service"
