@@ -34,6 +34,7 @@ struct agent {
 	volatile int stopping;
 	pthread_t watch_thread, keepalive_thread;
 	bool threads_started;
+	struct peer *peer;              /* agent-to-agent TLS channel (NULL: not configured) */
 };
 
 /* An error for the API layer: HTTP status + message + optional hint. */
@@ -74,6 +75,11 @@ int cluster_endpoint_get(struct agent *a, const char *name, struct endpoint *ep)
 int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoint *out,
 		    struct api_error *e);
 int endpoint_delete(struct agent *a, const char *name, struct api_error *e);
+/* Migration: this node's half of an existing endpoint (see endpoint.c). */
+int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e);
+void endpoint_release_local(struct agent *a, const struct endpoint *ep);
+int endpoint_datapath_detach(struct agent *a, const struct endpoint *ep);
+int endpoint_datapath_attach(struct agent *a, const struct endpoint *ep);
 /* Re-establish datapath state for local endpoints after an agent restart. */
 int endpoints_restore(struct agent *a);
 json_t *endpoint_json_with_counters(struct agent *a, const struct endpoint *ep);
@@ -105,6 +111,35 @@ int classic_route_block(const struct cidr *block, const struct ip_addr *node);
 int classic_policy_apply(struct agent *a, const struct dp_policy_entry *in, size_t n,
 			 const struct dp_enforce *enforce, size_t n_enforce,
 			 const struct endpoint *local, size_t n_local, const struct classic_peers *peers);
+
+/* peer.c: the agent-to-agent channel (mutual TLS on the underlay, port peer-port). */
+#include <openssl/ssl.h>
+typedef void (*peer_handler)(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
+int peer_start(struct agent *a);
+void peer_stop(struct agent *a);
+int peer_node_address(struct agent *a, const char *node, char *ip, size_t len);
+/* Connect to node's agent and send hello (the operation line); NULL with e filled. */
+SSL *peer_dial(struct agent *a, const char *node, const json_t *hello, struct api_error *e);
+int peer_send(SSL *ssl, json_t *msg);          /* one JSON line; steals msg */
+json_t *peer_recv(SSL *ssl);                   /* one JSON line, NULL on EOF/garbage */
+int peer_reply_error(SSL *ssl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* hold.c: packets for a container held (NFQUEUE in its netns) during a migration. */
+struct hold;
+int hold_start(const char *netns, struct hold **h);
+int hold_release(struct hold *h, uint64_t *held);   /* deliver in order, then stop holding */
+void hold_abort(struct hold *h);                    /* stop holding, drop what was held */
+
+/* migrate.c: live migration of containers between nodes. */
+void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
+void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
+void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
+/* POST /v1/containers/NAME/migrate {"to": NODE, "lazy": bool}: checks, then runs the
+ * migration in its own thread; *fd streams its progress and report as JSON lines. */
+int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, struct api_error *e);
+/* Does the datapath of this node treat endpoint NAME as moved away (mid-migration)? Fills
+ * the node it is moving to. */
+bool migrate_override(struct agent *a, const char *name, char *to, size_t len);
 
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);

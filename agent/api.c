@@ -225,6 +225,40 @@ static enum MHD_Result flows_response(struct agent *a, struct MHD_Connection *c)
 	return ret;
 }
 
+/* POST /v1/containers/NAME/migrate: a long stream of progress lines, run without the
+ * agent lock (the migration takes it for each short step). */
+static bool migrate_path(const char *method, const char *url, char *name, size_t len)
+{
+	const char *p = url + strlen("/v1/containers/"), *slash;
+
+	if (strcmp(method, "POST") || strncmp(url, "/v1/containers/", 15) ||
+	    !(slash = strchr(p, '/')) || strcmp(slash, "/migrate") || (size_t)(slash - p) >= len)
+		return false;
+	snprintf(name, len, "%.*s", (int)(slash - p), p);
+	return true;
+}
+
+static enum MHD_Result migrate_response(struct agent *a, struct MHD_Connection *c,
+					const char *name, const struct request *raw)
+{
+	struct api_error e = { 0 };
+	json_t *body = raw->len ? json_loadb(raw->body, raw->len, 0, NULL) : NULL;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	int fd;
+
+	if (migrate_start(a, name, body, &fd, &e)) {
+		json_decref(body);
+		return send_error(c, &e);
+	}
+	json_decref(body);
+	r = MHD_create_response_from_pipe(fd);
+	MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* Every JSON route module of the agent; the first that claims a path answers it. */
 static api_route_fn routes[] = { node_route, endpoints_route, policy_route };
 
@@ -300,6 +334,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	log_debug("api: %s %s", method, url);
+	{
+		char name[128];
+
+		if (migrate_path(method, url, name, sizeof(name)))
+			return migrate_response(s->a, c, name, rq);
+	}
 	/* The flow stream only reads the flow log (its own lock); it may run for long. */
 	if (!strcmp(url, "/v1/flows"))
 		return dispatch(s->a, c, method, url, rq);

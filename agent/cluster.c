@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "agent.h"
 #include "log.h"
+#include "netlink.h"
 
 struct location {
 	struct cidr prefix;
@@ -97,8 +98,53 @@ static int collect_stale(const struct cidr *prefix, const struct ip_addr *node4,
 	return 0;
 }
 
+/* The node's own stack (published-port flows, conntrack) reaches endpoints that moved
+ * through kernel /32 routes: native mode via the hosting node's underlay address, vxlan
+ * mode into the overlay device, whose egress program adds the tunnel key. */
+#define OVERLAY_GW4 "169.254.1.1"
+#define OVERLAY_GW6 "fe80::1"
+
+struct host_route {
+	struct cidr dst;
+};
+static struct host_route *host_routes;
+static size_t n_host_routes;
+
+static int route_via(struct agent *a, const struct cidr *dst, const struct node_addr *node)
+{
+	static const uint8_t overlay_mac[6] = { 0x02, 0x50, 0x00, 0x00, 0x00, 0x01 };
+	bool v4 = dst->addr.family == AF_INET;
+	struct ip_addr gw;
+
+	if (a->cfg.mode == MODE_NATIVE)
+		return nl_route_add(dst, v4 ? &node->ip4 : &node->ip6, a->cfg.underlay_dev, false);
+	ip_parse(v4 ? OVERLAY_GW4 : OVERLAY_GW6, &gw);
+	nl_neigh_add_permanent(VXLAN_DEV, &gw, overlay_mac);
+	return nl_route_add(dst, &gw, VXLAN_DEV, true);
+}
+
+static void sync_host_routes(struct agent *a, struct host_route *want, size_t n_want)
+{
+	for (size_t i = 0; i < n_host_routes; i++) {
+		bool keep = false;
+
+		for (size_t j = 0; j < n_want && !keep; j++)
+			keep = host_routes[i].dst.prefixlen == want[j].dst.prefixlen &&
+			       ip_equal(&host_routes[i].dst.addr, &want[j].dst.addr);
+		/* By device: an endpoint that came back has a route to its veth instead. */
+		if (!keep)
+			nl_route_del(&host_routes[i].dst, a->cfg.mode == MODE_NATIVE ?
+				     a->cfg.underlay_dev : VXLAN_DEV);
+	}
+	free(host_routes);
+	host_routes = want;
+	n_host_routes = n_want;
+}
+
 int cluster_sync(struct agent *a)
 {
+	struct host_route *routes = NULL;
+	size_t n_routes = 0;
 	struct loc_set want = { 0 }, stale = { 0 };
 	struct loc_set *sets[2] = { &want, &stale };
 	struct node_addr *nodes = NULL;
@@ -113,12 +159,31 @@ int cluster_sync(struct agent *a)
 		goto out;
 	/* Endpoint /32 and /128 entries win over node blocks in the LPM map: that is what lets
 	 * an address keep working after its endpoint moves to another node. */
-	for (size_t i = 0; i < n_eps; i++) {
+	routes = calloc(2 * n_eps + 1, sizeof(*routes));
+	for (size_t i = 0; routes && i < n_eps; i++) {
+		const char *at = eps[i].node;
+		char to[EP_NAME_MAX];
+		bool away;
+
+		/* Mid-migration, this node already sends the endpoint's traffic to its destination. */
+		if (!strcmp(at, a->cfg.node) && migrate_override(a, eps[i].name, to, sizeof(to)))
+			at = to;
+		away = strcmp(at, a->cfg.node) && (eps[i].moved || at == to);
 		for (size_t j = 0; j < n_nodes; j++) {
 			struct cidr host;
 
-			if (strcmp(eps[i].node, nodes[j].name))
+			if (strcmp(at, nodes[j].name))
 				continue;
+			for (int f = 0; away && f < 2; f++) {
+				struct ip_addr *ip = f ? &eps[i].ip6 : &eps[i].ip4;
+
+				if (!ip->family || a->cfg.backend != BACKEND_EBPF)
+					continue;
+				routes[n_routes].dst.addr = *ip;
+				routes[n_routes].dst.prefixlen = f ? 128 : 32;
+				if (route_via(a, &routes[n_routes].dst, &nodes[j]) == 0)
+					n_routes++;
+			}
 			if (eps[i].ip4.family) {
 				host.addr = eps[i].ip4;
 				host.prefixlen = 32;
@@ -144,6 +209,8 @@ int cluster_sync(struct agent *a)
 	for (size_t i = 0; i < want.n && !ret; i++)
 		ret = datapath_location_upsert(a->dp, &want.v[i].prefix, &want.v[i].node4,
 					       &want.v[i].node6);
+	if (routes)
+		sync_host_routes(a, routes, n_routes);
 	log_debug("cluster sync: %zu nodes, %zu endpoints, %zu locations, %zu stale removed",
 		  n_nodes, n_eps, want.n, stale.n);
 	/* Identities and policies follow the same changes (endpoints come and go). */

@@ -156,7 +156,9 @@ int datapath_attach_underlay(struct datapath *dp, int ifindex)
 
 int datapath_attach_overlay(struct datapath *dp, int ifindex)
 {
-	return attach(ifindex, BPF_TC_INGRESS, dp->skel->progs.from_overlay);
+	int ret = attach(ifindex, BPF_TC_INGRESS, dp->skel->progs.from_overlay);
+
+	return ret ? ret : attach(ifindex, BPF_TC_EGRESS, dp->skel->progs.to_overlay_stack);
 }
 
 static void ep_key_of(struct ep_key *k, const struct ip_addr *a)
@@ -201,6 +203,80 @@ int datapath_endpoint_delete(struct datapath *dp, const struct dp_endpoint *ep)
 	}
 	if (ep->host_ifindex > 0)
 		bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.metrics), &idx);
+	return 0;
+}
+
+static void return_key_of(struct return_key *k, const struct dp_return_flow *f)
+{
+	size_t n = f->ep.family == AF_INET ? 4 : 16;
+
+	memset(k, 0, sizeof(*k));
+	k->family = (__u32)f->ep.family;
+	k->proto = f->proto;
+	memcpy(k->ep_addr, f->ep.bytes, n);
+	memcpy(k->peer_addr, f->peer.bytes, n);
+	k->ep_port = htons(f->ep_port);
+	k->peer_port = htons(f->peer_port);
+}
+
+int datapath_return_flow_add(struct datapath *dp, const struct dp_return_flow *f)
+{
+	struct return_key k;
+	struct loc_info info = { 0 };
+
+	return_key_of(&k, f);
+	copy_ip(info.node4, &f->node4, 4);
+	if (f->node6.family)
+		copy_ip(info.node6, &f->node6, 16);
+	return bpf_map_update_elem(bpf_map__fd(dp->skel->maps.return_flows), &k, &info, BPF_ANY) ?
+	       -errno : 0;
+}
+
+int datapath_return_flows_clear(struct datapath *dp, const struct ip_addr *ep)
+{
+	int fd = bpf_map__fd(dp->skel->maps.return_flows);
+	struct return_key k, next, *prev = NULL;
+	size_t n = ep->family == AF_INET ? 4 : 16;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		if (k.family == (__u32)ep->family && !memcmp(k.ep_addr, ep->bytes, n)) {
+			bpf_map_delete_elem(fd, &k);
+			prev = NULL;    /* restart: deleting invalidates the walk */
+			continue;
+		}
+		prev = &k;
+	}
+	return 0;
+}
+
+int datapath_return_flows_foreach(struct datapath *dp, const struct ip_addr *ep,
+				  int (*cb)(const struct dp_return_flow *f, void *arg), void *arg)
+{
+	int fd = bpf_map__fd(dp->skel->maps.return_flows);
+	struct return_key k, *prev = NULL;
+	size_t n = ep->family == AF_INET ? 4 : 16;
+	struct loc_info info;
+
+	while (bpf_map_get_next_key(fd, prev, &k) == 0) {
+		struct dp_return_flow f = { .proto = k.proto };
+
+		prev = &k;
+		if (k.family != (__u32)ep->family || memcmp(k.ep_addr, ep->bytes, n) ||
+		    bpf_map_lookup_elem(fd, &k, &info))
+			continue;
+		f.ep = *ep;
+		f.peer.family = ep->family;
+		memcpy(f.peer.bytes, k.peer_addr, n);
+		f.ep_port = ntohs(k.ep_port);
+		f.peer_port = ntohs(k.peer_port);
+		f.node4.family = AF_INET;
+		memcpy(f.node4.bytes, info.node4, 4);
+		f.node6.family = AF_INET6;
+		memcpy(f.node6.bytes, info.node6, 16);
+		if (cb(&f, arg))
+			break;
+	}
 	return 0;
 }
 

@@ -87,4 +87,17 @@ typedef void (*dp_flow_cb)(const void *event, size_t len, void *arg);
 int datapath_flows_poll(struct datapath *dp, int timeout_ms, dp_flow_cb cb, void *arg);
 uint64_t datapath_flows_suppressed(struct datapath *dp);
 
+/* Replies of a flow that came in through a port published on node4/node6, for an endpoint
+ * that has migrated here (ports in host order). */
+struct dp_return_flow {
+	uint8_t proto;
+	struct ip_addr ep, peer;
+	uint16_t ep_port, peer_port;
+	struct ip_addr node4, node6;
+};
+int datapath_return_flow_add(struct datapath *dp, const struct dp_return_flow *f);
+int datapath_return_flows_clear(struct datapath *dp, const struct ip_addr *ep);
+int datapath_return_flows_foreach(struct datapath *dp, const struct ip_addr *ep,
+				  int (*cb)(const struct dp_return_flow *f, void *arg), void *arg);
+
 void datapath_close(struct datapath *dp);   /* detaches nothing: the datapath keeps forwarding */

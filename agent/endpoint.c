@@ -396,6 +396,76 @@ int endpoint_delete(struct agent *a, const char *name, struct api_error *e)
 	return 0;
 }
 
+/* Migration, destination side: build this node's half of an endpoint that already exists
+ * in cluster state (same addresses, MAC and identity) in a fresh netns, with its published
+ * ports, without touching its record: the record moves only once the container runs here. */
+int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e)
+{
+	struct ep_request req = { 0 };
+	uint8_t host_mac[6];
+	int ret;
+
+	derive_names(ep, host_mac);
+	ep->netns_owned = true;
+	snprintf(ep->state, sizeof(ep->state), "ready");
+	if (reserve_ports(a, ep, e))
+		return -1;
+	if (netns_exists(ep->netns))
+		netns_delete(ep->netns);    /* a leftover of an interrupted migration */
+	ret = netns_create(ep->netns);
+	if (ret) {
+		release_ports(a, ep, ep->n_publish);
+		return api_fail(e, 500, NULL, "cannot create network namespace '%s': %s", ep->netns,
+				strerror(-ret));
+	}
+	snprintf(req.container_ifname, sizeof(req.container_ifname), "eth0");
+	if (plumb(a, ep, &req, host_mac, e))
+		goto fail;
+	if ((ret = publish(a, ep, true))) {
+		api_fail(e, 500, NULL, "cannot publish ports of '%s': %s", ep->name, strerror(-ret));
+		datapath_remove(a, ep);
+		nl_link_delete(ep->ifname);
+		goto fail;
+	}
+	return 0;
+fail:
+	netns_delete(ep->netns);
+	release_ports(a, ep, ep->n_publish);
+	return -1;
+}
+
+/* This node's half of an endpoint, without its record or identity: what a migration
+ * leaves behind on the source once the destination runs it, or undoes on a failure. */
+void endpoint_release_local(struct agent *a, const struct endpoint *ep)
+{
+	publish(a, ep, false);
+	datapath_remove(a, ep);
+	nl_link_delete(ep->ifname);
+	if (ep->netns_owned)
+		netns_delete(ep->netns);
+	release_ports(a, ep, ep->n_publish);
+}
+
+/* Take the endpoint out of this node's datapath (its packets then follow the location
+ * map, towards a migration's destination), or put it back. */
+int endpoint_datapath_detach(struct agent *a, const struct endpoint *ep)
+{
+	datapath_remove(a, ep);
+	return 0;
+}
+
+int endpoint_datapath_attach(struct agent *a, const struct endpoint *ep)
+{
+	struct endpoint copy = *ep;
+	uint8_t host_mac[6];
+
+	int ret;
+
+	derive_names(&copy, host_mac);
+	ret = host_side(a, &copy, host_mac);     /* the kernel's /32 routes back to the veth */
+	return ret ? ret : datapath_add(a, &copy, host_mac);
+}
+
 int endpoints_restore(struct agent *a)
 {
 	struct endpoint *eps = NULL;

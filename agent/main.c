@@ -131,6 +131,8 @@ int main(int argc, char **argv)
 	}
 	if (flows_start(&a))
 		log_warn("flow log could not start; `petrel flows` will stay empty");
+	if (peer_start(&a))
+		log_warn("live migration disabled on this node (see the error above)");
 	if (cluster_threads_start(&a))
 		log_warn("cluster watch could not start; state changes on other nodes will be missed");
 	log_info("node %s ready: mode %s, store %s, API on %s", a.cfg.node,
@@ -150,6 +152,7 @@ int main(int argc, char **argv)
 	log_info("signal %d: stopping; the datapath keeps forwarding", sig);
 	a.stopping = 1;
 	api_stop(srv);
+	peer_stop(&a);
 	cluster_threads_stop(&a);
 	flows_stop(&a);
 	node_stop(&a);

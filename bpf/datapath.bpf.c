@@ -53,6 +53,35 @@ int from_overlay(struct __sk_buff *skb)
 	return forward(skb, &p, NULL, identity);
 }
 
+/* Packets the node's own stack routes into the overlay (VXLAN device egress). Ours already
+ * carry a tunnel key; the stack's own, such as published-port flows still arriving at a
+ * node their endpoint has left, get the key of the endpoint's current node here. */
+SEC("tc")
+int to_overlay_stack(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key = {};
+	struct loc_info *loc;
+	struct dp_cfg *cfg;
+	struct pkt p;
+	__u32 zero = 0;
+
+	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) == 0 && key.remote_ipv4)
+		return TC_ACT_OK;
+	if (parse(skb, &p) || !p.family)
+		return drop(DROP_PARSE);
+	cfg = bpf_map_lookup_elem(&dp_config, &zero);
+	loc = location(&p);
+	if (!cfg || !loc || (loc->flags & LOC_SELF))
+		return drop(DROP_NO_LOCATION);
+	__builtin_memset(&key, 0, sizeof(key));
+	key.remote_ipv4 = bpf_ntohl(*(__u32 *)loc->node4);
+	key.tunnel_id = ipcache_identity(p.family, p.src);
+	key.tunnel_ttl = 64;
+	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX))
+		return drop(DROP_TUNNEL);
+	return TC_ACT_OK;
+}
+
 /* Packets the host stack delivers (published ports after DNAT): counted, and subject to
  * the endpoint's ingress policy with the client's identity (usually world). */
 SEC("tc")

@@ -45,6 +45,18 @@ struct loc_info {
 	__u32 flags;
 };
 
+/* A flow that entered the cluster through a port published on another node and whose
+ * endpoint has since migrated here: its replies go back through that node, whose
+ * conntrack undoes the DNAT, so the client keeps seeing the address it connected to. */
+struct return_key {
+	__u32 family;
+	__u8 proto;
+	__u8 pad[3];
+	__u8 ep_addr[16];              /* the endpoint's address and port */
+	__u8 peer_addr[16];            /* the outside client's */
+	__u16 ep_port, peer_port;      /* network order */
+};
+
 struct dp_cfg {
 	__u32 mode;                    /* DP_MODE_* */
 	__u32 underlay_ifindex;

@@ -287,9 +287,63 @@ static void log_tail(const char *path)
 	free(text);
 }
 
+/* Run a tool to completion, its output into log; 0 when it exits 0. */
+static int run_tool(char *const argv[], const char *log)
+{
+	int status;
+	pid_t pid = spawn(NULL, argv, log);
+
+	if (pid < 0)
+		return (int)pid;
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/* The lab's PKI for the agents' mutual TLS: one CA, and per node a key and a certificate
+ * naming the node (CN and subjectAltName), made with the openssl tool. */
+static int make_certs(struct cli *c, struct lab *l)
+{
+	char dir[256], log[300], ca[300], cakey[300], subj[128], key[300], csr[300], crt[300];
+	char san[64];
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s/pki", l->dir);
+	snprintf(log, sizeof(log), "%s/openssl.log", dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(cakey, sizeof(cakey), "%s/ca.key", dir);
+	snprintf(subj, sizeof(subj), "/CN=petrel lab %s CA", l->name);
+	if ((ret = mkdir_p(dir, 0700)))
+		return cli_error(c, "cannot create %s: %s", dir, strerror(-ret));
+	progress(c, "creating the cluster CA and node certificates in %s", dir);
+	{
+		char *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+				 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", cakey, "-out", ca,
+				 "-days", "3650", "-subj", subj, NULL };
+		if (run_tool(argv, log))
+			return cli_error(c, "cannot create the lab CA; see %s", log);
+	}
+	for (int i = 1; i <= l->nodes; i++) {
+		snprintf(key, sizeof(key), "%s/node%d.key", dir, i);
+		snprintf(csr, sizeof(csr), "%s/node%d.csr", dir, i);
+		snprintf(crt, sizeof(crt), "%s/node%d.pem", dir, i);
+		snprintf(subj, sizeof(subj), "/CN=node%d", i);
+		snprintf(san, sizeof(san), "subjectAltName=DNS:node%d", i);
+		char *req[] = { "openssl", "req", "-newkey", "ec", "-pkeyopt",
+				"ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr,
+				"-subj", subj, "-addext", san, NULL };
+		char *sign[] = { "openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
+				 "-CAcreateserial", "-out", crt, "-days", "3650", "-copy_extensions",
+				 "copy", NULL };
+		if (run_tool(req, log) || run_tool(sign, log))
+			return cli_error(c, "cannot create the certificate of node%d; see %s", i, log);
+	}
+	return 0;
+}
+
 static int start_agent(struct cli *c, struct lab *l, int i)
 {
-	char dir[200], conf[256], sock[256], log[256], ns[64], bin[512], text[1024];
+	char dir[200], conf[256], sock[256], log[256], ns[64], bin[512], text[2048];
 	char *argv[] = { bin, "--netns", ns, "--config", conf, NULL };
 	json_t *resp = NULL;
 	long status = 0;
@@ -306,9 +360,11 @@ static int start_agent(struct cli *c, struct lab *l, int i)
 		 "# written by petrel lab up\nnode = node%d\nunderlay-device = eth0\n"
 		 "underlay-ipv4 = 198.18.0.%d\nunderlay-ipv6 = fd00:198:18::%d\nmode = %s\n"
 		 "state-dir = %s/state\nsocket = %s\nbpf-pin-dir = /sys/fs/bpf/petrel/%s/node%d\n"
-		 "netns-prefix = %s-ep-\npolicy-backend = %s\n%s%s\n",
+		 "netns-prefix = %s-ep-\npolicy-backend = %s\n%s%s\n"
+		 "tls-ca = %s/pki/ca.pem\ntls-cert = %s/pki/node%d.pem\ntls-key = %s/pki/node%d.key\n",
 		 i, 10 + i, 10 + i, l->mode, dir, sock, l->name, i, l->name, l->backend,
-		 l->nodes >= 2 ? "etcd = " : "", l->nodes >= 2 ? ETCD_URL : "");
+		 l->nodes >= 2 ? "etcd = " : "", l->nodes >= 2 ? ETCD_URL : "",
+		 l->dir, l->dir, i, l->dir, i);
 	if ((ret = write_file_atomic(conf, text)))
 		return cli_error(c, "cannot write %s: %s", conf, strerror(-ret));
 	petreld_path(bin, sizeof(bin));
@@ -493,6 +549,8 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 		goto fail;
 	}
 	if (l.nodes >= 2 && start_etcd(c, &l))
+		goto fail;
+	if (make_certs(c, &l))
 		goto fail;
 	for (int i = 1; i <= l.nodes; i++)
 		if (start_agent(c, &l, i))

@@ -41,6 +41,7 @@ void config_defaults(struct petreld_config *c)
 	snprintf(c->socket, sizeof(c->socket), "/run/petrel/petreld.sock");
 	snprintf(c->netns_prefix, sizeof(c->netns_prefix), "petrel-");
 	c->underlay_mtu = 1500;
+	c->peer_port = 4791;
 }
 
 static int bad(char *err, size_t len, const char *key, const char *fmt, ...)
@@ -199,6 +200,21 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 		else
 			return bad(err, len, key, "'%s' is not ebpf or iptables", v);
 		c->flags |= HAS_BACKEND;
+	} else if (!strcmp(key, "tls-ca") || !strcmp(key, "tls-cert") || !strcmp(key, "tls-key")) {
+		char *dst = !strcmp(key, "tls-ca") ? c->tls_ca :
+			    !strcmp(key, "tls-cert") ? c->tls_cert : c->tls_key;
+
+		if ((ret = set_str(dst, CONFIG_STR, key, v, true, err, len)))
+			return ret;
+		c->flags |= HAS_TLS;
+	} else if (!strcmp(key, "peer-port")) {
+		if ((ret = set_uint(&c->peer_port, key, v, 1, 65535, err, len)))
+			return ret;
+		c->flags |= HAS_PEER_PORT;
+	} else if (!strcmp(key, "criu")) {
+		if ((ret = set_str(c->criu, sizeof(c->criu), key, v, true, err, len)))
+			return ret;
+		c->flags |= HAS_CRIU;
 	} else if (!strcmp(key, "underlay-mtu")) {
 		if ((ret = set_uint(&c->underlay_mtu, key, v, 1280, 65535, err, len)))
 			return ret;

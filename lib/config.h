@@ -27,6 +27,9 @@ enum {
 	HAS_BLOCK6     = 1 << 13,
 	HAS_MTU        = 1 << 14,
 	HAS_BACKEND    = 1 << 15,
+	HAS_TLS        = 1 << 16,
+	HAS_PEER_PORT  = 1 << 17,
+	HAS_CRIU       = 1 << 18,
 };
 
 #define CONFIG_STR 256
@@ -46,6 +49,12 @@ struct petreld_config {
 	char netns_prefix[64];              /* netns-prefix: endpoint netns = prefix + endpoint name */
 	int underlay_mtu;                   /* underlay-mtu (default 1500) */
 	enum policy_backend backend;        /* policy-backend = ebpf|iptables */
+	/* Agent-to-agent migration channel: mutual TLS on the underlay address. */
+	char tls_ca[CONFIG_STR];            /* tls-ca: the cluster CA that signs every node */
+	char tls_cert[CONFIG_STR];          /* tls-cert: this node's certificate (CN = node) */
+	char tls_key[CONFIG_STR];           /* tls-key */
+	int peer_port;                      /* peer-port (default 4791) */
+	char criu[CONFIG_STR];              /* criu: path of a CRIU >= 4.2 (empty: search) */
 };
 
 /* Defaults: cluster 10.244.0.0/16 + fd00:244::/48, blocks /24 + /64, vxlan, state /var/lib/petrel,

@@ -33,6 +33,7 @@ struct endpoint {
 	uint32_t id;
 	uint32_t identity;          /* security identity of its label set (lib/identity.h) */
 	bool netns_owned;           /* petrel created the netns and deletes it with the endpoint */
+	bool moved;                 /* migrated at least once: every node routes its /32 itself */
 	int n_labels, n_publish;
 	struct ep_label labels[EP_MAX_LABELS];
 	struct ep_publish publish[EP_MAX_PUBLISH];

@@ -106,6 +106,18 @@ static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
 	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
 }
 
+/* Replies of a flow that came in through another node's published port (see
+ * struct return_key); NULL for every other packet. */
+static __always_inline struct loc_info *return_route(const struct pkt *p)
+{
+	struct return_key k = { .family = p->family, .proto = p->proto,
+				.ep_port = p->sport, .peer_port = p->dport };
+
+	__builtin_memcpy(k.ep_addr, p->src, 16);
+	__builtin_memcpy(k.peer_addr, p->dst, 16);
+	return bpf_map_lookup_elem(&return_flows, &k);
+}
+
 /* Everything after parsing: local endpoint, remote node, or the host stack. src is the
  * sending endpoint when it is local (its egress policy applies), src_identity the sender's
  * identity (from the tunnel key, the ipcache, or src). */
@@ -134,8 +146,12 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 	cfg = bpf_map_lookup_elem(&dp_config, &zero);
 	if (!cfg)
 		return drop(DROP_NO_CONFIG);
-	if (!in_cluster(cfg, p))
+	if (!in_cluster(cfg, p)) {
+		if (src && (loc = return_route(p)))
+			return cfg->mode == DP_MODE_VXLAN ? to_overlay(skb, cfg, loc, src_identity) :
+							    to_native(skb, p, loc);
 		return TC_ACT_OK;     /* outside world: the host routes and masquerades */
+	}
 	loc = location(p);
 	if (!loc)
 		return drop(DROP_NO_LOCATION);

@@ -117,3 +117,11 @@ struct {
 	__type(value, struct flow_budget);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flow_budget SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct return_key);
+	__type(value, struct loc_info);        /* the node the flow entered through */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} return_flows SEC(".maps");

@@ -1,0 +1,201 @@
+/* Holding packets while a container is frozen: on the destination of a migration, every
+ * packet for the container is queued (NFQUEUE, in the container's netns) from before the
+ * source freezes until the restored process runs, then released in arrival order. TCP
+ * then needs no retransmission timeout and UDP loses nothing. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <arpa/inet.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include "agent.h"
+#include "log.h"
+#include "netns.h"
+#include "nft.h"
+
+#ifndef NF_ACCEPT
+#define NF_ACCEPT 1          /* linux/netfilter.h clashes with netinet/in.h */
+#endif
+#define HOLD_QUEUE 7
+#define HOLD_MAX   200000   /* packets queued at most; beyond, the kernel drops (TCP resends) */
+
+enum hold_mode { HOLDING, RELEASING, PASSING, STOPPING };
+
+struct hold {
+	char netns[256];
+	struct nfq_handle *h;
+	struct nfq_q_handle *qh;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	enum hold_mode mode;
+	bool acked;
+	uint32_t last_id;      /* highest held packet id */
+	uint64_t held, passed;
+};
+
+static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_data *nfa,
+		     void *arg)
+{
+	struct hold *h = arg;
+	struct nfqnl_msg_packet_hdr *ph = nfq_get_msg_packet_hdr(nfa);
+	uint32_t id = ph ? ntohl(ph->packet_id) : 0;
+
+	(void)msg;
+	if (h->mode == HOLDING) {
+		h->last_id = id;
+		h->held++;
+		return 0;
+	}
+	h->passed++;
+	return nfq_set_verdict(qh, id, NF_ACCEPT, 0, NULL);
+}
+
+static void *hold_main(void *arg)
+{
+	struct hold *h = arg;
+	int fd = nfq_fd(h->h);
+	char buf[4096] __attribute__((aligned));
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		enum hold_mode mode;
+
+		pthread_mutex_lock(&h->mu);
+		mode = h->mode;
+		if (mode == RELEASING) {
+			/* Ids are increasing: one batch verdict releases everything held, in order. */
+			if (h->held)
+				nfq_set_verdict_batch(h->qh, h->last_id, NF_ACCEPT);
+			h->mode = PASSING;
+			h->acked = true;
+			pthread_cond_broadcast(&h->cv);
+		}
+		pthread_mutex_unlock(&h->mu);
+		if (mode == STOPPING)
+			break;
+		if (poll(&p, 1, 20) > 0) {
+			ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+			if (n > 0)
+				nfq_handle_packet(h->h, buf, (int)n);
+			else if (n < 0 && errno == ENOBUFS)
+				log_warn("hold %s: queue overflow, some packets dropped", h->netns);
+		}
+	}
+	return NULL;
+}
+
+static int open_queue(struct hold *h)
+{
+	h->h = nfq_open();
+	if (!h->h)
+		return -errno ? -errno : -EIO;
+	h->qh = nfq_create_queue(h->h, HOLD_QUEUE, on_packet, h);
+	if (!h->qh)
+		return -EBUSY;
+	if (nfq_set_mode(h->qh, NFQNL_COPY_META, 0) < 0)
+		return -EIO;
+	nfq_set_queue_maxlen(h->qh, HOLD_MAX);
+	nfnl_rcvbufsiz(nfq_nfnlh(h->h), 8 << 20);
+	return nft_hold_add(HOLD_QUEUE);
+}
+
+static void close_queue(struct hold *h)
+{
+	if (h->qh)
+		nfq_destroy_queue(h->qh);
+	if (h->h)
+		nfq_close(h->h);
+	h->qh = NULL;
+	h->h = NULL;
+}
+
+/* Run fn(h) inside the hold's netns: the queue socket and the nft table belong there. */
+static int in_netns(struct hold *h, int (*fn)(struct hold *))
+{
+	int self = netns_open_self(), ret;
+
+	if (self < 0)
+		return self;
+	ret = netns_enter(h->netns);
+	if (!ret) {
+		ret = fn(h);
+		if (netns_enter_fd(self)) {
+			log_err("cannot return to the node namespace; aborting");
+			abort();
+		}
+	}
+	close(self);
+	return ret;
+}
+
+static int del_rule(struct hold *h)
+{
+	(void)h;
+	return nft_hold_del();
+}
+
+int hold_start(const char *netns, struct hold **out)
+{
+	struct hold *h = calloc(1, sizeof(*h));
+	int ret;
+
+	if (!h)
+		return -ENOMEM;
+	snprintf(h->netns, sizeof(h->netns), "%s", netns);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	ret = in_netns(h, open_queue);
+	if (!ret && pthread_create(&h->thread, NULL, hold_main, h))
+		ret = -errno;
+	if (ret) {
+		in_netns(h, del_rule);
+		close_queue(h);
+		free(h);
+		return ret;
+	}
+	*out = h;
+	return 0;
+}
+
+static void finish(struct hold *h, uint64_t *held)
+{
+	pthread_mutex_lock(&h->mu);
+	h->mode = STOPPING;
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->thread, NULL);
+	close_queue(h);     /* the kernel accepts nothing left: drops any stragglers' queue */
+	if (held)
+		*held = h->held;
+	log_info("hold %s: %llu packets held, %llu passed", h->netns,
+		 (unsigned long long)h->held, (unsigned long long)h->passed);
+	free(h);
+}
+
+int hold_release(struct hold *h, uint64_t *held)
+{
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->mu);
+	h->mode = RELEASING;
+	while (!h->acked)
+		pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+	/* New packets pass straight through the queue until the rule is gone. */
+	in_netns(h, del_rule);
+	usleep(20 * 1000);
+	finish(h, held);
+	return 0;
+}
+
+void hold_abort(struct hold *h)
+{
+	if (!h)
+		return;
+	in_netns(h, del_rule);
+	finish(h, NULL);    /* closing the queue drops what it held */
+}

@@ -1,0 +1,1280 @@
+/* Live migration of a running container to another node (docs/migration.md).
+ *
+ * Source                                   Destination
+ *   check: container, node, CRIU, kernel  ── probe ──►  CRIU/kernel/runc versions
+ *   claim /petrel/migrations/NAME
+ *                                         ── migrate ─► endpoint with the same IPs and
+ *                                                        MAC in a new netns, packets
+ *                                                        held (NFQUEUE), page server
+ *   freeze (runc pause); the datapath
+ *   sends the container's packets to the
+ *   destination, where they are held
+ *   dump: pages ──────────────────────────── stream ──► page server (zstd over mTLS)
+ *   images, writable layer (tar) ─────────── stream ──► image dir, upper dir
+ *   published-port flows (conntrack) ─────── restore ─► runc restore, return flows,
+ *                                                        release held packets, flip the
+ *                                                        endpoint's location ◄─ confirm
+ *   kill the frozen source, release its
+ *   half of the endpoint
+ *
+ * Anything failing before the destination confirms rolls back: the source was frozen,
+ * never stopped, so it resumes with its sockets intact, and the destination drops
+ * everything it prepared. The destination confirms only after writing the new location,
+ * so a source that loses the confirmation decides from cluster state: never two copies. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include "agent.h"
+#include "conntrack.h"
+#include "log.h"
+#include "netns.h"
+#include "proc.h"
+#include "relay.h"
+#include "tls.h"
+#include "util.h"
+
+#define KEY_MIGRATIONS "/petrel/migrations/"
+#define CRIU_DEFAULT   "/opt/petrel/criu/bin/criu"
+#define CRIU_MIN_MAJOR 4
+#define CRIU_MIN_MINOR 2
+#define STREAM_WAIT_MS 60000
+#define RESTORE_MS     120000
+
+/* ---- shared state: source overrides and destination migrations ---- */
+
+struct override {
+	char name[EP_NAME_MAX], to[EP_NAME_MAX];
+};
+
+/* Destination side of one migration, found by id from its stream connections. */
+struct incoming {
+	char id[64], name[EP_NAME_MAX];
+	char dir[CONFIG_STR + 64], images[CONFIG_STR + 80], work[CONFIG_STR + 80];
+	char upper[CONFIG_STR + 80];
+	int page_port;
+	pid_t page_server;
+	int streams_done, streams_failed;
+	uint64_t bytes;
+	struct incoming *next;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static struct override overrides[64];
+static size_t n_overrides;
+static struct incoming *incoming;
+
+bool migrate_override(struct agent *a, const char *name, char *to, size_t len)
+{
+	bool found = false;
+
+	(void)a;
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < n_overrides && !found; i++)
+		if (!strcmp(overrides[i].name, name)) {
+			snprintf(to, len, "%s", overrides[i].to);
+			found = true;
+		}
+	pthread_mutex_unlock(&mu);
+	return found;
+}
+
+static void override_set(const char *name, const char *to)
+{
+	pthread_mutex_lock(&mu);
+	if (n_overrides < sizeof(overrides) / sizeof(overrides[0])) {
+		snprintf(overrides[n_overrides].name, EP_NAME_MAX, "%s", name);
+		snprintf(overrides[n_overrides].to, EP_NAME_MAX, "%s", to);
+		n_overrides++;
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+static void override_clear(const char *name)
+{
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < n_overrides; i++)
+		if (!strcmp(overrides[i].name, name))
+			overrides[i--] = overrides[--n_overrides];
+	pthread_mutex_unlock(&mu);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- CRIU and kernel compatibility ---- */
+
+struct versions {
+	char criu_path[CONFIG_STR];
+	char criu[32];                 /* "4.2.1", empty when none works */
+	char criu_error[256];
+	char kernel[64];
+	int criu_major, criu_minor, kernel_major, kernel_minor;
+};
+
+static void local_versions(struct agent *a, struct versions *v)
+{
+	const char *candidates[] = { a->cfg.criu, CRIU_DEFAULT, "/usr/sbin/criu", "/usr/bin/criu" };
+	struct utsname u;
+
+	memset(v, 0, sizeof(*v));
+	uname(&u);
+	snprintf(v->kernel, sizeof(v->kernel), "%s", u.release);
+	sscanf(u.release, "%d.%d", &v->kernel_major, &v->kernel_minor);
+	snprintf(v->criu_error, sizeof(v->criu_error), "no CRIU found (set criu = PATH, or run "
+		 "scripts/install-criu.sh)");
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+		char *argv[] = { (char *)candidates[i], "--version", NULL }, *out = NULL, *ver;
+
+		if (!*candidates[i] || access(candidates[i], X_OK))
+			continue;
+		snprintf(v->criu_path, sizeof(v->criu_path), "%s", candidates[i]);
+		if (proc_output(argv, &out, 10000) != 0 || !(ver = strstr(out, "Version: "))) {
+			snprintf(v->criu_error, sizeof(v->criu_error), "%s does not run", candidates[i]);
+			free(out);
+			continue;
+		}
+		ver += 9;
+		ver[strcspn(ver, " \n")] = 0;
+		snprintf(v->criu, sizeof(v->criu), "%s", ver);
+		free(out);
+		if (sscanf(v->criu, "%d.%d", &v->criu_major, &v->criu_minor) != 2 ||
+		    v->criu_major < CRIU_MIN_MAJOR ||
+		    (v->criu_major == CRIU_MIN_MAJOR && v->criu_minor < CRIU_MIN_MINOR)) {
+			snprintf(v->criu_error, sizeof(v->criu_error),
+				 "%s is CRIU %s; petrel needs %d.%d or newer", candidates[i], v->criu,
+				 CRIU_MIN_MAJOR, CRIU_MIN_MINOR);
+			v->criu[0] = 0;
+			continue;
+		}
+		v->criu_error[0] = 0;
+		return;
+	}
+	v->criu_path[0] = 0;
+}
+
+static json_t *versions_json(const struct versions *v)
+{
+	return json_pack("{s:s, s:s, s:s}", "criu", v->criu, "criu_error", v->criu_error,
+			 "kernel", v->kernel);
+}
+
+/* Lazy (post-copy) migration needs CRIU's page server to splice pages through pipes; on
+ * this kernel that fails (see docs/migration.md), so it is refused before anything is
+ * frozen. The probe runs CRIU's own feature check. */
+static bool lazy_supported(const struct versions *v, char *why, size_t len)
+{
+	char *argv[] = { (char *)v->criu_path, "check", "--feature", "lazy-pages", NULL };
+	char *out = NULL;
+	int ret;
+
+	if (!*v->criu) {
+		snprintf(why, len, "%s", v->criu_error);
+		return false;
+	}
+	ret = proc_output(argv, &out, 10000);
+	if (ret) {
+		snprintf(why, len, "CRIU reports no lazy-pages support: %.200s", out ? out : "");
+		free(out);
+		return false;
+	}
+	free(out);
+	if (getenv("PETREL_LAZY_EXPERIMENTAL"))
+		return true;
+	snprintf(why, len, "CRIU's lazy-pages dump fails on this kernel (page-pipe tee/splice "
+		 "errors), so post-copy is disabled; the default mode copies memory while frozen");
+	return false;
+}
+
+void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
+{
+	struct versions v;
+	const char *rootfs = json_string_value(json_object_get(hello, "rootfs"));
+	char why[512] = "";
+	json_t *j;
+
+	(void)peer;
+	local_versions(a, &v);
+	j = versions_json(&v);
+	json_object_set_new(j, "node", json_string(a->cfg.node));
+	json_object_set_new(j, "lazy", json_boolean(lazy_supported(&v, why, sizeof(why))));
+	json_object_set_new(j, "lazy_error", json_string(why));
+	json_object_set_new(j, "rootfs", json_boolean(rootfs && access(rootfs, R_OK | X_OK) == 0));
+	peer_send(ssl, j);
+}
+
+/* ---- the source side ---- */
+
+struct mig {
+	struct agent *a;
+	char name[EP_NAME_MAX], to[EP_NAME_MAX], id[64];
+	bool lazy;
+	int out;                        /* progress lines (NDJSON) to the API client */
+	int64_t t0, t_freeze, t_resume;
+	volatile uint64_t bytes;        /* raw bytes moved so far */
+	uint64_t wire_bytes;
+	int tcp, udp;
+	struct container c;
+	struct endpoint ep;
+	struct versions local;
+	char dir[CONFIG_STR + 64];      /* <state>/migrations/<id> */
+	bool claimed, frozen, redirected;
+	/* the page relay */
+	int page_listen;
+	pthread_t page_thread;
+	int page_ret;
+	struct relay_stats page_stats;
+};
+
+static void emit(struct mig *m, json_t *line)
+{
+	char *text = json_dumps(line, JSON_COMPACT);
+
+	if (text) {
+		size_t n = strlen(text);
+
+		text[n] = '\n';
+		if (write(m->out, text, n + 1) < 0)
+			log_debug("migrate %s: the client went away", m->name);
+		free(text);
+	}
+	json_decref(line);
+}
+
+static void progress(struct mig *m, const char *phase, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_info("migrate %s: %s: %s", m->name, phase, msg);
+	emit(m, json_pack("{s:s, s:I, s:I, s:s}", "phase", phase,
+			  "elapsed_ms", (json_int_t)(now_ms() - m->t0),
+			  "bytes", (json_int_t)m->bytes, "message", msg));
+}
+
+static int fail_msg(struct mig *m, struct api_error *e)
+{
+	emit(m, json_pack("{s:s, s:s, s:i, s:b}", "error", e->msg, "hint", e->hint,
+			  "status", e->status, "rolled_back", (int)m->frozen));
+	return -1;
+}
+
+static void sockets_in(pid_t pid, int *tcp, int *udp)
+{
+	static const char *files[] = { "tcp", "tcp6", "udp", "udp6" };
+	char path[64], line[512];
+
+	*tcp = *udp = 0;
+	for (int i = 0; i < 4; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[i]);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		fgets(line, sizeof(line), f);    /* header */
+		while (fgets(line, sizeof(line), f)) {
+			unsigned st = 0;
+			char local[64], remote[64];
+
+			if (sscanf(line, "%*d: %63s %63s %x", local, remote, &st) != 3)
+				continue;
+			if (i < 2 && st == 1)                /* TCP_ESTABLISHED */
+				(*tcp)++;
+			else if (i >= 2)
+				(*udp)++;
+		}
+		fclose(f);
+	}
+}
+
+static int check(struct mig *m, struct api_error *e)
+{
+	struct agent *a = m->a;
+	char key[128], *v = NULL;
+	int ret;
+
+	pthread_mutex_lock(&a->lock);
+	ret = container_get(a, m->name, &m->c);
+	if (ret == -ENOENT)
+		api_fail(e, 404, "see `petrel ps`", "container '%s' does not exist", m->name);
+	else if (ret)
+		api_fail(e, 503, NULL, "cannot read container '%s': %s", m->name, strerror(-ret));
+	else if (strcmp(m->c.node, a->cfg.node))
+		api_fail(e, 409, "ask the node that runs it (petrel --node NODE migrate ...)",
+			 "container '%s' runs on node %s, not %s", m->name, m->c.node, a->cfg.node);
+	else if (!strcmp(m->to, a->cfg.node))
+		api_fail(e, 400, "pick another node", "container '%s' already runs on %s", m->name,
+			 m->to);
+	else if (strcmp(m->c.state, CT_RUNNING))
+		api_fail(e, 409, "start it again with `petrel run`", "container '%s' is %s, not running",
+			 m->name, m->c.state);
+	else if ((ret = cluster_endpoint_get(a, m->name, &m->ep)))
+		api_fail(e, 503, NULL, "container '%s' has no endpoint: %s", m->name, strerror(-ret));
+	else
+		ret = 0;
+	if (!e->status) {
+		snprintf(key, sizeof(key), KEY_NODES "%s", m->to);
+		if (store_get(a->store, key, &v, NULL) == -ENOENT)
+			api_fail(e, 404, "see `petrel node status`", "node '%s' does not exist", m->to);
+		free(v);
+		v = NULL;
+		snprintf(key, sizeof(key), KEY_ALIVE "%s", m->to);
+		if (!e->status && strcmp(store_backend(a->store), "etcd") == 0 &&
+		    store_get(a->store, key, &v, NULL) == -ENOENT)
+			api_fail(e, 503, "is its petreld running?", "node '%s' is not alive", m->to);
+		free(v);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (e->status)
+		return -1;
+	local_versions(a, &m->local);
+	if (!*m->local.criu)
+		return api_fail(e, 412, "run scripts/install-criu.sh", "this node cannot checkpoint: %s",
+				m->local.criu_error);
+	return 0;
+}
+
+static int probe(struct mig *m, struct api_error *e)
+{
+	json_t *hello = json_pack("{s:s, s:s}", "op", "probe", "rootfs", m->c.rootfs), *r;
+	SSL *ssl = peer_dial(m->a, m->to, hello, e);
+	int dmaj = 0, dmin = 0, kmaj = 0, kmin = 0;
+	const char *criu, *kernel;
+
+	json_decref(hello);
+	if (!ssl)
+		return -1;
+	r = peer_recv(ssl);
+	tls_close(ssl);
+	if (!r)
+		return api_fail(e, 502, NULL, "node %s did not answer the probe", m->to);
+	criu = json_string_value(json_object_get(r, "criu"));
+	kernel = json_string_value(json_object_get(r, "kernel"));
+	if (!criu || !*criu)
+		api_fail(e, 412, "install a CRIU >= 4.2 there (scripts/install-criu.sh)",
+			 "node %s cannot restore: %s", m->to,
+			 json_string_value(json_object_get(r, "criu_error")) ?: "no CRIU");
+	else if (sscanf(criu, "%d.%d", &dmaj, &dmin) != 2 || dmaj < m->local.criu_major ||
+		 (dmaj == m->local.criu_major && dmin < m->local.criu_minor))
+		api_fail(e, 412, "upgrade CRIU on the destination",
+			 "node %s runs CRIU %s, older than this node's %s: it cannot read these images",
+			 m->to, criu, m->local.criu);
+	else if (!kernel || sscanf(kernel, "%d.%d", &kmaj, &kmin) != 2 ||
+		 kmaj < m->local.kernel_major ||
+		 (kmaj == m->local.kernel_major && kmin < m->local.kernel_minor))
+		api_fail(e, 412, "migrate to a node with the same or a newer kernel",
+			 "node %s runs kernel %s, older than this node's %s (TCP repair state may not restore)",
+			 m->to, kernel ? kernel : "?", m->local.kernel);
+	else if (!json_is_true(json_object_get(r, "rootfs")))
+		api_fail(e, 412, "make the image available at the same path on every node",
+			 "node %s has no rootfs at %s", m->to, m->c.rootfs);
+	else if (m->lazy && !json_is_true(json_object_get(r, "lazy")))
+		api_fail(e, 501, "migrate without --lazy",
+			 "--lazy is not available on node %s: %s", m->to,
+			 json_string_value(json_object_get(r, "lazy_error")));
+	json_decref(r);
+	return e->status ? -1 : 0;
+}
+
+static int claim(struct mig *m, struct api_error *e)
+{
+	char key[128], *text, *owner = NULL;
+	int ret;
+
+	snprintf(key, sizeof(key), KEY_MIGRATIONS "%s", m->name);
+	text = json_dumps(json_pack("{s:s, s:s, s:s}", "id", m->id, "from", m->a->cfg.node,
+				    "to", m->to), JSON_COMPACT);
+	ret = store_create(m->a->store, key, text, 0);
+	free(text);
+	if (ret == -EEXIST) {
+		store_get(m->a->store, key, &owner, NULL);
+		api_fail(e, 409, "wait for it to finish", "container '%s' is already being migrated (%s)",
+			 m->name, owner ? owner : "?");
+		free(owner);
+		return -1;
+	}
+	if (ret)
+		return api_fail(e, 503, NULL, "cannot record the migration: %s", strerror(-ret));
+	m->claimed = true;
+	return 0;
+}
+
+static void unclaim(struct mig *m)
+{
+	char key[128];
+
+	if (!m->claimed)
+		return;
+	snprintf(key, sizeof(key), KEY_MIGRATIONS "%s", m->name);
+	store_delete(m->a->store, key);
+	m->claimed = false;
+}
+
+/* The page relay: CRIU (through runc) connects here, the bytes go to the destination's
+ * page server, compressed, over the mutual-TLS channel. */
+static void *page_relay_main(void *arg)
+{
+	struct mig *m = arg;
+	struct relay_opts o = { .compress_out = true, .read_fd = true, .write_fd = true,
+				.progress = &m->bytes };
+	struct pollfd p = { .fd = m->page_listen, .events = POLLIN };
+	struct api_error e = { 0 };
+	json_t *hello;
+	SSL *ssl;
+	int fd;
+
+	m->page_ret = -ETIMEDOUT;
+	if (poll(&p, 1, RESTORE_MS) <= 0)
+		return NULL;
+	fd = accept4(m->page_listen, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", m->id, "kind", "pages");
+	ssl = peer_dial(m->a, m->to, hello, &e);
+	json_decref(hello);
+	if (ssl) {
+		m->page_ret = relay_run(fd, ssl, &o, &m->page_stats);
+		tls_close(ssl);
+	} else {
+		m->page_ret = -EIO;
+	}
+	close(fd);
+	return NULL;
+}
+
+static int page_relay_start(struct mig *m, int *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+
+	m->page_listen = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (m->page_listen < 0 || bind(m->page_listen, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    listen(m->page_listen, 1) ||
+	    getsockname(m->page_listen, (struct sockaddr *)&sin, &sl))
+		return -errno;
+	*port = ntohs(sin.sin_port);
+	if (pthread_create(&m->page_thread, NULL, page_relay_main, m))
+		return -errno;
+	return 0;
+}
+
+static int page_relay_finish(struct mig *m)
+{
+	shutdown(m->page_listen, SHUT_RDWR);
+	pthread_join(m->page_thread, NULL);
+	close(m->page_listen);
+	m->wire_bytes += m->page_stats.wire_out;
+	return m->page_ret;
+}
+
+/* Send a directory as a tar stream (kind "images" or "upper"). */
+static int send_dir(struct mig *m, const char *kind, const char *dir, struct api_error *e)
+{
+	char *argv[] = { "/bin/tar", "-C", (char *)dir, "--xattrs", "--xattrs-include=trusted.*",
+			 "--numeric-owner", "-cf", "-", ".", NULL };
+	struct relay_opts o = { .compress_out = true, .read_fd = true, .progress = NULL };
+	struct relay_stats st;
+	json_t *hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", m->id, "kind", kind), *r;
+	SSL *ssl = peer_dial(m->a, m->to, hello, e);
+	int p[2], fds[3] = { -1, -1, -1 }, ret, status;
+	uint64_t before = m->bytes;
+	pid_t pid;
+
+	json_decref(hello);
+	if (!ssl)
+		return -1;
+	if (pipe2(p, O_CLOEXEC)) {
+		tls_close(ssl);
+		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
+	}
+	fds[1] = p[1];
+	pid = proc_spawn(argv, fds, -1);
+	close(p[1]);
+	ret = pid < 0 ? (int)pid : relay_run(p[0], ssl, &o, &st);
+	close(p[0]);
+	status = pid < 0 ? -1 : proc_wait(pid, STREAM_WAIT_MS);
+	/* The destination confirms it unpacked everything. */
+	r = ret ? NULL : peer_recv(ssl);
+	tls_close(ssl);
+	m->bytes = before + st.raw_out;
+	m->wire_bytes += st.wire_out;
+	if (ret || status || !json_is_true(json_object_get(r, "ok"))) {
+		api_fail(e, 502, NULL, "sending the %s to %s failed: %s", kind, m->to,
+			 r ? json_string_value(json_object_get(r, "error")) ?: "?" :
+			 status ? "tar failed" : strerror(-ret ? -ret : EIO));
+		json_decref(r);
+		return -1;
+	}
+	json_decref(r);
+	return 0;
+}
+
+/* Flows through this node's published ports, and return flows this node already had for
+ * the container (from an earlier migration), for the destination's return map. */
+struct flows_acc {
+	json_t *arr;
+	struct agent *a;
+};
+
+static json_t *flow_json(uint8_t proto, const struct ip_addr *ep, uint16_t ep_port,
+			 const struct ip_addr *peer, uint16_t peer_port, const struct ip_addr *n4,
+			 const struct ip_addr *n6)
+{
+	char b1[IP_STRLEN], b2[IP_STRLEN], b3[IP_STRLEN], b4[IP_STRLEN] = "";
+
+	if (n6 && n6->family)
+		ip_str(n6, b4);
+	return json_pack("{s:i, s:s, s:i, s:s, s:i, s:s, s:s}", "proto", proto,
+			 "ep", ip_str(ep, b1), "ep_port", ep_port, "peer", ip_str(peer, b2),
+			 "peer_port", peer_port, "node4", ip_str(n4, b3), "node6", b4);
+}
+
+static int add_known_flow(const struct dp_return_flow *f, void *arg)
+{
+	struct flows_acc *acc = arg;
+	bool zero6 = true;
+
+	for (int i = 0; i < 16; i++)
+		zero6 &= f->node6.bytes[i] == 0;
+	json_array_append_new(acc->arr, flow_json(f->proto, &f->ep, f->ep_port, &f->peer,
+						  f->peer_port, &f->node4, zero6 ? NULL : &f->node6));
+	return 0;
+}
+
+static json_t *published_flows(struct mig *m)
+{
+	struct agent *a = m->a;
+	struct flows_acc acc = { json_array(), a };
+	struct ct_flow *flows = NULL;
+	size_t n = 0;
+
+	if (ct_dnat_flows(&m->ep.ip4, &m->ep.ip6, &flows, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(acc.arr, flow_json(flows[i].proto, &flows[i].ep,
+				flows[i].ep_port, &flows[i].peer, flows[i].peer_port, &a->cfg.underlay4,
+				&a->cfg.underlay6));
+	free(flows);
+	if (a->cfg.backend == BACKEND_EBPF) {
+		datapath_return_flows_foreach(a->dp, &m->ep.ip4, add_known_flow, &acc);
+		datapath_return_flows_foreach(a->dp, &m->ep.ip6, add_known_flow, &acc);
+	}
+	return acc.arr;
+}
+
+static int runc_simple(struct mig *m, const char *verb, struct api_error *e)
+{
+	char *argv[] = { (char *)verb, m->name, NULL };
+	int ret;
+
+	pthread_mutex_lock(&m->a->lock);
+	ret = container_runc(m->a, argv, NULL, e);
+	pthread_mutex_unlock(&m->a->lock);
+	return ret;
+}
+
+/* Freeze the container and point this node's datapath at the destination, where packets
+ * are held: from here on nothing reaches the frozen copy, whose kernel would otherwise
+ * acknowledge data that the restored sockets never see. */
+static int freeze(struct mig *m, struct api_error *e)
+{
+	int tcp, udp;
+
+	sockets_in(m->c.pid, &tcp, &udp);
+	m->t_freeze = now_ms();
+	if (runc_simple(m, "pause", e))
+		return -1;
+	m->frozen = true;
+	m->tcp = tcp;
+	m->udp = udp;
+	pthread_mutex_lock(&m->a->lock);
+	override_set(m->name, m->to);
+	if (m->a->cfg.backend == BACKEND_EBPF)
+		endpoint_datapath_detach(m->a, &m->ep);
+	cluster_sync(m->a);
+	m->redirected = true;
+	pthread_mutex_unlock(&m->a->lock);
+	return 0;
+}
+
+static void unfreeze(struct mig *m)
+{
+	struct api_error e = { 0 };
+
+	pthread_mutex_lock(&m->a->lock);
+	if (m->redirected) {
+		override_clear(m->name);
+		if (m->a->cfg.backend == BACKEND_EBPF && endpoint_datapath_attach(m->a, &m->ep))
+			log_warn("migrate %s: cannot re-attach the endpoint", m->name);
+		cluster_sync(m->a);
+		m->redirected = false;
+	}
+	pthread_mutex_unlock(&m->a->lock);
+	if (m->frozen && runc_simple(m, "resume", &e))
+		log_err("migrate %s: cannot resume the source: %s", m->name, e.msg);
+	m->frozen = false;
+}
+
+static int dump(struct mig *m, struct api_error *e)
+{
+	char bundle[CONFIG_STR + 64], img[CONFIG_STR + 96], work[CONFIG_STR + 96], ps[64];
+	char *argv[24];
+	int n = 0, port = 0, ret, relay;
+
+	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
+	snprintf(img, sizeof(img), "%s/images", m->dir);
+	snprintf(work, sizeof(work), "%s/work", m->dir);
+	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
+		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
+	if ((ret = page_relay_start(m, &port)))
+		return api_fail(e, 500, NULL, "cannot start the page relay: %s", strerror(-ret));
+	snprintf(ps, sizeof(ps), "127.0.0.1:%d", port);
+	argv[n++] = "checkpoint";
+	argv[n++] = "--criu";
+	argv[n++] = m->local.criu_path;
+	argv[n++] = "--tcp-established";
+	argv[n++] = "--leave-running";      /* stays frozen: we paused it; killed on success */
+	argv[n++] = "--image-path";
+	argv[n++] = img;
+	argv[n++] = "--work-path";
+	argv[n++] = work;
+	argv[n++] = "--page-server";
+	argv[n++] = ps;
+	argv[n++] = m->name;
+	argv[n] = NULL;
+	pthread_mutex_lock(&m->a->lock);
+	ret = container_runc(m->a, argv, NULL, e);
+	pthread_mutex_unlock(&m->a->lock);
+	relay = page_relay_finish(m);
+	if (ret)
+		return -1;
+	if (relay)
+		return api_fail(e, 502, NULL, "streaming memory pages to %s failed: %s", m->to,
+				strerror(-relay));
+	return 0;
+}
+
+static void cleanup_source(struct mig *m)
+{
+	struct api_error e = { 0 };
+	char *kill_argv[] = { "delete", "--force", m->name, NULL };
+	char bundle[CONFIG_STR + 64];
+	char *rm_argv[] = { "/bin/rm", "-rf", bundle, NULL }, *out = NULL;
+
+	pthread_mutex_lock(&m->a->lock);
+	override_clear(m->name);
+	m->redirected = false;
+	if (container_runc(m->a, kill_argv, NULL, &e))
+		log_warn("migrate %s: removing the frozen source: %s", m->name, e.msg);
+	container_unmount(m->a, m->name);
+	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
+	proc_output(rm_argv, &out, 30000);
+	free(out);
+	endpoint_release_local(m->a, &m->ep);
+	if (m->a->cfg.backend == BACKEND_EBPF) {
+		datapath_return_flows_clear(m->a->dp, &m->ep.ip4);
+		datapath_return_flows_clear(m->a->dp, &m->ep.ip6);
+	}
+	cluster_sync(m->a);
+	pthread_mutex_unlock(&m->a->lock);
+	m->frozen = false;
+}
+
+/* Did the destination take over? Asked of cluster state when its answer was lost. */
+static bool destination_owns(struct mig *m)
+{
+	struct endpoint ep;
+	bool owns;
+
+	pthread_mutex_lock(&m->a->lock);
+	owns = cluster_endpoint_get(m->a, m->name, &ep) == 0 && !strcmp(ep.node, m->to);
+	pthread_mutex_unlock(&m->a->lock);
+	return owns;
+}
+
+static void rm_tree(const char *dir)
+{
+	char *argv[] = { "/bin/rm", "-rf", (char *)dir, NULL }, *out = NULL;
+
+	proc_output(argv, &out, 30000);
+	free(out);
+}
+
+static void report(struct mig *m, json_t *dest)
+{
+	json_t *r = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:i, s:s}",
+		"container", m->name, "from", m->a->cfg.node, "to", m->to,
+		"total_ms", (json_int_t)(now_ms() - m->t0),
+		"frozen_ms", (json_int_t)(m->t_resume - m->t_freeze),
+		"bytes", (json_int_t)m->bytes, "wire_bytes", (json_int_t)m->wire_bytes,
+		"tcp_connections", m->tcp, "udp_flows", m->udp, "mode", m->lazy ? "lazy" : "default");
+
+	json_object_set(r, "restore_ms", json_object_get(dest, "restore_ms") ?: json_integer(0));
+	json_object_set(r, "held_packets", json_object_get(dest, "held") ?: json_integer(0));
+	json_object_set(r, "published_flows", json_object_get(dest, "flows") ?: json_integer(0));
+	emit(m, json_pack("{s:o}", "report", r));
+}
+
+static void *migrate_main(void *arg)
+{
+	struct mig *m = arg;
+	struct api_error e = { 0 };
+	json_t *hello = NULL, *r = NULL;
+	SSL *ctl = NULL;
+	char *text;
+
+	progress(m, "check", "%s to %s", m->name, m->to);
+	if (check(m, &e) || probe(m, &e))
+		goto fail;
+	pthread_mutex_lock(&m->a->lock);
+	if (claim(m, &e)) {
+		pthread_mutex_unlock(&m->a->lock);
+		goto fail;
+	}
+	pthread_mutex_unlock(&m->a->lock);
+
+	progress(m, "prepare", "node %s builds the endpoint (%s) and holds its packets", m->to,
+		 m->ep.ip4.family ? "same IPv4, IPv6 and MAC" : "same addresses");
+	text = container_encode(&m->c);
+	hello = json_pack("{s:s, s:s, s:b, s:o, s:o}", "op", "migrate", "id", m->id,
+			  "lazy", m->lazy, "container", json_loads(text, 0, NULL),
+			  "endpoint", endpoint_to_json(&m->ep));
+	free(text);
+	ctl = peer_dial(m->a, m->to, hello, &e);
+	if (!ctl)
+		goto fail;
+	r = peer_recv(ctl);
+	if (!r || !json_is_true(json_object_get(r, "ok"))) {
+		api_fail(&e, 502, NULL, "node %s cannot prepare: %s", m->to,
+			 r ? json_string_value(json_object_get(r, "error")) ?: "?" : "no answer");
+		goto fail;
+	}
+	json_decref(r);
+	r = NULL;
+
+	if (freeze(m, &e))
+		goto fail;
+	progress(m, "freeze", "%s paused with %d TCP connections and %d UDP sockets; its packets "
+		 "are held on %s", m->name, m->tcp, m->udp, m->to);
+	progress(m, "dump", "checkpointing; memory streams to %s", m->to);
+	if (dump(m, &e))
+		goto fail;
+	progress(m, "transfer", "images and writable layer to %s", m->to);
+	{
+		char img[CONFIG_STR + 96], bundle[CONFIG_STR + 64], upper[CONFIG_STR + 96];
+
+		snprintf(img, sizeof(img), "%s/images", m->dir);
+		container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
+		snprintf(upper, sizeof(upper), "%s/upper", bundle);
+		if (send_dir(m, "images", img, &e) || send_dir(m, "upper", upper, &e))
+			goto fail;
+	}
+
+	progress(m, "restore", "node %s restores %s", m->to, m->name);
+	pthread_mutex_lock(&m->a->lock);
+	r = published_flows(m);
+	pthread_mutex_unlock(&m->a->lock);
+	if (peer_send(ctl, json_pack("{s:s, s:o}", "op", "restore", "flows", r))) {
+		r = NULL;
+		goto lost;
+	}
+	r = peer_recv(ctl);
+	if (!r)
+		goto lost;
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		api_fail(&e, 502, NULL, "node %s could not restore %s: %s", m->to, m->name,
+			 json_string_value(json_object_get(r, "error")) ?: "?");
+		goto fail;
+	}
+	m->t_resume = now_ms();
+	goto commit;
+lost:
+	/* The answer is lost: cluster state says who runs the container. */
+	if (!destination_owns(m)) {
+		api_fail(&e, 502, NULL, "node %s stopped answering during the restore", m->to);
+		goto fail;
+	}
+	m->t_resume = now_ms();
+commit:
+	progress(m, "cleanup", "%s runs on %s; removing the frozen copy", m->name, m->to);
+	cleanup_source(m);
+	pthread_mutex_lock(&m->a->lock);
+	unclaim(m);
+	pthread_mutex_unlock(&m->a->lock);
+	rm_tree(m->dir);
+	report(m, r);
+	json_decref(r);
+	json_decref(hello);
+	tls_close(ctl);
+	close(m->out);
+	free(m);
+	return NULL;
+
+fail:
+	if (ctl)
+		peer_send(ctl, json_pack("{s:s}", "op", "abort"));
+	tls_close(ctl);
+	if (m->frozen || m->redirected)
+		progress(m, "rollback", "%s keeps running on %s", m->name, m->a->cfg.node);
+	unfreeze(m);
+	pthread_mutex_lock(&m->a->lock);
+	unclaim(m);
+	pthread_mutex_unlock(&m->a->lock);
+	rm_tree(m->dir);
+	m->frozen = m->t_freeze != 0;     /* tells the client a rollback happened */
+	fail_msg(m, &e);
+	json_decref(r);
+	json_decref(hello);
+	close(m->out);
+	free(m);
+	return NULL;
+}
+
+int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, struct api_error *e)
+{
+	const char *to = json_string_value(json_object_get(body, "to"));
+	struct mig *m;
+	pthread_t t;
+	int p[2];
+
+	if (!body)
+		return api_fail(e, 400, NULL, "this request needs a JSON body {\"to\": NODE}");
+	if (!to || !name_valid(to))
+		return api_fail(e, 400, "petrel migrate NAME --to NODE", "'to' must name a node");
+	if (!name_valid(name))
+		return api_fail(e, 400, NULL, "'%s' is not a valid container name", name);
+	m = calloc(1, sizeof(*m));
+	if (!m || pipe2(p, O_CLOEXEC)) {
+		free(m);
+		return api_fail(e, 500, NULL, "out of resources");
+	}
+	m->a = a;
+	m->out = p[1];
+	m->t0 = now_ms();
+	m->lazy = json_is_true(json_object_get(body, "lazy"));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->to, sizeof(m->to), "%s", to);
+	snprintf(m->id, sizeof(m->id), "%s-%s-%lld", name, a->cfg.node, (long long)time(NULL));
+	snprintf(m->dir, sizeof(m->dir), "%s/migrations/%s", a->cfg.state_dir, m->id);
+	/* A client that goes away must not kill the agent with SIGPIPE mid-migration. */
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&t, NULL, migrate_main, m)) {
+		close(p[0]);
+		close(p[1]);
+		free(m);
+		return api_fail(e, 500, NULL, "cannot start the migration");
+	}
+	pthread_detach(t);
+	*fd = p[0];
+	return 0;
+}
+
+/* ---- the destination side ---- */
+
+static struct incoming *incoming_find(const char *id)
+{
+	struct incoming *in;
+
+	for (in = incoming; in; in = in->next)
+		if (!strcmp(in->id, id))
+			return in;
+	return NULL;
+}
+
+static void incoming_remove(struct incoming *gone)
+{
+	pthread_mutex_lock(&mu);
+	for (struct incoming **p = &incoming; *p; p = &(*p)->next)
+		if (*p == gone) {
+			*p = gone->next;
+			break;
+		}
+	pthread_mutex_unlock(&mu);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0)
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* CRIU's page server, on loopback; the stream handler feeds it from the source. */
+static int start_page_server(struct incoming *in, const struct versions *v, struct api_error *e)
+{
+	char port[16], log[CONFIG_STR + 96];
+	char *argv[] = { (char *)v->criu_path, "page-server", "--images-dir", in->images,
+			 "--address", "127.0.0.1", "--port", port, "-o", log, "-v2", NULL };
+	int fds[3] = { -1, -1, -1 };
+
+	in->page_port = free_port();
+	snprintf(port, sizeof(port), "%d", in->page_port);
+	snprintf(log, sizeof(log), "%s/page-server.log", in->dir);
+	in->page_server = proc_spawn(argv, fds, -1);
+	if (in->page_server < 0)
+		return api_fail(e, 500, NULL, "cannot start CRIU's page server: %s",
+				strerror((int)-in->page_server));
+	/* Probing by connecting would use up its single connection: wait for its listening
+	 * socket to show up in the netns's socket table instead. */
+	for (int i = 0; i < 500; i++) {
+		char path[64], needle[48], *text = NULL;
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/tcp", in->page_server);
+		if (stat(path, &st) == 0) {
+			snprintf(needle, sizeof(needle), "0100007F:%04X 00000000:0000 0A", in->page_port);
+			if (read_file(path, &text) == 0 && strstr(text, needle)) {
+				free(text);
+				return 0;
+			}
+			free(text);
+		}
+		if (kill(in->page_server, 0))
+			break;
+		usleep(10 * 1000);
+	}
+	return api_fail(e, 500, "see page-server.log in the migration directory",
+			"CRIU's page server did not start");
+}
+
+static void stop_page_server(struct incoming *in)
+{
+	if (in->page_server > 0) {
+		kill(in->page_server, SIGKILL);
+		proc_wait(in->page_server, 5000);
+		in->page_server = 0;
+	}
+}
+
+void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
+{
+	const char *id = json_string_value(json_object_get(hello, "id"));
+	const char *kind = json_string_value(json_object_get(hello, "kind"));
+	struct relay_opts o = { .decompress_in = true, .write_fd = true };
+	struct relay_stats st = { 0 };
+	struct incoming *in;
+	int ret = -EINVAL, fd = -1;
+
+	(void)a;
+	(void)peer;
+	pthread_mutex_lock(&mu);
+	in = id ? incoming_find(id) : NULL;
+	pthread_mutex_unlock(&mu);
+	if (!in || !kind) {
+		peer_reply_error(ssl, "no migration '%s' is being prepared here", id ? id : "?");
+		return;
+	}
+	if (!strcmp(kind, "pages")) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(in->page_port),
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		o.read_fd = true;      /* the page server answers some requests */
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+			ret = relay_run(fd, ssl, &o, &st);
+		else
+			ret = -errno;
+		if (fd >= 0)
+			close(fd);
+	} else if (!strcmp(kind, "images") || !strcmp(kind, "upper")) {
+		char *dir = !strcmp(kind, "images") ? in->images : in->upper;
+		char *argv[] = { "/bin/tar", "-C", dir, "--xattrs", "--xattrs-include=trusted.*",
+				 "--numeric-owner", "-xpf", "-", NULL };
+		int p[2], fds[3] = { -1, -1, -1 };
+		pid_t pid;
+
+		mkdir_p(dir, 0755);
+		if (pipe2(p, O_CLOEXEC) == 0) {
+			fds[0] = p[0];
+			pid = proc_spawn(argv, fds, -1);
+			close(p[0]);
+			ret = pid < 0 ? (int)pid : relay_run(p[1], ssl, &o, &st);
+			close(p[1]);
+			if (pid > 0 && proc_wait(pid, STREAM_WAIT_MS) != 0 && !ret)
+				ret = -EPROTO;
+		}
+		if (ret)
+			peer_reply_error(ssl, "unpacking the %s failed: %s", kind, strerror(-ret));
+		else
+			peer_send(ssl, json_pack("{s:b}", "ok", 1));
+	}
+	pthread_mutex_lock(&mu);
+	if (ret)
+		in->streams_failed++;
+	else
+		in->streams_done++;
+	in->bytes += st.raw_in;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	log_info("migration %s: %s stream: %llu bytes (%llu on the wire)%s", id, kind,
+		 (unsigned long long)st.raw_in, (unsigned long long)st.wire_in,
+		 ret ? ", failed" : "");
+}
+
+/* Wait until the source's pages, images and writable layer all arrived (3 streams). */
+static int wait_streams(struct incoming *in)
+{
+	struct timespec deadline;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += STREAM_WAIT_MS / 1000;
+	pthread_mutex_lock(&mu);
+	while (in->streams_done + in->streams_failed < 3 && ret == 0)
+		ret = pthread_cond_timedwait(&cv, &mu, &deadline);
+	ret = in->streams_failed ? -EPROTO : ret ? -ETIMEDOUT : 0;
+	pthread_mutex_unlock(&mu);
+	return ret;
+}
+
+static int add_return_flows(struct agent *a, json_t *flows)
+{
+	size_t i;
+	json_t *f;
+	int n = 0;
+
+	if (a->cfg.backend != BACKEND_EBPF)
+		return 0;
+	json_array_foreach(flows, i, f) {
+		struct dp_return_flow rf = { 0 };
+		const char *n6 = json_string_value(json_object_get(f, "node6"));
+
+		rf.proto = (uint8_t)json_integer_value(json_object_get(f, "proto"));
+		rf.ep_port = (uint16_t)json_integer_value(json_object_get(f, "ep_port"));
+		rf.peer_port = (uint16_t)json_integer_value(json_object_get(f, "peer_port"));
+		if (ip_parse(json_string_value(json_object_get(f, "ep")) ?: "", &rf.ep) ||
+		    ip_parse(json_string_value(json_object_get(f, "peer")) ?: "", &rf.peer) ||
+		    ip_parse(json_string_value(json_object_get(f, "node4")) ?: "", &rf.node4))
+			continue;
+		/* A flow that entered through this very node needs no detour. */
+		if (ip_equal(&rf.node4, &a->cfg.underlay4))
+			continue;
+		if (n6 && *n6)
+			ip_parse(n6, &rf.node6);
+		if (datapath_return_flow_add(a->dp, &rf) == 0)
+			n++;
+	}
+	return n;
+}
+
+struct dest {
+	struct agent *a;
+	struct incoming in;
+	struct container c;
+	struct endpoint ep;
+	struct versions v;
+	struct hold *hold;
+	bool adopted, restored;
+};
+
+static void dest_undo(struct dest *d)
+{
+	char *argv[] = { "delete", "--force", d->c.name, NULL };
+	struct api_error e = { 0 };
+
+	stop_page_server(&d->in);
+	pthread_mutex_lock(&d->a->lock);
+	if (d->restored)
+		container_runc(d->a, argv, NULL, &e);
+	container_unmount(d->a, d->c.name);
+	if (d->hold)
+		hold_abort(d->hold);
+	d->hold = NULL;
+	if (d->adopted) {
+		endpoint_release_local(d->a, &d->ep);
+		if (d->a->cfg.backend == BACKEND_EBPF) {
+			datapath_return_flows_clear(d->a->dp, &d->ep.ip4);
+			datapath_return_flows_clear(d->a->dp, &d->ep.ip6);
+		}
+	}
+	pthread_mutex_unlock(&d->a->lock);
+	if (d->adopted) {
+		char bundle[CONFIG_STR + 64];
+
+		container_bundle_dir(d->a, d->c.name, bundle, sizeof(bundle));
+		rm_tree(bundle);
+	}
+}
+
+static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
+{
+	struct agent *a = d->a;
+	struct container existing;
+	char *text;
+	int ret;
+
+	text = json_dumps(json_object_get(hello, "container"), JSON_COMPACT);
+	ret = text ? container_decode(text, &d->c) : -EINVAL;
+	free(text);
+	if (ret || endpoint_from_json(json_object_get(hello, "endpoint"), &d->ep))
+		return api_fail(e, 400, NULL, "malformed migration request");
+	local_versions(a, &d->v);
+	if (!*d->v.criu)
+		return api_fail(e, 412, NULL, "cannot restore here: %s", d->v.criu_error);
+	pthread_mutex_lock(&a->lock);
+	if (container_get(a, d->c.name, &existing) == 0 && !strcmp(existing.node, a->cfg.node)) {
+		pthread_mutex_unlock(&a->lock);
+		return api_fail(e, 409, NULL, "a container '%s' already runs on %s", d->c.name,
+				a->cfg.node);
+	}
+	/* This node's own netns name for it: the source's may still exist (same machine). */
+	snprintf(d->ep.node, sizeof(d->ep.node), "%s", a->cfg.node);
+	snprintf(d->ep.netns, sizeof(d->ep.netns), "%s%s.%s", a->cfg.netns_prefix, d->ep.name,
+		 a->cfg.node);
+	ret = endpoint_adopt(a, &d->ep, e);
+	if (!ret) {
+		d->adopted = true;
+		ret = hold_start(d->ep.netns, &d->hold);
+		if (ret)
+			api_fail(e, 500, NULL, "cannot hold packets in %s: %s", d->ep.netns,
+				 strerror(-ret));
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (ret)
+		return -1;
+	snprintf(d->in.dir, sizeof(d->in.dir), "%s/migrations/%s", a->cfg.state_dir, d->in.id);
+	snprintf(d->in.images, sizeof(d->in.images), "%s/images", d->in.dir);
+	snprintf(d->in.work, sizeof(d->in.work), "%s/work", d->in.dir);
+	container_bundle_dir(a, d->c.name, d->in.upper, sizeof(d->in.upper));
+	rm_tree(d->in.upper);        /* a leftover bundle of an earlier stay on this node */
+	strncat(d->in.upper, "/upper", sizeof(d->in.upper) - strlen(d->in.upper) - 1);
+	if ((ret = mkdir_p(d->in.images, 0700)) || (ret = mkdir_p(d->in.work, 0700)) ||
+	    (ret = mkdir_p(d->in.upper, 0755)))
+		return api_fail(e, 500, NULL, "cannot create %s: %s", d->in.dir, strerror(-ret));
+	return start_page_server(&d->in, &d->v, e);
+}
+
+static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_error *e)
+{
+	struct agent *a = d->a;
+	char bundle[CONFIG_STR + 64];
+	char *argv[] = { "restore", "--criu", d->v.criu_path, "--tcp-established", "--detach",
+			 "--image-path", d->in.images, "--work-path", d->in.work,
+			 "--bundle", bundle, d->c.name, NULL };
+	int64_t t0 = now_ms();
+	uint64_t held = 0;
+	int ret, flows;
+
+	if ((ret = wait_streams(&d->in)))
+		return api_fail(e, 502, NULL, "the checkpoint did not arrive complete: %s",
+				strerror(-ret));
+	proc_wait(d->in.page_server, 10000);    /* it exits once the dump side is done */
+	d->in.page_server = 0;
+	container_bundle_dir(a, d->c.name, bundle, sizeof(bundle));
+	snprintf(d->c.node, sizeof(d->c.node), "%s", a->cfg.node);
+	snprintf(d->c.netns, sizeof(d->c.netns), "%s", d->ep.netns);
+	pthread_mutex_lock(&a->lock);
+	ret = container_write_bundle(a, &d->c, e);
+	if (!ret) {
+		ret = container_runc_attached(a, d->c.name, argv, e);
+		d->restored = ret == 0;
+	}
+	if (ret) {
+		pthread_mutex_unlock(&a->lock);
+		return -1;
+	}
+	flows = add_return_flows(a, json_object_get(msg, "flows"));
+	hold_release(d->hold, &held);
+	d->hold = NULL;
+	/* The commit point: the location flips, every node now sends here. */
+	d->ep.moved = true;
+	snprintf(d->ep.state, sizeof(d->ep.state), "ready");
+	{
+		char key[128], *text = endpoint_encode(&d->ep);
+
+		snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", d->ep.name);
+		ret = text ? store_put(a->store, key, text, 0) : -ENOMEM;
+		free(text);
+	}
+	if (ret) {
+		pthread_mutex_unlock(&a->lock);
+		return api_fail(e, 503, NULL, "cannot record the new location: %s", strerror(-ret));
+	}
+	if (container_started(a, &d->c, e))
+		log_warn("migration %s: restored, but: %s", d->in.id, e->msg);
+	cluster_sync(a);
+	pthread_mutex_unlock(&a->lock);
+	*reply = json_pack("{s:b, s:I, s:I, s:i, s:I}", "ok", 1,
+			   "restore_ms", (json_int_t)(now_ms() - t0), "held", (json_int_t)held,
+			   "flows", flows, "bytes", (json_int_t)d->in.bytes);
+	return 0;
+}
+
+void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
+{
+	const char *id = json_string_value(json_object_get(hello, "id"));
+	struct api_error e = { 0 };
+	struct dest *d = calloc(1, sizeof(*d));
+	json_t *msg = NULL, *reply = NULL;
+	const char *op;
+
+	if (!d || !id || strlen(id) >= sizeof(d->in.id) || strchr(id, '/')) {
+		peer_reply_error(ssl, "malformed migration request");
+		free(d);
+		return;
+	}
+	d->a = a;
+	snprintf(d->in.id, sizeof(d->in.id), "%s", id);
+	log_info("migration %s: from %s", id, peer);
+	if (dest_prepare(d, hello, &e))
+		goto fail;
+	pthread_mutex_lock(&mu);
+	d->in.next = incoming;
+	incoming = &d->in;
+	pthread_mutex_unlock(&mu);
+	if (peer_send(ssl, json_pack("{s:b}", "ok", 1)))
+		goto fail_registered;
+	/* The source dumps and streams now; it says "restore" or "abort", or vanishes. */
+	msg = peer_recv(ssl);
+	op = json_string_value(json_object_get(msg, "op"));
+	if (!op || strcmp(op, "restore")) {
+		api_fail(&e, 409, NULL, "%s", op ? "the source aborted" : "the source went away");
+		goto fail_registered;
+	}
+	if (dest_restore(d, msg, &reply, &e))
+		goto fail_registered;
+	incoming_remove(&d->in);
+	peer_send(ssl, reply);
+	rm_tree(d->in.dir);
+	log_info("migration %s: %s runs here", id, d->c.name);
+	json_decref(msg);
+	free(d);
+	return;
+
+fail_registered:
+	incoming_remove(&d->in);
+fail:
+	log_warn("migration %s failed here: %s", id, e.msg);
+	dest_undo(d);
+	rm_tree(d->in.dir);
+	peer_reply_error(ssl, "%s", e.msg);
+	json_decref(msg);
+	free(d);
+}

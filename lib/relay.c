@@ -1,0 +1,174 @@
+/* fd <-> TLS relay with zstd streaming compression (see relay.h). */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <zstd.h>
+#include "relay.h"
+#include "tls.h"
+
+#define CHUNK (128 * 1024)
+
+struct relay {
+	int fd;
+	SSL *ssl;
+	const struct relay_opts *o;
+	struct relay_stats *st;
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+	char *in, *out;
+	size_t outcap;
+};
+
+static int write_fd_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Send what was read from fd; end = finish the compressed frame (fd reached EOF). The
+ * stream is flushed after every chunk so small request/replies are not delayed. */
+static int send_out(struct relay *r, const char *data, size_t n, bool end)
+{
+	ZSTD_inBuffer in = { data, n, 0 };
+	size_t left;
+
+	r->st->raw_out += n;
+	if (!r->o->compress_out) {
+		r->st->wire_out += n;
+		return n ? tls_write_all(r->ssl, data, n) : 0;
+	}
+	do {
+		ZSTD_outBuffer out = { r->out, r->outcap, 0 };
+
+		left = ZSTD_compressStream2(r->cctx, &out, &in, end ? ZSTD_e_end : ZSTD_e_flush);
+		if (ZSTD_isError(left))
+			return -EPROTO;
+		if (out.pos && tls_write_all(r->ssl, r->out, out.pos))
+			return -EIO;
+		r->st->wire_out += out.pos;
+	} while (left || in.pos < in.size);
+	return 0;
+}
+
+static int recv_in(struct relay *r, const char *data, size_t n)
+{
+	ZSTD_inBuffer in = { data, n, 0 };
+
+	r->st->wire_in += n;
+	if (!r->o->decompress_in) {
+		r->st->raw_in += n;
+		return write_fd_all(r->fd, data, n);
+	}
+	while (in.pos < in.size) {
+		ZSTD_outBuffer out = { r->out, r->outcap, 0 };
+		size_t ret = ZSTD_decompressStream(r->dctx, &out, &in);
+
+		if (ZSTD_isError(ret))
+			return -EPROTO;   /* a corrupt or truncated stream */
+		if (out.pos && write_fd_all(r->fd, r->out, out.pos))
+			return -EIO;
+		r->st->raw_in += out.pos;
+	}
+	return 0;
+}
+
+/* A socket is half-closed; a pipe's reader sees EOF when the caller closes it after
+ * relay_run returns (a pipe is only ever used in one direction). */
+static void fd_shut_write(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+		shutdown(fd, SHUT_WR);
+}
+
+int relay_run(int fd, SSL *ssl, const struct relay_opts *o, struct relay_stats *st)
+{
+	struct relay r = { .fd = fd, .ssl = ssl, .o = o, .st = st };
+	bool fd_open = o->read_fd, ssl_open = true, fd_writable = o->write_fd;
+	int ret = 0;
+
+	memset(st, 0, sizeof(*st));
+	r.in = malloc(CHUNK);
+	r.outcap = ZSTD_CStreamOutSize() > CHUNK ? ZSTD_CStreamOutSize() : CHUNK;
+	r.out = malloc(r.outcap);
+	r.cctx = ZSTD_createCCtx();
+	r.dctx = ZSTD_createDCtx();
+	if (!r.in || !r.out || !r.cctx || !r.dctx) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* Level 1: the link, not the CPU, should be the limit. */
+	ZSTD_CCtx_setParameter(r.cctx, ZSTD_c_compressionLevel, 1);
+	while (fd_open || ssl_open) {
+		struct pollfd p[2] = {
+			{ .fd = fd_open ? fd : -1, .events = POLLIN },
+			{ .fd = ssl_open ? SSL_get_fd(ssl) : -1, .events = POLLIN },
+		};
+
+		if (!(ssl_open && SSL_pending(ssl)) && poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		if (fd_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t n = read(fd, r.in, CHUNK);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				fd_open = false;
+				if ((ret = send_out(&r, NULL, 0, true)))
+					break;
+				SSL_shutdown(ssl);       /* close_notify: end of our direction */
+			} else if ((ret = send_out(&r, r.in, (size_t)n, false))) {
+				break;
+			}
+			if (o->progress)
+				*o->progress = st->raw_out + st->raw_in;
+		}
+		if (ssl_open && (SSL_pending(ssl) || (p[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
+			int n = SSL_read(ssl, r.in, CHUNK);
+
+			if (n <= 0) {
+				int e = SSL_get_error(ssl, n);
+
+				ssl_open = false;
+				if (e != SSL_ERROR_ZERO_RETURN) {
+					ret = -EIO;     /* the peer vanished without closing */
+					break;
+				}
+				if (fd_writable)
+					fd_shut_write(fd);
+				fd_writable = false;
+			} else if (!fd_writable) {
+				ret = -EPROTO;          /* data where none was expected */
+				break;
+			} else if ((ret = recv_in(&r, r.in, (size_t)n))) {
+				break;
+			}
+			if (o->progress)
+				*o->progress = st->raw_out + st->raw_in;
+		}
+	}
+out:
+	free(r.in);
+	free(r.out);
+	ZSTD_freeCCtx(r.cctx);
+	ZSTD_freeDCtx(r.dctx);
+	return ret;
+}

@@ -1,0 +1,26 @@
+/* Byte relay between a local descriptor and a TLS connection, with zstd streaming
+ * compression on the way out and decompression on the way in, so CRIU's page stream and
+ * the image and filesystem tarballs cross the network compressed and authenticated,
+ * without ever being staged on the source's disk. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+struct relay_stats {
+	uint64_t raw_out, wire_out;    /* from fd, and what went on the wire for it */
+	uint64_t raw_in, wire_in;      /* to fd, and what came off the wire for it */
+};
+
+struct relay_opts {
+	bool compress_out;     /* compress fd -> ssl */
+	bool decompress_in;    /* decompress ssl -> fd */
+	bool read_fd;          /* fd is readable (socket or pipe read end) */
+	bool write_fd;         /* fd is writable */
+	volatile uint64_t *progress;   /* optional: raw bytes moved so far (both ways) */
+};
+
+/* Run until both directions are finished (EOF on each, or the directions not in use).
+ * When fd reaches EOF the peer sees a TLS close_notify; when the peer closes, fd is shut
+ * for writing. Returns 0, or -EIO/-EPROTO (corrupt stream) on failure. */
+int relay_run(int fd, SSL *ssl, const struct relay_opts *o, struct relay_stats *st);
