@@ -8,6 +8,7 @@
 #include "config.h"
 #include "store.h"
 #include "endpoint.h"
+#include "container.h"
 #include "datapath.h"
 
 #define VXLAN_DEV     "petrel_vxlan"
@@ -111,6 +112,39 @@ int classic_route_block(const struct cidr *block, const struct ip_addr *node);
 int classic_policy_apply(struct agent *a, const struct dp_policy_entry *in, size_t n,
 			 const struct dp_enforce *enforce, size_t n_enforce,
 			 const struct endpoint *local, size_t n_local, const struct classic_peers *peers);
+
+/* container.c: containers run with runc on this node (docs/containers.md). Records live at
+ * KEY_CONTAINERS NAME; bundles at <state-dir>/containers/NAME; runc's root is
+ * <state-dir>/runc. Call with a->lock held. */
+#define KEY_CONTAINERS "/petrel/containers/"
+#define RUNC_PATH      "/usr/sbin/runc"
+int container_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
+int container_get(struct agent *a, const char *name, struct container *c);   /* -ENOENT */
+int container_put(struct agent *a, const struct container *c);
+int container_bundle_dir(struct agent *a, const char *name, char *buf, size_t len);
+void container_runc_root(struct agent *a, char *buf, size_t len);
+/* config.json (netns /run/netns/<c->netns>), upper/, work/, rootfs/ with the overlay mounted
+ * (no-op if it already is), and <state-dir>/latency. */
+int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e);
+int container_unmount(struct agent *a, const char *name);                     /* 0 if not mounted */
+/* runc --root R --log <bundle>/runc.log --log-format json ARGS..., with fresh pipes as its
+ * stdin and stdout+stderr: the container inherits them, NAME's log pump (replacing any
+ * earlier one) appends what they carry to <bundle>/log and holds the stdin write end open.
+ * Waits for runc; on failure e carries runc's error messages. For `run --detach` and
+ * `restore --detach`. */
+int container_runc_attached(struct agent *a, const char *name, char *const runc_args[],
+			    struct api_error *e);
+/* runc --root R ARGS... with stdin /dev/null; *out (may be NULL) gets stdout, caller frees;
+ * on failure e carries runc's stderr. */
+int container_runc(struct agent *a, char *const runc_args[], char **out, struct api_error *e);
+/* After `runc run|restore --detach`: read the pid from `runc state`, set node, state
+ * "running" and pid in *c, store it, and watch the process (its exit sets "exited" with
+ * exit_code, unless the record's state is no longer "running", e.g. "migrating"). */
+int container_started(struct agent *a, struct container *c, struct api_error *e);
+/* SIGTERM, SIGKILL after timeout_s; records "stopped". 0 if it was not running. */
+int container_stop(struct agent *a, const char *name, int timeout_s, struct api_error *e);
+/* runc delete, unmount, bundle, endpoint and record; a running one needs force. */
+int container_remove(struct agent *a, const char *name, bool force, struct api_error *e);
 
 /* peer.c: the agent-to-agent channel (mutual TLS on the underlay, port peer-port). */
 #include <openssl/ssl.h>

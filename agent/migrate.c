@@ -111,14 +111,6 @@ static void override_clear(const char *name)
 	pthread_mutex_unlock(&mu);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- CRIU and kernel compatibility ---- */
 
 struct versions {

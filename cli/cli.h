@@ -19,7 +19,7 @@ struct cli {
 typedef int (*cmd_fn)(struct cli *c, int argc, char **argv);
 
 struct command {
-	const char *object, *verb;
+	const char *object, *verb;  /* verb NULL: a one-word command (`petrel run ...`) */
 	cmd_fn fn;
 	const char *summary;
 	const char *help;           /* man-page style: synopsis, description, options, example */
@@ -31,6 +31,9 @@ int cli_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf,
 int cli_usage(struct cli *c, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Call the agent; on a non-2xx status or transport failure print the error and return 1. */
 int cli_api(struct cli *c, const char *method, const char *path, json_t *body, json_t **resp);
+/* The same with a reply deadline in ms (0: the default 30 s), for slow requests. */
+int cli_api_timeout(struct cli *c, const char *method, const char *path, json_t *body,
+		    long timeout_ms, json_t **resp);
 const char *cli_socket(struct cli *c, int *err);
 bool cli_is_help(int argc, char **argv);
 int cli_require_root(struct cli *c, const char *what);
@@ -52,6 +55,14 @@ int cmd_policy_list(struct cli *c, int argc, char **argv);
 int cmd_policy_show(struct cli *c, int argc, char **argv);
 int cmd_policy_delete(struct cli *c, int argc, char **argv);
 int cmd_flows(struct cli *c, int argc, char **argv);
+
+/* Top-level verbs (table entries with verb NULL): containers run with runc. */
+int cmd_run(struct cli *c, int argc, char **argv);
+int cmd_ps(struct cli *c, int argc, char **argv);
+int cmd_logs(struct cli *c, int argc, char **argv);
+int cmd_stop(struct cli *c, int argc, char **argv);
+int cmd_rm(struct cli *c, int argc, char **argv);
+int cmd_exec(struct cli *c, int argc, char **argv);
 
 /* The string at o[k], or "" when absent: for printing agent replies. */
 const char *json_str(json_t *o, const char *k);

@@ -93,6 +93,56 @@ static const struct command commands[] = {
 	  "petrel policy delete NAME\n\n"
 	  "Deletes the policy everywhere. Endpoints no other policy selects become open again.\n\n"
 	  "Example:\n  petrel policy delete allow-web\n" },
+	{ "run", NULL, cmd_run, "run a container with runc on a petrel endpoint",
+	  "petrel [-j] [--node NAME] run NAME --rootfs DIR [--publish HOSTPORT:PORT[/tcp|udp]]...\n"
+	  "       [--label KEY=VALUE]... [--env KEY=VALUE]... [--memory BYTES] -- CMD [ARG]...\n\n"
+	  "Runs CMD in a new container NAME on the node, with runc. Its root file system is an\n"
+	  "overlay: DIR is the read-only lower layer and is never modified; writes land in the\n"
+	  "container's bundle (<state-dir>/containers/NAME/upper). Its network is a petrel endpoint\n"
+	  "of the same name (addresses, labels, published ports); it gets its own pid, ipc, uts and\n"
+	  "mount namespaces and the cgroup /petrel/<node>/NAME. Standard output and error are\n"
+	  "captured by the agent (see `petrel logs`); all three standard fds are pipes, so the\n"
+	  "container can be checkpointed with CRIU. The node's <state-dir>/latency directory is\n"
+	  "mounted read-only at /run/petrel. If any step fails, nothing of the container is left.\n\n"
+	  "Options:\n"
+	  "  --rootfs DIR                   root file system (e.g. from scripts/mkrootfs.sh); required\n"
+	  "  --publish HOSTPORT:PORT[/P]    publish a port on the node, tcp by default (repeatable)\n"
+	  "  --label KEY=VALUE              a label for policy selectors (repeatable)\n"
+	  "  --env KEY=VALUE                an environment variable (repeatable); PATH has a default\n"
+	  "  --memory BYTES                 memory limit; suffixes K, M, G (powers of 1024)\n\n"
+	  "Example:\n  petrel --node node1 run web --rootfs /srv/rootfs --publish 8080:80 -- httpd -f -p 80\n" },
+	{ "ps", NULL, cmd_ps, "list every container in the cluster",
+	  "petrel [-j] [--node NAME] ps\n\n"
+	  "Lists every container in the cluster, whichever node answers: name, node, state\n"
+	  "(creating, running, stopped, exited, error, migrating) with the exit code once it has\n"
+	  "ended, host pid, addresses, published ports and command. A container whose process\n"
+	  "ended on its own shows as exited.\n\n"
+	  "Example:\n  petrel -j ps | jq -r '.[] | .name + \" \" + .state + \" \" + .ipv4'\n" },
+	{ "logs", NULL, cmd_logs, "print a container's output",
+	  "petrel [--node NAME] logs NAME [--follow]\n\n"
+	  "Prints what the container wrote to its standard output and error, as captured by the\n"
+	  "agent of its node (asked automatically in a lab). --follow (-f) keeps printing new\n"
+	  "output until the container ends.\n\n"
+	  "Example:\n  petrel logs web --follow\n" },
+	{ "stop", NULL, cmd_stop, "stop a container (SIGTERM, then SIGKILL)",
+	  "petrel [-j] [--node NAME] stop NAME [--timeout SECONDS]\n\n"
+	  "Sends SIGTERM to the container's process, and SIGKILL when it has not ended after\n"
+	  "SECONDS (default 10, 0-3600). The container becomes 'stopped' with its exit code (128+N\n"
+	  "for signal N); its file system changes, logs and endpoint stay until `petrel rm`.\n"
+	  "Stopping a container that already ended does nothing.\n\n"
+	  "Example:\n  petrel stop web --timeout 2\n" },
+	{ "rm", NULL, cmd_rm, "remove a container and everything it has",
+	  "petrel [--node NAME] rm NAME [--force]\n\n"
+	  "Removes a container that is not running: its runc state, overlay mount, bundle (file\n"
+	  "system changes and logs), endpoint, network namespace and record. A running container\n"
+	  "needs --force (-f), which kills it first.\n\n"
+	  "Example:\n  petrel rm --force web\n" },
+	{ "exec", NULL, cmd_exec, "run a command inside a running container",
+	  "petrel [--node NAME] exec NAME -- CMD [ARG]...\n\n"
+	  "Runs CMD inside the container (all its namespaces and its cgroup) with `runc exec`, on\n"
+	  "this machine, with this terminal's standard input and output. The exit status is CMD's.\n"
+	  "Needs root.\n\n"
+	  "Example:\n  petrel exec web -- cat /etc/hostname\n" },
 	{ "flows", "show", cmd_flows, "print policy decisions as JSON lines",
 	  "petrel [--node NAME] flows show [--follow] [--endpoint NAME] [--verdict allowed|denied]\n\n"
 	  "Prints one JSON object per policy decision on this node: source and destination (ip,\n"
@@ -108,7 +158,8 @@ static void usage(FILE *f)
 {
 	const char *last = "";
 
-	fprintf(f, "Usage: petrel [-j] [--lab LAB] [--node NAME | --socket PATH] OBJECT VERB [ARGS]...\n\n"
+	fprintf(f, "Usage: petrel [-j] [--lab LAB] [--node NAME | --socket PATH] OBJECT VERB [ARGS]...\n"
+		   "       petrel [-j] [--lab LAB] [--node NAME | --socket PATH] COMMAND [ARGS]...\n\n"
 		   "petrel drives a petrel container network: its node agents (petreld) and lab clusters.\n\n"
 		   "Global options:\n"
 		   "  -j, --json       print JSON instead of text\n"
@@ -118,12 +169,14 @@ static void usage(FILE *f)
 		   "  -h, --help       this help; `petrel OBJECT VERB --help` describes one command\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++) {
-		if (strcmp(last, commands[i].object))
+		if (strcmp(last, commands[i].object) && (commands[i].verb || (i && commands[i - 1].verb)))
 			fputc('\n', f);
-		fprintf(f, "  %-8s %-7s %s\n", commands[i].object, commands[i].verb, commands[i].summary);
+		fprintf(f, "  %-8s %-7s %s\n", commands[i].object, commands[i].verb ? commands[i].verb : "",
+			commands[i].summary);
 		last = commands[i].object;
 	}
-	fprintf(f, "\nExample:\n  petrel lab up --nodes 3 && petrel --node node1 endpoint add web\n");
+	fprintf(f, "\nExample:\n  petrel lab up --nodes 3 && petrel --node node1 endpoint add web\n"
+		   "  petrel --node node1 run web --rootfs ./rootfs --publish 8080:80 -- httpd -f -p 80\n");
 }
 
 const char *json_str(json_t *o, const char *k)
@@ -214,6 +267,12 @@ const char *cli_socket(struct cli *c, int *err)
 
 int cli_api(struct cli *c, const char *method, const char *path, json_t *body, json_t **resp)
 {
+	return cli_api_timeout(c, method, path, body, 0, resp);
+}
+
+int cli_api_timeout(struct cli *c, const char *method, const char *path, json_t *body,
+		    long timeout_ms, json_t **resp)
+{
 	long status = 0;
 	int err, ret;
 	const char *sock = cli_socket(c, &err);
@@ -221,7 +280,7 @@ int cli_api(struct cli *c, const char *method, const char *path, json_t *body, j
 	*resp = NULL;
 	if (!sock)
 		return err;
-	ret = api_call(sock, method, path, body, 0, &status, resp);
+	ret = api_call(sock, method, path, body, timeout_ms, &status, resp);
 	if (ret == -ECONNREFUSED || ret == -ENOENT)
 		return cli_error(c, "no agent answers on %s (is petreld running%s%s%s?)", sock,
 				 c->node ? " for node " : "", c->node ? c->node : "", c->node ? " of the lab" : "");
@@ -296,6 +355,16 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < N_COMMANDS; k++) {
 		if (strcmp(argv[i], commands[k].object))
 			continue;
+		if (!commands[k].verb) {
+			if (cli_is_help(argc - i - 1, argv + i + 1)) {
+				printf("Usage: %s", commands[k].help);
+				return 0;
+			}
+			int ret = commands[k].fn(&c, argc - i - 1, argv + i + 1);
+			if (ret == 0)
+				print_flush();
+			return ret;
+		}
 		if (i + 1 >= argc || !strcmp(argv[i + 1], "help") || !strcmp(argv[i + 1], "--help")) {
 			fprintf(i + 1 >= argc ? stderr : stdout, "petrel %s verbs:\n", argv[i]);
 			for (size_t v = 0; v < N_COMMANDS; v++)
@@ -323,6 +392,7 @@ int main(int argc, char **argv)
 		fputc('\n', stderr);
 		return 2;
 	}
-	fprintf(stderr, "petrel: unknown object '%s'; valid objects: lab node endpoint policy flows\n", argv[i]);
+	fprintf(stderr, "petrel: unknown object '%s'; valid objects: lab node endpoint policy flows; "
+		"commands: run ps logs stop rm exec\n", argv[i]);
 	return 2;
 }

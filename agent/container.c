@@ -1,0 +1,1083 @@
+/* Containers run with runc on this node: OCI bundle with an overlay over a read-only
+ * rootfs, a petrel endpoint as network, stdio on pipes pumped into the bundle's log, and
+ * the record /petrel/containers/NAME. Children of runc are reaped here because petreld is
+ * a child subreaper: a detached container's init becomes petreld's child when runc exits.
+ *
+ * Locking: the API route runs under a->lock like every route; `stop` releases it while it
+ * waits for the process to end. Log pumps and exit watchers have their own lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "agent.h"
+#include "log.h"
+#include "netns.h"
+#include "oci.h"
+#include "util.h"
+
+extern char **environ;
+
+#define RUNC_MAX_ARGS 64
+#define LOG_CHUNK_MAX (256 * 1024)
+
+/* ---- paths ---------------------------------------------------------------------------- */
+
+int container_bundle_dir(struct agent *a, const char *name, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/containers/%s", a->cfg.state_dir, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void container_runc_root(struct agent *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/runc", a->cfg.state_dir);
+}
+
+static void bundle_path(struct agent *a, const char *name, const char *leaf, char *buf, size_t len)
+{
+	char dir[CONFIG_STR + 128];
+
+	container_bundle_dir(a, name, dir, sizeof(dir));
+	snprintf(buf, len, "%s/%s", dir, leaf);
+}
+
+/* ---- records -------------------------------------------------------------------------- */
+
+static void record_key(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, KEY_CONTAINERS "%s", name);
+}
+
+int container_get(struct agent *a, const char *name, struct container *c)
+{
+	char key[128], *text = NULL;
+	int ret;
+
+	record_key(key, sizeof(key), name);
+	ret = store_get(a->store, key, &text, NULL);
+	if (ret)
+		return ret;
+	ret = container_decode(text, c);
+	free(text);
+	return ret;
+}
+
+int container_put(struct agent *a, const struct container *c)
+{
+	char key[128], *text = container_encode(c);
+	int ret;
+
+	if (!text)
+		return -ENOMEM;
+	record_key(key, sizeof(key), c->name);
+	ret = store_put(a->store, key, text, 0);
+	free(text);
+	return ret;
+}
+
+/* ---- bundle --------------------------------------------------------------------------- */
+
+static bool is_mountpoint(const char *path)
+{
+	struct stat st, parent;
+	char up[CT_PATH_MAX + 256];
+
+	snprintf(up, sizeof(up), "%s/..", path);
+	return !stat(path, &st) && !stat(up, &parent) && st.st_dev != parent.st_dev;
+}
+
+int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e)
+{
+	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256], latency[CONFIG_STR + 16];
+	char netns[300], cgroups[200], opts[3 * (CONFIG_STR + 256)];
+	struct oci_opts o = { .netns_path = netns, .cgroups_path = cgroups, .latency_dir = latency };
+	static const char *subdirs[] = { "upper", "work", "rootfs" };
+	json_t *cfg;
+	char *text;
+	int ret;
+
+	if ((ret = container_bundle_dir(a, c->name, dir, sizeof(dir))))
+		return api_fail(e, 400, NULL, "bundle path of '%s': %s", c->name, strerror(-ret));
+	snprintf(latency, sizeof(latency), "%s/latency", a->cfg.state_dir);
+	snprintf(netns, sizeof(netns), NETNS_RUN_DIR "/%s", c->netns);
+	snprintf(cgroups, sizeof(cgroups), "/petrel/%s/%s", a->cfg.node, c->name);
+	if ((ret = mkdir_p(latency, 0755)))
+		return api_fail(e, 500, NULL, "cannot create %s: %s", latency, strerror(-ret));
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
+		if ((ret = mkdir_p(path, 0755)))
+			return api_fail(e, 500, NULL, "cannot create %s: %s", path, strerror(-ret));
+	}
+	cfg = oci_config(c, &o);
+	text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
+	json_decref(cfg);
+	if (!text)
+		return api_fail(e, 500, NULL, "cannot build the OCI config of '%s'", c->name);
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	ret = write_file_atomic(path, text);
+	free(text);
+	if (ret)
+		return api_fail(e, 500, NULL, "cannot write %s: %s", path, strerror(-ret));
+	snprintf(path, sizeof(path), "%s/rootfs", dir);
+	if (is_mountpoint(path))
+		return 0;
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", c->rootfs, dir, dir);
+	if (mount("overlay", path, "overlay", 0, opts))
+		return api_fail(e, 500, "the rootfs must be on a file system overlayfs accepts as a lower layer",
+				"cannot mount the overlay of '%s' on %s: %s", c->name, path, strerror(errno));
+	return 0;
+}
+
+int container_unmount(struct agent *a, const char *name)
+{
+	char path[CONFIG_STR + 256];
+
+	bundle_path(a, name, "rootfs", path, sizeof(path));
+	if (!is_mountpoint(path))
+		return 0;
+	if (umount2(path, 0) == 0)
+		return 0;
+	log_warn("container %s: unmount %s: %s; detaching it", name, path, strerror(errno));
+	return umount2(path, MNT_DETACH) ? -errno : 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+/* Remove the bundle directory; never crosses into a still-mounted rootfs. */
+static int remove_bundle(struct agent *a, const char *name)
+{
+	char dir[CONFIG_STR + 128], root[CONFIG_STR + 256];
+
+	container_bundle_dir(a, name, dir, sizeof(dir));
+	bundle_path(a, name, "rootfs", root, sizeof(root));
+	if (is_mountpoint(root))
+		return -EBUSY;
+	if (access(dir, F_OK))
+		return 0;
+	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -errno : 0;
+}
+
+/* ---- log pumps ------------------------------------------------------------------------ */
+
+struct pump {
+	struct pump *next;
+	char name[EP_NAME_MAX];
+	char path[CONFIG_STR + 256];
+	int in_w, out_r;
+	bool stop;
+};
+
+static pthread_mutex_t pumps_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pump *pumps;
+
+static void pump_unlink(struct pump *p)
+{
+	for (struct pump **pp = &pumps; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+}
+
+static void *pump_main(void *arg)
+{
+	struct pump *p = arg;
+	char buf[16384];
+	int fd = open(p->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	bool stop = false;
+
+	if (fd < 0)
+		log_warn("container %s: cannot open log %s: %s", p->name, p->path, strerror(errno));
+	while (!stop) {
+		struct pollfd pfd = { .fd = p->out_r, .events = POLLIN };
+		int n = poll(&pfd, 1, 250);
+
+		pthread_mutex_lock(&pumps_lock);
+		stop = p->stop;
+		pthread_mutex_unlock(&pumps_lock);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n <= 0)
+			continue;
+		ssize_t r = read(p->out_r, buf, sizeof(buf));
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0)
+			break;          /* every writer is gone: the container ended */
+		if (fd >= 0 && write(fd, buf, (size_t)r) != r)
+			log_warn("container %s: short write to its log", p->name);
+	}
+	pthread_mutex_lock(&pumps_lock);
+	if (!p->stop)
+		pump_unlink(p);
+	pthread_mutex_unlock(&pumps_lock);
+	if (fd >= 0)
+		close(fd);
+	close(p->out_r);
+	close(p->in_w);
+	free(p);
+	return NULL;
+}
+
+/* Stop NAME's pump (if any). Its thread closes the pipes and frees itself. */
+static void pump_stop(const char *name)
+{
+	pthread_mutex_lock(&pumps_lock);
+	for (struct pump *p = pumps; p; p = p->next)
+		if (!strcmp(p->name, name)) {
+			p->stop = true;
+			pump_unlink(p);
+			break;
+		}
+	pthread_mutex_unlock(&pumps_lock);
+}
+
+static int pump_start(struct agent *a, const char *name, int in_w, int out_r)
+{
+	struct pump *p = calloc(1, sizeof(*p));
+	pthread_attr_t attr;
+	pthread_t t;
+	int ret;
+
+	if (!p)
+		return -ENOMEM;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	bundle_path(a, name, "log", p->path, sizeof(p->path));
+	p->in_w = in_w;
+	p->out_r = out_r;
+	pump_stop(name);
+	pthread_mutex_lock(&pumps_lock);
+	p->next = pumps;
+	pumps = p;
+	pthread_mutex_unlock(&pumps_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ret = pthread_create(&t, &attr, pump_main, p);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		pthread_mutex_lock(&pumps_lock);
+		pump_unlink(p);
+		pthread_mutex_unlock(&pumps_lock);
+		free(p);
+		return -ret;
+	}
+	return 0;
+}
+
+/* ---- runc ----------------------------------------------------------------------------- */
+
+static void become_subreaper(void)
+{
+	static bool done;
+
+	if (!done && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0)
+		done = true;
+}
+
+/* argv = runc --root R [extra...] args...; returns the count or -E2BIG. */
+static int runc_argv(struct agent *a, char *root, size_t rootlen, const char *const *extra,
+		     char *const args[], char **argv)
+{
+	int n = 0;
+
+	container_runc_root(a, root, rootlen);
+	argv[n++] = (char *)RUNC_PATH;
+	argv[n++] = (char *)"--root";
+	argv[n++] = root;
+	for (int i = 0; extra && extra[i]; i++)
+		argv[n++] = (char *)extra[i];
+	for (int i = 0; args[i]; i++) {
+		if (n >= RUNC_MAX_ARGS - 1)
+			return -E2BIG;
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+/* posix_spawn runc with fds[0..2] as its stdio, default signal dispositions and an empty
+ * mask (petreld blocks and ignores signals its children must not inherit). */
+static pid_t spawn_runc(char **argv, const int fds[3])
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	pid_t pid;
+	int ret;
+
+	sigemptyset(&none);
+	sigfillset(&defaults);
+	sigdelset(&defaults, SIGKILL);
+	sigdelset(&defaults, SIGSTOP);
+	posix_spawn_file_actions_init(&fa);
+	for (int i = 0; i < 3; i++)
+		posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	ret = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return ret ? -ret : pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return status;
+}
+
+/* The error messages of a runc JSON log (--log-format json), joined. */
+static void runc_log_errors(const char *path, char *out, size_t len)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t off = 0;
+
+	*out = 0;
+	if (read_file(path, &text))
+		return;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(line, 0, NULL);
+		const char *lvl = json_string_value(json_object_get(j, "level"));
+		const char *msg = json_string_value(json_object_get(j, "msg"));
+
+		if (lvl && msg && (!strcmp(lvl, "error") || !strcmp(lvl, "fatal")) && off < len)
+			off += (size_t)snprintf(out + off, len - off, "%s%s", off ? "; " : "", msg);
+		json_decref(j);
+	}
+	free(text);
+}
+
+static int runc_failed(struct api_error *e, char *const args[], int status, const char *msg)
+{
+	const char *hint = strstr(msg, "criu") ? "see the CRIU log in the image directory" : NULL;
+
+	if (WIFSIGNALED(status))
+		return api_fail(e, 500, hint, "runc %s: killed by signal %d%s%s", args[0],
+				WTERMSIG(status), *msg ? ": " : "", msg);
+	return api_fail(e, 500, hint, "runc %s failed (exit %d)%s%s", args[0], WEXITSTATUS(status),
+			*msg ? ": " : "", *msg ? msg : "no message");
+}
+
+int container_runc_attached(struct agent *a, const char *name, char *const runc_args[],
+			    struct api_error *e)
+{
+	char root[CONFIG_STR + 8], logf[CONFIG_STR + 256], dir[CONFIG_STR + 128], msg[400];
+	const char *extra[] = { "--log", logf, "--log-format", "json", NULL };
+	char *argv[RUNC_MAX_ARGS];
+	int in[2], out[2], ret, status;
+	pid_t pid;
+
+	if ((ret = container_bundle_dir(a, name, dir, sizeof(dir))) || (ret = mkdir_p(dir, 0755)))
+		return api_fail(e, 500, NULL, "cannot create the bundle of '%s': %s", name, strerror(-ret));
+	bundle_path(a, name, "runc.log", logf, sizeof(logf));
+	unlink(logf);
+	if (runc_argv(a, root, sizeof(root), extra, runc_args, argv) < 0)
+		return api_fail(e, 500, NULL, "too many runc arguments");
+	if (pipe2(in, O_CLOEXEC))
+		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
+	if (pipe2(out, O_CLOEXEC)) {
+		close(in[0]);
+		close(in[1]);
+		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
+	}
+	become_subreaper();
+	pid = spawn_runc(argv, (int[3]){ in[0], out[1], out[1] });
+	close(in[0]);
+	close(out[1]);
+	if (pid < 0) {
+		close(in[1]);
+		close(out[0]);
+		return api_fail(e, 500, "is runc installed? (apt-get install runc)", "cannot run %s: %s",
+				RUNC_PATH, strerror((int)-pid));
+	}
+	/* The pump owns the container's ends from now on, whatever runc does. */
+	if ((ret = pump_start(a, name, in[1], out[0]))) {
+		log_warn("container %s: no log pump: %s", name, strerror(-ret));
+		close(in[1]);
+		close(out[0]);
+	}
+	status = wait_exit(pid);
+	if (status == 0)
+		return 0;
+	runc_log_errors(logf, msg, sizeof(msg));
+	log_warn("container %s: runc %s failed: %s", name, runc_args[0], msg);
+	return runc_failed(e, runc_args, status, msg);
+}
+
+/* Read two pipes to EOF into two buffers. */
+static void drain2(int fd1, struct growbuf *b1, int fd2, struct growbuf *b2)
+{
+	struct pollfd p[2] = { { .fd = fd1, .events = POLLIN }, { .fd = fd2, .events = POLLIN } };
+	struct growbuf *bufs[2] = { b1, b2 };
+	char buf[4096];
+
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			ssize_t r;
+
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			r = read(p[i].fd, buf, sizeof(buf));
+			if (r > 0)
+				growbuf_append(bufs[i], buf, (size_t)r);
+			else if (r == 0 || errno != EINTR)
+				p[i].fd = -1;
+		}
+	}
+}
+
+int container_runc(struct agent *a, char *const runc_args[], char **out, struct api_error *e)
+{
+	char root[CONFIG_STR + 8], *argv[RUNC_MAX_ARGS];
+	struct growbuf ob = { 0 }, eb = { 0 };
+	int o[2], er[2], devnull, status;
+	pid_t pid;
+
+	if (out)
+		*out = NULL;
+	if (runc_argv(a, root, sizeof(root), NULL, runc_args, argv) < 0)
+		return api_fail(e, 500, NULL, "too many runc arguments");
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0 || pipe2(o, O_CLOEXEC) || pipe2(er, O_CLOEXEC)) {
+		if (devnull >= 0)
+			close(devnull);
+		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
+	}
+	become_subreaper();
+	pid = spawn_runc(argv, (int[3]){ devnull, o[1], er[1] });
+	close(devnull);
+	close(o[1]);
+	close(er[1]);
+	if (pid >= 0)
+		drain2(o[0], &ob, er[0], &eb);
+	close(o[0]);
+	close(er[0]);
+	if (pid < 0) {
+		free(ob.data);
+		free(eb.data);
+		return api_fail(e, 500, NULL, "cannot run %s: %s", RUNC_PATH, strerror((int)-pid));
+	}
+	status = wait_exit(pid);
+	if (status == 0) {
+		if (out)
+			*out = ob.data ? ob.data : strdup("");
+		else
+			free(ob.data);
+		free(eb.data);
+		return 0;
+	}
+	free(ob.data);
+	while (eb.len && (eb.data[eb.len - 1] == '\n' || eb.data[eb.len - 1] == ' '))
+		eb.data[--eb.len] = 0;
+	runc_failed(e, runc_args, status, eb.data ? eb.data : "");
+	free(eb.data);
+	return -1;
+}
+
+/* `runc state NAME`: pid and status ("created", "running", "paused", "stopped"). */
+static int runc_state(struct agent *a, const char *name, int *pid, char *status, size_t len)
+{
+	char *args[] = { (char *)"state", (char *)name, NULL }, *out = NULL;
+	struct api_error e;
+	json_t *j;
+
+	if (container_runc(a, args, &out, &e))
+		return -ENOENT;
+	j = json_loads(out, 0, NULL);
+	free(out);
+	if (!j)
+		return -EPROTO;
+	*pid = (int)json_integer_value(json_object_get(j, "pid"));
+	snprintf(status, len, "%s", json_string_value(json_object_get(j, "status")) ?: "");
+	json_decref(j);
+	return 0;
+}
+
+/* ---- exit watchers -------------------------------------------------------------------- */
+
+struct watch {
+	struct watch *next;
+	struct agent *a;
+	char name[EP_NAME_MAX];
+	pid_t pid;
+	int pidfd;
+	bool stopping;          /* `petrel stop` asked: the end is "stopped", not "exited" */
+	bool done;
+	bool thread_gone;       /* its thread ended: whoever unlinks it frees it */
+	int exit_code;
+};
+
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct watch *watches;
+
+static struct watch *watch_find(const char *name)
+{
+	for (struct watch *w = watches; w; w = w->next)
+		if (!strcmp(w->name, name))
+			return w;
+	return NULL;
+}
+
+static void watch_drop(const char *name)
+{
+	pthread_mutex_lock(&watch_lock);
+	for (struct watch **pp = &watches; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->name, name)) {
+			struct watch *w = *pp;
+			*pp = w->next;
+			/* a thread still waiting frees w itself when it finds it unlinked */
+			if (w->thread_gone)
+				free(w);
+			break;
+		}
+	pthread_mutex_unlock(&watch_lock);
+}
+
+static bool watch_linked(struct watch *w)
+{
+	for (struct watch *x = watches; x; x = x->next)
+		if (x == w)
+			return true;
+	return false;
+}
+
+/* Record the end of NAME's process: "stopped" after `petrel stop`, "exited" when it ended
+ * on its own while "running". Other states (e.g. "migrating") and records that moved to
+ * another node or to another pid are left alone. */
+static void record_exit(struct agent *a, const char *name, pid_t pid, bool stopping, int code)
+{
+	struct container c;
+
+	if (container_get(a, name, &c) || strcmp(c.node, a->cfg.node) || (pid && c.pid != pid))
+		return;
+	if (stopping && (!strcmp(c.state, CT_RUNNING) || !strcmp(c.state, CT_STOPPED)))
+		snprintf(c.state, sizeof(c.state), CT_STOPPED);
+	else if (!strcmp(c.state, CT_RUNNING))
+		snprintf(c.state, sizeof(c.state), CT_EXITED);
+	else
+		return;
+	c.exit_code = code;
+	c.pid = 0;
+	if (container_put(a, &c))
+		log_warn("container %s: cannot record its exit", name);
+	else
+		log_info("container %s %s (exit code %d)", name, c.state, code);
+}
+
+static void *watch_main(void *arg)
+{
+	struct watch *w = arg;
+	struct pollfd pfd = { .fd = w->pidfd, .events = POLLIN };
+	siginfo_t si = { 0 };
+	int code = -1;
+
+	while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+		;
+	/* Our child when runc left it to us (subreaper): its status is ours to collect. This
+	 * blocks while a tracer (CRIU) still holds the zombie; ECHILD when not our child. */
+	while (waitid(P_PID, (id_t)w->pid, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	if (si.si_pid == w->pid)
+		code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	close(w->pidfd);
+	pthread_mutex_lock(&watch_lock);
+	w->exit_code = code;
+	w->done = true;
+	bool linked = watch_linked(w), stopping = w->stopping;
+	struct agent *a = w->a;
+	pid_t pid = w->pid;
+	char name[EP_NAME_MAX];
+	snprintf(name, sizeof(name), "%s", w->name);
+	if (linked)
+		w->thread_gone = true;     /* kept for container_stop to read the exit code */
+	else
+		free(w);
+	pthread_mutex_unlock(&watch_lock);
+	if (linked && !a->stopping) {
+		pthread_mutex_lock(&a->lock);
+		record_exit(a, name, pid, stopping, code);
+		pthread_mutex_unlock(&a->lock);
+	}
+	return NULL;
+}
+
+/* Watch pid as NAME's process; replaces an earlier watch of NAME. */
+static int watch_start(struct agent *a, const char *name, pid_t pid)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+	pthread_attr_t attr;
+	pthread_t t;
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (w->pidfd < 0) {
+		ret = -errno;
+		free(w);
+		return ret;
+	}
+	w->a = a;
+	w->pid = pid;
+	w->exit_code = -1;
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	watch_drop(name);
+	pthread_mutex_lock(&watch_lock);
+	w->next = watches;
+	watches = w;
+	pthread_mutex_unlock(&watch_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ret = pthread_create(&t, &attr, watch_main, w);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		watch_drop(name);
+		close(w->pidfd);
+		free(w);
+		return -ret;
+	}
+	return 0;
+}
+
+int container_started(struct agent *a, struct container *c, struct api_error *e)
+{
+	char status[32];
+	int pid = 0, ret;
+
+	ret = runc_state(a, c->name, &pid, status, sizeof(status));
+	if (ret || pid <= 0)
+		return api_fail(e, 500, NULL, "runc does not know container '%s' after starting it", c->name);
+	snprintf(c->node, sizeof(c->node), "%s", a->cfg.node);
+	snprintf(c->state, sizeof(c->state), CT_RUNNING);
+	c->pid = pid;
+	c->exit_code = -1;
+	if ((ret = watch_start(a, c->name, pid)))
+		log_warn("container %s: cannot watch pid %d: %s", c->name, pid, strerror(-ret));
+	if ((ret = container_put(a, c)))
+		return api_fail(e, 503, NULL, "cannot record container '%s': %s", c->name, strerror(-ret));
+	return 0;
+}
+
+/* A local record says "running" but nothing watches it (petreld restarted): ask runc,
+ * and either adopt the process again or record that it ended (exit code unknown). */
+static void refresh(struct agent *a, struct container *c)
+{
+	char status[32];
+	int pid = 0;
+	bool watched;
+
+	if (strcmp(c->node, a->cfg.node) || strcmp(c->state, CT_RUNNING))
+		return;
+	pthread_mutex_lock(&watch_lock);
+	struct watch *w = watch_find(c->name);
+	watched = w && w->pid == c->pid && !w->done;
+	pthread_mutex_unlock(&watch_lock);
+	if (watched)
+		return;
+	if (runc_state(a, c->name, &pid, status, sizeof(status)) == 0 && pid == c->pid &&
+	    (!strcmp(status, "running") || !strcmp(status, "paused")) &&
+	    watch_start(a, c->name, pid) == 0)
+		return;
+	record_exit(a, c->name, 0, false, -1);
+	container_get(a, c->name, c);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+/* A runc call whose failure only matters to the log (cleanup paths). */
+static void runc_quiet(struct agent *a, const char *a0, const char *a1, const char *a2)
+{
+	char *args[] = { (char *)a0, (char *)a1, (char *)a2, NULL };
+	struct api_error e;
+
+	if (container_runc(a, args, NULL, &e))
+		log_debug("runc %s %s: %s", a0, a1, e.msg);
+}
+
+/* Undo everything a container has on this node except its record; best effort. */
+static int teardown(struct agent *a, const char *name, bool endpoint, struct api_error *e)
+{
+	struct api_error ee;
+	int ret;
+
+	runc_quiet(a, "delete", "--force", name);
+	pump_stop(name);
+	watch_drop(name);
+	if ((ret = container_unmount(a, name)))
+		return api_fail(e, 500, "something still uses the rootfs; see fuser -m",
+				"cannot unmount the rootfs of '%s': %s", name, strerror(-ret));
+	if ((ret = remove_bundle(a, name)))
+		return api_fail(e, 500, NULL, "cannot remove the bundle of '%s': %s", name, strerror(-ret));
+	if (endpoint && endpoint_delete(a, name, &ee) && ee.status != 404)
+		return api_fail(e, ee.status, *ee.hint ? ee.hint : NULL, "%s", ee.msg);
+	return 0;
+}
+
+static int container_run(struct agent *a, json_t *body, struct container *c, struct api_error *e)
+{
+	char key[128], msg[512], bundle[CONFIG_STR + 128], *text;
+	char *run[] = { (char *)"run", (char *)"--detach", (char *)"--bundle", bundle, c->name, NULL };
+	struct ep_request req = { 0 };
+	struct endpoint ep;
+	struct container other;
+	struct stat st;
+	int ret;
+
+	if (!body)
+		return api_fail(e, 400, NULL, "this request needs a JSON body");
+	if (container_request_parse(body, c, msg, sizeof(msg)))
+		return api_fail(e, 400, NULL, "invalid container request: %s", msg);
+	if (stat(c->rootfs, &st))
+		return api_fail(e, 400, "build one with scripts/mkrootfs.sh DIR", "rootfs %s: %s",
+				c->rootfs, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return api_fail(e, 400, NULL, "rootfs %s is not a directory", c->rootfs);
+	snprintf(c->node, sizeof(c->node), "%s", a->cfg.node);
+	c->created = time(NULL);
+
+	/* The record reserves the name cluster-wide. */
+	record_key(key, sizeof(key), c->name);
+	if (!(text = container_encode(c)))
+		return api_fail(e, 500, NULL, "out of memory");
+	ret = store_create(a->store, key, text, 0);
+	free(text);
+	if (ret == -EEXIST) {
+		if (container_get(a, c->name, &other) == 0)
+			return api_fail(e, 409, "pick another name, or `petrel rm` the existing one",
+					"container '%s' already exists on node %s", c->name, other.node);
+		return api_fail(e, 409, NULL, "container '%s' already exists", c->name);
+	}
+	if (ret)
+		return api_fail(e, 503, NULL, "cannot record container '%s': %s", c->name, strerror(-ret));
+
+	snprintf(req.name, sizeof(req.name), "%s", c->name);
+	req.n_labels = c->n_labels;
+	memcpy(req.labels, c->labels, sizeof(req.labels));
+	req.n_publish = c->n_publish;
+	memcpy(req.publish, c->publish, sizeof(req.publish));
+	if (endpoint_create(a, &req, &ep, e))
+		goto undo_record;
+	c->ip4 = ep.ip4;
+	c->ip6 = ep.ip6;
+	snprintf(c->netns, sizeof(c->netns), "%s", ep.netns);
+	container_bundle_dir(a, c->name, bundle, sizeof(bundle));
+	if (container_write_bundle(a, c, e) || container_runc_attached(a, c->name, run, e) ||
+	    container_started(a, c, e))
+		goto undo_all;
+	log_info("container %s running (pid %d, %s)", c->name, c->pid, c->rootfs);
+	return 0;
+
+undo_all:
+	teardown(a, c->name, true, &(struct api_error){ 0 });
+undo_record:
+	store_delete(a->store, key);
+	return -1;
+}
+
+/* Wait (without the agent lock) until NAME's watched process ended; false on timeout. */
+static bool wait_ended(struct agent *a, const char *name, pid_t pid, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	bool ended = false;
+
+	pthread_mutex_unlock(&a->lock);
+	for (;;) {
+		pthread_mutex_lock(&watch_lock);
+		struct watch *w = watch_find(name);
+		ended = w ? (w->pid != pid || w->done) : kill(pid, 0) != 0;
+		pthread_mutex_unlock(&watch_lock);
+		if (ended || now_ms() >= end)
+			break;
+		usleep(20000);
+	}
+	pthread_mutex_lock(&a->lock);
+	return ended;
+}
+
+static int local_container(struct agent *a, const char *name, struct container *c,
+			   const char *verb, struct api_error *e)
+{
+	int ret = container_get(a, name, c);
+
+	if (ret == -ENOENT)
+		return api_fail(e, 404, "see `petrel ps`", "container '%s' does not exist", name);
+	if (ret)
+		return api_fail(e, 503, NULL, "cannot read container '%s': %s", name, strerror(-ret));
+	if (strcmp(c->node, a->cfg.node))
+		return api_fail(e, 409, "ask that node's agent (petrel --node NODE ...)",
+				"container '%s' runs on node %s, not %s; %s it there", name, c->node,
+				a->cfg.node, verb);
+	refresh(a, c);
+	return 0;
+}
+
+int container_stop(struct agent *a, const char *name, int timeout_s, struct api_error *e)
+{
+	struct container c;
+	pid_t pid;
+
+	if (local_container(a, name, &c, "stop", e))
+		return -1;
+	if (strcmp(c.state, CT_RUNNING))
+		return 0;           /* already ended: nothing to do */
+	pid = c.pid;
+	pthread_mutex_lock(&watch_lock);
+	struct watch *w = watch_find(name);
+	if (w)
+		w->stopping = true;
+	pthread_mutex_unlock(&watch_lock);
+	runc_quiet(a, "kill", name, "TERM");
+	if (!wait_ended(a, name, pid, timeout_s * 1000)) {
+		log_info("container %s: no exit %d s after SIGTERM; sending SIGKILL", name, timeout_s);
+		runc_quiet(a, "kill", name, "KILL");
+		if (!wait_ended(a, name, pid, 5000))
+			return api_fail(e, 500, NULL, "container '%s' (pid %d) survived SIGKILL", name, pid);
+	}
+	/* The watcher records the exit code; without one (agent restarted) record it here. */
+	pthread_mutex_lock(&watch_lock);
+	w = watch_find(name);
+	bool recorded = w && w->pid == pid && w->done;
+	int code = w ? w->exit_code : -1;
+	pthread_mutex_unlock(&watch_lock);
+	record_exit(a, name, pid, true, recorded ? code : -1);
+	return 0;
+}
+
+int container_remove(struct agent *a, const char *name, bool force, struct api_error *e)
+{
+	struct container c;
+	char key[128];
+
+	if (local_container(a, name, &c, "remove", e))
+		return -1;
+	if (!strcmp(c.state, CT_RUNNING)) {
+		if (!force)
+			return api_fail(e, 409, "stop it first, or use --force",
+					"container '%s' is running", name);
+		if (container_stop(a, name, 0, e))
+			return -1;
+	}
+	if (!strcmp(c.state, CT_MIGRATING))
+		return api_fail(e, 409, "wait for the migration to end", "container '%s' is migrating", name);
+	if (teardown(a, name, true, e))
+		return -1;
+	record_key(key, sizeof(key), name);
+	store_delete(a->store, key);
+	log_info("container %s removed", name);
+	return 0;
+}
+
+/* ---- API ------------------------------------------------------------------------------ */
+
+/* Log bytes as a JSON string: invalid UTF-8 becomes U+FFFD. */
+static json_t *utf8_string(const unsigned char *s, size_t n)
+{
+	struct growbuf b = { 0 };
+	json_t *j;
+
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		bool ok = len && i + len <= n && c != 0;
+
+		for (size_t k = 1; ok && k < len; k++)
+			ok = (s[i + k] & 0xc0) == 0x80;
+		if (ok && len == 2)
+			ok = c >= 0xc2;
+		if (ok && len == 3)
+			ok = !(c == 0xe0 && s[i + 1] < 0xa0) && !(c == 0xed && s[i + 1] >= 0xa0);
+		if (ok && len == 4)
+			ok = c <= 0xf4 && !(c == 0xf0 && s[i + 1] < 0x90) && !(c == 0xf4 && s[i + 1] >= 0x90);
+		if (ok) {
+			growbuf_append(&b, s + i, len);
+			i += len;
+		} else {
+			growbuf_append(&b, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+	j = json_stringn(b.data ? b.data : "", b.len);
+	free(b.data);
+	return j;
+}
+
+/* Log bytes from offset (negative: the last -offset bytes), at most LOG_CHUNK_MAX. */
+static int container_logs(struct agent *a, const char *name, json_int_t offset, json_t **resp,
+			  struct api_error *e)
+{
+	char path[CONFIG_STR + 256];
+	unsigned char *buf;
+	struct container c;
+	struct stat st;
+	ssize_t r = 0;
+	int fd;
+
+	if (local_container(a, name, &c, "read its logs", e))
+		return -1;
+	bundle_path(a, name, "log", path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	st.st_size = 0;
+	if (fd >= 0 && fstat(fd, &st))
+		st.st_size = 0;
+	if (offset < 0)
+		offset = st.st_size + offset > 0 ? st.st_size + offset : 0;
+	if (offset > st.st_size)
+		offset = st.st_size;
+	size_t want = (size_t)(st.st_size - offset) < LOG_CHUNK_MAX ? (size_t)(st.st_size - offset) : LOG_CHUNK_MAX;
+	buf = malloc(want + 1);
+	if (fd >= 0 && buf && want)
+		r = pread(fd, buf, want, offset);
+	if (fd >= 0)
+		close(fd);
+	if (!buf || r < 0) {
+		free(buf);
+		return api_fail(e, 500, NULL, "cannot read %s: %s", path, strerror(errno));
+	}
+	*resp = json_pack("{s:s, s:s, s:o, s:I, s:I}", "name", name, "state", c.state,
+			  "data", utf8_string(buf, (size_t)r), "offset", (json_int_t)(offset + r),
+			  "size", (json_int_t)st.st_size);
+	free(buf);
+	return 0;
+}
+
+static json_t *container_json_for(struct agent *a, const struct container *c)
+{
+	json_t *j = container_to_json(c);
+	char root[CONFIG_STR + 8], dir[CONFIG_STR + 128];
+
+	if (j && !strcmp(c->node, a->cfg.node)) {
+		container_runc_root(a, root, sizeof(root));
+		container_bundle_dir(a, c->name, dir, sizeof(dir));
+		json_object_set_new(j, "runc_root", json_string(root));
+		json_object_set_new(j, "bundle", json_string(dir));
+	}
+	return j;
+}
+
+static int list(struct agent *a, json_t **resp, struct api_error *e)
+{
+	struct store_kv *kvs = NULL;
+	size_t n = 0;
+	json_t *arr;
+	int ret = store_list(a->store, KEY_CONTAINERS, &kvs, &n, NULL);
+
+	if (ret)
+		return api_fail(e, 503, NULL, "cannot read containers: %s", strerror(-ret));
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		struct container c;
+
+		if (container_decode(kvs[i].value, &c)) {
+			log_warn("skipping malformed record %s", kvs[i].key);
+			continue;
+		}
+		refresh(a, &c);
+		json_array_append_new(arr, container_json_for(a, &c));
+	}
+	store_kvs_free(kvs, n);
+	*resp = json_pack("{s:o}", "containers", arr);
+	return 200;
+}
+
+static json_int_t body_int(const struct api_request *rq, const char *key, json_int_t def)
+{
+	json_t *v = rq->body ? json_object_get(rq->body, key) : NULL;
+
+	return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+int container_route(struct agent *a, const struct api_request *rq, json_t **resp,
+		    struct api_error *e)
+{
+	static const char prefix[] = "/v1/containers/";
+	char name[EP_NAME_MAX];
+	const char *rest, *slash;
+	struct container c;
+	int ret;
+
+	if (!strcmp(rq->path, "/v1/containers")) {
+		if (!strcmp(rq->method, "GET"))
+			return list(a, resp, e);
+		if (strcmp(rq->method, "POST"))
+			return api_fail(e, 405, "use GET or POST", "method %s not allowed on %s",
+					rq->method, rq->path);
+		if (container_run(a, rq->body, &c, e))
+			return -1;
+		*resp = container_json_for(a, &c);
+		return 201;
+	}
+	if (strncmp(rq->path, prefix, strlen(prefix)))
+		return 0;
+	rest = rq->path + strlen(prefix);
+	slash = strchr(rest, '/');
+	snprintf(name, sizeof(name), "%.*s", slash ? (int)(slash - rest) : (int)strlen(rest), rest);
+	if (!name_valid(name) || (slash && strchr(slash + 1, '/')))
+		return api_fail(e, 400, NULL, "'%s' is not a valid container path", rest);
+	if (!slash) {
+		if (!strcmp(rq->method, "GET")) {
+			ret = container_get(a, name, &c);
+			if (ret == -ENOENT)
+				return api_fail(e, 404, "see `petrel ps`", "container '%s' does not exist", name);
+			if (ret)
+				return api_fail(e, 503, NULL, "cannot read container '%s': %s", name, strerror(-ret));
+			refresh(a, &c);
+			*resp = container_json_for(a, &c);
+			return 200;
+		}
+		if (!strcmp(rq->method, "DELETE")) {
+			bool force = rq->body && json_is_true(json_object_get(rq->body, "force"));
+
+			if (container_remove(a, name, force, e))
+				return -1;
+			*resp = json_pack("{s:s}", "deleted", name);
+			return 200;
+		}
+		return api_fail(e, 405, "use GET or DELETE", "method %s not allowed on containers", rq->method);
+	}
+	if (strcmp(rq->method, "POST") && strcmp(rq->method, "GET"))
+		return api_fail(e, 405, "use POST", "method %s not allowed on %s", rq->method, rq->path);
+	if (!strcmp(slash, "/logs")) {
+		if (container_logs(a, name, body_int(rq, "offset", -(json_int_t)LOG_CHUNK_MAX), resp, e))
+			return -1;
+		return 200;
+	}
+	if (!strcmp(slash, "/stop")) {
+		json_int_t t = body_int(rq, "timeout", 10);
+
+		if (t < 0 || t > 3600)
+			return api_fail(e, 400, NULL, "timeout: %lld is outside 0-3600 seconds", (long long)t);
+		if (container_stop(a, name, (int)t, e))
+			return -1;
+		if ((ret = container_get(a, name, &c)))
+			return api_fail(e, 503, NULL, "cannot read container '%s': %s", name, strerror(-ret));
+		*resp = container_json_for(a, &c);
+		return 200;
+	}
+	return api_fail(e, 404, "see docs/api.md", "no such container action: %s", slash + 1);
+}

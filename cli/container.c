@@ -1,0 +1,419 @@
+/* `petrel run|ps|logs|stop|rm|exec`: containers run by the node agents with runc. The CLI
+ * sends requests to an agent; `exec` runs runc itself, with the terminal's stdio, on the
+ * machine of the node hosting the container. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "cli.h"
+#include "args.h"
+#include "config.h"
+#include "container.h"
+#include "print.h"
+
+#define RUNC "/usr/sbin/runc"
+
+static int name_arg(struct cli *c, const char *cmd, int argc, char **argv, const char **name)
+{
+	if (argc < 1 || argv[0][0] == '-')
+		return cli_usage(c, cmd, "missing container NAME");
+	if (!name_valid(argv[0]))
+		return cli_usage(c, cmd, "'%s' is not a valid container name (a-z, 0-9 and '-', at most 63)", argv[0]);
+	*name = argv[0];
+	return 0;
+}
+
+/* "123", "64k", "512M", "1G" (powers of 1024). */
+static int parse_bytes(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 0: break;
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end && strcmp(end, "iB") && strcmp(end, "B"))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static void publish_text(json_t *ct, char *buf, size_t len)
+{
+	size_t i, off = 0;
+	json_t *v;
+
+	*buf = 0;
+	json_array_foreach(json_object_get(ct, "publish"), i, v)
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%lld:%lld/%s", off ? "," : "",
+					(long long)json_integer_value(json_object_get(v, "host_port")),
+					(long long)json_integer_value(json_object_get(v, "port")), json_str(v, "proto"));
+}
+
+static void cmd_text(json_t *ct, char *buf, size_t len)
+{
+	size_t i, off = 0;
+	json_t *v;
+
+	*buf = 0;
+	json_array_foreach(json_object_get(ct, "cmd"), i, v)
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s", off ? " " : "",
+					json_string_value(v));
+}
+
+static void print_container(json_t *ct)
+{
+	char ports[256], cmd[512], labels[512] = "";
+	const char *k;
+	size_t off = 0;
+	json_t *v;
+
+	publish_text(ct, ports, sizeof(ports));
+	cmd_text(ct, cmd, sizeof(cmd));
+	json_object_foreach(json_object_get(ct, "labels"), k, v)
+		off += (size_t)snprintf(labels + off, off < sizeof(labels) ? sizeof(labels) - off : 0,
+					"%s%s=%s", off ? "," : "", k, json_string_value(v));
+	printf("container %s\n  node      %s\n  state     %s\n  pid       %lld\n  ipv4      %s\n"
+	       "  ipv6      %s\n  publish   %s\n  labels    %s\n  rootfs    %s\n  cmd       %s\n",
+	       json_str(ct, "name"), json_str(ct, "node"), json_str(ct, "state"),
+	       (long long)json_integer_value(json_object_get(ct, "pid")), json_str(ct, "ipv4"),
+	       json_str(ct, "ipv6"), *ports ? ports : "-", *labels ? labels : "-",
+	       json_str(ct, "rootfs"), cmd);
+	if (json_integer_value(json_object_get(ct, "exit_code")) >= 0)
+		printf("  exit      %lld\n", (long long)json_integer_value(json_object_get(ct, "exit_code")));
+}
+
+static void emit(json_t *ct)
+{
+	if (is_json_context())
+		print_json(NULL, ct);
+	else
+		print_container(ct);
+}
+
+int cmd_run(struct cli *c, int argc, char **argv)
+{
+	json_t *labels = json_object(), *publish = json_array(), *env = json_array(), *cmd = json_array();
+	json_t *body = NULL, *resp;
+	const char *name = NULL, *rootfs = NULL;
+	char err[256], abs[PATH_MAX];
+	long long memory = 0;
+	int i, ret;
+
+	if ((ret = name_arg(c, "run", argc, argv, &name)))
+		goto out;
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!v || !strcmp(v, "--")) {
+			ret = cli_usage(c, "run", "%s needs a value", o);
+			goto out;
+		}
+		i++;
+		if (!strcmp(o, "--rootfs")) {
+			rootfs = v;
+		} else if (!strcmp(o, "--label")) {
+			struct ep_label l;
+			if (args_label(v, &l, err, sizeof(err))) {
+				ret = cli_usage(c, "run", "--label %s", err);
+				goto out;
+			}
+			json_object_set_new(labels, l.key, json_string(l.value));
+		} else if (!strcmp(o, "--publish")) {
+			struct ep_publish p;
+			if (args_publish(v, &p, err, sizeof(err))) {
+				ret = cli_usage(c, "run", "--publish %s", err);
+				goto out;
+			}
+			json_array_append_new(publish, json_pack("{s:i, s:i, s:s}", "host_port", p.host_port,
+								 "port", p.port, "proto", ep_proto_str(p.proto)));
+		} else if (!strcmp(o, "--env")) {
+			if (!container_env_valid(v)) {
+				ret = cli_usage(c, "run", "--env '%s' is not KEY=VALUE (KEY of letters, digits, '_')", v);
+				goto out;
+			}
+			json_array_append_new(env, json_string(v));
+		} else if (!strcmp(o, "--memory")) {
+			if (parse_bytes(v, &memory)) {
+				ret = cli_usage(c, "run", "--memory '%s' is not a size in bytes (e.g. 67108864 or 64M)", v);
+				goto out;
+			}
+		} else {
+			ret = cli_usage(c, "run", "unexpected argument '%s'", o);
+			goto out;
+		}
+	}
+	if (!rootfs) {
+		ret = cli_usage(c, "run", "--rootfs DIR is required");
+		goto out;
+	}
+	if (i >= argc - 1) {
+		ret = cli_usage(c, "run", "missing the command: petrel run NAME --rootfs DIR -- CMD [ARG]...");
+		goto out;
+	}
+	for (i++; i < argc; i++)
+		json_array_append_new(cmd, json_string(argv[i]));
+	/* The agent runs on this machine: hand it an absolute path. */
+	if (!realpath(rootfs, abs)) {
+		ret = cli_error(c, "rootfs %s: %s (build one with scripts/mkrootfs.sh DIR)", rootfs, strerror(errno));
+		goto out;
+	}
+	body = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:I}", "name", name, "rootfs", abs,
+			 "cmd", cmd, "env", env, "labels", labels, "publish", publish,
+			 "memory", (json_int_t)memory);
+	ret = cli_api_timeout(c, "POST", "/v1/containers", body, 120000, &resp);
+	if (ret)
+		goto out;
+	emit(resp);
+	json_decref(resp);
+out:
+	json_decref(body);
+	json_decref(labels);
+	json_decref(publish);
+	json_decref(env);
+	json_decref(cmd);
+	return ret;
+}
+
+int cmd_ps(struct cli *c, int argc, char **argv)
+{
+	json_t *resp, *arr, *ct;
+	size_t i;
+
+	if (argc)
+		return cli_usage(c, "ps", "unexpected argument '%s'", argv[0]);
+	if (cli_api(c, "GET", "/v1/containers", NULL, &resp))
+		return 1;
+	arr = json_object_get(resp, "containers");
+	if (is_json_context()) {
+		print_json(NULL, arr ? arr : json_array());
+	} else {
+		printf("%-16s %-8s %-12s %-7s %-15s %-22s %-16s %s\n", "NAME", "NODE", "STATE", "PID",
+		       "IPV4", "IPV6", "PUBLISH", "COMMAND");
+		json_array_foreach(arr, i, ct) {
+			char ports[256], cmd[512], state[32];
+			long long code = json_integer_value(json_object_get(ct, "exit_code"));
+
+			publish_text(ct, ports, sizeof(ports));
+			cmd_text(ct, cmd, sizeof(cmd));
+			if (code >= 0 && strcmp(json_str(ct, "state"), "running"))
+				snprintf(state, sizeof(state), "%s(%lld)", json_str(ct, "state"), code);
+			else
+				snprintf(state, sizeof(state), "%s", json_str(ct, "state"));
+			printf("%-16s %-8s %-12s %-7lld %-15s %-22s %-16s %.60s\n", json_str(ct, "name"),
+			       json_str(ct, "node"), state, (long long)json_integer_value(json_object_get(ct, "pid")),
+			       json_str(ct, "ipv4"), json_str(ct, "ipv6"), *ports ? ports : "-", cmd);
+		}
+	}
+	json_decref(resp);
+	return 0;
+}
+
+/* GET the container; when another lab node hosts it, talk to that node's agent from now on,
+ * so NAME-commands work whichever --node was given. */
+static int locate(struct cli *c, const char *name, json_t **ct)
+{
+	char path[128], dir[512];
+	struct stat st;
+	const char *node;
+
+	snprintf(path, sizeof(path), "/v1/containers/%s", name);
+	if (cli_api(c, "GET", path, NULL, ct))
+		return 1;
+	if (json_object_get(*ct, "runc_root") || c->socket_opt)
+		return 0;
+	node = json_str(*ct, "node");
+	snprintf(dir, sizeof(dir), LAB_DIR "/%s/%s", c->lab, node);
+	if (!*node || stat(dir, &st))
+		return 0;           /* not a lab: the agent's answer will say where it runs */
+	c->node = strdup(node);
+	c->socket[0] = 0;
+	json_decref(*ct);
+	return cli_api(c, "GET", path, NULL, ct);
+}
+
+static int logs_chunk(struct cli *c, const char *name, long long *offset, bool *running)
+{
+	char path[160];
+	json_t *body, *resp;
+	const char *data;
+	int ret;
+
+	snprintf(path, sizeof(path), "/v1/containers/%s/logs", name);
+	body = json_pack("{s:I}", "offset", (json_int_t)*offset);
+	ret = cli_api(c, "POST", path, body, &resp);
+	json_decref(body);
+	if (ret)
+		return -1;
+	data = json_str(resp, "data");
+	fwrite(data, 1, strlen(data), stdout);
+	fflush(stdout);
+	*running = !strcmp(json_str(resp, "state"), "running");
+	long long next = json_integer_value(json_object_get(resp, "offset"));
+	long long size = json_integer_value(json_object_get(resp, "size"));
+	ret = next < size;      /* more to read right away */
+	*offset = next;
+	json_decref(resp);
+	return ret;
+}
+
+int cmd_logs(struct cli *c, int argc, char **argv)
+{
+	const char *name = NULL;
+	bool follow = false, running = false;
+	long long offset = 0;
+	json_t *ct;
+	int ret;
+
+	if ((ret = name_arg(c, "logs", argc, argv, &name)))
+		return ret;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f"))
+			follow = true;
+		else
+			return cli_usage(c, "logs", "unexpected argument '%s'", argv[i]);
+	}
+	if (locate(c, name, &ct))
+		return 1;
+	json_decref(ct);
+	for (;;) {
+		ret = logs_chunk(c, name, &offset, &running);
+		if (ret < 0)
+			return 1;
+		if (ret > 0)
+			continue;
+		if (!follow || !running) {
+			/* One last read: output written just before the end. */
+			if (follow && logs_chunk(c, name, &offset, &running) < 0)
+				return 1;
+			return 0;
+		}
+		usleep(200000);
+	}
+}
+
+int cmd_stop(struct cli *c, int argc, char **argv)
+{
+	const char *name = NULL;
+	char path[160];
+	long timeout = 10;
+	json_t *ct, *body, *resp;
+	int ret;
+
+	if ((ret = name_arg(c, "stop", argc, argv, &name)))
+		return ret;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			if (args_uint(argv[++i], 0, 3600, &timeout))
+				return cli_usage(c, "stop", "--timeout '%s' is not a number of seconds in 0-3600", argv[i]);
+		} else {
+			return cli_usage(c, "stop", "unexpected argument '%s'", argv[i]);
+		}
+	}
+	if (locate(c, name, &ct))
+		return 1;
+	json_decref(ct);
+	snprintf(path, sizeof(path), "/v1/containers/%s/stop", name);
+	body = json_pack("{s:i}", "timeout", (int)timeout);
+	ret = cli_api_timeout(c, "POST", path, body, (timeout + 30) * 1000, &resp);
+	json_decref(body);
+	if (ret)
+		return ret;
+	if (is_json_context())
+		print_json(NULL, resp);
+	else
+		printf("%s %s (exit code %lld)\n", name, json_str(resp, "state"),
+		       (long long)json_integer_value(json_object_get(resp, "exit_code")));
+	json_decref(resp);
+	return 0;
+}
+
+int cmd_rm(struct cli *c, int argc, char **argv)
+{
+	const char *name = NULL;
+	bool force = false;
+	char path[160];
+	json_t *ct, *body, *resp;
+	int ret;
+
+	if ((ret = name_arg(c, "rm", argc, argv, &name)))
+		return ret;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
+			force = true;
+		else
+			return cli_usage(c, "rm", "unexpected argument '%s'", argv[i]);
+	}
+	if (locate(c, name, &ct))
+		return 1;
+	json_decref(ct);
+	snprintf(path, sizeof(path), "/v1/containers/%s", name);
+	body = json_pack("{s:b}", "force", force);
+	ret = cli_api_timeout(c, "DELETE", path, body, 60000, &resp);
+	json_decref(body);
+	if (ret)
+		return ret;
+	if (is_json_context())
+		print_json(NULL, resp);
+	else
+		printf("removed container %s\n", name);
+	json_decref(resp);
+	return 0;
+}
+
+int cmd_exec(struct cli *c, int argc, char **argv)
+{
+	const char *name = NULL;
+	char root[512], **nargv;
+	json_t *ct;
+	int ret;
+
+	if ((ret = name_arg(c, "exec", argc, argv, &name)))
+		return ret;
+	if (argc < 3 || strcmp(argv[1], "--"))
+		return cli_usage(c, "exec", "expected NAME -- CMD [ARG]...");
+	if ((ret = cli_require_root(c, "exec")))
+		return ret;
+	if (locate(c, name, &ct))
+		return 1;
+	if (!json_object_get(ct, "runc_root")) {
+		ret = cli_error(c, "container '%s' runs on node %s; this agent cannot exec into it "
+				"(hint: petrel --node %s exec ...)", name, json_str(ct, "node"), json_str(ct, "node"));
+		json_decref(ct);
+		return ret;
+	}
+	if (strcmp(json_str(ct, "state"), "running")) {
+		ret = cli_error(c, "container '%s' is %s, not running", name, json_str(ct, "state"));
+		json_decref(ct);
+		return ret;
+	}
+	snprintf(root, sizeof(root), "%s", json_str(ct, "runc_root"));
+	json_decref(ct);
+	nargv = calloc((size_t)argc + 6, sizeof(char *));
+	if (!nargv)
+		return cli_error(c, "out of memory");
+	nargv[0] = (char *)RUNC;
+	nargv[1] = (char *)"--root";
+	nargv[2] = root;
+	nargv[3] = (char *)"exec";
+	nargv[4] = (char *)name;
+	memcpy(nargv + 5, argv + 2, (size_t)(argc - 2) * sizeof(char *));
+	fflush(NULL);
+	execv(RUNC, nargv);
+	ret = cli_error(c, "cannot run %s: %s", RUNC, strerror(errno));
+	free(nargv);
+	return ret;
+}
