@@ -79,6 +79,7 @@ int endpoint_delete(struct agent *a, const char *name, struct api_error *e);
 /* Migration: this node's half of an existing endpoint (see endpoint.c). */
 int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e);
 void endpoint_release_local(struct agent *a, const struct endpoint *ep);
+int endpoint_publish(struct agent *a, const struct endpoint *ep, bool add);
 int endpoint_datapath_detach(struct agent *a, const struct endpoint *ep);
 int endpoint_datapath_attach(struct agent *a, const struct endpoint *ep);
 /* Re-establish datapath state for local endpoints after an agent restart. */

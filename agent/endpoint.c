@@ -397,8 +397,10 @@ int endpoint_delete(struct agent *a, const char *name, struct api_error *e)
 }
 
 /* Migration, destination side: build this node's half of an endpoint that already exists
- * in cluster state (same addresses, MAC and identity) in a fresh netns, with its published
- * ports, without touching its record: the record moves only once the container runs here. */
+ * in cluster state (same addresses, MAC and identity) in a fresh netns, without touching
+ * its record, and without taking its traffic yet: the datapath entry comes when the
+ * source freezes (endpoint_datapath_attach), its published ports once it runs here
+ * (endpoint_publish), and the record moves last. */
 int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e)
 {
 	struct ep_request req = { 0 };
@@ -419,19 +421,18 @@ int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e)
 				strerror(-ret));
 	}
 	snprintf(req.container_ifname, sizeof(req.container_ifname), "eth0");
-	if (plumb(a, ep, &req, host_mac, e))
-		goto fail;
-	if ((ret = publish(a, ep, true))) {
-		api_fail(e, 500, NULL, "cannot publish ports of '%s': %s", ep->name, strerror(-ret));
-		datapath_remove(a, ep);
-		nl_link_delete(ep->ifname);
-		goto fail;
+	if (plumb(a, ep, &req, host_mac, e)) {
+		netns_delete(ep->netns);
+		release_ports(a, ep, ep->n_publish);
+		return -1;
 	}
+	datapath_remove(a, ep);
 	return 0;
-fail:
-	netns_delete(ep->netns);
-	release_ports(a, ep, ep->n_publish);
-	return -1;
+}
+
+int endpoint_publish(struct agent *a, const struct endpoint *ep, bool add)
+{
+	return publish(a, ep, add);
 }
 
 /* This node's half of an endpoint, without its record or identity: what a migration

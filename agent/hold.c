@@ -14,7 +14,7 @@
 #include "agent.h"
 #include "log.h"
 #include "netns.h"
-#include "nft.h"
+#include "proc.h"
 
 #ifndef NF_ACCEPT
 #define NF_ACCEPT 1          /* linux/netfilter.h clashes with netinet/in.h */
@@ -89,6 +89,51 @@ static void *hold_main(void *arg)
 	return NULL;
 }
 
+/* The queue rules, in the raw table so they come first. This kernel has no nftables
+ * queue expression; the iptables NFQUEUE target (through nft_compat) works. */
+static int iptables(const char *tool, const char *op, const char *match)
+{
+	char cmd[512], *out = NULL;
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	int ret;
+
+	snprintf(cmd, sizeof(cmd), "%s -w -t raw %s PREROUTING %s -m comment --comment petrel-hold "
+		 "-j NFQUEUE --queue-num %d", tool, op, match, HOLD_QUEUE);
+	ret = proc_output(argv, &out, 10000);
+	if (ret)
+		log_debug("hold: %s: %s", cmd, out ? out : "");
+	free(out);
+	return ret ? -EIO : 0;
+}
+
+static const struct {
+	const char *tool, *match;
+} hold_rules[] = {
+	{ "iptables", "" },
+	{ "ip6tables", "-p tcp" },
+	{ "ip6tables", "-p udp" },
+	{ "ip6tables", "-p icmpv6 --icmpv6-type echo-request" },
+	{ "ip6tables", "-p icmpv6 --icmpv6-type echo-reply" },
+};
+
+static int del_rules(void)
+{
+	for (size_t i = 0; i < sizeof(hold_rules) / sizeof(hold_rules[0]); i++)
+		while (iptables(hold_rules[i].tool, "-D", hold_rules[i].match) == 0)
+			;
+	return 0;
+}
+
+static int add_rules(void)
+{
+	int ret = 0;
+
+	del_rules();
+	for (size_t i = 0; i < sizeof(hold_rules) / sizeof(hold_rules[0]) && !ret; i++)
+		ret = iptables(hold_rules[i].tool, "-A", hold_rules[i].match);
+	return ret;
+}
+
 static int open_queue(struct hold *h)
 {
 	h->h = nfq_open();
@@ -101,7 +146,7 @@ static int open_queue(struct hold *h)
 		return -EIO;
 	nfq_set_queue_maxlen(h->qh, HOLD_MAX);
 	nfnl_rcvbufsiz(nfq_nfnlh(h->h), 8 << 20);
-	return nft_hold_add(HOLD_QUEUE);
+	return add_rules();
 }
 
 static void close_queue(struct hold *h)
@@ -136,7 +181,7 @@ static int in_netns(struct hold *h, int (*fn)(struct hold *))
 static int del_rule(struct hold *h)
 {
 	(void)h;
-	return nft_hold_del();
+	return del_rules();
 }
 
 int hold_start(const char *netns, struct hold **out)

@@ -762,6 +762,15 @@ static void *migrate_main(void *arg)
 		goto fail;
 	}
 	json_decref(r);
+	/* The destination starts taking the container's packets (and holding them); then this
+	 * node freezes it and sends its packets there too. */
+	r = peer_send(ctl, json_pack("{s:s}", "op", "freeze")) ? NULL : peer_recv(ctl);
+	if (!r || !json_is_true(json_object_get(r, "ok"))) {
+		api_fail(&e, 502, NULL, "node %s cannot take the traffic: %s", m->to,
+			 r ? json_string_value(json_object_get(r, "error")) ?: "?" : "no answer");
+		goto fail;
+	}
+	json_decref(r);
 	r = NULL;
 
 	if (freeze(m, &e))
@@ -1195,6 +1204,8 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	flows = add_return_flows(a, json_object_get(msg, "flows"));
 	hold_release(d->hold, &held);
 	d->hold = NULL;
+	if ((ret = endpoint_publish(a, &d->ep, true)))
+		log_warn("migration %s: cannot publish ports here: %s", d->in.id, strerror(-ret));
 	/* The commit point: the location flips, every node now sends here. */
 	d->ep.moved = true;
 	snprintf(d->ep.state, sizeof(d->ep.state), "ready");
@@ -1243,9 +1254,26 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 	pthread_mutex_unlock(&mu);
 	if (peer_send(ssl, json_pack("{s:b}", "ok", 1)))
 		goto fail_registered;
-	/* The source dumps and streams now; it says "restore" or "abort", or vanishes. */
+	/* The source says "freeze" (take the traffic), then dumps and streams and says
+	 * "restore"; or "abort"; or vanishes. */
 	msg = peer_recv(ssl);
 	op = json_string_value(json_object_get(msg, "op"));
+	if (op && !strcmp(op, "freeze")) {
+		int ret;
+
+		pthread_mutex_lock(&a->lock);
+		ret = a->cfg.backend == BACKEND_EBPF ? endpoint_datapath_attach(a, &d->ep) : 0;
+		pthread_mutex_unlock(&a->lock);
+		if (ret) {
+			api_fail(&e, 500, NULL, "cannot attach the endpoint: %s", strerror(-ret));
+			goto fail_registered;
+		}
+		if (peer_send(ssl, json_pack("{s:b}", "ok", 1)))
+			goto fail_registered;
+		json_decref(msg);
+		msg = peer_recv(ssl);
+		op = json_string_value(json_object_get(msg, "op"));
+	}
 	if (!op || strcmp(op, "restore")) {
 		api_fail(&e, 409, NULL, "%s", op ? "the source aborted" : "the source went away");
 		goto fail_registered;

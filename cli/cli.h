@@ -56,6 +56,10 @@ int cmd_policy_show(struct cli *c, int argc, char **argv);
 int cmd_policy_delete(struct cli *c, int argc, char **argv);
 int cmd_flows(struct cli *c, int argc, char **argv);
 
+/* GET /v1/containers/NAME; in a lab, switch to the agent of the node hosting it. */
+int cli_locate_container(struct cli *c, const char *name, json_t **ct);
+int cmd_migrate(struct cli *c, int argc, char **argv);
+
 /* Top-level verbs (table entries with verb NULL): containers run with runc. */
 int cmd_run(struct cli *c, int argc, char **argv);
 int cmd_ps(struct cli *c, int argc, char **argv);

@@ -224,7 +224,7 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 
 /* GET the container; when another lab node hosts it, talk to that node's agent from now on,
  * so NAME-commands work whichever --node was given. */
-static int locate(struct cli *c, const char *name, json_t **ct)
+int cli_locate_container(struct cli *c, const char *name, json_t **ct)
 {
 	char path[128], dir[512];
 	struct stat st;
@@ -286,7 +286,7 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 		else
 			return cli_usage(c, "logs", "unexpected argument '%s'", argv[i]);
 	}
-	if (locate(c, name, &ct))
+	if (cli_locate_container(c, name, &ct))
 		return 1;
 	json_decref(ct);
 	for (;;) {
@@ -323,7 +323,7 @@ int cmd_stop(struct cli *c, int argc, char **argv)
 			return cli_usage(c, "stop", "unexpected argument '%s'", argv[i]);
 		}
 	}
-	if (locate(c, name, &ct))
+	if (cli_locate_container(c, name, &ct))
 		return 1;
 	json_decref(ct);
 	snprintf(path, sizeof(path), "/v1/containers/%s/stop", name);
@@ -357,7 +357,7 @@ int cmd_rm(struct cli *c, int argc, char **argv)
 		else
 			return cli_usage(c, "rm", "unexpected argument '%s'", argv[i]);
 	}
-	if (locate(c, name, &ct))
+	if (cli_locate_container(c, name, &ct))
 		return 1;
 	json_decref(ct);
 	snprintf(path, sizeof(path), "/v1/containers/%s", name);
@@ -387,7 +387,7 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 		return cli_usage(c, "exec", "expected NAME -- CMD [ARG]...");
 	if ((ret = cli_require_root(c, "exec")))
 		return ret;
-	if (locate(c, name, &ct))
+	if (cli_locate_container(c, name, &ct))
 		return 1;
 	if (!json_object_get(ct, "runc_root")) {
 		ret = cli_error(c, "container '%s' runs on node %s; this agent cannot exec into it "

@@ -96,22 +96,6 @@ int nft_publish_del(uint8_t proto, uint16_t host_port)
 	return 0;
 }
 
-int nft_hold_add(uint16_t queue)
-{
-	nft_hold_del();
-	return run("add table inet petrel_hold\n"
-		   "add chain inet petrel_hold pre { type filter hook prerouting priority -400; policy accept; }\n"
-		   "add rule inet petrel_hold pre meta l4proto { tcp, udp, icmp } queue num %u\n"
-		   "add rule inet petrel_hold pre icmpv6 type { echo-request, echo-reply } queue num %u\n",
-		   queue, queue);
-}
-
-int nft_hold_del(void)
-{
-	run("delete table inet petrel_hold");
-	return 0;
-}
-
 int nft_fini(void)
 {
 	int ret = run("delete table inet petrel");

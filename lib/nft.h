@@ -20,9 +20,5 @@ int nft_init(const struct cidr *cluster4, const struct cidr *cluster6,
  * address (caller checks ownership first, this is a last guard). */
 int nft_publish_add(const struct nft_publish *p);
 int nft_publish_del(uint8_t proto, uint16_t host_port);     /* 0 if absent */
-/* Migration hold (table "inet petrel_hold", in a container's netns): every TCP, UDP, ICMP
- * and ICMPv6 echo packet arriving is queued to NFQUEUE queue, for the agent to hold. */
-int nft_hold_add(uint16_t queue);
-int nft_hold_del(void);                                       /* 0 if absent */
 /* Remove the whole table. */
 int nft_fini(void);

@@ -1,0 +1,120 @@
+/* petrel migrate: ask the agent running a container to move it to another node, printing
+ * the agent's progress lines as they come and the final report. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "api_client.h"
+
+struct watch {
+	struct cli *c;
+	json_t *report;
+	json_t *error;
+};
+
+static void human_bytes(json_int_t n, char *buf, size_t len)
+{
+	if (n >= 10 << 20)
+		snprintf(buf, len, "%.1f MiB", n / 1048576.0);
+	else if (n >= 10 << 10)
+		snprintf(buf, len, "%.1f KiB", n / 1024.0);
+	else
+		snprintf(buf, len, "%lld B", (long long)n);
+}
+
+static int on_line(json_t *line, void *arg)
+{
+	struct watch *w = arg;
+	json_t *v;
+	char b[32];
+
+	if ((v = json_object_get(line, "report"))) {
+		w->report = json_incref(v);
+	} else if (json_object_get(line, "error")) {
+		w->error = json_incref(line);
+	} else if (json_object_get(line, "phase")) {
+		human_bytes(json_integer_value(json_object_get(line, "bytes")), b, sizeof(b));
+		fprintf(stderr, "  %-9s %8.3f s %11s  %s\n",
+			json_string_value(json_object_get(line, "phase")),
+			json_integer_value(json_object_get(line, "elapsed_ms")) / 1000.0, b,
+			json_string_value(json_object_get(line, "message")) ?: "");
+	}
+	return 0;
+}
+
+static void print_report(json_t *r)
+{
+	static const char *keys[] = { "container", "from", "to", "mode", "total_ms", "frozen_ms",
+				      "restore_ms", "bytes", "wire_bytes", "tcp_connections",
+				      "udp_flows", "published_flows", "held_packets" };
+
+	printf("migration report\n");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(r, keys[i]);
+
+		if (json_is_string(v))
+			printf("  %-16s %s\n", keys[i], json_string_value(v));
+		else if (json_is_integer(v))
+			printf("  %-16s %lld\n", keys[i], (long long)json_integer_value(v));
+	}
+}
+
+int cmd_migrate(struct cli *c, int argc, char **argv)
+{
+	const char *name = NULL, *to = NULL, *sock;
+	struct watch w = { .c = c };
+	json_t *ct = NULL, *body;
+	char path[160];
+	bool lazy = false;
+	long status = 0;
+	int ret, err = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--to") && i + 1 < argc)
+			to = argv[++i];
+		else if (!strcmp(argv[i], "--lazy"))
+			lazy = true;
+		else if (argv[i][0] != '-' && !name)
+			name = argv[i];
+		else
+			return cli_usage(c, "migrate", "unexpected argument '%s'", argv[i]);
+	}
+	if (!name || !to)
+		return cli_usage(c, "migrate", "need a container NAME and --to NODE");
+	if (cli_locate_container(c, name, &ct))
+		return 1;
+	json_decref(ct);
+	sock = cli_socket(c, &err);
+	if (!sock)
+		return cli_error(c, "no agent to ask (%s)", strerror(err));
+	snprintf(path, sizeof(path), "/v1/containers/%s/migrate", name);
+	body = json_pack("{s:s, s:b}", "to", to, "lazy", lazy);
+	fprintf(stderr, "migrating %s to %s%s\n", name, to, lazy ? " (lazy)" : "");
+	ret = api_stream(sock, "POST", path, body, on_line, &w, &status);
+	json_decref(body);
+	if (ret)
+		return cli_error(c, "the agent stopped answering: %s", strerror(-ret));
+	if (status >= 300 && !w.error)
+		return 1;       /* api_stream printed nothing: the body was a plain error */
+	if (w.error) {
+		const char *hint = json_string_value(json_object_get(w.error, "hint"));
+
+		if (json_is_true(json_object_get(w.error, "rolled_back")))
+			fprintf(stderr, "petrel: rolled back: %s still runs where it was\n", name);
+		ret = cli_error(c, "%s", json_string_value(json_object_get(w.error, "error")));
+		if (hint && *hint && !c->json)
+			fprintf(stderr, "  hint: %s\n", hint);
+		json_decref(w.error);
+		json_decref(w.report);
+		return ret;
+	}
+	if (!w.report)
+		return cli_error(c, "the migration ended without a report; see the agent's log");
+	if (c->json) {
+		json_dumpf(w.report, stdout, JSON_COMPACT);
+		putchar('\n');
+	} else
+		print_report(w.report);
+	json_decref(w.report);
+	return 0;
+}
