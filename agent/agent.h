@@ -119,6 +119,7 @@ int classic_policy_apply(struct agent *a, const struct dp_policy_entry *in, size
  * <state-dir>/runc. Call with a->lock held. */
 #define KEY_CONTAINERS "/petrel/containers/"
 #define RUNC_PATH      "/usr/sbin/runc"
+#define CT_PID_FILE    "init.pid"    /* in the bundle: pass `--pid-file <bundle>/init.pid` to runc */
 int container_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
 int container_get(struct agent *a, const char *name, struct container *c);   /* -ENOENT */
 int container_put(struct agent *a, const struct container *c);
@@ -138,7 +139,7 @@ int container_runc_attached(struct agent *a, const char *name, char *const runc_
 /* runc --root R ARGS... with stdin /dev/null; *out (may be NULL) gets stdout, caller frees;
  * on failure e carries runc's stderr. */
 int container_runc(struct agent *a, char *const runc_args[], char **out, struct api_error *e);
-/* After `runc run|restore --detach`: read the pid from `runc state`, set node, state
+/* After `runc run|restore --detach`: read the pid from <bundle>/init.pid (or `runc state`), set node, state
  * "running" and pid in *c, store it, and watch the process (its exit sets "exited" with
  * exit_code, unless the record's state is no longer "running", e.g. "migrating"). */
 int container_started(struct agent *a, struct container *c, struct api_error *e);

@@ -371,11 +371,14 @@ static void runc_log_errors(const char *path, char *out, size_t len)
 static int runc_failed(struct api_error *e, char *const args[], int status, const char *msg)
 {
 	const char *hint = strstr(msg, "criu") ? "see the CRIU log in the image directory" : NULL;
+	const char *verb = args[0][0] == '-' ? "call" : args[0];
 
 	if (WIFSIGNALED(status))
-		return api_fail(e, 500, hint, "runc %s: killed by signal %d%s%s", args[0],
+		return api_fail(e, 500, hint, "runc %s: killed by signal %d%s%s", verb,
 				WTERMSIG(status), *msg ? ": " : "", msg);
-	return api_fail(e, 500, hint, "runc %s failed (exit %d)%s%s", args[0], WEXITSTATUS(status),
+	if (!strncmp(msg, "runc ", 5))
+		return api_fail(e, 500, hint, "%s", msg);
+	return api_fail(e, 500, hint, "runc %s failed (exit %d)%s%s", verb, WEXITSTATUS(status),
 			*msg ? ": " : "", *msg ? msg : "no message");
 }
 
@@ -392,6 +395,8 @@ int container_runc_attached(struct agent *a, const char *name, char *const runc_
 		return api_fail(e, 500, NULL, "cannot create the bundle of '%s': %s", name, strerror(-ret));
 	bundle_path(a, name, "runc.log", logf, sizeof(logf));
 	unlink(logf);
+	bundle_path(a, name, CT_PID_FILE, dir, sizeof(dir));
+	unlink(dir);            /* a stale pid must not pass for the new process's */
 	if (runc_argv(a, root, sizeof(root), extra, runc_args, argv) < 0)
 		return api_fail(e, 500, NULL, "too many runc arguments");
 	if (pipe2(in, O_CLOEXEC))
@@ -667,20 +672,25 @@ static int watch_start(struct agent *a, const char *name, pid_t pid)
 
 int container_started(struct agent *a, struct container *c, struct api_error *e)
 {
-	char status[32];
+	char status[32], pidfile[CONFIG_STR + 256], *text = NULL;
 	int pid = 0, ret;
 
-	ret = runc_state(a, c->name, &pid, status, sizeof(status));
-	if (ret || pid <= 0)
+	/* The pid file is there even when the process already ended (and is then a zombie
+	 * of ours until its watcher reaps it); runc state is the fallback. */
+	bundle_path(a, c->name, CT_PID_FILE, pidfile, sizeof(pidfile));
+	if (read_file(pidfile, &text) == 0)
+		pid = atoi(text);
+	free(text);
+	if (pid <= 0 && (runc_state(a, c->name, &pid, status, sizeof(status)) || pid <= 0))
 		return api_fail(e, 500, NULL, "runc does not know container '%s' after starting it", c->name);
 	snprintf(c->node, sizeof(c->node), "%s", a->cfg.node);
 	snprintf(c->state, sizeof(c->state), CT_RUNNING);
 	c->pid = pid;
 	c->exit_code = -1;
-	if ((ret = watch_start(a, c->name, pid)))
-		log_warn("container %s: cannot watch pid %d: %s", c->name, pid, strerror(-ret));
 	if ((ret = container_put(a, c)))
 		return api_fail(e, 503, NULL, "cannot record container '%s': %s", c->name, strerror(-ret));
+	if ((ret = watch_start(a, c->name, pid)))
+		log_warn("container %s: cannot watch pid %d: %s", c->name, pid, strerror(-ret));
 	return 0;
 }
 
@@ -742,7 +752,9 @@ static int teardown(struct agent *a, const char *name, bool endpoint, struct api
 static int container_run(struct agent *a, json_t *body, struct container *c, struct api_error *e)
 {
 	char key[128], msg[512], bundle[CONFIG_STR + 128], *text;
-	char *run[] = { (char *)"run", (char *)"--detach", (char *)"--bundle", bundle, c->name, NULL };
+	char pidfile[CONFIG_STR + 256];
+	char *run[] = { (char *)"run", (char *)"--detach", (char *)"--pid-file", pidfile,
+			(char *)"--bundle", bundle, c->name, NULL };
 	struct ep_request req = { 0 };
 	struct endpoint ep;
 	struct container other;
@@ -787,6 +799,7 @@ static int container_run(struct agent *a, json_t *body, struct container *c, str
 	c->ip6 = ep.ip6;
 	snprintf(c->netns, sizeof(c->netns), "%s", ep.netns);
 	container_bundle_dir(a, c->name, bundle, sizeof(bundle));
+	bundle_path(a, c->name, CT_PID_FILE, pidfile, sizeof(pidfile));
 	if (container_write_bundle(a, c, e) || container_runc_attached(a, c->name, run, e) ||
 	    container_started(a, c, e))
 		goto undo_all;

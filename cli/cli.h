@@ -67,6 +67,8 @@ int cmd_logs(struct cli *c, int argc, char **argv);
 int cmd_stop(struct cli *c, int argc, char **argv);
 int cmd_rm(struct cli *c, int argc, char **argv);
 int cmd_exec(struct cli *c, int argc, char **argv);
+/* Delete a lab's containers and unmount their rootfs before the lab directory goes. */
+void lab_containers_down(const char *lab);
 
 /* The string at o[k], or "" when absent: for printing agent replies. */
 const char *json_str(json_t *o, const char *k);

@@ -1,13 +1,17 @@
 /* `petrel run|ps|logs|stop|rm|exec`: containers run by the node agents with runc. The CLI
  * sends requests to an agent; `exec` runs runc itself, with the terminal's stdio, on the
  * machine of the node hosting the container. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include "cli.h"
 #include "args.h"
 #include "config.h"
@@ -416,4 +420,73 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 	ret = cli_error(c, "cannot run %s: %s", RUNC, strerror(errno));
 	free(nargv);
 	return ret;
+}
+
+/* Run runc --root ROOT delete --force ID quietly; for `lab down`. */
+static void runc_delete(const char *root, const char *id)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(RUNC, RUNC, "--root", root, "delete", "--force", id, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+}
+
+/* Before `lab down` removes the lab's directory: delete every container runc knows under
+ * each node's state, then unmount whatever is still mounted below the lab directory
+ * (overlay rootfs of the bundles), deepest first. */
+void lab_containers_down(const char *lab)
+{
+	char dir[512], root[600], line[4096], **mnts = NULL;
+	size_t n = 0, len;
+	DIR *d, *rd;
+	struct dirent *de, *ce;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), LAB_DIR "/%s", lab);
+	len = strlen(dir);
+	if ((d = opendir(dir))) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(root, sizeof(root), "%s/%s/state/runc", dir, de->d_name);
+			if (!(rd = opendir(root)))
+				continue;
+			while ((ce = readdir(rd)))
+				if (ce->d_name[0] != '.')
+					runc_delete(root, ce->d_name);
+			closedir(rd);
+		}
+		closedir(d);
+	}
+	if (!(f = fopen("/proc/self/mountinfo", "r")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mp[4096];
+		char **nm;
+
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ..." */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 || strncmp(mp, dir, len) || mp[len] != '/')
+			continue;
+		if (!(nm = realloc(mnts, (n + 1) * sizeof(*mnts))))
+			break;
+		mnts = nm;
+		mnts[n++] = strdup(mp);
+	}
+	fclose(f);
+	while (n--) {               /* mountinfo lists parents first */
+		if (mnts[n] && umount2(mnts[n], 0) && umount2(mnts[n], MNT_DETACH))
+			fprintf(stderr, "petrel: cannot unmount %s: %s\n", mnts[n], strerror(errno));
+		free(mnts[n]);
+	}
+	free(mnts);
 }

@@ -605,6 +605,7 @@ int cmd_lab_down(struct cli *c, int argc, char **argv)
 		json_decref(j);
 	}
 	free(text);
+	lab_containers_down(name);
 	ret = teardown(name);
 	if (ret)
 		return cli_error(c, "lab '%s' could not be removed completely: %s", name, strerror(-ret));
