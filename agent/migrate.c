@@ -641,9 +641,9 @@ static int dump(struct mig *m, struct api_error *e)
 	if ((ret = page_relay_start(m, &port)))
 		return api_fail(e, 500, NULL, "cannot start the page relay: %s", strerror(-ret));
 	snprintf(ps, sizeof(ps), "127.0.0.1:%d", port);
-	argv[n++] = "checkpoint";
-	argv[n++] = "--criu";
+	argv[n++] = "--criu";                /* a global runc option */
 	argv[n++] = m->local.criu_path;
+	argv[n++] = "checkpoint";
 	argv[n++] = "--tcp-established";
 	argv[n++] = "--leave-running";      /* stays frozen: we paused it; killed on success */
 	argv[n++] = "--image-path";
@@ -676,13 +676,14 @@ static void cleanup_source(struct mig *m)
 	pthread_mutex_lock(&m->a->lock);
 	override_clear(m->name);
 	m->redirected = false;
+	/* Cut the frozen copy off first: killed, its sockets would reset every peer. */
+	endpoint_release_local(m->a, &m->ep);
 	if (container_runc(m->a, kill_argv, NULL, &e))
 		log_warn("migrate %s: removing the frozen source: %s", m->name, e.msg);
 	container_unmount(m->a, m->name);
 	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
 	proc_output(rm_argv, &out, 30000);
 	free(out);
-	endpoint_release_local(m->a, &m->ep);
 	if (m->a->cfg.backend == BACKEND_EBPF) {
 		datapath_return_flows_clear(m->a->dp, &m->ep.ip4);
 		datapath_return_flows_clear(m->a->dp, &m->ep.ip6);
@@ -1176,7 +1177,7 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 {
 	struct agent *a = d->a;
 	char bundle[CONFIG_STR + 64];
-	char *argv[] = { "restore", "--criu", d->v.criu_path, "--tcp-established", "--detach",
+	char *argv[] = { "--criu", d->v.criu_path, "restore", "--tcp-established", "--detach",
 			 "--image-path", d->in.images, "--work-path", d->in.work,
 			 "--bundle", bundle, d->c.name, NULL };
 	int64_t t0 = now_ms();
@@ -1192,6 +1193,8 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	snprintf(d->c.node, sizeof(d->c.node), "%s", a->cfg.node);
 	snprintf(d->c.netns, sizeof(d->c.netns), "%s", d->ep.netns);
 	pthread_mutex_lock(&a->lock);
+	/* Before the process runs: its very first reply to such a flow must take the detour. */
+	flows = add_return_flows(a, json_object_get(msg, "flows"));
 	ret = container_write_bundle(a, &d->c, e);
 	if (!ret) {
 		ret = container_runc_attached(a, d->c.name, argv, e);
@@ -1201,7 +1204,6 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		pthread_mutex_unlock(&a->lock);
 		return -1;
 	}
-	flows = add_return_flows(a, json_object_get(msg, "flows"));
 	hold_release(d->hold, &held);
 	d->hold = NULL;
 	if ((ret = endpoint_publish(a, &d->ep, true)))

@@ -102,6 +102,9 @@ int relay_run(int fd, SSL *ssl, const struct relay_opts *o, struct relay_stats *
 	int ret = 0;
 
 	memset(st, 0, sizeof(*st));
+	/* With poll on a blocking socket, SSL_read must return after a non-data record (e.g.
+	 * a TLS 1.3 session ticket) instead of waiting for data that may never come. */
+	SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
 	r.in = malloc(CHUNK);
 	r.outcap = ZSTD_CStreamOutSize() > CHUNK ? ZSTD_CStreamOutSize() : CHUNK;
 	r.out = malloc(r.outcap);
@@ -113,7 +116,9 @@ int relay_run(int fd, SSL *ssl, const struct relay_opts *o, struct relay_stats *
 	}
 	/* Level 1: the link, not the CPU, should be the limit. */
 	ZSTD_CCtx_setParameter(r.cctx, ZSTD_c_compressionLevel, 1);
-	while (fd_open || ssl_open) {
+	/* A one-way sender is done once its side closed: the peer may still answer on the
+	 * connection (a status line), which is the caller's to read. */
+	while (fd_open || (ssl_open && fd_writable)) {
 		struct pollfd p[2] = {
 			{ .fd = fd_open ? fd : -1, .events = POLLIN },
 			{ .fd = ssl_open ? SSL_get_fd(ssl) : -1, .events = POLLIN },
@@ -147,6 +152,8 @@ int relay_run(int fd, SSL *ssl, const struct relay_opts *o, struct relay_stats *
 			if (n <= 0) {
 				int e = SSL_get_error(ssl, n);
 
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+					continue;
 				ssl_open = false;
 				if (e != SSL_ERROR_ZERO_RETURN) {
 					ret = -EIO;     /* the peer vanished without closing */

@@ -50,6 +50,10 @@ SSL_CTX *tls_context(const struct tls_files *f, int server, char *err, size_t er
 		ssl_error(err, errlen, "tls-key cannot be loaded or does not match tls-cert");
 		goto fail;
 	}
+	/* No session tickets: connections are few and long, and a ticket arriving after the
+	 * handshake would only wake up readers that wait for data. */
+	if (server)
+		SSL_CTX_set_num_tickets(ctx, 0);
 	/* Both directions: a node only talks to nodes the cluster CA vouches for. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	return ctx;
