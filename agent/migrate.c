@@ -10,7 +10,7 @@
  *   sends the container's packets to the
  *   destination, where they are held
  *   dump: pages ──────────────────────────── stream ──► page server (zstd over mTLS)
- *   images, writable layer (tar) ─────────── stream ──► image dir, upper dir
+ *   images, bundle + writable layer (tar) ── stream ──► image dir, bundle dir
  *   published-port flows (conntrack) ─────── restore ─► runc restore, return flows,
  *                                                        release held packets, flip the
  *                                                        endpoint's location ◄─ confirm
@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include "agent.h"
+#include "compat.h"
 #include "conntrack.h"
 #include "log.h"
 #include "netns.h"
@@ -47,8 +48,6 @@
 
 #define KEY_MIGRATIONS "/petrel/migrations/"
 #define CRIU_DEFAULT   "/opt/petrel/criu/bin/criu"
-#define CRIU_MIN_MAJOR 4
-#define CRIU_MIN_MINOR 2
 #define STREAM_WAIT_MS 60000
 #define RESTORE_MS     120000
 
@@ -62,7 +61,7 @@ struct override {
 struct incoming {
 	char id[64], name[EP_NAME_MAX];
 	char dir[CONFIG_STR + 64], images[CONFIG_STR + 80], work[CONFIG_STR + 80];
-	char upper[CONFIG_STR + 80];
+	char bundle[CONFIG_STR + 80];
 	int page_port;
 	pid_t page_server;
 	int streams_done, streams_failed;
@@ -111,6 +110,21 @@ static void override_clear(const char *name)
 	pthread_mutex_unlock(&mu);
 }
 
+/* Fault injection for tests: a file <state-dir>/fault-NAME makes this node fail at that
+ * point of its next migration, once (the file is consumed). Failures the tests need to
+ * provoke but cannot time from outside: the destination's agent dying mid-transfer, and
+ * a restore that fails on a damaged checkpoint. */
+static bool fault(struct agent *a, const char *name)
+{
+	char path[CONFIG_STR + 64];
+
+	snprintf(path, sizeof(path), "%s/fault-%s", a->cfg.state_dir, name);
+	if (unlink(path))
+		return false;
+	log_warn("fault injection: %s", name);
+	return true;
+}
+
 /* ---- CRIU and kernel compatibility ---- */
 
 struct versions {
@@ -118,25 +132,29 @@ struct versions {
 	char criu[32];                 /* "4.2.1", empty when none works */
 	char criu_error[256];
 	char kernel[64];
-	int criu_major, criu_minor, kernel_major, kernel_minor;
 };
 
 static void local_versions(struct agent *a, struct versions *v)
 {
 	const char *candidates[] = { a->cfg.criu, CRIU_DEFAULT, "/usr/sbin/criu", "/usr/bin/criu" };
 	struct utsname u;
+	char why[160];
 
 	memset(v, 0, sizeof(*v));
 	uname(&u);
 	snprintf(v->kernel, sizeof(v->kernel), "%s", u.release);
-	sscanf(u.release, "%d.%d", &v->kernel_major, &v->kernel_minor);
 	snprintf(v->criu_error, sizeof(v->criu_error), "no CRIU found (set criu = PATH, or run "
 		 "scripts/install-criu.sh)");
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+	/* A configured path is the only one tried: the operator chose it. */
+	for (size_t i = 0; i < (*a->cfg.criu ? 1 : sizeof(candidates) / sizeof(candidates[0])); i++) {
 		char *argv[] = { (char *)candidates[i], "--version", NULL }, *out = NULL, *ver;
 
-		if (!*candidates[i] || access(candidates[i], X_OK))
+		if (!*candidates[i] || access(candidates[i], X_OK)) {
+			if (*a->cfg.criu)
+				snprintf(v->criu_error, sizeof(v->criu_error), "criu = %s: %s",
+					 a->cfg.criu, strerror(errno));
 			continue;
+		}
 		snprintf(v->criu_path, sizeof(v->criu_path), "%s", candidates[i]);
 		if (proc_output(argv, &out, 10000) != 0 || !(ver = strstr(out, "Version: "))) {
 			snprintf(v->criu_error, sizeof(v->criu_error), "%s does not run", candidates[i]);
@@ -147,12 +165,8 @@ static void local_versions(struct agent *a, struct versions *v)
 		ver[strcspn(ver, " \n")] = 0;
 		snprintf(v->criu, sizeof(v->criu), "%s", ver);
 		free(out);
-		if (sscanf(v->criu, "%d.%d", &v->criu_major, &v->criu_minor) != 2 ||
-		    v->criu_major < CRIU_MIN_MAJOR ||
-		    (v->criu_major == CRIU_MIN_MAJOR && v->criu_minor < CRIU_MIN_MINOR)) {
-			snprintf(v->criu_error, sizeof(v->criu_error),
-				 "%s is CRIU %s; petrel needs %d.%d or newer", candidates[i], v->criu,
-				 CRIU_MIN_MAJOR, CRIU_MIN_MINOR);
+		if (!criu_usable(v->criu, why, sizeof(why))) {
+			snprintf(v->criu_error, sizeof(v->criu_error), "%s: %s", candidates[i], why);
 			v->criu[0] = 0;
 			continue;
 		}
@@ -206,7 +220,8 @@ void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *he
 	local_versions(a, &v);
 	j = versions_json(&v);
 	json_object_set_new(j, "node", json_string(a->cfg.node));
-	json_object_set_new(j, "lazy", json_boolean(lazy_supported(&v, why, sizeof(why))));
+	if (json_is_true(json_object_get(hello, "lazy")))
+		json_object_set_new(j, "lazy", json_boolean(lazy_supported(&v, why, sizeof(why))));
 	json_object_set_new(j, "lazy_error", json_string(why));
 	json_object_set_new(j, "rootfs", json_boolean(rootfs && access(rootfs, R_OK | X_OK) == 0));
 	peer_send(ssl, j);
@@ -349,10 +364,11 @@ static int check(struct mig *m, struct api_error *e)
 
 static int probe(struct mig *m, struct api_error *e)
 {
-	json_t *hello = json_pack("{s:s, s:s}", "op", "probe", "rootfs", m->c.rootfs), *r;
+	json_t *hello = json_pack("{s:s, s:s, s:b}", "op", "probe", "rootfs", m->c.rootfs,
+				  "lazy", m->lazy), *r;
 	SSL *ssl = peer_dial(m->a, m->to, hello, e);
-	int dmaj = 0, dmin = 0, kmaj = 0, kmin = 0;
 	const char *criu, *kernel;
+	char why[256];
 
 	json_decref(hello);
 	if (!ssl)
@@ -367,17 +383,9 @@ static int probe(struct mig *m, struct api_error *e)
 		api_fail(e, 412, "install a CRIU >= 4.2 there (scripts/install-criu.sh)",
 			 "node %s cannot restore: %s", m->to,
 			 json_string_value(json_object_get(r, "criu_error")) ?: "no CRIU");
-	else if (sscanf(criu, "%d.%d", &dmaj, &dmin) != 2 || dmaj < m->local.criu_major ||
-		 (dmaj == m->local.criu_major && dmin < m->local.criu_minor))
-		api_fail(e, 412, "upgrade CRIU on the destination",
-			 "node %s runs CRIU %s, older than this node's %s: it cannot read these images",
-			 m->to, criu, m->local.criu);
-	else if (!kernel || sscanf(kernel, "%d.%d", &kmaj, &kmin) != 2 ||
-		 kmaj < m->local.kernel_major ||
-		 (kmaj == m->local.kernel_major && kmin < m->local.kernel_minor))
-		api_fail(e, 412, "migrate to a node with the same or a newer kernel",
-			 "node %s runs kernel %s, older than this node's %s (TCP repair state may not restore)",
-			 m->to, kernel ? kernel : "?", m->local.kernel);
+	else if (!migration_compatible(m->local.criu, m->local.kernel, criu, kernel, why, sizeof(why)))
+		api_fail(e, 412, "migrate to a node with the same or newer CRIU and kernel",
+			 "node %s is incompatible: %s", m->to, why);
 	else if (!json_is_true(json_object_get(r, "rootfs")))
 		api_fail(e, 412, "make the image available at the same path on every node",
 			 "node %s has no rootfs at %s", m->to, m->c.rootfs);
@@ -480,11 +488,14 @@ static int page_relay_finish(struct mig *m)
 	return m->page_ret;
 }
 
-/* Send a directory as a tar stream (kind "images" or "upper"). */
+/* Send a directory as a tar stream (kind "images" or "bundle"). */
 static int send_dir(struct mig *m, const char *kind, const char *dir, struct api_error *e)
 {
+	/* The bundle goes without its mount point and overlay work dir: its writable layer,
+	 * its captured output (so `petrel logs` continues) and runc's files. */
 	char *argv[] = { "/bin/tar", "-C", (char *)dir, "--xattrs", "--xattrs-include=trusted.*",
-			 "--numeric-owner", "-cf", "-", ".", NULL };
+			 "--numeric-owner", "--exclude=./rootfs", "--exclude=./work", "-cf", "-", ".",
+			 NULL };
 	struct relay_opts o = { .compress_out = true, .read_fd = true, .progress = NULL };
 	struct relay_stats st;
 	json_t *hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", m->id, "kind", kind), *r;
@@ -588,6 +599,16 @@ static int runc_simple(struct mig *m, const char *verb, struct api_error *e)
 /* Freeze the container and point this node's datapath at the destination, where packets
  * are held: from here on nothing reaches the frozen copy, whose kernel would otherwise
  * acknowledge data that the restored sockets never see. */
+static void set_state(struct mig *m, const char *state)
+{
+	struct container c;
+
+	if (container_get(m->a, m->name, &c) == 0 && !strcmp(c.node, m->a->cfg.node)) {
+		snprintf(c.state, sizeof(c.state), "%s", state);
+		container_put(m->a, &c);
+	}
+}
+
 static int freeze(struct mig *m, struct api_error *e)
 {
 	int tcp, udp;
@@ -600,6 +621,7 @@ static int freeze(struct mig *m, struct api_error *e)
 	m->tcp = tcp;
 	m->udp = udp;
 	pthread_mutex_lock(&m->a->lock);
+	set_state(m, CT_MIGRATING);
 	override_set(m->name, m->to);
 	if (m->a->cfg.backend == BACKEND_EBPF)
 		endpoint_datapath_detach(m->a, &m->ep);
@@ -624,6 +646,11 @@ static void unfreeze(struct mig *m)
 	pthread_mutex_unlock(&m->a->lock);
 	if (m->frozen && runc_simple(m, "resume", &e))
 		log_err("migrate %s: cannot resume the source: %s", m->name, e.msg);
+	if (m->frozen) {
+		pthread_mutex_lock(&m->a->lock);
+		set_state(m, CT_RUNNING);
+		pthread_mutex_unlock(&m->a->lock);
+	}
 	m->frozen = false;
 }
 
@@ -783,12 +810,11 @@ static void *migrate_main(void *arg)
 		goto fail;
 	progress(m, "transfer", "images and writable layer to %s", m->to);
 	{
-		char img[CONFIG_STR + 96], bundle[CONFIG_STR + 64], upper[CONFIG_STR + 96];
+		char img[CONFIG_STR + 96], bundle[CONFIG_STR + 64];
 
 		snprintf(img, sizeof(img), "%s/images", m->dir);
 		container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
-		snprintf(upper, sizeof(upper), "%s/upper", bundle);
-		if (send_dir(m, "images", img, &e) || send_dir(m, "upper", upper, &e))
+		if (send_dir(m, "images", img, &e) || send_dir(m, "bundle", bundle, &e))
 			goto fail;
 	}
 
@@ -984,7 +1010,6 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 	struct incoming *in;
 	int ret = -EINVAL, fd = -1;
 
-	(void)a;
 	(void)peer;
 	pthread_mutex_lock(&mu);
 	in = id ? incoming_find(id) : NULL;
@@ -1005,8 +1030,10 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 			ret = -errno;
 		if (fd >= 0)
 			close(fd);
-	} else if (!strcmp(kind, "images") || !strcmp(kind, "upper")) {
-		char *dir = !strcmp(kind, "images") ? in->images : in->upper;
+	} else if (!strcmp(kind, "images") || !strcmp(kind, "bundle")) {
+		if (!strcmp(kind, "images") && fault(a, "exit-in-transfer"))
+			_exit(3);
+		char *dir = !strcmp(kind, "images") ? in->images : in->bundle;
 		char *argv[] = { "/bin/tar", "-C", dir, "--xattrs", "--xattrs-include=trusted.*",
 				 "--numeric-owner", "-xpf", "-", NULL };
 		int p[2], fds[3] = { -1, -1, -1 };
@@ -1164,11 +1191,10 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 	snprintf(d->in.dir, sizeof(d->in.dir), "%s/migrations/%s", a->cfg.state_dir, d->in.id);
 	snprintf(d->in.images, sizeof(d->in.images), "%s/images", d->in.dir);
 	snprintf(d->in.work, sizeof(d->in.work), "%s/work", d->in.dir);
-	container_bundle_dir(a, d->c.name, d->in.upper, sizeof(d->in.upper));
-	rm_tree(d->in.upper);        /* a leftover bundle of an earlier stay on this node */
-	strncat(d->in.upper, "/upper", sizeof(d->in.upper) - strlen(d->in.upper) - 1);
+	container_bundle_dir(a, d->c.name, d->in.bundle, sizeof(d->in.bundle));
+	rm_tree(d->in.bundle);       /* a leftover bundle of an earlier stay on this node */
 	if ((ret = mkdir_p(d->in.images, 0700)) || (ret = mkdir_p(d->in.work, 0700)) ||
-	    (ret = mkdir_p(d->in.upper, 0755)))
+	    (ret = mkdir_p(d->in.bundle, 0755)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", d->in.dir, strerror(-ret));
 	return start_page_server(&d->in, &d->v, e);
 }
@@ -1189,6 +1215,12 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 				strerror(-ret));
 	proc_wait(d->in.page_server, 10000);    /* it exits once the dump side is done */
 	d->in.page_server = 0;
+	if (fault(a, "corrupt-images")) {
+		char inv[CONFIG_STR + 128];
+
+		snprintf(inv, sizeof(inv), "%s/inventory.img", d->in.images);
+		write_file_atomic(inv, "not a CRIU image");
+	}
 	container_bundle_dir(a, d->c.name, bundle, sizeof(bundle));
 	snprintf(d->c.node, sizeof(d->c.node), "%s", a->cfg.node);
 	snprintf(d->c.netns, sizeof(d->c.netns), "%s", d->ep.netns);

@@ -284,6 +284,10 @@ const char *cli_socket(struct cli *c, int *err)
 		snprintf(c->socket, sizeof(c->socket), "%s/petreld.sock", dir);
 	} else {
 		snprintf(c->socket, sizeof(c->socket), DEFAULT_SOCKET);
+		/* No agent of this machine, but a lab: its first node answers for the cluster. */
+		snprintf(dir, sizeof(dir), LAB_DIR "/%s/node1/petreld.sock", c->lab);
+		if (stat(DEFAULT_SOCKET, &st) && stat(dir, &st) == 0)
+			snprintf(c->socket, sizeof(c->socket), "%s", dir);
 	}
 	return c->socket;
 }

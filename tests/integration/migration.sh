@@ -1,0 +1,166 @@
+# Live migration on a 3-node lab, sourced by test_migration_{native,vxlan}.sh with MODE set.
+# A counter container (memory, file system, logs), an echo server with TCP and UDP
+# sessions from a container on another node and from the outside through a published
+# port, checked byte for byte across node1 -> node2 -> node1; then the bad requests,
+# a restore that fails and a destination agent that dies mid-transfer, each of which
+# must leave the container running where it was with its session intact.
+. "$(dirname "$0")/lib.sh"
+
+[ -x /opt/petrel/criu/bin/criu ] || command -v criu >/dev/null || skip "no CRIU (scripts/install-criu.sh)"
+lab_up 3 "$MODE"
+ROOTFS="$BUILD/test-rootfs"
+[ -x "$ROOTFS/usr/bin/socat" ] || "$ROOT/scripts/mkrootfs.sh" "$ROOTFS" socat >/dev/null \
+	|| fail "cannot build the test rootfs"
+PROBE="$ROOT/bench/tools/echo_probe.py"
+TMP=$(mktemp -d /tmp/petrel-mig-XXXXXX)
+trap 'rc=$?; rm -rf "$TMP"; sh -c "exit $rc"; cleanup' EXIT
+state_dir() { echo "/run/petrel/labs/$LAB/$1/state"; }
+
+# migrate NAME TO: the JSON report, or fail with the CLI's error
+migrate() {
+	local out
+	out=$(p -j migrate "$1" --to "$2" 2>"$TMP/migrate.err") || {
+		cat "$TMP/migrate.err" >&2; fail "migrate $1 --to $2"; }
+	echo "$out"
+}
+where() { p --node node1 -j ps | jq -r ".[] | select(.name==\"$1\") | .node + \" \" + .state"; }
+
+# --- the counter: memory, file system and logs survive
+p --node node1 run counter --rootfs "$ROOTFS" -- sh -c \
+	'i=0; while :; do i=$((i+1)); echo $i; echo $i >/count; sleep 0.05; done' >/dev/null \
+	|| fail "run counter"
+sleep 1
+before=$(p --node node1 logs counter | tail -n1)
+r=$(migrate counter node2)
+ok "counter migrated: $(echo "$r" | jq -c '{frozen_ms, total_ms, bytes, mode}')"
+[ "$(where counter)" = "node2 running" ] || fail "counter is '$(where counter)' after migration"
+sleep 1
+logs=$(p --node node2 logs counter)
+# Every number from 1 on, each exactly once, in order: the shell's memory went along.
+echo "$logs" | awk 'NR != $1 { bad = 1 } END { exit bad }' || fail "counter did not continue: $(echo "$logs" | tr '\n' ' ' | tail -c 300)"
+after=$(echo "$logs" | tail -n1)
+[ "$after" -gt "$before" ] || fail "counter did not advance ($before -> $after)"
+file=$(p --node node2 exec counter -- cat /count)
+[ "$file" -ge "$before" ] || fail "the file written before migration is gone ($file)"
+ok "counter resumed from $before (now $after), its file changes came along"
+p --node node2 rm counter --force >/dev/null || fail "rm counter"
+
+# --- echo server with in-cluster and outside sessions, TCP and UDP
+p --node node1 run web --rootfs "$ROOTFS" --publish 8080:7000/tcp --publish 8081:7001/udp \
+	--label app=web -- sh -c 'socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE &
+	exec socat UDP6-RECVFROM:7001,fork,reuseaddr,ipv6only=0 PIPE' >/dev/null || fail "run web"
+p --node node3 endpoint add client >/dev/null || fail "endpoint add client"
+WEB4=$(ep_field web ipv4)
+WEB6=$(ep_field web ipv6)
+CLIENT_NS=$(ep_ns client)
+N1=$(node_ip node1 4)
+N2=$(node_ip node2 4)
+for i in $(seq 50); do in_ns "$CLIENT_NS" socat -T1 - "TCP:$WEB4:7000" </dev/null >/dev/null 2>&1 && break; sleep 0.1; done
+
+# session NAME NS HOST PORT [--udp]: a background echo probe until $TMP/stop appears
+session() {
+	local name=$1 ns=$2; shift 2
+	ip netns exec "$ns" python3 "$PROBE" "$@" --interval 0.02 --duration 120 \
+		--ready "$TMP/$name.ready" --stop "$TMP/stop" >"$TMP/$name.json" 2>&1 &
+	for _ in $(seq 100); do [ -e "$TMP/$name.ready" ] && return 0; sleep 0.05; done
+	fail "session $name did not connect"
+}
+session tcp4 "$CLIENT_NS" "$WEB4" 7000
+session tcp6 "$CLIENT_NS" "$WEB6" 7000
+session udp "$CLIENT_NS" "$WEB4" 7001 --udp
+session outside "$LAB-outside" "$N1" 8080
+session outside_udp "$LAB-outside" "$N1" 8081 --udp
+sleep 0.5
+
+r=$(migrate web node2)
+[ "$(where web)" = "node2 running" ] || fail "web is '$(where web)' after migrating to node2"
+[ "$(echo "$r" | jq .tcp_connections)" -ge 3 ] || fail "report counts $(echo "$r" | jq .tcp_connections) TCP connections: $r"
+[ "$(echo "$r" | jq .published_flows)" -ge 2 ] || fail "report counts $(echo "$r" | jq .published_flows) published flows: $r"
+for k in total_ms frozen_ms bytes tcp_connections udp_flows mode; do
+	echo "$r" | jq -e "has(\"$k\")" >/dev/null || fail "report lacks $k: $r"
+done
+ok "web migrated node1 -> node2: $(echo "$r" | jq -c '{frozen_ms, total_ms, tcp_connections, udp_flows, published_flows, held_packets}')"
+# New connections use the port published on the new node.
+got=$(echo new | timeout 5 ip netns exec "$LAB-outside" socat -T2 - "TCP:$N2:8080") || true
+[ "$got" = new ] || fail "new connection through node2:8080 answered '$got'"
+ok "a new connection through node2's published port reaches web"
+sleep 1
+r=$(migrate web node1)
+[ "$(where web)" = "node1 running" ] || fail "web is '$(where web)' after migrating back"
+ok "web migrated back node2 -> node1: $(echo "$r" | jq -c '{frozen_ms, total_ms}')"
+sleep 1
+
+# --- bad requests fail before anything is frozen
+bad() {
+	local want=$1; shift
+	out=$(p migrate "$@" 2>&1) && fail "migrate $* succeeded"
+	echo "$out" | grep -q "$want" || fail "migrate $*: expected '$want', got: $out"
+	echo "$out" | grep -q "rolled back" && fail "migrate $* froze something: $out"
+	ok "migrate $*: $(echo "$out" | grep -m1 '^petrel:' | sed 's/^petrel: //')"
+}
+bad "does not exist" nope --to node2
+bad "node 'node9' does not exist" web --to node9
+bad "already runs on node1" web --to node1
+bad "need a container NAME" web
+p --node node1 run idle --rootfs "$ROOTFS" -- sleep 1000 >/dev/null || fail "run idle"
+p --node node1 stop idle --timeout 1 >/dev/null
+bad "not running" idle --to node2
+# Two at once: the second finds the first's claim.
+p migrate web --to node2 >"$TMP/first.out" 2>&1 &
+first=$!
+sleep 0.15
+bad "already being migrated" web --to node2
+wait $first || { cat "$TMP/first.out"; fail "the first of two concurrent migrations failed"; }
+ok "the first of two concurrent migrations went through"
+[ "$(where web)" = "node2 running" ] || fail "web is '$(where web)'"
+
+# A destination whose CRIU is missing, then too old: its agent restarted with criu = PATH.
+restart_agent() {   # NODE EXTRA-FLAG
+	local pid conf ns
+	conf="/run/petrel/labs/$LAB/$1/petreld.conf"
+	ns="$LAB-$1"
+	pid=$(pgrep -f -- "--config $conf") || fail "no agent runs for $1"
+	kill $pid; for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+	setsid "$PETRELD" --netns "$ns" --config "$conf" $2 >>"/run/petrel/labs/$LAB/$1/petreld.log" 2>&1 </dev/null &
+	for _ in $(seq 100); do p --node "$1" node status >/dev/null 2>&1 && return 0; sleep 0.1; done
+	fail "agent of $1 did not come back"
+}
+printf '#!/bin/sh\necho "Version: 3.17.1"\n' >"$TMP/old-criu"; chmod +x "$TMP/old-criu"
+restart_agent node3 "--criu=$TMP/no-such-criu"
+bad "node3 cannot restore" web --to node3
+restart_agent node3 "--criu=$TMP/old-criu"
+bad "older than 4.2" web --to node3
+restart_agent node3 ""
+[ "$(where web)" = "node2 running" ] || fail "web moved during bad requests: $(where web)"
+
+# --- failures after the freeze roll back: the container keeps running where it was
+touch "$(state_dir node1)/fault-corrupt-images"
+out=$(p migrate web --to node1 2>&1) && fail "a migration with a corrupt checkpoint succeeded"
+echo "$out" | grep -q "rolled back" || fail "no rollback reported: $out"
+[ "$(where web)" = "node2 running" ] || fail "web is '$(where web)' after a failed restore"
+ok "a restore that fails rolls back: $(echo "$out" | tail -n1 | sed 's/^petrel: //')"
+sleep 1
+touch "$(state_dir node3)/fault-exit-in-transfer"
+out=$(p migrate web --to node3 2>&1) && fail "a migration to a dying agent succeeded"
+echo "$out" | grep -q "rolled back" || fail "no rollback reported: $out"
+[ "$(where web)" = "node2 running" ] || fail "web is '$(where web)' after the destination died"
+ok "the destination agent dying mid-transfer rolls back: $(echo "$out" | tail -n1 | sed 's/^petrel: //')"
+sleep 1
+
+# --- every session survived all of it, byte for byte, nothing lost
+touch "$TMP/stop"
+wait_sessions() {
+	for _ in $(seq 100); do
+		local n=0
+		for s in tcp4 tcp6 udp outside outside_udp; do [ -s "$TMP/$s.json" ] && n=$((n + 1)); done
+		[ $n -eq 5 ] && return 0
+		sleep 0.2
+	done
+}
+wait_sessions
+for s in tcp4 tcp6 udp outside outside_udp; do
+	res=$(cat "$TMP/$s.json")
+	echo "$res" | jq -e '.error == null and .mismatches == 0 and .lost == 0 and .received == .sent and .sent > 100' >/dev/null \
+		|| fail "session $s broke: $res"
+	ok "session $s intact through 4 migrations and 3 failed ones: $(echo "$res" | jq -c '{sent, max_stall_ms}')"
+done
