@@ -141,6 +141,15 @@ int container_stop(struct agent *a, const char *name, int timeout_s, struct api_
 /* runc delete, unmount, bundle, endpoint and record; a running one needs force. */
 int container_remove(struct agent *a, const char *name, bool force, struct api_error *e);
 
+/* Local checkpoint (runc checkpoint --tcp-established into image_dir; the container ends
+ * as "stopped" unless leave_running) and restore from such images (runc restore
+ * --detach, attached to the log pump, then container_started). */
+#define CRIU_PATH      "/opt/petrel/criu/bin/criu"
+const char *container_criu_path(void);
+int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
+			 bool leave_running, struct api_error *e);
+int container_restore(struct agent *a, const char *name, const char *image_dir, struct api_error *e);
+
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);
 

@@ -906,6 +906,82 @@ int container_remove(struct agent *a, const char *name, bool force, struct api_e
 	return 0;
 }
 
+/* CRIU for runc's global --criu option: petrel's own install, else `criu` from PATH. */
+const char *container_criu_path(void)
+{
+	return access(CRIU_PATH, X_OK) == 0 ? CRIU_PATH : "criu";
+}
+
+int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
+			 bool leave_running, struct api_error *e)
+{
+	char *args[12];
+	struct container c;
+	int n = 0, ret;
+
+	if (local_container(a, name, &c, "checkpoint", e))
+		return -1;
+	if (strcmp(c.state, CT_RUNNING))
+		return api_fail(e, 409, NULL, "container '%s' is %s, not running", name, c.state);
+	if (!container_path_valid(image_dir))
+		return api_fail(e, 400, NULL, "image directory '%s' must be an absolute path", image_dir);
+	if ((ret = mkdir_p(image_dir, 0700)))
+		return api_fail(e, 500, NULL, "cannot create %s: %s", image_dir, strerror(-ret));
+	args[n++] = (char *)"--criu";
+	args[n++] = (char *)container_criu_path();
+	args[n++] = (char *)"checkpoint";
+	args[n++] = (char *)"--tcp-established";
+	args[n++] = (char *)"--image-path";
+	args[n++] = (char *)image_dir;
+	if (leave_running)
+		args[n++] = (char *)"--leave-running";
+	args[n++] = (char *)name;
+	args[n] = NULL;
+	/* Without --leave-running CRIU kills the process: that end is a "stopped". */
+	pthread_mutex_lock(&watch_lock);
+	struct watch *w = watch_find(name);
+	if (w && !leave_running)
+		w->stopping = true;
+	pthread_mutex_unlock(&watch_lock);
+	if (container_runc(a, args, NULL, e)) {
+		pthread_mutex_lock(&watch_lock);
+		if ((w = watch_find(name)))
+			w->stopping = false;
+		pthread_mutex_unlock(&watch_lock);
+		return -1;
+	}
+	if (!leave_running && wait_ended(a, name, c.pid, 5000))
+		record_exit(a, name, c.pid, true, -1);
+	log_info("container %s checkpointed into %s%s", name, image_dir,
+		 leave_running ? " (left running)" : "");
+	return 0;
+}
+
+int container_restore(struct agent *a, const char *name, const char *image_dir, struct api_error *e)
+{
+	char bundle[CONFIG_STR + 128], pidfile[CONFIG_STR + 256];
+	char *args[] = { (char *)"--criu", (char *)container_criu_path(), (char *)"restore",
+			 (char *)"--detach", (char *)"--tcp-established", (char *)"--image-path",
+			 (char *)image_dir, (char *)"--pid-file", pidfile, (char *)"--bundle", bundle,
+			 (char *)name, NULL };
+	struct container c;
+
+	if (local_container(a, name, &c, "restore", e))
+		return -1;
+	if (!strcmp(c.state, CT_RUNNING))
+		return api_fail(e, 409, "checkpoint it first", "container '%s' is running", name);
+	if (!container_path_valid(image_dir) || access(image_dir, R_OK))
+		return api_fail(e, 400, NULL, "no checkpoint images in '%s'", image_dir);
+	container_bundle_dir(a, name, bundle, sizeof(bundle));
+	bundle_path(a, name, CT_PID_FILE, pidfile, sizeof(pidfile));
+	runc_quiet(a, "delete", "--force", name);   /* a stopped container's leftover state */
+	if (container_write_bundle(a, &c, e) || container_runc_attached(a, name, args, e) ||
+	    container_started(a, &c, e))
+		return -1;
+	log_info("container %s restored from %s (pid %d)", name, image_dir, c.pid);
+	return 0;
+}
+
 /* ---- API ------------------------------------------------------------------------------ */
 
 /* Log bytes as a JSON string: invalid UTF-8 becomes U+FFFD. */
@@ -1086,6 +1162,21 @@ int container_route(struct agent *a, const struct api_request *rq, json_t **resp
 		if (t < 0 || t > 3600)
 			return api_fail(e, 400, NULL, "timeout: %lld is outside 0-3600 seconds", (long long)t);
 		if (container_stop(a, name, (int)t, e))
+			return -1;
+		if ((ret = container_get(a, name, &c)))
+			return api_fail(e, 503, NULL, "cannot read container '%s': %s", name, strerror(-ret));
+		*resp = container_json_for(a, &c);
+		return 200;
+	}
+	if (!strcmp(slash, "/checkpoint") || !strcmp(slash, "/restore")) {
+		const char *dir = rq->body ? json_string_value(json_object_get(rq->body, "image_path")) : NULL;
+
+		if (!dir)
+			return api_fail(e, 400, NULL, "image_path: required (a directory for CRIU's images)");
+		ret = slash[1] == 'c'
+			? container_checkpoint(a, name, dir, json_is_true(json_object_get(rq->body, "leave_running")), e)
+			: container_restore(a, name, dir, e);
+		if (ret)
 			return -1;
 		if ((ret = container_get(a, name, &c)))
 			return api_fail(e, 503, NULL, "cannot read container '%s': %s", name, strerror(-ret));

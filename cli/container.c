@@ -282,14 +282,16 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 	json_t *ct;
 	int ret;
 
-	if ((ret = name_arg(c, "logs", argc, argv, &name)))
-		return ret;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f"))
 			follow = true;
-		else
+		else if (argv[i][0] == '-' || name)
 			return cli_usage(c, "logs", "unexpected argument '%s'", argv[i]);
+		else if ((ret = name_arg(c, "logs", argc - i, argv + i, &name)))
+			return ret;
 	}
+	if (!name)
+		return cli_usage(c, "logs", "missing container NAME");
 	if (locate(c, name, &ct))
 		return 1;
 	json_decref(ct);
@@ -317,16 +319,18 @@ int cmd_stop(struct cli *c, int argc, char **argv)
 	json_t *ct, *body, *resp;
 	int ret;
 
-	if ((ret = name_arg(c, "stop", argc, argv, &name)))
-		return ret;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			if (args_uint(argv[++i], 0, 3600, &timeout))
 				return cli_usage(c, "stop", "--timeout '%s' is not a number of seconds in 0-3600", argv[i]);
-		} else {
+		} else if (argv[i][0] == '-' || name) {
 			return cli_usage(c, "stop", "unexpected argument '%s'", argv[i]);
+		} else if ((ret = name_arg(c, "stop", argc - i, argv + i, &name))) {
+			return ret;
 		}
 	}
+	if (!name)
+		return cli_usage(c, "stop", "missing container NAME");
 	if (locate(c, name, &ct))
 		return 1;
 	json_decref(ct);
@@ -353,14 +357,16 @@ int cmd_rm(struct cli *c, int argc, char **argv)
 	json_t *ct, *body, *resp;
 	int ret;
 
-	if ((ret = name_arg(c, "rm", argc, argv, &name)))
-		return ret;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
 			force = true;
-		else
+		else if (argv[i][0] == '-' || name)
 			return cli_usage(c, "rm", "unexpected argument '%s'", argv[i]);
+		else if ((ret = name_arg(c, "rm", argc - i, argv + i, &name)))
+			return ret;
 	}
+	if (!name)
+		return cli_usage(c, "rm", "missing container NAME");
 	if (locate(c, name, &ct))
 		return 1;
 	json_decref(ct);
