@@ -118,6 +118,8 @@ int container_get(struct agent *a, const char *name, struct container *c);   /* 
 int container_put(struct agent *a, const struct container *c);
 int container_bundle_dir(struct agent *a, const char *name, char *buf, size_t len);
 void container_runc_root(struct agent *a, char *buf, size_t len);
+/* cgroupsPath: /petrel/<node>/<netns>, unique on the machine (lab nodes share names). */
+void container_cgroup_path(struct agent *a, const struct container *c, char *buf, size_t len);
 /* config.json (netns /run/netns/<c->netns>), upper/, work/, rootfs/ with the overlay mounted
  * (no-op if it already is), and <state-dir>/latency. */
 int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e);
@@ -136,6 +138,9 @@ int container_runc(struct agent *a, char *const runc_args[], char **out, struct 
  * "running" and pid in *c, store it, and watch the process (its exit sets "exited" with
  * exit_code, unless the record's state is no longer "running", e.g. "migrating"). */
 int container_started(struct agent *a, struct container *c, struct api_error *e);
+/* After an agent restart: watch local running containers again and resume capturing
+ * their output; record the ones that ended meanwhile as exited (exit code unknown). */
+int containers_restore(struct agent *a);
 /* SIGTERM, SIGKILL after timeout_s; records "stopped". 0 if it was not running. */
 int container_stop(struct agent *a, const char *name, int timeout_s, struct api_error *e);
 /* runc delete, unmount, bundle, endpoint and record; a running one needs force. */
@@ -146,6 +151,9 @@ int container_remove(struct agent *a, const char *name, bool force, struct api_e
  * --detach, attached to the log pump, then container_started). */
 #define CRIU_PATH      "/opt/petrel/criu/bin/criu"
 const char *container_criu_path(void);
+/* Did the last dump into image_dir fail on a process caught exiting (a zombie whose
+ * parent CRIU had frozen)? Such a dump succeeds when simply retried. */
+bool dump_had_zombie(const char *image_dir);
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e);
 int container_restore(struct agent *a, const char *name, const char *image_dir, struct api_error *e);

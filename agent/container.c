@@ -53,6 +53,14 @@ static void bundle_path(struct agent *a, const char *name, const char *leaf, cha
 	snprintf(buf, len, "%s/%s", dir, leaf);
 }
 
+/* /petrel/<node>/<netns>: the netns name (prefix + container name) is unique on the
+ * machine, the node name alone is not (every lab has a node1). Two containers sharing a
+ * cgroup would share a freezer, and CRIU would dump both as one. */
+void container_cgroup_path(struct agent *a, const struct container *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "/petrel/%s/%s", a->cfg.node, *c->netns ? c->netns : c->name);
+}
+
 /* ---- records -------------------------------------------------------------------------- */
 
 static void record_key(char *buf, size_t len, const char *name)
@@ -112,7 +120,7 @@ int container_write_bundle(struct agent *a, const struct container *c, struct ap
 		return api_fail(e, 400, NULL, "bundle path of '%s': %s", c->name, strerror(-ret));
 	snprintf(latency, sizeof(latency), "%s/latency", a->cfg.state_dir);
 	snprintf(netns, sizeof(netns), NETNS_RUN_DIR "/%s", c->netns);
-	snprintf(cgroups, sizeof(cgroups), "/petrel/%s/%s", a->cfg.node, c->name);
+	container_cgroup_path(a, c, cgroups, sizeof(cgroups));
 	if ((ret = mkdir_p(latency, 0755)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", latency, strerror(-ret));
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
@@ -178,7 +186,9 @@ struct pump {
 	struct pump *next;
 	char name[EP_NAME_MAX];
 	char path[CONFIG_STR + 256];
+	char holder_file[CONFIG_STR + 256];
 	int in_w, out_r;
+	pid_t holder;           /* keeps the pipes open while no petreld reads them */
 	bool stop;
 };
 
@@ -192,6 +202,87 @@ static void pump_unlink(struct pump *p)
 			*pp = p->next;
 			return;
 		}
+}
+
+/* The stdio holder: a `sleep infinity` outside the container, spawned with the pipes' far
+ * ends as its stdin (the container's stdout+stderr read end) and stdout (the container's
+ * stdin write end). It never touches them; it only keeps them open so that a container
+ * writing while petreld restarts blocks on a full pipe instead of getting SIGPIPE, and
+ * so that the next petreld can reopen them through /proc/<holder>/fd. It is killed when
+ * the container's output ends. Its pid is in <bundle>/stdio.pid. */
+#define HOLDER_ARGV0 "petrel-stdio"
+
+static void holder_end(pid_t holder, const char *pidfile)
+{
+	if (holder <= 0)
+		return;
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);       /* ECHILD at once when an earlier petreld spawned it */
+	unlink(pidfile);
+}
+
+static pid_t holder_spawn(int out_r, int in_w, const char *pidfile)
+{
+	char *argv[] = { (char *)HOLDER_ARGV0, (char *)"infinity", NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	char num[16];
+	pid_t pid;
+	int ret;
+
+	sigemptyset(&none);
+	sigfillset(&defaults);
+	sigdelset(&defaults, SIGKILL);
+	sigdelset(&defaults, SIGSTOP);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out_r, 0);
+	posix_spawn_file_actions_adddup2(&fa, in_w, 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+	ret = posix_spawn(&pid, "/bin/sleep", &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (ret)
+		return -ret;
+	snprintf(num, sizeof(num), "%d\n", pid);
+	if (write_file_atomic(pidfile, num))
+		log_warn("cannot write %s", pidfile);
+	return pid;
+}
+
+/* Reopen the pipes a holder keeps (after a petreld restart). */
+static int holder_adopt(const char *pidfile, pid_t *holder, int *out_r, int *in_w)
+{
+	char path[64], *text = NULL, *cmd = NULL;
+	pid_t pid;
+
+	if (read_file(pidfile, &text))
+		return -ENOENT;
+	pid = atoi(text);
+	free(text);
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	if (pid <= 0 || read_file(path, &cmd) || strcmp(cmd, HOLDER_ARGV0)) {
+		free(cmd);
+		return -ESRCH;          /* gone, or the pid was reused */
+	}
+	free(cmd);
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", pid);
+	*out_r = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/fd/1", pid);
+	*in_w = open(path, O_WRONLY | O_CLOEXEC);
+	if (*out_r < 0 || *in_w < 0) {
+		if (*out_r >= 0)
+			close(*out_r);
+		if (*in_w >= 0)
+			close(*in_w);
+		return -EIO;
+	}
+	*holder = pid;
+	return 0;
 }
 
 static void *pump_main(void *arg)
@@ -230,6 +321,7 @@ static void *pump_main(void *arg)
 		close(fd);
 	close(p->out_r);
 	close(p->in_w);
+	holder_end(p->holder, p->holder_file);
 	free(p);
 	return NULL;
 }
@@ -247,7 +339,7 @@ static void pump_stop(const char *name)
 	pthread_mutex_unlock(&pumps_lock);
 }
 
-static int pump_start(struct agent *a, const char *name, int in_w, int out_r)
+static int pump_start(struct agent *a, const char *name, int in_w, int out_r, pid_t holder)
 {
 	struct pump *p = calloc(1, sizeof(*p));
 	pthread_attr_t attr;
@@ -258,8 +350,10 @@ static int pump_start(struct agent *a, const char *name, int in_w, int out_r)
 		return -ENOMEM;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	bundle_path(a, name, "log", p->path, sizeof(p->path));
+	bundle_path(a, name, "stdio.pid", p->holder_file, sizeof(p->holder_file));
 	p->in_w = in_w;
 	p->out_r = out_r;
+	p->holder = holder;
 	pump_stop(name);
 	pthread_mutex_lock(&pumps_lock);
 	p->next = pumps;
@@ -386,10 +480,11 @@ int container_runc_attached(struct agent *a, const char *name, char *const runc_
 			    struct api_error *e)
 {
 	char root[CONFIG_STR + 8], logf[CONFIG_STR + 256], dir[CONFIG_STR + 128], msg[400];
+	char holderf[CONFIG_STR + 256];
 	const char *extra[] = { "--log", logf, "--log-format", "json", NULL };
 	char *argv[RUNC_MAX_ARGS];
 	int in[2], out[2], ret, status;
-	pid_t pid;
+	pid_t pid, holder;
 
 	if ((ret = container_bundle_dir(a, name, dir, sizeof(dir))) || (ret = mkdir_p(dir, 0755)))
 		return api_fail(e, 500, NULL, "cannot create the bundle of '%s': %s", name, strerror(-ret));
@@ -417,10 +512,15 @@ int container_runc_attached(struct agent *a, const char *name, char *const runc_
 				RUNC_PATH, strerror((int)-pid));
 	}
 	/* The pump owns the container's ends from now on, whatever runc does. */
-	if ((ret = pump_start(a, name, in[1], out[0]))) {
+	bundle_path(a, name, "stdio.pid", holderf, sizeof(holderf));
+	holder = holder_spawn(out[0], in[1], holderf);
+	if (holder < 0)
+		log_warn("container %s: no stdio holder: %s", name, strerror((int)-holder));
+	if ((ret = pump_start(a, name, in[1], out[0], holder))) {
 		log_warn("container %s: no log pump: %s", name, strerror(-ret));
 		close(in[1]);
 		close(out[0]);
+		holder_end(holder, holderf);
 	}
 	status = wait_exit(pid);
 	if (status == 0)
@@ -694,6 +794,54 @@ int container_started(struct agent *a, struct container *c, struct api_error *e)
 	return 0;
 }
 
+static void refresh(struct agent *a, struct container *c);
+
+/* Reconnect the log pump of a running container to its holder's pipes. */
+static void adopt_pump(struct agent *a, const char *name)
+{
+	char pidfile[CONFIG_STR + 256];
+	int out_r, in_w, ret;
+	pid_t holder;
+	bool pumped = false;
+
+	pthread_mutex_lock(&pumps_lock);
+	for (struct pump *p = pumps; p && !pumped; p = p->next)
+		pumped = !strcmp(p->name, name);
+	pthread_mutex_unlock(&pumps_lock);
+	if (pumped)
+		return;
+	bundle_path(a, name, "stdio.pid", pidfile, sizeof(pidfile));
+	if ((ret = holder_adopt(pidfile, &holder, &out_r, &in_w))) {
+		log_warn("container %s: its output is no longer captured (stdio holder: %s)", name,
+			 strerror(-ret));
+		return;
+	}
+	if (pump_start(a, name, in_w, out_r, holder)) {
+		close(out_r);
+		close(in_w);
+		return;
+	}
+	log_info("container %s: log capture resumed", name);
+}
+
+int containers_restore(struct agent *a)
+{
+	struct store_kv *kvs = NULL;
+	size_t n = 0;
+	int ret = store_list(a->store, KEY_CONTAINERS, &kvs, &n, NULL);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		struct container c;
+
+		if (container_decode(kvs[i].value, &c) == 0)
+			refresh(a, &c);
+	}
+	store_kvs_free(kvs, n);
+	return 0;
+}
+
 /* A local record says "running" but nothing watches it (petreld restarted): ask runc,
  * and either adopt the process again or record that it ended (exit code unknown). */
 static void refresh(struct agent *a, struct container *c)
@@ -712,8 +860,10 @@ static void refresh(struct agent *a, struct container *c)
 		return;
 	if (runc_state(a, c->name, &pid, status, sizeof(status)) == 0 && pid == c->pid &&
 	    (!strcmp(status, "running") || !strcmp(status, "paused")) &&
-	    watch_start(a, c->name, pid) == 0)
+	    watch_start(a, c->name, pid) == 0) {
+		adopt_pump(a, c->name);
 		return;
+	}
 	record_exit(a, c->name, 0, false, -1);
 	container_get(a, c->name, c);
 }
@@ -912,6 +1062,19 @@ const char *container_criu_path(void)
 	return access(CRIU_PATH, X_OK) == 0 ? CRIU_PATH : "criu";
 }
 
+bool dump_had_zombie(const char *image_dir)
+{
+	char path[CT_PATH_MAX + 16], *text = NULL;
+	bool found;
+
+	snprintf(path, sizeof(path), "%s/dump.log", image_dir);
+	if (read_file(path, &text))
+		return false;
+	found = strstr(text, "found while seizing") != NULL;
+	free(text);
+	return found;
+}
+
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e)
 {
@@ -943,7 +1106,14 @@ int container_checkpoint(struct agent *a, const char *name, const char *image_di
 	if (w && !leave_running)
 		w->stopping = true;
 	pthread_mutex_unlock(&watch_lock);
-	if (container_runc(a, args, NULL, e)) {
+	/* A process that exits just as CRIU freezes the cgroup stays a zombie (its parent is
+	 * frozen) and CRIU refuses the dump; once thawed the parent reaps it: try again. */
+	for (int attempt = 1; (ret = container_runc(a, args, NULL, e)) && attempt < 3 &&
+	     dump_had_zombie(image_dir); attempt++) {
+		log_info("container %s: a process was exiting during the dump; retrying", name);
+		usleep(200000);
+	}
+	if (ret) {
 		pthread_mutex_lock(&watch_lock);
 		if ((w = watch_find(name)))
 			w->stopping = false;

@@ -144,6 +144,31 @@ wait_state short exited
 [ "$(ct short exit_code)" = 3 ] && [ "$(p --node node1 logs short)" = bye ] || fail "short: exit $(ct short exit_code)"
 ok "a container whose process ends becomes exited with its exit code"
 
+# --- agent restart -----------------------------------------------------------------------
+# A chatty container keeps running while its agent is down (its pipes stay open), and the
+# restarted agent resumes capturing its output: no line is lost.
+p --node node1 run chatty --rootfs "$ROOTFS" -- \
+	sh -c 'i=0; while :; do echo "n=$i"; i=$((i+1)); sleep 0.05; done' >/dev/null || fail "run chatty"
+sleep 0.3
+apid=$(p -j lab status | jq -r '.nodes[] | select(.name=="node1") | .pid')
+kill -TERM "$apid"
+for i in $(seq 50); do kill -0 "$apid" 2>/dev/null || break; sleep 0.1; done
+sleep 0.5
+setsid "$PETRELD" --netns "$LAB-node1" --config "/run/petrel/labs/$LAB/node1/petreld.conf" \
+	>>"/run/petrel/labs/$LAB/node1/petreld.log" 2>&1 </dev/null &
+for i in $(seq 100); do p --node node1 node status >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 0.5
+[ "$(ct chatty state)" = running ] || fail "chatty after the agent restart: $(ct chatty state)"
+last=$(p --node node1 logs chatty | tail -1)
+p --node node1 logs chatty | awk -v want=0 '{ if ($0 != "n=" want) { print "gap at " $0 " (wanted n=" want ")"; exit 1 } want++ }' \
+	|| fail "chatty's log has a gap across the agent restart"
+[ "${last#n=}" -gt 20 ] || fail "chatty's log stopped at $last"
+ok "agent restart: the container keeps running and its log continues without a gap (up to $last)"
+holder=$(cat "$STATE1/containers/chatty/stdio.pid")
+p --node node1 rm --force chatty >/dev/null || fail "rm chatty"
+for i in $(seq 20); do kill -0 "$holder" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$holder" 2>/dev/null || fail "stdio holder $holder of chatty still runs after rm"
+
 # --- rm ------------------------------------------------------------------------------------
 gone() {   # NAME NETNS: nothing of the container is left on node1
 	[ ! -e "$STATE1/containers/$1" ] || fail "$1: bundle left"
