@@ -151,9 +151,6 @@ int container_remove(struct agent *a, const char *name, bool force, struct api_e
  * --detach, attached to the log pump, then container_started). */
 #define CRIU_PATH      "/opt/petrel/criu/bin/criu"
 const char *container_criu_path(void);
-/* Did the last dump into image_dir fail on a process caught exiting (a zombie whose
- * parent CRIU had frozen)? Such a dump succeeds when simply retried. */
-bool dump_had_zombie(const char *image_dir);
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e);
 int container_restore(struct agent *a, const char *name, const char *image_dir, struct api_error *e);

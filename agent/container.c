@@ -1062,19 +1062,6 @@ const char *container_criu_path(void)
 	return access(CRIU_PATH, X_OK) == 0 ? CRIU_PATH : "criu";
 }
 
-bool dump_had_zombie(const char *image_dir)
-{
-	char path[CT_PATH_MAX + 16], *text = NULL;
-	bool found;
-
-	snprintf(path, sizeof(path), "%s/dump.log", image_dir);
-	if (read_file(path, &text))
-		return false;
-	found = strstr(text, "found while seizing") != NULL;
-	free(text);
-	return found;
-}
-
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e)
 {
@@ -1106,13 +1093,7 @@ int container_checkpoint(struct agent *a, const char *name, const char *image_di
 	if (w && !leave_running)
 		w->stopping = true;
 	pthread_mutex_unlock(&watch_lock);
-	/* A process that exits just as CRIU freezes the cgroup stays a zombie (its parent is
-	 * frozen) and CRIU refuses the dump; once thawed the parent reaps it: try again. */
-	for (int attempt = 1; (ret = container_runc(a, args, NULL, e)) && attempt < 3 &&
-	     dump_had_zombie(image_dir); attempt++) {
-		log_info("container %s: a process was exiting during the dump; retrying", name);
-		usleep(200000);
-	}
+	ret = container_runc(a, args, NULL, e);
 	if (ret) {
 		pthread_mutex_lock(&watch_lock);
 		if ((w = watch_find(name)))
