@@ -2,6 +2,7 @@
  * HTTP handlers and the cluster watch thread both work under agent.lock. */
 #pragma once
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <time.h>
 #include <jansson.h>
@@ -157,6 +158,8 @@ int container_restore(struct agent *a, const char *name, const char *image_dir, 
 
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);
+/* petrel_containers{node,state}: this node's containers by state (container.c). */
+void container_metrics(struct agent *a, FILE *f);
 
 
 struct api_server;

@@ -1245,6 +1245,31 @@ static int list(struct agent *a, json_t **resp, struct api_error *e)
 	return 200;
 }
 
+void container_metrics(struct agent *a, FILE *f)
+{
+	static const char *states[] = { CT_CREATING, CT_RUNNING, CT_STOPPED, CT_EXITED, CT_ERROR,
+					CT_MIGRATING };
+	int count[sizeof(states) / sizeof(states[0])] = { 0 };
+	struct store_kv *kvs = NULL;
+	size_t n = 0;
+
+	if (store_list(a->store, KEY_CONTAINERS, &kvs, &n, NULL))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct container c;
+
+		if (container_decode(kvs[i].value, &c) || strcmp(c.node, a->cfg.node))
+			continue;
+		for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
+			count[s] += !strcmp(c.state, states[s]);
+	}
+	store_kvs_free(kvs, n);
+	fprintf(f, "# HELP petrel_containers Containers on this node, by state.\n");
+	fprintf(f, "# TYPE petrel_containers gauge\n");
+	for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
+		fprintf(f, "petrel_containers{node=\"%s\",state=\"%s\"} %d\n", a->cfg.node, states[s], count[s]);
+}
+
 static json_int_t body_int(const struct api_request *rq, const char *key, json_int_t def)
 {
 	json_t *v = rq->body ? json_object_get(rq->body, key) : NULL;

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "container.h"
 #include "print.h"
+#include "util.h"
 
 #define RUNC "/usr/sbin/runc"
 
@@ -249,7 +250,10 @@ static int locate(struct cli *c, const char *name, json_t **ct)
 	return cli_api(c, "GET", path, NULL, ct);
 }
 
-static int logs_chunk(struct cli *c, const char *name, long long *offset, bool *running)
+/* One chunk of the log from *offset: appended to acc (JSON listing), printed as a JSON line
+ * (JSON follow) or written as is. Returns 1 when more is ready at once, 0, or -1. */
+static int logs_chunk(struct cli *c, const char *name, long long *offset, bool *running,
+		      struct growbuf *acc)
 {
 	char path[160];
 	json_t *body, *resp;
@@ -263,7 +267,18 @@ static int logs_chunk(struct cli *c, const char *name, long long *offset, bool *
 	if (ret)
 		return -1;
 	data = json_str(resp, "data");
-	fwrite(data, 1, strlen(data), stdout);
+	if (acc) {
+		growbuf_append(acc, data, strlen(data));
+	} else if (is_json_context()) {
+		if (*data) {
+			json_t *line = json_pack("{s:s, s:s}", "name", name, "data", data);
+			json_dumpf(line, stdout, JSON_COMPACT);
+			fputc('\n', stdout);
+			json_decref(line);
+		}
+	} else {
+		fwrite(data, 1, strlen(data), stdout);
+	}
 	fflush(stdout);
 	*running = !strcmp(json_str(resp, "state"), "running");
 	long long next = json_integer_value(json_object_get(resp, "offset"));
@@ -278,6 +293,7 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 {
 	const char *name = NULL;
 	bool follow = false, running = false;
+	struct growbuf all = { 0 };
 	long long offset = 0;
 	json_t *ct;
 	int ret;
@@ -295,15 +311,27 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 	if (locate(c, name, &ct))
 		return 1;
 	json_decref(ct);
+	if (!follow && is_json_context()) {       /* one object with the whole log */
+		while ((ret = logs_chunk(c, name, &offset, &running, &all)) > 0)
+			;
+		if (ret == 0) {
+			json_t *j = json_pack("{s:s, s:b, s:s}", "name", name, "running", running,
+					      "log", all.data ? all.data : "");
+			print_json(NULL, j);
+			json_decref(j);
+		}
+		free(all.data);
+		return ret < 0;
+	}
 	for (;;) {
-		ret = logs_chunk(c, name, &offset, &running);
+		ret = logs_chunk(c, name, &offset, &running, NULL);
 		if (ret < 0)
 			return 1;
 		if (ret > 0)
 			continue;
 		if (!follow || !running) {
 			/* One last read: output written just before the end. */
-			if (follow && logs_chunk(c, name, &offset, &running) < 0)
+			if (follow && logs_chunk(c, name, &offset, &running, NULL) < 0)
 				return 1;
 			return 0;
 		}

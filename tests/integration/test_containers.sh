@@ -42,6 +42,8 @@ p --node node1 logs c1 | grep -qx "hello from c1" || fail "logs c1: $(p --node n
 ok "run: the container's output shows in logs (env and hostname applied)"
 p --node node2 logs c1 | grep -qx "hello from c1" || fail "logs through node2"
 ok "logs: asked of another lab node, the CLI finds the hosting node"
+[ "$(p --node node1 -j logs c1 | jq -r .log)" = "hello from c1" ] || fail "logs -j: $(p --node node1 -j logs c1)"
+ok "logs -j gives the log as one JSON object"
 [ "$(cat "$STATE1/containers/c1/upper/written")" = data ] || fail "written file not in upper/"
 [ ! -e "$ROOTFS/written" ] && [ "$(rootfs_sum)" = "$SUM" ] || fail "rootfs dir was modified"
 ok "overlay: the file lands in upper/, the rootfs directory is untouched"
@@ -73,9 +75,15 @@ set -e
 ok "exec runs inside the container and returns the command's exit status"
 
 # --- published port, cross-node ------------------------------------------------------------
-p --node node1 run web --rootfs "$ROOTFS" --publish 18080:80 -- \
+p --node node1 run web --rootfs "$ROOTFS" --publish 18080:80 --memory 64M -- \
 	socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 PIPE >/dev/null || fail "run web"
 [ "$(ct web publish | jq -c '.[0]')" = '{"host_port":18080,"port":80,"proto":"tcp"}' ] || fail "web publish"
+limit=$(cat "/sys/fs/cgroup/memory/petrel/node1/$(ep_ns web)/memory.limit_in_bytes")
+[ "$limit" = $((64 << 20)) ] && [ "$(ct web memory)" = $((64 << 20)) ] || fail "memory limit $limit"
+ok "--memory 64M sets the cgroup's memory limit (cgroup /petrel/node1/<netns>)"
+curl -s --unix-socket "/run/petrel/labs/$LAB/node1/petreld.sock" http://petrel/metrics |
+	grep -qx "petrel_containers{node=\"node1\",state=\"running\"} 2" || fail "metrics gauge"
+ok "metrics: petrel_containers counts this node's containers by state"
 wait_port "$(ep_ns web)" 80
 expect_echo "$LAB-outside" TCP "$(node_ip node1 4)" 18080 "published port 18080 reaches the container from outside"
 
