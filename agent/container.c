@@ -795,6 +795,7 @@ int container_started(struct agent *a, struct container *c, struct api_error *e)
 }
 
 static void refresh(struct agent *a, struct container *c);
+static int teardown(struct agent *a, const char *name, bool endpoint, struct api_error *e);
 
 /* Reconnect the log pump of a running container to its holder's pipes. */
 static void adopt_pump(struct agent *a, const char *name)
@@ -835,8 +836,16 @@ int containers_restore(struct agent *a)
 	for (size_t i = 0; i < n; i++) {
 		struct container c;
 
-		if (container_decode(kvs[i].value, &c) == 0)
-			refresh(a, &c);
+		if (container_decode(kvs[i].value, &c) || strcmp(c.node, a->cfg.node))
+			continue;
+		if (!strcmp(c.state, CT_CREATING)) {
+			/* petreld stopped in the middle of `run`: finish the undo it did not do */
+			log_warn("container %s was half-created when the agent stopped; removing it", c.name);
+			if (teardown(a, c.name, true, &(struct api_error){ 0 }) == 0)
+				store_delete(a->store, kvs[i].key);
+			continue;
+		}
+		refresh(a, &c);
 	}
 	store_kvs_free(kvs, n);
 	return 0;

@@ -440,15 +440,18 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 	}
 	snprintf(root, sizeof(root), "%s", json_str(ct, "runc_root"));
 	json_decref(ct);
-	nargv = calloc((size_t)argc + 6, sizeof(char *));
+	nargv = calloc((size_t)argc + 7, sizeof(char *));
 	if (!nargv)
 		return cli_error(c, "out of memory");
 	nargv[0] = (char *)RUNC;
 	nargv[1] = (char *)"--root";
 	nargv[2] = root;
 	nargv[3] = (char *)"exec";
-	nargv[4] = (char *)name;
-	memcpy(nargv + 5, argv + 2, (size_t)(argc - 2) * sizeof(char *));
+	int n = 4;
+	if (isatty(0) && isatty(1))
+		nargv[n++] = (char *)"-t";     /* interactive: runc gives the process a pty */
+	nargv[n++] = (char *)name;
+	memcpy(nargv + n, argv + 2, (size_t)(argc - 2) * sizeof(char *));
 	fflush(NULL);
 	execv(RUNC, nargv);
 	ret = cli_error(c, "cannot run %s: %s", RUNC, strerror(errno));

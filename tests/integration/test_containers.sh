@@ -216,6 +216,8 @@ expect_err "bad name" "not a valid container name" p --node node1 run X1 --rootf
 expect_err "runc failing" "no such file" p --node node1 run x1 --rootfs "$ROOTFS" -- /no/such/program
 p --node node2 endpoint add holder --publish 19090:80 >/dev/null
 expect_err "port taken" "already published" p --node node2 run x2 --rootfs "$ROOTFS" --publish 19090:80 -- true
+expect_err "name of an endpoint" "endpoint 'holder' already exists" p --node node2 run holder --rootfs "$ROOTFS" -- true
+! p --node node1 -j ps | jq -e '.[] | select(.name=="holder")' >/dev/null || fail "record of holder left"
 p --node node2 endpoint del holder >/dev/null
 gone x1 "$LAB-ep-x1"
 [ ! -e "/run/petrel/labs/$LAB/node2/state/containers/x2" ] && ! ip netns list | grep -qw "$LAB-ep-x2" &&
