@@ -109,7 +109,7 @@ static bool is_mountpoint(const char *path)
 int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e)
 {
 	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256], latency[CONFIG_STR + 16];
-	char netns[300], cgroups[200], opts[3 * (CONFIG_STR + 256)];
+	char netns[300], cgroups[400], opts[3 * (CONFIG_STR + 256)];
 	struct oci_opts o = { .netns_path = netns, .cgroups_path = cgroups, .latency_dir = latency };
 	static const char *subdirs[] = { "upper", "work", "rootfs" };
 	json_t *cfg;
