@@ -1144,38 +1144,6 @@ int container_restore(struct agent *a, const char *name, const char *image_dir, 
 
 /* ---- API ------------------------------------------------------------------------------ */
 
-/* Log bytes as a JSON string: invalid UTF-8 becomes U+FFFD. */
-static json_t *utf8_string(const unsigned char *s, size_t n)
-{
-	struct growbuf b = { 0 };
-	json_t *j;
-
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		bool ok = len && i + len <= n && c != 0;
-
-		for (size_t k = 1; ok && k < len; k++)
-			ok = (s[i + k] & 0xc0) == 0x80;
-		if (ok && len == 2)
-			ok = c >= 0xc2;
-		if (ok && len == 3)
-			ok = !(c == 0xe0 && s[i + 1] < 0xa0) && !(c == 0xed && s[i + 1] >= 0xa0);
-		if (ok && len == 4)
-			ok = c <= 0xf4 && !(c == 0xf0 && s[i + 1] < 0x90) && !(c == 0xf4 && s[i + 1] >= 0x90);
-		if (ok) {
-			growbuf_append(&b, s + i, len);
-			i += len;
-		} else {
-			growbuf_append(&b, "\xef\xbf\xbd", 3);
-			i++;
-		}
-	}
-	j = json_stringn(b.data ? b.data : "", b.len);
-	free(b.data);
-	return j;
-}
-
 /* Log bytes from offset (negative: the last -offset bytes), at most LOG_CHUNK_MAX. */
 static int container_logs(struct agent *a, const char *name, json_int_t offset, json_t **resp,
 			  struct api_error *e)
@@ -1209,7 +1177,7 @@ static int container_logs(struct agent *a, const char *name, json_int_t offset, 
 		return api_fail(e, 500, NULL, "cannot read %s: %s", path, strerror(errno));
 	}
 	*resp = json_pack("{s:s, s:s, s:o, s:I, s:I}", "name", name, "state", c.state,
-			  "data", utf8_string(buf, (size_t)r), "offset", (json_int_t)(offset + r),
+			  "data", container_log_string(buf, (size_t)r), "offset", (json_int_t)(offset + r),
 			  "size", (json_int_t)st.st_size);
 	free(buf);
 	return 0;

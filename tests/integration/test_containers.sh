@@ -131,6 +131,12 @@ if [ -n "$CRIU" ]; then
 	[ "${n2#n=}" -gt "${n1#n=}" ] || fail "counter log after restore: $n1 then $n2"
 	p --node node1 logs counter | grep -c "^${n1}\$" | grep -qx 1 || fail "counter restarted instead of resuming"
 	ok "restored counter resumes from where it was ($n1 -> $n2) and its output still reaches logs"
+	r=$(api web/checkpoint "{\"image_path\":\"$IMG/web2\",\"leave_running\":true}")
+	[ "$(jq -r .state <<<"$r")" = running ] && [ -s "$IMG/web2/pstree.img" ] || fail "checkpoint --leave-running: $r"
+	echo again >"$FIFO"
+	for i in $(seq 30); do grep -q again "$IMG.out" && break; sleep 0.1; done
+	grep -q again "$IMG.out" || fail "connection after a checkpoint with leave_running"
+	ok "checkpoint with leave_running: images written, the container and its connection keep going"
 	kill $HOLD 2>/dev/null || true
 	rm -rf "$IMG" "$IMG.in" "$IMG.out"
 	p --node node1 rm --force counter >/dev/null || fail "rm counter"
