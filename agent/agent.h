@@ -2,6 +2,7 @@
  * HTTP handlers and the cluster watch thread both work under agent.lock. */
 #pragma once
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <time.h>
 #include <jansson.h>
@@ -125,6 +126,8 @@ int container_get(struct agent *a, const char *name, struct container *c);   /* 
 int container_put(struct agent *a, const struct container *c);
 int container_bundle_dir(struct agent *a, const char *name, char *buf, size_t len);
 void container_runc_root(struct agent *a, char *buf, size_t len);
+/* cgroupsPath: /petrel/<node>/<netns>, unique on the machine (lab nodes share names). */
+void container_cgroup_path(struct agent *a, const struct container *c, char *buf, size_t len);
 /* config.json (netns /run/netns/<c->netns>), upper/, work/, rootfs/ with the overlay mounted
  * (no-op if it already is), and <state-dir>/latency. */
 int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e);
@@ -143,10 +146,22 @@ int container_runc(struct agent *a, char *const runc_args[], char **out, struct 
  * "running" and pid in *c, store it, and watch the process (its exit sets "exited" with
  * exit_code, unless the record's state is no longer "running", e.g. "migrating"). */
 int container_started(struct agent *a, struct container *c, struct api_error *e);
+/* After an agent restart: watch local running containers again and resume capturing
+ * their output; record the ones that ended meanwhile as exited (exit code unknown). */
+int containers_restore(struct agent *a);
 /* SIGTERM, SIGKILL after timeout_s; records "stopped". 0 if it was not running. */
 int container_stop(struct agent *a, const char *name, int timeout_s, struct api_error *e);
 /* runc delete, unmount, bundle, endpoint and record; a running one needs force. */
 int container_remove(struct agent *a, const char *name, bool force, struct api_error *e);
+
+/* Local checkpoint (runc checkpoint --tcp-established into image_dir; the container ends
+ * as "stopped" unless leave_running) and restore from such images (runc restore
+ * --detach, attached to the log pump, then container_started). */
+#define CRIU_PATH      "/opt/petrel/criu/bin/criu"
+const char *container_criu_path(void);
+int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
+			 bool leave_running, struct api_error *e);
+int container_restore(struct agent *a, const char *name, const char *image_dir, struct api_error *e);
 
 /* peer.c: the agent-to-agent channel (mutual TLS on the underlay, port peer-port). */
 #include <openssl/ssl.h>
@@ -179,6 +194,8 @@ bool migrate_override(struct agent *a, const char *name, char *to, size_t len);
 
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);
+/* petrel_containers{node,state}: this node's containers by state (container.c). */
+void container_metrics(struct agent *a, FILE *f);
 
 
 struct api_server;

@@ -1,7 +1,7 @@
 /* Containers run with runc on this node: OCI bundle with an overlay over a read-only
- * rootfs, a petrel endpoint as network, stdio on pipes pumped into the bundle's log, and
- * the record /petrel/containers/NAME. Children of runc are reaped here because petreld is
- * a child subreaper: a detached container's init becomes petreld's child when runc exits.
+ * rootfs, a petrel endpoint as network, stdio on pipes pumped into the bundle's log
+ * (agent/runc.c), and the record /petrel/containers/NAME. Exits are watched here: petreld
+ * is a child subreaper, so a detached container's init becomes its child when runc exits.
  *
  * Locking: the API route runs under a->lock like every route; `stop` releases it while it
  * waits for the process to end. Log pumps and exit watchers have their own lock. */
@@ -10,13 +10,11 @@
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,11 +22,9 @@
 #include "log.h"
 #include "netns.h"
 #include "oci.h"
+#include "runc.h"
 #include "util.h"
 
-extern char **environ;
-
-#define RUNC_MAX_ARGS 64
 #define LOG_CHUNK_MAX (256 * 1024)
 
 /* ---- paths ---------------------------------------------------------------------------- */
@@ -45,12 +41,20 @@ void container_runc_root(struct agent *a, char *buf, size_t len)
 	snprintf(buf, len, "%s/runc", a->cfg.state_dir);
 }
 
-static void bundle_path(struct agent *a, const char *name, const char *leaf, char *buf, size_t len)
+void container_bundle_file(struct agent *a, const char *name, const char *leaf, char *buf, size_t len)
 {
 	char dir[CONFIG_STR + 128];
 
 	container_bundle_dir(a, name, dir, sizeof(dir));
 	snprintf(buf, len, "%s/%s", dir, leaf);
+}
+
+/* /petrel/<node>/<netns>: the netns name (prefix + container name) is unique on the
+ * machine, the node name alone is not (every lab has a node1). Two containers sharing a
+ * cgroup would share a freezer, and CRIU would dump both as one. */
+void container_cgroup_path(struct agent *a, const struct container *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "/petrel/%s/%s", a->cfg.node, *c->netns ? c->netns : c->name);
 }
 
 /* ---- records -------------------------------------------------------------------------- */
@@ -101,7 +105,7 @@ static bool is_mountpoint(const char *path)
 int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e)
 {
 	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256], latency[CONFIG_STR + 16];
-	char netns[300], cgroups[200], opts[3 * (CONFIG_STR + 256)];
+	char netns[300], cgroups[400], opts[3 * (CONFIG_STR + 256)];
 	struct oci_opts o = { .netns_path = netns, .cgroups_path = cgroups, .latency_dir = latency };
 	static const char *subdirs[] = { "upper", "work", "rootfs" };
 	json_t *cfg;
@@ -112,7 +116,7 @@ int container_write_bundle(struct agent *a, const struct container *c, struct ap
 		return api_fail(e, 400, NULL, "bundle path of '%s': %s", c->name, strerror(-ret));
 	snprintf(latency, sizeof(latency), "%s/latency", a->cfg.state_dir);
 	snprintf(netns, sizeof(netns), NETNS_RUN_DIR "/%s", c->netns);
-	snprintf(cgroups, sizeof(cgroups), "/petrel/%s/%s", a->cfg.node, c->name);
+	container_cgroup_path(a, c, cgroups, sizeof(cgroups));
 	if ((ret = mkdir_p(latency, 0755)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", latency, strerror(-ret));
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
@@ -144,7 +148,7 @@ int container_unmount(struct agent *a, const char *name)
 {
 	char path[CONFIG_STR + 256];
 
-	bundle_path(a, name, "rootfs", path, sizeof(path));
+	container_bundle_file(a, name, "rootfs", path, sizeof(path));
 	if (!is_mountpoint(path))
 		return 0;
 	if (umount2(path, 0) == 0)
@@ -164,364 +168,12 @@ static int remove_bundle(struct agent *a, const char *name)
 	char dir[CONFIG_STR + 128], root[CONFIG_STR + 256];
 
 	container_bundle_dir(a, name, dir, sizeof(dir));
-	bundle_path(a, name, "rootfs", root, sizeof(root));
+	container_bundle_file(a, name, "rootfs", root, sizeof(root));
 	if (is_mountpoint(root))
 		return -EBUSY;
 	if (access(dir, F_OK))
 		return 0;
 	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -errno : 0;
-}
-
-/* ---- log pumps ------------------------------------------------------------------------ */
-
-struct pump {
-	struct pump *next;
-	char name[EP_NAME_MAX];
-	char path[CONFIG_STR + 256];
-	int in_w, out_r;
-	bool stop;
-};
-
-static pthread_mutex_t pumps_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pump *pumps;
-
-static void pump_unlink(struct pump *p)
-{
-	for (struct pump **pp = &pumps; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			return;
-		}
-}
-
-static void *pump_main(void *arg)
-{
-	struct pump *p = arg;
-	char buf[16384];
-	int fd = open(p->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	bool stop = false;
-
-	if (fd < 0)
-		log_warn("container %s: cannot open log %s: %s", p->name, p->path, strerror(errno));
-	while (!stop) {
-		struct pollfd pfd = { .fd = p->out_r, .events = POLLIN };
-		int n = poll(&pfd, 1, 250);
-
-		pthread_mutex_lock(&pumps_lock);
-		stop = p->stop;
-		pthread_mutex_unlock(&pumps_lock);
-		if (n < 0 && errno != EINTR)
-			break;
-		if (n <= 0)
-			continue;
-		ssize_t r = read(p->out_r, buf, sizeof(buf));
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r <= 0)
-			break;          /* every writer is gone: the container ended */
-		if (fd >= 0 && write(fd, buf, (size_t)r) != r)
-			log_warn("container %s: short write to its log", p->name);
-	}
-	pthread_mutex_lock(&pumps_lock);
-	if (!p->stop)
-		pump_unlink(p);
-	pthread_mutex_unlock(&pumps_lock);
-	if (fd >= 0)
-		close(fd);
-	close(p->out_r);
-	close(p->in_w);
-	free(p);
-	return NULL;
-}
-
-/* Stop NAME's pump (if any). Its thread closes the pipes and frees itself. */
-static void pump_stop(const char *name)
-{
-	pthread_mutex_lock(&pumps_lock);
-	for (struct pump *p = pumps; p; p = p->next)
-		if (!strcmp(p->name, name)) {
-			p->stop = true;
-			pump_unlink(p);
-			break;
-		}
-	pthread_mutex_unlock(&pumps_lock);
-}
-
-static int pump_start(struct agent *a, const char *name, int in_w, int out_r)
-{
-	struct pump *p = calloc(1, sizeof(*p));
-	pthread_attr_t attr;
-	pthread_t t;
-	int ret;
-
-	if (!p)
-		return -ENOMEM;
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	bundle_path(a, name, "log", p->path, sizeof(p->path));
-	p->in_w = in_w;
-	p->out_r = out_r;
-	pump_stop(name);
-	pthread_mutex_lock(&pumps_lock);
-	p->next = pumps;
-	pumps = p;
-	pthread_mutex_unlock(&pumps_lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	ret = pthread_create(&t, &attr, pump_main, p);
-	pthread_attr_destroy(&attr);
-	if (ret) {
-		pthread_mutex_lock(&pumps_lock);
-		pump_unlink(p);
-		pthread_mutex_unlock(&pumps_lock);
-		free(p);
-		return -ret;
-	}
-	return 0;
-}
-
-/* ---- runc ----------------------------------------------------------------------------- */
-
-static void become_subreaper(void)
-{
-	static bool done;
-
-	if (!done && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0)
-		done = true;
-}
-
-/* argv = runc --root R [extra...] args...; returns the count or -E2BIG. */
-static int runc_argv(struct agent *a, char *root, size_t rootlen, const char *const *extra,
-		     char *const args[], char **argv)
-{
-	int n = 0;
-
-	container_runc_root(a, root, rootlen);
-	argv[n++] = (char *)RUNC_PATH;
-	argv[n++] = (char *)"--root";
-	argv[n++] = root;
-	for (int i = 0; extra && extra[i]; i++)
-		argv[n++] = (char *)extra[i];
-	for (int i = 0; args[i]; i++) {
-		if (n >= RUNC_MAX_ARGS - 1)
-			return -E2BIG;
-		argv[n++] = args[i];
-	}
-	argv[n] = NULL;
-	return n;
-}
-
-/* posix_spawn runc with fds[0..2] as its stdio, default signal dispositions and an empty
- * mask (petreld blocks and ignores signals its children must not inherit). */
-static pid_t spawn_runc(char **argv, const int fds[3])
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, defaults;
-	pid_t pid;
-	int ret;
-
-	sigemptyset(&none);
-	sigfillset(&defaults);
-	sigdelset(&defaults, SIGKILL);
-	sigdelset(&defaults, SIGSTOP);
-	posix_spawn_file_actions_init(&fa);
-	for (int i = 0; i < 3; i++)
-		posix_spawn_file_actions_adddup2(&fa, fds[i], i);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	ret = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return ret ? -ret : pid;
-}
-
-static int wait_exit(pid_t pid)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return status;
-}
-
-/* The error messages of a runc JSON log (--log-format json), joined. */
-static void runc_log_errors(const char *path, char *out, size_t len)
-{
-	char *text = NULL, *line, *save = NULL;
-	size_t off = 0;
-
-	*out = 0;
-	if (read_file(path, &text))
-		return;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		json_t *j = json_loads(line, 0, NULL);
-		const char *lvl = json_string_value(json_object_get(j, "level"));
-		const char *msg = json_string_value(json_object_get(j, "msg"));
-
-		if (lvl && msg && (!strcmp(lvl, "error") || !strcmp(lvl, "fatal")) && off < len)
-			off += (size_t)snprintf(out + off, len - off, "%s%s", off ? "; " : "", msg);
-		json_decref(j);
-	}
-	free(text);
-}
-
-static int runc_failed(struct api_error *e, char *const args[], int status, const char *msg)
-{
-	const char *hint = strstr(msg, "criu") ? "see the CRIU log in the image directory" : NULL;
-	const char *verb = args[0][0] == '-' ? "call" : args[0];
-
-	if (WIFSIGNALED(status))
-		return api_fail(e, 500, hint, "runc %s: killed by signal %d%s%s", verb,
-				WTERMSIG(status), *msg ? ": " : "", msg);
-	if (!strncmp(msg, "runc ", 5))
-		return api_fail(e, 500, hint, "%s", msg);
-	return api_fail(e, 500, hint, "runc %s failed (exit %d)%s%s", verb, WEXITSTATUS(status),
-			*msg ? ": " : "", *msg ? msg : "no message");
-}
-
-int container_runc_attached(struct agent *a, const char *name, char *const runc_args[],
-			    struct api_error *e)
-{
-	char root[CONFIG_STR + 8], logf[CONFIG_STR + 256], dir[CONFIG_STR + 128], msg[400];
-	const char *extra[] = { "--log", logf, "--log-format", "json", NULL };
-	char *argv[RUNC_MAX_ARGS];
-	int in[2], out[2], ret, status;
-	pid_t pid;
-
-	if ((ret = container_bundle_dir(a, name, dir, sizeof(dir))) || (ret = mkdir_p(dir, 0755)))
-		return api_fail(e, 500, NULL, "cannot create the bundle of '%s': %s", name, strerror(-ret));
-	bundle_path(a, name, "runc.log", logf, sizeof(logf));
-	unlink(logf);
-	bundle_path(a, name, CT_PID_FILE, dir, sizeof(dir));
-	unlink(dir);            /* a stale pid must not pass for the new process's */
-	if (runc_argv(a, root, sizeof(root), extra, runc_args, argv) < 0)
-		return api_fail(e, 500, NULL, "too many runc arguments");
-	if (pipe2(in, O_CLOEXEC))
-		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
-	if (pipe2(out, O_CLOEXEC)) {
-		close(in[0]);
-		close(in[1]);
-		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
-	}
-	become_subreaper();
-	pid = spawn_runc(argv, (int[3]){ in[0], out[1], out[1] });
-	close(in[0]);
-	close(out[1]);
-	if (pid < 0) {
-		close(in[1]);
-		close(out[0]);
-		return api_fail(e, 500, "is runc installed? (apt-get install runc)", "cannot run %s: %s",
-				RUNC_PATH, strerror((int)-pid));
-	}
-	/* The pump owns the container's ends from now on, whatever runc does. */
-	if ((ret = pump_start(a, name, in[1], out[0]))) {
-		log_warn("container %s: no log pump: %s", name, strerror(-ret));
-		close(in[1]);
-		close(out[0]);
-	}
-	status = wait_exit(pid);
-	if (status == 0)
-		return 0;
-	runc_log_errors(logf, msg, sizeof(msg));
-	log_warn("container %s: runc %s failed: %s", name, runc_args[0], msg);
-	return runc_failed(e, runc_args, status, msg);
-}
-
-/* Read two pipes to EOF into two buffers. */
-static void drain2(int fd1, struct growbuf *b1, int fd2, struct growbuf *b2)
-{
-	struct pollfd p[2] = { { .fd = fd1, .events = POLLIN }, { .fd = fd2, .events = POLLIN } };
-	struct growbuf *bufs[2] = { b1, b2 };
-	char buf[4096];
-
-	while (p[0].fd >= 0 || p[1].fd >= 0) {
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			ssize_t r;
-
-			if (p[i].fd < 0 || !p[i].revents)
-				continue;
-			r = read(p[i].fd, buf, sizeof(buf));
-			if (r > 0)
-				growbuf_append(bufs[i], buf, (size_t)r);
-			else if (r == 0 || errno != EINTR)
-				p[i].fd = -1;
-		}
-	}
-}
-
-int container_runc(struct agent *a, char *const runc_args[], char **out, struct api_error *e)
-{
-	char root[CONFIG_STR + 8], *argv[RUNC_MAX_ARGS];
-	struct growbuf ob = { 0 }, eb = { 0 };
-	int o[2], er[2], devnull, status;
-	pid_t pid;
-
-	if (out)
-		*out = NULL;
-	if (runc_argv(a, root, sizeof(root), NULL, runc_args, argv) < 0)
-		return api_fail(e, 500, NULL, "too many runc arguments");
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0 || pipe2(o, O_CLOEXEC) || pipe2(er, O_CLOEXEC)) {
-		if (devnull >= 0)
-			close(devnull);
-		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
-	}
-	become_subreaper();
-	pid = spawn_runc(argv, (int[3]){ devnull, o[1], er[1] });
-	close(devnull);
-	close(o[1]);
-	close(er[1]);
-	if (pid >= 0)
-		drain2(o[0], &ob, er[0], &eb);
-	close(o[0]);
-	close(er[0]);
-	if (pid < 0) {
-		free(ob.data);
-		free(eb.data);
-		return api_fail(e, 500, NULL, "cannot run %s: %s", RUNC_PATH, strerror((int)-pid));
-	}
-	status = wait_exit(pid);
-	if (status == 0) {
-		if (out)
-			*out = ob.data ? ob.data : strdup("");
-		else
-			free(ob.data);
-		free(eb.data);
-		return 0;
-	}
-	free(ob.data);
-	while (eb.len && (eb.data[eb.len - 1] == '\n' || eb.data[eb.len - 1] == ' '))
-		eb.data[--eb.len] = 0;
-	runc_failed(e, runc_args, status, eb.data ? eb.data : "");
-	free(eb.data);
-	return -1;
-}
-
-/* `runc state NAME`: pid and status ("created", "running", "paused", "stopped"). */
-static int runc_state(struct agent *a, const char *name, int *pid, char *status, size_t len)
-{
-	char *args[] = { (char *)"state", (char *)name, NULL }, *out = NULL;
-	struct api_error e;
-	json_t *j;
-
-	if (container_runc(a, args, &out, &e))
-		return -ENOENT;
-	j = json_loads(out, 0, NULL);
-	free(out);
-	if (!j)
-		return -EPROTO;
-	*pid = (int)json_integer_value(json_object_get(j, "pid"));
-	snprintf(status, len, "%s", json_string_value(json_object_get(j, "status")) ?: "");
-	json_decref(j);
-	return 0;
 }
 
 /* ---- exit watchers -------------------------------------------------------------------- */
@@ -636,8 +288,6 @@ static void *watch_main(void *arg)
 static int watch_start(struct agent *a, const char *name, pid_t pid)
 {
 	struct watch *w = calloc(1, sizeof(*w));
-	pthread_attr_t attr;
-	pthread_t t;
 	int ret;
 
 	if (!w)
@@ -657,11 +307,7 @@ static int watch_start(struct agent *a, const char *name, pid_t pid)
 	w->next = watches;
 	watches = w;
 	pthread_mutex_unlock(&watch_lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	ret = pthread_create(&t, &attr, watch_main, w);
-	pthread_attr_destroy(&attr);
-	if (ret) {
+	if ((ret = thread_detached(watch_main, w))) {
 		watch_drop(name);
 		close(w->pidfd);
 		free(w);
@@ -677,11 +323,11 @@ int container_started(struct agent *a, struct container *c, struct api_error *e)
 
 	/* The pid file is there even when the process already ended (and is then a zombie
 	 * of ours until its watcher reaps it); runc state is the fallback. */
-	bundle_path(a, c->name, CT_PID_FILE, pidfile, sizeof(pidfile));
+	container_bundle_file(a, c->name, CT_PID_FILE, pidfile, sizeof(pidfile));
 	if (read_file(pidfile, &text) == 0)
 		pid = atoi(text);
 	free(text);
-	if (pid <= 0 && (runc_state(a, c->name, &pid, status, sizeof(status)) || pid <= 0))
+	if (pid <= 0 && (container_runc_state(a, c->name, &pid, status, sizeof(status)) || pid <= 0))
 		return api_fail(e, 500, NULL, "runc does not know container '%s' after starting it", c->name);
 	snprintf(c->node, sizeof(c->node), "%s", a->cfg.node);
 	snprintf(c->state, sizeof(c->state), CT_RUNNING);
@@ -691,6 +337,36 @@ int container_started(struct agent *a, struct container *c, struct api_error *e)
 		return api_fail(e, 503, NULL, "cannot record container '%s': %s", c->name, strerror(-ret));
 	if ((ret = watch_start(a, c->name, pid)))
 		log_warn("container %s: cannot watch pid %d: %s", c->name, pid, strerror(-ret));
+	return 0;
+}
+
+static void refresh(struct agent *a, struct container *c);
+static int teardown(struct agent *a, const char *name, bool endpoint, struct api_error *e);
+
+/* Reconnect the log pump of a running container to its holder's pipes. */
+int containers_restore(struct agent *a)
+{
+	struct store_kv *kvs = NULL;
+	size_t n = 0;
+	int ret = store_list(a->store, KEY_CONTAINERS, &kvs, &n, NULL);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		struct container c;
+
+		if (container_decode(kvs[i].value, &c) || strcmp(c.node, a->cfg.node))
+			continue;
+		if (!strcmp(c.state, CT_CREATING)) {
+			/* petreld stopped in the middle of `run`: finish the undo it did not do */
+			log_warn("container %s was half-created when the agent stopped; removing it", c.name);
+			if (teardown(a, c.name, true, &(struct api_error){ 0 }) == 0)
+				store_delete(a->store, kvs[i].key);
+			continue;
+		}
+		refresh(a, &c);
+	}
+	store_kvs_free(kvs, n);
 	return 0;
 }
 
@@ -710,10 +386,12 @@ static void refresh(struct agent *a, struct container *c)
 	pthread_mutex_unlock(&watch_lock);
 	if (watched)
 		return;
-	if (runc_state(a, c->name, &pid, status, sizeof(status)) == 0 && pid == c->pid &&
+	if (container_runc_state(a, c->name, &pid, status, sizeof(status)) == 0 && pid == c->pid &&
 	    (!strcmp(status, "running") || !strcmp(status, "paused")) &&
-	    watch_start(a, c->name, pid) == 0)
+	    watch_start(a, c->name, pid) == 0) {
+		container_pump_adopt(a, c->name);
 		return;
+	}
 	record_exit(a, c->name, 0, false, -1);
 	container_get(a, c->name, c);
 }
@@ -737,7 +415,7 @@ static int teardown(struct agent *a, const char *name, bool endpoint, struct api
 	int ret;
 
 	runc_quiet(a, "delete", "--force", name);
-	pump_stop(name);
+	container_pump_stop(name);
 	watch_drop(name);
 	if ((ret = container_unmount(a, name)))
 		return api_fail(e, 500, "something still uses the rootfs; see fuser -m",
@@ -799,7 +477,7 @@ static int container_run(struct agent *a, json_t *body, struct container *c, str
 	c->ip6 = ep.ip6;
 	snprintf(c->netns, sizeof(c->netns), "%s", ep.netns);
 	container_bundle_dir(a, c->name, bundle, sizeof(bundle));
-	bundle_path(a, c->name, CT_PID_FILE, pidfile, sizeof(pidfile));
+	container_bundle_file(a, c->name, CT_PID_FILE, pidfile, sizeof(pidfile));
 	if (container_write_bundle(a, c, e) || container_runc_attached(a, c->name, run, e) ||
 	    container_started(a, c, e))
 		goto undo_all;
@@ -906,39 +584,84 @@ int container_remove(struct agent *a, const char *name, bool force, struct api_e
 	return 0;
 }
 
-/* ---- API ------------------------------------------------------------------------------ */
-
-/* Log bytes as a JSON string: invalid UTF-8 becomes U+FFFD. */
-static json_t *utf8_string(const unsigned char *s, size_t n)
+/* CRIU for runc's global --criu option: petrel's own install, else `criu` from PATH. */
+const char *container_criu_path(void)
 {
-	struct growbuf b = { 0 };
-	json_t *j;
-
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		bool ok = len && i + len <= n && c != 0;
-
-		for (size_t k = 1; ok && k < len; k++)
-			ok = (s[i + k] & 0xc0) == 0x80;
-		if (ok && len == 2)
-			ok = c >= 0xc2;
-		if (ok && len == 3)
-			ok = !(c == 0xe0 && s[i + 1] < 0xa0) && !(c == 0xed && s[i + 1] >= 0xa0);
-		if (ok && len == 4)
-			ok = c <= 0xf4 && !(c == 0xf0 && s[i + 1] < 0x90) && !(c == 0xf4 && s[i + 1] >= 0x90);
-		if (ok) {
-			growbuf_append(&b, s + i, len);
-			i += len;
-		} else {
-			growbuf_append(&b, "\xef\xbf\xbd", 3);
-			i++;
-		}
-	}
-	j = json_stringn(b.data ? b.data : "", b.len);
-	free(b.data);
-	return j;
+	return access(CRIU_PATH, X_OK) == 0 ? CRIU_PATH : "criu";
 }
+
+int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
+			 bool leave_running, struct api_error *e)
+{
+	char *args[12];
+	struct container c;
+	int n = 0, ret;
+
+	if (local_container(a, name, &c, "checkpoint", e))
+		return -1;
+	if (strcmp(c.state, CT_RUNNING))
+		return api_fail(e, 409, NULL, "container '%s' is %s, not running", name, c.state);
+	if (!container_path_valid(image_dir))
+		return api_fail(e, 400, NULL, "image directory '%s' must be an absolute path", image_dir);
+	if ((ret = mkdir_p(image_dir, 0700)))
+		return api_fail(e, 500, NULL, "cannot create %s: %s", image_dir, strerror(-ret));
+	args[n++] = (char *)"--criu";
+	args[n++] = (char *)container_criu_path();
+	args[n++] = (char *)"checkpoint";
+	args[n++] = (char *)"--tcp-established";
+	args[n++] = (char *)"--image-path";
+	args[n++] = (char *)image_dir;
+	if (leave_running)
+		args[n++] = (char *)"--leave-running";
+	args[n++] = (char *)name;
+	args[n] = NULL;
+	/* Without --leave-running CRIU kills the process: that end is a "stopped". */
+	pthread_mutex_lock(&watch_lock);
+	struct watch *w = watch_find(name);
+	if (w && !leave_running)
+		w->stopping = true;
+	pthread_mutex_unlock(&watch_lock);
+	ret = container_runc(a, args, NULL, e);
+	if (ret) {
+		pthread_mutex_lock(&watch_lock);
+		if ((w = watch_find(name)))
+			w->stopping = false;
+		pthread_mutex_unlock(&watch_lock);
+		return -1;
+	}
+	if (!leave_running && wait_ended(a, name, c.pid, 5000))
+		record_exit(a, name, c.pid, true, -1);
+	log_info("container %s checkpointed into %s%s", name, image_dir,
+		 leave_running ? " (left running)" : "");
+	return 0;
+}
+
+int container_restore(struct agent *a, const char *name, const char *image_dir, struct api_error *e)
+{
+	char bundle[CONFIG_STR + 128], pidfile[CONFIG_STR + 256];
+	char *args[] = { (char *)"--criu", (char *)container_criu_path(), (char *)"restore",
+			 (char *)"--detach", (char *)"--tcp-established", (char *)"--image-path",
+			 (char *)image_dir, (char *)"--pid-file", pidfile, (char *)"--bundle", bundle,
+			 (char *)name, NULL };
+	struct container c;
+
+	if (local_container(a, name, &c, "restore", e))
+		return -1;
+	if (!strcmp(c.state, CT_RUNNING))
+		return api_fail(e, 409, "checkpoint it first", "container '%s' is running", name);
+	if (!container_path_valid(image_dir) || access(image_dir, R_OK))
+		return api_fail(e, 400, NULL, "no checkpoint images in '%s'", image_dir);
+	container_bundle_dir(a, name, bundle, sizeof(bundle));
+	container_bundle_file(a, name, CT_PID_FILE, pidfile, sizeof(pidfile));
+	runc_quiet(a, "delete", "--force", name);   /* a stopped container's leftover state */
+	if (container_write_bundle(a, &c, e) || container_runc_attached(a, name, args, e) ||
+	    container_started(a, &c, e))
+		return -1;
+	log_info("container %s restored from %s (pid %d)", name, image_dir, c.pid);
+	return 0;
+}
+
+/* ---- API ------------------------------------------------------------------------------ */
 
 /* Log bytes from offset (negative: the last -offset bytes), at most LOG_CHUNK_MAX. */
 static int container_logs(struct agent *a, const char *name, json_int_t offset, json_t **resp,
@@ -953,7 +676,7 @@ static int container_logs(struct agent *a, const char *name, json_int_t offset, 
 
 	if (local_container(a, name, &c, "read its logs", e))
 		return -1;
-	bundle_path(a, name, "log", path, sizeof(path));
+	container_bundle_file(a, name, "log", path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	st.st_size = 0;
 	if (fd >= 0 && fstat(fd, &st))
@@ -973,7 +696,7 @@ static int container_logs(struct agent *a, const char *name, json_int_t offset, 
 		return api_fail(e, 500, NULL, "cannot read %s: %s", path, strerror(errno));
 	}
 	*resp = json_pack("{s:s, s:s, s:o, s:I, s:I}", "name", name, "state", c.state,
-			  "data", utf8_string(buf, (size_t)r), "offset", (json_int_t)(offset + r),
+			  "data", container_log_string(buf, (size_t)r), "offset", (json_int_t)(offset + r),
 			  "size", (json_int_t)st.st_size);
 	free(buf);
 	return 0;
@@ -1016,6 +739,31 @@ static int list(struct agent *a, json_t **resp, struct api_error *e)
 	store_kvs_free(kvs, n);
 	*resp = json_pack("{s:o}", "containers", arr);
 	return 200;
+}
+
+void container_metrics(struct agent *a, FILE *f)
+{
+	static const char *states[] = { CT_CREATING, CT_RUNNING, CT_STOPPED, CT_EXITED, CT_ERROR,
+					CT_MIGRATING };
+	int count[sizeof(states) / sizeof(states[0])] = { 0 };
+	struct store_kv *kvs = NULL;
+	size_t n = 0;
+
+	if (store_list(a->store, KEY_CONTAINERS, &kvs, &n, NULL))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct container c;
+
+		if (container_decode(kvs[i].value, &c) || strcmp(c.node, a->cfg.node))
+			continue;
+		for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
+			count[s] += !strcmp(c.state, states[s]);
+	}
+	store_kvs_free(kvs, n);
+	fprintf(f, "# HELP petrel_containers Containers on this node, by state.\n");
+	fprintf(f, "# TYPE petrel_containers gauge\n");
+	for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
+		fprintf(f, "petrel_containers{node=\"%s\",state=\"%s\"} %d\n", a->cfg.node, states[s], count[s]);
 }
 
 static json_int_t body_int(const struct api_request *rq, const char *key, json_int_t def)
@@ -1086,6 +834,21 @@ int container_route(struct agent *a, const struct api_request *rq, json_t **resp
 		if (t < 0 || t > 3600)
 			return api_fail(e, 400, NULL, "timeout: %lld is outside 0-3600 seconds", (long long)t);
 		if (container_stop(a, name, (int)t, e))
+			return -1;
+		if ((ret = container_get(a, name, &c)))
+			return api_fail(e, 503, NULL, "cannot read container '%s': %s", name, strerror(-ret));
+		*resp = container_json_for(a, &c);
+		return 200;
+	}
+	if (!strcmp(slash, "/checkpoint") || !strcmp(slash, "/restore")) {
+		const char *dir = rq->body ? json_string_value(json_object_get(rq->body, "image_path")) : NULL;
+
+		if (!dir)
+			return api_fail(e, 400, NULL, "image_path: required (a directory for CRIU's images)");
+		ret = slash[1] == 'c'
+			? container_checkpoint(a, name, dir, json_is_true(json_object_get(rq->body, "leave_running")), e)
+			: container_restore(a, name, dir, e);
+		if (ret)
 			return -1;
 		if ((ret = container_get(a, name, &c)))
 			return api_fail(e, 503, NULL, "cannot read container '%s': %s", name, strerror(-ret));

@@ -42,6 +42,7 @@
 #include "log.h"
 #include "netns.h"
 #include "proc.h"
+#include "runc.h"
 #include "relay.h"
 #include "tls.h"
 #include "util.h"
@@ -1202,10 +1203,11 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_error *e)
 {
 	struct agent *a = d->a;
-	char bundle[CONFIG_STR + 64];
+	char bundle[CONFIG_STR + 64], pidfile[CONFIG_STR + 256];
 	char *argv[] = { "--criu", d->v.criu_path, "restore", "--tcp-established", "--detach",
 			 "--image-path", d->in.images, "--work-path", d->in.work,
-			 "--bundle", bundle, d->c.name, NULL };
+			 "--pid-file", pidfile, "--bundle", bundle, d->c.name, NULL };
+	char *stale[] = { "delete", "--force", d->c.name, NULL };
 	int64_t t0 = now_ms();
 	uint64_t held = 0;
 	int ret, flows;
@@ -1222,11 +1224,14 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		write_file_atomic(inv, "not a CRIU image");
 	}
 	container_bundle_dir(a, d->c.name, bundle, sizeof(bundle));
+	container_bundle_file(a, d->c.name, CT_PID_FILE, pidfile, sizeof(pidfile));
 	snprintf(d->c.node, sizeof(d->c.node), "%s", a->cfg.node);
 	snprintf(d->c.netns, sizeof(d->c.netns), "%s", d->ep.netns);
 	pthread_mutex_lock(&a->lock);
 	/* Before the process runs: its very first reply to such a flow must take the detour. */
 	flows = add_return_flows(a, json_object_get(msg, "flows"));
+	container_runc(a, stale, NULL, e);        /* runc state of an earlier stay here */
+	memset(e, 0, sizeof(*e));
 	ret = container_write_bundle(a, &d->c, e);
 	if (!ret) {
 		ret = container_runc_attached(a, d->c.name, argv, e);

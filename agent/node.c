@@ -207,6 +207,7 @@ int node_start(struct agent *a, struct api_error *e)
 		 cidr_str(&a->block6, b6));
 	pthread_mutex_lock(&a->lock);
 	endpoints_restore(a);
+	containers_restore(a);
 	ret = cluster_sync(a);
 	pthread_mutex_unlock(&a->lock);
 	if (ret)

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "container.h"
 #include "print.h"
+#include "util.h"
 
 #define RUNC "/usr/sbin/runc"
 
@@ -249,7 +250,10 @@ int cli_locate_container(struct cli *c, const char *name, json_t **ct)
 	return cli_api(c, "GET", path, NULL, ct);
 }
 
-static int logs_chunk(struct cli *c, const char *name, long long *offset, bool *running)
+/* One chunk of the log from *offset: appended to acc (JSON listing), printed as a JSON line
+ * (JSON follow) or written as is. Returns 1 when more is ready at once, 0, or -1. */
+static int logs_chunk(struct cli *c, const char *name, long long *offset, bool *running,
+		      struct growbuf *acc)
 {
 	char path[160];
 	json_t *body, *resp;
@@ -263,7 +267,18 @@ static int logs_chunk(struct cli *c, const char *name, long long *offset, bool *
 	if (ret)
 		return -1;
 	data = json_str(resp, "data");
-	fwrite(data, 1, strlen(data), stdout);
+	if (acc) {
+		growbuf_append(acc, data, strlen(data));
+	} else if (is_json_context()) {
+		if (*data) {
+			json_t *line = json_pack("{s:s, s:s}", "name", name, "data", data);
+			json_dumpf(line, stdout, JSON_COMPACT);
+			fputc('\n', stdout);
+			json_decref(line);
+		}
+	} else {
+		fwrite(data, 1, strlen(data), stdout);
+	}
 	fflush(stdout);
 	*running = !strcmp(json_str(resp, "state"), "running");
 	long long next = json_integer_value(json_object_get(resp, "offset"));
@@ -278,30 +293,45 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 {
 	const char *name = NULL;
 	bool follow = false, running = false;
+	struct growbuf all = { 0 };
 	long long offset = 0;
 	json_t *ct;
 	int ret;
 
-	if ((ret = name_arg(c, "logs", argc, argv, &name)))
-		return ret;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f"))
 			follow = true;
-		else
+		else if (argv[i][0] == '-' || name)
 			return cli_usage(c, "logs", "unexpected argument '%s'", argv[i]);
+		else if ((ret = name_arg(c, "logs", argc - i, argv + i, &name)))
+			return ret;
 	}
+	if (!name)
+		return cli_usage(c, "logs", "missing container NAME");
 	if (cli_locate_container(c, name, &ct))
 		return 1;
 	json_decref(ct);
+	if (!follow && is_json_context()) {       /* one object with the whole log */
+		while ((ret = logs_chunk(c, name, &offset, &running, &all)) > 0)
+			;
+		if (ret == 0) {
+			json_t *j = json_pack("{s:s, s:b, s:s}", "name", name, "running", running,
+					      "log", all.data ? all.data : "");
+			print_json(NULL, j);
+			json_decref(j);
+		}
+		free(all.data);
+		return ret < 0;
+	}
 	for (;;) {
-		ret = logs_chunk(c, name, &offset, &running);
+		ret = logs_chunk(c, name, &offset, &running, NULL);
 		if (ret < 0)
 			return 1;
 		if (ret > 0)
 			continue;
 		if (!follow || !running) {
 			/* One last read: output written just before the end. */
-			if (follow && logs_chunk(c, name, &offset, &running) < 0)
+			if (follow && logs_chunk(c, name, &offset, &running, NULL) < 0)
 				return 1;
 			return 0;
 		}
@@ -317,16 +347,18 @@ int cmd_stop(struct cli *c, int argc, char **argv)
 	json_t *ct, *body, *resp;
 	int ret;
 
-	if ((ret = name_arg(c, "stop", argc, argv, &name)))
-		return ret;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			if (args_uint(argv[++i], 0, 3600, &timeout))
 				return cli_usage(c, "stop", "--timeout '%s' is not a number of seconds in 0-3600", argv[i]);
-		} else {
+		} else if (argv[i][0] == '-' || name) {
 			return cli_usage(c, "stop", "unexpected argument '%s'", argv[i]);
+		} else if ((ret = name_arg(c, "stop", argc - i, argv + i, &name))) {
+			return ret;
 		}
 	}
+	if (!name)
+		return cli_usage(c, "stop", "missing container NAME");
 	if (cli_locate_container(c, name, &ct))
 		return 1;
 	json_decref(ct);
@@ -353,14 +385,16 @@ int cmd_rm(struct cli *c, int argc, char **argv)
 	json_t *ct, *body, *resp;
 	int ret;
 
-	if ((ret = name_arg(c, "rm", argc, argv, &name)))
-		return ret;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
 			force = true;
-		else
+		else if (argv[i][0] == '-' || name)
 			return cli_usage(c, "rm", "unexpected argument '%s'", argv[i]);
+		else if ((ret = name_arg(c, "rm", argc - i, argv + i, &name)))
+			return ret;
 	}
+	if (!name)
+		return cli_usage(c, "rm", "missing container NAME");
 	if (cli_locate_container(c, name, &ct))
 		return 1;
 	json_decref(ct);
@@ -406,15 +440,18 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 	}
 	snprintf(root, sizeof(root), "%s", json_str(ct, "runc_root"));
 	json_decref(ct);
-	nargv = calloc((size_t)argc + 6, sizeof(char *));
+	nargv = calloc((size_t)argc + 7, sizeof(char *));
 	if (!nargv)
 		return cli_error(c, "out of memory");
 	nargv[0] = (char *)RUNC;
 	nargv[1] = (char *)"--root";
 	nargv[2] = root;
 	nargv[3] = (char *)"exec";
-	nargv[4] = (char *)name;
-	memcpy(nargv + 5, argv + 2, (size_t)(argc - 2) * sizeof(char *));
+	int n = 4;
+	if (isatty(0) && isatty(1))
+		nargv[n++] = (char *)"-t";     /* interactive: runc gives the process a pty */
+	nargv[n++] = (char *)name;
+	memcpy(nargv + n, argv + 2, (size_t)(argc - 2) * sizeof(char *));
 	fflush(NULL);
 	execv(RUNC, nargv);
 	ret = cli_error(c, "cannot run %s: %s", RUNC, strerror(errno));

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "container.h"
 #include "config.h"
+#include "util.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
 
@@ -270,4 +271,37 @@ int container_decode(const char *text, struct container *c)
 	ret = container_from_json(j, c);
 	json_decref(j);
 	return ret;
+}
+
+/* Log bytes as a JSON string: invalid UTF-8 becomes U+FFFD. */
+json_t *container_log_string(const void *data, size_t n)
+{
+	const unsigned char *s = data;
+	struct growbuf b = { 0 };
+	json_t *j;
+
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		bool ok = len && i + len <= n && c != 0;
+
+		for (size_t k = 1; ok && k < len; k++)
+			ok = (s[i + k] & 0xc0) == 0x80;
+		if (ok && len == 2)
+			ok = c >= 0xc2;
+		if (ok && len == 3)
+			ok = !(c == 0xe0 && s[i + 1] < 0xa0) && !(c == 0xed && s[i + 1] >= 0xa0);
+		if (ok && len == 4)
+			ok = c <= 0xf4 && !(c == 0xf0 && s[i + 1] < 0x90) && !(c == 0xf4 && s[i + 1] >= 0x90);
+		if (ok) {
+			growbuf_append(&b, s + i, len);
+			i += len;
+		} else {
+			growbuf_append(&b, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+	j = json_stringn(b.data ? b.data : "", b.len);
+	free(b.data);
+	return j;
 }

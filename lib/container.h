@@ -51,3 +51,7 @@ json_t *container_to_json(const struct container *c);
 int container_from_json(json_t *obj, struct container *c);   /* -EINVAL on bad fields */
 char *container_encode(const struct container *c);            /* stored form; caller frees */
 int container_decode(const char *text, struct container *c);
+
+/* Container output (any bytes) as a JSON string: valid UTF-8 is kept, every byte of an
+ * invalid sequence (and NUL) becomes U+FFFD. */
+json_t *container_log_string(const void *data, size_t n);

@@ -2,7 +2,7 @@
 # `make demo`: builds a 3-node lab, starts a server container on node3 and a client on
 # node1, and shows real cross-node traffic (ping-pong over TCP, then iperf3) through
 # petrel's eBPF datapath. KEEP=1 leaves the lab up for exploring; MODE=native switches
-# the routing mode.
+# the routing mode. Ends with a container run by petrel (petrel run/ps/logs/exec).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PETREL=${PETREL:-build/bin/petrel}
@@ -49,4 +49,17 @@ ip netns exec "$CLIENT_NS" iperf3 -c "$SERVER4" -p 5201 -t 3 -f m | grep -E 'sen
 
 say "datapath counters on node3"
 p --node node3 endpoint show server
+say "a container: petrel run 'echo' on node2 (runc, overlay rootfs, published port 9090)"
+ROOTFS=build/demo-rootfs
+[ -x "$ROOTFS/usr/bin/socat" ] || scripts/mkrootfs.sh "$ROOTFS" socat >/dev/null
+p --node node2 run echo --rootfs "$ROOTFS" --publish 9090:7000 --label app=echo \
+	-- sh -c 'echo "echo server up on $(hostname)"; exec socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE'
+sleep 0.5
+p --node node1 ps
+N2=$(p -j lab status | jq -r '.nodes[] | select(.name=="node2") | .ipv4')
+got=$(echo "hello, container" | timeout 5 "$PETREL" --lab "$LAB" lab exec outside -- socat -t 2 - "TCP:$N2:9090")
+echo "  outside -> $N2:9090 answered: $got"
+echo "  petrel logs echo: $(p --node node2 logs echo)"
+echo "  petrel exec echo -- ls /: $(p --node node2 exec echo -- ls / | tr '\n' ' ')"
+
 if [ "${KEEP:-0}" = 1 ]; then echo "lab '$LAB' left running: petrel lab down --name $LAB removes it"; fi

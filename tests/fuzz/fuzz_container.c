@@ -1,6 +1,7 @@
 /* libFuzzer harness: container run requests and stored records must never crash, and a
  * record that decodes must encode, decode and encode to the same text (labels come back
- * sorted, so structs may differ in label order only). */
+ * sorted, so structs may differ in label order only); any bytes of container output
+ * become a JSON string. */
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -13,7 +14,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
 	json_t *j = json_loadb((const char *)data, size, 0, NULL);
+	json_t *log = container_log_string(data, size);   /* any bytes become a valid string */
 
+	if (!log)
+		abort();
+	json_decref(log);
 	if (!j)
 		return 0;
 	container_request_parse(j, &a, err, sizeof(err));

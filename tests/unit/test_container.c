@@ -161,8 +161,32 @@ static void test_round_trip(void)
 	      out.exit_code == -1 && out.n_cmd == 0);
 }
 
+static void check_log(const char *in, size_t n, const char *want)
+{
+	json_t *j = container_log_string(in, n);
+
+	CHECK(j != NULL);
+	CHECK_STR(json_string_value(j), want);
+	json_decref(j);
+}
+
+static void test_log_string(void)
+{
+	check_log("", 0, "");
+	check_log("hello\n", 6, "hello\n");
+	check_log("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7", 14, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7");
+	check_log("a\xff" "b", 3, "a\xef\xbf\xbd" "b");                 /* invalid byte */
+	check_log("a\xc3", 2, "a\xef\xbf\xbd");                       /* truncated sequence */
+	check_log("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd");           /* overlong '/' */
+	check_log("\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* surrogate */
+	check_log("\xf4\x90\x80\x80", 4,
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");      /* above U+10FFFF */
+	check_log("a\0b", 3, "a\xef\xbf\xbd" "b");                    /* NUL */
+}
+
 int main(void)
 {
+	test_log_string();
 	test_requests();
 	test_validators();
 	test_round_trip();
