@@ -177,7 +177,8 @@ int peer_reply_error(SSL *ssl, const char *fmt, ...) __attribute__((format(print
 
 /* hold.c: packets for a container held (NFQUEUE in its netns) during a migration. */
 struct hold;
-int hold_start(const char *netns, struct hold **h);
+/* Queue every packet for ip4/ip6 arriving in this netns (iptables raw NFQUEUE). */
+int hold_start(const struct ip_addr *ip4, const struct ip_addr *ip6, struct hold **h);
 int hold_release(struct hold *h, uint64_t *held);   /* deliver in order, then stop holding */
 void hold_abort(struct hold *h);                    /* stop holding, drop what was held */
 
@@ -188,9 +189,9 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 /* POST /v1/containers/NAME/migrate {"to": NODE, "lazy": bool}: checks, then runs the
  * migration in its own thread; *fd streams its progress and report as JSON lines. */
 int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, struct api_error *e);
-/* Does the datapath of this node treat endpoint NAME as moved away (mid-migration)? Fills
- * the node it is moving to. */
-bool migrate_override(struct agent *a, const char *name, char *to, size_t len);
+/* Location flags for endpoint NAME while a migration from this node holds its packets
+ * (DP_LOC_HOST) and once it is frozen (| DP_LOC_FROZEN); 0 otherwise. */
+unsigned int migrate_held(struct agent *a, const char *name);
 
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);

@@ -13,6 +13,7 @@
 struct location {
 	struct cidr prefix;
 	struct ip_addr node4, node6;
+	unsigned int flags;
 };
 
 struct loc_set {
@@ -34,6 +35,7 @@ static void loc_add(struct loc_set *s, const struct cidr *p, const struct ip_add
 	s->v[s->n].prefix = *p;
 	s->v[s->n].node4 = *n4;
 	s->v[s->n].node6 = *n6;
+	s->v[s->n].flags = 0;
 	s->n++;
 }
 
@@ -162,13 +164,13 @@ int cluster_sync(struct agent *a)
 	routes = calloc(2 * n_eps + 1, sizeof(*routes));
 	for (size_t i = 0; routes && i < n_eps; i++) {
 		const char *at = eps[i].node;
-		char to[EP_NAME_MAX];
 		bool away;
 
-		/* Mid-migration, this node already sends the endpoint's traffic to its destination. */
-		if (!strcmp(at, a->cfg.node) && migrate_override(a, eps[i].name, to, sizeof(to)))
-			at = to;
-		away = strcmp(at, a->cfg.node) && (eps[i].moved || at == to);
+		/* Mid-migration, the source hands the endpoint's packets to its own stack, which
+		 * holds them until the container runs again, here or at the destination. */
+		unsigned int held = !strcmp(at, a->cfg.node) ? migrate_held(a, eps[i].name) : 0;
+
+		away = strcmp(at, a->cfg.node) && eps[i].moved;
 		for (size_t j = 0; j < n_nodes; j++) {
 			struct cidr host;
 
@@ -188,11 +190,13 @@ int cluster_sync(struct agent *a)
 				host.addr = eps[i].ip4;
 				host.prefixlen = 32;
 				loc_add(&want, &host, &nodes[j].ip4, &nodes[j].ip6);
+				want.v[want.n - 1].flags = held;
 			}
 			if (eps[i].ip6.family) {
 				host.addr = eps[i].ip6;
 				host.prefixlen = 128;
 				loc_add(&want, &host, &nodes[j].ip4, &nodes[j].ip6);
+				want.v[want.n - 1].flags = held;
 			}
 		}
 	}
@@ -207,8 +211,8 @@ int cluster_sync(struct agent *a)
 	for (size_t i = 0; i < stale.n; i++)
 		datapath_location_delete(a->dp, &stale.v[i].prefix);
 	for (size_t i = 0; i < want.n && !ret; i++)
-		ret = datapath_location_upsert(a->dp, &want.v[i].prefix, &want.v[i].node4,
-					       &want.v[i].node6);
+		ret = datapath_location_upsert_flags(a->dp, &want.v[i].prefix, &want.v[i].node4,
+						     &want.v[i].node6, want.v[i].flags);
 	if (routes)
 		sync_host_routes(a, routes, n_routes);
 	log_debug("cluster sync: %zu nodes, %zu endpoints, %zu locations, %zu stale removed",

@@ -40,6 +40,7 @@ static const char *const drop_names[DROP__MAX] = {
 	[DROP_TUNNEL] = "tunnel",
 	[DROP_NO_CONFIG] = "no-config",
 	[DROP_POLICY] = "policy",
+	[DROP_MIGRATING] = "migrating",
 };
 
 const char *datapath_drop_reason_name(int reason)
@@ -301,8 +302,15 @@ static int loc_key(const struct cidr *prefix, void *key, int *fd, struct datapat
 int datapath_location_upsert(struct datapath *dp, const struct cidr *prefix,
 			     const struct ip_addr *node4, const struct ip_addr *node6)
 {
+	return datapath_location_upsert_flags(dp, prefix, node4, node6, 0);
+}
+
+int datapath_location_upsert_flags(struct datapath *dp, const struct cidr *prefix,
+				   const struct ip_addr *node4, const struct ip_addr *node6,
+				   unsigned int flags)
+{
 	struct loc6_key key = { 0 };
-	struct loc_info info = { 0 };
+	struct loc_info info = { .flags = flags };
 	struct dp_cfg c;
 	__u32 zero = 0;
 	int fd, ret;

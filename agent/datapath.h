@@ -45,6 +45,12 @@ int datapath_endpoint_delete(struct datapath *dp, const struct dp_endpoint *ep);
 /* Location of a cluster prefix (a node's block, or a /32 /128 endpoint that wins over it). */
 int datapath_location_upsert(struct datapath *dp, const struct cidr *prefix,
 			     const struct ip_addr *node4, const struct ip_addr *node6);
+/* flags: DP_LOC_HOST hands the prefix's packets to the node's stack (a migration's hold). */
+#define DP_LOC_HOST 2
+#define DP_LOC_FROZEN 4
+int datapath_location_upsert_flags(struct datapath *dp, const struct cidr *prefix,
+				   const struct ip_addr *node4, const struct ip_addr *node6,
+				   unsigned int flags);
 int datapath_location_delete(struct datapath *dp, const struct cidr *prefix);   /* 0 if absent */
 typedef int (*dp_location_cb)(const struct cidr *prefix, const struct ip_addr *node4, void *arg);
 int datapath_location_foreach(struct datapath *dp, dp_location_cb cb, void *arg);

@@ -426,7 +426,15 @@ int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e)
 		release_ports(a, ep, ep->n_publish);
 		return -1;
 	}
+	/* No traffic yet: neither the datapath nor this node's stack delivers to it. */
 	datapath_remove(a, ep);
+	{
+		struct cidr h4 = { .addr = ep->ip4, .prefixlen = 32 };
+		struct cidr h6 = { .addr = ep->ip6, .prefixlen = 128 };
+
+		nl_route_del(&h4, ep->ifname);
+		nl_route_del(&h6, ep->ifname);
+	}
 	return 0;
 }
 

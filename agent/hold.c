@@ -1,7 +1,9 @@
-/* Holding packets while a container is frozen: on the destination of a migration, every
- * packet for the container is queued (NFQUEUE, in the container's netns) from before the
- * source freezes until the restored process runs, then released in arrival order. TCP
- * then needs no retransmission timeout and UDP loses nothing. */
+/* Holding packets while a container is frozen: on the source node of a migration, the
+ * datapath hands every packet for the container to the node's stack, where it is queued
+ * (NFQUEUE) until the container runs again, then released in arrival order and routed
+ * to wherever it runs by then: the destination, or here again after a rollback. TCP
+ * then needs no retransmission timeout and UDP loses nothing, and nothing depends on the
+ * destination surviving. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -13,19 +15,20 @@
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include "agent.h"
 #include "log.h"
-#include "netns.h"
 #include "proc.h"
 
 #ifndef NF_ACCEPT
 #define NF_ACCEPT 1          /* linux/netfilter.h clashes with netinet/in.h */
 #endif
-#define HOLD_QUEUE 7
+#define HOLD_QUEUE_BASE 4000   /* one queue per hold: several migrations may overlap */
 #define HOLD_MAX   200000   /* packets queued at most; beyond, the kernel drops (TCP resends) */
 
 enum hold_mode { HOLDING, RELEASING, PASSING, STOPPING };
 
 struct hold {
-	char netns[256];
+	char netns[256];                /* for messages: the held addresses */
+	char match4[64], match6[96];
+	int queue;
 	struct nfq_handle *h;
 	struct nfq_q_handle *qh;
 	pthread_t thread;
@@ -89,16 +92,17 @@ static void *hold_main(void *arg)
 	return NULL;
 }
 
-/* The queue rules, in the raw table so they come first. This kernel has no nftables
- * queue expression; the iptables NFQUEUE target (through nft_compat) works. */
-static int iptables(const char *tool, const char *op, const char *match)
+/* The queue rules, in the raw table so they come before routing and conntrack. This
+ * kernel has no nftables queue expression; the iptables NFQUEUE target (through
+ * nft_compat) works. */
+static int iptables(const char *tool, const char *op, const char *dst, int queue)
 {
 	char cmd[512], *out = NULL;
 	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
 	int ret;
 
-	snprintf(cmd, sizeof(cmd), "%s -w -t raw %s PREROUTING %s -m comment --comment petrel-hold "
-		 "-j NFQUEUE --queue-num %d", tool, op, match, HOLD_QUEUE);
+	snprintf(cmd, sizeof(cmd), "%s -w -t raw %s PREROUTING -d %s -m comment --comment "
+		 "petrel-hold -j NFQUEUE --queue-num %d 2>&1", tool, op, dst, queue);
 	ret = proc_output(argv, &out, 10000);
 	if (ret)
 		log_debug("hold: %s: %s", cmd, out ? out : "");
@@ -106,31 +110,26 @@ static int iptables(const char *tool, const char *op, const char *match)
 	return ret ? -EIO : 0;
 }
 
-static const struct {
-	const char *tool, *match;
-} hold_rules[] = {
-	{ "iptables", "" },
-	{ "ip6tables", "-p tcp" },
-	{ "ip6tables", "-p udp" },
-	{ "ip6tables", "-p icmpv6 --icmpv6-type echo-request" },
-	{ "ip6tables", "-p icmpv6 --icmpv6-type echo-reply" },
-};
-
-static int del_rules(void)
+static int del_rules(struct hold *h)
 {
-	for (size_t i = 0; i < sizeof(hold_rules) / sizeof(hold_rules[0]); i++)
-		while (iptables(hold_rules[i].tool, "-D", hold_rules[i].match) == 0)
+	if (*h->match4)
+		while (iptables("iptables", "-D", h->match4, h->queue) == 0)
+			;
+	if (*h->match6)
+		while (iptables("ip6tables", "-D", h->match6, h->queue) == 0)
 			;
 	return 0;
 }
 
-static int add_rules(void)
+static int add_rules(struct hold *h)
 {
 	int ret = 0;
 
-	del_rules();
-	for (size_t i = 0; i < sizeof(hold_rules) / sizeof(hold_rules[0]) && !ret; i++)
-		ret = iptables(hold_rules[i].tool, "-A", hold_rules[i].match);
+	del_rules(h);
+	if (*h->match4)
+		ret = iptables("iptables", "-I", h->match4, h->queue);
+	if (!ret && *h->match6)
+		ret = iptables("ip6tables", "-I", h->match6, h->queue);
 	return ret;
 }
 
@@ -139,14 +138,14 @@ static int open_queue(struct hold *h)
 	h->h = nfq_open();
 	if (!h->h)
 		return -errno ? -errno : -EIO;
-	h->qh = nfq_create_queue(h->h, HOLD_QUEUE, on_packet, h);
+	h->qh = nfq_create_queue(h->h, (uint16_t)h->queue, on_packet, h);
 	if (!h->qh)
 		return -EBUSY;
 	if (nfq_set_mode(h->qh, NFQNL_COPY_META, 0) < 0)
 		return -EIO;
 	nfq_set_queue_maxlen(h->qh, HOLD_MAX);
 	nfnl_rcvbufsiz(nfq_nfnlh(h->h), 8 << 20);
-	return add_rules();
+	return add_rules(h);
 }
 
 static void close_queue(struct hold *h)
@@ -159,46 +158,28 @@ static void close_queue(struct hold *h)
 	h->h = NULL;
 }
 
-/* Run fn(h) inside the hold's netns: the queue socket and the nft table belong there. */
-static int in_netns(struct hold *h, int (*fn)(struct hold *))
+int hold_start(const struct ip_addr *ip4, const struct ip_addr *ip6, struct hold **out)
 {
-	int self = netns_open_self(), ret;
-
-	if (self < 0)
-		return self;
-	ret = netns_enter(h->netns);
-	if (!ret) {
-		ret = fn(h);
-		if (netns_enter_fd(self)) {
-			log_err("cannot return to the node namespace; aborting");
-			abort();
-		}
-	}
-	close(self);
-	return ret;
-}
-
-static int del_rule(struct hold *h)
-{
-	(void)h;
-	return del_rules();
-}
-
-int hold_start(const char *netns, struct hold **out)
-{
+	static int next;
 	struct hold *h = calloc(1, sizeof(*h));
+	char b[IP_STRLEN];
 	int ret;
 
 	if (!h)
 		return -ENOMEM;
-	snprintf(h->netns, sizeof(h->netns), "%s", netns);
+	h->queue = HOLD_QUEUE_BASE + __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % 1000;
+	if (ip4 && ip4->family)
+		snprintf(h->match4, sizeof(h->match4), "%s/32", ip_str(ip4, b));
+	if (ip6 && ip6->family)
+		snprintf(h->match6, sizeof(h->match6), "%s/128", ip_str(ip6, b));
+	snprintf(h->netns, sizeof(h->netns), "%s %s", h->match4, h->match6);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
-	ret = in_netns(h, open_queue);
+	ret = open_queue(h);
 	if (!ret && pthread_create(&h->thread, NULL, hold_main, h))
 		ret = -errno;
 	if (ret) {
-		in_netns(h, del_rule);
+		del_rules(h);
 		close_queue(h);
 		free(h);
 		return ret;
@@ -231,7 +212,7 @@ int hold_release(struct hold *h, uint64_t *held)
 		pthread_cond_wait(&h->cv, &h->mu);
 	pthread_mutex_unlock(&h->mu);
 	/* New packets pass straight through the queue until the rule is gone. */
-	in_netns(h, del_rule);
+	del_rules(h);
 	usleep(20 * 1000);
 	finish(h, held);
 	return 0;
@@ -241,6 +222,6 @@ void hold_abort(struct hold *h)
 {
 	if (!h)
 		return;
-	in_netns(h, del_rule);
+	del_rules(h);
 	finish(h, NULL);    /* closing the queue drops what it held */
 }

@@ -40,6 +40,7 @@
 #include "compat.h"
 #include "conntrack.h"
 #include "log.h"
+#include "netlink.h"
 #include "netns.h"
 #include "proc.h"
 #include "runc.h"
@@ -51,11 +52,14 @@
 #define CRIU_DEFAULT   "/opt/petrel/criu/bin/criu"
 #define STREAM_WAIT_MS 60000
 #define RESTORE_MS     120000
+#define DRAIN_MS       50      /* between holding a container's packets and freezing it */
 
 /* ---- shared state: source overrides and destination migrations ---- */
 
-struct override {
-	char name[EP_NAME_MAX], to[EP_NAME_MAX];
+/* Containers frozen for a migration from this node: their packets are held here. */
+struct held_name {
+	char name[EP_NAME_MAX];
+	unsigned int flags;
 };
 
 /* Destination side of one migration, found by id from its stream connections. */
@@ -72,42 +76,44 @@ struct incoming {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static struct override overrides[64];
-static size_t n_overrides;
+static struct held_name helds[64];
+static size_t n_helds;
 static struct incoming *incoming;
 
-bool migrate_override(struct agent *a, const char *name, char *to, size_t len)
+unsigned int migrate_held(struct agent *a, const char *name)
 {
-	bool found = false;
+	unsigned int flags = 0;
 
 	(void)a;
 	pthread_mutex_lock(&mu);
-	for (size_t i = 0; i < n_overrides && !found; i++)
-		if (!strcmp(overrides[i].name, name)) {
-			snprintf(to, len, "%s", overrides[i].to);
-			found = true;
-		}
+	for (size_t i = 0; i < n_helds && !flags; i++)
+		if (!strcmp(helds[i].name, name))
+			flags = helds[i].flags;
 	pthread_mutex_unlock(&mu);
-	return found;
+	return flags;
 }
 
-static void override_set(const char *name, const char *to)
+static void held_set(const char *name, unsigned int flags)
 {
+	size_t i;
+
 	pthread_mutex_lock(&mu);
-	if (n_overrides < sizeof(overrides) / sizeof(overrides[0])) {
-		snprintf(overrides[n_overrides].name, EP_NAME_MAX, "%s", name);
-		snprintf(overrides[n_overrides].to, EP_NAME_MAX, "%s", to);
-		n_overrides++;
+	for (i = 0; i < n_helds && strcmp(helds[i].name, name); i++)
+		;
+	if (i < sizeof(helds) / sizeof(helds[0])) {
+		snprintf(helds[i].name, EP_NAME_MAX, "%s", name);
+		helds[i].flags = flags;
+		n_helds += i == n_helds;
 	}
 	pthread_mutex_unlock(&mu);
 }
 
-static void override_clear(const char *name)
+static void held_clear(const char *name)
 {
 	pthread_mutex_lock(&mu);
-	for (size_t i = 0; i < n_overrides; i++)
-		if (!strcmp(overrides[i].name, name))
-			overrides[i--] = overrides[--n_overrides];
+	for (size_t i = 0; i < n_helds; i++)
+		if (!strcmp(helds[i].name, name))
+			helds[i--] = helds[--n_helds];
 	pthread_mutex_unlock(&mu);
 }
 
@@ -244,6 +250,8 @@ struct mig {
 	struct versions local;
 	char dir[CONFIG_STR + 64];      /* <state>/migrations/<id> */
 	bool claimed, frozen, redirected;
+	struct hold *hold;              /* the container's packets, queued while it is frozen */
+	uint64_t held;
 	/* the page relay */
 	int page_listen;
 	pthread_t page_thread;
@@ -597,9 +605,9 @@ static int runc_simple(struct mig *m, const char *verb, struct api_error *e)
 	return ret;
 }
 
-/* Freeze the container and point this node's datapath at the destination, where packets
- * are held: from here on nothing reaches the frozen copy, whose kernel would otherwise
- * acknowledge data that the restored sockets never see. */
+/* Freeze the container and hold its packets in this node's stack: from here on nothing
+ * reaches the frozen copy, whose kernel would otherwise acknowledge data that the
+ * restored sockets never see. */
 static void set_state(struct mig *m, const char *state)
 {
 	struct container c;
@@ -612,22 +620,33 @@ static void set_state(struct mig *m, const char *state)
 
 static int freeze(struct mig *m, struct api_error *e)
 {
-	int tcp, udp;
+	int tcp, udp, ret;
 
 	sockets_in(m->c.pid, &tcp, &udp);
-	m->t_freeze = now_ms();
-	if (runc_simple(m, "pause", e))
-		return -1;
-	m->frozen = true;
 	m->tcp = tcp;
 	m->udp = udp;
+	/* Hold first, freeze a moment later: datagrams already queued in the container's
+	 * sockets get read meanwhile (CRIU does not carry UDP receive queues). The client's
+	 * stall starts here, so frozen_ms does too. */
+	m->t_freeze = now_ms();
+	ret = hold_start(&m->ep.ip4, &m->ep.ip6, &m->hold);
+	if (ret)
+		return api_fail(e, 500, NULL, "cannot hold the container's packets: %s", strerror(-ret));
 	pthread_mutex_lock(&m->a->lock);
 	set_state(m, CT_MIGRATING);
-	override_set(m->name, m->to);
+	held_set(m->name, DP_LOC_HOST);
 	if (m->a->cfg.backend == BACKEND_EBPF)
 		endpoint_datapath_detach(m->a, &m->ep);
 	cluster_sync(m->a);
 	m->redirected = true;
+	pthread_mutex_unlock(&m->a->lock);
+	usleep(DRAIN_MS * 1000);
+	if (runc_simple(m, "pause", e))
+		return -1;
+	m->frozen = true;
+	pthread_mutex_lock(&m->a->lock);
+	held_set(m->name, DP_LOC_HOST | DP_LOC_FROZEN);
+	cluster_sync(m->a);
 	pthread_mutex_unlock(&m->a->lock);
 	return 0;
 }
@@ -635,19 +654,23 @@ static int freeze(struct mig *m, struct api_error *e)
 static void unfreeze(struct mig *m)
 {
 	struct api_error e = { 0 };
+	bool touched = m->frozen || m->redirected;
 
 	pthread_mutex_lock(&m->a->lock);
 	if (m->redirected) {
-		override_clear(m->name);
+		held_clear(m->name);
 		if (m->a->cfg.backend == BACKEND_EBPF && endpoint_datapath_attach(m->a, &m->ep))
 			log_warn("migrate %s: cannot re-attach the endpoint", m->name);
 		cluster_sync(m->a);
 		m->redirected = false;
 	}
 	pthread_mutex_unlock(&m->a->lock);
+	/* What was held goes to the resumed container, in order. */
+	hold_release(m->hold, &m->held);
+	m->hold = NULL;
 	if (m->frozen && runc_simple(m, "resume", &e))
 		log_err("migrate %s: cannot resume the source: %s", m->name, e.msg);
-	if (m->frozen) {
+	if (touched) {
 		pthread_mutex_lock(&m->a->lock);
 		set_state(m, CT_RUNNING);
 		pthread_mutex_unlock(&m->a->lock);
@@ -702,12 +725,18 @@ static void cleanup_source(struct mig *m)
 	char *rm_argv[] = { "/bin/rm", "-rf", bundle, NULL }, *out = NULL;
 
 	pthread_mutex_lock(&m->a->lock);
-	override_clear(m->name);
+	held_clear(m->name);
 	m->redirected = false;
 	/* Cut the frozen copy off first: killed, its sockets would reset every peer. */
-	endpoint_release_local(m->a, &m->ep);
+	nl_link_delete(m->ep.ifname);
+	/* Cluster state says the destination now: routes and locations point there, and what
+	 * was held follows them, in order. */
+	cluster_sync(m->a);
+	hold_release(m->hold, &m->held);
+	m->hold = NULL;
 	if (container_runc(m->a, kill_argv, NULL, &e))
 		log_warn("migrate %s: removing the frozen source: %s", m->name, e.msg);
+	endpoint_release_local(m->a, &m->ep);
 	container_unmount(m->a, m->name);
 	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
 	proc_output(rm_argv, &out, 30000);
@@ -751,7 +780,7 @@ static void report(struct mig *m, json_t *dest)
 		"tcp_connections", m->tcp, "udp_flows", m->udp, "mode", m->lazy ? "lazy" : "default");
 
 	json_object_set(r, "restore_ms", json_object_get(dest, "restore_ms") ?: json_integer(0));
-	json_object_set(r, "held_packets", json_object_get(dest, "held") ?: json_integer(0));
+	json_object_set_new(r, "held_packets", json_integer((json_int_t)m->held));
 	json_object_set(r, "published_flows", json_object_get(dest, "flows") ?: json_integer(0));
 	emit(m, json_pack("{s:o}", "report", r));
 }
@@ -774,8 +803,7 @@ static void *migrate_main(void *arg)
 	}
 	pthread_mutex_unlock(&m->a->lock);
 
-	progress(m, "prepare", "node %s builds the endpoint (%s) and holds its packets", m->to,
-		 m->ep.ip4.family ? "same IPv4, IPv6 and MAC" : "same addresses");
+	progress(m, "prepare", "node %s builds the endpoint (same addresses and MAC)", m->to);
 	text = container_encode(&m->c);
 	hello = json_pack("{s:s, s:s, s:b, s:o, s:o}", "op", "migrate", "id", m->id,
 			  "lazy", m->lazy, "container", json_loads(text, 0, NULL),
@@ -791,21 +819,12 @@ static void *migrate_main(void *arg)
 		goto fail;
 	}
 	json_decref(r);
-	/* The destination starts taking the container's packets (and holding them); then this
-	 * node freezes it and sends its packets there too. */
-	r = peer_send(ctl, json_pack("{s:s}", "op", "freeze")) ? NULL : peer_recv(ctl);
-	if (!r || !json_is_true(json_object_get(r, "ok"))) {
-		api_fail(&e, 502, NULL, "node %s cannot take the traffic: %s", m->to,
-			 r ? json_string_value(json_object_get(r, "error")) ?: "?" : "no answer");
-		goto fail;
-	}
-	json_decref(r);
 	r = NULL;
 
 	if (freeze(m, &e))
 		goto fail;
 	progress(m, "freeze", "%s paused with %d TCP connections and %d UDP sockets; its packets "
-		 "are held on %s", m->name, m->tcp, m->udp, m->to);
+		 "are held here", m->name, m->tcp, m->udp);
 	progress(m, "dump", "checkpointing; memory streams to %s", m->to);
 	if (dump(m, &e))
 		goto fail;
@@ -1120,7 +1139,6 @@ struct dest {
 	struct container c;
 	struct endpoint ep;
 	struct versions v;
-	struct hold *hold;
 	bool adopted, restored;
 };
 
@@ -1134,9 +1152,6 @@ static void dest_undo(struct dest *d)
 	if (d->restored)
 		container_runc(d->a, argv, NULL, &e);
 	container_unmount(d->a, d->c.name);
-	if (d->hold)
-		hold_abort(d->hold);
-	d->hold = NULL;
 	if (d->adopted) {
 		endpoint_release_local(d->a, &d->ep);
 		if (d->a->cfg.backend == BACKEND_EBPF) {
@@ -1181,10 +1196,6 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 	ret = endpoint_adopt(a, &d->ep, e);
 	if (!ret) {
 		d->adopted = true;
-		ret = hold_start(d->ep.netns, &d->hold);
-		if (ret)
-			api_fail(e, 500, NULL, "cannot hold packets in %s: %s", d->ep.netns,
-				 strerror(-ret));
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (ret)
@@ -1209,7 +1220,6 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 			 "--pid-file", pidfile, "--bundle", bundle, d->c.name, NULL };
 	char *stale[] = { "delete", "--force", d->c.name, NULL };
 	int64_t t0 = now_ms();
-	uint64_t held = 0;
 	int ret, flows;
 
 	if ((ret = wait_streams(&d->in)))
@@ -1241,8 +1251,10 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		pthread_mutex_unlock(&a->lock);
 		return -1;
 	}
-	hold_release(d->hold, &held);
-	d->hold = NULL;
+	/* It runs: this node's datapath delivers to it, then the location flips below and
+	 * the source releases what it held. */
+	if (a->cfg.backend == BACKEND_EBPF && (ret = endpoint_datapath_attach(a, &d->ep)))
+		log_warn("migration %s: cannot attach the endpoint: %s", d->in.id, strerror(-ret));
 	if ((ret = endpoint_publish(a, &d->ep, true)))
 		log_warn("migration %s: cannot publish ports here: %s", d->in.id, strerror(-ret));
 	/* The commit point: the location flips, every node now sends here. */
@@ -1263,8 +1275,8 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		log_warn("migration %s: restored, but: %s", d->in.id, e->msg);
 	cluster_sync(a);
 	pthread_mutex_unlock(&a->lock);
-	*reply = json_pack("{s:b, s:I, s:I, s:i, s:I}", "ok", 1,
-			   "restore_ms", (json_int_t)(now_ms() - t0), "held", (json_int_t)held,
+	*reply = json_pack("{s:b, s:I, s:i, s:I}", "ok", 1,
+			   "restore_ms", (json_int_t)(now_ms() - t0),
 			   "flows", flows, "bytes", (json_int_t)d->in.bytes);
 	return 0;
 }
@@ -1293,26 +1305,9 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 	pthread_mutex_unlock(&mu);
 	if (peer_send(ssl, json_pack("{s:b}", "ok", 1)))
 		goto fail_registered;
-	/* The source says "freeze" (take the traffic), then dumps and streams and says
-	 * "restore"; or "abort"; or vanishes. */
+	/* The source freezes, dumps and streams, and says "restore"; or "abort"; or vanishes. */
 	msg = peer_recv(ssl);
 	op = json_string_value(json_object_get(msg, "op"));
-	if (op && !strcmp(op, "freeze")) {
-		int ret;
-
-		pthread_mutex_lock(&a->lock);
-		ret = a->cfg.backend == BACKEND_EBPF ? endpoint_datapath_attach(a, &d->ep) : 0;
-		pthread_mutex_unlock(&a->lock);
-		if (ret) {
-			api_fail(&e, 500, NULL, "cannot attach the endpoint: %s", strerror(-ret));
-			goto fail_registered;
-		}
-		if (peer_send(ssl, json_pack("{s:b}", "ok", 1)))
-			goto fail_registered;
-		json_decref(msg);
-		msg = peer_recv(ssl);
-		op = json_string_value(json_object_get(msg, "op"));
-	}
 	if (!op || strcmp(op, "restore")) {
 		api_fail(&e, 409, NULL, "%s", op ? "the source aborted" : "the source went away");
 		goto fail_registered;

@@ -18,6 +18,14 @@ int from_container(struct __sk_buff *skb)
 	if (!p.family)
 		return TC_ACT_OK;
 	src = endpoint_at(p.family, p.src);
+	if (!src) {
+		/* A container frozen for migration: its kernel still retransmits, with a TCP
+		 * clock the restored copy does not share. Not one of those may get out. */
+		struct loc_info *loc = location_of(p.family, p.src);
+
+		if (loc && (loc->flags & LOC_FROZEN))
+			return drop(DROP_MIGRATING);
+	}
 	return forward(skb, &p, src, src ? src->identity : ipcache_identity(p.family, p.src));
 }
 

@@ -38,6 +38,8 @@ struct loc6_key {
 };
 
 #define LOC_SELF 1                 /* the prefix lives on this node */
+#define LOC_HOST 2                 /* hand to this node's stack: a migration holds it there */
+#define LOC_FROZEN 4               /* its endpoint is frozen: drop what its kernel still sends */
 
 struct loc_info {
 	__u8 node4[4];                 /* node's underlay IPv4 */
@@ -162,5 +164,6 @@ enum drop_reason {
 	DROP_TUNNEL,                   /* could not set the tunnel key */
 	DROP_NO_CONFIG,                /* the config map is empty */
 	DROP_POLICY,                   /* denied by a policy rule or by default-deny */
+	DROP_MIGRATING,                /* sent by a container frozen for migration */
 	DROP__MAX,
 };

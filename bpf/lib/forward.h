@@ -37,16 +37,21 @@ static __always_inline bool in_cluster(const struct dp_cfg *cfg, const struct pk
 	return prefix_match(p->dst, cfg->cluster6, cfg->cluster6_len, 16);
 }
 
-static __always_inline struct loc_info *location(const struct pkt *p)
+static __always_inline struct loc_info *location_of(__u32 family, const __u8 *addr)
 {
-	if (p->family == AF_INET) {
+	if (family == AF_INET) {
 		struct loc4_key k = { .prefixlen = 32 };
-		__builtin_memcpy(k.addr, p->dst, 4);
+		__builtin_memcpy(k.addr, addr, 4);
 		return bpf_map_lookup_elem(&locations4, &k);
 	}
 	struct loc6_key k6 = { .prefixlen = 128 };
-	__builtin_memcpy(k6.addr, p->dst, 16);
+	__builtin_memcpy(k6.addr, addr, 16);
 	return bpf_map_lookup_elem(&locations6, &k6);
+}
+
+static __always_inline struct loc_info *location(const struct pkt *p)
+{
+	return location_of(p->family, p->dst);
 }
 
 static __always_inline int deliver_local(struct __sk_buff *skb, const struct ep_info *ep)
@@ -147,7 +152,7 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 	if (!cfg)
 		return drop(DROP_NO_CONFIG);
 	if (!in_cluster(cfg, p)) {
-		if (src && (loc = return_route(p)))
+		if ((loc = return_route(p)))
 			return cfg->mode == DP_MODE_VXLAN ? to_overlay(skb, cfg, loc, src_identity) :
 							    to_native(skb, p, loc);
 		return TC_ACT_OK;     /* outside world: the host routes and masquerades */
@@ -155,6 +160,8 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 	loc = location(p);
 	if (!loc)
 		return drop(DROP_NO_LOCATION);
+	if (loc->flags & LOC_HOST)
+		return TC_ACT_OK;
 	if (loc->flags & LOC_SELF)
 		return drop(DROP_NO_ENDPOINT);
 	if (cfg->mode == DP_MODE_VXLAN)
