@@ -78,8 +78,15 @@ static void *hold_main(void *arg)
 			pthread_cond_broadcast(&h->cv);
 		}
 		pthread_mutex_unlock(&h->mu);
-		if (mode == STOPPING)
+		if (mode == STOPPING) {
+			/* The rules are gone; whatever still sits in the queue passes too, since
+			 * closing the queue would drop it. */
+			ssize_t n;
+
+			while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+				nfq_handle_packet(h->h, buf, (int)n);
 			break;
+		}
 		if (poll(&p, 1, 20) > 0) {
 			ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 

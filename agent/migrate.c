@@ -52,7 +52,7 @@
 #define CRIU_DEFAULT   "/opt/petrel/criu/bin/criu"
 #define STREAM_WAIT_MS 60000
 #define RESTORE_MS     120000
-#define DRAIN_MS       50      /* between holding a container's packets and freezing it */
+#define DRAIN_MS       100     /* between holding a container's packets and freezing it */
 
 /* ---- shared state: source overrides and destination migrations ---- */
 
@@ -322,6 +322,33 @@ static void sockets_in(pid_t pid, int *tcp, int *udp)
 		}
 		fclose(f);
 	}
+}
+
+/* Bytes waiting in the receive queues of the container's UDP sockets: CRIU does not carry
+ * them, so the freeze waits until they are read. */
+static unsigned long udp_queued(pid_t pid)
+{
+	static const char *files[] = { "udp", "udp6" };
+	unsigned long total = 0;
+	char path[64], line[512];
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[i]);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		fgets(line, sizeof(line), f);
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long tx = 0, rx = 0;
+
+			if (sscanf(line, "%*d: %*s %*s %*x %lx:%lx", &tx, &rx) == 2)
+				total += rx;
+		}
+		fclose(f);
+	}
+	return total;
 }
 
 static int check(struct mig *m, struct api_error *e)
@@ -640,9 +667,19 @@ static int freeze(struct mig *m, struct api_error *e)
 	cluster_sync(m->a);
 	m->redirected = true;
 	pthread_mutex_unlock(&m->a->lock);
-	usleep(DRAIN_MS * 1000);
-	if (runc_simple(m, "pause", e))
-		return -1;
+	/* Freeze once no datagram waits unread (bounded: a socket nobody reads stays full). */
+	for (int tries = 0; ; tries++) {
+		int64_t t0 = now_ms();
+
+		while (udp_queued(m->c.pid) && now_ms() - t0 < DRAIN_MS)
+			usleep(2000);
+		if (runc_simple(m, "pause", e))
+			return -1;
+		if (!udp_queued(m->c.pid) || tries == 3)
+			break;
+		if (runc_simple(m, "resume", e))
+			return -1;
+	}
 	m->frozen = true;
 	pthread_mutex_lock(&m->a->lock);
 	held_set(m->name, DP_LOC_HOST | DP_LOC_FROZEN);
@@ -1158,6 +1195,7 @@ static void dest_undo(struct dest *d)
 			datapath_return_flows_clear(d->a->dp, &d->ep.ip4);
 			datapath_return_flows_clear(d->a->dp, &d->ep.ip6);
 		}
+		cluster_sync(d->a);
 	}
 	pthread_mutex_unlock(&d->a->lock);
 	if (d->adopted) {
@@ -1196,6 +1234,9 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 	ret = endpoint_adopt(a, &d->ep, e);
 	if (!ret) {
 		d->adopted = true;
+		/* Adopting took the address's kernel routes; flows of this node's stack that
+		 * go to where the container still runs get theirs back. */
+		cluster_sync(a);
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (ret)

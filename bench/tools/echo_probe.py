@@ -26,7 +26,7 @@ def main():
     s = socket.socket(fam, socket.SOCK_DGRAM if a.udp else socket.SOCK_STREAM)
     s.settimeout(a.timeout)
     res = {"sent": 0, "received": 0, "mismatches": 0, "lost": 0, "max_stall_ms": 0.0,
-           "error": None}
+           "error": None, "lost_at": []}
     try:
         s.connect((a.host, a.port))
         if a.ready:
@@ -46,6 +46,7 @@ def main():
                         got = s.recv(2048)
                     except socket.timeout:
                         res["lost"] += 1
+                        res["lost_at"].append(time.strftime("%H:%M:%S", time.localtime(time.time() - a.timeout)))
                         break
                     if got == msg:
                         res["received"] += 1

@@ -21,11 +21,14 @@ log()  { echo "# $*"; }
 p() { "$PETREL" --lab "$LAB" "$@"; }
 
 cleanup() {
-	local rc=$?
+	local rc=${1:-$?}   # tests with their own trap pass the status along
 	set +e
 	if [ $rc -ne 0 ] && [ -d "/run/petrel/labs/$LAB" ]; then
 		for f in /run/petrel/labs/$LAB/*/petreld.log; do
-			[ -f "$f" ] && { echo "--- tail of $f"; tail -n 30 "$f"; }
+			[ -f "$f" ] || continue
+			echo "--- tail of $f"; tail -n 30 "$f"
+			# The whole log stays for a post-mortem, next to the test's own.
+			mkdir -p "$BUILD/test-logs" && cp "$f" "$BUILD/test-logs/$LAB-$(basename "$(dirname "$f")").log"
 		done
 	fi
 	for pid in $(jobs -p); do kill "$pid" 2>/dev/null; done

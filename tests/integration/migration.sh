@@ -13,7 +13,7 @@ ROOTFS="$BUILD/test-rootfs"
 	|| fail "cannot build the test rootfs"
 PROBE="$ROOT/bench/tools/echo_probe.py"
 TMP=$(mktemp -d /tmp/petrel-mig-XXXXXX)
-trap 'rc=$?; rm -rf "$TMP"; sh -c "exit $rc"; cleanup' EXIT
+trap 'rc=$?; rm -rf "$TMP"; cleanup $rc' EXIT
 state_dir() { echo "/run/petrel/labs/$LAB/$1/state"; }
 
 # migrate NAME TO: the JSON report, or fail with the CLI's error

@@ -9,7 +9,7 @@ cleanup_standalone() {
 	ip netns del "$NS" 2>/dev/null || true
 	rm -rf "$DIR" "/sys/fs/bpf/petrel/$NS"
 }
-trap 'rc=$?; cleanup_standalone; (exit $rc); cleanup' EXIT
+trap 'rc=$?; cleanup_standalone; cleanup $rc' EXIT
 
 ip netns add "$NS"
 ip -n "$NS" link add eth0 type veth peer name peer0

@@ -12,12 +12,13 @@ lab_up 2 vxlan
 PNS=cnp$$
 DIR=$(mktemp -d /tmp/petrel-cni-XXXXXX)
 cleanup_cni() {
+	local rc=$?
 	for ns in "$NS" "$NS-b" "$NS-c" "$PNS"; do
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "$DIR" "/sys/fs/bpf/petrel/$PNS"
-	cleanup
+	cleanup $rc
 }
 trap cleanup_cni EXIT
 ip netns add "$NS"

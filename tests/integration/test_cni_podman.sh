@@ -9,7 +9,7 @@ command -v podman >/dev/null || skip "podman is not installed (scripts/install-d
 [ -x /bin/busybox ] || skip "busybox-static is not installed (scripts/install-deps.sh installs it)"
 D=$(mktemp -d /tmp/petrel-podman-XXXXXX)
 PM() { CONTAINERS_CONF=$D/containers.conf podman --root "$D/root" --runroot "$D/run" --storage-driver vfs "$@"; }
-trap 'PM rm -af >/dev/null 2>&1; rm -rf "$D"; cleanup' EXIT
+trap 'rc=$?; PM rm -af >/dev/null 2>&1; rm -rf "$D"; cleanup $rc' EXIT
 
 lab_up 2 vxlan
 p --node node2 endpoint add far >/dev/null

@@ -104,7 +104,7 @@ if [ -n "$CRIU" ]; then
 	p --node node1 run counter --rootfs "$ROOTFS" -- \
 		sh -c 'i=0; while :; do echo "n=$i"; i=$((i+1)); sleep 0.1; done' >/dev/null || fail "run counter"
 	IMG=$(mktemp -d /tmp/petrel-ckpt.XXXXXX)
-	trap 'rc=$?; rm -rf "$IMG" "$IMG.in" "$IMG.out"; (exit $rc); cleanup' EXIT
+	trap 'rc=$?; rm -rf "$IMG" "$IMG.in" "$IMG.out"; cleanup $rc' EXIT
 	FIFO=$IMG.in
 	mkfifo "$FIFO"
 	sleep 1000 >"$FIFO" &
