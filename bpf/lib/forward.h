@@ -160,8 +160,12 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 	loc = location(p);
 	if (!loc)
 		return drop(DROP_NO_LOCATION);
-	if (loc->flags & LOC_HOST)
+	if (loc->flags & LOC_HOST) {
+		/* Decapsulated frames carry another node's MACs: the stack would take them
+		 * for someone else's and drop them before the hold sees them. */
+		bpf_skb_change_type(skb, 0 /* PACKET_HOST */);
 		return TC_ACT_OK;
+	}
 	if (loc->flags & LOC_SELF)
 		return drop(DROP_NO_ENDPOINT);
 	if (cfg->mode == DP_MODE_VXLAN)
