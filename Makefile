@@ -46,7 +46,14 @@ BPFT_BINS  := $(BPFT_SRCS:tests/bpf/%.c=$(BUILD)/tests/%)
 BINS := $(BUILD)/bin/petrel $(BUILD)/bin/petreld $(if $(CNI_SRCS),$(BUILD)/bin/petrel-cni)
 
 .PHONY: all deps demo test check unit bpftest install clean fuzz bench
-all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+all: $(BINS) $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
+
+# Small static programs that tests and benchmarks copy into container images.
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -Wall -static -o $@ $<
 
 $(BUILD)/include/vmlinux.h:
 	@mkdir -p $(@D)

@@ -177,8 +177,10 @@ int peer_reply_error(SSL *ssl, const char *fmt, ...) __attribute__((format(print
 
 /* hold.c: packets for a container held (NFQUEUE in its netns) during a migration. */
 struct hold;
-/* Queue every packet for ip4/ip6 arriving in this netns (iptables raw NFQUEUE). */
-int hold_start(const struct ip_addr *ip4, const struct ip_addr *ip6, struct hold **h);
+/* Queue every packet arriving in this netns for the endpoint's addresses, or for its
+ * ports published on node4/node6 (iptables raw NFQUEUE). */
+int hold_start(const struct endpoint *ep, const struct ip_addr *node4,
+	       const struct ip_addr *node6, struct hold **h);
 int hold_release(struct hold *h, uint64_t *held);   /* deliver in order, then stop holding */
 void hold_abort(struct hold *h);                    /* stop holding, drop what was held */
 

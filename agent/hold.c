@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <arpa/inet.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
@@ -27,7 +28,9 @@ enum hold_mode { HOLDING, RELEASING, PASSING, STOPPING };
 
 struct hold {
 	char netns[256];                /* for messages: the held addresses */
-	char match4[64], match6[96];
+	/* iptables matches, each for iptables (v4) or ip6tables */
+	struct { bool v6; char text[160]; } match[2 + 2 * EP_MAX_PUBLISH];
+	int n_match;
 	int queue;
 	struct nfq_handle *h;
 	struct nfq_q_handle *qh;
@@ -102,42 +105,64 @@ static void *hold_main(void *arg)
 /* The queue rules, in the raw table so they come before routing and conntrack. This
  * kernel has no nftables queue expression; the iptables NFQUEUE target (through
  * nft_compat) works. */
-static int iptables(const char *tool, const char *op, const char *dst, int queue)
+/* All rules of one family in one iptables-restore run: the hold starts the freeze, so
+ * it must be quick. */
+static int restore(struct hold *h, bool v6, char op)
 {
-	char cmd[512], *out = NULL;
+	char path[] = "/tmp/petrel-hold-XXXXXX", cmd[128], *out = NULL;
 	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	int ret;
+	int fd, ret, n = 0;
+	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "%s -w -t raw %s PREROUTING -d %s -m comment --comment "
-		 "petrel-hold -j NFQUEUE --queue-num %d 2>&1", tool, op, dst, queue);
-	ret = proc_output(argv, &out, 10000);
+	fd = mkstemp(path);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	fprintf(f, "*raw\n");
+	for (int i = 0; i < h->n_match; i++)
+		if (h->match[i].v6 == v6 && ++n)
+			fprintf(f, "-%c PREROUTING %s -m comment --comment petrel-hold -j NFQUEUE "
+				"--queue-num %d\n", op, h->match[i].text, h->queue);
+	fprintf(f, "COMMIT\n");
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s -w --noflush %s 2>&1", v6 ? "ip6tables-restore" :
+		 "iptables-restore", path);
+	ret = n ? proc_output(argv, &out, 10000) : 0;
 	if (ret)
 		log_debug("hold: %s: %s", cmd, out ? out : "");
 	free(out);
+	unlink(path);
 	return ret ? -EIO : 0;
 }
 
 static int del_rules(struct hold *h)
 {
-	if (*h->match4)
-		while (iptables("iptables", "-D", h->match4, h->queue) == 0)
-			;
-	if (*h->match6)
-		while (iptables("ip6tables", "-D", h->match6, h->queue) == 0)
-			;
+	restore(h, false, 'D');
+	restore(h, true, 'D');
 	return 0;
 }
 
 static int add_rules(struct hold *h)
 {
-	int ret = 0;
+	int ret = restore(h, false, 'I');
 
-	del_rules(h);
-	if (*h->match4)
-		ret = iptables("iptables", "-I", h->match4, h->queue);
-	if (!ret && *h->match6)
-		ret = iptables("ip6tables", "-I", h->match6, h->queue);
-	return ret;
+	return ret ? ret : restore(h, true, 'I');
+}
+
+static void add_match(struct hold *h, bool v6, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void add_match(struct hold *h, bool v6, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (h->n_match >= (int)(sizeof(h->match) / sizeof(h->match[0])))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(h->match[h->n_match].text, sizeof(h->match[0].text), fmt, ap);
+	va_end(ap);
+	h->match[h->n_match++].v6 = v6;
 }
 
 static int open_queue(struct hold *h)
@@ -165,7 +190,8 @@ static void close_queue(struct hold *h)
 	h->h = NULL;
 }
 
-int hold_start(const struct ip_addr *ip4, const struct ip_addr *ip6, struct hold **out)
+int hold_start(const struct endpoint *ep, const struct ip_addr *node4,
+	       const struct ip_addr *node6, struct hold **out)
 {
 	static int next;
 	struct hold *h = calloc(1, sizeof(*h));
@@ -175,11 +201,25 @@ int hold_start(const struct ip_addr *ip4, const struct ip_addr *ip6, struct hold
 	if (!h)
 		return -ENOMEM;
 	h->queue = HOLD_QUEUE_BASE + __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % 1000;
-	if (ip4 && ip4->family)
-		snprintf(h->match4, sizeof(h->match4), "%s/32", ip_str(ip4, b));
-	if (ip6 && ip6->family)
-		snprintf(h->match6, sizeof(h->match6), "%s/128", ip_str(ip6, b));
-	snprintf(h->netns, sizeof(h->netns), "%s %s", h->match4, h->match6);
+	char b2[IP_STRLEN];
+
+	if (ep->ip4.family)
+		add_match(h, false, "-d %s/32", ip_str(&ep->ip4, b));
+	if (ep->ip6.family)
+		add_match(h, true, "-d %s/128", ip_str(&ep->ip6, b));
+	/* Flows through this node's published ports still have the node's address here:
+	 * DNAT comes after the raw table. */
+	for (int i = 0; i < ep->n_publish; i++) {
+		const char *proto = ep_proto_str(ep->publish[i].proto);
+
+		if (node4 && node4->family)
+			add_match(h, false, "-d %s/32 -p %s --dport %u", ip_str(node4, b2), proto,
+				  ep->publish[i].host_port);
+		if (node6 && node6->family)
+			add_match(h, true, "-d %s/128 -p %s --dport %u", ip_str(node6, b2), proto,
+				  ep->publish[i].host_port);
+	}
+	snprintf(h->netns, sizeof(h->netns), "%s", ep->name);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	ret = open_queue(h);

@@ -656,7 +656,7 @@ static int freeze(struct mig *m, struct api_error *e)
 	 * sockets get read meanwhile (CRIU does not carry UDP receive queues). The client's
 	 * stall starts here, so frozen_ms does too. */
 	m->t_freeze = now_ms();
-	ret = hold_start(&m->ep.ip4, &m->ep.ip6, &m->hold);
+	ret = hold_start(&m->ep, &m->a->cfg.underlay4, &m->a->cfg.underlay6, &m->hold);
 	if (ret)
 		return api_fail(e, 500, NULL, "cannot hold the container's packets: %s", strerror(-ret));
 	pthread_mutex_lock(&m->a->lock);

@@ -49,6 +49,7 @@ int from_overlay(struct __sk_buff *skb)
 	struct bpf_tunnel_key key = {};
 	struct pkt p;
 	__u32 identity;
+	int ret;
 
 	if (parse(skb, &p))
 		return drop(DROP_PARSE);
@@ -58,11 +59,16 @@ int from_overlay(struct __sk_buff *skb)
 		identity = key.tunnel_id;
 	else
 		identity = ipcache_identity(p.family, p.src);
-	return forward(skb, &p, NULL, identity);
+	ret = forward(skb, &p, NULL, identity);
+	/* What goes on to this node's stack (replies of published-port flows whose endpoint
+	 * moved away, held packets) carries another node's inner MACs: make it ours. */
+	if (ret == TC_ACT_OK)
+		bpf_skb_change_type(skb, 0 /* PACKET_HOST */);
+	return ret;
 }
 
 /* Packets the node's own stack routes into the overlay (VXLAN device egress). Ours already
- * carry a tunnel key; the stack's own, such as published-port flows still arriving at a
+ * carry a tunnel key (marked MARK_KEYED); the stack's own, such as published-port flows still arriving at a
  * node their endpoint has left, get the key of the endpoint's current node here. */
 SEC("tc")
 int to_overlay_stack(struct __sk_buff *skb)
@@ -73,8 +79,10 @@ int to_overlay_stack(struct __sk_buff *skb)
 	struct pkt p;
 	__u32 zero = 0;
 
-	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) == 0 && key.remote_ipv4)
+	if (skb->mark & MARK_KEYED) {
+		skb->mark &= ~MARK_KEYED;
 		return TC_ACT_OK;
+	}
 	if (parse(skb, &p) || !p.family)
 		return drop(DROP_PARSE);
 	cfg = bpf_map_lookup_elem(&dp_config, &zero);

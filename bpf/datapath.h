@@ -37,6 +37,10 @@ struct loc6_key {
 	__u8 addr[16];
 };
 
+/* skb->mark bit: the tunnel key is already set (bpf_skb_get_tunnel_key cannot read back
+ * a key set for transmission). */
+#define MARK_KEYED (1u << 20)
+
 #define LOC_SELF 1                 /* the prefix lives on this node */
 #define LOC_HOST 2                 /* hand to this node's stack: a migration holds it there */
 #define LOC_FROZEN 4               /* its endpoint is frozen: drop what its kernel still sends */

@@ -75,6 +75,7 @@ static __always_inline int to_overlay(struct __sk_buff *skb, const struct dp_cfg
 	key.tunnel_ttl = 64;
 	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX))
 		return drop(DROP_TUNNEL);
+	skb->mark |= MARK_KEYED;     /* the overlay's egress program leaves it alone */
 	return bpf_redirect(cfg->vxlan_ifindex, 0);
 }
 
@@ -160,12 +161,8 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 	loc = location(p);
 	if (!loc)
 		return drop(DROP_NO_LOCATION);
-	if (loc->flags & LOC_HOST) {
-		/* Decapsulated frames carry another node's MACs: the stack would take them
-		 * for someone else's and drop them before the hold sees them. */
-		bpf_skb_change_type(skb, 0 /* PACKET_HOST */);
-		return TC_ACT_OK;
-	}
+	if (loc->flags & LOC_HOST)
+		return TC_ACT_OK;     /* held by a migration (from_overlay marks it ours) */
 	if (loc->flags & LOC_SELF)
 		return drop(DROP_NO_ENDPOINT);
 	if (cfg->mode == DP_MODE_VXLAN)

@@ -9,7 +9,8 @@
 [ -x /opt/petrel/criu/bin/criu ] || command -v criu >/dev/null || skip "no CRIU (scripts/install-criu.sh)"
 lab_up 3 "$MODE"
 ROOTFS="$BUILD/test-rootfs"
-[ -x "$ROOTFS/usr/bin/socat" ] || "$ROOT/scripts/mkrootfs.sh" "$ROOTFS" socat >/dev/null \
+[ -x "$ROOTFS/usr/bin/socat" ] && [ -x "$ROOTFS/usr/bin/udp_echo" ] ||
+	"$ROOT/scripts/mkrootfs.sh" "$ROOTFS" socat "$BUILD/tools/udp_echo" >/dev/null \
 	|| fail "cannot build the test rootfs"
 PROBE="$ROOT/bench/tools/echo_probe.py"
 TMP=$(mktemp -d /tmp/petrel-mig-XXXXXX)
@@ -48,7 +49,7 @@ p --node node2 rm counter --force >/dev/null || fail "rm counter"
 # --- echo server with in-cluster and outside sessions, TCP and UDP
 p --node node1 run web --rootfs "$ROOTFS" --publish 8080:7000/tcp --publish 8081:7001/udp \
 	--label app=web -- sh -c 'socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE &
-	exec socat UDP6-RECVFROM:7001,fork,reuseaddr,ipv6only=0 PIPE' >/dev/null || fail "run web"
+	exec udp_echo 7001' >/dev/null || fail "run web"
 p --node node3 endpoint add client >/dev/null || fail "endpoint add client"
 WEB4=$(ep_field web ipv4)
 WEB6=$(ep_field web ipv6)
