@@ -675,7 +675,10 @@ static int freeze(struct mig *m, struct api_error *e)
 			usleep(2000);
 		if (runc_simple(m, "pause", e))
 			return -1;
-		if (!udp_queued(m->c.pid) || tries == 3)
+		/* A datagram delivered just before the datapath let go may still sit in a CPU's
+		 * receive backlog: give it a moment to land, then look again. */
+		usleep(10000);
+		if (!udp_queued(m->c.pid) || tries == 8)
 			break;
 		if (runc_simple(m, "resume", e))
 			return -1;
