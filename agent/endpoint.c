@@ -154,7 +154,10 @@ static int container_side(const struct container_setup *cs)
 	return 0;
 }
 
-static int host_side(struct agent *a, const struct endpoint *ep, const uint8_t host_mac[6])
+/* routes: also the kernel's /32 and /128 routes to the veth (not while a migration's
+ * destination prepares: the address still lives elsewhere for this node's stack). */
+static int host_side(struct agent *a, const struct endpoint *ep, const uint8_t host_mac[6],
+		     bool routes)
 {
 	struct cidr h4 = { .addr = ep->ip4, .prefixlen = 32 };
 	struct cidr h6 = { .addr = ep->ip6, .prefixlen = 128 };
@@ -162,8 +165,8 @@ static int host_side(struct agent *a, const struct endpoint *ep, const uint8_t h
 
 	if ((ret = nl_link_set_mac(ep->ifname, host_mac)) ||
 	    (ret = nl_link_set_up(ep->ifname)) ||
-	    (ret = nl_route_add(&h4, NULL, ep->ifname, false)) ||
-	    (ret = nl_route_add(&h6, NULL, ep->ifname, false)) ||
+	    (routes && (ret = nl_route_add(&h4, NULL, ep->ifname, false))) ||
+	    (routes && (ret = nl_route_add(&h6, NULL, ep->ifname, false))) ||
 	    (ret = nl_neigh_add_permanent(ep->ifname, &ep->ip4, ep->mac)) ||
 	    (ret = nl_neigh_add_permanent(ep->ifname, &ep->ip6, ep->mac)))
 		return ret;
@@ -207,7 +210,7 @@ static int open_netns(const char *name_or_path)
 
 /* Build the veth and both of its sides. On error, nothing of it is left. */
 static int plumb(struct agent *a, struct endpoint *ep, const struct ep_request *req,
-		 const uint8_t host_mac[6], struct api_error *e)
+		 const uint8_t host_mac[6], bool take_traffic, struct api_error *e)
 {
 	char peer[16];
 	int mtu = a->cfg.underlay_mtu - (a->cfg.mode == MODE_VXLAN ? VXLAN_OVERHEAD : 0);
@@ -248,8 +251,9 @@ static int plumb(struct agent *a, struct endpoint *ep, const struct ep_request *
 	}
 	if (classic)
 		ret = classic_endpoint_attach(a, ep);
-	else if (!(ret = host_side(a, ep, host_mac)))
-		ret = datapath_add(a, ep, host_mac);
+	else if (!(ret = host_side(a, ep, host_mac, take_traffic)))
+		ret = take_traffic ? datapath_add(a, ep, host_mac) :
+		      datapath_attach_endpoint(a->dp, nl_link_index(ep->ifname));
 	if (ret) {
 		datapath_remove(a, ep);
 		nl_link_delete(ep->ifname);
@@ -325,7 +329,7 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 			goto undo_ports;
 		}
 	}
-	if (plumb(a, &ep, req, host_mac, e))
+	if (plumb(a, &ep, req, host_mac, true, e))
 		goto undo_netns;
 	ret = publish(a, &ep, true);
 	if (ret) {
@@ -421,19 +425,10 @@ int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e)
 				strerror(-ret));
 	}
 	snprintf(req.container_ifname, sizeof(req.container_ifname), "eth0");
-	if (plumb(a, ep, &req, host_mac, e)) {
+	if (plumb(a, ep, &req, host_mac, false, e)) {
 		netns_delete(ep->netns);
 		release_ports(a, ep, ep->n_publish);
 		return -1;
-	}
-	/* No traffic yet: neither the datapath nor this node's stack delivers to it. */
-	datapath_remove(a, ep);
-	{
-		struct cidr h4 = { .addr = ep->ip4, .prefixlen = 32 };
-		struct cidr h6 = { .addr = ep->ip6, .prefixlen = 128 };
-
-		nl_route_del(&h4, ep->ifname);
-		nl_route_del(&h6, ep->ifname);
 	}
 	return 0;
 }
@@ -471,7 +466,7 @@ int endpoint_datapath_attach(struct agent *a, const struct endpoint *ep)
 	int ret;
 
 	derive_names(&copy, host_mac);
-	ret = host_side(a, &copy, host_mac);     /* the kernel's /32 routes back to the veth */
+	ret = host_side(a, &copy, host_mac, true);     /* with the kernel's /32 routes */
 	return ret ? ret : datapath_add(a, &copy, host_mac);
 }
 
