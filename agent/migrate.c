@@ -661,10 +661,12 @@ static int freeze(struct mig *m, struct api_error *e)
 		return api_fail(e, 500, NULL, "cannot hold the container's packets: %s", strerror(-ret));
 	pthread_mutex_lock(&m->a->lock);
 	set_state(m, CT_MIGRATING);
+	/* Location first, then the endpoint entry: a packet in between would otherwise find
+	 * neither and be dropped as addressed to no endpoint. */
 	held_set(m->name, DP_LOC_HOST);
+	cluster_sync(m->a);
 	if (m->a->cfg.backend == BACKEND_EBPF)
 		endpoint_datapath_detach(m->a, &m->ep);
-	cluster_sync(m->a);
 	m->redirected = true;
 	pthread_mutex_unlock(&m->a->lock);
 	/* Freeze once no datagram waits unread (bounded: a socket nobody reads stays full). */
