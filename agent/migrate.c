@@ -369,6 +369,9 @@ static int check(struct mig *m, struct api_error *e)
 	else if (!strcmp(m->to, a->cfg.node))
 		api_fail(e, 400, "pick another node", "container '%s' already runs on %s", m->name,
 			 m->to);
+	else if (!strcmp(m->c.state, CT_MIGRATING))
+		api_fail(e, 409, "wait for it to finish", "container '%s' is already being migrated",
+			 m->name);
 	else if (strcmp(m->c.state, CT_RUNNING))
 		api_fail(e, 409, "start it again with `petrel run`", "container '%s' is %s, not running",
 			 m->name, m->c.state);
