@@ -189,30 +189,41 @@ static json_t *versions_json(const struct versions *v)
 			 "kernel", v->kernel);
 }
 
-/* Lazy (post-copy) migration needs CRIU's page server to splice pages through pipes; on
- * this kernel that fails (see docs/migration.md), so it is refused before anything is
- * frozen. The probe runs CRIU's own feature check. */
+/* Lazy (post-copy) migration: CRIU must support non-cooperative userfaultfd, and its
+ * lazy-pages dump needs 4 MiB pipes, which a root without CAP_SYS_RESOURCE only gets when
+ * fs.pipe-max-size allows (CRIU then fails with page-pipe tee/splice errors). Even where
+ * both hold, a lazy-pages daemon that dies mid-transfer leaves the restored process
+ * reading zero pages with no error anywhere; until petrel can detect that, --lazy is
+ * refused with the reason, before anything is frozen. */
 static bool lazy_supported(const struct versions *v, char *why, size_t len)
 {
-	char *argv[] = { (char *)v->criu_path, "check", "--feature", "lazy-pages", NULL };
+	char *argv[] = { (char *)v->criu_path, "check", "--feature", "uffd-noncoop", NULL };
 	char *out = NULL;
-	int ret;
+	int p[2], ret;
 
 	if (!*v->criu) {
 		snprintf(why, len, "%s", v->criu_error);
 		return false;
 	}
 	ret = proc_output(argv, &out, 10000);
+	free(out);
 	if (ret) {
-		snprintf(why, len, "CRIU reports no lazy-pages support: %.200s", out ? out : "");
-		free(out);
+		snprintf(why, len, "CRIU reports no non-cooperative userfaultfd on this kernel");
 		return false;
 	}
-	free(out);
-	if (getenv("PETREL_LAZY_EXPERIMENTAL"))
-		return true;
-	snprintf(why, len, "CRIU's lazy-pages dump fails on this kernel (page-pipe tee/splice "
-		 "errors), so post-copy is disabled; the default mode copies memory while frozen");
+	if (pipe2(p, O_CLOEXEC) == 0) {
+		ret = fcntl(p[0], F_SETPIPE_SZ, 4 << 20);
+		close(p[0]);
+		close(p[1]);
+		if (ret < 0) {
+			snprintf(why, len, "CRIU's lazy-pages dump needs 4 MiB pipes and this host "
+				 "allows %s (raise fs.pipe-max-size to 4194304)",
+				 errno == EPERM ? "less" : strerror(errno));
+			return false;
+		}
+	}
+	snprintf(why, len, "post-copy is disabled: a lazy-pages transfer that breaks leaves the "
+		 "restored process reading zero pages, undetected (docs/migration.md)");
 	return false;
 }
 

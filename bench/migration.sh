@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Live-migration benchmark on a 3-node lab (native routing), two parts:
+#
+# 1. Streams through a published port, after the student system's experiment: an iperf3
+#    TCP stream (outside -> container) and a UDP stream of 64-byte datagrams at unlimited
+#    rate (container -> outside, iperf3 -R, so the client reports loss and jitter), both
+#    through ports published on node1, with the container migrated at 1/4 and 1/2 of the
+#    run. Throughput, RTT, loss and jitter over time go to bench/out/migration-streams.svg.
+# 2. frozen_ms, total_ms and the stall a client sees, over N migrations (default 20) back
+#    and forth, for an idle echo server and for containers holding 64 MiB and 512 MiB.
+#    Medians and 95th percentiles go to bench/out/migration.md.
+#
+# Lazy (post-copy) mode is reported as refused with the agent's reason where it is.
+# Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=20 T=20
+while getopts n:t:h o; do
+	case $o in
+	n) N=$OPTARG ;;
+	t) T=$OPTARG ;;
+	*) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	esac
+done
+PETREL=build/bin/petrel
+export PETRELD=build/bin/petreld
+LAB=bmig$$
+OUT=bench/out
+TMP=$(mktemp -d /tmp/petrel-bench-XXXXXX)
+mkdir -p "$OUT"
+p() { "$PETREL" --lab "$LAB" "$@"; }
+log() { echo "# $*" >&2; }
+cleanup() {
+	for pid in $(jobs -p); do kill "$pid" 2>/dev/null || true; done
+	p lab down --name "$LAB" >/dev/null 2>&1 || true
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
+[ -x "$PETREL" ] && [ -x build/tools/memhog ] || { echo "bench: build first (make all)" >&2; exit 1; }
+
+ROOTFS=build/bench-rootfs
+[ -x "$ROOTFS/usr/bin/iperf3" ] && [ -x "$ROOTFS/usr/bin/memhog" ] ||
+	scripts/mkrootfs.sh "$ROOTFS" socat iperf3 build/tools/udp_echo build/tools/memhog >/dev/null
+p lab up --name "$LAB" --nodes 3 --mode native >/dev/null 2>&1
+N1=$(p -j lab status | jq -r '.nodes[] | select(.name=="node1") | .ipv4')
+
+# ---- part 1: streams through node1's published ports, migrations at T/4 and T/2
+p --node node1 run iperf --rootfs "$ROOTFS" --publish 5201:5201/tcp --publish 5202:5202/tcp \
+	--publish 5202:5202/udp -- sh -c 'iperf3 -s -p 5201 & exec iperf3 -s -p 5202' >/dev/null
+sleep 1
+log "streams: ${T}s TCP and UDP through $N1, migrations at $((T / 4))s and $((T / 2))s"
+ip netns exec "$LAB-outside" iperf3 -c "$N1" -p 5201 -t "$T" -i 0.5 -J >"$TMP/tcp.json" 2>&1 &
+tcp_pid=$!
+ip netns exec "$LAB-outside" iperf3 -c "$N1" -p 5202 -u -b 0 -l 64 -R -t "$T" -i 0.5 -J \
+	>"$TMP/udp.json" 2>&1 &
+udp_pid=$!
+t0=$(date +%s.%N)
+sleep $((T / 4))
+m1=$(echo "$(date +%s.%N) - $t0" | bc)
+p -j migrate iperf --to node2 >"$TMP/m1.json" 2>/dev/null || log "first migration failed"
+sleep $((T / 2 - T / 4 - 1))
+m2=$(echo "$(date +%s.%N) - $t0" | bc)
+p -j migrate iperf --to node1 >"$TMP/m2.json" 2>/dev/null || log "second migration failed"
+wait $tcp_pid || log "iperf3 TCP client failed: $(tail -c 300 "$TMP/tcp.json")"
+wait $udp_pid || log "iperf3 UDP client failed: $(tail -c 300 "$TMP/udp.json")"
+jq -r '.intervals[] | .sum.end as $t | .streams[0] | [$t, .bits_per_second / 1e6, .rtt / 1000] | @tsv' \
+	"$TMP/tcp.json" >"$TMP/tcp.tsv" 2>/dev/null || : >"$TMP/tcp.tsv"
+jq -r '.intervals[] | .sum | [.end, .lost_percent, .jitter_ms, .bits_per_second / 1e6] | @tsv' \
+	"$TMP/udp.json" >"$TMP/udp.tsv" 2>/dev/null || : >"$TMP/udp.tsv"
+tcp_err=$(jq -r '.error // empty' "$TMP/tcp.json" 2>/dev/null || echo "unreadable output")
+udp_err=$(jq -r '.error // empty' "$TMP/udp.json" 2>/dev/null || echo "unreadable output")
+gnuplot <<EOF
+set terminal svg size 900,900 background rgb 'white'
+set output '$OUT/migration-streams.svg'
+set multiplot layout 4,1 title "Streams through a published port; migrations at ${m1%.*} s and ${m2%.*} s"
+set xrange [0:$T]
+set arrow 1 from $m1, graph 0 to $m1, graph 1 nohead dt 2
+set arrow 2 from $m2, graph 0 to $m2, graph 1 nohead dt 2
+set ylabel 'TCP Mbit/s'
+plot '$TMP/tcp.tsv' using 1:2 with steps lw 2 notitle
+set ylabel 'TCP RTT ms'
+plot '$TMP/tcp.tsv' using 1:3 with steps lw 2 notitle
+set ylabel 'UDP loss %'
+plot '$TMP/udp.tsv' using 1:2 with steps lw 2 notitle
+set ylabel 'UDP jitter ms'
+set xlabel 'seconds'
+plot '$TMP/udp.tsv' using 1:3 with steps lw 2 notitle
+unset multiplot
+EOF
+p --node node1 rm iperf --force >/dev/null 2>&1 || true
+
+# ---- part 2: frozen_ms / total_ms / client stall over N migrations
+declare -A CMD=(
+	[echo]="socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE"
+	[mem64]="sh -c 'socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE & exec memhog 64'"
+	[mem512]="sh -c 'socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE & exec memhog 512'"
+)
+p --node node3 endpoint add probe >/dev/null
+PROBE_NS=$(p --node node1 -j endpoint show probe | jq -r .netns)
+stats() {   # FILE (one number per line) -> "median p95"
+	sort -n "$1" | awk '{v[NR] = $1} END { if (!NR) { print "- -"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		i = int(0.95 * NR + 0.999); if (i > NR) i = NR; print m, v[i] }'
+}
+{
+	echo "| workload | mode | migrations | frozen_ms median | frozen_ms p95 | total_ms median | total_ms p95 | client stall ms median | p95 | sessions broken |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+} >"$TMP/table.md"
+for w in echo mem64 mem512; do
+	eval "p --node node1 run $w --rootfs $ROOTFS -- ${CMD[$w]}" >/dev/null
+	ip=$(p --node node1 -j ps | jq -r ".[] | select(.name==\"$w\") | .ipv4")
+	sleep $([ $w = mem512 ] && echo 4 || echo 1)
+	: >"$TMP/frozen" ; : >"$TMP/total"; : >"$TMP/stall"
+	broken=0 at=node1 done_n=0
+	for i in $(seq "$N"); do
+		to=$([ $at = node1 ] && echo node2 || echo node1)
+		rm -f "$TMP/stop" "$TMP/ready"
+		ip netns exec "$PROBE_NS" python3 bench/tools/echo_probe.py "$ip" 7000 --interval 0.01 \
+			--duration 120 --ready "$TMP/ready" --stop "$TMP/stop" >"$TMP/probe.json" &
+		for _ in $(seq 100); do [ -e "$TMP/ready" ] && break; sleep 0.05; done
+		sleep 0.3
+		if r=$(p -j migrate "$w" --to "$to" 2>"$TMP/err"); then
+			echo "$r" | jq -r .frozen_ms >>"$TMP/frozen"
+			echo "$r" | jq -r .total_ms >>"$TMP/total"
+			at=$to done_n=$((done_n + 1))
+		else
+			log "$w migration $i failed: $(tail -n1 "$TMP/err")"
+		fi
+		sleep 0.5
+		touch "$TMP/stop"; wait $! || true
+		jq -e '.error == null and .mismatches == 0' "$TMP/probe.json" >/dev/null || broken=$((broken + 1))
+		jq -r .max_stall_ms "$TMP/probe.json" >>"$TMP/stall"
+	done
+	read -r fm fp < <(stats "$TMP/frozen")
+	read -r tm tp < <(stats "$TMP/total")
+	read -r sm sp < <(stats "$TMP/stall")
+	echo "| $w | default | $done_n/$N | $fm | $fp | $tm | $tp | $sm | $sp | $broken |" >>"$TMP/table.md"
+	log "$w: frozen $fm/$fp total $tm/$tp stall $sm/$sp broken $broken"
+	lazy=$(p migrate "$w" --to node3 --lazy 2>&1 | grep -m1 '^petrel:' | sed 's/^petrel: //') || true
+	echo "| $w | lazy | 0/$N | refused: ${lazy//|/\/} | | | | | | |" >>"$TMP/table.md"
+	p --node "$at" rm "$w" --force >/dev/null 2>&1 || true
+done
+
+{
+	echo "## Live migration benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r))"
+	echo
+	echo "Streams through node1's published ports (bench/out/migration-streams.svg):"
+	echo "first migration $(jq -c '{frozen_ms, total_ms, published_flows}' "$TMP/m1.json" 2>/dev/null),"
+	echo "second $(jq -c '{frozen_ms, total_ms, published_flows}' "$TMP/m2.json" 2>/dev/null);"
+	echo "TCP stream ${tcp_err:+broke: $tcp_err}${tcp_err:-kept going}, UDP stream ${udp_err:+broke: $udp_err}${udp_err:-kept going};"
+	echo "UDP loss over the whole run $(jq -r '.end.sum.lost_percent // "?"' "$TMP/udp.json" 2>/dev/null)%."
+	echo
+	cat "$TMP/table.md"
+} | tee "$OUT/migration.md"
