@@ -364,18 +364,25 @@ undo_record:
 	return -1;
 }
 
-/* Tear down the local parts of an endpoint; errors are logged, not fatal: deletion must
- * make progress even when some pieces are already gone. */
-static void teardown(struct agent *a, const struct endpoint *ep)
+/* This node's half of an endpoint, without its record or identity: what a migration
+ * leaves behind on the source once the destination runs it, or undoes on a failure. */
+void endpoint_release_local(struct agent *a, const struct endpoint *ep)
 {
-	char key[128];
-
 	publish(a, ep, false);
 	datapath_remove(a, ep);
 	nl_link_delete(ep->ifname);
 	if (ep->netns_owned)
 		netns_delete(ep->netns);
 	release_ports(a, ep, ep->n_publish);
+}
+
+/* Tear down the local parts of an endpoint; errors are logged, not fatal: deletion must
+ * make progress even when some pieces are already gone. */
+static void teardown(struct agent *a, const struct endpoint *ep)
+{
+	char key[128];
+
+	endpoint_release_local(a, ep);
 	identity_release(a, ep);
 	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", ep->name);
 	store_delete(a->store, key);
@@ -402,9 +409,9 @@ int endpoint_delete(struct agent *a, const char *name, struct api_error *e)
 
 /* Migration, destination side: build this node's half of an endpoint that already exists
  * in cluster state (same addresses, MAC and identity) in a fresh netns, without touching
- * its record, and without taking its traffic yet: the datapath entry comes when the
- * source freezes (endpoint_datapath_attach), its published ports once it runs here
- * (endpoint_publish), and the record moves last. */
+ * its record, and without taking its traffic yet: no datapath entry and no kernel route
+ * until the container runs here (endpoint_datapath_attach), then its published ports
+ * (endpoint_publish); the record moves last. */
 int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e)
 {
 	struct ep_request req = { 0 };
@@ -436,18 +443,6 @@ int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e)
 int endpoint_publish(struct agent *a, const struct endpoint *ep, bool add)
 {
 	return publish(a, ep, add);
-}
-
-/* This node's half of an endpoint, without its record or identity: what a migration
- * leaves behind on the source once the destination runs it, or undoes on a failure. */
-void endpoint_release_local(struct agent *a, const struct endpoint *ep)
-{
-	publish(a, ep, false);
-	datapath_remove(a, ep);
-	nl_link_delete(ep->ifname);
-	if (ep->netns_owned)
-		netns_delete(ep->netns);
-	release_ports(a, ep, ep->n_publish);
 }
 
 /* Take the endpoint out of this node's datapath (its packets then follow the location
