@@ -2,6 +2,7 @@
  * HTTP handlers and the cluster watch thread both work under agent.lock. */
 #pragma once
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <time.h>
 #include <jansson.h>
@@ -105,6 +106,12 @@ int classic_route_block(const struct cidr *block, const struct ip_addr *node);
 int classic_policy_apply(struct agent *a, const struct dp_policy_entry *in, size_t n,
 			 const struct dp_enforce *enforce, size_t n_enforce,
 			 const struct endpoint *local, size_t n_local, const struct classic_peers *peers);
+
+/* latency.c: per-endpoint network-stack latency accounting (docs/latency.md). */
+int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
+void latency_endpoint_gone(struct agent *a, const char *name);
+void latency_metrics(struct agent *a, FILE *f);
+void latency_stop(struct agent *a);
 
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);

@@ -150,6 +150,7 @@ int main(int argc, char **argv)
 	log_info("signal %d: stopping; the datapath keeps forwarding", sig);
 	a.stopping = 1;
 	api_stop(srv);
+	latency_stop(&a);
 	cluster_threads_stop(&a);
 	flows_stop(&a);
 	node_stop(&a);
