@@ -53,6 +53,12 @@ int cmd_policy_show(struct cli *c, int argc, char **argv);
 int cmd_policy_delete(struct cli *c, int argc, char **argv);
 int cmd_flows(struct cli *c, int argc, char **argv);
 
+int cmd_latency_enable(struct cli *c, int argc, char **argv);
+int cmd_latency_disable(struct cli *c, int argc, char **argv);
+int cmd_latency_show(struct cli *c, int argc, char **argv);
+int cmd_latency_list(struct cli *c, int argc, char **argv);
+int cmd_ping(struct cli *c, int argc, char **argv);
+
 /* The string at o[k], or "" when absent: for printing agent replies. */
 const char *json_str(json_t *o, const char *k);
 
