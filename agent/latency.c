@@ -31,7 +31,6 @@
 #include "latency.skel.h"
 
 #define LAT_CLIENTS      16
-#define LAT_EXPIRE_NS    1000000000ULL
 
 struct lat_ep {
 	bool used;
@@ -141,6 +140,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	r.dport = ev->dport;
 	r.seq = ev->seq;
 	r.len = ev->len;
+	r.stack_ns = ev->stack_ns;
 	memcpy(r.src, ev->src, 16);
 	memcpy(r.dst, ev->dst, 16);
 	j = lat_record_json(&r);
@@ -177,6 +177,13 @@ static void accept_clients(struct lat_ep *e)
 			continue;
 		}
 		e->clients[i] = fd;
+		/* A first line tells the reader that records from now on reach it. */
+		{
+			char hello[EP_NAME_MAX + 64];
+			int n = snprintf(hello, sizeof(hello), "{\"stream\":\"latency\",\"endpoint\":\"%s\"}\n",
+					 e->name);
+			(void)!send(fd, hello, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		}
 	}
 }
 
@@ -202,7 +209,7 @@ static void expire_inflight(void)
 	int fd = bpf_map__fd(lat.skel->maps.lat_inflight);
 	uint64_t key, next, now = mono_ns();
 	struct {
-		__u64 start_ns;
+		__u64 start_ns, queue_ns;
 		__u32 len;
 		__u8 family, start, pad[2];
 		struct lat_key key;
@@ -251,18 +258,18 @@ static void *lat_main(void *arg)
 			pthread_mutex_unlock(&lat.lock);
 			/* Waiting on the ring buffer happens unlocked; consuming happens locked. */
 			struct pollfd pfd = { .fd = ring_buffer__epoll_fd(rb), .events = POLLIN };
-			poll(&pfd, 1, 100);
+			poll(&pfd, 1, 20);
 			pthread_mutex_lock(&lat.lock);
+			for (int i = 0; i < LAT_MAX_CONTAINERS; i++)
+				if (lat.ep[i].used)
+					accept_clients(&lat.ep[i]);
 			if (lat.rb == rb)
 				ring_buffer__consume(rb);
 		} else {
 			pthread_mutex_unlock(&lat.lock);
-			usleep(100000);
+			usleep(50000);
 			pthread_mutex_lock(&lat.lock);
 		}
-		for (int i = 0; i < LAT_MAX_CONTAINERS; i++)
-			if (lat.ep[i].used)
-				accept_clients(&lat.ep[i]);
 		if (lat.skel && mono_ns() - last_sweep > 500000000ULL) {
 			last_sweep = mono_ns();
 			expire_inflight();

@@ -49,7 +49,7 @@ struct {
 } lat_syscall SEC(".maps");
 
 struct lat_flight {
-	__u64 start_ns;
+	__u64 start_ns, queue_ns;
 	__u32 len;
 	__u8 family, start, pad[2];
 	struct lat_key key;
@@ -133,8 +133,13 @@ static __always_inline int parse_l4(const unsigned char *l4, __u32 plen, int ing
 
 		if (bpf_probe_read_kernel(&ic, sizeof(ic), l4))
 			return -1;
-		p->id = bpf_ntohs(ic.id);
-		p->seq = bpf_ntohs(ic.seq);
+		/* Only echo requests and replies carry an id and a sequence. */
+		if (ic.type == 0 || ic.type == 8 || ic.type == 128 || ic.type == 129) {
+			p->id = bpf_ntohs(ic.id);
+			p->seq = bpf_ntohs(ic.seq);
+		} else {
+			p->seq = 0x80000000u | ic.type;
+		}
 	} else if (p->proto == IPPROTO_TCP) {
 		struct tcphdr th;
 		__u32 hl;
@@ -242,7 +247,7 @@ static __always_inline void key_of(const struct lat_pkt *p, __u32 netns, __u8 di
 }
 
 static __always_inline int emit(const struct lat_pkt *p, __u32 netns, __u32 slot, __u8 dir,
-				__u8 match, __u8 start, __u64 now, __u64 latency)
+				__u8 match, __u8 start, __u64 now, __u64 latency, __u64 stack)
 {
 	struct lat_event *e = bpf_ringbuf_reserve(&lat_events, sizeof(*e), 0);
 
@@ -265,6 +270,7 @@ static __always_inline int emit(const struct lat_pkt *p, __u32 netns, __u32 slot
 	e->dport = p->dport;
 	e->seq = p->seq;
 	e->len = p->len;
+	e->stack_ns = stack;
 	__builtin_memcpy(e->src, p->src, 16);
 	__builtin_memcpy(e->dst, p->dst, 16);
 	bpf_ringbuf_submit(e, 0);
@@ -352,6 +358,7 @@ int BPF_PROG(lat_dev_queue, struct sk_buff *skb)
 		return 0;
 	now = bpf_ktime_get_ns();
 	f.start_ns = now;
+	f.queue_ns = now;
 	f.start = LAT_START_QUEUE;
 	tid = (__u32)bpf_get_current_pid_tgid();
 	sys = bpf_map_lookup_elem(&lat_syscall, &tid);
@@ -399,20 +406,26 @@ int BPF_PROG(lat_xmit, const struct sk_buff *skb, const struct net_device *dev)
 		bpf_map_delete_elem(&lat_inflight, &key);
 		/* The address may have been reused by another packet: the key must survive
 		 * (addresses and ICMP ids may not, when the node masquerades). */
-		if (p.proto != fl.key.proto || p.seq != fl.key.seq) {
+		if (p.proto != fl.key.proto || p.seq != fl.key.seq ||
+		    bpf_ktime_get_ns() - fl.start_ns > LAT_EXPIRE_NS) {
 			en = bpf_map_lookup_elem(&lat_enabled, &fl.key.netns);
 			if (en)
 				count(en->slot, LATC_EGRESS_STALE);
 			return 0;
 		}
 	} else {
-		/* Not the same sk_buff (copied or segmented on its way): by packet key. */
+		/* Not the same sk_buff (copied or segmented on its way): by packet key, when
+		 * the packet has one (not ICMP errors or neighbour discovery). */
+		if (p.seq & 0x80000000u && (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6))
+			return 0;
 		key_of(&p, 0, LAT_EGRESS, &k);
 		f = bpf_map_lookup_elem(&lat_inflight_key, &k);
 		if (!f)
 			return 0;
 		fl = *f;
 		match = LAT_MATCH_KEY;
+		if (bpf_ktime_get_ns() - fl.start_ns > LAT_EXPIRE_NS)
+			return 0;
 	}
 	key_of(&p, 0, LAT_EGRESS, &k);
 	k.id = fl.key.id;
@@ -434,7 +447,8 @@ int BPF_PROG(lat_xmit, const struct sk_buff *skb, const struct net_device *dev)
 	p.len = fl.len;
 	__builtin_memcpy(p.src, fl.src, 16);
 	__builtin_memcpy(p.dst, fl.dst, 16);
-	emit(&p, fl.key.netns, en->slot, LAT_EGRESS, match, fl.start, now, now - fl.start_ns);
+	emit(&p, fl.key.netns, en->slot, LAT_EGRESS, match, fl.start, now, now - fl.start_ns,
+	     fl.queue_ns - fl.start_ns);
 	return 0;
 }
 
@@ -502,6 +516,6 @@ int BPF_PROG(lat_data_ready, const struct sock *sk)
 	if (!start || start > now || now - start > LAT_RX_MAX_AGE_NS)
 		return 0;
 	count(en->slot, LATC_INGRESS_MATCHED);
-	emit(&p, ns, en->slot, LAT_INGRESS, LAT_MATCH_HEAD, 0, now, now - start);
+	emit(&p, ns, en->slot, LAT_INGRESS, LAT_MATCH_HEAD, 0, now, now - start, 0);
 	return 0;
 }

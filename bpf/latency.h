@@ -8,6 +8,7 @@
 #define LAT_RX_RING        256       /* per-CPU ring of underlay receptions (power of 2) */
 #define LAT_RX_MAX_AGE_NS  200000000ULL /* a reception older than this never matches */
 #define LAT_SYSCALL_MAX_AGE_NS 20000000ULL
+#define LAT_EXPIRE_NS      1000000000ULL /* egress entries older than this are expired */
 
 enum lat_dir {
 	LAT_EGRESS = 0,                  /* container socket -> underlay transmission */
@@ -53,6 +54,7 @@ struct lat_event {
 	__u32 seq;                       /* ICMP seq, TCP seq; UDP payload hash */
 	__u32 len;                       /* IP packet length */
 	__u8 src[16], dst[16];           /* addresses as the container sees them */
+	__u64 stack_ns;                  /* egress: part spent before the container's interface */
 };
 
 /* Value of the enabled-namespace map, keyed by netns inode. */

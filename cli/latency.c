@@ -318,8 +318,16 @@ struct ping_state {
 	size_t npend, cap;
 	uint64_t transmitted;
 	json_t *replies;            /* -j: collected instead of printed */
+	struct lat_record_view early[512];
+	size_t nearly;
 	bool text;
 };
+
+static void use_record(struct ping_state *st, const struct lat_record_view *v)
+{
+	if (!strcmp(v->dir ? v->src : v->dst, st->target_ip))
+		lat_ping_latency(&st->lp, v->seq, v->dir, v->latency_ns);
+}
 
 static void on_record(char *line, void *arg)
 {
@@ -327,9 +335,14 @@ static void on_record(char *line, void *arg)
 	struct lat_record_view v;
 	json_t *j = json_loads(line, 0, NULL);
 
-	if (j && !lat_record_parse(j, &v) && (v.proto == 1 || v.proto == 58) && *st->target_ip &&
-	    !strcmp(v.dir ? v.src : v.dst, st->target_ip))
-		lat_ping_latency(&st->lp, v.seq, v.dir, v.latency_ns);
+	if (j && !lat_record_parse(j, &v) && (v.proto == 1 || v.proto == 58)) {
+		/* ping's output is block-buffered: records may come before it names the
+		 * target's address. Keep them until it does. */
+		if (*st->target_ip)
+			use_record(st, &v);
+		else if (st->nearly < sizeof(st->early) / sizeof(st->early[0]))
+			st->early[st->nearly++] = v;
+	}
 	json_decref(j);
 }
 
@@ -344,6 +357,9 @@ static void on_ping_line(char *line, void *arg)
 	if (!*st->target_ip && !lat_ping_parse_header(line, st->target_ip, sizeof(st->target_ip))) {
 		if (st->text)
 			printf("%s\n", line);
+		for (size_t i = 0; i < st->nearly; i++)
+			use_record(st, &st->early[i]);
+		st->nearly = 0;
 		return;
 	}
 	if (!lat_ping_parse_reply(line, &seq, &rtt) && !strstr(line, "(DUP!)") && st->npend < st->cap) {
@@ -383,7 +399,7 @@ static void on_sigint(int sig)
 int cmd_ping(struct cli *c, int argc, char **argv)
 {
 	struct ping_opts o = { .count = 10 };
-	struct ping_state st = { 0 };
+	static struct ping_state st;
 	struct growbuf pb = { 0 }, rb = { 0 };
 	json_t *ep = NULL, *r = NULL, *sum;
 	char path[128], netns[256], sock[512];
@@ -477,8 +493,18 @@ int cmd_ping(struct cli *c, int argc, char **argv)
 	st.text = !is_json_context();
 	if (!st.text)
 		st.replies = json_array();
-	/* Let the agent register this reader before the first packet leaves. */
-	usleep(150000);
+	/* Wait for the agent's first line: from then on, every record reaches us. */
+	{
+		struct pollfd fd = { .fd = sfd, .events = POLLIN };
+		char ch;
+
+		do {
+			if (poll(&fd, 1, 3000) <= 0 || read(sfd, &ch, 1) != 1) {
+				cli_error(c, "the agent did not start the record stream on %s", sock);
+				goto out;
+			}
+		} while (ch != '\n');
+	}
 	pid = spawn_ping(netns, &o, &pfd);
 	if (pid < 0) {
 		cli_error(c, "cannot start ping: %s", strerror((int)-pid));

@@ -153,8 +153,10 @@ json_t *lat_record_json(const struct lat_record *r)
 		      "time_ns", (json_int_t)r->realtime_ns, "latency_ns", (json_int_t)r->latency_ns,
 		      "proto", lat_proto_name(r->proto), "src", src, "dst", dst, "len", (int)r->len,
 		      "key", key, "match", r->match ? r->match : "");
-	if (j && !r->dir && r->start)
+	if (j && !r->dir && r->start) {
 		json_object_set_new(j, "start", json_string(r->start));
+		json_object_set_new(j, "stack_ns", json_integer((json_int_t)r->stack_ns));
+	}
 	return j;
 }
 

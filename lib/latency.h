@@ -40,6 +40,7 @@ struct lat_record {
 	uint64_t ts_ns;          /* CLOCK_MONOTONIC at the end point */
 	uint64_t realtime_ns;    /* the same instant on CLOCK_REALTIME */
 	uint64_t latency_ns;
+	uint64_t stack_ns;       /* egress: time before the container's interface */
 	int dir;                 /* 0 egress, 1 ingress */
 	int proto, family;
 	const char *match;       /* "skb", "key", "buffer" */
