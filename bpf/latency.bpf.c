@@ -151,8 +151,8 @@ static __always_inline int parse_l4(const unsigned char *l4, __u32 plen, int ing
 		p->seq = bpf_ntohl(th.seq);
 		hl = th.doff * 4;
 		/* Ingress is keyed by end sequence, which the socket knows on delivery. */
-		if (ingress && plen > hl)
-			p->seq += plen - hl;
+		if (ingress)
+			p->seq = lat_tcp_end_seq(p->seq, plen, hl);
 	} else if (p->proto == IPPROTO_UDP) {
 		struct udphdr uh;
 		__u64 data = 0;
@@ -167,8 +167,7 @@ static __always_inline int parse_l4(const unsigned char *l4, __u32 plen, int ing
 			n = 8;
 		if (n)
 			bpf_probe_read_kernel(&data, n & 15, l4 + sizeof(uh));
-		/* FNV-style mix of payload length and its first bytes. */
-		p->seq = (__u32)((data ^ (data >> 32)) * 16777619u) ^ (plen * 2654435761u);
+		p->seq = lat_udp_key(data, plen);
 	}
 	return 0;
 }

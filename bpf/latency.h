@@ -57,6 +57,20 @@ struct lat_event {
 	__u64 stack_ns;                  /* egress: part spent before the container's interface */
 };
 
+/* Key of a UDP datagram: its first payload bytes (up to 8, little-endian, zero-padded)
+ * mixed with the UDP length, the same on both sides of a masquerading node. */
+static inline __u32 lat_udp_key(__u64 first8, __u32 udp_len)
+{
+	return (__u32)((first8 ^ (first8 >> 32)) * 16777619u) ^ (udp_len * 2654435761u);
+}
+
+/* Key of a TCP segment delivered to a socket: the sequence number after it, which the
+ * socket's rcv_nxt equals once the segment is queued (even merged into the previous one). */
+static inline __u32 lat_tcp_end_seq(__u32 seq, __u32 ip_payload_len, __u32 tcp_hdr_len)
+{
+	return ip_payload_len > tcp_hdr_len ? seq + (ip_payload_len - tcp_hdr_len) : seq;
+}
+
 /* Value of the enabled-namespace map, keyed by netns inode. */
 struct lat_netns {
 	__u32 ifindex;                   /* the container's interface (loopback is ignored) */
