@@ -31,6 +31,7 @@
 #include "latency.skel.h"
 
 #define LAT_CLIENTS      16
+#define LAT_DRAIN_MS     50          /* records reach readers within this (no per-packet wakeups) */
 
 struct lat_ep {
 	bool used;
@@ -258,7 +259,7 @@ static void *lat_main(void *arg)
 			pthread_mutex_unlock(&lat.lock);
 			/* Waiting on the ring buffer happens unlocked; consuming happens locked. */
 			struct pollfd pfd = { .fd = ring_buffer__epoll_fd(rb), .events = POLLIN };
-			poll(&pfd, 1, 20);
+			poll(&pfd, 1, LAT_DRAIN_MS);
 			pthread_mutex_lock(&lat.lock);
 			for (int i = 0; i < LAT_MAX_CONTAINERS; i++)
 				if (lat.ep[i].used)
@@ -292,7 +293,7 @@ static void *lat_main(void *arg)
 static int load(struct agent *a)
 {
 	struct lat_config c = { 0 };
-	uint32_t zero = 0, node_ns = 0;
+	uint32_t node_ns = 0;
 	int ret, idx;
 	static const long send_calls[] = { SYS_sendto, SYS_sendmsg, SYS_sendmmsg, SYS_write, SYS_writev };
 
@@ -301,18 +302,16 @@ static int load(struct agent *a)
 		return idx < 0 ? idx : -ENODEV;
 	if ((ret = netns_inode("/proc/self/ns/net", &node_ns)))
 		return ret;
-	lat.skel = latency_bpf__open_and_load();
+	/* Split lifecycle: open, set the node's constants, load, attach. */
+	lat.skel = latency_bpf__open();
 	if (!lat.skel)
 		return -errno ? -errno : -EINVAL;
 	c.underlay_ifindex = (uint32_t)idx;
 	c.node_netns = node_ns;
 	for (size_t i = 0; i < sizeof(send_calls) / sizeof(send_calls[0]); i++)
 		c.sys_send[i] = (uint32_t)send_calls[i];
-	if (bpf_map_update_elem(bpf_map__fd(lat.skel->maps.lat_conf), &zero, &c, BPF_ANY)) {
-		ret = -errno;
-		goto fail;
-	}
-	if ((ret = latency_bpf__attach(lat.skel)))
+	memcpy((void *)&lat.skel->rodata->lat_conf, &c, sizeof(c));
+	if ((ret = latency_bpf__load(lat.skel)) || (ret = latency_bpf__attach(lat.skel)))
 		goto fail;
 	lat.rb = ring_buffer__new(bpf_map__fd(lat.skel->maps.lat_events), on_event, NULL, NULL);
 	if (!lat.rb) {

@@ -33,12 +33,8 @@ struct {
 	__type(value, struct lat_netns);
 } lat_enabled SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lat_config);
-} lat_conf SEC(".maps");
+/* Node configuration, set by the agent between open and load: constants to the verifier. */
+const volatile struct lat_config lat_conf = {};
 
 /* Sending system calls in progress in enabled namespaces: thread id -> entry time. */
 struct {
@@ -98,6 +94,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
 } lat_events SEC(".maps");
+#define LAT_RB_WAKEUP_BYTES (1 << 20)
 
 /* A packet as parsed from kernel memory: addresses, key fields, length. */
 struct lat_pkt {
@@ -272,18 +269,19 @@ static __always_inline int emit(const struct lat_pkt *p, __u32 netns, __u32 slot
 	e->stack_ns = stack;
 	__builtin_memcpy(e->src, p->src, 16);
 	__builtin_memcpy(e->dst, p->dst, 16);
-	bpf_ringbuf_submit(e, 0);
+	/* No wakeup per record: waking the agent for every packet would perturb the very
+	 * latency being measured. It drains the ring on a timer; a filling ring wakes it. */
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&lat_events, BPF_RB_AVAIL_DATA) > LAT_RB_WAKEUP_BYTES ?
+			   BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
-static __always_inline struct lat_config *lat_cfg(void)
+static __always_inline const volatile struct lat_config *lat_cfg(void)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&lat_conf, &zero);
+	return &lat_conf;
 }
 
-static __always_inline int is_send_syscall(struct lat_config *c, long id)
+static __always_inline int is_send_syscall(const volatile struct lat_config *c, long id)
 {
 	for (int i = 0; i < 6; i++)
 		if (c->sys_send[i] && c->sys_send[i] == id)
@@ -302,11 +300,11 @@ static __always_inline __u32 current_netns(void)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(lat_sys_enter, struct pt_regs *regs, long id)
 {
-	struct lat_config *c = lat_cfg();
+	const volatile struct lat_config *c = lat_cfg();
 	__u32 ns, tid;
 	__u64 now;
 
-	if (!c || !is_send_syscall(c, id))
+	if (!is_send_syscall(c, id))
 		return 0;
 	ns = current_netns();
 	if (!bpf_map_lookup_elem(&lat_enabled, &ns))
@@ -320,12 +318,10 @@ int BPF_PROG(lat_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(lat_sys_exit, struct pt_regs *regs, long ret)
 {
-	struct lat_config *c = lat_cfg();
+	const volatile struct lat_config *c = lat_cfg();
 	__u32 tid;
 	long id;
 
-	if (!c)
-		return 0;
 	id = BPF_CORE_READ(regs, orig_ax);
 	if (!is_send_syscall(c, id))
 		return 0;
@@ -386,7 +382,7 @@ int BPF_PROG(lat_dev_queue, struct sk_buff *skb)
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(lat_xmit, const struct sk_buff *skb, const struct net_device *dev)
 {
-	struct lat_config *c = lat_cfg();
+	const volatile struct lat_config *c = lat_cfg();
 	struct lat_flight *f, fl;
 	struct lat_netns *en;
 	struct lat_key k;
@@ -394,7 +390,7 @@ int BPF_PROG(lat_xmit, const struct sk_buff *skb, const struct net_device *dev)
 	__u64 now, key;
 	__u8 match = LAT_MATCH_SKB;
 
-	if (!c || BPF_CORE_READ(dev, ifindex) != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
+	if (BPF_CORE_READ(dev, ifindex) != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
 		return 0;
 	key = (__u64)skb;
 	f = bpf_map_lookup_elem(&lat_inflight, &key);
@@ -455,12 +451,12 @@ int BPF_PROG(lat_xmit, const struct sk_buff *skb, const struct net_device *dev)
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(lat_rx, struct sk_buff *skb)
 {
-	struct lat_config *c = lat_cfg();
+	const volatile struct lat_config *c = lat_cfg();
 	struct net_device *dev = BPF_CORE_READ(skb, dev);
 	struct lat_rx_ring *r;
 	__u32 zero = 0, i;
 
-	if (!c || BPF_CORE_READ(dev, ifindex) != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
+	if (BPF_CORE_READ(dev, ifindex) != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
 		return 0;
 	r = bpf_map_lookup_elem(&lat_rx_recent, &zero);
 	if (!r)
