@@ -11,12 +11,13 @@
 #      on, the share of its packets matched in each direction;
 #   4. perturbation: mean container RTT with accounting on minus off, against tracing the
 #      same tracepoints with ftrace (an ftrace instance with those events on).
-# Usage: bench/latency.sh [ROUNDS (default 3)] [PINGS per point (default 200)]
+# Usage: bench/latency.sh [ROUNDS (default 6)] [PINGS per point and round (default 100)]
 # Env: NEIGHBOURS="0 2 4 8 16", SIZES="16 64 256 512 1024 1472", INTERVAL=0.005.
-# Output: markdown tables on stdout; JSON and SVG plots in bench/out/.
+# Means are what MACE reports; medians (in parentheses) resist this shared machine's
+# scheduling outliers. Output: markdown tables on stdout; JSON and SVG plots in bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${1:-3} COUNT=${2:-200}
+ROUNDS=${1:-6} COUNT=${2:-100}
 NEIGHBOURS=${NEIGHBOURS:-"0 2 4 8 16"}
 SIZES=${SIZES:-"16 64 256 512 1024 1472"}
 INTERVAL=${INTERVAL:-0.005}
@@ -35,6 +36,7 @@ cleanup() {
 	set +e
 	stop_floods
 	[ -d "$INST" ] && { echo 0 >"$INST/tracing_on"; echo >"$INST/set_event"; rmdir "$INST"; }
+	[ -n "${S:-}" ] && rm -rf "$S"
 	"$PETREL" lab down --name "$LAB" >/dev/null 2>&1
 }
 trap cleanup EXIT
@@ -67,19 +69,22 @@ for i in $(seq "$maxn"); do p --node node1 endpoint add "n$i" >/dev/null; done
 ip netns exec "$NODE_NS" ping -c 3 -i 0.05 -q "$TARGET" >/dev/null
 ip netns exec "$PROBE_NS" ping -c 3 -i 0.05 -q "$TARGET" >/dev/null
 
-# ping_ns NS SIZE -> "mean_us median_us" of user-to-user RTTs (-U, like petrel ping).
+S=$(mktemp -d)
+# Samples (µs, one per line) accumulate per point and variant in $S/POINT.VARIANT.
+# ping_ns NS SIZE FILE: user-to-user RTTs (-U, like petrel ping).
 ping_ns() {
 	ip netns exec "$1" ping -U -n -c "$COUNT" -i "$INTERVAL" -s "$2" "$TARGET" |
-		sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | sort -g |
-		awk '{v[NR] = $1 * 1000; s += $1 * 1000} END {if (NR) printf "%.2f %.2f\n", s / NR, v[int((NR + 1) / 2)]; else print "nan nan"}'
+		sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | awk '{printf "%.1f\n", $1 * 1000}' >>"$3"
 }
-# ping_acc SIZE -> "raw_mean corrected_mean matched_ratio raw_median corrected_median egress_mean ingress_mean"
+# ping_acc SIZE PREFIX: petrel ping; raw, corrected, egress, ingress samples and match counts.
 ping_acc() {
-	p --node node1 -j ping probe "$TARGET" -c "$COUNT" -i "$INTERVAL" -s "$1" | jq -r '
-		def med: sort | if length == 0 then 0 else .[(length - 1) / 2 | floor] end;
-		[.raw_avg_us, .corrected_avg_us, .matched_ratio,
-		 ([.replies_detail[].raw_us] | med), ([.replies_detail[] | .corrected_us // empty] | med),
-		 .egress_avg_us, .ingress_avg_us] | map(. * 100 | round / 100) | join(" ")'
+	local j
+	j=$(p --node node1 -j ping probe "$TARGET" -c "$COUNT" -i "$INTERVAL" -s "$1")
+	jq -r '.replies_detail[].raw_us' <<<"$j" >>"$2.raw"
+	jq -r '.replies_detail[] | .corrected_us // empty' <<<"$j" >>"$2.corr"
+	jq -r '.replies_detail[] | .egress_us // empty' <<<"$j" >>"$2.eg"
+	jq -r '.replies_detail[] | .ingress_us // empty' <<<"$j" >>"$2.in"
+	jq -r '"\(.replies) \(.matched)"' <<<"$j" >>"$2.cov"
 }
 floods() {   # start N neighbours flood-pinging the target
 	for i in $(seq "$1"); do
@@ -88,45 +93,43 @@ floods() {   # start N neighbours flood-pinging the target
 	done
 	sleep 0.5
 }
-avg() { awk '{s += $1; n++} END {if (n) printf "%.2f", s / n; else print "nan"}'; }
-col() { tr ' ' '\n' | grep -v '^$'; }
+mean() { awk '{s += $1; n++} END {if (n) printf "%.2f", s / n; else print "nan"}' "$1"; }
+median() { sort -g "$1" | awk '{v[NR] = $1} END {if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "nan"}'; }
+coverage() { awk '{r += $1; m += $2} END {if (r) printf "%.4f", m / r; else print "nan"}' "$1"; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "nan" || b == "nan") print "nan"; else printf "%.2f", a - b}'; }
 
-declare -A R
 echo "# figure 1: payload size vs container overhead (no neighbours, $ROUNDS rounds x $COUNT pings)" >&2
 for r in $(seq "$ROUNDS"); do
 	for s in $SIZES; do
-		read -r nm _ <<<"$(ping_ns "$NODE_NS" "$s")"
-		read -r cm _ <<<"$(ping_ns "$PROBE_NS" "$s")"
-		read -r am corr ratio _ <<<"$(ping_acc "$s")"
-		R[s$s,native]+="$nm " R[s$s,off]+="$cm " R[s$s,raw]+="$am " R[s$s,corr]+="$corr " R[s$s,cov]+="$ratio "
+		ping_ns "$NODE_NS" "$s" "$S/s$s.native"
+		ping_ns "$PROBE_NS" "$s" "$S/s$s.off"
+		ping_acc "$s" "$S/s$s"
 	done
 done
 
+declare -A FC
 echo "# figures 2-4: neighbours ($NEIGHBOURS)" >&2
 for n in $NEIGHBOURS; do
 	floods "$n"
+	# The four variants alternate within each round, so load drift hits them alike.
 	for r in $(seq "$ROUNDS"); do
-		read -r nm nmed <<<"$(ping_ns "$NODE_NS" 56)"
-		read -r cm cmed <<<"$(ping_ns "$PROBE_NS" 56)"
-		read -r am corr ratio amed cormed eg in <<<"$(ping_acc 56)"
+		ping_ns "$NODE_NS" 56 "$S/n$n.native"
+		ping_ns "$PROBE_NS" 56 "$S/n$n.off"
+		ping_acc 56 "$S/n$n"
 		ftrace on
-		read -r fm fmed <<<"$(ping_ns "$PROBE_NS" 56)"
+		ping_ns "$PROBE_NS" 56 "$S/n$n.ftrace"
 		ftrace off
-		R[n$n,native]+="$nm " R[n$n,off]+="$cm " R[n$n,raw]+="$am " R[n$n,corr]+="$corr "
-		R[n$n,cov]+="$ratio " R[n$n,ftrace]+="$fm " R[n$n,eg]+="$eg " R[n$n,in]+="$in "
-		R[n$n,native_med]+="$nmed " R[n$n,corr_med]+="$cormed "
 	done
 	if [ "$n" -gt 0 ]; then
 		# Coverage under load: account a flooding neighbour for a few seconds.
 		p --node node1 latency enable n1 >/dev/null
 		sleep 3
-		st=$(p --node node1 -j latency show n1)
-		R[n$n,flood_cov]=$(jq -r '[(.egress.matched / ([.egress.started, 1] | max)),
+		FC[$n]=$(p --node node1 -j latency show n1 | jq -r '[(.egress.matched / ([.egress.started, 1] | max)),
 			(.ingress.matched / ([.ingress.delivered, 1] | max)), .egress.started, .ingress.delivered,
-			.egress.unmatched, .ingress.unmatched, .records_lost] | map(tostring) | join(" ")' <<<"$st")
+			.egress.unmatched, .ingress.unmatched, .records_lost] | map(tostring) | join(" ")')
 		p --node node1 latency disable n1 >/dev/null
 	else
-		R[n$n,flood_cov]="nan nan 0 0 0 0 0"
+		FC[$n]="nan nan 0 0 0 0 0"
 	fi
 	stop_floods
 done
@@ -134,45 +137,44 @@ done
 # ---- report ----
 json="{\"rounds\": $ROUNDS, \"pings\": $COUNT, \"interval_s\": $INTERVAL, \"sizes\": ["
 {
-	echo "| payload B | native µs | container µs | overhead µs | container, accounting on µs | corrected µs | corrected − native µs | coverage |"
+	echo "| payload B | native µs | container µs | overhead µs | accounting on (raw) µs | corrected µs | corrected − native µs | coverage |"
 	echo "|---|---|---|---|---|---|---|---|"
 } >"$OUT/latency-sizes.md"
 : >"$OUT/latency-sizes.dat"
 first=1
 for s in $SIZES; do
-	nm=$(col <<<"${R[s$s,native]}" | avg) cm=$(col <<<"${R[s$s,off]}" | avg)
-	am=$(col <<<"${R[s$s,raw]}" | avg) corr=$(col <<<"${R[s$s,corr]}" | avg) cov=$(col <<<"${R[s$s,cov]}" | avg)
-	ovh=$(awk -v a="$cm" -v b="$nm" 'BEGIN {printf "%.2f", a - b}')
-	err=$(awk -v a="$corr" -v b="$nm" 'BEGIN {printf "%.2f", a - b}')
-	echo "| $s | $nm | $cm | $ovh | $am | $corr | $err | $cov |" >>"$OUT/latency-sizes.md"
-	echo "$s $nm $cm $ovh $am $corr $err" >>"$OUT/latency-sizes.dat"
+	nm=$(mean "$S/s$s.native") cm=$(mean "$S/s$s.off") am=$(mean "$S/s$s.raw") corr=$(mean "$S/s$s.corr")
+	nmed=$(median "$S/s$s.native") cmed=$(median "$S/s$s.off") cormed=$(median "$S/s$s.corr")
+	cov=$(coverage "$S/s$s.cov")
+	ovh=$(sub "$cm" "$nm") ovhmed=$(sub "$cmed" "$nmed") err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
+	echo "| $s | $nm ($nmed) | $cm ($cmed) | $ovh ($ovhmed) | $am | $corr ($cormed) | $err ($errmed) | $cov |" >>"$OUT/latency-sizes.md"
+	echo "$s $nm $cm $ovh $am $corr $err $ovhmed $errmed" >>"$OUT/latency-sizes.dat"
 	[ $first = 1 ] || json+=", "; first=0
-	json+="{\"size\": $s, \"native_us\": $nm, \"container_us\": $cm, \"overhead_us\": $ovh, \"accounted_raw_us\": $am, \"corrected_us\": $corr, \"corrected_minus_native_us\": $err, \"coverage\": $cov}"
+	json+="{\"size\": $s, \"native_us\": $nm, \"native_median_us\": $nmed, \"container_us\": $cm, \"container_median_us\": $cmed, \"overhead_us\": $ovh, \"accounted_raw_us\": $am, \"corrected_us\": $corr, \"corrected_median_us\": $cormed, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"coverage\": $cov}"
 done
 json+="], \"neighbours\": ["
 {
-	echo "| neighbours | native µs | container µs | accounting on µs | corrected µs | corrected − native µs (median) | egress / ingress µs | coverage | flooding neighbour matched egress / ingress (packets) | perturbation on − off µs | ftrace − off µs |"
+	echo "| neighbours | native µs | container µs | accounting on (raw) µs | corrected µs | corrected − native µs | egress / ingress µs | coverage | flooding neighbour matched egress / ingress (packets) | perturbation on − off µs | ftrace − off µs |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$OUT/latency-neighbours.md"
 : >"$OUT/latency-neighbours.dat"
 first=1
 for n in $NEIGHBOURS; do
-	nm=$(col <<<"${R[n$n,native]}" | avg) cm=$(col <<<"${R[n$n,off]}" | avg) am=$(col <<<"${R[n$n,raw]}" | avg)
-	corr=$(col <<<"${R[n$n,corr]}" | avg) cov=$(col <<<"${R[n$n,cov]}" | avg) fm=$(col <<<"${R[n$n,ftrace]}" | avg)
-	eg=$(col <<<"${R[n$n,eg]}" | avg) in=$(col <<<"${R[n$n,in]}" | avg)
-	nmed=$(col <<<"${R[n$n,native_med]}" | avg) cormed=$(col <<<"${R[n$n,corr_med]}" | avg)
-	err=$(awk -v a="$corr" -v b="$nm" 'BEGIN {printf "%.2f", a - b}')
-	errmed=$(awk -v a="$cormed" -v b="$nmed" 'BEGIN {printf "%.2f", a - b}')
-	pon=$(awk -v a="$am" -v b="$cm" 'BEGIN {printf "%.2f", a - b}')
-	pft=$(awk -v a="$fm" -v b="$cm" 'BEGIN {printf "%.2f", a - b}')
-	read -r fe fi fes fid feu fiu flost <<<"${R[n$n,flood_cov]}"
-	echo "| $n | $nm | $cm | $am | $corr | $err ($errmed) | $eg / $in | $cov | $fe / $fi ($fes / $fid) | $pon | $pft |" >>"$OUT/latency-neighbours.md"
-	echo "$n $nm $cm $am $corr $err $cov $pon $pft $fe $fi $errmed" >>"$OUT/latency-neighbours.dat"
+	f=$S/n$n
+	nm=$(mean "$f.native") cm=$(mean "$f.off") am=$(mean "$f.raw") corr=$(mean "$f.corr") fm=$(mean "$f.ftrace")
+	nmed=$(median "$f.native") cmed=$(median "$f.off") amed=$(median "$f.raw") cormed=$(median "$f.corr") fmed=$(median "$f.ftrace")
+	eg=$(mean "$f.eg") in=$(mean "$f.in") cov=$(coverage "$f.cov")
+	err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
+	pon=$(sub "$am" "$cm") ponmed=$(sub "$amed" "$cmed") pft=$(sub "$fm" "$cm") pftmed=$(sub "$fmed" "$cmed")
+	read -r fe fi fes fid feu fiu flost <<<"${FC[$n]}"
+	echo "| $n | $nm ($nmed) | $cm ($cmed) | $am ($amed) | $corr ($cormed) | $err ($errmed) | $eg / $in | $cov | $fe / $fi ($fes / $fid) | $pon ($ponmed) | $pft ($pftmed) |" >>"$OUT/latency-neighbours.md"
+	echo "$n $nm $cm $am $corr $err $cov $pon $pft $fe $fi $errmed $ponmed $pftmed" >>"$OUT/latency-neighbours.dat"
 	[ $first = 1 ] || json+=", "; first=0
-	json+="{\"neighbours\": $n, \"native_us\": $nm, \"container_us\": $cm, \"accounted_raw_us\": $am, \"corrected_us\": $corr, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"egress_us\": $eg, \"ingress_us\": $in, \"coverage\": $cov, \"flood_egress_matched\": $fe, \"flood_ingress_matched\": $fi, \"flood_egress_packets\": $fes, \"flood_ingress_packets\": $fid, \"flood_records_lost\": $flost, \"perturbation_us\": $pon, \"ftrace_perturbation_us\": $pft}"
+	json+="{\"neighbours\": $n, \"native_us\": $nm, \"native_median_us\": $nmed, \"container_us\": $cm, \"container_median_us\": $cmed, \"accounted_raw_us\": $am, \"accounted_raw_median_us\": $amed, \"corrected_us\": $corr, \"corrected_median_us\": $cormed, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"egress_us\": $eg, \"ingress_us\": $in, \"coverage\": $cov, \"flood_egress_matched\": $fe, \"flood_ingress_matched\": $fi, \"flood_egress_packets\": $fes, \"flood_ingress_packets\": $fid, \"flood_unmatched_egress\": $feu, \"flood_unmatched_ingress\": $fiu, \"flood_records_lost\": $flost, \"perturbation_us\": $pon, \"perturbation_median_us\": $ponmed, \"ftrace_perturbation_us\": $pft, \"ftrace_perturbation_median_us\": $pftmed}"
 done
 json+="]}"
 echo "$json" | sed "s/: nan/: null/g" | jq . >"$OUT/latency.json"
+rm -rf "$S"
 
 if command -v gnuplot >/dev/null; then
 	gnuplot <<EOF
@@ -181,8 +183,10 @@ set grid; set key top left
 set output "$OUT/latency-size.svg"
 set title "Container overhead by ICMP payload (no neighbours)"
 set xlabel "payload (bytes)"; set ylabel "µs (mean RTT difference)"
-plot "$OUT/latency-sizes.dat" using 1:4 with linespoints title "container − native", \
-     "$OUT/latency-sizes.dat" using 1:7 with linespoints title "corrected container − native"
+plot "$OUT/latency-sizes.dat" using 1:4 with linespoints title "container − native (mean)", \
+     "$OUT/latency-sizes.dat" using 1:8 with linespoints title "container − native (median)", \
+     "$OUT/latency-sizes.dat" using 1:7 with linespoints title "corrected − native (mean)", \
+     "$OUT/latency-sizes.dat" using 1:9 with linespoints title "corrected − native (median)"
 set output "$OUT/latency-error.svg"
 set title "Corrected container RTT against native RTT"
 set xlabel "noisy neighbours flood-pinging"; set ylabel "µs"
@@ -197,8 +201,10 @@ plot "$OUT/latency-neighbours.dat" using 1:7 with linespoints title "pings with 
      "$OUT/latency-neighbours.dat" using 1:11 with linespoints title "flooding neighbour, ingress"
 set output "$OUT/latency-perturbation.svg"
 set title "Perturbation of the container's mean RTT"; set ylabel "µs"; set autoscale y
-plot "$OUT/latency-neighbours.dat" using 1:8 with linespoints title "accounting on − off", \
-     "$OUT/latency-neighbours.dat" using 1:9 with linespoints title "ftrace (same events) − off"
+plot "$OUT/latency-neighbours.dat" using 1:8 with linespoints title "accounting on − off (mean)", \
+     "$OUT/latency-neighbours.dat" using 1:13 with linespoints title "accounting on − off (median)", \
+     "$OUT/latency-neighbours.dat" using 1:9 with linespoints title "ftrace (same events) − off (mean)", \
+     "$OUT/latency-neighbours.dat" using 1:14 with linespoints title "ftrace − off (median)"
 EOF
 fi
 cat "$OUT/latency-sizes.md"
