@@ -271,8 +271,13 @@ static void print_reply(struct lat_ping *lp, uint32_t seq, json_t *replies)
 			json_object_set_new(j, "egress_us", json_real((double)e->egress_ns / 1e3));
 		if (e->has_ingress)
 			json_object_set_new(j, "ingress_us", json_real((double)e->ingress_ns / 1e3));
-		if (ok)
+		if (e->has_egress)
+			json_object_set_new(j, "egress_stack_us", json_real((double)e->stack_ns / 1e3));
+		if (ok) {
 			json_object_set_new(j, "corrected_us", json_real((double)lat_ping_corrected(lp, seq) / 1e3));
+			json_object_set_new(j, "path_corrected_us",
+					    json_real((double)lat_ping_path_corrected(lp, seq) / 1e3));
+		}
 		json_array_append_new(replies, j);
 		return;
 	}
@@ -326,7 +331,7 @@ struct ping_state {
 static void use_record(struct ping_state *st, const struct lat_record_view *v)
 {
 	if (!strcmp(v->dir ? v->src : v->dst, st->target_ip))
-		lat_ping_latency(&st->lp, v->seq, v->dir, v->latency_ns);
+		lat_ping_latency(&st->lp, v->seq, v->dir, v->latency_ns, v->stack_ns);
 }
 
 static void on_record(char *line, void *arg)
@@ -550,11 +555,13 @@ int cmd_ping(struct cli *c, int argc, char **argv)
 		       o.name, json_str(sum, "target"), (unsigned long long)st.transmitted,
 		       (unsigned long long)st.lp.replies, (unsigned long long)st.lp.matched,
 		       json_real_value(json_object_get(sum, "matched_ratio")));
-		printf("raw_avg_us %.1f  corrected_avg_us %.1f  egress_avg_us %.1f  ingress_avg_us %.1f\n",
+		printf("raw_avg_us %.1f  corrected_avg_us %.1f  egress_avg_us %.1f  ingress_avg_us %.1f  "
+		       "path_corrected_avg_us %.1f\n",
 		       json_real_value(json_object_get(sum, "raw_avg_us")),
 		       json_real_value(json_object_get(sum, "corrected_avg_us")),
 		       json_real_value(json_object_get(sum, "egress_avg_us")),
-		       json_real_value(json_object_get(sum, "ingress_avg_us")));
+		       json_real_value(json_object_get(sum, "ingress_avg_us")),
+		       json_real_value(json_object_get(sum, "path_corrected_avg_us")));
 	} else {
 		json_object_set_new(sum, "replies_detail", st.replies);
 		st.replies = NULL;

@@ -179,6 +179,7 @@ int lat_record_parse(json_t *j, struct lat_record_view *out)
 	out->proto = !strcmp(proto, "icmp") ? 1 : !strcmp(proto, "icmpv6") ? 58 :
 		     !strcmp(proto, "tcp") ? 6 : !strcmp(proto, "udp") ? 17 : 0;
 	out->latency_ns = (uint64_t)json_integer_value(lat);
+	out->stack_ns = (uint64_t)json_integer_value(json_object_get(j, "stack_ns"));
 	out->seq = (uint32_t)json_integer_value(json_object_get(key, "seq"));
 	out->id = (uint32_t)json_integer_value(json_object_get(key, "id"));
 	if ((s = json_string_value(json_object_get(j, "src"))))
@@ -241,7 +242,7 @@ void lat_ping_reply(struct lat_ping *p, uint32_t seq, uint64_t rtt_ns)
 	e->replied = true;
 }
 
-void lat_ping_latency(struct lat_ping *p, uint32_t seq, int dir, uint64_t ns)
+void lat_ping_latency(struct lat_ping *p, uint32_t seq, int dir, uint64_t ns, uint64_t stack_ns)
 {
 	struct lat_ping_entry *e = &p->e[seq % LAT_PING_MAX];
 
@@ -250,6 +251,7 @@ void lat_ping_latency(struct lat_ping *p, uint32_t seq, int dir, uint64_t ns)
 		e->has_ingress = true;
 	} else {
 		e->egress_ns = ns;
+		e->stack_ns = stack_ns <= ns ? stack_ns : ns;
 		e->has_egress = true;
 	}
 }
@@ -266,6 +268,13 @@ int64_t lat_ping_corrected(const struct lat_ping *p, uint32_t seq)
 	const struct lat_ping_entry *e = &p->e[seq % LAT_PING_MAX];
 
 	return (int64_t)e->rtt_ns - (int64_t)e->egress_ns - (int64_t)e->ingress_ns;
+}
+
+int64_t lat_ping_path_corrected(const struct lat_ping *p, uint32_t seq)
+{
+	const struct lat_ping_entry *e = &p->e[seq % LAT_PING_MAX];
+
+	return lat_ping_corrected(p, seq) + (int64_t)e->stack_ns;
 }
 
 void lat_ping_account(struct lat_ping *p, uint32_t seq)
@@ -297,13 +306,14 @@ void lat_ping_account(struct lat_ping *p, uint32_t seq)
 	p->egress_sum += (double)e->egress_ns;
 	p->ingress_sum += (double)e->ingress_ns;
 	p->raw_matched_sum += (double)e->rtt_ns;
+	p->path_sum += (double)lat_ping_path_corrected(p, seq);
 }
 
 json_t *lat_ping_summary(const struct lat_ping *p, uint64_t transmitted)
 {
 	double r = p->replies ? (double)p->replies : 1, m = p->matched ? (double)p->matched : 1;
 
-	return json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:f}",
 			 "transmitted", (json_int_t)transmitted, "replies", (json_int_t)p->replies,
 			 "matched", (json_int_t)p->matched,
 			 "matched_ratio", p->replies ? (double)p->matched / (double)p->replies : 0.0,
@@ -314,5 +324,6 @@ json_t *lat_ping_summary(const struct lat_ping *p, uint64_t transmitted)
 			 "corrected_min_us", (double)p->corr_min / 1e3,
 			 "corrected_max_us", (double)p->corr_max / 1e3,
 			 "egress_avg_us", p->egress_sum / m / 1e3, "ingress_avg_us", p->ingress_sum / m / 1e3,
-			 "corrected_nonpositive", (json_int_t)p->corr_nonpositive);
+			 "corrected_nonpositive", (json_int_t)p->corr_nonpositive,
+			 "path_corrected_avg_us", p->path_sum / m / 1e3);
 }

@@ -53,7 +53,7 @@ json_t *lat_record_json(const struct lat_record *r);
 /* The inverse, for readers of the stream (the CLI's ping). 0, or -EINVAL. */
 struct lat_record_view {
 	int dir, proto;
-	uint64_t latency_ns;
+	uint64_t latency_ns, stack_ns;
 	uint32_t seq, id;
 	char src[64], dst[64];
 };
@@ -69,7 +69,7 @@ int lat_ping_parse_header(const char *line, char *addr, size_t len);
  * the request (egress) and of the reply (ingress) as they arrive, in any order. */
 #define LAT_PING_MAX 65536
 struct lat_ping_entry {
-	uint64_t rtt_ns, egress_ns, ingress_ns;
+	uint64_t rtt_ns, egress_ns, ingress_ns, stack_ns;
 	bool replied, has_egress, has_ingress;
 };
 struct lat_ping {
@@ -77,17 +77,22 @@ struct lat_ping {
 	uint64_t replies, matched;
 	double raw_sum;               /* over all replies, ns */
 	double raw_matched_sum, corr_sum, egress_sum, ingress_sum;   /* over matched replies */
+	double path_sum;              /* raw - (egress - stack) - ingress, over matched replies */
 	uint64_t raw_min, raw_max, corr_min, corr_max;
 	uint64_t corr_nonpositive;    /* corrected RTT <= 0: accounting exceeded the RTT */
 };
 int lat_ping_init(struct lat_ping *p);
 void lat_ping_free(struct lat_ping *p);
 void lat_ping_reply(struct lat_ping *p, uint32_t seq, uint64_t rtt_ns);
-void lat_ping_latency(struct lat_ping *p, uint32_t seq, int dir, uint64_t ns);
+/* stack_ns: of an egress latency, the part before the container's interface. */
+void lat_ping_latency(struct lat_ping *p, uint32_t seq, int dir, uint64_t ns, uint64_t stack_ns);
 /* True once a reply has both latencies. */
 bool lat_ping_complete(const struct lat_ping *p, uint32_t seq);
 /* Corrected RTT of a complete reply: raw - egress - ingress (may be negative). */
 int64_t lat_ping_corrected(const struct lat_ping *p, uint32_t seq);
+/* The RTT without only the virtual path: raw - (egress - its stack part) - ingress, i.e.
+ * keeping the container's own socket and IP send processing, which a native sender pays too. */
+int64_t lat_ping_path_corrected(const struct lat_ping *p, uint32_t seq);
 /* Fold one reply into the summary (complete or not). Call once per reply. */
 void lat_ping_account(struct lat_ping *p, uint32_t seq);
 /* {"replies","matched","matched_ratio","raw_avg_us","corrected_avg_us",...} */

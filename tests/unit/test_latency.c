@@ -118,20 +118,21 @@ static void test_ping_correlation(void)
 
 	CHECK(lat_ping_init(&p) == 0);
 	/* Records may arrive before or after the reply line. */
-	lat_ping_latency(&p, 1, 0, 60000);
+	lat_ping_latency(&p, 1, 0, 60000, 20000);
 	lat_ping_reply(&p, 1, 150000);
 	CHECK(!lat_ping_complete(&p, 1));
-	lat_ping_latency(&p, 1, 1, 15000);
+	lat_ping_latency(&p, 1, 1, 15000, 0);
 	CHECK(lat_ping_complete(&p, 1) && lat_ping_corrected(&p, 1) == 75000);
+	CHECK(lat_ping_path_corrected(&p, 1) == 95000);
 	lat_ping_account(&p, 1);
 	/* A reply with only its egress latency counts as a reply, not as matched. */
 	lat_ping_reply(&p, 2, 200000);
-	lat_ping_latency(&p, 2, 0, 50000);
+	lat_ping_latency(&p, 2, 0, 50000, 0);
 	lat_ping_account(&p, 2);
 	/* Accounting larger than the RTT is reported, not hidden. */
 	lat_ping_reply(&p, 3, 100000);
-	lat_ping_latency(&p, 3, 0, 90000);
-	lat_ping_latency(&p, 3, 1, 20000);
+	lat_ping_latency(&p, 3, 0, 90000, 95000);
+	lat_ping_latency(&p, 3, 1, 20000, 0);
 	CHECK(lat_ping_corrected(&p, 3) == -10000);
 	lat_ping_account(&p, 3);
 	/* Sequence numbers wrap at 16 bits, as ICMP's do. */
@@ -145,6 +146,9 @@ static void test_ping_correlation(void)
 	CHECK(json_real_value(json_object_get(s, "raw_avg_us")) == 150.0);
 	CHECK(json_real_value(json_object_get(s, "corrected_avg_us")) == 37.5);
 	CHECK(json_integer_value(json_object_get(s, "corrected_nonpositive")) == 1);
+	/* A stack part larger than its egress latency is clamped to it. */
+	CHECK(p.e[3].stack_ns == 90000 && lat_ping_path_corrected(&p, 3) == 80000);
+	CHECK(json_real_value(json_object_get(s, "path_corrected_avg_us")) == (95.0 + 80.0) / 2);
 	json_decref(s);
 	lat_ping_free(&p);
 }
