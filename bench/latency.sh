@@ -82,7 +82,9 @@ ping_acc() {
 	j=$(p --node node1 -j ping probe "$TARGET" -c "$COUNT" -i "$INTERVAL" -s "$1")
 	jq -r '.replies_detail[].raw_us' <<<"$j" >>"$2.raw"
 	jq -r '.replies_detail[] | .corrected_us // empty' <<<"$j" >>"$2.corr"
+	jq -r '.replies_detail[] | .path_corrected_us // empty' <<<"$j" >>"$2.path"
 	jq -r '.replies_detail[] | .egress_us // empty' <<<"$j" >>"$2.eg"
+	jq -r '.replies_detail[] | .egress_stack_us // empty' <<<"$j" >>"$2.stack"
 	jq -r '.replies_detail[] | .ingress_us // empty' <<<"$j" >>"$2.in"
 	jq -r '"\(.replies) \(.matched)"' <<<"$j" >>"$2.cov"
 }
@@ -95,6 +97,8 @@ floods() {   # start N neighbours flood-pinging the target
 }
 mean() { awk '{s += $1; n++} END {if (n) printf "%.2f", s / n; else print "nan"}' "$1"; }
 median() { sort -g "$1" | awk '{v[NR] = $1} END {if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "nan"}'; }
+# 5%-trimmed mean: the mean without the slowest and fastest 5% (scheduling outliers).
+tmean() { sort -g "$1" | awk '{v[NR] = $1} END {k = int(NR * 0.05); for (i = k + 1; i <= NR - k; i++) {s += v[i]; n++} if (n) printf "%.2f", s / n; else print "nan"}'; }
 coverage() { awk '{r += $1; m += $2} END {if (r) printf "%.4f", m / r; else print "nan"}' "$1"; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "nan" || b == "nan") print "nan"; else printf "%.2f", a - b}'; }
 
@@ -137,8 +141,8 @@ done
 # ---- report ----
 json="{\"rounds\": $ROUNDS, \"pings\": $COUNT, \"interval_s\": $INTERVAL, \"sizes\": ["
 {
-	echo "| payload B | native µs | container µs | overhead µs | accounting on (raw) µs | corrected µs | corrected − native µs | coverage |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| payload B | native µs | container µs | overhead µs | accounting on (raw) µs | corrected µs | corrected − native µs | path-corrected − native µs | coverage |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 } >"$OUT/latency-sizes.md"
 : >"$OUT/latency-sizes.dat"
 first=1
@@ -146,16 +150,17 @@ for s in $SIZES; do
 	nm=$(mean "$S/s$s.native") cm=$(mean "$S/s$s.off") am=$(mean "$S/s$s.raw") corr=$(mean "$S/s$s.corr")
 	nmed=$(median "$S/s$s.native") cmed=$(median "$S/s$s.off") cormed=$(median "$S/s$s.corr")
 	cov=$(coverage "$S/s$s.cov")
+	perr=$(sub "$(mean "$S/s$s.path")" "$nm") perrmed=$(sub "$(median "$S/s$s.path")" "$nmed")
 	ovh=$(sub "$cm" "$nm") ovhmed=$(sub "$cmed" "$nmed") err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
-	echo "| $s | $nm ($nmed) | $cm ($cmed) | $ovh ($ovhmed) | $am | $corr ($cormed) | $err ($errmed) | $cov |" >>"$OUT/latency-sizes.md"
+	echo "| $s | $nm ($nmed) | $cm ($cmed) | $ovh ($ovhmed) | $am | $corr ($cormed) | $err ($errmed) | $perr ($perrmed) | $cov |" >>"$OUT/latency-sizes.md"
 	echo "$s $nm $cm $ovh $am $corr $err $ovhmed $errmed" >>"$OUT/latency-sizes.dat"
 	[ $first = 1 ] || json+=", "; first=0
-	json+="{\"size\": $s, \"native_us\": $nm, \"native_median_us\": $nmed, \"container_us\": $cm, \"container_median_us\": $cmed, \"overhead_us\": $ovh, \"accounted_raw_us\": $am, \"corrected_us\": $corr, \"corrected_median_us\": $cormed, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"coverage\": $cov}"
+	json+="{\"size\": $s, \"native_us\": $nm, \"native_median_us\": $nmed, \"container_us\": $cm, \"container_median_us\": $cmed, \"overhead_us\": $ovh, \"accounted_raw_us\": $am, \"corrected_us\": $corr, \"corrected_median_us\": $cormed, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"path_corrected_minus_native_us\": $perr, \"path_corrected_minus_native_median_us\": $perrmed, \"coverage\": $cov}"
 done
 json+="], \"neighbours\": ["
 {
-	echo "| neighbours | native µs | container µs | accounting on (raw) µs | corrected µs | corrected − native µs | egress / ingress µs | coverage | flooding neighbour matched egress / ingress (packets) | perturbation on − off µs | ftrace − off µs |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| neighbours | native µs | container µs | accounting on (raw) µs | corrected µs | corrected − native µs | path-corrected − native µs | egress (stack part) / ingress µs | coverage | flooding neighbour matched egress / ingress (packets) | perturbation on − off µs | ftrace − off µs |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$OUT/latency-neighbours.md"
 : >"$OUT/latency-neighbours.dat"
 first=1
@@ -163,14 +168,33 @@ for n in $NEIGHBOURS; do
 	f=$S/n$n
 	nm=$(mean "$f.native") cm=$(mean "$f.off") am=$(mean "$f.raw") corr=$(mean "$f.corr") fm=$(mean "$f.ftrace")
 	nmed=$(median "$f.native") cmed=$(median "$f.off") amed=$(median "$f.raw") cormed=$(median "$f.corr") fmed=$(median "$f.ftrace")
-	eg=$(mean "$f.eg") in=$(mean "$f.in") cov=$(coverage "$f.cov")
+	eg=$(mean "$f.eg") in=$(mean "$f.in") cov=$(coverage "$f.cov") stk=$(mean "$f.stack")
+	pc=$(mean "$f.path") pcmed=$(median "$f.path")
+	perr=$(sub "$pc" "$nm") perrmed=$(sub "$pcmed" "$nmed")
 	err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
 	pon=$(sub "$am" "$cm") ponmed=$(sub "$amed" "$cmed") pft=$(sub "$fm" "$cm") pftmed=$(sub "$fmed" "$cmed")
 	read -r fe fi fes fid feu fiu flost <<<"${FC[$n]}"
-	echo "| $n | $nm ($nmed) | $cm ($cmed) | $am ($amed) | $corr ($cormed) | $err ($errmed) | $eg / $in | $cov | $fe / $fi ($fes / $fid) | $pon ($ponmed) | $pft ($pftmed) |" >>"$OUT/latency-neighbours.md"
-	echo "$n $nm $cm $am $corr $err $cov $pon $pft $fe $fi $errmed $ponmed $pftmed" >>"$OUT/latency-neighbours.dat"
+	echo "| $n | $nm ($nmed) | $cm ($cmed) | $am ($amed) | $corr ($cormed) | $err ($errmed) | $perr ($perrmed) | $eg ($stk) / $in | $cov | $fe / $fi ($fes / $fid) | $pon ($ponmed) | $pft ($pftmed) |" >>"$OUT/latency-neighbours.md"
+	echo "$n $nm $cm $am $corr $err $cov $pon $pft $fe $fi $errmed $ponmed $pftmed $perr $perrmed" >>"$OUT/latency-neighbours.dat"
 	[ $first = 1 ] || json+=", "; first=0
-	json+="{\"neighbours\": $n, \"native_us\": $nm, \"native_median_us\": $nmed, \"container_us\": $cm, \"container_median_us\": $cmed, \"accounted_raw_us\": $am, \"accounted_raw_median_us\": $amed, \"corrected_us\": $corr, \"corrected_median_us\": $cormed, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"egress_us\": $eg, \"ingress_us\": $in, \"coverage\": $cov, \"flood_egress_matched\": $fe, \"flood_ingress_matched\": $fi, \"flood_egress_packets\": $fes, \"flood_ingress_packets\": $fid, \"flood_unmatched_egress\": $feu, \"flood_unmatched_ingress\": $fiu, \"flood_records_lost\": $flost, \"perturbation_us\": $pon, \"perturbation_median_us\": $ponmed, \"ftrace_perturbation_us\": $pft, \"ftrace_perturbation_median_us\": $pftmed}"
+	json+="{\"neighbours\": $n, \"native_us\": $nm, \"native_median_us\": $nmed, \"container_us\": $cm, \"container_median_us\": $cmed, \"accounted_raw_us\": $am, \"accounted_raw_median_us\": $amed, \"corrected_us\": $corr, \"corrected_median_us\": $cormed, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"path_corrected_minus_native_us\": $perr, \"path_corrected_minus_native_median_us\": $perrmed, \"egress_us\": $eg, \"egress_stack_us\": $stk, \"ingress_us\": $in, \"coverage\": $cov, \"flood_egress_matched\": $fe, \"flood_ingress_matched\": $fi, \"flood_egress_packets\": $fes, \"flood_ingress_packets\": $fid, \"flood_unmatched_egress\": $feu, \"flood_unmatched_ingress\": $fiu, \"flood_records_lost\": $flost, \"perturbation_us\": $pon, \"perturbation_median_us\": $ponmed, \"ftrace_perturbation_us\": $pft, \"ftrace_perturbation_median_us\": $pftmed}"
+done
+json+="], \"targets\": ["
+{
+	echo "| neighbours | corrected − native µs: mean / 5%-trimmed / median | path-corrected − native µs: mean / trimmed / median | perturbation µs: mean / trimmed / median | ftrace µs: mean / trimmed / median |"
+	echo "|---|---|---|---|---|"
+} >"$OUT/latency-targets.md"
+first=1
+for n in $NEIGHBOURS; do
+	f=$S/n$n
+	line="| $n |"
+	for pair in "corr native" "path native" "raw off" "ftrace off"; do
+		read -r a b <<<"$pair"
+		line+=" $(sub "$(mean "$f.$a")" "$(mean "$f.$b")") / $(sub "$(tmean "$f.$a")" "$(tmean "$f.$b")") / $(sub "$(median "$f.$a")" "$(median "$f.$b")") |"
+	done
+	echo "$line" >>"$OUT/latency-targets.md"
+	[ $first = 1 ] || json+=", "; first=0
+	json+="{\"neighbours\": $n, \"corrected_minus_native_trimmed_us\": $(sub "$(tmean "$f.corr")" "$(tmean "$f.native")"), \"path_corrected_minus_native_trimmed_us\": $(sub "$(tmean "$f.path")" "$(tmean "$f.native")"), \"perturbation_trimmed_us\": $(sub "$(tmean "$f.raw")" "$(tmean "$f.off")"), \"ftrace_perturbation_trimmed_us\": $(sub "$(tmean "$f.ftrace")" "$(tmean "$f.off")")}"
 done
 json+="]}"
 echo "$json" | sed "s/: nan/: null/g" | jq . >"$OUT/latency.json"
@@ -192,6 +216,7 @@ set title "Corrected container RTT against native RTT"
 set xlabel "noisy neighbours flood-pinging"; set ylabel "µs"
 plot "$OUT/latency-neighbours.dat" using 1:6 with linespoints title "mean error (corrected − native)", \
      "$OUT/latency-neighbours.dat" using 1:12 with linespoints title "median error", \
+     "$OUT/latency-neighbours.dat" using 1:15 with linespoints title "path-corrected − native (mean)", \
      "$OUT/latency-neighbours.dat" using 1:(\$3-\$2) with linespoints title "uncorrected container − native", \
      10 with lines dt 2 title "+10 µs", -10 with lines dt 2 title "−10 µs"
 set output "$OUT/latency-coverage.svg"
@@ -210,3 +235,5 @@ fi
 cat "$OUT/latency-sizes.md"
 echo
 cat "$OUT/latency-neighbours.md"
+echo
+cat "$OUT/latency-targets.md"
