@@ -231,6 +231,23 @@ static __always_inline int parse_ip(const unsigned char *nh, int decap, int ingr
 	return -1;
 }
 
+/* ICMP other than echo (neighbour discovery, MLD, errors) has no identity of its own:
+ * its key is only the message type. */
+static __always_inline int weak_key(const struct lat_pkt *p)
+{
+	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
+		return !!(p->seq & 0x80000000u);
+	return p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP;
+}
+
+static __always_inline int same_addr(const __u8 *a, const __u8 *b)
+{
+	for (int i = 0; i < 16; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 static __always_inline void key_of(const struct lat_pkt *p, __u32 netns, __u8 dir, struct lat_key *k)
 {
 	__builtin_memset(k, 0, sizeof(*k));
@@ -351,6 +368,10 @@ int BPF_PROG(lat_dev_queue, struct sk_buff *skb)
 		return 0;
 	if (parse_ip(BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header), 0, 0, &p))
 		return 0;
+	/* ICMP, UDP and TCP only: others (e.g. MLD behind a hop-by-hop header) have no key. */
+	if (p.proto != IPPROTO_ICMP && p.proto != IPPROTO_ICMPV6 && p.proto != IPPROTO_TCP &&
+	    p.proto != IPPROTO_UDP)
+		return 0;
 	now = bpf_ktime_get_ns();
 	f.start_ns = now;
 	f.queue_ns = now;
@@ -402,7 +423,8 @@ int BPF_PROG(lat_xmit, const struct sk_buff *skb, const struct net_device *dev)
 		/* The address may have been reused by another packet: the key must survive
 		 * (addresses and ICMP ids may not, when the node masquerades). */
 		if (p.proto != fl.key.proto || p.seq != fl.key.seq ||
-		    bpf_ktime_get_ns() - fl.start_ns > LAT_EXPIRE_NS) {
+		    bpf_ktime_get_ns() - fl.start_ns > LAT_EXPIRE_NS ||
+		    (weak_key(&p) && !same_addr(p.src, fl.src))) {
 			en = bpf_map_lookup_elem(&lat_enabled, &fl.key.netns);
 			if (en)
 				count(en->slot, LATC_EGRESS_STALE);
@@ -411,7 +433,7 @@ int BPF_PROG(lat_xmit, const struct sk_buff *skb, const struct net_device *dev)
 	} else {
 		/* Not the same sk_buff (copied or segmented on its way): by packet key, when
 		 * the packet has one (not ICMP errors or neighbour discovery). */
-		if (p.seq & 0x80000000u && (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6))
+		if (weak_key(&p))
 			return 0;
 		key_of(&p, 0, LAT_EGRESS, &k);
 		f = bpf_map_lookup_elem(&lat_inflight_key, &k);

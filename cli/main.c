@@ -285,6 +285,21 @@ int cli_api(struct cli *c, const char *method, const char *path, json_t *body, j
 	return 0;
 }
 
+/* Insert an implied verb after the object at argv[i]. -ENOMEM, or 0. */
+static int insert_verb(int *argc, char ***argv, int i, char *verb)
+{
+	char **nargv = calloc((size_t)*argc + 2, sizeof(char *));
+
+	if (!nargv)
+		return -ENOMEM;
+	memcpy(nargv, *argv, (size_t)(i + 1) * sizeof(char *));
+	nargv[i + 1] = verb;
+	memcpy(nargv + i + 2, *argv + i + 1, (size_t)(*argc - i - 1) * sizeof(char *));
+	*argv = nargv;
+	(*argc)++;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { .lab = getenv("PETREL_LAB") };
@@ -326,28 +341,14 @@ int main(int argc, char **argv)
 	print_init(c.json);
 	/* `petrel flows [OPTIONS]` is short for `petrel flows show [OPTIONS]`. */
 	static char show[] = "show";
+	if (!strcmp(argv[i], "flows") && (i + 1 >= argc || argv[i + 1][0] == '-') &&
+	    insert_verb(&argc, &argv, i, show))
+		return 1;
 	/* `petrel ping NAME TARGET` is short for `petrel ping run NAME TARGET`. */
 	static char run[] = "run";
-	if (!strcmp(argv[i], "ping") && i + 1 < argc && strcmp(argv[i + 1], "run")) {
-		char **nargv = calloc((size_t)argc + 2, sizeof(char *));
-		if (!nargv)
-			return 1;
-		memcpy(nargv, argv, (size_t)(i + 1) * sizeof(char *));
-		nargv[i + 1] = run;
-		memcpy(nargv + i + 2, argv + i + 1, (size_t)(argc - i - 1) * sizeof(char *));
-		argv = nargv;
-		argc++;
-	}
-	if (!strcmp(argv[i], "flows") && (i + 1 >= argc || argv[i + 1][0] == '-')) {
-		char **nargv = calloc((size_t)argc + 2, sizeof(char *));
-		if (!nargv)
-			return 1;
-		memcpy(nargv, argv, (size_t)(i + 1) * sizeof(char *));
-		nargv[i + 1] = show;
-		memcpy(nargv + i + 2, argv + i + 1, (size_t)(argc - i - 1) * sizeof(char *));
-		argv = nargv;
-		argc++;
-	}
+	if (!strcmp(argv[i], "ping") && i + 1 < argc && strcmp(argv[i + 1], "run") &&
+	    insert_verb(&argc, &argv, i, run))
+		return 1;
 	for (size_t k = 0; k < N_COMMANDS; k++) {
 		if (strcmp(argv[i], commands[k].object))
 			continue;
