@@ -71,6 +71,8 @@ struct {
 struct lat_rx_slot {
 	__u64 head;
 	__u64 ts;
+	__u64 sig;                 /* the network header's first 8 bytes, lengths masked */
+	__u32 off, pad;            /* where the network header was in the buffer */
 };
 struct lat_rx_ring {
 	__u32 pos, pad;
@@ -469,12 +471,29 @@ int BPF_PROG(lat_xmit, const struct sk_buff *skb, const struct net_device *dev)
 	return 0;
 }
 
+/* A signature of the packet a buffer held when received: packet buffers are recycled fast,
+ * so the same address alone may be another packet. The IP lengths are masked: GRO rewrites
+ * them when it merges segments into the first one's buffer. */
+static __always_inline __u64 header_sig(const unsigned char *nh)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_kernel(&v, sizeof(v), nh))
+		return 0;
+	if ((v & 0xf0) == 0x40)
+		v &= ~0xffff0000ull;            /* IPv4 total length (bytes 2-3) */
+	else
+		v &= ~0xffff00000000ull;        /* IPv6 payload length (bytes 4-5) */
+	return v;
+}
+
 /* Ingress start: reception on the underlay device. Remember the buffer and the time. */
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(lat_rx, struct sk_buff *skb)
 {
 	const volatile struct lat_config *c = lat_cfg();
 	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	unsigned char *head, *data;
 	struct lat_rx_ring *r;
 	__u32 zero = 0, i;
 
@@ -484,8 +503,12 @@ int BPF_PROG(lat_rx, struct sk_buff *skb)
 	if (!r)
 		return 0;
 	i = r->pos++ & (LAT_RX_RING - 1);
-	r->s[i].head = (__u64)BPF_CORE_READ(skb, head);
+	head = BPF_CORE_READ(skb, head);
+	data = BPF_CORE_READ(skb, data);
+	r->s[i].head = (__u64)head;
 	r->s[i].ts = bpf_ktime_get_ns();
+	r->s[i].off = (__u32)(data - head);
+	r->s[i].sig = header_sig(data);
 	return 0;
 }
 
@@ -510,12 +533,17 @@ int BPF_PROG(lat_data_ready, const struct sock *sk)
 		return 0;
 	if (parse_ip(BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header), 0, 1, &p))
 		return 0;
-	if (p.proto == IPPROTO_TCP) {
-		/* The queue's tail may have absorbed this segment: key by what was received. */
-		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-		p.seq = BPF_CORE_READ(tp, rcv_nxt);
-	}
 	count(en->slot, LATC_INGRESS_DELIVERED);
+	if (p.proto == IPPROTO_TCP) {
+		/* The segment may have been merged into the queue's tail, an older buffer: then
+		 * the tail's header no longer ends where the data received so far ends, and the
+		 * new segment's own buffer is gone. Counted as unmatched. */
+		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+		__u32 rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+
+		if (p.seq != rcv_nxt)
+			return 0;
+	}
 	head = (__u64)BPF_CORE_READ(skb, head);
 	now = bpf_ktime_get_ns();
 	r = bpf_map_lookup_elem(&lat_rx_recent, &zero);
@@ -526,7 +554,8 @@ int BPF_PROG(lat_data_ready, const struct sock *sk)
 		__u32 i = (pos - n) & (LAT_RX_RING - 1);
 
 		if (r->s[i].head == head) {
-			start = r->s[i].ts;
+			if (header_sig((unsigned char *)head + (r->s[i].off & 0xffff)) == r->s[i].sig)
+				start = r->s[i].ts;
 			break;
 		}
 	}
