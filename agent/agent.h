@@ -195,6 +195,12 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
  * (DP_LOC_HOST) and once it is frozen (| DP_LOC_FROZEN); 0 otherwise. */
 unsigned int migrate_held(struct agent *a, const char *name);
 
+/* latency.c: per-endpoint network-stack latency accounting (docs/latency.md). */
+int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
+void latency_endpoint_gone(struct agent *a, const char *name);
+void latency_metrics(struct agent *a, FILE *f);
+void latency_stop(struct agent *a);
+
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);
 /* petrel_containers{node,state}: this node's containers by state (container.c). */

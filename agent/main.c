@@ -153,6 +153,7 @@ int main(int argc, char **argv)
 	a.stopping = 1;
 	api_stop(srv);
 	peer_stop(&a);
+	latency_stop(&a);
 	cluster_threads_stop(&a);
 	flows_stop(&a);
 	node_stop(&a);

@@ -70,6 +70,12 @@ int cmd_exec(struct cli *c, int argc, char **argv);
 /* Delete a lab's containers and unmount their rootfs before the lab directory goes. */
 void lab_containers_down(const char *lab);
 
+int cmd_latency_enable(struct cli *c, int argc, char **argv);
+int cmd_latency_disable(struct cli *c, int argc, char **argv);
+int cmd_latency_show(struct cli *c, int argc, char **argv);
+int cmd_latency_list(struct cli *c, int argc, char **argv);
+int cmd_ping(struct cli *c, int argc, char **argv);
+
 /* The string at o[k], or "" when absent: for printing agent replies. */
 const char *json_str(json_t *o, const char *k);
 

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Latency-accounting benchmark, after MACE's evaluation, on one machine.
+# A one-node native-mode lab; the target is the lab's outside namespace, reached through
+# the node's underlay device. References: the native RTT (ping from the node's namespace)
+# and the container RTT (ping from an endpoint, accounting off). With accounting on,
+# `petrel ping` gives raw and corrected RTTs. 0..16 noisy-neighbour endpoints flood-ping
+# the target. Every figure compares variants measured in the same run, interleaved.
+#   1. ICMP payload 16..1472 bytes against container overhead (no neighbours);
+#   2. mean error of the corrected container RTT against the native RTT, by neighbours;
+#   3. coverage: replies with both latencies, and, for a flooding neighbour with accounting
+#      on, the share of its packets matched in each direction;
+#   4. perturbation: mean container RTT with accounting on minus off, against tracing the
+#      same tracepoints with ftrace (an ftrace instance with those events on).
+# Usage: bench/latency.sh [ROUNDS (default 6)] [PINGS per point and round (default 100)]
+# Env: NEIGHBOURS="0 2 4 8 16", SIZES="16 64 256 512 1024 1472", INTERVAL=0.005.
+# Means are what MACE reports; medians (in parentheses) resist this shared machine's
+# scheduling outliers. Output: markdown tables on stdout; JSON and SVG plots in bench/out/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-6} COUNT=${2:-100}
+NEIGHBOURS=${NEIGHBOURS:-"0 2 4 8 16"}
+SIZES=${SIZES:-"16 64 256 512 1024 1472"}
+INTERVAL=${INTERVAL:-0.005}
+PETREL=build/bin/petrel
+export PETRELD=build/bin/petreld
+LAB=l$$ OUT=bench/out TRACE=/sys/kernel/tracing
+INST=$TRACE/instances/petrel-bench-$$
+mkdir -p "$OUT"
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
+command -v ping >/dev/null || { echo "bench: install iputils-ping (scripts/install-deps.sh)" >&2; exit 1; }
+
+p() { "$PETREL" --lab "$LAB" "$@"; }
+FLOODS=()
+stop_floods() { for pid in "${FLOODS[@]}"; do kill "$pid" 2>/dev/null || true; done; FLOODS=(); wait 2>/dev/null || true; }
+cleanup() {
+	set +e
+	stop_floods
+	[ -d "$INST" ] && { echo 0 >"$INST/tracing_on"; echo >"$INST/set_event"; rmdir "$INST"; }
+	[ -n "${S:-}" ] && rm -rf "$S"
+	"$PETREL" lab down --name "$LAB" >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+mountpoint -q "$TRACE" || mount -t tracefs nodev "$TRACE"
+# The events the probes use, traced by ftrace into its own instance's ring buffer.
+EVENTS="raw_syscalls:sys_enter raw_syscalls:sys_exit net:net_dev_queue net:net_dev_start_xmit
+	net:netif_receive_skb sock:sk_data_ready"
+mkdir "$INST"
+echo 1024 >"$INST/buffer_size_kb"
+ftrace() {   # on|off
+	if [ "$1" = on ]; then
+		for e in $EVENTS; do echo "$e" >>"$INST/set_event"; done
+		echo 1 >"$INST/tracing_on"
+	else
+		echo 0 >"$INST/tracing_on"
+		echo >"$INST/set_event"
+		echo >"$INST/trace"
+	fi
+}
+
+p lab up --name "$LAB" --nodes 1 --mode native >/dev/null
+p --node node1 endpoint add probe >/dev/null
+TARGET=$(p -j lab status | jq -r .outside.ipv4)
+NODE_NS=$LAB-node1
+PROBE_NS=$(p --node node1 -j endpoint show probe | jq -r .netns)
+maxn=0; for n in $NEIGHBOURS; do [ "$n" -gt "$maxn" ] && maxn=$n; done
+for i in $(seq "$maxn"); do p --node node1 endpoint add "n$i" >/dev/null; done
+# Warm up neighbour tables and caches.
+ip netns exec "$NODE_NS" ping -c 3 -i 0.05 -q "$TARGET" >/dev/null
+ip netns exec "$PROBE_NS" ping -c 3 -i 0.05 -q "$TARGET" >/dev/null
+
+S=$(mktemp -d)
+# Samples (µs, one per line) accumulate per point and variant in $S/POINT.VARIANT.
+# ping_ns NS SIZE FILE: user-to-user RTTs (-U, like petrel ping).
+ping_ns() {
+	ip netns exec "$1" ping -U -n -c "$COUNT" -i "$INTERVAL" -s "$2" "$TARGET" |
+		sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | awk '{printf "%.1f\n", $1 * 1000}' >>"$3"
+}
+# ping_acc SIZE PREFIX: petrel ping; raw, corrected, egress, ingress samples and match counts.
+ping_acc() {
+	local j
+	j=$(p --node node1 -j ping probe "$TARGET" -c "$COUNT" -i "$INTERVAL" -s "$1")
+	jq -r '.replies_detail[].raw_us' <<<"$j" >>"$2.raw"
+	jq -r '.replies_detail[] | .corrected_us // empty' <<<"$j" >>"$2.corr"
+	jq -r '.replies_detail[] | .path_corrected_us // empty' <<<"$j" >>"$2.path"
+	jq -r '.replies_detail[] | .egress_us // empty' <<<"$j" >>"$2.eg"
+	jq -r '.replies_detail[] | .egress_stack_us // empty' <<<"$j" >>"$2.stack"
+	jq -r '.replies_detail[] | .ingress_us // empty' <<<"$j" >>"$2.in"
+	jq -r '"\(.replies) \(.matched)"' <<<"$j" >>"$2.cov"
+}
+floods() {   # start N neighbours flood-pinging the target
+	for i in $(seq "$1"); do
+		ip netns exec "$LAB-ep-n$i" ping -f -q -s 56 "$TARGET" >/dev/null 2>&1 &
+		FLOODS+=($!)
+	done
+	sleep 0.5
+}
+mean() { awk '{s += $1; n++} END {if (n) printf "%.2f", s / n; else print "nan"}' "$1"; }
+median() { sort -g "$1" | awk '{v[NR] = $1} END {if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "nan"}'; }
+# 5%-trimmed mean: the mean without the slowest and fastest 5% (scheduling outliers).
+tmean() { sort -g "$1" | awk '{v[NR] = $1} END {k = int(NR * 0.05); for (i = k + 1; i <= NR - k; i++) {s += v[i]; n++} if (n) printf "%.2f", s / n; else print "nan"}'; }
+coverage() { awk '{r += $1; m += $2} END {if (r) printf "%.4f", m / r; else print "nan"}' "$1"; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "nan" || b == "nan") print "nan"; else printf "%.2f", a - b}'; }
+
+echo "# figure 1: payload size vs container overhead (no neighbours, $ROUNDS rounds x $COUNT pings)" >&2
+for r in $(seq "$ROUNDS"); do
+	for s in $SIZES; do
+		ping_ns "$NODE_NS" "$s" "$S/s$s.native"
+		ping_ns "$PROBE_NS" "$s" "$S/s$s.off"
+		ping_acc "$s" "$S/s$s"
+	done
+done
+
+declare -A FC
+echo "# figures 2-4: neighbours ($NEIGHBOURS)" >&2
+for n in $NEIGHBOURS; do
+	floods "$n"
+	# The four variants alternate within each round, so load drift hits them alike.
+	for r in $(seq "$ROUNDS"); do
+		ping_ns "$NODE_NS" 56 "$S/n$n.native"
+		ping_ns "$PROBE_NS" 56 "$S/n$n.off"
+		ping_acc 56 "$S/n$n"
+		ftrace on
+		ping_ns "$PROBE_NS" 56 "$S/n$n.ftrace"
+		ftrace off
+	done
+	if [ "$n" -gt 0 ]; then
+		# Coverage under load: account a flooding neighbour for a few seconds.
+		p --node node1 latency enable n1 >/dev/null
+		sleep 3
+		FC[$n]=$(p --node node1 -j latency show n1 | jq -r '[(.egress.matched / ([.egress.started, 1] | max)),
+			(.ingress.matched / ([.ingress.delivered, 1] | max)), .egress.started, .ingress.delivered,
+			.egress.unmatched, .ingress.unmatched, .records_lost] | map(tostring) | join(" ")')
+		p --node node1 latency disable n1 >/dev/null
+	else
+		FC[$n]="nan nan 0 0 0 0 0"
+	fi
+	stop_floods
+done
+
+# ---- report ----
+json="{\"rounds\": $ROUNDS, \"pings\": $COUNT, \"interval_s\": $INTERVAL, \"sizes\": ["
+{
+	echo "| payload B | native µs | container µs | overhead µs | accounting on (raw) µs | corrected µs | corrected − native µs | path-corrected − native µs | coverage |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+} >"$OUT/latency-sizes.md"
+: >"$OUT/latency-sizes.dat"
+first=1
+for s in $SIZES; do
+	nm=$(mean "$S/s$s.native") cm=$(mean "$S/s$s.off") am=$(mean "$S/s$s.raw") corr=$(mean "$S/s$s.corr")
+	nmed=$(median "$S/s$s.native") cmed=$(median "$S/s$s.off") cormed=$(median "$S/s$s.corr")
+	cov=$(coverage "$S/s$s.cov")
+	perr=$(sub "$(mean "$S/s$s.path")" "$nm") perrmed=$(sub "$(median "$S/s$s.path")" "$nmed")
+	ovh=$(sub "$cm" "$nm") ovhmed=$(sub "$cmed" "$nmed") err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
+	echo "| $s | $nm ($nmed) | $cm ($cmed) | $ovh ($ovhmed) | $am | $corr ($cormed) | $err ($errmed) | $perr ($perrmed) | $cov |" >>"$OUT/latency-sizes.md"
+	echo "$s $nm $cm $ovh $am $corr $err $ovhmed $errmed" >>"$OUT/latency-sizes.dat"
+	[ $first = 1 ] || json+=", "; first=0
+	json+="{\"size\": $s, \"native_us\": $nm, \"native_median_us\": $nmed, \"container_us\": $cm, \"container_median_us\": $cmed, \"overhead_us\": $ovh, \"accounted_raw_us\": $am, \"corrected_us\": $corr, \"corrected_median_us\": $cormed, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"path_corrected_minus_native_us\": $perr, \"path_corrected_minus_native_median_us\": $perrmed, \"coverage\": $cov}"
+done
+json+="], \"neighbours\": ["
+{
+	echo "| neighbours | native µs | container µs | accounting on (raw) µs | corrected µs | corrected − native µs | path-corrected − native µs | egress (stack part) / ingress µs | coverage | flooding neighbour matched egress / ingress (packets) | perturbation on − off µs | ftrace − off µs |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+} >"$OUT/latency-neighbours.md"
+: >"$OUT/latency-neighbours.dat"
+first=1
+for n in $NEIGHBOURS; do
+	f=$S/n$n
+	nm=$(mean "$f.native") cm=$(mean "$f.off") am=$(mean "$f.raw") corr=$(mean "$f.corr") fm=$(mean "$f.ftrace")
+	nmed=$(median "$f.native") cmed=$(median "$f.off") amed=$(median "$f.raw") cormed=$(median "$f.corr") fmed=$(median "$f.ftrace")
+	eg=$(mean "$f.eg") in=$(mean "$f.in") cov=$(coverage "$f.cov") stk=$(mean "$f.stack")
+	pc=$(mean "$f.path") pcmed=$(median "$f.path")
+	perr=$(sub "$pc" "$nm") perrmed=$(sub "$pcmed" "$nmed")
+	err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
+	pon=$(sub "$am" "$cm") ponmed=$(sub "$amed" "$cmed") pft=$(sub "$fm" "$cm") pftmed=$(sub "$fmed" "$cmed")
+	read -r fe fi fes fid feu fiu flost <<<"${FC[$n]}"
+	echo "| $n | $nm ($nmed) | $cm ($cmed) | $am ($amed) | $corr ($cormed) | $err ($errmed) | $perr ($perrmed) | $eg ($stk) / $in | $cov | $fe / $fi ($fes / $fid) | $pon ($ponmed) | $pft ($pftmed) |" >>"$OUT/latency-neighbours.md"
+	echo "$n $nm $cm $am $corr $err $cov $pon $pft $fe $fi $errmed $ponmed $pftmed $perr $perrmed" >>"$OUT/latency-neighbours.dat"
+	[ $first = 1 ] || json+=", "; first=0
+	json+="{\"neighbours\": $n, \"native_us\": $nm, \"native_median_us\": $nmed, \"container_us\": $cm, \"container_median_us\": $cmed, \"accounted_raw_us\": $am, \"accounted_raw_median_us\": $amed, \"corrected_us\": $corr, \"corrected_median_us\": $cormed, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"path_corrected_minus_native_us\": $perr, \"path_corrected_minus_native_median_us\": $perrmed, \"egress_us\": $eg, \"egress_stack_us\": $stk, \"ingress_us\": $in, \"coverage\": $cov, \"flood_egress_matched\": $fe, \"flood_ingress_matched\": $fi, \"flood_egress_packets\": $fes, \"flood_ingress_packets\": $fid, \"flood_unmatched_egress\": $feu, \"flood_unmatched_ingress\": $fiu, \"flood_records_lost\": $flost, \"perturbation_us\": $pon, \"perturbation_median_us\": $ponmed, \"ftrace_perturbation_us\": $pft, \"ftrace_perturbation_median_us\": $pftmed}"
+done
+json+="], \"targets\": ["
+{
+	echo "| neighbours | corrected − native µs: mean / 5%-trimmed / median | path-corrected − native µs: mean / trimmed / median | perturbation µs: mean / trimmed / median | ftrace µs: mean / trimmed / median |"
+	echo "|---|---|---|---|---|"
+} >"$OUT/latency-targets.md"
+first=1
+for n in $NEIGHBOURS; do
+	f=$S/n$n
+	line="| $n |"
+	for pair in "corr native" "path native" "raw off" "ftrace off"; do
+		read -r a b <<<"$pair"
+		line+=" $(sub "$(mean "$f.$a")" "$(mean "$f.$b")") / $(sub "$(tmean "$f.$a")" "$(tmean "$f.$b")") / $(sub "$(median "$f.$a")" "$(median "$f.$b")") |"
+	done
+	echo "$line" >>"$OUT/latency-targets.md"
+	[ $first = 1 ] || json+=", "; first=0
+	json+="{\"neighbours\": $n, \"corrected_minus_native_trimmed_us\": $(sub "$(tmean "$f.corr")" "$(tmean "$f.native")"), \"path_corrected_minus_native_trimmed_us\": $(sub "$(tmean "$f.path")" "$(tmean "$f.native")"), \"perturbation_trimmed_us\": $(sub "$(tmean "$f.raw")" "$(tmean "$f.off")"), \"ftrace_perturbation_trimmed_us\": $(sub "$(tmean "$f.ftrace")" "$(tmean "$f.off")")}"
+done
+json+="]}"
+echo "$json" | sed "s/: nan/: null/g" | jq . >"$OUT/latency.json"
+rm -rf "$S"
+
+if command -v gnuplot >/dev/null; then
+	gnuplot <<EOF
+set terminal svg size 720,420 dynamic font "sans,11"
+set grid; set key top left
+set output "$OUT/latency-size.svg"
+set title "Container overhead by ICMP payload (no neighbours)"
+set xlabel "payload (bytes)"; set ylabel "µs (mean RTT difference)"
+plot "$OUT/latency-sizes.dat" using 1:4 with linespoints title "container − native (mean)", \
+     "$OUT/latency-sizes.dat" using 1:8 with linespoints title "container − native (median)", \
+     "$OUT/latency-sizes.dat" using 1:7 with linespoints title "corrected − native (mean)", \
+     "$OUT/latency-sizes.dat" using 1:9 with linespoints title "corrected − native (median)"
+set output "$OUT/latency-error.svg"
+set title "Corrected container RTT against native RTT"
+set xlabel "noisy neighbours flood-pinging"; set ylabel "µs"
+plot "$OUT/latency-neighbours.dat" using 1:6 with linespoints title "mean error (corrected − native)", \
+     "$OUT/latency-neighbours.dat" using 1:12 with linespoints title "median error", \
+     "$OUT/latency-neighbours.dat" using 1:15 with linespoints title "path-corrected − native (mean)", \
+     "$OUT/latency-neighbours.dat" using 1:(\$3-\$2) with linespoints title "uncorrected container − native", \
+     10 with lines dt 2 title "+10 µs", -10 with lines dt 2 title "−10 µs"
+set output "$OUT/latency-coverage.svg"
+set title "Coverage"; set ylabel "fraction matched"; set yrange [0.9:1.005]
+plot "$OUT/latency-neighbours.dat" using 1:7 with linespoints title "pings with both latencies", \
+     "$OUT/latency-neighbours.dat" using 1:10 with linespoints title "flooding neighbour, egress", \
+     "$OUT/latency-neighbours.dat" using 1:11 with linespoints title "flooding neighbour, ingress"
+set output "$OUT/latency-perturbation.svg"
+set title "Perturbation of the container's mean RTT"; set ylabel "µs"; set autoscale y
+plot "$OUT/latency-neighbours.dat" using 1:8 with linespoints title "accounting on − off (mean)", \
+     "$OUT/latency-neighbours.dat" using 1:13 with linespoints title "accounting on − off (median)", \
+     "$OUT/latency-neighbours.dat" using 1:9 with linespoints title "ftrace (same events) − off (mean)", \
+     "$OUT/latency-neighbours.dat" using 1:14 with linespoints title "ftrace − off (median)"
+EOF
+fi
+cat "$OUT/latency-sizes.md"
+echo
+cat "$OUT/latency-neighbours.md"
+echo
+cat "$OUT/latency-targets.md"
