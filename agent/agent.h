@@ -2,6 +2,7 @@
  * HTTP handlers and the cluster watch thread both work under agent.lock. */
 #pragma once
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <time.h>
 #include <jansson.h>
@@ -105,6 +106,15 @@ int classic_route_block(const struct cidr *block, const struct ip_addr *node);
 int classic_policy_apply(struct agent *a, const struct dp_policy_entry *in, size_t n,
 			 const struct dp_enforce *enforce, size_t n_enforce,
 			 const struct endpoint *local, size_t n_local, const struct classic_peers *peers);
+
+/* ioam.c: IPv6 IOAM (native mode): config in cluster state, programs on the underlay. */
+int ioam_start(struct agent *a);
+void ioam_stop(struct agent *a);
+int ioam_sync(struct agent *a);
+int ioam_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
+char *ioam_traces_next(uint64_t *cursor, const char *unused1, const char *unused2, int wait_ms);
+uint64_t ioam_traces_cursor(bool now);
+void ioam_metrics(struct agent *a, FILE *f);
 
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);

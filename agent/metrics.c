@@ -44,6 +44,7 @@ char *metrics_prometheus(struct agent *a)
 	for (int i = 0; i < nd; i++)
 		fprintf(f, "petrel_drops_total{node=\"%s\",reason=\"%s\"} %llu\n", a->cfg.node,
 			datapath_drop_reason_name(i), (unsigned long long)drops[i]);
+	ioam_metrics(a, f);
 	fclose(f);
 	return buf;
 }

@@ -52,6 +52,11 @@ int cmd_policy_list(struct cli *c, int argc, char **argv);
 int cmd_policy_show(struct cli *c, int argc, char **argv);
 int cmd_policy_delete(struct cli *c, int argc, char **argv);
 int cmd_flows(struct cli *c, int argc, char **argv);
+int cmd_ioam_namespace(struct cli *c, int argc, char **argv);
+int cmd_ioam_encap(struct cli *c, int argc, char **argv);
+int cmd_ioam_role(struct cli *c, int argc, char **argv);
+int cmd_ioam_show(struct cli *c, int argc, char **argv);
+int cmd_ioam_traces(struct cli *c, int argc, char **argv);
 
 /* The string at o[k], or "" when absent: for printing agent replies. */
 const char *json_str(json_t *o, const char *k);

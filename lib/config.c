@@ -41,6 +41,8 @@ void config_defaults(struct petreld_config *c)
 	snprintf(c->socket, sizeof(c->socket), "/run/petrel/petreld.sock");
 	snprintf(c->netns_prefix, sizeof(c->netns_prefix), "petrel-");
 	c->underlay_mtu = 1500;
+	c->ioam_node_id = 0xffffff;
+	c->ioam_node_id_wide = 0xffffffffffffffULL;
 }
 
 static int bad(char *err, size_t len, const char *key, const char *fmt, ...)
@@ -199,6 +201,24 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 		else
 			return bad(err, len, key, "'%s' is not ebpf or iptables", v);
 		c->flags |= HAS_BACKEND;
+	} else if (!strcmp(key, "ioam-node-id") || !strcmp(key, "ioam-node-id-wide")) {
+		bool wide = key[12] == '-';
+		char *end;
+		unsigned long long id;
+
+		errno = 0;
+		id = strtoull(v, &end, 0);
+		if (!*v || *v == '-' || errno || *end || id > (wide ? 0xffffffffffffffULL : 0xffffffULL))
+			return bad(err, len, key, "'%s' is not a number in 0-%s", v,
+				   wide ? "0xffffffffffffff" : "0xffffff");
+		if (wide)
+			c->ioam_node_id_wide = id;
+		else
+			c->ioam_node_id = (uint32_t)id;
+		c->flags |= HAS_IOAM_ID;
+	} else if (!strcmp(key, "ioam-headroom")) {
+		if ((ret = set_uint(&c->ioam_headroom, key, v, 0, 1024, err, len)))
+			return ret;
 	} else if (!strcmp(key, "underlay-mtu")) {
 		if ((ret = set_uint(&c->underlay_mtu, key, v, 1280, 65535, err, len)))
 			return ret;

@@ -27,6 +27,7 @@ enum {
 	HAS_BLOCK6     = 1 << 13,
 	HAS_MTU        = 1 << 14,
 	HAS_BACKEND    = 1 << 15,
+	HAS_IOAM_ID    = 1 << 16,
 };
 
 #define CONFIG_STR 256
@@ -46,6 +47,9 @@ struct petreld_config {
 	char netns_prefix[64];              /* netns-prefix: endpoint netns = prefix + endpoint name */
 	int underlay_mtu;                   /* underlay-mtu (default 1500) */
 	enum policy_backend backend;        /* policy-backend = ebpf|iptables */
+	uint32_t ioam_node_id;              /* ioam-node-id (24 bits; default 0xffffff, unknown) */
+	uint64_t ioam_node_id_wide;         /* ioam-node-id-wide (56 bits; default: unknown) */
+	int ioam_headroom;                  /* ioam-headroom: octets endpoints' MTU leaves for IOAM */
 };
 
 /* Defaults: cluster 10.244.0.0/16 + fd00:244::/48, blocks /24 + /64, vxlan, state /var/lib/petrel,
