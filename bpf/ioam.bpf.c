@@ -94,7 +94,8 @@ static __always_inline __u32 if_short(__u32 ifindex)
 	return ifindex && ifindex < 0xffff ? ifindex : 0xffff;
 }
 
-/* Node data words for a trace type, in RFC 9197 order; fields we cannot know stay
+/* Node data words for a trace type, in RFC 9197 order. Timestamps use the POSIX format
+ * (seconds, microseconds) like Linux's own IOAM, so a domain mixing both stays coherent; fields we cannot know stay
  * all-ones, and so do words past the known fields (undefined bits 12-21) up to NodeLen.
  * Each field's word offset is computed from the type (popcount of the fields before it),
  * not counted along the way, so the verifier sees a bounded index instead of 2^12 paths. */
@@ -133,7 +134,7 @@ static __always_inline void build_node_data(struct node_data *d, __u32 type, __u
 	if (type & IOAM_BIT(2))
 		PUT(d, FOFF(type, 2), bpf_htonl((__u32)(now / 1000000000ULL)));
 	if (type & IOAM_BIT(3))
-		PUT(d, FOFF(type, 3), bpf_htonl((__u32)(now % 1000000000ULL)));
+		PUT(d, FOFF(type, 3), bpf_htonl((__u32)(now % 1000000000ULL / 1000)));
 	/* bit 4 (transit delay), 6 (queue depth), 7 (checksum complement): unknown here */
 	if ((type & IOAM_BIT(5)) && ns)
 		PUT(d, FOFF(type, 5), bpf_htonl(ns->data));

@@ -237,9 +237,9 @@ static json_t *u_or_null(uint64_t v, uint64_t unknown)
 int ioam_hop_time(const struct ioam_hop *h, uint32_t type, uint64_t *ns)
 {
 	if (!(type & IOAM_BIT(2)) || !(type & IOAM_BIT(3)) || h->ts_sec == 0xffffffff ||
-	    h->ts_subsec == 0xffffffff || h->ts_subsec >= 1000000000u)
+	    h->ts_subsec == 0xffffffff || h->ts_subsec >= 1000000u)
 		return 0;
-	*ns = (uint64_t)h->ts_sec * 1000000000ull + h->ts_subsec;
+	*ns = (uint64_t)h->ts_sec * 1000000000ull + h->ts_subsec * 1000ull;
 	return 1;
 }
 

@@ -56,5 +56,6 @@ int ioam_trace_decode(uint32_t type, unsigned nodelen, unsigned remlen, const ui
 		      size_t len, struct ioam_hop *hops, size_t max, size_t *n);
 /* JSON object of one hop's fields present in type; unknown values are null. */
 json_t *ioam_hop_json(const struct ioam_hop *h, uint32_t type);
-/* Whether the hop carries a timestamp (bits 2 and 3 set, values known); ns since the epoch. */
+/* Whether the hop carries a timestamp (bits 2 and 3 set, values known, POSIX format:
+ * seconds and microseconds, as Linux writes them); *ns gets ns since the epoch. */
 int ioam_hop_time(const struct ioam_hop *h, uint32_t type, uint64_t *ns);
