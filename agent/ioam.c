@@ -35,7 +35,7 @@ static const char *const stat_names[IOAM_ST__MAX] = {
 	[IOAM_ST_EXPORT_LOST] = "export-lost", [IOAM_ST_OVERFLOW] = "overflow",
 	[IOAM_ST_UNKNOWN_NS] = "unknown-namespace", [IOAM_ST_INCONSISTENT] = "inconsistent",
 	[IOAM_ST_UNSUPPORTED] = "unsupported", [IOAM_ST_MALFORMED] = "malformed-dropped",
-	[IOAM_ST_KEPT] = "decap-kept",
+	[IOAM_ST_KEPT] = "decap-kept", [IOAM_ST_EXPORT_SKIPPED] = "export-skipped",
 };
 
 struct hop_delay {
@@ -239,7 +239,8 @@ static int set_hooks(int ifindex, int hooks)
 
 static void node_map(struct agent *a)
 {
-	struct ioam_node n = { .id = a->cfg.ioam_node_id, .id_wide = a->cfg.ioam_node_id_wide };
+	struct ioam_node n = { .id = a->cfg.ioam_node_id, .id_wide = a->cfg.ioam_node_id_wide,
+			       .export_rate = (__u32)a->cfg.ioam_export_rate };
 	struct timespec rt, bt;
 	__u32 zero = 0;
 

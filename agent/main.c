@@ -28,7 +28,7 @@ static const char usage[] =
 "                      cluster-ipv4, cluster-ipv6, block-ipv4-len, block-ipv6-len,\n"
 "                      mode (vxlan|native), state-dir, socket, etcd, bpf-pin-dir,\n"
 "                      netns-prefix, underlay-mtu, ioam-node-id, ioam-node-id-wide,\n"
-"                      ioam-headroom\n"
+"                      ioam-headroom, ioam-export-rate\n"
 "  -h, --help          show this help\n"
 "\n"
 "Example:\n"

@@ -68,10 +68,35 @@ struct {
 } ioam_stats SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ioam_budget);
+} ioam_budget SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ioam_traces SEC(".maps");
+
+/* The fixed IPv6 header, read directly (no helper call on the common path); NULL for
+ * anything else. */
+static __always_inline int ipv6_header(struct __sk_buff *skb, struct ipv6hdr *out)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ipv6hdr *ip6 = data + L3_OFF;
+
+	if (skb->protocol != bpf_htons(ETH_P_IPV6))
+		return -1;
+	if ((void *)(ip6 + 1) > end) {
+		if (bpf_skb_load_bytes(skb, L3_OFF, out, sizeof(*out)))
+			return -1;
+	} else {
+		__builtin_memcpy(out, ip6, sizeof(*out));
+	}
+	return out->version == 6 ? 0 : -1;
+}
 
 static __always_inline void stat(enum ioam_stat s)
 {
@@ -116,11 +141,10 @@ static __always_inline void put_word(struct node_data *d, __u32 i, __u32 v)
 	d->w[i & 31] = v;
 }
 
-static __always_inline void build_node_data(struct node_data *d, __u32 type, __u32 nsid,
+static __always_inline void build_node_data(struct node_data *d, __u32 type, const struct ioam_ns *ns,
 					    __u8 hlim, __u32 in_if, __u32 out_if)
 {
 	struct ioam_node *nc = node_cfg();
-	struct ioam_ns *ns = bpf_map_lookup_elem(&ioam_namespaces, &nsid);
 	__u64 now = bpf_ktime_get_boot_ns() + (nc ? nc->clock_offset : 0);
 	__u32 id = nc ? nc->id & 0xffffff : 0xffffff;
 	__u64 idw = nc ? nc->id_wide & 0xffffffffffffffULL : 0xffffffffffffffULL;
@@ -162,20 +186,22 @@ static __always_inline __u32 known_nodelen(__u32 type)
 	return __builtin_popcount(type & IOAM_SHORT_MASK) + 2 * __builtin_popcount(type & IOAM_WIDE_MASK);
 }
 
+/* flags: BPF_F_RECOMPUTE_CSUM on ingress, where the skb may carry CHECKSUM_COMPLETE. */
 static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u32 type, __u32 nodelen,
-					   __u32 nsid, __u8 hlim, __u32 in_if, __u32 out_if)
+					   const struct ioam_ns *ns, __u8 hlim, __u32 in_if, __u32 out_if,
+					   __u64 flags)
 {
 	struct node_data d;
 	__u32 size = nodelen * 4;
 
 	if (nodelen < 1 || nodelen > IOAM_NODE_WORDS)
 		return -1;
-	build_node_data(&d, type, nsid, hlim, in_if, out_if);
+	build_node_data(&d, type, ns, hlim, in_if, out_if);
 	asm volatile("" : "+r"(size));
 	size &= 0x7c;                     /* NodeLen is at most 31 words */
 	if (!size)
 		return -1;
-	return bpf_skb_store_bytes(skb, off, &d, size, BPF_F_RECOMPUTE_CSUM);
+	return bpf_skb_store_bytes(skb, off, &d, size, flags);
 }
 
 /* ------------------------------------------------------------------ encap (egress) */
@@ -213,8 +239,7 @@ int ioam_egress(struct __sk_buff *skb)
 	__u32 len, old_len = 0, *cnt;
 	__u16 plen;
 
-	if (skb->protocol != bpf_htons(ETH_P_IPV6) ||
-	    bpf_skb_load_bytes(skb, L3_OFF, &ip6, sizeof(ip6)) || ip6.version != 6)
+	if (ipv6_header(skb, &ip6))
 		return TC_ACT_UNSPEC;
 	/* Only pod traffic leaving this node enters the IOAM domain here. */
 	__builtin_memcpy(src.addr, &ip6.saddr, 16);
@@ -275,9 +300,12 @@ int ioam_egress(struct __sk_buff *skb)
 	for (__u32 i = 0; i < IOAM_MAX_OPTS && i < enc->nopts; i++) {
 		struct ioam_opt_info *o = &enc->opt[i];
 
+		__u32 nsid = o->ns;
+
 		if (o->nodelen && o->fill + o->nodelen * 4 <= len)
-			write_node_data(skb, HBH_OFF + o->fill, o->type, o->nodelen, o->ns,
-					ip6.hop_limit, skb->ingress_ifindex, skb->ifindex);
+			write_node_data(skb, HBH_OFF + o->fill, o->type, o->nodelen,
+					bpf_map_lookup_elem(&ioam_namespaces, &nsid),
+					ip6.hop_limit, skb->ingress_ifindex, skb->ifindex, 0);
 	}
 	stat(IOAM_ST_ENCAP);
 	return TC_ACT_UNSPEC;
@@ -291,6 +319,30 @@ struct ioam_seen {
 	__u32 others;                  /* options that are neither padding nor known IOAM */
 };
 
+/* Exporting every trace of a fast flow would cost more than the flow itself (a ring buffer
+ * record and a wake-up of the agent per packet): at most export_rate a second per CPU go
+ * out, the rest are counted. 0 means the default, 1000. */
+static __always_inline bool export_allowed(void)
+{
+	struct ioam_node *nc = node_cfg();
+	__u32 zero = 0, rate = nc && nc->export_rate ? nc->export_rate : 1000;
+	struct ioam_budget *b = bpf_map_lookup_elem(&ioam_budget, &zero);
+	__u64 sec = bpf_ktime_get_boot_ns() / 1000000000ULL;
+
+	if (!b)
+		return false;
+	if (b->second != sec) {
+		b->second = sec;
+		b->sent = 0;
+	}
+	if (b->sent >= rate) {
+		stat(IOAM_ST_EXPORT_SKIPPED);
+		return false;
+	}
+	b->sent++;
+	return true;
+}
+
 /* Fill this node's data into the trace option at off (length optlen) if its namespace is
  * known. Returns 1 when the namespace is known here, 0 when it is left alone. */
 static __always_inline int visit_trace(struct __sk_buff *skb, __u32 off, __u32 optlen, __u8 hlim,
@@ -298,6 +350,7 @@ static __always_inline int visit_trace(struct __sk_buff *skb, __u32 off, __u32 o
 {
 	__u8 h[IOAM_OPT_HDR + IOAM_TRACE_HDR];
 	__u32 nsid, nodelen, remlen, type, known, area;
+	struct ioam_ns *ns;
 
 	if (optlen + 2 < sizeof(h) || bpf_skb_load_bytes(skb, off, h, sizeof(h))) {
 		stat(IOAM_ST_INCONSISTENT);
@@ -308,10 +361,14 @@ static __always_inline int visit_trace(struct __sk_buff *skb, __u32 off, __u32 o
 		return 0;
 	}
 	nsid = (__u32)h[4] << 8 | h[5];
-	if (!bpf_map_lookup_elem(&ioam_namespaces, &nsid)) {
+	ns = bpf_map_lookup_elem(&ioam_namespaces, &nsid);
+	if (!ns) {
 		stat(IOAM_ST_UNKNOWN_NS);
 		return 0;
 	}
+	/* A trace that is removed here and not exported needs no data from this node. */
+	if (decap && !export_allowed())
+		return 1;
 	nodelen = h[6] >> 3;
 	remlen = h[7] & 0x7f;
 	type = (__u32)h[8] << 16 | (__u32)h[9] << 8 | h[10];
@@ -333,7 +390,8 @@ static __always_inline int visit_trace(struct __sk_buff *skb, __u32 off, __u32 o
 		goto exported;
 	}
 	remlen -= nodelen;
-	if (write_node_data(skb, off + sizeof(h) + remlen * 4, type, nodelen, nsid, hlim, in_if, out_if))
+	if (write_node_data(skb, off + sizeof(h) + remlen * 4, type, nodelen, ns, hlim, in_if, out_if,
+			    BPF_F_RECOMPUTE_CSUM))
 		return 1;
 	h[7] = (h[7] & 0x80) | remlen;
 	bpf_skb_store_bytes(skb, off + 7, &h[7], 1, BPF_F_RECOMPUTE_CSUM);
@@ -381,9 +439,7 @@ int ioam_ingress(struct __sk_buff *skb)
 	__u32 off, end, hbh_len, known = 0;
 	__u8 t[2];
 
-	if (skb->protocol != bpf_htons(ETH_P_IPV6) ||
-	    bpf_skb_load_bytes(skb, L3_OFF, &ip6, sizeof(ip6)) || ip6.version != 6 ||
-	    ip6.nexthdr != NEXTHDR_HOP)
+	if (ipv6_header(skb, &ip6) || ip6.nexthdr != NEXTHDR_HOP)
 		return TC_ACT_UNSPEC;
 	if (bpf_skb_load_bytes(skb, HBH_OFF, t, 2))
 		goto malformed;

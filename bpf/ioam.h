@@ -40,6 +40,14 @@ struct ioam_node {
 	__u32 pad;
 	__u64 id_wide;                 /* 56 bits (bit 8) */
 	__u64 clock_offset;            /* CLOCK_REALTIME minus CLOCK_BOOTTIME, ns */
+	__u32 export_rate;             /* traces exported per second and CPU at most */
+	__u32 pad2;
+};
+
+/* Export budget, per-CPU array of one. */
+struct ioam_budget {
+	__u64 second;
+	__u64 sent;
 };
 
 /* One trace option in an encap template. */
@@ -82,6 +90,7 @@ enum ioam_stat {
 	IOAM_ST_UNSUPPORTED,           /* opaque state snapshot or non-trace IOAM options: left alone */
 	IOAM_ST_MALFORMED,             /* broken Hop-by-Hop header: dropped */
 	IOAM_ST_KEPT,                  /* decap left the header: other options or unknown namespaces */
+	IOAM_ST_EXPORT_SKIPPED,        /* traces not exported: over the export rate */
 	IOAM_ST__MAX
 };
 

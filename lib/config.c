@@ -42,6 +42,7 @@ void config_defaults(struct petreld_config *c)
 	snprintf(c->netns_prefix, sizeof(c->netns_prefix), "petrel-");
 	c->underlay_mtu = 1500;
 	c->ioam_node_id = 0xffffff;
+	c->ioam_export_rate = 1000;
 	c->ioam_node_id_wide = 0xffffffffffffffULL;
 }
 
@@ -216,6 +217,9 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 		else
 			c->ioam_node_id = (uint32_t)id;
 		c->flags |= HAS_IOAM_ID;
+	} else if (!strcmp(key, "ioam-export-rate")) {
+		if ((ret = set_uint(&c->ioam_export_rate, key, v, 1, 1000000, err, len)))
+			return ret;
 	} else if (!strcmp(key, "ioam-headroom")) {
 		if ((ret = set_uint(&c->ioam_headroom, key, v, 0, 1024, err, len)))
 			return ret;

@@ -50,6 +50,7 @@ struct petreld_config {
 	uint32_t ioam_node_id;              /* ioam-node-id (24 bits; default 0xffffff, unknown) */
 	uint64_t ioam_node_id_wide;         /* ioam-node-id-wide (56 bits; default: unknown) */
 	int ioam_headroom;                  /* ioam-headroom: octets endpoints' MTU leaves for IOAM */
+	int ioam_export_rate;               /* ioam-export-rate: traces a second and CPU (default 1000) */
 };
 
 /* Defaults: cluster 10.244.0.0/16 + fd00:244::/48, blocks /24 + /64, vxlan, state /var/lib/petrel,
