@@ -67,8 +67,9 @@ struct encap_rule {
 	struct cidr to;
 };
 
-static int rule_decode(const char *text, struct encap_rule *r)
+static int rule_decode(const char *text, void *rec)
 {
+	struct encap_rule *r = rec;
 	json_t *j = json_loads(text, 0, NULL);
 	const char *to;
 	json_int_t ns, type, size, k, n;
@@ -110,31 +111,14 @@ static json_t *rule_json(const struct encap_rule *r)
 			 "node_len", ioam_nodelen(r->spec.type));
 }
 
-static int load_rules(struct agent *a, struct encap_rule **out, size_t *n)
-{
-	struct store_kv *kvs = NULL;
-	size_t nk = 0;
-	int ret = store_list(a->store, KEY_IOAM_ENCAP, &kvs, &nk, NULL);
-
-	*n = 0;
-	*out = NULL;
-	if (ret)
-		return ret;
-	*out = calloc(nk + 1, sizeof(**out));
-	for (size_t i = 0; *out && i < nk; i++)
-		if (rule_decode(kvs[i].value, &(*out)[*n]) == 0)
-			(*n)++;
-	store_kvs_free(kvs, nk);
-	return *out ? 0 : -ENOMEM;
-}
-
 struct ns_rec {
 	uint16_t id;
 	struct ioam_ns v;
 };
 
-static int ns_decode(const char *text, struct ns_rec *r)
+static int ns_decode(const char *text, void *rec)
 {
+	struct ns_rec *r = rec;
 	json_t *j = json_loads(text, 0, NULL);
 	json_int_t id, data;
 	const char *wide;
@@ -159,22 +143,38 @@ static json_t *ns_json(const struct ns_rec *r)
 	return json_pack("{s:i, s:s, s:s}", "id", r->id, "data", d, "wide", w);
 }
 
-static int load_namespaces(struct agent *a, struct ns_rec **out, size_t *n)
+/* Every record under prefix that decodes, as an array of elements of size each. */
+static int load_records(struct agent *a, const char *prefix, size_t size,
+			int (*decode)(const char *text, void *rec), void **out, size_t *n)
 {
 	struct store_kv *kvs = NULL;
 	size_t nk = 0;
-	int ret = store_list(a->store, KEY_IOAM_NS, &kvs, &nk, NULL);
+	int ret = store_list(a->store, prefix, &kvs, &nk, NULL);
+	char *all;
 
 	*n = 0;
 	*out = NULL;
 	if (ret)
 		return ret;
-	*out = calloc(nk + 1, sizeof(**out));
-	for (size_t i = 0; *out && i < nk; i++)
-		if (ns_decode(kvs[i].value, &(*out)[*n]) == 0)
+	all = calloc(nk + 1, size);
+	for (size_t i = 0; all && i < nk; i++)
+		if (decode(kvs[i].value, all + *n * size) == 0)
 			(*n)++;
 	store_kvs_free(kvs, nk);
-	return *out ? 0 : -ENOMEM;
+	*out = all;
+	return all ? 0 : -ENOMEM;
+}
+
+static int load_rules(struct agent *a, struct encap_rule **out, size_t *n)
+{
+	return load_records(a, KEY_IOAM_ENCAP, sizeof(**out), rule_decode,
+			    (void **)out, n);
+}
+
+static int load_namespaces(struct agent *a, struct ns_rec **out, size_t *n)
+{
+	return load_records(a, KEY_IOAM_NS, sizeof(**out), ns_decode,
+			    (void **)out, n);
 }
 
 /* Roles of this node's devices: "DEV" → hooks (1 ingress, 2 egress); -1 when unset. */

@@ -40,12 +40,14 @@ CIP=$(p --node node1 -j endpoint show c | jq -r .ipv6)
 # node1 reaches node2 through node3, a petrel node forwarding natively (transit role).
 ip netns exec "$LAB-node1" sysctl -qw net.ipv6.conf.eth0.accept_redirects=0
 ip netns exec "$LAB-node1" ip -6 route replace fd00:198:18::12/128 via fd00:198:18::13 dev eth0
-ip netns exec "$C" iperf3 -s -D -p 5201 >/dev/null 2>&1
+# The sender's CPU carries the whole forwarding chain (veth hops run in its softirq); the
+# receiver gets the other CPU, so the two do not compete.
+ip netns exec "$C" taskset -c 1 iperf3 -s -D -p 5201 >/dev/null 2>&1
 ip netns exec "$C" python3 bench/tools/udp_rr.py server 11111 >/dev/null 2>&1 &
 sleep 1
 
 udp() {   # → received Mbit/s of one run
-	ip netns exec "$A" iperf3 -6 -u -b 0 -l 1200 -c "$CIP" -p 5201 -t "$SECS" -J 2>/dev/null |
+	ip netns exec "$A" taskset -c 0 iperf3 -6 -u -b 0 -l 1200 -c "$CIP" -p 5201 -t "$SECS" -J 2>/dev/null |
 		jq '(.end.sum_received.bits_per_second // .end.sum.bits_per_second) / 1e6'
 }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }

@@ -18,14 +18,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define HBH_OFF       (L3_OFF + 40)        /* right after the fixed IPv6 header */
 #define MAX_TLVS      64                   /* options walked in one Hop-by-Hop header */
 
-/* The datapath's endpoint map, shared through its pin (same name and definition). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, DP_MAX_ENDPOINTS);
-	__type(key, struct ep_key);
-	__type(value, struct ep_info);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} endpoints SEC(".maps");
+#include "lib/endpoints_map.h"     /* the datapath's map, shared through its pin */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -58,6 +58,9 @@ int cmd_ioam_role(struct cli *c, int argc, char **argv);
 int cmd_ioam_show(struct cli *c, int argc, char **argv);
 int cmd_ioam_traces(struct cli *c, int argc, char **argv);
 
+/* GET path from the agent and print its JSON lines as they come (flows, IOAM traces). */
+int cli_stream(struct cli *c, const char *path, const char *what);
+
 /* The string at o[k], or "" when absent: for printing agent replies. */
 const char *json_str(json_t *o, const char *k);
 

@@ -205,19 +205,9 @@ int cmd_ioam_show(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-static int print_line(json_t *line, void *arg)
-{
-	json_dumpf(line, stdout, JSON_COMPACT);
-	fputc('\n', stdout);
-	fflush(stdout);
-	return 0;
-}
-
 int cmd_ioam_traces(struct cli *c, int argc, char **argv)
 {
-	const char *sock, *path = "/v1/ioam/traces";
-	long status = 0;
-	int err, ret;
+	const char *path = "/v1/ioam/traces";
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f"))
@@ -225,13 +215,5 @@ int cmd_ioam_traces(struct cli *c, int argc, char **argv)
 		else
 			return cli_usage(c, "ioam traces", "unexpected argument '%s'", argv[i]);
 	}
-	sock = cli_socket(c, &err);
-	if (!sock)
-		return err;
-	ret = api_stream(sock, "GET", path, NULL, print_line, NULL, &status);
-	if (ret)
-		return cli_error(c, "no agent answers on %s: %s", sock, strerror(-ret));
-	if (status != 200)
-		return cli_error(c, "the agent refused the trace query (HTTP %ld)", status);
-	return 0;
+	return cli_stream(c, path, "trace");
 }

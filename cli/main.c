@@ -173,6 +173,31 @@ static void usage(FILE *f)
 	fprintf(f, "\nExample:\n  petrel lab up --nodes 3 && petrel --node node1 endpoint add web\n");
 }
 
+static int print_line(json_t *line, void *arg)
+{
+	json_dumpf(line, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	fflush(stdout);
+	return 0;
+}
+
+int cli_stream(struct cli *c, const char *path, const char *what)
+{
+	const char *sock;
+	long status = 0;
+	int err, ret;
+
+	sock = cli_socket(c, &err);
+	if (!sock)
+		return err;
+	ret = api_stream(sock, "GET", path, NULL, print_line, NULL, &status);
+	if (ret)
+		return cli_error(c, "no agent answers on %s: %s", sock, strerror(-ret));
+	if (status != 200)
+		return cli_error(c, "the agent refused the %s query (HTTP %ld)", what, status);
+	return 0;
+}
+
 const char *json_str(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));

@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "../unit/harness.h"
+#include "prog_run.h"
 #include "ioam.skel.h"
 #include "bpf/datapath.h"
 #include "ioam.h"
@@ -69,18 +70,7 @@ static void udp6(struct frame *f, const char *src, const char *dst, const uint8_
 
 static int run(struct bpf_program *prog, struct frame *f, struct frame *out)
 {
-	struct __sk_buff ctx = { .ifindex = 1 };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->buf, .data_size_in = f->len,
-		    .data_out = out->buf, .data_size_out = sizeof(out->buf),
-		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
-	int ret = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
-
-	if (ret) {
-		fprintf(stderr, "test_run: %s\n", strerror(-ret));
-		return -100;
-	}
-	out->len = opts.data_size_out;
-	return (int)opts.retval;
+	return prog_run(prog, f->buf, f->len, out->buf, sizeof(out->buf), &out->len);
 }
 
 static uint64_t stat_of(struct ioam_bpf *skel, int s)
