@@ -278,34 +278,31 @@ int ioam_sync(struct agent *a)
 	node_map(a);
 	/* Namespaces: stale ones out, then every stored one in. */
 	fd_ns = bpf_map__fd(io.skel->maps.ioam_namespaces);
-	for (__u32 k, *prev = NULL, next; bpf_map_get_next_key(fd_ns, prev, &next) == 0; prev = &k) {
-		bool keep = false;
-
-		k = next;
-		for (size_t i = 0; i < nn; i++)
-			keep |= nss[i].id == k;
-		if (!keep) {
-			bpf_map_delete_elem(fd_ns, &k);
-			prev = NULL;
-		}
-	}
 	for (size_t i = 0; i < nn; i++) {
 		__u32 id = nss[i].id;
 
 		bpf_map_update_elem(fd_ns, &id, &nss[i].v, BPF_ANY);
 	}
-	/* Encap: rules with the same destination prefix become one template. */
-	fd_enc = bpf_map__fd(io.skel->maps.ioam_encap);
 	{
-		struct ioam_encap_key k, next, *prev = NULL;
+		__u32 stale[IOAM_MAX_NS], cur, next, *prev = NULL;
+		size_t ns_stale = 0;
 
-		while (bpf_map_get_next_key(fd_enc, prev, &next) == 0) {
-			bpf_map_delete_elem(fd_enc, &next);
-			prev = NULL;
-			k = next;
-			(void)k;
+		while (bpf_map_get_next_key(fd_ns, prev, &next) == 0 && ns_stale < IOAM_MAX_NS) {
+			bool keep = false;
+
+			for (size_t i = 0; i < nn; i++)
+				keep |= nss[i].id == next;
+			if (!keep)
+				stale[ns_stale++] = next;
+			cur = next;
+			prev = &cur;
 		}
+		for (size_t i = 0; i < ns_stale; i++)
+			bpf_map_delete_elem(fd_ns, &stale[i]);
 	}
+	/* Encap: rules with the same destination prefix become one template; the new ones
+	 * replace the old in place, then prefixes no rule names any more go. */
+	fd_enc = bpf_map__fd(io.skel->maps.ioam_encap);
 	qsort(rules, nr, sizeof(*rules), cmp_rule);
 	for (size_t i = 0; i < nr && slot < IOAM_MAX_ENCAP;) {
 		static struct ioam_encap enc;
@@ -332,6 +329,24 @@ int ioam_sync(struct agent *a)
 				log_warn("ioam: cannot store encap rule: %s", strerror(errno));
 		}
 		i = j;
+	}
+	{
+		struct ioam_encap_key stale[IOAM_MAX_ENCAP], cur, next, *prev = NULL;
+		size_t n_stale = 0;
+
+		while (bpf_map_get_next_key(fd_enc, prev, &next) == 0 && n_stale < IOAM_MAX_ENCAP) {
+			bool keep = false;
+
+			for (size_t i = 0; i < nr; i++)
+				keep |= rules[i].to.prefixlen == next.prefixlen &&
+					!memcmp(rules[i].to.addr.bytes, next.addr, 16);
+			if (!keep)
+				stale[n_stale++] = next;
+			cur = next;
+			prev = &cur;
+		}
+		for (size_t i = 0; i < n_stale; i++)
+			bpf_map_delete_elem(fd_enc, &stale[i]);
 	}
 	/* Filters: the underlay device gets both roles once anything is configured, unless
 	 * a role says otherwise; other devices only by an explicit role. */

@@ -10,8 +10,9 @@
 # and the per-node cost of each role: the eBPF programs' own run time per packet
 # (kernel.bpf_stats_enabled), and the UDP round trip with and without IOAM
 # (bench/tools/udp_rr.py; Debian's sockperf takes no IPv6 address).
-# Every point is ROUNDS pairs of runs, IOAM off (no program attached anywhere) then on, back
-# to back; its ratio is the median of the pairs' ratios, so a shared machine's drift cancels.
+# Every point is ROUNDS pairs of runs, IOAM off (no program attached anywhere) and on, back
+# to back in alternating order; its ratio is the median of the pairs' ratios, so a shared
+# machine's drift cancels.
 # Output: a markdown table on stdout, JSON and SVG plots in bench/out/.
 # Usage: bench/ioam.sh [ROUNDS (default 3)] [SECONDS per run (default 3)]
 set -euo pipefail
@@ -59,13 +60,17 @@ roles() {   # on|off: the IOAM programs attached on every node, or none at all
 	local r; [ "$1" = on ] && r="ingress egress" || r=none
 	for n in node1 node2 node3; do p --node $n ioam role --dev eth0 $r >/dev/null; done
 }
-# point LABEL: ROUNDS pairs of runs, IOAM off then on, back to back, so the slow drift of a
-# shared machine cancels out; the ratio is the median of the pairs' ratios.
+# point LABEL: ROUNDS pairs of runs, IOAM off and on back to back (off first in odd rounds,
+# on first in even ones), so the drift of a shared machine cancels out; the ratio is the
+# median of the pairs' ratios.
 point() {
 	local on="" rat="" o n
 	for r in $(seq "$ROUNDS"); do
-		roles off; o=$(udp)
-		roles on; n=$(udp)
+		if [ $((r % 2)) = 1 ]; then
+			roles off; o=$(udp); roles on; n=$(udp)
+		else
+			n=$(udp); roles off; o=$(udp); roles on
+		fi
 		OFF+="$o "; on+="$n "
 		rat+="$(awk -v n="$n" -v o="$o" 'BEGIN {print n / o}') "
 	done

@@ -125,7 +125,8 @@ rm -f "$PCAP" "$PCAP_EP"
 p --node node1 ioam encap add --ns $NS --trace-type $TYPE --size 180 --freq 1/4 >/dev/null
 sleep 0.5
 before=$(p --node node1 -j ioam show | jq '.counters.encap')
-for i in $(seq 8); do echo x | timeout 3 ip netns exec "$A1" socat -t 0.2 - "UDP6:[$B1IP]:7001" 2>/dev/null || true; done
+# one CPU: the sampling counters are per CPU
+for i in $(seq 8); do echo x | timeout 3 ip netns exec "$A1" taskset -c 0 socat -t 0.2 - "UDP6:[$B1IP]:7001" 2>/dev/null || true; done
 after=$(p --node node1 -j ioam show | jq '.counters.encap')
 [ $((after - before)) -eq 2 ] || fail "1/4 sampling inserted $((after - before)) of 8"
 ok "--freq 1/4 inserts into 2 of 8 packets"
