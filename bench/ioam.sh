@@ -198,7 +198,7 @@ gnuplot <<EOF
 set terminal svg size 900,300 dynamic background rgb 'white' font 'sans,11'
 set output '$OUT/ioam.svg'
 set multiplot layout 1,3
-set yrange [0.8:1.1]
+set yrange [0.4:1.2]
 set grid
 set ylabel 'throughput / no IOAM'
 set title 'insertion rate'
