@@ -201,6 +201,15 @@ void latency_endpoint_gone(struct agent *a, const char *name);
 void latency_metrics(struct agent *a, FILE *f);
 void latency_stop(struct agent *a);
 
+/* ioam.c: IPv6 IOAM (native mode): config in cluster state, programs on the underlay. */
+int ioam_start(struct agent *a);
+void ioam_stop(struct agent *a);
+int ioam_sync(struct agent *a);
+int ioam_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
+char *ioam_traces_next(uint64_t *cursor, const char *unused1, const char *unused2, int wait_ms);
+uint64_t ioam_traces_cursor(bool now);
+void ioam_metrics(struct agent *a, FILE *f);
+
 /* metrics.c */
 char *metrics_prometheus(struct agent *a);
 /* petrel_containers{node,state}: this node's containers by state (container.c). */

@@ -154,6 +154,7 @@ static int node_route(struct agent *a, const struct api_request *rq, json_t **re
 struct flow_stream {
 	struct agent *a;
 	uint64_t cursor;
+	char *(*next)(uint64_t *cursor, const char *a, const char *b, int wait_ms);
 	bool follow;
 	char endpoint[EP_NAME_MAX], verdict[16];
 	char *line;
@@ -166,7 +167,7 @@ static ssize_t flow_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t n;
 
 	while (!st->line) {
-		char *l = flows_next(&st->cursor, *st->endpoint ? st->endpoint : NULL,
+		char *l = st->next(&st->cursor, *st->endpoint ? st->endpoint : NULL,
 				     *st->verdict ? st->verdict : NULL, st->follow ? 1000 : 0);
 		if (l) {
 			st->len = strlen(l);
@@ -196,7 +197,7 @@ static void flow_free(void *cls)
 	free(st);
 }
 
-static enum MHD_Result flows_response(struct agent *a, struct MHD_Connection *c)
+static enum MHD_Result flows_response(struct agent *a, struct MHD_Connection *c, bool ioam)
 {
 	const char *follow = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow");
 	const char *ep = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "endpoint");
@@ -216,6 +217,11 @@ static enum MHD_Result flows_response(struct agent *a, struct MHD_Connection *c)
 	st->follow = follow && strcmp(follow, "0") && strcmp(follow, "false");
 	/* Following starts at "now"; a plain listing replays what is buffered. */
 	st->cursor = st->follow ? flows_now() : flows_oldest();
+	st->next = flows_next;
+	if (ioam) {       /* GET /v1/ioam/traces[?follow=1]: decapsulated IOAM traces */
+		st->cursor = ioam_traces_cursor(st->follow);
+		st->next = ioam_traces_next;
+	}
 	snprintf(st->endpoint, sizeof(st->endpoint), "%s", ep ? ep : "");
 	snprintf(st->verdict, sizeof(st->verdict), "%s", verdict ? verdict : "");
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, flow_reader, st, flow_free);
@@ -261,7 +267,7 @@ static enum MHD_Result migrate_response(struct agent *a, struct MHD_Connection *
 
 /* Every JSON route module of the agent; the first that claims a path answers it. */
 static api_route_fn routes[] = { node_route, endpoints_route, policy_route, container_route,
-				 latency_route };
+				 latency_route, ioam_route };
 
 static enum MHD_Result dispatch(struct agent *a, struct MHD_Connection *c, const char *method,
 				const char *url, const struct request *raw)
@@ -275,7 +281,9 @@ static enum MHD_Result dispatch(struct agent *a, struct MHD_Connection *c, const
 	if (raw->too_large)
 		return fail(c, 413, NULL, "request body larger than %s", "1 MiB");
 	if (!strcmp(url, "/v1/flows") && !strcmp(method, "GET"))
-		return flows_response(a, c);
+		return flows_response(a, c, false);
+	if (!strcmp(url, "/v1/ioam/traces") && !strcmp(method, "GET"))
+		return flows_response(a, c, true);
 	if (!strcmp(url, "/metrics") && !strcmp(method, "GET")) {
 		char *text = metrics_prometheus(a);
 
@@ -342,7 +350,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return migrate_response(s->a, c, name, rq);
 	}
 	/* The flow stream only reads the flow log (its own lock); it may run for long. */
-	if (!strcmp(url, "/v1/flows"))
+	if (!strcmp(url, "/v1/flows") || !strcmp(url, "/v1/ioam/traces"))
 		return dispatch(s->a, c, method, url, rq);
 	pthread_mutex_lock(&s->a->lock);
 	ret = dispatch(s->a, c, method, url, rq);

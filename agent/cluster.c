@@ -220,6 +220,8 @@ int cluster_sync(struct agent *a)
 	/* Identities and policies follow the same changes (endpoints come and go). */
 	if (!ret)
 		ret = policy_sync(a);
+	if (!ret)
+		ret = ioam_sync(a);
 out:
 	free(want.v);
 	free(stale.v);
@@ -279,7 +281,7 @@ static int on_event(const struct store_event *ev, void *arg)
 
 	if (!strncmp(ev->key, KEY_NODES, strlen(KEY_NODES)) ||
 	    !strncmp(ev->key, KEY_ENDPOINTS, strlen(KEY_ENDPOINTS)) ||
-	    !strncmp(ev->key, "/petrel/policies/", 17)) {
+	    !strncmp(ev->key, "/petrel/policies/", 17) || !strncmp(ev->key, "/petrel/ioam/", 13)) {
 		log_debug("watch: %s %s", ev->type == STORE_PUT ? "put" : "delete", ev->key);
 		pthread_mutex_lock(&a->lock);
 		cluster_sync(a);

@@ -130,10 +130,11 @@ cleanup:
 	return ret;
 }
 
-static int attach(int ifindex, enum bpf_tc_attach_point where, struct bpf_program *prog)
+static int attach_prio(int ifindex, enum bpf_tc_attach_point where, struct bpf_program *prog,
+		       __u32 prio)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY,
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = prio,
 		    .prog_fd = bpf_program__fd(prog), .flags = BPF_TC_F_REPLACE);
 	int ret;
 
@@ -141,6 +142,11 @@ static int attach(int ifindex, enum bpf_tc_attach_point where, struct bpf_progra
 	if (ret && ret != -EEXIST)
 		return ret;
 	return bpf_tc_attach(&hook, &opts);
+}
+
+static int attach(int ifindex, enum bpf_tc_attach_point where, struct bpf_program *prog)
+{
+	return attach_prio(ifindex, where, prog, TC_PRIORITY);
 }
 
 int datapath_attach_endpoint(struct datapath *dp, int host_ifindex)
@@ -152,7 +158,14 @@ int datapath_attach_endpoint(struct datapath *dp, int host_ifindex)
 
 int datapath_attach_underlay(struct datapath *dp, int ifindex)
 {
-	return attach(ifindex, BPF_TC_INGRESS, dp->skel->progs.from_underlay);
+	/* Priority 2 leaves priority 1 to IOAM, which must see (and decapsulate) packets first. */
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, old, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	int ret = attach_prio(ifindex, BPF_TC_INGRESS, dp->skel->progs.from_underlay, TC_PRIORITY + 1);
+
+	if (!ret)
+		bpf_tc_detach(&hook, &old);   /* an older agent's filter at priority 1 */
+	return ret;
 }
 
 int datapath_attach_overlay(struct datapath *dp, int ifindex)

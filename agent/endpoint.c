@@ -213,7 +213,8 @@ static int plumb(struct agent *a, struct endpoint *ep, const struct ep_request *
 		 const uint8_t host_mac[6], bool take_traffic, struct api_error *e)
 {
 	char peer[16];
-	int mtu = a->cfg.underlay_mtu - (a->cfg.mode == MODE_VXLAN ? VXLAN_OVERHEAD : 0);
+	int mtu = a->cfg.underlay_mtu - (a->cfg.mode == MODE_VXLAN ? VXLAN_OVERHEAD : 0) -
+		  a->cfg.ioam_headroom;
 	int nsfd, selffd, ret;
 	bool classic = a->cfg.backend == BACKEND_IPTABLES;
 	struct container_setup cs = {

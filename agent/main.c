@@ -27,7 +27,8 @@ static const char usage[] =
 "                      node, underlay-device, underlay-ipv4, underlay-ipv6,\n"
 "                      cluster-ipv4, cluster-ipv6, block-ipv4-len, block-ipv6-len,\n"
 "                      mode (vxlan|native), state-dir, socket, etcd, bpf-pin-dir,\n"
-"                      netns-prefix, underlay-mtu\n"
+"                      netns-prefix, underlay-mtu, ioam-node-id, ioam-node-id-wide,\n"
+"                      ioam-headroom, ioam-export-rate\n"
 "  -h, --help          show this help\n"
 "\n"
 "Example:\n"
@@ -133,6 +134,8 @@ int main(int argc, char **argv)
 		log_warn("flow log could not start; `petrel flows` will stay empty");
 	if (peer_start(&a))
 		log_warn("live migration disabled on this node (see the error above)");
+	if (ioam_start(&a))
+		log_warn("IOAM programs could not load; `petrel ioam` will refuse changes");
 	if (cluster_threads_start(&a))
 		log_warn("cluster watch could not start; state changes on other nodes will be missed");
 	log_info("node %s ready: mode %s, store %s, API on %s", a.cfg.node,
@@ -156,6 +159,7 @@ int main(int argc, char **argv)
 	latency_stop(&a);
 	cluster_threads_stop(&a);
 	flows_stop(&a);
+	ioam_stop(&a);
 	node_stop(&a);
 	return 0;
 }

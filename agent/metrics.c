@@ -46,6 +46,7 @@ char *metrics_prometheus(struct agent *a)
 			datapath_drop_reason_name(i), (unsigned long long)drops[i]);
 	container_metrics(a, f);
 	latency_metrics(a, f);
+	ioam_metrics(a, f);
 	fclose(f);
 	return buf;
 }

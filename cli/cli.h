@@ -55,6 +55,14 @@ int cmd_policy_list(struct cli *c, int argc, char **argv);
 int cmd_policy_show(struct cli *c, int argc, char **argv);
 int cmd_policy_delete(struct cli *c, int argc, char **argv);
 int cmd_flows(struct cli *c, int argc, char **argv);
+int cmd_ioam_namespace(struct cli *c, int argc, char **argv);
+int cmd_ioam_encap(struct cli *c, int argc, char **argv);
+int cmd_ioam_role(struct cli *c, int argc, char **argv);
+int cmd_ioam_show(struct cli *c, int argc, char **argv);
+int cmd_ioam_traces(struct cli *c, int argc, char **argv);
+
+/* GET path from the agent and print its JSON lines as they come (flows, IOAM traces). */
+int cli_stream(struct cli *c, const char *path, const char *what);
 
 /* GET /v1/containers/NAME; in a lab, switch to the agent of the node hosting it. */
 int cli_locate_container(struct cli *c, const char *name, json_t **ct);

@@ -360,9 +360,9 @@ static int start_agent(struct cli *c, struct lab *l, int i)
 		 "# written by petrel lab up\nnode = node%d\nunderlay-device = eth0\n"
 		 "underlay-ipv4 = 198.18.0.%d\nunderlay-ipv6 = fd00:198:18::%d\nmode = %s\n"
 		 "state-dir = %s/state\nsocket = %s\nbpf-pin-dir = /sys/fs/bpf/petrel/%s/node%d\n"
-		 "netns-prefix = %s-ep-\npolicy-backend = %s\n%s%s\n"
+		 "netns-prefix = %s-ep-\npolicy-backend = %s\nioam-node-id = %d\n%s%s\n"
 		 "tls-ca = %s/pki/ca.pem\ntls-cert = %s/pki/node%d.pem\ntls-key = %s/pki/node%d.key\n",
-		 i, 10 + i, 10 + i, l->mode, dir, sock, l->name, i, l->name, l->backend,
+		 i, 10 + i, 10 + i, l->mode, dir, sock, l->name, i, l->name, l->backend, i,
 		 l->nodes >= 2 ? "etcd = " : "", l->nodes >= 2 ? ETCD_URL : "",
 		 l->dir, l->dir, i, l->dir, i);
 	if ((ret = write_file_atomic(conf, text)))

@@ -150,21 +150,10 @@ int cmd_policy_delete(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-static int print_line(json_t *line, void *arg)
-{
-	json_dumpf(line, stdout, JSON_COMPACT);
-	fputc('\n', stdout);
-	fflush(stdout);
-	return 0;
-}
-
 int cmd_flows(struct cli *c, int argc, char **argv)
 {
 	char path[256] = "/v1/flows?x=1";
 	size_t off = strlen(path);
-	long status = 0;
-	int err, ret;
-	const char *sock;
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f")) {
@@ -182,13 +171,5 @@ int cmd_flows(struct cli *c, int argc, char **argv)
 			return cli_usage(c, "flows", "unexpected argument '%s'", argv[i]);
 		}
 	}
-	sock = cli_socket(c, &err);
-	if (!sock)
-		return err;
-	ret = api_stream(sock, "GET", path, NULL, print_line, NULL, &status);
-	if (ret)
-		return cli_error(c, "no agent answers on %s: %s", sock, strerror(-ret));
-	if (status != 200)
-		return cli_error(c, "the agent refused the flow query (HTTP %ld)", status);
-	return 0;
+	return cli_stream(c, path, "flow");
 }

@@ -42,6 +42,9 @@ void config_defaults(struct petreld_config *c)
 	snprintf(c->netns_prefix, sizeof(c->netns_prefix), "petrel-");
 	c->underlay_mtu = 1500;
 	c->peer_port = 4791;
+	c->ioam_node_id = 0xffffff;
+	c->ioam_export_rate = 1000;
+	c->ioam_node_id_wide = 0xffffffffffffffULL;
 }
 
 static int bad(char *err, size_t len, const char *key, const char *fmt, ...)
@@ -215,6 +218,27 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 		if ((ret = set_str(c->criu, sizeof(c->criu), key, v, true, err, len)))
 			return ret;
 		c->flags |= HAS_CRIU;
+	} else if (!strcmp(key, "ioam-node-id") || !strcmp(key, "ioam-node-id-wide")) {
+		bool wide = key[12] == '-';
+		char *end;
+		unsigned long long id;
+
+		errno = 0;
+		id = strtoull(v, &end, 0);
+		if (!*v || *v == '-' || errno || *end || id > (wide ? 0xffffffffffffffULL : 0xffffffULL))
+			return bad(err, len, key, "'%s' is not a number in 0-%s", v,
+				   wide ? "0xffffffffffffff" : "0xffffff");
+		if (wide)
+			c->ioam_node_id_wide = id;
+		else
+			c->ioam_node_id = (uint32_t)id;
+		c->flags |= HAS_IOAM_ID;
+	} else if (!strcmp(key, "ioam-export-rate")) {
+		if ((ret = set_uint(&c->ioam_export_rate, key, v, 1, 1000000, err, len)))
+			return ret;
+	} else if (!strcmp(key, "ioam-headroom")) {
+		if ((ret = set_uint(&c->ioam_headroom, key, v, 0, 1024, err, len)))
+			return ret;
 	} else if (!strcmp(key, "underlay-mtu")) {
 		if ((ret = set_uint(&c->underlay_mtu, key, v, 1280, 65535, err, len)))
 			return ret;

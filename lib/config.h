@@ -30,6 +30,7 @@ enum {
 	HAS_TLS        = 1 << 16,
 	HAS_PEER_PORT  = 1 << 17,
 	HAS_CRIU       = 1 << 18,
+	HAS_IOAM_ID    = 1 << 19,
 };
 
 #define CONFIG_STR 256
@@ -55,6 +56,10 @@ struct petreld_config {
 	char tls_key[CONFIG_STR];           /* tls-key */
 	int peer_port;                      /* peer-port (default 4791) */
 	char criu[CONFIG_STR];              /* criu: path of a CRIU >= 4.2 (empty: search) */
+	uint32_t ioam_node_id;              /* ioam-node-id (24 bits; default 0xffffff, unknown) */
+	uint64_t ioam_node_id_wide;         /* ioam-node-id-wide (56 bits; default: unknown) */
+	int ioam_headroom;                  /* ioam-headroom: octets endpoints' MTU leaves for IOAM */
+	int ioam_export_rate;               /* ioam-export-rate: traces a second and CPU (default 1000) */
 };
 
 /* Defaults: cluster 10.244.0.0/16 + fd00:244::/48, blocks /24 + /64, vxlan, state /var/lib/petrel,

@@ -103,12 +103,13 @@ static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
 	}
 	if (ret != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return drop(DROP_FIB);
-	/* The kernel resolves the node's MAC and sends the packet on. */
+	/* The kernel resolves the next hop's MAC and sends the packet on. The FIB left the
+	 * next hop in the destination field: the node itself, or a router on the way. */
 	nh.nh_family = fib.family;
 	if (p->family == AF_INET)
-		__builtin_memcpy(&nh.ipv4_nh, loc->node4, 4);
+		nh.ipv4_nh = fib.ipv4_dst;
 	else
-		__builtin_memcpy(nh.ipv6_nh, loc->node6, 16);
+		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
 	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
 }
 

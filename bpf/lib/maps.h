@@ -2,14 +2,7 @@
  * (and the programs it re-attaches) find the same state. */
 #pragma once
 #include "../datapath.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, DP_MAX_ENDPOINTS);
-	__type(key, struct ep_key);
-	__type(value, struct ep_info);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} endpoints SEC(".maps");
+#include "endpoints_map.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "../unit/harness.h"
+#include "prog_run.h"
 #include "datapath.skel.h"
 #include "bpf/datapath.h"
 
@@ -92,18 +93,9 @@ static void tcp4(struct frame *f, const char *src, uint16_t sport, const char *d
 /* Run prog on frame f; returns the verdict and leaves the output in out. */
 static int run(struct bpf_program *prog, struct frame *f, struct frame *out)
 {
-	struct __sk_buff ctx = { .ifindex = 1 };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->buf, .data_size_in = f->len,
-		    .data_out = out->buf, .data_size_out = sizeof(out->buf),
-		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
-	int ret = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+	int v = prog_run(prog, f->buf, f->len, out->buf, sizeof(out->buf), &out->len);
 
-	if (ret) {
-		fprintf(stderr, "test_run: %s\n", strerror(-ret));
-		return -1;
-	}
-	out->len = opts.data_size_out;
-	return (int)opts.retval;
+	return v == -100 ? -1 : v;
 }
 
 static uint64_t drops_of(struct datapath_bpf *skel, int reason)

@@ -1,0 +1,869 @@
+/* IOAM in the agent: configuration in cluster state (/petrel/ioam/...), compiled into the
+ * IOAM programs' maps on every sync; the programs attached to the underlay device's
+ * ingress (transit/decap) and egress (encap) ahead of the datapath; decapsulated traces
+ * read from the ring buffer, kept as JSON lines for `petrel ioam traces`, and aggregated
+ * into per-hop delays for /metrics. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "agent.h"
+#include "ioam.h"
+#include "ioam.skel.h"
+#include "log.h"
+#include "netlink.h"
+#include "util.h"
+
+#define KEY_IOAM_NS    "/petrel/ioam/namespaces/"
+#define KEY_IOAM_ENCAP "/petrel/ioam/encap/"
+#define KEY_IOAM_ROLES "/petrel/ioam/roles/"
+#define IOAM_TC_HANDLE 0x10a
+#define IOAM_TC_PRIO   1       /* before the datapath's filter (priority 2) */
+#define TRACE_RING     1024
+#define MAX_HOPS       256
+
+static const char *const stat_names[IOAM_ST__MAX] = {
+	[IOAM_ST_ENCAP] = "encap", [IOAM_ST_NOT_SAMPLED] = "not-sampled",
+	[IOAM_ST_ENCAP_FAIL] = "encap-failed", [IOAM_ST_TRANSIT] = "transit",
+	[IOAM_ST_DECAP] = "decap", [IOAM_ST_EXPORT] = "exported",
+	[IOAM_ST_EXPORT_LOST] = "export-lost", [IOAM_ST_OVERFLOW] = "overflow",
+	[IOAM_ST_UNKNOWN_NS] = "unknown-namespace", [IOAM_ST_INCONSISTENT] = "inconsistent",
+	[IOAM_ST_UNSUPPORTED] = "unsupported", [IOAM_ST_MALFORMED] = "malformed-dropped",
+	[IOAM_ST_KEPT] = "decap-kept", [IOAM_ST_EXPORT_SKIPPED] = "export-skipped",
+};
+
+struct hop_delay {
+	uint16_t ns;
+	uint32_t from, to;
+	uint64_t count, sum_ns, max_ns;
+};
+
+static struct {
+	pthread_mutex_t lock;          /* the trace ring and delays; the rest is under a->lock */
+	pthread_cond_t cond;
+	struct ioam_bpf *skel;
+	struct ring_buffer *rb;
+	pthread_t thread;
+	bool running;
+	json_t *ring[TRACE_RING];
+	uint64_t seq;
+	struct hop_delay hops[MAX_HOPS];
+	size_t n_hops;
+	int attached[64][2];           /* ifindex, hooks (1 ingress, 2 egress) attached */
+	size_t n_attached;
+} io = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+/* --- configuration records ------------------------------------------------------------ */
+
+struct encap_rule {
+	struct ioam_opt_spec spec;
+	uint32_t k, n;
+	struct cidr to;
+};
+
+static int rule_decode(const char *text, void *rec)
+{
+	struct encap_rule *r = rec;
+	json_t *j = json_loads(text, 0, NULL);
+	const char *to;
+	json_int_t ns, type, size, k, n;
+	int ret = -EINVAL;
+
+	if (!j)
+		return -EINVAL;
+	if (json_unpack(j, "{s:I, s:I, s:I, s:I, s:I, s:s}", "namespace", &ns, "trace_type", &type,
+			"size", &size, "freq_k", &k, "freq_n", &n, "to", &to) == 0 &&
+	    cidr_parse(to, &r->to) == 0 && r->to.addr.family == AF_INET6) {
+		r->spec.ns = (uint16_t)ns;
+		r->spec.type = (uint32_t)type;
+		r->spec.size = (uint32_t)size;
+		r->k = (uint32_t)k;
+		r->n = (uint32_t)n;
+		ret = 0;
+	}
+	json_decref(j);
+	return ret;
+}
+
+static void rule_key(char *key, size_t len, uint16_t ns, const struct cidr *to)
+{
+	char c[CIDR_STRLEN];
+
+	cidr_str(to, c);
+	*strchr(c, '/') = '_';
+	snprintf(key, len, KEY_IOAM_ENCAP "ns%u-%s", ns, c);
+}
+
+static json_t *rule_json(const struct encap_rule *r)
+{
+	char type[16], to[CIDR_STRLEN], freq[32];
+
+	snprintf(type, sizeof(type), "0x%06x", r->spec.type);
+	snprintf(freq, sizeof(freq), "%u/%u", r->k, r->n);
+	return json_pack("{s:i, s:s, s:i, s:s, s:s, s:i}", "namespace", r->spec.ns, "trace_type", type,
+			 "size", (int)r->spec.size, "freq", freq, "to", cidr_str(&r->to, to),
+			 "node_len", ioam_nodelen(r->spec.type));
+}
+
+struct ns_rec {
+	uint16_t id;
+	struct ioam_ns v;
+};
+
+static int ns_decode(const char *text, void *rec)
+{
+	struct ns_rec *r = rec;
+	json_t *j = json_loads(text, 0, NULL);
+	json_int_t id, data;
+	const char *wide;
+	int ret = -EINVAL;
+
+	if (j && json_unpack(j, "{s:I, s:I, s:s}", "id", &id, "data", &data, "wide", &wide) == 0) {
+		r->id = (uint16_t)id;
+		r->v.data = (uint32_t)data;
+		r->v.data_wide = strtoull(wide, NULL, 16);
+		ret = 0;
+	}
+	json_decref(j);
+	return ret;
+}
+
+static json_t *ns_json(const struct ns_rec *r)
+{
+	char d[16], w[24];
+
+	snprintf(d, sizeof(d), "0x%08x", r->v.data);
+	snprintf(w, sizeof(w), "0x%016llx", (unsigned long long)r->v.data_wide);
+	return json_pack("{s:i, s:s, s:s}", "id", r->id, "data", d, "wide", w);
+}
+
+/* Every record under prefix that decodes, as an array of elements of size each. */
+static int load_records(struct agent *a, const char *prefix, size_t size,
+			int (*decode)(const char *text, void *rec), void **out, size_t *n)
+{
+	struct store_kv *kvs = NULL;
+	size_t nk = 0;
+	int ret = store_list(a->store, prefix, &kvs, &nk, NULL);
+	char *all;
+
+	*n = 0;
+	*out = NULL;
+	if (ret)
+		return ret;
+	all = calloc(nk + 1, size);
+	for (size_t i = 0; all && i < nk; i++)
+		if (decode(kvs[i].value, all + *n * size) == 0)
+			(*n)++;
+	store_kvs_free(kvs, nk);
+	*out = all;
+	return all ? 0 : -ENOMEM;
+}
+
+static int load_rules(struct agent *a, struct encap_rule **out, size_t *n)
+{
+	return load_records(a, KEY_IOAM_ENCAP, sizeof(**out), rule_decode,
+			    (void **)out, n);
+}
+
+static int load_namespaces(struct agent *a, struct ns_rec **out, size_t *n)
+{
+	return load_records(a, KEY_IOAM_NS, sizeof(**out), ns_decode,
+			    (void **)out, n);
+}
+
+/* Roles of this node's devices: "DEV" → hooks (1 ingress, 2 egress); -1 when unset. */
+static int role_of(struct agent *a, const char *dev)
+{
+	char key[256], *v = NULL;
+	json_t *j;
+	int hooks = -1;
+
+	snprintf(key, sizeof(key), KEY_IOAM_ROLES "%s/%s", a->cfg.node, dev);
+	if (store_get(a->store, key, &v, NULL))
+		return -1;
+	j = json_loads(v, 0, NULL);
+	free(v);
+	if (j) {
+		hooks = (json_is_true(json_object_get(j, "ingress")) ? 1 : 0) |
+			(json_is_true(json_object_get(j, "egress")) ? 2 : 0);
+		json_decref(j);
+	}
+	return hooks;
+}
+
+/* --- maps and filters ------------------------------------------------------------------ */
+
+static int tc_set(int ifindex, enum bpf_tc_attach_point where, struct bpf_program *prog, bool on)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = IOAM_TC_HANDLE, .priority = IOAM_TC_PRIO);
+	int ret;
+
+	if (!on) {
+		ret = bpf_tc_detach(&hook, &opts);
+		return ret == -ENOENT ? 0 : ret;
+	}
+	opts.prog_fd = bpf_program__fd(prog);
+	opts.flags = BPF_TC_F_REPLACE;
+	ret = bpf_tc_hook_create(&hook);
+	if (ret && ret != -EEXIST)
+		return ret;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static int set_hooks(int ifindex, int hooks)
+{
+	int ret = tc_set(ifindex, BPF_TC_INGRESS, io.skel->progs.ioam_ingress, hooks & 1);
+
+	if (!ret)
+		ret = tc_set(ifindex, BPF_TC_EGRESS, io.skel->progs.ioam_egress, hooks & 2);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < io.n_attached; i++)
+		if (io.attached[i][0] == ifindex) {
+			io.attached[i][1] = hooks;
+			return 0;
+		}
+	if (io.n_attached < 64) {
+		io.attached[io.n_attached][0] = ifindex;
+		io.attached[io.n_attached++][1] = hooks;
+	}
+	return 0;
+}
+
+static void node_map(struct agent *a)
+{
+	struct ioam_node n = { .id = a->cfg.ioam_node_id, .id_wide = a->cfg.ioam_node_id_wide,
+			       .export_rate = (__u32)a->cfg.ioam_export_rate };
+	struct timespec rt, bt;
+	__u32 zero = 0;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	n.clock_offset = (uint64_t)((rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec));
+	bpf_map_update_elem(bpf_map__fd(io.skel->maps.ioam_node), &zero, &n, BPF_ANY);
+}
+
+static int cmp_rule(const void *x, const void *y)
+{
+	const struct encap_rule *a = x, *b = y;
+	int c = memcmp(a->to.addr.bytes, b->to.addr.bytes, 16);
+
+	if (c)
+		return c;
+	if (a->to.prefixlen != b->to.prefixlen)
+		return a->to.prefixlen - b->to.prefixlen;
+	return a->spec.ns - b->spec.ns;
+}
+
+/* Make the maps and filters match the stored configuration. */
+int ioam_sync(struct agent *a)
+{
+	struct encap_rule *rules = NULL;
+	struct ns_rec *nss = NULL;
+	size_t nr = 0, nn = 0;
+	int fd_ns, fd_enc, ret, hooks, under;
+	uint32_t slot = 0;
+
+	if (!io.skel)
+		return 0;
+	if ((ret = load_namespaces(a, &nss, &nn)) || (ret = load_rules(a, &rules, &nr)))
+		goto out;
+	node_map(a);
+	/* Namespaces: stale ones out, then every stored one in. */
+	fd_ns = bpf_map__fd(io.skel->maps.ioam_namespaces);
+	for (size_t i = 0; i < nn; i++) {
+		__u32 id = nss[i].id;
+
+		bpf_map_update_elem(fd_ns, &id, &nss[i].v, BPF_ANY);
+	}
+	{
+		__u32 stale[IOAM_MAX_NS], cur, next, *prev = NULL;
+		size_t ns_stale = 0;
+
+		while (bpf_map_get_next_key(fd_ns, prev, &next) == 0 && ns_stale < IOAM_MAX_NS) {
+			bool keep = false;
+
+			for (size_t i = 0; i < nn; i++)
+				keep |= nss[i].id == next;
+			if (!keep)
+				stale[ns_stale++] = next;
+			cur = next;
+			prev = &cur;
+		}
+		for (size_t i = 0; i < ns_stale; i++)
+			bpf_map_delete_elem(fd_ns, &stale[i]);
+	}
+	/* Encap: rules with the same destination prefix become one template; the new ones
+	 * replace the old in place, then prefixes no rule names any more go. */
+	fd_enc = bpf_map__fd(io.skel->maps.ioam_encap);
+	qsort(rules, nr, sizeof(*rules), cmp_rule);
+	for (size_t i = 0; i < nr && slot < IOAM_MAX_ENCAP;) {
+		static struct ioam_encap enc;
+		struct ioam_opt_spec specs[IOAM_MAX_OPTS];
+		struct ioam_encap_key key = { .prefixlen = rules[i].to.prefixlen };
+		size_t j = i, n = 0;
+		char err[256];
+
+		while (j < nr && rules[j].to.prefixlen == rules[i].to.prefixlen &&
+		       !memcmp(rules[j].to.addr.bytes, rules[i].to.addr.bytes, 16)) {
+			if (n < IOAM_MAX_OPTS)
+				specs[n++] = rules[j].spec;
+			j++;
+		}
+		memset(&enc, 0, sizeof(enc));
+		if (ioam_template_build(specs, n, &enc, err, sizeof(err))) {
+			log_warn("ioam: encap to prefix /%u skipped: %s", key.prefixlen, err);
+		} else {
+			enc.freq_k = rules[i].k;
+			enc.freq_n = rules[i].n;
+			enc.slot = slot++;
+			memcpy(key.addr, rules[i].to.addr.bytes, 16);
+			if (bpf_map_update_elem(fd_enc, &key, &enc, BPF_ANY))
+				log_warn("ioam: cannot store encap rule: %s", strerror(errno));
+		}
+		i = j;
+	}
+	{
+		struct ioam_encap_key stale[IOAM_MAX_ENCAP], cur, next, *prev = NULL;
+		size_t n_stale = 0;
+
+		while (bpf_map_get_next_key(fd_enc, prev, &next) == 0 && n_stale < IOAM_MAX_ENCAP) {
+			bool keep = false;
+
+			for (size_t i = 0; i < nr; i++)
+				keep |= rules[i].to.prefixlen == next.prefixlen &&
+					!memcmp(rules[i].to.addr.bytes, next.addr, 16);
+			if (!keep)
+				stale[n_stale++] = next;
+			cur = next;
+			prev = &cur;
+		}
+		for (size_t i = 0; i < n_stale; i++)
+			bpf_map_delete_elem(fd_enc, &stale[i]);
+	}
+	/* Filters: the underlay device gets both roles once anything is configured, unless
+	 * a role says otherwise; other devices only by an explicit role. */
+	under = nl_link_index(a->cfg.underlay_dev);
+	if (under > 0) {
+		hooks = role_of(a, a->cfg.underlay_dev);
+		if (hooks < 0)
+			hooks = nn || nr ? 3 : 0;
+		if ((ret = set_hooks(under, hooks)))
+			log_warn("ioam: cannot attach to %s: %s", a->cfg.underlay_dev, strerror(-ret));
+	}
+	{
+		struct store_kv *kvs = NULL;
+		size_t n = 0;
+		char prefix[128];
+
+		snprintf(prefix, sizeof(prefix), KEY_IOAM_ROLES "%s/", a->cfg.node);
+		if (store_list(a->store, prefix, &kvs, &n, NULL) == 0) {
+			for (size_t i = 0; i < n; i++) {
+				const char *dev = kvs[i].key + strlen(prefix);
+				int idx = nl_link_index(dev);
+
+				if (idx > 0 && idx != under && (ret = set_hooks(idx, role_of(a, dev))))
+					log_warn("ioam: cannot attach to %s: %s", dev, strerror(-ret));
+			}
+			store_kvs_free(kvs, n);
+		}
+	}
+	ret = 0;
+out:
+	free(rules);
+	free(nss);
+	return ret;
+}
+
+/* --- traces ------------------------------------------------------------------------------ */
+
+static void add_delay(uint16_t ns, uint32_t from, uint32_t to, uint64_t d)
+{
+	struct hop_delay *h = NULL;
+
+	for (size_t i = 0; i < io.n_hops && !h; i++)
+		if (io.hops[i].ns == ns && io.hops[i].from == from && io.hops[i].to == to)
+			h = &io.hops[i];
+	if (!h) {
+		if (io.n_hops == MAX_HOPS)
+			return;
+		h = &io.hops[io.n_hops++];
+		*h = (struct hop_delay){ .ns = ns, .from = from, .to = to };
+	}
+	h->count++;
+	h->sum_ns += d;
+	if (d > h->max_ns)
+		h->max_ns = d;
+}
+
+static int on_trace(void *ctx, void *data, size_t len)
+{
+	const struct ioam_event *ev = data;
+	struct ioam_hop hops[IOAM_DATA_MAX / 4];
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], type[16];
+	size_t n = 0;
+	json_t *j, *nodes;
+	uint64_t prev_t = 0;
+	uint32_t prev_id = 0;
+	bool have_prev = false;
+
+	if (len < sizeof(*ev))
+		return 0;
+	inet_ntop(AF_INET6, ev->src, src, sizeof(src));
+	inet_ntop(AF_INET6, ev->dst, dst, sizeof(dst));
+	snprintf(type, sizeof(type), "0x%06x", ev->type);
+	nodes = json_array();
+	pthread_mutex_lock(&io.lock);
+	if (ioam_trace_decode(ev->type, ev->nodelen, ev->remlen, ev->data,
+			      ev->data_len <= IOAM_DATA_MAX ? ev->data_len : 0, hops,
+			      sizeof(hops) / sizeof(hops[0]), &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			uint64_t t;
+			uint32_t id = (ev->type & IOAM_BIT(0)) ? hops[i].node_id : (uint32_t)i;
+
+			json_array_append_new(nodes, ioam_hop_json(&hops[i], ev->type));
+			if (ioam_hop_time(&hops[i], ev->type, &t)) {
+				if (have_prev && t >= prev_t)
+					add_delay(ev->ns, prev_id, id, t - prev_t);
+				prev_t = t;
+				prev_id = id;
+				have_prev = true;
+			} else {
+				have_prev = false;
+			}
+		}
+	}
+	j = json_pack("{s:f, s:i, s:s, s:s, s:s, s:b, s:i, s:o}",
+		      "time", ev->time / 1e9, "namespace", ev->ns, "src", src, "dst", dst,
+		      "trace_type", type, "overflow", (ev->flags & 8) != 0,
+		      "remaining_len", ev->remlen, "nodes", nodes);
+	json_decref(io.ring[io.seq % TRACE_RING]);
+	io.ring[io.seq % TRACE_RING] = j;
+	io.seq++;
+	pthread_cond_broadcast(&io.cond);
+	pthread_mutex_unlock(&io.lock);
+	return 0;
+}
+
+static void *trace_main(void *arg)
+{
+	struct agent *a = arg;
+
+	while (!a->stopping)
+		if (ring_buffer__poll(io.rb, 200) < 0)
+			usleep(200 * 1000);
+	return NULL;
+}
+
+char *ioam_traces_next(uint64_t *cursor, const char *unused1, const char *unused2, int wait_ms)
+{
+	struct timespec deadline;
+	char *line = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += wait_ms / 1000;
+	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&io.lock);
+	for (;;) {
+		if (io.seq > TRACE_RING && *cursor < io.seq - TRACE_RING)
+			*cursor = io.seq - TRACE_RING;
+		if (*cursor < io.seq) {
+			line = json_dumps(io.ring[*cursor % TRACE_RING], JSON_COMPACT);
+			(*cursor)++;
+			break;
+		}
+		if (wait_ms <= 0 || pthread_cond_timedwait(&io.cond, &io.lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&io.lock);
+	return line;
+}
+
+uint64_t ioam_traces_cursor(bool now)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&io.lock);
+	seq = now ? io.seq : io.seq > TRACE_RING ? io.seq - TRACE_RING : 0;
+	pthread_mutex_unlock(&io.lock);
+	return seq;
+}
+
+/* --- lifecycle --------------------------------------------------------------------------- */
+
+int ioam_start(struct agent *a)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->cfg.bpf_dir);
+	int ret;
+
+	if (a->cfg.mode != MODE_NATIVE || a->cfg.backend != BACKEND_EBPF)
+		return 0;           /* IOAM rides on natively routed IPv6 pod traffic only */
+	io.skel = ioam_bpf__open_opts(&opts);
+	if (!io.skel)
+		return -errno;
+	if ((ret = ioam_bpf__load(io.skel))) {
+		ioam_bpf__destroy(io.skel);
+		io.skel = NULL;
+		return ret;
+	}
+	io.rb = ring_buffer__new(bpf_map__fd(io.skel->maps.ioam_traces), on_trace, NULL, NULL);
+	if (io.rb && pthread_create(&io.thread, NULL, trace_main, a) == 0)
+		io.running = true;
+	pthread_mutex_lock(&a->lock);
+	ret = ioam_sync(a);
+	pthread_mutex_unlock(&a->lock);
+	return ret;
+}
+
+void ioam_stop(struct agent *a)
+{
+	if (io.running)
+		pthread_join(io.thread, NULL);
+	io.running = false;
+	ring_buffer__free(io.rb);
+	io.rb = NULL;
+	/* Like the datapath, the filters and pinned maps stay while the agent is away. */
+	ioam_bpf__destroy(io.skel);
+	io.skel = NULL;
+}
+
+static void stats(uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t per[512];
+
+	for (__u32 s = 0; s < IOAM_ST__MAX; s++) {
+		out[s] = 0;
+		if (ncpu > 0 && ncpu <= 512 &&
+		    bpf_map_lookup_elem(bpf_map__fd(io.skel->maps.ioam_stats), &s, per) == 0)
+			for (int c = 0; c < ncpu; c++)
+				out[s] += per[c];
+	}
+}
+
+void ioam_metrics(struct agent *a, FILE *f)
+{
+	uint64_t st[IOAM_ST__MAX];
+
+	if (!io.skel)
+		return;
+	stats(st);
+	fprintf(f, "# HELP petrel_ioam_events_total IOAM processing on this node, by event.\n");
+	fprintf(f, "# TYPE petrel_ioam_events_total counter\n");
+	for (int i = 0; i < IOAM_ST__MAX; i++)
+		fprintf(f, "petrel_ioam_events_total{node=\"%s\",event=\"%s\"} %llu\n", a->cfg.node,
+			stat_names[i], (unsigned long long)st[i]);
+	fprintf(f, "# HELP petrel_ioam_hop_delay_seconds Delay between consecutive IOAM nodes' "
+		   "timestamps in decapsulated traces.\n");
+	fprintf(f, "# TYPE petrel_ioam_hop_delay_seconds summary\n");
+	pthread_mutex_lock(&io.lock);
+	for (size_t i = 0; i < io.n_hops; i++) {
+		const struct hop_delay *h = &io.hops[i];
+		char lbl[160];
+
+		snprintf(lbl, sizeof(lbl), "node=\"%s\",namespace=\"%u\",from=\"%u\",to=\"%u\"",
+			 a->cfg.node, h->ns, h->from, h->to);
+		fprintf(f, "petrel_ioam_hop_delay_seconds_sum{%s} %.9f\n", lbl, h->sum_ns / 1e9);
+		fprintf(f, "petrel_ioam_hop_delay_seconds_count{%s} %llu\n", lbl,
+			(unsigned long long)h->count);
+	}
+	fprintf(f, "# HELP petrel_ioam_hop_delay_max_seconds Largest delay seen between two IOAM nodes.\n");
+	fprintf(f, "# TYPE petrel_ioam_hop_delay_max_seconds gauge\n");
+	for (size_t i = 0; i < io.n_hops; i++)
+		fprintf(f, "petrel_ioam_hop_delay_max_seconds{node=\"%s\",namespace=\"%u\",from=\"%u\",to=\"%u\"} %.9f\n",
+			a->cfg.node, io.hops[i].ns, io.hops[i].from, io.hops[i].to,
+			io.hops[i].max_ns / 1e9);
+	pthread_mutex_unlock(&io.lock);
+}
+
+/* --- API ---------------------------------------------------------------------------------- */
+
+static json_t *state_json(struct agent *a)
+{
+	struct encap_rule *rules = NULL;
+	struct ns_rec *nss = NULL;
+	size_t nr = 0, nn = 0;
+	json_t *jn = json_array(), *je = json_array(), *jr = json_array(), *js = json_object();
+	uint64_t st[IOAM_ST__MAX];
+
+	load_namespaces(a, &nss, &nn);
+	load_rules(a, &rules, &nr);
+	for (size_t i = 0; i < nn; i++)
+		json_array_append_new(jn, ns_json(&nss[i]));
+	for (size_t i = 0; i < nr; i++)
+		json_array_append_new(je, rule_json(&rules[i]));
+	for (size_t i = 0; i < io.n_attached; i++) {
+		char name[32] = "?";
+
+		if_indextoname((unsigned)io.attached[i][0], name);
+		json_array_append_new(jr, json_pack("{s:s, s:b, s:b}", "dev", name,
+						    "ingress", io.attached[i][1] & 1,
+						    "egress", (io.attached[i][1] & 2) != 0));
+	}
+	stats(st);
+	for (int i = 0; i < IOAM_ST__MAX; i++)
+		json_object_set_new(js, stat_names[i], json_integer((json_int_t)st[i]));
+	free(rules);
+	free(nss);
+	return json_pack("{s:s, s:I, s:o, s:o, s:o, s:o}", "node", a->cfg.node,
+			 "node_id", (json_int_t)a->cfg.ioam_node_id, "namespaces", jn, "encap", je,
+			 "roles", jr, "counters", js);
+}
+
+static int bad(struct api_error *e, const char *hint, const char *msg)
+{
+	return api_fail(e, 400, hint, "%s", msg);
+}
+
+static const char *str_field(json_t *body, const char *name)
+{
+	json_t *v = json_object_get(body, name);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int ns_add(struct agent *a, json_t *body, json_t **resp, struct api_error *e)
+{
+	struct ns_rec r = { .v = { .data = 0xffffffff, .data_wide = UINT64_MAX } };
+	char err[256], key[128];
+	const char *s;
+	uint64_t v;
+	json_t *j;
+	int ret;
+
+	if (!(s = str_field(body, "id")) || ioam_ns_parse(s, &r.id, err, sizeof(err)))
+		return bad(e, "petrel ioam namespace add ID [data HEX] [wide HEX]",
+			   s ? err : "a namespace id is required");
+	if ((s = str_field(body, "data"))) {
+		if (ioam_value_parse(s, 32, &v, err, sizeof(err)))
+			return bad(e, "namespace data is 32 bits, e.g. 0xdeadbeef", err);
+		r.v.data = (uint32_t)v;
+	}
+	if ((s = str_field(body, "wide"))) {
+		if (ioam_value_parse(s, 64, &v, err, sizeof(err)))
+			return bad(e, "wide namespace data is 64 bits", err);
+		r.v.data_wide = v;
+	}
+	j = ns_json(&r);
+	json_object_set_new(j, "data", json_integer(r.v.data));
+	{
+		char *text = json_dumps(j, JSON_COMPACT);
+
+		snprintf(key, sizeof(key), KEY_IOAM_NS "%u", r.id);
+		ret = store_put(a->store, key, text, 0);
+		free(text);
+	}
+	json_decref(j);
+	if (ret)
+		return api_fail(e, 503, NULL, "cannot store namespace %u: %s", r.id, strerror(-ret));
+	ioam_sync(a);
+	*resp = ns_json(&r);
+	return 201;
+}
+
+static int ns_del(struct agent *a, const char *id_s, json_t **resp, struct api_error *e)
+{
+	struct encap_rule *rules = NULL;
+	size_t nr = 0;
+	char err[256], key[128], *v = NULL;
+	uint16_t id;
+	int ret;
+
+	if (ioam_ns_parse(id_s, &id, err, sizeof(err)))
+		return bad(e, NULL, err);
+	snprintf(key, sizeof(key), KEY_IOAM_NS "%u", id);
+	if (store_get(a->store, key, &v, NULL))
+		return api_fail(e, 404, "see `petrel ioam show`", "namespace %u is not configured", id);
+	free(v);
+	load_rules(a, &rules, &nr);
+	for (size_t i = 0; i < nr; i++)
+		if (rules[i].spec.ns == id) {
+			free(rules);
+			return api_fail(e, 409, "delete its encap rules first (`petrel ioam encap del --ns ID`)",
+					"namespace %u is used by an encap rule", id);
+		}
+	free(rules);
+	if ((ret = store_delete(a->store, key)))
+		return api_fail(e, 503, NULL, "cannot delete namespace %u: %s", id, strerror(-ret));
+	ioam_sync(a);
+	*resp = json_pack("{s:i}", "deleted", id);
+	return 200;
+}
+
+static int parse_rule(struct agent *a, json_t *body, struct encap_rule *r, struct api_error *e)
+{
+	char err[256], key[128], *v = NULL;
+	const char *s;
+
+	if (!(s = str_field(body, "namespace")) || ioam_ns_parse(s, &r->spec.ns, err, sizeof(err)))
+		return bad(e, "--ns ID names a namespace added with `petrel ioam namespace add`",
+			   s ? err : "--ns is required");
+	snprintf(key, sizeof(key), KEY_IOAM_NS "%u", r->spec.ns);
+	if (store_get(a->store, key, &v, NULL)) {
+		api_fail(e, 400, "add it first: petrel ioam namespace add ID",
+			 "namespace %u is not configured", r->spec.ns);
+		return -1;
+	}
+	free(v);
+	if (!(s = str_field(body, "to"))) {
+		r->to = a->cfg.pools.cluster6;
+	} else if (cidr_parse(s, &r->to) || r->to.addr.family != AF_INET6) {
+		snprintf(err, sizeof(err), "--to '%s' is not an IPv6 CIDR", s);
+		return bad(e, "IOAM applies to IPv6 pod traffic, e.g. --to fd00:244::/48", err);
+	}
+	return 0;
+}
+
+static int encap_add(struct agent *a, json_t *body, json_t **resp, struct api_error *e)
+{
+	struct encap_rule r = { .k = 1, .n = 1 }, *rules = NULL;
+	char err[256], key[256];
+	const char *s;
+	json_t *size = json_object_get(body, "size");
+	size_t nr = 0, same = 0;
+	int ret;
+
+	if (parse_rule(a, body, &r, e))
+		return -1;
+	if (!(s = str_field(body, "trace_type")) || ioam_type_parse(s, &r.spec.type, err, sizeof(err)))
+		return bad(e, "--trace-type HEX, e.g. 0xf00000 for node id, interfaces and timestamps",
+			   s ? err : "--trace-type is required");
+	if (!json_is_integer(size))
+		return bad(e, "--size BYTES, a multiple of 4 up to 244", "--size is required");
+	if (ioam_size_check(r.spec.type, (long)json_integer_value(size), err, sizeof(err)))
+		return bad(e, "--size is the pre-allocated room for all nodes, a multiple of 4 up to 244", err);
+	r.spec.size = (uint32_t)json_integer_value(size);
+	if ((s = str_field(body, "freq")) && ioam_freq_parse(s, &r.k, &r.n, err, sizeof(err)))
+		return bad(e, "--freq K/N inserts into K of every N packets", err);
+	/* Rules to one prefix share a header, so they share a sampling frequency, and the
+	 * options must fit in one packet. */
+	load_rules(a, &rules, &nr);
+	{
+		struct ioam_opt_spec specs[IOAM_MAX_OPTS + 1];
+		static struct ioam_encap enc;
+
+		for (size_t i = 0; i < nr; i++) {
+			if (rules[i].to.prefixlen != r.to.prefixlen ||
+			    memcmp(rules[i].to.addr.bytes, r.to.addr.bytes, 16) || rules[i].spec.ns == r.spec.ns)
+				continue;
+			if (rules[i].k != r.k || rules[i].n != r.n) {
+				free(rules);
+				return api_fail(e, 409, "give the same --freq as the prefix's other rules",
+						"rules to the same prefix share one header and one frequency "
+						"(%u/%u already)", rules[i].k, rules[i].n);
+			}
+			if (same < IOAM_MAX_OPTS)
+				specs[same] = rules[i].spec;
+			same++;
+		}
+		free(rules);
+		specs[same < IOAM_MAX_OPTS ? same : IOAM_MAX_OPTS] = r.spec;
+		if (ioam_template_build(specs, same + 1, &enc, err, sizeof(err)))
+			return bad(e, "fewer namespaces or smaller --size for this prefix", err);
+	}
+	{
+		json_t *j = json_pack("{s:i, s:i, s:i, s:i, s:i, s:s}", "namespace", r.spec.ns,
+				      "trace_type", (int)r.spec.type, "size", (int)r.spec.size,
+				      "freq_k", (int)r.k, "freq_n", (int)r.n, "to", "");
+		char to[CIDR_STRLEN], *text;
+
+		json_object_set_new(j, "to", json_string(cidr_str(&r.to, to)));
+		text = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		rule_key(key, sizeof(key), r.spec.ns, &r.to);
+		ret = store_put(a->store, key, text, 0);
+		free(text);
+	}
+	if (ret)
+		return api_fail(e, 503, NULL, "cannot store the encap rule: %s", strerror(-ret));
+	ioam_sync(a);
+	*resp = rule_json(&r);
+	return 201;
+}
+
+static int encap_del(struct agent *a, json_t *body, json_t **resp, struct api_error *e)
+{
+	struct encap_rule r = { 0 };
+	char key[256], *v = NULL;
+	int ret;
+
+	if (parse_rule(a, body, &r, e))
+		return -1;
+	rule_key(key, sizeof(key), r.spec.ns, &r.to);
+	if (store_get(a->store, key, &v, NULL))
+		return api_fail(e, 404, "see `petrel ioam show`", "no encap rule for namespace %u to that prefix",
+				r.spec.ns);
+	free(v);
+	if ((ret = store_delete(a->store, key)))
+		return api_fail(e, 503, NULL, "cannot delete the encap rule: %s", strerror(-ret));
+	ioam_sync(a);
+	*resp = json_pack("{s:i}", "deleted", r.spec.ns);
+	return 200;
+}
+
+static int role_set(struct agent *a, json_t *body, json_t **resp, struct api_error *e)
+{
+	const char *dev = str_field(body, "dev");
+	json_t *in = json_object_get(body, "ingress"), *out = json_object_get(body, "egress");
+	char key[256], *text;
+	int ret;
+
+	if (!dev || !*dev || strlen(dev) >= 16 || strchr(dev, '/'))
+		return bad(e, "petrel ioam role --dev DEV ingress|egress|none", "--dev DEV is required");
+	if (!json_is_boolean(in) || !json_is_boolean(out))
+		return bad(e, "petrel ioam role --dev DEV ingress|egress|none", "the roles are missing");
+	if (nl_link_index(dev) <= 0)
+		return api_fail(e, 400, "see `ip link` on the node", "no device %s on node %s", dev, a->cfg.node);
+	if (!io.skel)
+		return api_fail(e, 409, "set mode = native in the node's configuration",
+				"IOAM runs on natively routed IPv6 traffic; node %s is in %s mode",
+				a->cfg.node, routing_mode_str(a->cfg.mode));
+	snprintf(key, sizeof(key), KEY_IOAM_ROLES "%s/%s", a->cfg.node, dev);
+	text = json_dumps(body, JSON_COMPACT);
+	ret = store_put(a->store, key, text, 0);
+	free(text);
+	if (ret)
+		return api_fail(e, 503, NULL, "cannot store the role: %s", strerror(-ret));
+	ioam_sync(a);
+	*resp = json_pack("{s:s, s:O, s:O}", "dev", dev, "ingress", in, "egress", out);
+	return 200;
+}
+
+int ioam_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e)
+{
+	static const char ns_prefix[] = "/v1/ioam/namespaces/";
+	bool post = !strcmp(rq->method, "POST");
+
+	if (strncmp(rq->path, "/v1/ioam", 8))
+		return 0;
+	if (!strcmp(rq->path, "/v1/ioam") && !strcmp(rq->method, "GET")) {
+		*resp = state_json(a);
+		return 200;
+	}
+	if (!post && strcmp(rq->method, "DELETE") && !strncmp(rq->path, ns_prefix, strlen(ns_prefix)))
+		return api_fail(e, 405, "use DELETE", "method %s not allowed on %s", rq->method, rq->path);
+	if (!strncmp(rq->path, ns_prefix, strlen(ns_prefix)))
+		return ns_del(a, rq->path + strlen(ns_prefix), resp, e);
+	if (!post && strcmp(rq->method, "DELETE"))
+		return api_fail(e, 405, "use POST", "method %s not allowed on %s", rq->method, rq->path);
+	if (!rq->body)
+		return api_fail(e, 400, NULL, "%s", rq->body_error);
+	if (!strcmp(rq->path, "/v1/ioam/namespaces") && post)
+		return ns_add(a, rq->body, resp, e);
+	if (!strcmp(rq->path, "/v1/ioam/encap"))
+		return post ? encap_add(a, rq->body, resp, e) : encap_del(a, rq->body, resp, e);
+	if (!strcmp(rq->path, "/v1/ioam/roles") && post)
+		return role_set(a, rq->body, resp, e);
+	return api_fail(e, 404, "see docs/ioam.md", "no such IOAM path: %s %s", rq->method, rq->path);
+}

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# IOAM benchmark (issue 6), after the Linux-kernel IOAM study: UDP throughput with
+# 1200-octet datagrams (iperf3) across a chain of three petrel nodes in native mode —
+# node1 encapsulates, node3 is a petrel transit, node2 decapsulates — for:
+#   none      no IOAM at all (programs not attached): the baseline
+#   unused    IOAM configured and attached, but no packet matches an encap rule
+#   freq      insertion into 0.01%, 0.1%, 1%, 10%, 50%, 100% of packets
+#   types     1 to 11 trace data fields (trace-type bits 0-6 and 8-11), every packet
+#   ns        1 to 7 namespaces (one trace option each), every packet
+# and the per-node cost of each role: the eBPF programs' own run time per packet
+# (kernel.bpf_stats_enabled), and the UDP round trip with and without IOAM
+# (bench/tools/udp_rr.py; Debian's sockperf takes no IPv6 address).
+# Every point is ROUNDS pairs of runs, IOAM off (no program attached anywhere) and on, back
+# to back in alternating order; its ratio is the median of the pairs' ratios, so a shared
+# machine's drift cancels.
+# Output: a markdown table on stdout, JSON and SVG plots in bench/out/.
+# Usage: bench/ioam.sh [ROUNDS (default 3)] [SECONDS per run (default 3)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3} SECS=${2:-3}
+PETREL=build/bin/petrel
+export PETRELD=build/bin/petreld
+LAB=io$$ OUT=bench/out
+mkdir -p "$OUT"
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
+p() { "$PETREL" --lab "$LAB" "$@"; }
+STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
+
+cleanup() {
+	set +e
+	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+	"$PETREL" lab down --name "$LAB" >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+p lab up --name "$LAB" --nodes 3 --mode native >/dev/null
+p --node node1 endpoint add a >/dev/null
+p --node node2 endpoint add c >/dev/null
+A=$LAB-ep-a C=$LAB-ep-c
+CIP=$(p --node node1 -j endpoint show c | jq -r .ipv6)
+# node1 reaches node2 through node3, a petrel node forwarding natively (transit role).
+ip netns exec "$LAB-node1" sysctl -qw net.ipv6.conf.eth0.accept_redirects=0
+ip netns exec "$LAB-node1" ip -6 route replace fd00:198:18::12/128 via fd00:198:18::13 dev eth0
+# The sender's CPU carries the whole forwarding chain (veth hops run in its softirq); the
+# receiver gets the other CPU, so the two do not compete.
+ip netns exec "$C" taskset -c 1 iperf3 -s -D -p 5201 >/dev/null 2>&1
+ip netns exec "$C" python3 bench/tools/udp_rr.py server 11111 >/dev/null 2>&1 &
+sleep 1
+
+udp() {   # → received Mbit/s of one run
+	ip netns exec "$A" taskset -c 0 iperf3 -6 -u -b 0 -l 1200 -c "$CIP" -p 5201 -t "$SECS" -J 2>/dev/null |
+		jq '(.end.sum_received.bits_per_second // .end.sum.bits_per_second) / 1e6'
+}
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+point() { local v=""; for r in $(seq "$ROUNDS"); do v+="$(udp) "; done; echo $v | tr ' ' '\n' | median; }
+
+declare -A T R
+OFF=""
+roles() {   # on|off: the IOAM programs attached on every node, or none at all
+	local r; [ "$1" = on ] && r="ingress egress" || r=none
+	for n in node1 node2 node3; do p --node $n ioam role --dev eth0 $r >/dev/null; done
+}
+# point LABEL: ROUNDS pairs of runs, IOAM off and on back to back (off first in odd rounds,
+# on first in even ones), so the drift of a shared machine cancels out; the ratio is the
+# median of the pairs' ratios.
+point() {
+	local on="" rat="" o n
+	for r in $(seq "$ROUNDS"); do
+		if [ $((r % 2)) = 1 ]; then
+			roles off; o=$(udp); roles on; n=$(udp)
+		else
+			n=$(udp); roles off; o=$(udp); roles on
+		fi
+		OFF+="$o "; on+="$n "
+		rat+="$(awk -v n="$n" -v o="$o" 'BEGIN {print n / o}') "
+	done
+	T[$1]=$(echo $on | tr ' ' '\n' | median)
+	R[$1]=$(echo $rat | tr ' ' '\n' | median)
+}
+encap() {  # ns type size freq
+	p --node node1 ioam encap add --ns "$1" --trace-type "$2" --size "$3" --freq "$4" --to "$CIP/128" >/dev/null
+}
+clear_encap() {
+	p --node node1 -j ioam show | jq -r '.encap[] | "\(.namespace) \(.to)"' |
+		while read -r ns to; do p --node node1 ioam encap del --ns "$ns" --to "$to" >/dev/null; done
+}
+check_ioam() {  # the last point really carried IOAM end to end
+	local d
+	d=$(p --node node2 -j ioam show | jq '.counters.decap')
+	[ "$d" -gt 0 ] || { echo "bench: no packet was decapsulated on node2" >&2; exit 1; }
+	[ "$(p --node node1 -j ioam show | jq '.counters."encap-failed"')" = 0 ] ||
+		{ echo "bench: node1 could not insert IOAM into some packets" >&2; exit 1; }
+}
+
+for ns in 1 2 3 4 5 6 7; do p --node node1 ioam namespace add $ns data 0x$ns >/dev/null; done
+
+echo "# configured but unused" >&2
+p --node node1 ioam encap add --ns 1 --trace-type 0xf00000 --size 48 --to fd00:dead::/64 >/dev/null
+point unused
+clear_encap
+
+echo "# insertion frequency (trace type 0xf00000, room for 3 nodes)" >&2
+FREQS="1/10000 1/1000 1/100 1/10 1/2 1/1"
+for f in $FREQS; do
+	clear_encap
+	encap 1 0xf00000 48 "$f"
+	point "freq,$f"
+done
+check_ioam
+
+echo "# trace data fields, every packet" >&2
+BITS=(0 1 2 3 4 5 6 8 9 10 11)
+type=0
+for i in $(seq 11); do
+	b=${BITS[$((i - 1))]}
+	type=$((type | 1 << (23 - b)))
+	nl=0
+	for j in $(seq 0 $((i - 1))); do case ${BITS[$j]} in 8|9|10) nl=$((nl + 2)) ;; *) nl=$((nl + 1)) ;; esac; done
+	clear_encap
+	encap 1 "$(printf 0x%06x $type)" $((nl * 4 * 3)) 1/1
+	point "types,$i"
+done
+check_ioam
+
+echo "# namespaces (one trace option each: node id, room for 3 nodes), every packet" >&2
+clear_encap
+for k in 1 2 3 4 5 6 7; do
+	encap $k 0x800000 12 1/1
+	point "ns,$k"
+done
+check_ioam
+
+# --- per-role cost ------------------------------------------------------------------------
+echo "# per-role cost" >&2
+clear_encap
+encap 1 0xf00000 48 1/1
+rr() {   # median UDP round trip in µs, 1200-octet messages
+	ip netns exec "$A" python3 bench/tools/udp_rr.py client "$CIP" 11111 "$SECS"
+}
+prog_ns() {   # node prog hook → average run time per packet in ns since it was attached
+	local id
+	id=$(ip netns exec "$LAB-$1" tc -j filter show dev eth0 "$3" | jq -r ".[] | select((.options.bpf_name // \"\") | startswith(\"$2\")) | .options.prog.id" | head -1)
+	bpftool -j prog show id "$id" | jq 'if .run_cnt > 0 then .run_time_ns / .run_cnt else 0 end'
+}
+RR_OFF="" RR_ON=""
+for r in $(seq "$ROUNDS"); do
+	roles off; RR_OFF+="$(rr) "
+	roles on; RR_ON+="$(rr) "
+done
+RR0=$(echo $RR_OFF | tr ' ' '\n' | median) RR1=$(echo $RR_ON | tr ' ' '\n' | median)
+sysctl -qw kernel.bpf_stats_enabled=1
+roles off; roles on       # fresh programs, fresh counters
+udp >/dev/null
+ENC_NS=$(prog_ns node1 ioam_egress egress)
+TRA_NS=$(prog_ns node3 ioam_ingress ingress)
+DEC_NS=$(prog_ns node2 ioam_ingress ingress)
+sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+
+# --- report -------------------------------------------------------------------------------
+B=$(echo $OFF | tr ' ' '\n' | median)
+json="{\"rounds\":$ROUNDS,\"seconds\":$SECS,\"no_ioam_mbps\":$B,\"points\":["
+sep=""
+row() {   # series x label key
+	printf '| %s | %s | %.0f | %.3f |\n' "$1" "$3" "${T[$4]}" "${R[$4]}"
+	json+="$sep{\"series\":\"$1\",\"x\":\"$2\",\"mbps\":${T[$4]},\"ratio\":${R[$4]}}"
+	sep=","
+}
+printf '| series | point | UDP Mbit/s with IOAM | ratio to no IOAM |\n|---|---|---|---|\n'
+printf '| none | no IOAM (median of all %d runs without it) | %.0f | 1.000 |\n' "$(echo $OFF | wc -w)" "$B"
+row unused 0 "configured, unused" unused
+: > "$OUT/ioam-freq.dat"
+for f in $FREQS; do
+	pct=$(awk -v f="$f" 'BEGIN {split(f, a, "/"); printf "%g", 100 * a[1] / a[2]}')
+	row freq "$pct" "insertion $pct%" "freq,$f"
+	echo "$pct ${R[freq,$f]}" >> "$OUT/ioam-freq.dat"
+done
+: > "$OUT/ioam-types.dat"
+for i in $(seq 11); do
+	row types "$i" "$i trace field(s), 100%" "types,$i"
+	echo "$i ${R[types,$i]}" >> "$OUT/ioam-types.dat"
+done
+: > "$OUT/ioam-ns.dat"
+for k in 1 2 3 4 5 6 7; do
+	row ns "$k" "$k namespace(s), 100%" "ns,$k"
+	echo "$k ${R[ns,$k]}" >> "$OUT/ioam-ns.dat"
+done
+json+="],\"udp_rtt_us\":{\"off\":$RR0,\"on\":$RR1},"
+json+="\"prog_ns\":{\"encap\":$ENC_NS,\"transit\":$TRA_NS,\"decap\":$DEC_NS}}"
+echo "$json" | jq . > "$OUT/ioam.json"
+echo
+printf '| role | eBPF run time per packet (ns) |\n|---|---|\n'
+printf '| encap (node1 egress) | %.0f |\n| transit (node3 ingress) | %.0f |\n| decap (node2 ingress) | %.0f |\n' \
+	"$ENC_NS" "$TRA_NS" "$DEC_NS"
+printf '\nUDP round trip a -> c -> a (1200 octets): %.1f µs without IOAM, %.1f µs with it (encap, transit\n' "$RR0" "$RR1"
+printf 'and decap one way; encap and decap on the way back), medians of %d runs of %ds.\n' "$ROUNDS" "$SECS"
+
+gnuplot <<EOF
+set terminal svg size 900,300 dynamic background rgb 'white' font 'sans,11'
+set output '$OUT/ioam.svg'
+set multiplot layout 1,3
+set yrange [0.4:1.2]
+set grid
+set ylabel 'throughput / no IOAM'
+set title 'insertion rate'
+set logscale x
+set xlabel '% of packets'
+plot '$OUT/ioam-freq.dat' with linespoints lw 2 pt 7 notitle, 0.93 dt 2 title '-7%', 0.99 dt 3 title '-1%'
+unset logscale x
+set title 'trace data fields'
+set xlabel 'fields (100% insertion)'
+plot '$OUT/ioam-types.dat' with linespoints lw 2 pt 7 notitle
+set title 'namespaces'
+set xlabel 'trace options (100% insertion)'
+plot '$OUT/ioam-ns.dat' with linespoints lw 2 pt 7 notitle
+unset multiplot
+EOF
+echo "(plots: $OUT/ioam.svg; data: $OUT/ioam.json)"

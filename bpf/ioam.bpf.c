@@ -1,0 +1,497 @@
+/* IPv6 In-situ OAM on the underlay device (native mode), in three roles:
+ *  - ioam_egress (encap): pod traffic leaving the node gets a Hop-by-Hop header (or its
+ *    existing one is extended) with pre-allocated trace options, this node's data filled;
+ *  - ioam_ingress (transit or decap): packets arriving with IOAM get this node's data when
+ *    the namespace is known; for local endpoints the IOAM is then removed and exported.
+ * Both return TC_ACT_UNSPEC so the datapath's own filter (a later priority) runs next.
+ * Packet bytes are read and written with bpf_skb_load/store_bytes at offsets validated
+ * against skb->len, so lying lengths can never make the program read or write out of place. */
+#include "lib/common.h"
+#include "datapath.h"
+#include "ioam.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define TC_ACT_UNSPEC (-1)
+#define NEXTHDR_HOP   0
+#define L3_OFF        14                   /* Ethernet */
+#define HBH_OFF       (L3_OFF + 40)        /* right after the fixed IPv6 header */
+#define MAX_TLVS      64                   /* options walked in one Hop-by-Hop header */
+
+#include "lib/endpoints_map.h"     /* the datapath's map, shared through its pin */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IOAM_MAX_NS);
+	__type(key, __u32);
+	__type(value, struct ioam_ns);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ioam_namespaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ioam_node);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ioam_node SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, IOAM_MAX_ENCAP);
+	__type(key, struct ioam_encap_key);
+	__type(value, struct ioam_encap);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ioam_encap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IOAM_MAX_ENCAP);
+	__type(key, __u32);
+	__type(value, __u32);
+} ioam_sample SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IOAM_ST__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ioam_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ioam_budget);
+} ioam_budget SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ioam_traces SEC(".maps");
+
+/* The fixed IPv6 header, read directly (no helper call on the common path); NULL for
+ * anything else. */
+static __always_inline int ipv6_header(struct __sk_buff *skb, struct ipv6hdr *out)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ipv6hdr *ip6 = data + L3_OFF;
+
+	if (skb->protocol != bpf_htons(ETH_P_IPV6))
+		return -1;
+	if ((void *)(ip6 + 1) > end) {
+		if (bpf_skb_load_bytes(skb, L3_OFF, out, sizeof(*out)))
+			return -1;
+	} else {
+		__builtin_memcpy(out, ip6, sizeof(*out));
+	}
+	return out->version == 6 ? 0 : -1;
+}
+
+static __always_inline void stat(enum ioam_stat s)
+{
+	__u32 k = s;
+	__u64 *n = bpf_map_lookup_elem(&ioam_stats, &k);
+
+	if (n)
+		(*n)++;
+}
+
+static __always_inline struct ioam_node *node_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ioam_node, &zero);
+}
+
+static __always_inline __u32 if_short(__u32 ifindex)
+{
+	return ifindex && ifindex < 0xffff ? ifindex : 0xffff;
+}
+
+/* Node data words for a trace type, in RFC 9197 order. Timestamps use the POSIX format
+ * (seconds, microseconds) like Linux's own IOAM, so a domain mixing both stays coherent; fields we cannot know stay
+ * all-ones, and so do words past the known fields (undefined bits 12-21) up to NodeLen.
+ * Each field's word offset is computed from the type (popcount of the fields before it),
+ * not counted along the way, so the verifier sees a bounded index instead of 2^12 paths. */
+struct node_data {
+	__u32 w[32];
+};
+
+#define BITS_BEFORE(b) (0xffffffu & ~((1u << (24 - (b))) - 1))
+#define FOFF(type, b) ((__builtin_popcount((type) & IOAM_SHORT_MASK & BITS_BEFORE(b)) + \
+			2 * __builtin_popcount((type) & IOAM_WIDE_MASK & BITS_BEFORE(b))) & 31)
+#define PUT(d, i, v) put_word(d, i, v)
+
+static __always_inline void put_word(struct node_data *d, __u32 i, __u32 v)
+{
+	/* Hide what the compiler knows about i, or it turns the add into a bitwise or on
+	 * the stack pointer, which the verifier rejects; the mask bounds it again. */
+	asm volatile("" : "+r"(i));
+	d->w[i & 31] = v;
+}
+
+static __always_inline void build_node_data(struct node_data *d, __u32 type, const struct ioam_ns *ns,
+					    __u8 hlim, __u32 in_if, __u32 out_if)
+{
+	struct ioam_node *nc = node_cfg();
+	__u64 now = bpf_ktime_get_boot_ns() + (nc ? nc->clock_offset : 0);
+	__u32 id = nc ? nc->id & 0xffffff : 0xffffff;
+	__u64 idw = nc ? nc->id_wide & 0xffffffffffffffULL : 0xffffffffffffffULL;
+	__u32 i;
+
+	__builtin_memset(d, 0xff, sizeof(*d));
+	if (type & IOAM_BIT(0))
+		PUT(d, 0, bpf_htonl(((__u32)hlim << 24) | id));
+	if (type & IOAM_BIT(1))
+		PUT(d, FOFF(type, 1), bpf_htonl(if_short(in_if) << 16 | if_short(out_if)));
+	if (type & IOAM_BIT(2))
+		PUT(d, FOFF(type, 2), bpf_htonl((__u32)(now / 1000000000ULL)));
+	if (type & IOAM_BIT(3))
+		PUT(d, FOFF(type, 3), bpf_htonl((__u32)(now % 1000000000ULL / 1000)));
+	/* bit 4 (transit delay), 6 (queue depth), 7 (checksum complement): unknown here */
+	if ((type & IOAM_BIT(5)) && ns)
+		PUT(d, FOFF(type, 5), bpf_htonl(ns->data));
+	if (type & IOAM_BIT(8)) {
+		i = FOFF(type, 8);
+		PUT(d, i, bpf_htonl(((__u32)hlim << 24) | (__u32)(idw >> 32)));
+		PUT(d, i + 1, bpf_htonl((__u32)idw));
+	}
+	if (type & IOAM_BIT(9)) {
+		i = FOFF(type, 9);
+		PUT(d, i, in_if ? bpf_htonl(in_if) : 0xffffffff);
+		PUT(d, i + 1, out_if ? bpf_htonl(out_if) : 0xffffffff);
+	}
+	if ((type & IOAM_BIT(10)) && ns) {
+		i = FOFF(type, 10);
+		PUT(d, i, bpf_htonl((__u32)(ns->data_wide >> 32)));
+		PUT(d, i + 1, bpf_htonl((__u32)ns->data_wide));
+	}
+	/* bit 11 (buffer occupancy) stays all-ones */
+}
+
+/* NodeLen of the fields bits 0-11 define. */
+static __always_inline __u32 known_nodelen(__u32 type)
+{
+	return __builtin_popcount(type & IOAM_SHORT_MASK) + 2 * __builtin_popcount(type & IOAM_WIDE_MASK);
+}
+
+/* flags: BPF_F_RECOMPUTE_CSUM on ingress, where the skb may carry CHECKSUM_COMPLETE. */
+static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u32 type, __u32 nodelen,
+					   const struct ioam_ns *ns, __u8 hlim, __u32 in_if, __u32 out_if,
+					   __u64 flags)
+{
+	struct node_data d;
+	__u32 size = nodelen * 4;
+
+	if (nodelen < 1 || nodelen > IOAM_NODE_WORDS)
+		return -1;
+	build_node_data(&d, type, ns, hlim, in_if, out_if);
+	asm volatile("" : "+r"(size));
+	size &= 0x7c;                     /* NodeLen is at most 31 words */
+	if (!size)
+		return -1;
+	return bpf_skb_store_bytes(skb, off, &d, size, flags);
+}
+
+/* ------------------------------------------------------------------ encap (egress) */
+
+/* Bytes of padding at the start of an existing Hop-by-Hop header's options. */
+static __always_inline __u32 leading_pad(struct __sk_buff *skb, __u32 off, __u32 end)
+{
+	__u8 b[2];
+	__u32 pad = 0;
+
+	for (int i = 0; i < 8 && off < end; i++) {
+		if (bpf_skb_load_bytes(skb, off, b, 1))
+			break;
+		if (b[0] == 0) {          /* Pad1 */
+			pad++;
+			off++;
+			continue;
+		}
+		if (b[0] != 1 || bpf_skb_load_bytes(skb, off, b, 2))
+			break;
+		pad += b[1] + 2;          /* PadN */
+		off += b[1] + 2;
+	}
+	return pad;
+}
+
+SEC("tc")
+int ioam_egress(struct __sk_buff *skb)
+{
+	struct ioam_encap_key key = { .prefixlen = 128 };
+	struct ep_key src = { .family = AF_INET6 };
+	struct ipv6hdr ip6;
+	struct ioam_encap *enc;
+	__u8 hbh[2] = {}, nexthdr;
+	__u32 len, old_len = 0, *cnt;
+	__u16 plen;
+
+	if (ipv6_header(skb, &ip6))
+		return TC_ACT_UNSPEC;
+	/* Only pod traffic leaving this node enters the IOAM domain here. */
+	__builtin_memcpy(src.addr, &ip6.saddr, 16);
+	if (!bpf_map_lookup_elem(&endpoints, &src))
+		return TC_ACT_UNSPEC;
+	__builtin_memcpy(key.addr, &ip6.daddr, 16);
+	enc = bpf_map_lookup_elem(&ioam_encap, &key);
+	if (!enc)
+		return TC_ACT_UNSPEC;
+	cnt = bpf_map_lookup_elem(&ioam_sample, &enc->slot);
+	if (!cnt || !enc->freq_n)
+		return TC_ACT_UNSPEC;
+	if (++*cnt >= enc->freq_n)
+		*cnt = 0;
+	if (*cnt >= enc->freq_k) {
+		stat(IOAM_ST_NOT_SAMPLED);
+		return TC_ACT_UNSPEC;
+	}
+	len = enc->len;
+	if (len < 8 || len > IOAM_TPL_MAX || (len & 7))
+		return TC_ACT_UNSPEC;
+	nexthdr = ip6.nexthdr;
+	if (nexthdr == NEXTHDR_HOP) {
+		/* Extend: our options go in front of the existing ones; the old two header
+		 * bytes become a Pad2, which keeps every old option's alignment. Consecutive
+		 * padding must stay within 7 octets (RFC 4942), as Linux receivers check. */
+		if (bpf_skb_load_bytes(skb, HBH_OFF, hbh, 2))
+			return TC_ACT_UNSPEC;
+		old_len = (hbh[1] + 1) * 8;
+		if (old_len + len > IOAM_HBH_MAX || HBH_OFF + old_len > skb->len ||
+		    2 + leading_pad(skb, HBH_OFF + 2, HBH_OFF + old_len) > 7) {
+			stat(IOAM_ST_ENCAP_FAIL);
+			return TC_ACT_UNSPEC;
+		}
+	}
+	if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_NET, 0)) {
+		stat(IOAM_ST_ENCAP_FAIL);
+		return TC_ACT_UNSPEC;
+	}
+	if (bpf_skb_store_bytes(skb, HBH_OFF, enc->tpl, len, 0))
+		return TC_ACT_SHOT;
+	if (old_len) {
+		__u8 hdr[2] = { hbh[0], (__u8)(hbh[1] + len / 8) }, pad2[2] = { 1, 0 };
+
+		if (bpf_skb_store_bytes(skb, HBH_OFF, hdr, 2, 0) ||
+		    bpf_skb_store_bytes(skb, HBH_OFF + len, pad2, 2, 0))
+			return TC_ACT_SHOT;
+	} else {
+		__u8 hop = NEXTHDR_HOP;
+
+		if (bpf_skb_store_bytes(skb, HBH_OFF, &nexthdr, 1, 0) ||
+		    bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, nexthdr), &hop, 1, 0))
+			return TC_ACT_SHOT;
+	}
+	plen = bpf_htons(bpf_ntohs(ip6.payload_len) + len);
+	if (bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, payload_len), &plen, 2, 0))
+		return TC_ACT_SHOT;
+	for (__u32 i = 0; i < IOAM_MAX_OPTS && i < enc->nopts; i++) {
+		struct ioam_opt_info *o = &enc->opt[i];
+
+		__u32 nsid = o->ns;
+
+		if (o->nodelen && o->fill + o->nodelen * 4 <= len)
+			write_node_data(skb, HBH_OFF + o->fill, o->type, o->nodelen,
+					bpf_map_lookup_elem(&ioam_namespaces, &nsid),
+					ip6.hop_limit, skb->ingress_ifindex, skb->ifindex, 0);
+	}
+	stat(IOAM_ST_ENCAP);
+	return TC_ACT_UNSPEC;
+}
+
+/* ------------------------------------------------------- transit and decap (ingress) */
+
+struct ioam_seen {
+	__u32 off[IOAM_MAX_OPTS];      /* option offsets (the 0x31 byte) */
+	__u32 n;
+	__u32 others;                  /* options that are neither padding nor known IOAM */
+};
+
+/* Exporting every trace of a fast flow would cost more than the flow itself (a ring buffer
+ * record and a wake-up of the agent per packet): at most export_rate a second per CPU go
+ * out, the rest are counted. 0 means the default, 1000. */
+static __always_inline bool export_allowed(void)
+{
+	struct ioam_node *nc = node_cfg();
+	__u32 zero = 0, rate = nc && nc->export_rate ? nc->export_rate : 1000;
+	struct ioam_budget *b = bpf_map_lookup_elem(&ioam_budget, &zero);
+	__u64 sec = bpf_ktime_get_boot_ns() / 1000000000ULL;
+
+	if (!b)
+		return false;
+	if (b->second != sec) {
+		b->second = sec;
+		b->sent = 0;
+	}
+	if (b->sent >= rate) {
+		stat(IOAM_ST_EXPORT_SKIPPED);
+		return false;
+	}
+	b->sent++;
+	return true;
+}
+
+/* Fill this node's data into the trace option at off (length optlen) if its namespace is
+ * known. Returns 1 when the namespace is known here, 0 when it is left alone. */
+static __always_inline int visit_trace(struct __sk_buff *skb, __u32 off, __u32 optlen, __u8 hlim,
+				       __u32 in_if, __u32 out_if, bool decap, const struct ipv6hdr *ip6)
+{
+	__u8 h[IOAM_OPT_HDR + IOAM_TRACE_HDR];
+	__u32 nsid, nodelen, remlen, type, known, area;
+	struct ioam_ns *ns;
+
+	if (optlen + 2 < sizeof(h) || bpf_skb_load_bytes(skb, off, h, sizeof(h))) {
+		stat(IOAM_ST_INCONSISTENT);
+		return 0;
+	}
+	if (h[3] != IOAM_TYPE_PREALLOC) {
+		stat(IOAM_ST_UNSUPPORTED);
+		return 0;
+	}
+	nsid = (__u32)h[4] << 8 | h[5];
+	ns = bpf_map_lookup_elem(&ioam_namespaces, &nsid);
+	if (!ns) {
+		stat(IOAM_ST_UNKNOWN_NS);
+		return 0;
+	}
+	/* A trace that is removed here and not exported needs no data from this node. */
+	if (decap && !export_allowed())
+		return 1;
+	nodelen = h[6] >> 3;
+	remlen = h[7] & 0x7f;
+	type = (__u32)h[8] << 16 | (__u32)h[9] << 8 | h[10];
+	area = optlen + 2 - sizeof(h);
+	known = known_nodelen(type);
+	/* RemainingLen past the end, or a NodeLen the type does not explain: do not touch. */
+	if (remlen * 4 > area || nodelen < known || (nodelen > known && !(type & IOAM_UNDEF_MASK))) {
+		stat(IOAM_ST_INCONSISTENT);
+		return 1;
+	}
+	if (type & IOAM_OPAQUE_BIT) {
+		stat(IOAM_ST_UNSUPPORTED);      /* RFC 9197: add no node data at all */
+		goto exported;
+	}
+	if (remlen < nodelen) {
+		h[6] |= IOAM_OVERFLOW;
+		bpf_skb_store_bytes(skb, off + 6, &h[6], 1, BPF_F_RECOMPUTE_CSUM);
+		stat(IOAM_ST_OVERFLOW);
+		goto exported;
+	}
+	remlen -= nodelen;
+	if (write_node_data(skb, off + sizeof(h) + remlen * 4, type, nodelen, ns, hlim, in_if, out_if,
+			    BPF_F_RECOMPUTE_CSUM))
+		return 1;
+	h[7] = (h[7] & 0x80) | remlen;
+	bpf_skb_store_bytes(skb, off + 7, &h[7], 1, BPF_F_RECOMPUTE_CSUM);
+	if (!decap)
+		stat(IOAM_ST_TRANSIT);
+exported:
+	if (decap) {
+		struct ioam_event *ev = bpf_ringbuf_reserve(&ioam_traces, sizeof(*ev), 0);
+		struct ioam_node *nc = node_cfg();
+
+		if (!ev) {
+			stat(IOAM_ST_EXPORT_LOST);
+			return 1;
+		}
+		ev->time = bpf_ktime_get_boot_ns() + (nc ? nc->clock_offset : 0);
+		ev->ifindex = skb->ifindex;
+		ev->ns = nsid;
+		ev->nodelen = nodelen;
+		if (bpf_skb_load_bytes(skb, off + 6, h + 6, 2))
+			h[6] = h[7] = 0;
+		ev->flags = (h[6] & 7) << 1 | h[7] >> 7;
+		ev->remlen = h[7] & 0x7f;
+		ev->type = type;
+		__builtin_memcpy(ev->src, &ip6->saddr, 16);
+		__builtin_memcpy(ev->dst, &ip6->daddr, 16);
+		__builtin_memset(ev->data, 0, sizeof(ev->data));
+		ev->data_len = area;
+		if (area > IOAM_DATA_MAX || area < 4 ||
+		    bpf_skb_load_bytes(skb, off + sizeof(h), ev->data, area)) {
+			ev->data_len = 0;
+		}
+		bpf_ringbuf_submit(ev, 0);
+		stat(IOAM_ST_EXPORT);
+	}
+	return 1;
+}
+
+SEC("tc")
+int ioam_ingress(struct __sk_buff *skb)
+{
+	struct ep_key dst = { .family = AF_INET6 };
+	struct ioam_seen seen = {};
+	struct ep_info *ep;
+	struct ipv6hdr ip6;
+	__u32 off, end, hbh_len, known = 0;
+	__u8 t[2];
+
+	if (ipv6_header(skb, &ip6) || ip6.nexthdr != NEXTHDR_HOP)
+		return TC_ACT_UNSPEC;
+	if (bpf_skb_load_bytes(skb, HBH_OFF, t, 2))
+		goto malformed;
+	hbh_len = (t[1] + 1) * 8;
+	end = HBH_OFF + hbh_len;
+	if (end > skb->len || hbh_len > bpf_ntohs(ip6.payload_len))
+		goto malformed;
+	/* Walk the options; any that runs past the header makes the packet malformed. */
+	off = HBH_OFF + 2;
+	for (int i = 0; i < MAX_TLVS && off < end; i++) {
+		if (bpf_skb_load_bytes(skb, off, t, 1))
+			goto malformed;
+		if (t[0] == 0) {
+			off++;
+			continue;
+		}
+		if (off + 2 > end || bpf_skb_load_bytes(skb, off, t, 2) || off + 2 + t[1] > end)
+			goto malformed;
+		if (t[0] == IOAM_HBH_OPT && seen.n < IOAM_MAX_OPTS)
+			seen.off[seen.n++] = off;
+		else if (t[0] != 1)
+			seen.others++;
+		off += 2 + t[1];
+	}
+	if (off < end)
+		seen.others++;            /* more options than we walk: keep the header */
+	if (!seen.n)
+		return TC_ACT_UNSPEC;
+	__builtin_memcpy(dst.addr, &ip6.daddr, 16);
+	ep = bpf_map_lookup_elem(&endpoints, &dst);
+	for (__u32 i = 0; i < IOAM_MAX_OPTS; i++) {
+		if (i >= seen.n)
+			break;
+		off = seen.off[i & (IOAM_MAX_OPTS - 1)];
+		if (bpf_skb_load_bytes(skb, off, t, 2))
+			goto malformed;
+		known += visit_trace(skb, off, t[1], ip6.hop_limit, skb->ifindex,
+				     ep ? ep->ifindex : 0, ep != NULL, &ip6);
+	}
+	if (!ep)
+		return TC_ACT_UNSPEC;
+	/* Decap: only a header made of padding and our own trace options goes away whole. */
+	if (seen.others || known != seen.n) {
+		stat(IOAM_ST_KEPT);
+		return TC_ACT_UNSPEC;
+	}
+	if (bpf_skb_load_bytes(skb, HBH_OFF, t, 1))
+		goto malformed;
+	{
+		__u16 plen = bpf_htons(bpf_ntohs(ip6.payload_len) - hbh_len);
+
+		if (bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, nexthdr), t, 1, 0) ||
+		    bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, payload_len), &plen, 2, 0) ||
+		    bpf_skb_adjust_room(skb, -(__s32)hbh_len, BPF_ADJ_ROOM_NET, 0))
+			return TC_ACT_SHOT;
+	}
+	stat(IOAM_ST_DECAP);
+	return TC_ACT_UNSPEC;
+malformed:
+	stat(IOAM_ST_MALFORMED);
+	return TC_ACT_SHOT;
+}

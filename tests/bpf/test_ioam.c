@@ -1,0 +1,484 @@
+/* BPF_PROG_RUN fixtures for IOAM: encap (new and extended Hop-by-Hop headers, sampling,
+ * several namespaces), transit (filling, Overflow, unknown namespaces, undefined bits),
+ * decap (removal and export in path order) and malformed headers (dropped or left alone
+ * as RFC 9197 says, and counted). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "../unit/harness.h"
+#include "prog_run.h"
+#include "ioam.skel.h"
+#include "bpf/datapath.h"
+#include "ioam.h"
+
+#define TC_ACT_UNSPEC -1
+#define TC_ACT_SHOT 2
+#define L3 14
+#define HBH (L3 + 40)
+
+static const char *POD_A = "fd00:244:0:1::5", *POD_B = "fd00:244:0:2::7";
+
+struct frame {
+	uint8_t buf[2048];
+	uint32_t len;
+};
+
+/* UDP over IPv6 with 16 payload bytes; extra is an optional Hop-by-Hop header. */
+static void udp6(struct frame *f, const char *src, const char *dst, const uint8_t *hbh, size_t hbh_len)
+{
+	struct ethhdr *eth = (void *)f->buf;
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+	uint8_t *p = (uint8_t *)(ip6 + 1);
+	struct udphdr *udp;
+
+	memset(f, 0, sizeof(*f));
+	memset(eth->h_dest, 0xaa, 6);
+	memset(eth->h_source, 0xbb, 6);
+	eth->h_proto = htons(ETH_P_IPV6);
+	ip6->version = 6;
+	ip6->hop_limit = 63;
+	inet_pton(AF_INET6, src, &ip6->saddr);
+	inet_pton(AF_INET6, dst, &ip6->daddr);
+	if (hbh_len) {
+		ip6->nexthdr = 0;
+		memcpy(p, hbh, hbh_len);
+		p[0] = IPPROTO_UDP;
+		p += hbh_len;
+	} else {
+		ip6->nexthdr = IPPROTO_UDP;
+	}
+	udp = (void *)p;
+	udp->source = htons(4000);
+	udp->dest = htons(5000);
+	udp->len = htons(sizeof(*udp) + 16);
+	memset(udp + 1, 0x5a, 16);
+	ip6->payload_len = htons((uint16_t)(hbh_len + sizeof(*udp) + 16));
+	f->len = (uint32_t)(L3 + 40 + hbh_len + sizeof(*udp) + 16);
+}
+
+static int run(struct bpf_program *prog, struct frame *f, struct frame *out)
+{
+	return prog_run(prog, f->buf, f->len, out->buf, sizeof(out->buf), &out->len);
+}
+
+static uint64_t stat_of(struct ioam_bpf *skel, int s)
+{
+	uint64_t per[256] = { 0 }, sum = 0;
+	uint32_t key = (uint32_t)s;
+
+	bpf_map_lookup_elem(bpf_map__fd(skel->maps.ioam_stats), &key, per);
+	for (int i = 0; i < libbpf_num_possible_cpus() && i < 256; i++)
+		sum += per[i];
+	return sum;
+}
+
+static void set_node(struct ioam_bpf *skel, uint32_t id)
+{
+	struct ioam_node n = { .id = id, .id_wide = 0x1000000 + id };
+	uint32_t zero = 0;
+
+	bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_node), &zero, &n, BPF_ANY);
+}
+
+static void add_ns(struct ioam_bpf *skel, uint32_t id, uint32_t data, uint64_t wide)
+{
+	struct ioam_ns v = { .data = data, .data_wide = wide };
+
+	bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_namespaces), &id, &v, BPF_ANY);
+}
+
+static void add_endpoint(struct ioam_bpf *skel, const char *ip, uint32_t ifindex)
+{
+	struct ep_key k = { .family = AF_INET6 };
+	struct ep_info v = { .ifindex = ifindex };
+
+	inet_pton(AF_INET6, ip, k.addr);
+	bpf_map_update_elem(bpf_map__fd(skel->maps.endpoints), &k, &v, BPF_ANY);
+}
+
+static void del_endpoint(struct ioam_bpf *skel, const char *ip)
+{
+	struct ep_key k = { .family = AF_INET6 };
+
+	inet_pton(AF_INET6, ip, k.addr);
+	bpf_map_delete_elem(bpf_map__fd(skel->maps.endpoints), &k);
+}
+
+static void set_encap(struct ioam_bpf *skel, const char *prefix, int plen, const struct ioam_opt_spec *o,
+		      size_t n, uint32_t k, uint32_t freq_n, uint32_t slot)
+{
+	static struct ioam_encap e;
+	struct ioam_encap_key key = { .prefixlen = (uint32_t)plen };
+	char err[256];
+
+	memset(&e, 0, sizeof(e));
+	CHECK(ioam_template_build(o, n, &e, err, sizeof(err)) == 0);
+	e.freq_k = k;
+	e.freq_n = freq_n;
+	e.slot = slot;
+	inet_pton(AF_INET6, prefix, key.addr);
+	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_encap), &key, &e, BPF_ANY) == 0);
+}
+
+static uint32_t be32at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Traces exported by decap. */
+static struct ioam_event last_ev;
+static int n_ev;
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	if (len >= sizeof(last_ev)) {
+		memcpy(&last_ev, data, sizeof(last_ev));
+		n_ev++;
+	}
+	return 0;
+}
+
+/* Offset of the first IOAM option in a Hop-by-Hop header starting at HBH. */
+static int find_opt(const struct frame *f, int nth)
+{
+	int end = HBH + (f->buf[HBH + 1] + 1) * 8, off = HBH + 2;
+
+	while (off < end) {
+		if (f->buf[off] == 0) {
+			off++;
+			continue;
+		}
+		if (f->buf[off] == IOAM_HBH_OPT && nth-- == 0)
+			return off;
+		off += 2 + f->buf[off + 1];
+	}
+	return -1;
+}
+
+int main(void)
+{
+	char pin[64], cmd[128];
+	struct ioam_bpf *skel;
+	struct frame in, out, mid;
+	struct ring_buffer *rb;
+	struct statfs sfs;
+	uint32_t type = IOAM_BIT(0) | IOAM_BIT(1) | IOAM_BIT(2) | IOAM_BIT(3) | IOAM_BIT(5) | IOAM_BIT(8);
+	struct ioam_opt_spec spec = { .ns = 123, .type = type, .size = 60 };   /* 7 words a node */
+	int v, o;
+
+	if (geteuid() != 0) {
+		printf("SKIP: BPF_PROG_RUN needs root\n");
+		return HARNESS_SKIP;
+	}
+	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC)
+		mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700");
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/petrel-ioamtest-%d", getpid());
+	if (mkdir(pin, 0700) && errno != EEXIST) {
+		printf("SKIP: no bpffs at /sys/fs/bpf (%s)\n", strerror(errno));
+		return HARNESS_SKIP;
+	}
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin);
+	skel = ioam_bpf__open_opts(&opts);
+	if (!skel || ioam_bpf__load(skel)) {
+		fprintf(stderr, "cannot load the IOAM programs\n");
+		return 1;
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.ioam_traces), on_event, NULL, NULL);
+	CHECK(rb != NULL);
+	add_ns(skel, 123, 0xabcd0123, 0x1122334455667788ull);
+	add_endpoint(skel, POD_A, 41);
+	set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 1, 0);
+	CHECK(ioam_nodelen(type) == 7);
+
+	/* ---- encap, new Hop-by-Hop header ---- */
+	set_node(skel, 1);
+	udp6(&in, POD_A, POD_B, NULL, 0);
+	v = run(skel->progs.ioam_egress, &in, &out);
+	CHECK(v == TC_ACT_UNSPEC);
+	/* 2 + Pad2 + (12 + 60) = 76 → a 6-octet PadN in front makes 80 */
+	CHECK(out.len == in.len + 80);
+	CHECK(out.buf[L3 + 6] == 0 && out.buf[HBH] == IPPROTO_UDP && out.buf[HBH + 1] == 80 / 8 - 1);
+	CHECK(((out.buf[L3 + 4] << 8) | out.buf[L3 + 5]) == 8 + 16 + 80);
+	CHECK(out.buf[HBH + 2] == 1 && out.buf[HBH + 3] == 4);         /* PadN, 4 zero octets */
+	o = find_opt(&out, 0);
+	CHECK(o == HBH + 8 && (o - HBH) % 4 == 0);
+	CHECK(out.buf[o + 1] == 70 && out.buf[o + 3] == IOAM_TYPE_PREALLOC);
+	CHECK(out.buf[o + 4] == 0 && out.buf[o + 5] == 123);
+	CHECK(out.buf[o + 6] >> 3 == 7 && (out.buf[o + 7] & 0x7f) == 15 - 7);
+	CHECK(be32at(out.buf + o + 8) >> 8 == type);
+	/* this node's data at the end of the area: hop limit 63, node id 1 */
+	{
+		const uint8_t *d = out.buf + o + 12 + (15 - 7) * 4;
+
+		CHECK(be32at(d) == (63u << 24 | 1));
+		CHECK(be32at(d + 4) == (0xffffu << 16 | 1));                 /* in if unknown, out 1 */
+		CHECK(be32at(d + 16) == 0xabcd0123);                           /* namespace data */
+		CHECK(be32at(d + 20) == 63u << 24 && be32at(d + 24) == 0x1000001);      /* wide id */
+		CHECK(be32at(d - 4) == 0);                                     /* free space untouched */
+	}
+	CHECK(memcmp(out.buf + HBH + 80, in.buf + HBH, in.len - HBH) == 0);   /* UDP intact */
+	CHECK(stat_of(skel, IOAM_ST_ENCAP) == 1);
+
+	/* not from a local endpoint, or to another prefix: untouched */
+	udp6(&in, "fd00:244:0:9::1", POD_B, NULL, 0);
+	CHECK(run(skel->progs.ioam_egress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
+	udp6(&in, POD_A, "fd00:244:0:3::1", NULL, 0);
+	CHECK(run(skel->progs.ioam_egress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
+
+	/* ---- transit: node 2 fills the next slot ---- */
+	udp6(&in, POD_A, POD_B, NULL, 0);
+	set_node(skel, 1);
+	run(skel->progs.ioam_egress, &in, &mid);
+	set_node(skel, 2);
+	v = run(skel->progs.ioam_ingress, &mid, &out);
+	CHECK(v == TC_ACT_UNSPEC && out.len == mid.len);
+	o = find_opt(&out, 0);
+	CHECK((out.buf[o + 7] & 0x7f) == 1);
+	CHECK(be32at(out.buf + o + 12 + 4) == (63u << 24 | 2));
+	CHECK(memcmp(out.buf + o + 12 + 32, mid.buf + o + 12 + 32, 28) == 0);   /* node 1 kept */
+	CHECK(stat_of(skel, IOAM_ST_TRANSIT) == 1);
+
+	/* ---- transit again: one word left, seven needed → Overflow, nothing written ---- */
+	mid = out;
+	set_node(skel, 3);
+	run(skel->progs.ioam_ingress, &mid, &out);
+	CHECK(out.buf[o + 6] & IOAM_OVERFLOW);
+	out.buf[o + 6] &= (uint8_t)~IOAM_OVERFLOW;
+	CHECK(memcmp(out.buf, mid.buf, mid.len) == 0);
+	CHECK(stat_of(skel, IOAM_ST_OVERFLOW) == 1);
+
+	/* ---- decap on node 3, without room: removed, exported, Overflow flag reported ---- */
+	add_endpoint(skel, POD_B, 42);
+	v = run(skel->progs.ioam_ingress, &mid, &out);
+	CHECK(v == TC_ACT_UNSPEC);
+	udp6(&in, POD_A, POD_B, NULL, 0);
+	CHECK(out.len == in.len && memcmp(out.buf, in.buf, in.len) == 0);
+	CHECK(ring_buffer__consume(rb) >= 1 && n_ev == 1);
+	CHECK(last_ev.ns == 123 && last_ev.type == type && last_ev.nodelen == 7 && (last_ev.flags & 8));
+	{
+		struct ioam_hop hops[8];
+		size_t n = 0;
+
+		CHECK(ioam_trace_decode(last_ev.type, last_ev.nodelen, last_ev.remlen, last_ev.data,
+					last_ev.data_len, hops, 8, &n) == 0);
+		CHECK(n == 2 && hops[0].node_id == 1 && hops[1].node_id == 2);
+		CHECK(hops[0].ns_data == 0xabcd0123 && hops[1].node_id_wide == 0x1000002);
+	}
+	CHECK(stat_of(skel, IOAM_ST_DECAP) == 1);
+
+	/* ---- a path of three: encap 1, transit 2, decap 3, larger area ---- */
+	spec.size = 84;
+	set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 1, 0);
+	del_endpoint(skel, POD_B);
+	udp6(&in, POD_A, POD_B, NULL, 0);
+	set_node(skel, 1);
+	run(skel->progs.ioam_egress, &in, &mid);
+	set_node(skel, 2);
+	run(skel->progs.ioam_ingress, &mid, &out);
+	add_endpoint(skel, POD_B, 42);
+	set_node(skel, 3);
+	run(skel->progs.ioam_ingress, &out, &mid);
+	CHECK(mid.len == in.len && memcmp(mid.buf, in.buf, in.len) == 0);
+	ring_buffer__consume(rb);
+	{
+		struct ioam_hop hops[8];
+		size_t n = 0;
+
+		CHECK(n_ev == 2 && !(last_ev.flags & 8));
+		CHECK(ioam_trace_decode(last_ev.type, last_ev.nodelen, last_ev.remlen, last_ev.data,
+					last_ev.data_len, hops, 8, &n) == 0);
+		CHECK(n == 3 && hops[0].node_id == 1 && hops[1].node_id == 2 && hops[2].node_id == 3);
+		CHECK(hops[2].if_in == 1 && hops[2].if_out == 42);   /* decap knows the endpoint */
+	}
+
+	/* ---- encap into an existing header (Router Alert + PadN) ---- */
+	{
+		static const uint8_t ra[8] = { 0, 0, 5, 2, 0, 0, 1, 0 };
+		int ra_off;
+
+		del_endpoint(skel, POD_B);
+		set_node(skel, 1);
+		udp6(&in, POD_A, POD_B, ra, sizeof(ra));
+		v = run(skel->progs.ioam_egress, &in, &out);
+		CHECK(v == TC_ACT_UNSPEC);
+		/* 2 + 2 + 12 + 84 = 100: a 6-octet PadN in front instead makes 104 */
+		CHECK(out.len == in.len + 104);
+		CHECK(out.buf[L3 + 6] == 0 && out.buf[HBH] == IPPROTO_UDP);
+		CHECK(out.buf[HBH + 1] == (104 + 8) / 8 - 1);
+		CHECK(out.buf[HBH + 2] == 1 && out.buf[HBH + 3] == 4);   /* leading PadN */
+		CHECK(out.buf[HBH + 104] == 1 && out.buf[HBH + 105] == 0);  /* old header → Pad2 */
+		ra_off = HBH + 106;
+		CHECK(out.buf[ra_off] == 5 && out.buf[ra_off + 1] == 2);   /* Router Alert kept */
+		CHECK((ra_off - HBH) % 8 == 2);                            /* at its old alignment */
+		CHECK(((out.buf[L3 + 4] << 8) | out.buf[L3 + 5]) == 8 + 8 + 16 + 104);
+		/* decap: the Router Alert stays, so the header stays; the trace is exported */
+		add_endpoint(skel, POD_B, 42);
+		mid = out;
+		uint64_t kept = stat_of(skel, IOAM_ST_KEPT);
+		CHECK(run(skel->progs.ioam_ingress, &mid, &out) == TC_ACT_UNSPEC && out.len == mid.len);
+		CHECK(stat_of(skel, IOAM_ST_KEPT) == kept + 1);
+		CHECK(ring_buffer__consume(rb) == 1);
+	}
+
+	/* an existing header starting with 6 octets of padding: extending it would make 8
+	 * consecutive pad octets, which Linux receivers drop; left alone and counted */
+	{
+		static const uint8_t pad6[8] = { 0, 0, 1, 4, 0, 0, 0, 0 };
+		uint64_t fail = stat_of(skel, IOAM_ST_ENCAP_FAIL);
+
+		del_endpoint(skel, POD_B);
+		udp6(&in, POD_A, POD_B, pad6, sizeof(pad6));
+		CHECK(run(skel->progs.ioam_egress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
+		CHECK(stat_of(skel, IOAM_ST_ENCAP_FAIL) == fail + 1);
+	}
+
+	/* ---- sampling: 1 in 4 ---- */
+	{
+		uint64_t before = stat_of(skel, IOAM_ST_ENCAP);
+		int grown = 0;
+
+		set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 4, 1);
+		for (int i = 0; i < 16; i++) {
+			udp6(&in, POD_A, POD_B, NULL, 0);
+			run(skel->progs.ioam_egress, &in, &out);
+			grown += out.len > in.len;
+		}
+		CHECK(grown == 4 && stat_of(skel, IOAM_ST_ENCAP) == before + 4);
+		CHECK(stat_of(skel, IOAM_ST_NOT_SAMPLED) == 12);
+	}
+
+	/* ---- three namespaces in one header ---- */
+	{
+		struct ioam_opt_spec three[3] = {
+			{ .ns = 123, .type = IOAM_BIT(0), .size = 8 },
+			{ .ns = 7, .type = IOAM_BIT(0) | IOAM_BIT(5), .size = 16 },
+			{ .ns = 9, .type = IOAM_BIT(10), .size = 8 },
+		};
+
+		add_ns(skel, 7, 0x77, 0);
+		add_ns(skel, 9, 0, 0x99);
+		set_encap(skel, "fd00:244:0:2::", 64, three, 3, 1, 1, 2);
+		udp6(&in, POD_A, POD_B, NULL, 0);
+		run(skel->progs.ioam_egress, &in, &out);
+		CHECK((out.len - in.len) % 8 == 0 && out.len - in.len == 4 + 12 * 3 + 32);
+		o = find_opt(&out, 0);
+		CHECK(o > 0 && be32at(out.buf + o + 12 + 4) == (63u << 24 | 1));
+		o = find_opt(&out, 1);
+		CHECK(o > 0 && (o - HBH) % 4 == 0 && be32at(out.buf + o + 12 + 12) == 0x77);
+		o = find_opt(&out, 2);
+		CHECK(o > 0 && be32at(out.buf + o + 12) == 0 && be32at(out.buf + o + 16) == 0x99);
+		add_endpoint(skel, POD_B, 42);
+		mid = out;
+		int before = n_ev;
+		CHECK(run(skel->progs.ioam_ingress, &mid, &out) == TC_ACT_UNSPEC);
+		CHECK(out.len == in.len && memcmp(out.buf, in.buf, in.len) == 0);
+		ring_buffer__consume(rb);
+		CHECK(n_ev == before + 3);
+		set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 1, 0);
+	}
+
+	/* ---- malformed and unusual headers arriving from the wire ---- */
+	{
+		uint8_t h[96];
+		uint64_t mal = stat_of(skel, IOAM_ST_MALFORMED);
+		uint64_t unk = stat_of(skel, IOAM_ST_UNKNOWN_NS);
+		uint64_t inc = stat_of(skel, IOAM_ST_INCONSISTENT);
+
+		del_endpoint(skel, POD_B);
+		set_node(skel, 5);
+		/* a well-formed trace option: ns 123, bit 0 only, 2 words of room */
+#define TRACE(ns_, nodelen, remlen, t, optlen) do { \
+		memset(h, 0, sizeof(h)); \
+		h[1] = 2; h[2] = 1; h[3] = 0; \
+		h[4] = IOAM_HBH_OPT; h[5] = (optlen); h[7] = 0; \
+		h[8] = (uint8_t)((ns_) >> 8); h[9] = (uint8_t)(ns_); \
+		h[10] = (uint8_t)((nodelen) << 3); h[11] = (remlen); \
+		h[12] = (uint8_t)((t) >> 16); h[13] = (uint8_t)((t) >> 8); h[14] = (uint8_t)(t); \
+	} while (0)
+		/* header 24 octets: 2 + Pad2 + option of 20 (12 + 8 of data) */
+		TRACE(123, 1, 2, IOAM_BIT(0), 18);
+		udp6(&in, POD_A, POD_B, h, 24);
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC);
+		CHECK(be32at(out.buf + HBH + 16 + 4) == (63u << 24 | 5));   /* filled at word 1 */
+		CHECK((out.buf[HBH + 11] & 0x7f) == 1);
+
+		/* Hdr Ext Len past the packet: dropped */
+		udp6(&in, POD_A, POD_B, h, 24);
+		in.buf[HBH + 1] = 40;
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_SHOT);
+		/* an option running past the header: dropped */
+		TRACE(123, 1, 2, IOAM_BIT(0), 60);
+		udp6(&in, POD_A, POD_B, h, 24);
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_SHOT);
+		CHECK(stat_of(skel, IOAM_ST_MALFORMED) == mal + 2);
+
+		/* unknown namespace: passed untouched */
+		TRACE(999, 1, 2, IOAM_BIT(0), 18);
+		udp6(&in, POD_A, POD_B, h, 24);
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC);
+		CHECK(out.len == in.len && memcmp(out.buf, in.buf, in.len) == 0);
+		CHECK(stat_of(skel, IOAM_ST_UNKNOWN_NS) == unk + 1);
+
+		/* RemainingLen past the end of the option: passed untouched */
+		TRACE(123, 1, 20, IOAM_BIT(0), 18);
+		udp6(&in, POD_A, POD_B, h, 24);
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC);
+		CHECK(memcmp(out.buf, in.buf, in.len) == 0);
+		/* NodeLen smaller than the type needs: untouched */
+		TRACE(123, 1, 2, IOAM_BIT(0) | IOAM_BIT(1), 18);
+		udp6(&in, POD_A, POD_B, h, 24);
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC);
+		CHECK(memcmp(out.buf, in.buf, in.len) == 0);
+		/* an option too short for a trace header: untouched */
+		memset(h, 0, sizeof(h));
+		h[1] = 0; h[2] = IOAM_HBH_OPT; h[3] = 2;
+		udp6(&in, POD_A, POD_B, h, 8);
+		in.buf[HBH + 6] = 1; in.buf[HBH + 7] = 0;
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC);
+		CHECK(memcmp(out.buf, in.buf, in.len) == 0);
+		CHECK(stat_of(skel, IOAM_ST_INCONSISTENT) == inc + 3);
+
+		/* undefined bit 12 set with one more word: known fields then all-ones */
+		TRACE(123, 2, 2, IOAM_BIT(0) | IOAM_BIT(12), 18);
+		udp6(&in, POD_A, POD_B, h, 24);
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC);
+		CHECK(be32at(out.buf + HBH + 16) == (63u << 24 | 5));
+		CHECK(be32at(out.buf + HBH + 16 + 4) == 0xffffffff);
+		CHECK((out.buf[HBH + 11] & 0x7f) == 0);
+		/* opaque state snapshot (bit 22): no node data at all */
+		TRACE(123, 1, 2, IOAM_BIT(0) | IOAM_BIT(22), 18);
+		udp6(&in, POD_A, POD_B, h, 24);
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC);
+		CHECK(memcmp(out.buf, in.buf, in.len) == 0);
+
+		/* decap of an unknown namespace: the header stays */
+		add_endpoint(skel, POD_B, 42);
+		TRACE(999, 1, 2, IOAM_BIT(0), 18);
+		udp6(&in, POD_A, POD_B, h, 24);
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
+		/* a header with no IOAM at all is not ours to touch */
+		memset(h, 0, 8);
+		h[2] = 1; h[3] = 4;
+		udp6(&in, POD_A, POD_B, h, 8);
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
+	}
+
+	ring_buffer__free(rb);
+	ioam_bpf__destroy(skel);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pin);
+	if (system(cmd))
+		return 1;
+	return harness_done("test_ioam");
+}
