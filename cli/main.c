@@ -547,8 +547,7 @@ int main(int argc, char **argv)
 		fputc('\n', stderr);
 		return 2;
 	}
-	fprintf(stderr, "petrel: unknown object '%s'; valid objects: lab node endpoint policy flows latency; "
-		"commands: run ps logs stop rm exec migrate ping\n", argv[i]);
-	fprintf(stderr, "petrel: unknown object '%s'; valid objects: lab node endpoint policy flows ioam\n", argv[i]);
+	fprintf(stderr, "petrel: unknown object '%s'; valid objects: lab node endpoint policy flows "
+		"latency ioam; commands: run ps logs stop rm exec migrate ping\n", argv[i]);
 	return 2;
 }
