@@ -67,6 +67,7 @@ check_ping() {   # TARGET LABEL
 	ok "ping $2: 20/20 replies with egress and ingress latency, 0 < corrected <= raw ($(jq -r '"raw \(.raw_avg_us|floor) us, corrected \(.corrected_avg_us|floor) us"' <<<"$j"))"
 }
 check_ping "$B1" "endpoint on another node"
+check_ping "$(ep_field b1 ipv6)" "endpoint on another node over IPv6"
 check_ping "$OUT" "outside namespace (masqueraded)"
 
 # UDP and TCP through the same accounting.
@@ -78,7 +79,7 @@ done
 sleep 1
 kill "$READER" 2>/dev/null || true
 wait "$READER" 2>/dev/null || true
-for proto in icmp udp tcp; do
+for proto in icmp icmpv6 udp tcp; do
 	for dir in egress ingress; do
 		n=$(jq -c "select(.proto==\"$proto\" and .dir==\"$dir\")" "$REC" | wc -l)
 		[ "$n" -gt 0 ] || fail "no $dir $proto records in the unprivileged stream"
@@ -86,7 +87,7 @@ for proto in icmp udp tcp; do
 done
 jq -se '[.[] | select(.proto=="icmp")] | length >= 80 and all(.key.seq >= 1 and .latency_ns > 0)' "$REC" >/dev/null ||
 	fail "ICMP records lack seq or latency: $(jq -c 'select(.proto=="icmp" and (.key.seq < 1 or .latency_ns <= 0))' "$REC" | head -3)"
-ok "an unprivileged reader got egress and ingress records for ICMP, UDP and TCP ($(wc -l <"$REC") records)"
+ok "an unprivileged reader got egress and ingress records for ICMP, ICMPv6, UDP and TCP ($(wc -l <"$REC") records)"
 
 show=$(p -j --node node1 latency show a1)
 jq -e '.egress.histogram.count > 40 and .ingress.histogram.count > 40 and .egress.histogram.p99_ns >= .egress.histogram.p50_ns and (.egress.unmatched|type)=="number"' <<<"$show" >/dev/null ||
