@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -481,6 +482,16 @@ static void unclaim(struct mig *m)
 	m->claimed = false;
 }
 
+/* CRIU's page protocol ends with small requests and acks: Nagle and delayed ACKs on the
+ * loopback legs of the relay would hold each of them for tens of milliseconds. */
+static void nodelay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 /* The page relay: CRIU (through runc) connects here, the bytes go to the destination's
  * page server, compressed, over the mutual-TLS channel. */
 static void *page_relay_main(void *arg)
@@ -500,6 +511,7 @@ static void *page_relay_main(void *arg)
 	fd = accept4(m->page_listen, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return NULL;
+	nodelay(fd);
 	hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", m->id, "kind", "pages");
 	ssl = peer_dial(m->a, m->to, hello, &e);
 	json_decref(hello);
@@ -1100,6 +1112,8 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 
 		o.read_fd = true;      /* the page server answers some requests */
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0)
+			nodelay(fd);
 		if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
 			ret = relay_run(fd, ssl, &o, &st);
 		else
