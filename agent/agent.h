@@ -183,6 +183,7 @@ int hold_start(const struct endpoint *ep, const struct ip_addr *node4,
 	       const struct ip_addr *node6, struct hold **h);
 int hold_release(struct hold *h, uint64_t *held);   /* deliver in order, then stop holding */
 void hold_abort(struct hold *h);                    /* stop holding, drop what was held */
+void hold_cleanup_stale(void);                      /* rules of a hold whose agent died */
 
 /* migrate.c: live migration of containers between nodes. */
 void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
@@ -191,6 +192,9 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 /* POST /v1/containers/NAME/migrate {"to": NODE, "lazy": bool}: checks, then runs the
  * migration in its own thread; *fd streams its progress and report as JSON lines. */
 int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, struct api_error *e);
+/* At start, with a->lock held: settle migrations this node was the source of when its
+ * agent stopped (resume the container, or remove the committed copy). */
+void migrate_recover(struct agent *a);
 /* Location flags for endpoint NAME while a migration from this node holds its packets
  * (DP_LOC_HOST) and once it is frozen (| DP_LOC_FROZEN); 0 otherwise. */
 unsigned int migrate_held(struct agent *a, const char *name);

@@ -190,6 +190,26 @@ static void close_queue(struct hold *h)
 	h->h = NULL;
 }
 
+/* Rules left by an agent that died while holding: with nobody reading their queue, they
+ * would drop every packet they match. */
+void hold_cleanup_stale(void)
+{
+	static const char *tools[][2] = { { "iptables-save", "iptables-restore" },
+					  { "ip6tables-save", "ip6tables-restore" } };
+	char cmd[512], *out = NULL;
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "rules=$(%s -t raw | sed -n 's/^-A \\(.*petrel-hold.*\\)/-D \\1/p'); "
+			 "[ -z \"$rules\" ] || printf '*raw\\n%%s\\nCOMMIT\\n' \"$rules\" | %s -w --noflush",
+			 tools[i][0], tools[i][1]);
+		if (proc_output(argv, &out, 10000))
+			log_warn("hold: cannot remove stale rules: %s", out ? out : "");
+		free(out);
+		out = NULL;
+	}
+}
+
 int hold_start(const struct endpoint *ep, const struct ip_addr *node4,
 	       const struct ip_addr *node6, struct hold **out)
 {

@@ -120,8 +120,9 @@ static void held_clear(const char *name)
 
 /* Fault injection for tests: a file <state-dir>/fault-NAME makes this node fail at that
  * point of its next migration, once (the file is consumed). Failures the tests need to
- * provoke but cannot time from outside: the destination's agent dying mid-transfer, and
- * a restore that fails on a damaged checkpoint. */
+ * provoke but cannot time from outside: the destination's agent dying mid-transfer, the
+ * source's dying with the container frozen, and a restore that fails on a damaged
+ * checkpoint. */
 static bool fault(struct agent *a, const char *name)
 {
 	char path[CONFIG_STR + 64];
@@ -896,6 +897,8 @@ static void *migrate_main(void *arg)
 	progress(m, "dump", "checkpointing; memory streams to %s", m->to);
 	if (dump(m, &e))
 		goto fail;
+	if (fault(m->a, "source-exit-after-dump"))
+		_exit(3);
 	progress(m, "transfer", "images and writable layer to %s", m->to);
 	{
 		char img[CONFIG_STR + 96], bundle[CONFIG_STR + 64];
@@ -1003,6 +1006,57 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 	pthread_detach(t);
 	*fd = p[0];
 	return 0;
+}
+
+/* ---- an agent restarting in the middle of a migration ---- */
+
+/* The source agent died mid-migration: its claims are stale. A container of ours left
+ * frozen for a migration that never committed (the record still names this node) runs
+ * again here, with its endpoint back in the datapath; one whose destination committed
+ * (the record names the destination) is the destination's, and this node's frozen copy
+ * goes. Held packets were lost with the agent; TCP resends them. */
+void migrate_recover(struct agent *a)
+{
+	struct store_kv *kvs = NULL;
+	size_t n = 0;
+
+	hold_cleanup_stale();
+	if (store_list(a->store, KEY_MIGRATIONS, &kvs, &n, NULL))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *j = json_loads(kvs[i].value, 0, NULL);
+		const char *from = json_string_value(json_object_get(j, "from"));
+		const char *name = kvs[i].key + strlen(KEY_MIGRATIONS);
+		struct mig m = { .a = a };
+		struct container c;
+
+		if (!from || strcmp(from, a->cfg.node)) {
+			json_decref(j);
+			continue;
+		}
+		snprintf(m.name, sizeof(m.name), "%s", name);
+		snprintf(m.to, sizeof(m.to), "%s", json_string_value(json_object_get(j, "to")) ?: "");
+		m.claimed = true;
+		if (container_get(a, name, &c) == 0 && cluster_endpoint_get(a, name, &m.ep) == 0) {
+			m.c = c;
+			if (!strcmp(m.ep.node, a->cfg.node)) {
+				log_warn("migration of %s to %s was interrupted; resuming it here", name, m.to);
+				m.frozen = m.redirected = true;
+				pthread_mutex_unlock(&a->lock);
+				unfreeze(&m);
+				pthread_mutex_lock(&a->lock);
+			} else if (!strcmp(c.node, m.ep.node)) {
+				log_warn("migration of %s to %s had committed; removing the copy left here",
+					 name, m.ep.node);
+				pthread_mutex_unlock(&a->lock);
+				cleanup_source(&m);
+				pthread_mutex_lock(&a->lock);
+			}
+		}
+		unclaim(&m);
+		json_decref(j);
+	}
+	store_kvs_free(kvs, n);
 }
 
 /* ---- the destination side ---- */

@@ -208,6 +208,7 @@ int node_start(struct agent *a, struct api_error *e)
 	pthread_mutex_lock(&a->lock);
 	endpoints_restore(a);
 	containers_restore(a);
+	migrate_recover(a);
 	ret = cluster_sync(a);
 	pthread_mutex_unlock(&a->lock);
 	if (ret)

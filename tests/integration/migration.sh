@@ -142,8 +142,9 @@ restart_agent() {   # NODE EXTRA-FLAG
 	local pid conf ns
 	conf="/run/petrel/labs/$LAB/$1/petreld.conf"
 	ns="$LAB-$1"
-	pid=$(pgrep -f -- "--config $conf") || fail "no agent runs for $1"
-	kill $pid; for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+	if pid=$(pgrep -f -- "--config $conf"); then   # else it died: just start it
+		kill $pid; for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+	fi
 	setsid "$PETRELD" --netns "$ns" --config "$conf" $2 >>"/run/petrel/labs/$LAB/$1/petreld.log" 2>&1 </dev/null &
 	for _ in $(seq 100); do p --node "$1" node status >/dev/null 2>&1 && return 0; sleep 0.1; done
 	fail "agent of $1 did not come back"
@@ -168,6 +169,15 @@ rolls_back() {   # FAULT NODE WHAT
 }
 rolls_back corrupt-images node1 "a restore that fails"
 rolls_back exit-in-transfer node3 "the destination agent dying mid-transfer"
+# The source's own agent dies with the container frozen: once restarted, it resumes it.
+touch "$(state_dir node2)/fault-source-exit-after-dump"
+p migrate web --to node1 >/dev/null 2>&1 && fail "a migration whose source agent died succeeded"
+restart_agent node2 ""
+for _ in $(seq 50); do [ "$(where web)" = "node2 running" ] && break; sleep 0.2; done
+[ "$(where web)" = "node2 running" ] || fail "web is '$(where web)' after its agent died mid-migration"
+ip netns exec "$LAB-node2" iptables -t raw -S | grep -q petrel-hold && fail "stale hold rules on node2"
+ok "the source agent dying with the container frozen: restarted, it resumes web"
+sleep 1
 
 # --- the TCP sessions survived all of it, in-cluster and through the published port
 finish tcp4 tcp6 outside
