@@ -195,6 +195,8 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 /* At start, with a->lock held: settle migrations this node was the source of when its
  * agent stopped (resume the container, or remove the committed copy). */
 void migrate_recover(struct agent *a);
+/* petrel_migrations_total{result}, and the freeze and total times of those that committed. */
+void migrate_metrics(struct agent *a, FILE *f);
 /* Location flags for endpoint NAME while a migration from this node holds its packets
  * (DP_LOC_HOST) and once it is frozen (| DP_LOC_FROZEN); 0 otherwise. */
 unsigned int migrate_held(struct agent *a, const char *name);

@@ -45,6 +45,7 @@ char *metrics_prometheus(struct agent *a)
 		fprintf(f, "petrel_drops_total{node=\"%s\",reason=\"%s\"} %llu\n", a->cfg.node,
 			datapath_drop_reason_name(i), (unsigned long long)drops[i]);
 	container_metrics(a, f);
+	migrate_metrics(a, f);
 	latency_metrics(a, f);
 	ioam_metrics(a, f);
 	fclose(f);

@@ -247,6 +247,37 @@ void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *he
 	peer_send(ssl, j);
 }
 
+/* ---- metrics (source side) ---- */
+
+static struct {
+	uint64_t committed, rolled_back, refused;
+	uint64_t frozen_ms_sum, total_ms_sum, bytes_sum;
+} stats;
+
+void migrate_metrics(struct agent *a, FILE *f)
+{
+	pthread_mutex_lock(&mu);
+	fprintf(f, "# HELP petrel_migrations_total Migrations from this node, by result.\n"
+		"# TYPE petrel_migrations_total counter\n"
+		"petrel_migrations_total{node=\"%s\",result=\"committed\"} %llu\n"
+		"petrel_migrations_total{node=\"%s\",result=\"rolled_back\"} %llu\n"
+		"petrel_migrations_total{node=\"%s\",result=\"refused\"} %llu\n",
+		a->cfg.node, (unsigned long long)stats.committed, a->cfg.node,
+		(unsigned long long)stats.rolled_back, a->cfg.node, (unsigned long long)stats.refused);
+	fprintf(f, "# HELP petrel_migration_frozen_ms_sum Freeze time of committed migrations.\n"
+		"# TYPE petrel_migration_frozen_ms_sum counter\n"
+		"petrel_migration_frozen_ms_sum{node=\"%s\"} %llu\n"
+		"# HELP petrel_migration_total_ms_sum Total time of committed migrations.\n"
+		"# TYPE petrel_migration_total_ms_sum counter\n"
+		"petrel_migration_total_ms_sum{node=\"%s\"} %llu\n"
+		"# HELP petrel_migration_bytes_total Bytes of memory, images and files moved.\n"
+		"# TYPE petrel_migration_bytes_total counter\n"
+		"petrel_migration_bytes_total{node=\"%s\"} %llu\n",
+		a->cfg.node, (unsigned long long)stats.frozen_ms_sum, a->cfg.node,
+		(unsigned long long)stats.total_ms_sum, a->cfg.node, (unsigned long long)stats.bytes_sum);
+	pthread_mutex_unlock(&mu);
+}
+
 /* ---- the source side ---- */
 
 struct mig {
@@ -850,6 +881,12 @@ static void report(struct mig *m, json_t *dest)
 
 	json_object_set(r, "restore_ms", json_object_get(dest, "restore_ms") ?: json_integer(0));
 	json_object_set_new(r, "held_packets", json_integer((json_int_t)m->held));
+	pthread_mutex_lock(&mu);
+	stats.committed++;
+	stats.frozen_ms_sum += (uint64_t)(m->t_resume - m->t_freeze);
+	stats.total_ms_sum += now_ms() - (uint64_t)m->t0;
+	stats.bytes_sum += m->bytes;
+	pthread_mutex_unlock(&mu);
 	json_object_set(r, "published_flows", json_object_get(dest, "flows") ?: json_integer(0));
 	emit(m, json_pack("{s:o}", "report", r));
 }
@@ -961,6 +998,12 @@ fail:
 	pthread_mutex_unlock(&m->a->lock);
 	rm_tree(m->dir);
 	m->frozen = m->t_freeze != 0;     /* tells the client a rollback happened */
+	pthread_mutex_lock(&mu);
+	if (m->frozen)
+		stats.rolled_back++;
+	else
+		stats.refused++;
+	pthread_mutex_unlock(&mu);
 	fail_msg(m, &e);
 	json_decref(r);
 	json_decref(hello);
