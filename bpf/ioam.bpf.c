@@ -304,7 +304,6 @@ int ioam_egress(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	for (__u32 i = 0; i < IOAM_MAX_OPTS && i < enc->nopts; i++) {
 		struct ioam_opt_info *o = &enc->opt[i];
-
 		__u32 nsid = o->ns;
 
 		if (o->nodelen && o->fill + o->nodelen * 4 <= len)
