@@ -348,13 +348,14 @@ int ioam_sync(struct agent *a)
 		for (size_t i = 0; i < n_stale; i++)
 			bpf_map_delete_elem(fd_enc, &stale[i]);
 	}
-	/* Filters: the underlay device gets both roles once anything is configured, unless
-	 * a role says otherwise; other devices only by an explicit role. */
+	/* Filters: the underlay device gets ingress once anything is configured and egress
+	 * once an encap rule exists, unless a role says otherwise; other devices only by an
+	 * explicit role. */
 	under = nl_link_index(a->cfg.underlay_dev);
 	if (under > 0) {
 		hooks = role_of(a, a->cfg.underlay_dev);
-		if (hooks < 0)
-			hooks = nn || nr ? 3 : 0;
+		if (hooks < 0)           /* transit/decap once a namespace exists, encap with a rule */
+			hooks = (nn || nr ? 1 : 0) | (nr ? 2 : 0);
 		if ((ret = set_hooks(under, hooks)))
 			log_warn("ioam: cannot attach to %s: %s", a->cfg.underlay_dev, strerror(-ret));
 	}
