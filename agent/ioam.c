@@ -468,13 +468,7 @@ char *ioam_traces_next(uint64_t *cursor, const char *unused1, const char *unused
 	struct timespec deadline;
 	char *line = NULL;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += wait_ms / 1000;
-	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	deadline_after_ms(&deadline, wait_ms);
 	pthread_mutex_lock(&io.lock);
 	for (;;) {
 		if (io.seq > TRACE_RING && *cursor < io.seq - TRACE_RING)
