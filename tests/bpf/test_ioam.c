@@ -193,6 +193,10 @@ int main(void)
 	skel = ioam_bpf__open_opts(&opts);
 	if (!skel || ioam_bpf__load(skel)) {
 		fprintf(stderr, "cannot load the IOAM programs\n");
+		ioam_bpf__destroy(skel);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", pin);
+		if (system(cmd))
+			fprintf(stderr, "cannot remove %s\n", pin);
 		return 1;
 	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.ioam_traces), on_event, NULL, NULL);
