@@ -348,13 +348,14 @@ int ioam_sync(struct agent *a)
 		for (size_t i = 0; i < n_stale; i++)
 			bpf_map_delete_elem(fd_enc, &stale[i]);
 	}
-	/* Filters: the underlay device gets both roles once anything is configured, unless
-	 * a role says otherwise; other devices only by an explicit role. */
+	/* Filters: the underlay device gets ingress once anything is configured and egress
+	 * once an encap rule exists, unless a role says otherwise; other devices only by an
+	 * explicit role. */
 	under = nl_link_index(a->cfg.underlay_dev);
 	if (under > 0) {
 		hooks = role_of(a, a->cfg.underlay_dev);
-		if (hooks < 0)
-			hooks = nn || nr ? 3 : 0;
+		if (hooks < 0)           /* transit/decap once a namespace exists, encap with a rule */
+			hooks = (nn || nr ? 1 : 0) | (nr ? 2 : 0);
 		if ((ret = set_hooks(under, hooks)))
 			log_warn("ioam: cannot attach to %s: %s", a->cfg.underlay_dev, strerror(-ret));
 	}
@@ -467,13 +468,7 @@ char *ioam_traces_next(uint64_t *cursor, const char *unused1, const char *unused
 	struct timespec deadline;
 	char *line = NULL;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += wait_ms / 1000;
-	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	deadline_after_ms(&deadline, wait_ms);
 	pthread_mutex_lock(&io.lock);
 	for (;;) {
 		if (io.seq > TRACE_RING && *cursor < io.seq - TRACE_RING)

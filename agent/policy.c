@@ -560,13 +560,7 @@ char *flows_next(uint64_t *cursor, const char *endpoint, const char *verdict, in
 	struct timespec deadline;
 	char *line = NULL;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += wait_ms / 1000;
-	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	deadline_after_ms(&deadline, wait_ms);
 	pthread_mutex_lock(&flows.lock);
 	for (;;) {
 		if (flows.seq > FLOW_RING && *cursor < flows.seq - FLOW_RING)

@@ -91,6 +91,18 @@ static __always_inline int ipv6_header(struct __sk_buff *skb, struct ipv6hdr *ou
 	return out->version == 6 ? 0 : -1;
 }
 
+/* Per-CPU scratch space (node data, a rebuilt header): the 512-octet stack is spent. */
+struct keep_buf {
+	__u8 b[128];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct keep_buf);
+} ioam_scratch SEC(".maps");
+
 static __always_inline void stat(enum ioam_stat s)
 {
 	__u32 k = s;
@@ -184,17 +196,17 @@ static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u
 					   const struct ioam_ns *ns, __u8 hlim, __u32 in_if, __u32 out_if,
 					   __u64 flags)
 {
-	struct node_data d;
-	__u32 size = nodelen * 4;
+	__u32 size = nodelen * 4, zero = 0;
+	struct node_data *d = bpf_map_lookup_elem(&ioam_scratch, &zero);
 
-	if (nodelen < 1 || nodelen > IOAM_NODE_WORDS)
+	if (!d || nodelen < 1 || nodelen > IOAM_NODE_WORDS)
 		return -1;
-	build_node_data(&d, type, ns, hlim, in_if, out_if);
+	build_node_data(d, type, ns, hlim, in_if, out_if);
 	asm volatile("" : "+r"(size));
 	size &= 0x7c;                     /* NodeLen is at most 31 words */
 	if (!size)
 		return -1;
-	return bpf_skb_store_bytes(skb, off, &d, size, flags);
+	return bpf_skb_store_bytes(skb, off, d, size, flags);
 }
 
 /* ------------------------------------------------------------------ encap (egress) */
@@ -292,7 +304,6 @@ int ioam_egress(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	for (__u32 i = 0; i < IOAM_MAX_OPTS && i < enc->nopts; i++) {
 		struct ioam_opt_info *o = &enc->opt[i];
-
 		__u32 nsid = o->ns;
 
 		if (o->nodelen && o->fill + o->nodelen * 4 <= len)
@@ -309,8 +320,101 @@ int ioam_egress(struct __sk_buff *skb)
 struct ioam_seen {
 	__u32 off[IOAM_MAX_OPTS];      /* option offsets (the 0x31 byte) */
 	__u32 n;
-	__u32 others;                  /* options that are neither padding nor known IOAM */
+	__u32 others;                  /* options that are neither padding nor IOAM */
+	__u32 unwalked;                /* more options than one walk covers */
 };
+
+#define KEEP_MAX 56                /* octets of other options decap can keep */
+#define KEEP_TLVS 32               /* options (any kind) in a header decap rebuilds */
+
+/* Decap of a header that carries other options too: rebuild it with those alone, each at
+ * its old alignment (offset modulo 8), at the end of the old header, then cut the front.
+ * The walk runs under bpf_loop, so its callback is verified once. */
+struct keep_ctx {
+	struct __sk_buff *skb;
+	__u8 *buf;                     /* a per-CPU scratch buffer: the stack is spent */
+	__u32 off, end, pos;
+	int fail;
+};
+
+static long keep_step(__u32 i, struct keep_ctx *c)
+{
+	__u8 t[2];
+	__u32 len, pad, n;
+
+	if (c->off >= c->end)
+		return 1;
+	if (bpf_skb_load_bytes(c->skb, c->off, t, 1))
+		goto fail;
+	if (t[0] == 0) {
+		c->off++;
+		return 0;
+	}
+	if (bpf_skb_load_bytes(c->skb, c->off, t, 2))
+		goto fail;
+	len = 2 + t[1];
+	if (t[0] != 1 && t[0] != IOAM_HBH_OPT) {
+		pad = ((c->off - HBH_OFF) - c->pos) & 7;
+		if (c->pos + pad + len > KEEP_MAX)
+			goto fail;
+		if (pad > 1) {                    /* PadN; Pad1 is the zero already there */
+			c->buf[c->pos & 63] = 1;
+			c->buf[(c->pos + 1) & 63] = pad - 2;
+		}
+		c->pos += pad;
+		n = len & 63;
+		if (n < 2 || bpf_skb_load_bytes(c->skb, c->off, c->buf + (c->pos & 63), n))
+			goto fail;
+		c->pos += len;
+	}
+	c->off += len;
+	return 0;
+fail:
+	c->fail = 1;
+	return 1;
+}
+
+/* Returns 0, -1 (header untouched) when the other options take more than KEEP_MAX or
+ * KEEP_TLVS, -2 when the packet could not be changed. */
+static __noinline int keep_others(struct __sk_buff *skb, __u32 hbh_len, __u32 plen)
+{
+	struct keep_ctx c = { .skb = skb, .off = HBH_OFF + 2, .end = HBH_OFF + hbh_len, .pos = 2 };
+	struct keep_buf *kb;
+	__u32 pos, delta, pad, zero = 0;
+	__u16 new_plen;
+
+	kb = bpf_map_lookup_elem(&ioam_scratch, &zero);
+	if (!kb)
+		return -1;
+	__builtin_memset(kb->b, 0, sizeof(kb->b));
+	c.buf = kb->b;
+	if (bpf_skb_load_bytes(skb, HBH_OFF, kb->b, 1))
+		return -1;
+	bpf_loop(KEEP_TLVS, keep_step, &c, 0);
+	if (c.fail || c.off < c.end)
+		return -1;
+	pos = c.pos;
+	pad = (8 - (pos & 7)) & 7;
+	if (pad > 1) {
+		kb->b[pos & 63] = 1;
+		kb->b[(pos + 1) & 63] = pad - 2;
+	}
+	pos += pad;
+	if (pos > KEEP_MAX + 8 || pos >= hbh_len)
+		return -1;
+	kb->b[1] = pos / 8 - 1;
+	delta = hbh_len - pos;
+	new_plen = bpf_htons((__u16)(plen - delta));
+	asm volatile("" : "+r"(pos));
+	pos &= 127;
+	if (pos < 8)
+		return -1;
+	if (bpf_skb_store_bytes(skb, HBH_OFF + delta, kb->b, pos, 0) ||
+	    bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, payload_len), &new_plen, 2, 0) ||
+	    bpf_skb_adjust_room(skb, -(__s32)delta, BPF_ADJ_ROOM_NET, 0))
+		return -2;
+	return 0;
+}
 
 /* Exporting every trace of a fast flow would cost more than the flow itself (a ring buffer
  * record and a wake-up of the agent per packet): at most export_rate a second per CPU go
@@ -458,7 +562,7 @@ int ioam_ingress(struct __sk_buff *skb)
 		off += 2 + t[1];
 	}
 	if (off < end)
-		seen.others++;            /* more options than we walk: keep the header */
+		seen.unwalked = 1;        /* more options than we walk: keep the header */
 	if (!seen.n)
 		return TC_ACT_UNSPEC;
 	__builtin_memcpy(dst.addr, &ip6.daddr, 16);
@@ -474,9 +578,18 @@ int ioam_ingress(struct __sk_buff *skb)
 	}
 	if (!ep)
 		return TC_ACT_UNSPEC;
-	/* Decap: only a header made of padding and our own trace options goes away whole. */
-	if (seen.others || known != seen.n) {
+	/* Decap: a header of padding and our own trace options goes away whole; with other
+	 * options it is rebuilt without ours; with unknown namespaces it stays. */
+	if (seen.unwalked || known != seen.n) {
 		stat(IOAM_ST_KEPT);
+		return TC_ACT_UNSPEC;
+	}
+	if (seen.others) {
+		int r = keep_others(skb, hbh_len, bpf_ntohs(ip6.payload_len));
+
+		if (r == -2)
+			return TC_ACT_SHOT;
+		stat(r ? IOAM_ST_KEPT : IOAM_ST_DECAP);
 		return TC_ACT_UNSPEC;
 	}
 	if (bpf_skb_load_bytes(skb, HBH_OFF, t, 1))

@@ -248,8 +248,8 @@ static const struct command commands[] = {
 	  "petrel [-j] [--node NAME] ioam role --dev DEV ingress|egress|none...\n\n"
 	  "ingress attaches transit and decap to DEV's ingress (packets for local endpoints have\n"
 	  "their IOAM removed and exported, others get this node's data); egress attaches encap to\n"
-	  "its egress. Give both words for both. The underlay device has both by default once any\n"
-	  "namespace or encap rule exists; none turns IOAM off there.\n\n"
+	  "its egress. Give both words for both. By default the underlay device has ingress once a\n"
+	  "namespace exists and egress once an encap rule exists; none turns IOAM off there.\n\n"
 	  "Example:\n  petrel --node node2 ioam role --dev eth0 ingress\n" },
 	{ "ioam", "show", cmd_ioam_show, "show IOAM configuration, roles and counters",
 	  "petrel [-j] [--node NAME] ioam show\n\n"

@@ -9,6 +9,9 @@ int write_file_atomic(const char *path, const char *data); /* tmp file + rename 
 /* FNV-1a over a string: stable names (lxc<hash>) and MACs derived from endpoint names. */
 uint32_t fnv1a32(const char *s);
 uint64_t now_ms(void);                                     /* CLOCK_MONOTONIC */
+/* CLOCK_REALTIME ms from now, for pthread_cond_timedwait. */
+struct timespec;
+void deadline_after_ms(struct timespec *ts, int ms);
 
 /* A growing, always NUL-terminated byte buffer (HTTP bodies). */
 struct growbuf {

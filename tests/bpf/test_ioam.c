@@ -193,6 +193,10 @@ int main(void)
 	skel = ioam_bpf__open_opts(&opts);
 	if (!skel || ioam_bpf__load(skel)) {
 		fprintf(stderr, "cannot load the IOAM programs\n");
+		ioam_bpf__destroy(skel);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", pin);
+		if (system(cmd))
+			fprintf(stderr, "cannot remove %s\n", pin);
 		return 1;
 	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.ioam_traces), on_event, NULL, NULL);
@@ -323,13 +327,43 @@ int main(void)
 		CHECK(out.buf[ra_off] == 5 && out.buf[ra_off + 1] == 2);   /* Router Alert kept */
 		CHECK((ra_off - HBH) % 8 == 2);                            /* at its old alignment */
 		CHECK(((out.buf[L3 + 4] << 8) | out.buf[L3 + 5]) == 8 + 8 + 16 + 104);
-		/* decap: the Router Alert stays, so the header stays; the trace is exported */
+		/* decap: the IOAM option goes, the Router Alert stays at its alignment: the
+		 * packet is the one the endpoint sent; the trace is exported */
 		add_endpoint(skel, POD_B, 42);
 		mid = out;
-		uint64_t kept = stat_of(skel, IOAM_ST_KEPT);
-		CHECK(run(skel->progs.ioam_ingress, &mid, &out) == TC_ACT_UNSPEC && out.len == mid.len);
-		CHECK(stat_of(skel, IOAM_ST_KEPT) == kept + 1);
+		uint64_t decaps = stat_of(skel, IOAM_ST_DECAP);
+		CHECK(run(skel->progs.ioam_ingress, &mid, &out) == TC_ACT_UNSPEC);
+		CHECK(out.len == in.len && memcmp(out.buf, in.buf, in.len) == 0);
+		CHECK(stat_of(skel, IOAM_ST_DECAP) == decaps + 1);
 		CHECK(ring_buffer__consume(rb) == 1);
+	}
+
+	/* decap of a header whose other option sits after the trace, 4n+2 aligned (Jumbo-like
+	 * alignment): rebuilt with that option alone, at the same alignment */
+	{
+		uint8_t h[40] = { 0 };
+		const uint8_t *p;
+
+		/* [nh len] Pad2 | IOAM ns 123 bit 0, 8 octets of data (20) | PadN 4 (6) | opt 0x3e len 4 (6) | Pad... */
+		h[1] = 4;                               /* 40 octets */
+		h[2] = 1; h[3] = 0;
+		h[4] = IOAM_HBH_OPT; h[5] = 18; h[8] = 0; h[9] = 123;
+		h[10] = 1 << 3; h[11] = 2; h[12] = 0x80;
+		h[24] = 1; h[25] = 4;                   /* PadN, 6 octets */
+		h[30] = 0x3e; h[31] = 4; h[32] = 0xaa; h[35] = 0xbb;
+		h[36] = 1; h[37] = 2;                   /* PadN to the end */
+		add_endpoint(skel, POD_B, 42);
+		udp6(&in, POD_A, POD_B, h, sizeof(h));
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC);
+		p = out.buf + HBH;
+		CHECK(out.len == in.len - 24 && p[0] == IPPROTO_UDP && p[1] == 1);
+		CHECK(out.buf[L3 + 6] == 0 && ((out.buf[L3 + 4] << 8) | out.buf[L3 + 5]) == 16 + 8 + 16);
+		/* 0x3e was at offset 30 (6 mod 8): Pad4 after the 2 header octets, then it */
+		CHECK(p[2] == 1 && p[3] == 2 && p[6] == 0x3e && p[7] == 4 && p[8] == 0xaa && p[11] == 0xbb);
+		CHECK(p[12] == 1 && p[13] == 2);        /* PadN to 16 octets */
+		CHECK(memcmp(out.buf + HBH + 16, in.buf + HBH + 40, in.len - HBH - 40) == 0);
+		ring_buffer__consume(rb);
+		del_endpoint(skel, POD_B);
 	}
 
 	/* an existing header starting with 6 octets of padding: extending it would make 8
