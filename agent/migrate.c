@@ -70,6 +70,7 @@ struct incoming {
 	char bundle[CONFIG_STR + 80];
 	int page_port;
 	pid_t page_server;
+	bool lazy;                      /* pages come on demand after the restore */
 	int streams_done, streams_failed;
 	uint64_t bytes;
 	struct incoming *next;
@@ -80,6 +81,9 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static struct held_name helds[64];
 static size_t n_helds;
 static struct incoming *incoming;
+/* Source side of lazy migrations: CRIU's page server port, found by migration id when the
+ * destination's lazy-pages daemon calls back through the peer channel. */
+static struct { char id[64]; int port; uint64_t bytes; } lazy_out[16];
 
 unsigned int migrate_held(struct agent *a, const char *name)
 {
@@ -224,9 +228,7 @@ static bool lazy_supported(const struct versions *v, char *why, size_t len)
 			return false;
 		}
 	}
-	snprintf(why, len, "post-copy is disabled: a lazy-pages transfer that breaks leaves the "
-		 "restored process reading zero pages, undetected (docs/migration.md)");
-	return false;
+	return true;
 }
 
 void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
@@ -295,6 +297,8 @@ struct mig {
 	char dir[CONFIG_STR + 64];      /* <state>/migrations/<id> */
 	bool claimed, frozen, redirected;
 	struct hold *hold;              /* the container's packets, queued while it is frozen */
+	pid_t lazy_pid;                 /* lazy mode: runc checkpoint, serving pages until done */
+	int lazy_port;
 	uint64_t held;
 	/* the page relay */
 	int page_listen;
@@ -778,6 +782,100 @@ static void unfreeze(struct mig *m)
 	m->frozen = false;
 }
 
+static int free_port(void);
+
+static void lazy_register(const char *id, int port)
+{
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < sizeof(lazy_out) / sizeof(lazy_out[0]); i++)
+		if (!lazy_out[i].port || !strcmp(lazy_out[i].id, id)) {
+			snprintf(lazy_out[i].id, sizeof(lazy_out[i].id), "%s", port ? id : "");
+			lazy_out[i].port = port;
+			lazy_out[i].bytes = 0;
+			break;
+		}
+	pthread_mutex_unlock(&mu);
+}
+
+/* Pages served lazily for migration id (counted by the stream handler). */
+static void lazy_count(const char *id, uint64_t bytes, uint64_t *total)
+{
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < sizeof(lazy_out) / sizeof(lazy_out[0]); i++)
+		if (lazy_out[i].port && !strcmp(lazy_out[i].id, id)) {
+			lazy_out[i].bytes += bytes;
+			if (total)
+				*total = lazy_out[i].bytes;
+		}
+	pthread_mutex_unlock(&mu);
+}
+
+static int lazy_port_of(const char *id)
+{
+	int port = 0;
+
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < sizeof(lazy_out) / sizeof(lazy_out[0]) && !port; i++)
+		if (lazy_out[i].port && !strcmp(lazy_out[i].id, id))
+			port = lazy_out[i].port;
+	pthread_mutex_unlock(&mu);
+	return port;
+}
+
+/* Lazy mode: CRIU dumps everything but the memory, then serves pages from the frozen source
+ * on demand (its page server on loopback, reached through the peer channel) until the
+ * destination has them all; only then does runc checkpoint exit and the source go. */
+static int dump_lazy(struct mig *m, struct api_error *e)
+{
+	char img[CONFIG_STR + 96], work[CONFIG_STR + 96], ps[64], root[CONFIG_STR + 64];
+	char *argv[] = { RUNC_PATH, "--root", root, "--criu", m->local.criu_path, "checkpoint",
+			 "--lazy-pages", "--page-server", ps, "--status-fd", "3",
+			 "--tcp-established", "--image-path", img, "--work-path", work, m->name, NULL };
+	int st[2], fds[3] = { -1, -1, -1 }, ret;
+	struct pollfd p;
+	char c;
+
+	container_runc_root(m->a, root, sizeof(root));
+	snprintf(img, sizeof(img), "%s/images", m->dir);
+	snprintf(work, sizeof(work), "%s/work", m->dir);
+	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
+		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
+	m->lazy_port = free_port();
+	snprintf(ps, sizeof(ps), "127.0.0.1:%d", m->lazy_port);
+	if (pipe2(st, O_CLOEXEC))
+		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
+	m->lazy_pid = proc_spawn(argv, fds, st[1]);
+	close(st[1]);
+	if (m->lazy_pid < 0) {
+		close(st[0]);
+		return api_fail(e, 500, NULL, "cannot run runc: %s", strerror((int)-m->lazy_pid));
+	}
+	/* CRIU writes one byte once everything but the pages is dumped and it serves pages. */
+	p = (struct pollfd){ .fd = st[0], .events = POLLIN };
+	ret = poll(&p, 1, STREAM_WAIT_MS) == 1 && read(st[0], &c, 1) == 1 ? 0 : -EIO;
+	close(st[0]);
+	if (ret) {
+		proc_wait(m->lazy_pid, 1000);
+		m->lazy_pid = 0;
+		return api_fail(e, 500, "see dump.log in the migration directory",
+				"runc checkpoint --lazy-pages failed");
+	}
+	lazy_register(m->id, m->lazy_port);
+	return 0;
+}
+
+/* A lazy dump that must not go on (rollback before the restore): CRIU then thaws. */
+static void lazy_abort(struct mig *m)
+{
+	if (m->lazy_pid > 0) {
+		kill(m->lazy_pid, SIGTERM);
+		if (proc_wait(m->lazy_pid, 5000) == -ETIMEDOUT)
+			log_warn("migrate %s: runc checkpoint had to be killed", m->name);
+	}
+	m->lazy_pid = 0;
+	lazy_register(m->id, 0);
+}
+
 static int dump(struct mig *m, struct api_error *e)
 {
 	char bundle[CONFIG_STR + 64], img[CONFIG_STR + 96], work[CONFIG_STR + 96], ps[64];
@@ -932,7 +1030,7 @@ static void *migrate_main(void *arg)
 	progress(m, "freeze", "%s paused with %d TCP connections and %d UDP sockets; its packets "
 		 "are held here", m->name, m->tcp, m->udp);
 	progress(m, "dump", "checkpointing; memory streams to %s", m->to);
-	if (dump(m, &e))
+	if (m->lazy ? dump_lazy(m, &e) : dump(m, &e))
 		goto fail;
 	if (fault(m->a, "source-exit-after-dump"))
 		_exit(3);
@@ -950,7 +1048,7 @@ static void *migrate_main(void *arg)
 	pthread_mutex_lock(&m->a->lock);
 	r = published_flows(m);
 	pthread_mutex_unlock(&m->a->lock);
-	if (peer_send(ctl, json_pack("{s:s, s:o}", "op", "restore", "flows", r))) {
+	if (peer_send(ctl, json_pack("{s:s, s:o, s:b}", "op", "restore", "flows", r, "lazy", m->lazy))) {
 		r = NULL;
 		goto lost;
 	}
@@ -972,6 +1070,26 @@ lost:
 	}
 	m->t_resume = now_ms();
 commit:
+	if (m->lazy_pid > 0) {
+		uint64_t lazy_bytes = 0;
+		int rc;
+
+		progress(m, "pages", "%s runs on %s; its memory follows on demand", m->name, m->to);
+		/* Held packets can go now: the container runs there. */
+		pthread_mutex_lock(&m->a->lock);
+		held_clear(m->name);
+		cluster_sync(m->a);
+		pthread_mutex_unlock(&m->a->lock);
+		hold_release(m->hold, &m->held);
+		m->hold = NULL;
+		rc = proc_wait(m->lazy_pid, RESTORE_MS * 5);
+		m->lazy_pid = 0;
+		lazy_count(m->id, 0, &lazy_bytes);
+		m->bytes += lazy_bytes;
+		lazy_register(m->id, 0);
+		if (rc)
+			log_err("migrate %s: the lazy page transfer ended badly (%d); see dump.log", m->name, rc);
+	}
 	progress(m, "cleanup", "%s runs on %s; removing the frozen copy", m->name, m->to);
 	cleanup_source(m);
 	pthread_mutex_lock(&m->a->lock);
@@ -990,6 +1108,7 @@ fail:
 	if (ctl)
 		peer_send(ctl, json_pack("{s:s}", "op", "abort"));
 	tls_close(ctl);
+	lazy_abort(m);
 	if (m->frozen || m->redirected)
 		progress(m, "rollback", "%s keeps running on %s", m->name, m->a->cfg.node);
 	unfreeze(m);
@@ -1199,6 +1318,27 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 	pthread_mutex_lock(&mu);
 	in = id ? incoming_find(id) : NULL;
 	pthread_mutex_unlock(&mu);
+	if (kind && !strcmp(kind, "lazy") && id && lazy_port_of(id)) {
+		/* Source side: the destination's lazy-pages daemon asks for pages. */
+		struct relay_opts lo = { .compress_out = true, .read_fd = true, .write_fd = true };
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(lazy_port_of(id)),
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0)
+			nodelay(fd);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+			ret = relay_run(fd, ssl, &lo, &st);
+		else
+			ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		lazy_count(id, st.raw_out, NULL);
+		log_info("migration %s: lazy pages served: %llu bytes (%llu on the wire)%s", id,
+			 (unsigned long long)st.raw_out, (unsigned long long)st.wire_out,
+			 ret ? ", failed" : "");
+		return;
+	}
 	if (!in || !kind) {
 		peer_reply_error(ssl, "no migration '%s' is being prepared here", id ? id : "?");
 		return;
@@ -1263,7 +1403,7 @@ static int wait_streams(struct incoming *in)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += STREAM_WAIT_MS / 1000;
 	pthread_mutex_lock(&mu);
-	while (in->streams_done + in->streams_failed < 3 && ret == 0)
+	while (in->streams_done + in->streams_failed < (in->lazy ? 2 : 3) && ret == 0)
 		ret = pthread_cond_timedwait(&cv, &mu, &deadline);
 	ret = in->streams_failed ? -EPROTO : ret ? -ETIMEDOUT : 0;
 	pthread_mutex_unlock(&mu);
@@ -1307,7 +1447,140 @@ struct dest {
 	struct endpoint ep;
 	struct versions v;
 	bool adopted, restored;
+	char source[64];                /* the source node (its certificate's name) */
+	pid_t lazy_daemon;
+	int lazy_listen;
+	pthread_t lazy_thread;
 };
+
+/* Lazy mode, destination side: CRIU's lazy-pages daemon asks a loopback relay for pages,
+ * which it fetches from the source's page server through the peer channel. */
+static void *lazy_relay_main(void *arg)
+{
+	struct dest *d = arg;
+	struct relay_opts o = { .decompress_in = true, .read_fd = true, .write_fd = true };
+	struct pollfd p = { .fd = d->lazy_listen, .events = POLLIN };
+	struct api_error e = { 0 };
+	struct relay_stats st;
+	json_t *hello;
+	SSL *ssl;
+	int fd, ret;
+
+	if (poll(&p, 1, STREAM_WAIT_MS) <= 0 ||
+	    (fd = accept4(d->lazy_listen, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		return NULL;
+	nodelay(fd);
+	hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", d->in.id, "kind", "lazy");
+	ssl = peer_dial(d->a, d->source, hello, &e);
+	json_decref(hello);
+	ret = ssl ? relay_run(fd, ssl, &o, &st) : -EIO;
+	tls_close(ssl);
+	close(fd);
+	if (ret)
+		log_err("migration %s: the lazy page stream broke: %s", d->in.id, strerror(-ret));
+	return NULL;
+}
+
+static int lazy_start(struct dest *d, struct api_error *e)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	char port[16], log[CONFIG_STR + 96], sock[CONFIG_STR + 128];
+	char *argv[] = { d->v.criu_path, "lazy-pages", "--page-server", "--address", "127.0.0.1",
+			 "--port", port, "-D", d->in.images, "-W", d->in.work, "-o", log, "-v2", NULL };
+	int fds[3] = { -1, -1, -1 };
+
+	d->lazy_listen = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (d->lazy_listen < 0 || bind(d->lazy_listen, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    listen(d->lazy_listen, 1) || getsockname(d->lazy_listen, (struct sockaddr *)&sin, &sl) ||
+	    pthread_create(&d->lazy_thread, NULL, lazy_relay_main, d))
+		return api_fail(e, 500, NULL, "cannot start the lazy page relay: %s", strerror(errno));
+	snprintf(port, sizeof(port), "%d", ntohs(sin.sin_port));
+	snprintf(log, sizeof(log), "%s/lazy-pages.log", d->in.dir);
+	d->lazy_daemon = proc_spawn(argv, fds, -1);
+	if (d->lazy_daemon < 0)
+		return api_fail(e, 500, NULL, "cannot start CRIU's lazy-pages daemon");
+	snprintf(sock, sizeof(sock), "%s/lazy-pages.socket", d->in.work);
+	for (int i = 0; i < 1000 && access(sock, F_OK); i++)
+		usleep(10 * 1000);
+	if (access(sock, F_OK))
+		return api_fail(e, 500, "see lazy-pages.log", "CRIU's lazy-pages daemon did not start");
+	return 0;
+}
+
+/* After the restore: the container runs on pages that arrive on demand. If the transfer
+ * breaks, pages never fetched would read as zeros: the container is killed instead and
+ * recorded as failed, loudly. */
+struct lazy_watch {
+	struct agent *a;
+	char name[EP_NAME_MAX], id[64];
+	pid_t daemon;
+	int listen;
+	pthread_t relay;
+};
+
+static void *lazy_watch_main(void *arg)
+{
+	struct lazy_watch *w = arg;
+	int rc = proc_wait(w->daemon, -1);
+
+	shutdown(w->listen, SHUT_RDWR);
+	pthread_join(w->relay, NULL);
+	close(w->listen);
+	if (rc) {
+		char *argv[] = { "kill", w->name, "KILL", NULL };
+		struct api_error e = { 0 };
+		struct container c;
+
+		log_err("migration %s: the lazy-pages daemon failed (%d): killing %s rather than let it "
+			"run on missing memory", w->id, rc, w->name);
+		pthread_mutex_lock(&w->a->lock);
+		container_runc(w->a, argv, NULL, &e);
+		if (container_get(w->a, w->name, &c) == 0) {
+			snprintf(c.state, sizeof(c.state), CT_ERROR);
+			container_put(w->a, &c);
+		}
+		pthread_mutex_unlock(&w->a->lock);
+	} else {
+		log_info("migration %s: every page of %s arrived", w->id, w->name);
+	}
+	free(w);
+	return NULL;
+}
+
+static void lazy_watch(struct dest *d)
+{
+	struct lazy_watch *w = calloc(1, sizeof(*w));
+	pthread_t t;
+
+	if (!w)
+		return;
+	w->a = d->a;
+	snprintf(w->name, sizeof(w->name), "%s", d->c.name);
+	snprintf(w->id, sizeof(w->id), "%s", d->in.id);
+	w->daemon = d->lazy_daemon;
+	w->listen = d->lazy_listen;
+	w->relay = d->lazy_thread;
+	d->lazy_daemon = 0;
+	d->lazy_listen = -1;
+	if (pthread_create(&t, NULL, lazy_watch_main, w) == 0)
+		pthread_detach(t);
+}
+
+static void lazy_stop(struct dest *d)
+{
+	if (d->lazy_daemon > 0) {
+		kill(d->lazy_daemon, SIGKILL);
+		proc_wait(d->lazy_daemon, 5000);
+		d->lazy_daemon = 0;
+	}
+	if (d->lazy_listen >= 0) {
+		shutdown(d->lazy_listen, SHUT_RDWR);
+		pthread_join(d->lazy_thread, NULL);
+		close(d->lazy_listen);
+		d->lazy_listen = -1;
+	}
+}
 
 static void dest_undo(struct dest *d)
 {
@@ -1315,6 +1588,7 @@ static void dest_undo(struct dest *d)
 	struct api_error e = { 0 };
 
 	stop_page_server(&d->in);
+	lazy_stop(d);
 	pthread_mutex_lock(&d->a->lock);
 	if (d->restored)
 		container_runc(d->a, argv, NULL, &e);
@@ -1379,7 +1653,7 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 	if ((ret = mkdir_p(d->in.images, 0700)) || (ret = mkdir_p(d->in.work, 0700)) ||
 	    (ret = mkdir_p(d->in.bundle, 0755)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", d->in.dir, strerror(-ret));
-	return start_page_server(&d->in, &d->v, e);
+	return d->in.lazy ? 0 : start_page_server(&d->in, &d->v, e);
 }
 
 static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_error *e)
@@ -1388,7 +1662,7 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	char bundle[CONFIG_STR + 64], pidfile[CONFIG_STR + 256];
 	char *argv[] = { "--criu", d->v.criu_path, "restore", "--tcp-established", "--detach",
 			 "--image-path", d->in.images, "--work-path", d->in.work,
-			 "--pid-file", pidfile, "--bundle", bundle, d->c.name, NULL };
+			 "--pid-file", pidfile, "--bundle", bundle, d->c.name, NULL, NULL };
 	char *stale[] = { "delete", "--force", d->c.name, NULL };
 	int64_t t0 = now_ms();
 	int ret, flows;
@@ -1396,8 +1670,16 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	if ((ret = wait_streams(&d->in)))
 		return api_fail(e, 502, NULL, "the checkpoint did not arrive complete: %s",
 				strerror(-ret));
-	proc_wait(d->in.page_server, 10000);    /* it exits once the dump side is done */
+	if (d->in.page_server > 0)
+		proc_wait(d->in.page_server, 10000);    /* it exits once the dump side is done */
 	d->in.page_server = 0;
+	if (d->in.lazy) {
+		if (lazy_start(d, e))
+			return -1;
+		/* runc restore --lazy-pages: the process runs before its memory has arrived. */
+		memmove(&argv[4], &argv[3], 11 * sizeof(argv[0]));
+		argv[3] = "--lazy-pages";
+	}
 	if (fault(a, "corrupt-images")) {
 		char inv[CONFIG_STR + 128];
 
@@ -1442,6 +1724,8 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		pthread_mutex_unlock(&a->lock);
 		return api_fail(e, 503, NULL, "cannot record the new location: %s", strerror(-ret));
 	}
+	if (d->in.lazy)
+		lazy_watch(d);
 	if (container_started(a, &d->c, e))
 		log_warn("migration %s: restored, but: %s", d->in.id, e->msg);
 	cluster_sync(a);
@@ -1466,6 +1750,9 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 		return;
 	}
 	d->a = a;
+	d->lazy_listen = -1;
+	d->in.lazy = json_is_true(json_object_get(hello, "lazy"));
+	snprintf(d->source, sizeof(d->source), "%s", peer);
 	snprintf(d->in.id, sizeof(d->in.id), "%s", id);
 	log_info("migration %s: from %s", id, peer);
 	if (dest_prepare(d, hello, &e))

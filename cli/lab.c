@@ -287,6 +287,20 @@ static void log_tail(const char *path)
 	free(text);
 }
 
+/* CRIU's lazy-pages dump needs 4 MiB pipes; a root without CAP_SYS_RESOURCE gets them only
+ * when fs.pipe-max-size allows. The lab raises it (a machine-wide setting, harmless) so
+ * `petrel migrate --lazy` works in labs; elsewhere the agent says what to do. */
+static void allow_lazy_migration(struct cli *c)
+{
+	char *text = NULL;
+
+	if (read_file("/proc/sys/fs/pipe-max-size", &text) == 0 && atol(text) < 4194304) {
+		progress(c, "raising fs.pipe-max-size to %s for lazy migration", "4194304");
+		sysctl_write("fs.pipe-max-size", "4194304");
+	}
+	free(text);
+}
+
 /* Run a tool to completion, its output into log; 0 when it exits 0. */
 static int run_tool(char *const argv[], const char *log)
 {
@@ -552,6 +566,7 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 		goto fail;
 	if (make_certs(c, &l))
 		goto fail;
+	allow_lazy_migration(c);
 	for (int i = 1; i <= l.nodes; i++)
 		if (start_agent(c, &l, i))
 			goto fail;
