@@ -53,6 +53,8 @@
 #define CRIU_DEFAULT   "/opt/petrel/criu/bin/criu"
 #define STREAM_WAIT_MS 60000
 #define RESTORE_MS     120000
+#define MIGRATION_ID_MAX 160     /* NAME-NODE-TIME-SEQ */
+#define MIGRATION_DIR_MAX (CONFIG_STR + MIGRATION_ID_MAX + 32)   /* <state>/migrations/<id>/... */
 #define DRAIN_MS       100     /* between holding a container's packets and freezing it */
 
 /* ---- shared state: source overrides and destination migrations ---- */
@@ -65,8 +67,8 @@ struct held_name {
 
 /* Destination side of one migration, found by id from its stream connections. */
 struct incoming {
-	char id[64], name[EP_NAME_MAX];
-	char dir[CONFIG_STR + 64], images[CONFIG_STR + 80], work[CONFIG_STR + 80];
+	char id[MIGRATION_ID_MAX], name[EP_NAME_MAX];
+	char dir[MIGRATION_DIR_MAX], images[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX];
 	char bundle[CONFIG_STR + 80];
 	int page_port;
 	pid_t page_server;
@@ -83,7 +85,7 @@ static size_t n_helds;
 static struct incoming *incoming;
 /* Source side of lazy migrations: CRIU's page server port, found by migration id when the
  * destination's lazy-pages daemon calls back through the peer channel. */
-static struct { char id[64]; int port; uint64_t bytes; } lazy_out[16];
+static struct { char id[MIGRATION_ID_MAX]; int port; uint64_t bytes; } lazy_out[16];
 
 unsigned int migrate_held(struct agent *a, const char *name)
 {
@@ -284,7 +286,7 @@ void migrate_metrics(struct agent *a, FILE *f)
 
 struct mig {
 	struct agent *a;
-	char name[EP_NAME_MAX], to[EP_NAME_MAX], id[64];
+	char name[EP_NAME_MAX], to[EP_NAME_MAX], id[MIGRATION_ID_MAX];
 	bool lazy;
 	int out;                        /* progress lines (NDJSON) to the API client */
 	int64_t t0, t_freeze, t_resume;
@@ -294,7 +296,7 @@ struct mig {
 	struct container c;
 	struct endpoint ep;
 	struct versions local;
-	char dir[CONFIG_STR + 64];      /* <state>/migrations/<id> */
+	char dir[MIGRATION_DIR_MAX];    /* <state>/migrations/<id> */
 	bool claimed, frozen, redirected;
 	struct hold *hold;              /* the container's packets, queued while it is frozen */
 	pid_t lazy_pid;                 /* lazy mode: runc checkpoint, serving pages until done */
@@ -343,13 +345,21 @@ static int fail_msg(struct mig *m, struct api_error *e)
 	return -1;
 }
 
-static void sockets_in(pid_t pid, int *tcp, int *udp)
+/* The container's sockets, from its netns's tables: established TCP connections and UDP
+ * sockets for the report, and the bytes waiting unread in UDP receive queues, which CRIU
+ * does not carry (the freeze waits until they are read). */
+struct sock_census {
+	int tcp_established, udp;
+	unsigned long udp_rx_queued;
+};
+
+static void sock_census(pid_t pid, bool udp_only, struct sock_census *s)
 {
-	static const char *files[] = { "tcp", "tcp6", "udp", "udp6" };
+	static const char *files[] = { "udp", "udp6", "tcp", "tcp6" };
 	char path[64], line[512];
 
-	*tcp = *udp = 0;
-	for (int i = 0; i < 4; i++) {
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < (udp_only ? 2 : 4); i++) {
 		FILE *f;
 
 		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[i]);
@@ -358,45 +368,28 @@ static void sockets_in(pid_t pid, int *tcp, int *udp)
 			continue;
 		fgets(line, sizeof(line), f);    /* header */
 		while (fgets(line, sizeof(line), f)) {
+			unsigned long tx = 0, rx = 0;
 			unsigned st = 0;
-			char local[64], remote[64];
 
-			if (sscanf(line, "%*d: %63s %63s %x", local, remote, &st) != 3)
+			if (sscanf(line, "%*d: %*s %*s %x %lx:%lx", &st, &tx, &rx) != 3)
 				continue;
-			if (i < 2 && st == 1)                /* TCP_ESTABLISHED */
-				(*tcp)++;
-			else if (i >= 2)
-				(*udp)++;
+			if (i >= 2) {
+				s->tcp_established += st == 1;     /* TCP_ESTABLISHED */
+			} else {
+				s->udp++;
+				s->udp_rx_queued += rx;
+			}
 		}
 		fclose(f);
 	}
 }
 
-/* Bytes waiting in the receive queues of the container's UDP sockets: CRIU does not carry
- * them, so the freeze waits until they are read. */
 static unsigned long udp_queued(pid_t pid)
 {
-	static const char *files[] = { "udp", "udp6" };
-	unsigned long total = 0;
-	char path[64], line[512];
+	struct sock_census s;
 
-	for (int i = 0; i < 2; i++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[i]);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		fgets(line, sizeof(line), f);
-		while (fgets(line, sizeof(line), f)) {
-			unsigned long tx = 0, rx = 0;
-
-			if (sscanf(line, "%*d: %*s %*s %*x %lx:%lx", &tx, &rx) == 2)
-				total += rx;
-		}
-		fclose(f);
-	}
-	return total;
+	sock_census(pid, true, &s);
+	return s.udp_rx_queued;
 }
 
 static int check(struct mig *m, struct api_error *e)
@@ -709,11 +702,12 @@ static void set_state(struct mig *m, const char *state)
 
 static int freeze(struct mig *m, struct api_error *e)
 {
-	int tcp, udp, ret;
+	struct sock_census census;
+	int ret;
 
-	sockets_in(m->c.pid, &tcp, &udp);
-	m->tcp = tcp;
-	m->udp = udp;
+	sock_census(m->c.pid, false, &census);
+	m->tcp = census.tcp_established;
+	m->udp = census.udp;
 	/* Hold first, freeze a moment later: datagrams already queued in the container's
 	 * sockets get read meanwhile (CRIU does not carry UDP receive queues). The client's
 	 * stall starts here, so frozen_ms does too. */
@@ -784,6 +778,34 @@ static void unfreeze(struct mig *m)
 
 static int free_port(void);
 
+/* Start argv, which reports readiness by writing a byte to fd 3 (CRIU's --status-fd), and
+ * wait for that byte. Returns the pid, or -errno with the process reaped. */
+static pid_t spawn_ready(char *const argv[], int timeout_ms)
+{
+	int st[2], fds[3] = { -1, -1, -1 }, ret;
+	struct pollfd p;
+	pid_t pid;
+	char c;
+
+	if (pipe2(st, O_CLOEXEC))
+		return -errno;
+	pid = proc_spawn(argv, fds, st[1]);
+	close(st[1]);
+	if (pid < 0) {
+		close(st[0]);
+		return pid;
+	}
+	p = (struct pollfd){ .fd = st[0], .events = POLLIN };
+	ret = poll(&p, 1, timeout_ms) == 1 && read(st[0], &c, 1) == 1 ? 0 : -EIO;
+	close(st[0]);
+	if (ret) {
+		kill(pid, SIGKILL);
+		proc_wait(pid, 5000);
+		return ret;
+	}
+	return pid;
+}
+
 static void lazy_register(const char *id, int port)
 {
 	pthread_mutex_lock(&mu);
@@ -827,13 +849,11 @@ static int lazy_port_of(const char *id)
  * destination has them all; only then does runc checkpoint exit and the source go. */
 static int dump_lazy(struct mig *m, struct api_error *e)
 {
-	char img[CONFIG_STR + 96], work[CONFIG_STR + 96], ps[64], root[CONFIG_STR + 64];
+	char img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64], root[CONFIG_STR + 64];
 	char *argv[] = { RUNC_PATH, "--root", root, "--criu", m->local.criu_path, "checkpoint",
 			 "--lazy-pages", "--page-server", ps, "--status-fd", "3",
 			 "--tcp-established", "--image-path", img, "--work-path", work, m->name, NULL };
-	int st[2], fds[3] = { -1, -1, -1 }, ret;
-	struct pollfd p;
-	char c;
+	int ret;
 
 	container_runc_root(m->a, root, sizeof(root));
 	snprintf(img, sizeof(img), "%s/images", m->dir);
@@ -842,20 +862,9 @@ static int dump_lazy(struct mig *m, struct api_error *e)
 		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
 	m->lazy_port = free_port();
 	snprintf(ps, sizeof(ps), "127.0.0.1:%d", m->lazy_port);
-	if (pipe2(st, O_CLOEXEC))
-		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
-	m->lazy_pid = proc_spawn(argv, fds, st[1]);
-	close(st[1]);
+	/* Ready once everything but the pages is dumped and CRIU serves pages. */
+	m->lazy_pid = spawn_ready(argv, STREAM_WAIT_MS);
 	if (m->lazy_pid < 0) {
-		close(st[0]);
-		return api_fail(e, 500, NULL, "cannot run runc: %s", strerror((int)-m->lazy_pid));
-	}
-	/* CRIU writes one byte once everything but the pages is dumped and it serves pages. */
-	p = (struct pollfd){ .fd = st[0], .events = POLLIN };
-	ret = poll(&p, 1, STREAM_WAIT_MS) == 1 && read(st[0], &c, 1) == 1 ? 0 : -EIO;
-	close(st[0]);
-	if (ret) {
-		proc_wait(m->lazy_pid, 1000);
 		m->lazy_pid = 0;
 		return api_fail(e, 500, "see dump.log in the migration directory",
 				"runc checkpoint --lazy-pages failed");
@@ -878,7 +887,7 @@ static void lazy_abort(struct mig *m)
 
 static int dump(struct mig *m, struct api_error *e)
 {
-	char bundle[CONFIG_STR + 64], img[CONFIG_STR + 96], work[CONFIG_STR + 96], ps[64];
+	char bundle[CONFIG_STR + 64], img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64];
 	char *argv[24];
 	int n = 0, port = 0, ret, relay;
 
@@ -915,12 +924,28 @@ static int dump(struct mig *m, struct api_error *e)
 	return 0;
 }
 
+static void rm_tree(const char *dir)
+{
+	char *argv[] = { "/bin/rm", "-rf", (char *)dir, NULL }, *out = NULL;
+
+	proc_output(argv, &out, 30000);
+	free(out);
+}
+
+/* This node's return flows for the endpoint: carried to its next node, or no longer needed. */
+static void clear_return_flows(struct agent *a, const struct endpoint *ep)
+{
+	if (a->cfg.backend != BACKEND_EBPF)
+		return;
+	datapath_return_flows_clear(a->dp, &ep->ip4);
+	datapath_return_flows_clear(a->dp, &ep->ip6);
+}
+
 static void cleanup_source(struct mig *m)
 {
 	struct api_error e = { 0 };
 	char *kill_argv[] = { "delete", "--force", m->name, NULL };
 	char bundle[CONFIG_STR + 64];
-	char *rm_argv[] = { "/bin/rm", "-rf", bundle, NULL }, *out = NULL;
 
 	pthread_mutex_lock(&m->a->lock);
 	held_clear(m->name);
@@ -937,12 +962,8 @@ static void cleanup_source(struct mig *m)
 	endpoint_release_local(m->a, &m->ep);
 	container_unmount(m->a, m->name);
 	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
-	proc_output(rm_argv, &out, 30000);
-	free(out);
-	if (m->a->cfg.backend == BACKEND_EBPF) {
-		datapath_return_flows_clear(m->a->dp, &m->ep.ip4);
-		datapath_return_flows_clear(m->a->dp, &m->ep.ip6);
-	}
+	rm_tree(bundle);
+	clear_return_flows(m->a, &m->ep);
 	cluster_sync(m->a);
 	pthread_mutex_unlock(&m->a->lock);
 	m->frozen = false;
@@ -960,13 +981,6 @@ static bool destination_owns(struct mig *m)
 	return owns;
 }
 
-static void rm_tree(const char *dir)
-{
-	char *argv[] = { "/bin/rm", "-rf", (char *)dir, NULL }, *out = NULL;
-
-	proc_output(argv, &out, 30000);
-	free(out);
-}
 
 static void report(struct mig *m, json_t *dest)
 {
@@ -1036,7 +1050,7 @@ static void *migrate_main(void *arg)
 		_exit(3);
 	progress(m, "transfer", "images and writable layer to %s", m->to);
 	{
-		char img[CONFIG_STR + 96], bundle[CONFIG_STR + 64];
+		char img[MIGRATION_DIR_MAX], bundle[CONFIG_STR + 64];
 
 		snprintf(img, sizeof(img), "%s/images", m->dir);
 		container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
@@ -1133,6 +1147,7 @@ fail:
 
 int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, struct api_error *e)
 {
+	static unsigned next_id;
 	const char *to = json_string_value(json_object_get(body, "to"));
 	struct mig *m;
 	pthread_t t;
@@ -1155,7 +1170,10 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 	m->lazy = json_is_true(json_object_get(body, "lazy"));
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	snprintf(m->to, sizeof(m->to), "%s", to);
-	snprintf(m->id, sizeof(m->id), "%s-%s-%lld", name, a->cfg.node, (long long)time(NULL));
+	/* Unique even for two requests in the same second: the id names the migration's
+	 * directory, which a refused twin must not share (it removes its own). */
+	snprintf(m->id, sizeof(m->id), "%s-%s-%lld-%u", name, a->cfg.node, (long long)time(NULL),
+		 __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED));
 	snprintf(m->dir, sizeof(m->dir), "%s/migrations/%s", a->cfg.state_dir, m->id);
 	/* A client that goes away must not kill the agent with SIGPIPE mid-migration. */
 	signal(SIGPIPE, SIG_IGN);
@@ -1261,39 +1279,22 @@ static int free_port(void)
 /* CRIU's page server, on loopback; the stream handler feeds it from the source. */
 static int start_page_server(struct incoming *in, const struct versions *v, struct api_error *e)
 {
-	char port[16], log[CONFIG_STR + 96];
+	char port[16], log[MIGRATION_DIR_MAX];
 	char *argv[] = { (char *)v->criu_path, "page-server", "--images-dir", in->images,
-			 "--address", "127.0.0.1", "--port", port, "-o", log, "-v2", NULL };
-	int fds[3] = { -1, -1, -1 };
+			 "--address", "127.0.0.1", "--port", port, "--status-fd", "3",
+			 "-o", log, "-v2", NULL };
 
 	in->page_port = free_port();
 	snprintf(port, sizeof(port), "%d", in->page_port);
 	snprintf(log, sizeof(log), "%s/page-server.log", in->dir);
-	in->page_server = proc_spawn(argv, fds, -1);
-	if (in->page_server < 0)
-		return api_fail(e, 500, NULL, "cannot start CRIU's page server: %s",
-				strerror((int)-in->page_server));
-	/* Probing by connecting would use up its single connection: wait for its listening
-	 * socket to show up in the netns's socket table instead. */
-	for (int i = 0; i < 500; i++) {
-		char path[64], needle[48], *text = NULL;
-		struct stat st;
-
-		snprintf(path, sizeof(path), "/proc/%d/net/tcp", in->page_server);
-		if (stat(path, &st) == 0) {
-			snprintf(needle, sizeof(needle), "0100007F:%04X 00000000:0000 0A", in->page_port);
-			if (read_file(path, &text) == 0 && strstr(text, needle)) {
-				free(text);
-				return 0;
-			}
-			free(text);
-		}
-		if (kill(in->page_server, 0))
-			break;
-		usleep(10 * 1000);
+	/* Ready once it listens (probing by connecting would use up its one connection). */
+	in->page_server = spawn_ready(argv, 5000);
+	if (in->page_server < 0) {
+		in->page_server = 0;
+		return api_fail(e, 500, "see page-server.log in the migration directory",
+				"CRIU's page server did not start");
 	}
-	return api_fail(e, 500, "see page-server.log in the migration directory",
-			"CRIU's page server did not start");
+	return 0;
 }
 
 static void stop_page_server(struct incoming *in)
@@ -1485,7 +1486,7 @@ static int lazy_start(struct dest *d, struct api_error *e)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sin);
-	char port[16], log[CONFIG_STR + 96], sock[CONFIG_STR + 128];
+	char port[16], log[MIGRATION_DIR_MAX], sock[MIGRATION_DIR_MAX];
 	char *argv[] = { d->v.criu_path, "lazy-pages", "--page-server", "--address", "127.0.0.1",
 			 "--port", port, "-D", d->in.images, "-W", d->in.work, "-o", log, "-v2", NULL };
 	int fds[3] = { -1, -1, -1 };
@@ -1513,7 +1514,7 @@ static int lazy_start(struct dest *d, struct api_error *e)
  * recorded as failed, loudly. */
 struct lazy_watch {
 	struct agent *a;
-	char name[EP_NAME_MAX], id[64];
+	char name[EP_NAME_MAX], id[MIGRATION_ID_MAX];
 	pid_t daemon;
 	int listen;
 	pthread_t relay;
@@ -1595,10 +1596,7 @@ static void dest_undo(struct dest *d)
 	container_unmount(d->a, d->c.name);
 	if (d->adopted) {
 		endpoint_release_local(d->a, &d->ep);
-		if (d->a->cfg.backend == BACKEND_EBPF) {
-			datapath_return_flows_clear(d->a->dp, &d->ep.ip4);
-			datapath_return_flows_clear(d->a->dp, &d->ep.ip6);
-		}
+		clear_return_flows(d->a, &d->ep);
 		cluster_sync(d->a);
 	}
 	pthread_mutex_unlock(&d->a->lock);
@@ -1681,7 +1679,7 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		argv[3] = "--lazy-pages";
 	}
 	if (fault(a, "corrupt-images")) {
-		char inv[CONFIG_STR + 128];
+		char inv[MIGRATION_DIR_MAX];
 
 		snprintf(inv, sizeof(inv), "%s/inventory.img", d->in.images);
 		write_file_atomic(inv, "not a CRIU image");

@@ -138,7 +138,8 @@ two=$!
 rc1=0; rc2=0
 wait $one || rc1=$?
 wait $two || rc2=$?
-[ $((rc1 == 0)) -ne $((rc2 == 0)) ] || fail "two concurrent migrations: exit codes $rc1 and $rc2"
+[ $((rc1 == 0)) -ne $((rc2 == 0)) ] ||
+	fail "two concurrent migrations: exit codes $rc1 and $rc2: $(cat "$TMP/one.out" "$TMP/two.out")"
 loser=$([ $rc1 -ne 0 ] && echo one || echo two)
 grep -q "already being migrated" "$TMP/$loser.out" || fail "the refused migration says: $(cat "$TMP/$loser.out")"
 grep -q "rolled back" "$TMP/$loser.out" && fail "the refused migration froze something"
