@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +13,10 @@
 #include <sys/wait.h>
 #include "agent.h"
 #include "log.h"
+#include "proc.h"
 #include "runc.h"
 #include "util.h"
 
-extern char **environ;
 
 #define RUNC_MAX_ARGS 64
 
@@ -43,39 +42,6 @@ static void pump_unlink(struct pump *p)
 			*pp = p->next;
 			return;
 		}
-}
-
-/* posix_spawn path with fds[0..2] as its stdio (-1: /dev/null), default signal
- * dispositions and an empty mask (petreld blocks and ignores signals its children must
- * not inherit), optionally in a session of its own. */
-static pid_t spawn_with(const char *path, char *const argv[], const int fds[3], bool setsid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, defaults;
-	pid_t pid;
-	int ret;
-
-	sigemptyset(&none);
-	sigfillset(&defaults);
-	sigdelset(&defaults, SIGKILL);
-	sigdelset(&defaults, SIGSTOP);
-	posix_spawn_file_actions_init(&fa);
-	for (int i = 0; i < 3; i++) {
-		if (fds[i] >= 0)
-			posix_spawn_file_actions_adddup2(&fa, fds[i], i);
-		else
-			posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i ? O_WRONLY : O_RDONLY, 0);
-	}
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-				 (setsid ? POSIX_SPAWN_SETSID : 0));
-	ret = posix_spawn(&pid, path, &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return ret ? -ret : pid;
 }
 
 int thread_detached(void *(*fn)(void *), void *arg)
@@ -112,7 +78,7 @@ static pid_t holder_spawn(int out_r, int in_w, const char *pidfile)
 {
 	char *argv[] = { (char *)HOLDER_ARGV0, (char *)"infinity", NULL };
 	char num[16];
-	pid_t pid = spawn_with("/bin/sleep", argv, (int[3]){ out_r, in_w, -1 }, true);
+	pid_t pid = proc_spawn_ex("/bin/sleep", argv, (int[3]){ out_r, in_w, -1 }, -1, true);
 
 	if (pid < 0)
 		return pid;
@@ -266,8 +232,6 @@ static int runc_argv(struct agent *a, char *root, size_t rootlen, const char *co
 	return n;
 }
 
-/* posix_spawn runc with fds[0..2] as its stdio, default signal dispositions and an empty
- * mask (petreld blocks and ignores signals its children must not inherit). */
 static int wait_exit(pid_t pid)
 {
 	int status;
@@ -339,7 +303,7 @@ int container_runc_attached(struct agent *a, const char *name, char *const runc_
 		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
 	}
 	become_subreaper();
-	pid = spawn_with(RUNC_PATH, argv, (int[3]){ in[0], out[1], out[1] }, false);
+	pid = proc_spawn_ex(RUNC_PATH, argv, (int[3]){ in[0], out[1], out[1] }, -1, false);
 	close(in[0]);
 	close(out[1]);
 	if (pid < 0) {
@@ -413,7 +377,7 @@ int container_runc(struct agent *a, char *const runc_args[], char **out, struct 
 		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
 	}
 	become_subreaper();
-	pid = spawn_with(RUNC_PATH, argv, (int[3]){ -1, o[1], er[1] }, false);
+	pid = proc_spawn_ex(RUNC_PATH, argv, (int[3]){ -1, o[1], er[1] }, -1, false);
 	close(o[1]);
 	close(er[1]);
 	if (pid >= 0)

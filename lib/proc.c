@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,28 +11,42 @@
 #include "proc.h"
 #include "util.h"
 
+pid_t proc_spawn_ex(const char *path, char *const argv[], const int fds[3], int keep_fd,
+		    bool setsid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	pid_t pid;
+	int ret;
+
+	sigemptyset(&none);
+	sigfillset(&defaults);
+	sigdelset(&defaults, SIGKILL);
+	sigdelset(&defaults, SIGSTOP);
+	posix_spawn_file_actions_init(&fa);
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] >= 0)
+			posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+		else
+			posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i ? O_WRONLY : O_RDONLY, 0);
+	}
+	if (keep_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, keep_fd, 3);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+				 (setsid ? POSIX_SPAWN_SETSID : 0));
+	ret = posix_spawn(&pid, path, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return ret ? -ret : pid;
+}
+
 pid_t proc_spawn(char *const argv[], const int fds[3], int keep_fd)
 {
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		if (keep_fd >= 0 && keep_fd != 3) {
-			dup2(keep_fd, 3);
-			keep_fd = 3;
-		}
-		for (int i = 0; i < 3; i++)
-			dup2(fds[i] >= 0 ? fds[i] : null, i);
-		for (int fd = keep_fd >= 0 ? 4 : 3; fd < 1024; fd++)
-			close(fd);
-		setsid();
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
+	return proc_spawn_ex(argv[0], argv, fds, keep_fd, true);
 }
 
 int proc_wait(pid_t pid, int timeout_ms)

@@ -1,10 +1,16 @@
 /* Child processes for the agent's helpers (criu, tar): spawn with chosen descriptors,
  * wait with a deadline, capture output. */
 #pragma once
+#include <stdbool.h>
 #include <sys/types.h>
 
-/* Start argv[0] (a path) with fds[0..2] as its stdin/stdout/stderr (-1: /dev/null) and,
- * when keep_fd >= 0, that descriptor inherited as fd 3. Returns the pid or -errno. */
+/* Start path with argv, fds[0..2] as its stdin/stdout/stderr (-1: /dev/null) and, when
+ * keep_fd >= 0, that descriptor inherited as fd 3; in a session of its own if setsid. The
+ * child starts with no blocked signals and default dispositions, whatever the calling
+ * thread had (the agent blocks signals it waits for). Returns the pid or -errno. */
+pid_t proc_spawn_ex(const char *path, char *const argv[], const int fds[3], int keep_fd,
+		    bool setsid);
+/* proc_spawn_ex(argv[0], argv, fds, keep_fd, true). */
 pid_t proc_spawn(char *const argv[], const int fds[3], int keep_fd);
 /* Wait for pid; SIGKILL it after timeout_ms (< 0: no limit). Returns its exit status
  * (128+N after signal N), or -ETIMEDOUT after killing it. */
