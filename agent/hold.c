@@ -27,7 +27,7 @@
 enum hold_mode { HOLDING, RELEASING, PASSING, STOPPING };
 
 struct hold {
-	char netns[256];                /* for messages: the held addresses */
+	char what[EP_NAME_MAX];         /* the held endpoint, for messages */
 	/* iptables matches, each for iptables (v4) or ip6tables */
 	struct { bool v6; char text[160]; } match[2 + 2 * EP_MAX_PUBLISH];
 	int n_match;
@@ -96,7 +96,7 @@ static void *hold_main(void *arg)
 			if (n > 0)
 				nfq_handle_packet(h->h, buf, (int)n);
 			else if (n < 0 && errno == ENOBUFS)
-				log_warn("hold %s: queue overflow, some packets dropped", h->netns);
+				log_warn("hold %s: queue overflow, some packets dropped", h->what);
 		}
 	}
 	return NULL;
@@ -239,7 +239,7 @@ int hold_start(const struct endpoint *ep, const struct ip_addr *node4,
 			add_match(h, true, "-d %s/128 -p %s --dport %u", ip_str(node6, b2), proto,
 				  ep->publish[i].host_port);
 	}
-	snprintf(h->netns, sizeof(h->netns), "%s", ep->name);
+	snprintf(h->what, sizeof(h->what), "%s", ep->name);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	ret = open_queue(h);
@@ -264,7 +264,7 @@ static void finish(struct hold *h, uint64_t *held)
 	close_queue(h);     /* the kernel accepts nothing left: drops any stragglers' queue */
 	if (held)
 		*held = h->held;
-	log_info("hold %s: %llu packets held, %llu passed", h->netns,
+	log_info("hold %s: %llu packets held, %llu passed", h->what,
 		 (unsigned long long)h->held, (unsigned long long)h->passed);
 	free(h);
 }

@@ -187,7 +187,7 @@ int peer_node_address(struct agent *a, const char *node, char *ip, size_t len)
 
 SSL *peer_dial(struct agent *a, const char *node, const json_t *hello, struct api_error *e)
 {
-	char ip[64], err[256], *text;
+	char ip[64], err[256];
 	SSL *ssl;
 	int ret;
 
@@ -208,12 +208,7 @@ SSL *peer_dial(struct agent *a, const char *node, const json_t *hello, struct ap
 			 "cannot reach node %s: %s", node, err);
 		return NULL;
 	}
-	text = json_dumps(hello, JSON_COMPACT);
-	ret = text ? tls_write_all(ssl, text, strlen(text)) : -ENOMEM;
-	if (!ret)
-		ret = tls_write_all(ssl, "\n", 1);
-	free(text);
-	if (ret) {
+	if (peer_send(ssl, json_incref((json_t *)hello))) {
 		tls_close(ssl);
 		api_fail(e, 502, NULL, "node %s closed the connection", node);
 		return NULL;

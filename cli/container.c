@@ -31,6 +31,30 @@ static int name_arg(struct cli *c, const char *cmd, int argc, char **argv, const
 	return 0;
 }
 
+/* NAME and one on/off switch (--follow/-f, --force/-f); then, in a lab, talk to the agent
+ * of the node hosting the container. */
+static int name_switch_args(struct cli *c, const char *cmd, int argc, char **argv,
+			    const char *lng, const char *shrt, const char **name, bool *on)
+{
+	json_t *ct;
+	int ret;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], lng) || !strcmp(argv[i], shrt))
+			*on = true;
+		else if (argv[i][0] == '-' || *name)
+			return cli_usage(c, cmd, "unexpected argument '%s'", argv[i]);
+		else if ((ret = name_arg(c, cmd, argc - i, argv + i, name)))
+			return ret;
+	}
+	if (!*name)
+		return cli_usage(c, cmd, "missing container NAME");
+	if (cli_locate_container(c, *name, &ct))
+		return 1;
+	json_decref(ct);
+	return 0;
+}
+
 /* "123", "64k", "512M", "1G" (powers of 1024). */
 static int parse_bytes(const char *s, long long *out)
 {
@@ -295,22 +319,10 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 	bool follow = false, running = false;
 	struct growbuf all = { 0 };
 	long long offset = 0;
-	json_t *ct;
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f"))
-			follow = true;
-		else if (argv[i][0] == '-' || name)
-			return cli_usage(c, "logs", "unexpected argument '%s'", argv[i]);
-		else if ((ret = name_arg(c, "logs", argc - i, argv + i, &name)))
-			return ret;
-	}
-	if (!name)
-		return cli_usage(c, "logs", "missing container NAME");
-	if (cli_locate_container(c, name, &ct))
-		return 1;
-	json_decref(ct);
+	if ((ret = name_switch_args(c, "logs", argc, argv, "--follow", "-f", &name, &follow)))
+		return ret;
 	if (!follow && is_json_context()) {       /* one object with the whole log */
 		while ((ret = logs_chunk(c, name, &offset, &running, &all)) > 0)
 			;
@@ -382,22 +394,11 @@ int cmd_rm(struct cli *c, int argc, char **argv)
 	const char *name = NULL;
 	bool force = false;
 	char path[160];
-	json_t *ct, *body, *resp;
+	json_t *body, *resp;
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
-			force = true;
-		else if (argv[i][0] == '-' || name)
-			return cli_usage(c, "rm", "unexpected argument '%s'", argv[i]);
-		else if ((ret = name_arg(c, "rm", argc - i, argv + i, &name)))
-			return ret;
-	}
-	if (!name)
-		return cli_usage(c, "rm", "missing container NAME");
-	if (cli_locate_container(c, name, &ct))
-		return 1;
-	json_decref(ct);
+	if ((ret = name_switch_args(c, "rm", argc, argv, "--force", "-f", &name, &force)))
+		return ret;
 	snprintf(path, sizeof(path), "/v1/containers/%s", name);
 	body = json_pack("{s:b}", "force", force);
 	ret = cli_api_timeout(c, "DELETE", path, body, 60000, &resp);

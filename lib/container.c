@@ -172,14 +172,9 @@ static json_t *strings_json(const char (*arr)[CT_ARG_MAX], int n)
 json_t *container_to_json(const struct container *c)
 {
 	char b4[IP_STRLEN], b6[IP_STRLEN];
-	json_t *labels = json_object(), *publish = json_array();
+	json_t *labels = ep_labels_json(c->labels, c->n_labels);
+	json_t *publish = ep_publish_json(c->publish, c->n_publish);
 
-	for (int i = 0; i < c->n_labels; i++)
-		json_object_set_new(labels, c->labels[i].key, json_string(c->labels[i].value));
-	for (int i = 0; i < c->n_publish; i++)
-		json_array_append_new(publish, json_pack("{s:i, s:i, s:s}",
-			"host_port", c->publish[i].host_port, "port", c->publish[i].port,
-			"proto", ep_proto_str(c->publish[i].proto)));
 	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:s, s:s, s:I, s:i}",
 			 "name", c->name, "node", c->node, "state", c->state, "pid", c->pid,
 			 "rootfs", c->rootfs, "netns", c->netns,

@@ -169,17 +169,32 @@ static void mac_str(const uint8_t mac[6], char buf[18])
 		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
 
+json_t *ep_labels_json(const struct ep_label *labels, int n)
+{
+	json_t *j = json_object();
+
+	for (int i = 0; i < n; i++)
+		json_object_set_new(j, labels[i].key, json_string(labels[i].value));
+	return j;
+}
+
+json_t *ep_publish_json(const struct ep_publish *publish, int n)
+{
+	json_t *j = json_array();
+
+	for (int i = 0; i < n; i++)
+		json_array_append_new(j, json_pack("{s:i, s:i, s:s}", "host_port", publish[i].host_port,
+						   "port", publish[i].port,
+						   "proto", ep_proto_str(publish[i].proto)));
+	return j;
+}
+
 json_t *endpoint_to_json(const struct endpoint *ep)
 {
 	char b4[IP_STRLEN], b6[IP_STRLEN], mac[18];
-	json_t *labels = json_object(), *publish = json_array();
+	json_t *labels = ep_labels_json(ep->labels, ep->n_labels);
+	json_t *publish = ep_publish_json(ep->publish, ep->n_publish);
 
-	for (int i = 0; i < ep->n_labels; i++)
-		json_object_set_new(labels, ep->labels[i].key, json_string(ep->labels[i].value));
-	for (int i = 0; i < ep->n_publish; i++)
-		json_array_append_new(publish, json_pack("{s:i, s:i, s:s}",
-			"host_port", ep->publish[i].host_port, "port", ep->publish[i].port,
-			"proto", ep_proto_str(ep->publish[i].proto)));
 	mac_str(ep->mac, mac);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:I, s:b, s:b}",
 			 "name", ep->name, "node", ep->node,

@@ -58,6 +58,9 @@ const char *ep_proto_str(uint8_t proto);           /* "tcp"/"udp" */
 int ep_proto_parse(const char *s, uint8_t *proto);
 
 json_t *endpoint_to_json(const struct endpoint *ep);
+/* The "labels" object and "publish" array of the JSON forms (endpoints, containers). */
+json_t *ep_labels_json(const struct ep_label *labels, int n);
+json_t *ep_publish_json(const struct ep_publish *publish, int n);
 int endpoint_from_json(json_t *obj, struct endpoint *ep);    /* -EINVAL on missing fields */
 /* Encode/decode the stored form (a JSON string). */
 char *endpoint_encode(const struct endpoint *ep);
