@@ -17,7 +17,8 @@ TYPE=0xfef000          # bits 0-6 and 8-11: every field but the checksum complem
 lab_up 2 native
 ioam_kernel_router "$LAB" r1 2 100 $NS || fail "cannot build the kernel IOAM router"
 # (a freshly started etcd has been seen to time out the very first request: retry)
-for i in 1 2 3; do p --node node1 endpoint add a1 >/dev/null 2>&1 && break; sleep 1; done
+for i in 1 2 3; do err=$(p --node node1 endpoint add a1 2>&1 >/dev/null) && break; sleep 1; done
+p --node node1 -j endpoint show a1 >/dev/null 2>&1 || fail "endpoint add a1 failed three times: $err"
 p --node node2 endpoint add b1 >/dev/null
 A1=$(ep_ns a1) B1=$(ep_ns b1) B1IP=$(ep_field b1 ipv6) A1IP=$(ep_field a1 ipv6)
 ioam_via "$LAB" node1 12 r1 2 "${B1IP%::*}::/64"
