@@ -10,7 +10,7 @@
 command -v tshark >/dev/null || skip "tshark is not installed (scripts/install-deps.sh)"
 sysctl -q net.ipv6.ioam6_id >/dev/null 2>&1 || skip "this kernel has no IPv6 IOAM (net.ipv6.ioam6_id)"
 PCAP="" PCAP_EP=""
-trap 'rc=$?; ioam_router_del "$LAB" r1; rm -f $PCAP $PCAP_EP; (exit $rc); cleanup' EXIT
+trap 'rc=$?; ioam_router_del "$LAB" r1; rm -f $PCAP $PCAP_EP; cleanup $rc' EXIT
 
 NS=123
 TYPE=0xfef000          # bits 0-6 and 8-11: every field but the checksum complement
