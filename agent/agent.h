@@ -121,6 +121,7 @@ int classic_policy_apply(struct agent *a, const struct dp_policy_entry *in, size
 #define KEY_CONTAINERS "/petrel/containers/"
 #define RUNC_PATH      "/usr/sbin/runc"
 #define CT_PID_FILE    "init.pid"    /* in the bundle: pass `--pid-file <bundle>/init.pid` to runc */
+#define CT_CRIU_CONF   "criu.conf"   /* in the bundle: CRIU options for its next checkpoint/restore */
 int container_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
 int container_get(struct agent *a, const char *name, struct container *c);   /* -ENOENT */
 int container_put(struct agent *a, const struct container *c);
@@ -159,6 +160,7 @@ int container_remove(struct agent *a, const char *name, bool force, struct api_e
  * --detach, attached to the log pump, then container_started). */
 #define CRIU_PATH      "/opt/petrel/criu/bin/criu"
 const char *container_criu_path(void);
+int container_criu_lock(struct agent *a, const char *name, bool petrel_holds);
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e);
 int container_restore(struct agent *a, const char *name, const char *image_dir, struct api_error *e);

@@ -105,8 +105,9 @@ static bool is_mountpoint(const char *path)
 int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e)
 {
 	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256], latency[CONFIG_STR + 16];
-	char netns[300], cgroups[400], opts[3 * (CONFIG_STR + 256)];
-	struct oci_opts o = { .netns_path = netns, .cgroups_path = cgroups, .latency_dir = latency };
+	char netns[300], cgroups[400], opts[3 * (CONFIG_STR + 256)], criu_conf[CONFIG_STR + 256];
+	struct oci_opts o = { .netns_path = netns, .cgroups_path = cgroups, .latency_dir = latency,
+			      .criu_config = criu_conf };
 	static const char *subdirs[] = { "upper", "work", "rootfs" };
 	json_t *cfg;
 	char *text;
@@ -115,6 +116,7 @@ int container_write_bundle(struct agent *a, const struct container *c, struct ap
 	if ((ret = container_bundle_dir(a, c->name, dir, sizeof(dir))))
 		return api_fail(e, 400, NULL, "bundle path of '%s': %s", c->name, strerror(-ret));
 	snprintf(latency, sizeof(latency), "%s/latency", a->cfg.state_dir);
+	container_bundle_file(a, c->name, CT_CRIU_CONF, criu_conf, sizeof(criu_conf));
 	snprintf(netns, sizeof(netns), NETNS_RUN_DIR "/%s", c->netns);
 	container_cgroup_path(a, c, cgroups, sizeof(cgroups));
 	if ((ret = mkdir_p(latency, 0755)))
@@ -590,6 +592,24 @@ const char *container_criu_path(void)
 	return access(CRIU_PATH, X_OK) == 0 ? CRIU_PATH : "criu";
 }
 
+/* CRIU locks a container's network namespace while it dumps or restores it, with
+ * iptables-restore run inside it for each address family on lock and again on unlock:
+ * about 70 ms on each side of a migration, all of it inside the freeze. A migration needs
+ * none of it: petrel already holds the container's packets on the source node and drops
+ * what the frozen namespace sends, and the destination gets no traffic until the commit.
+ * A local checkpoint keeps CRIU's lock: there nothing else stops the namespace from
+ * resetting connections whose sockets are gone. */
+int container_criu_lock(struct agent *a, const char *name, bool petrel_holds)
+{
+	char path[CONFIG_STR + 256];
+
+	container_bundle_file(a, name, CT_CRIU_CONF, path, sizeof(path));
+	if (petrel_holds)
+		return write_file_atomic(path, "# petrel holds this container's packets during a "
+					 "migration\nnetwork-lock skip\n");
+	return unlink(path) && errno != ENOENT ? -errno : 0;
+}
+
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e)
 {
@@ -605,6 +625,8 @@ int container_checkpoint(struct agent *a, const char *name, const char *image_di
 		return api_fail(e, 400, NULL, "image directory '%s' must be an absolute path", image_dir);
 	if ((ret = mkdir_p(image_dir, 0700)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", image_dir, strerror(-ret));
+	if ((ret = container_criu_lock(a, name, false)))
+		return api_fail(e, 500, NULL, "cannot reset CRIU's options: %s", strerror(-ret));
 	args[n++] = (char *)"--criu";
 	args[n++] = (char *)container_criu_path();
 	args[n++] = (char *)"checkpoint";
@@ -654,6 +676,8 @@ int container_restore(struct agent *a, const char *name, const char *image_dir, 
 	container_bundle_dir(a, name, bundle, sizeof(bundle));
 	container_bundle_file(a, name, CT_PID_FILE, pidfile, sizeof(pidfile));
 	runc_quiet(a, "delete", "--force", name);   /* a stopped container's leftover state */
+	if (container_criu_lock(a, name, false))
+		return api_fail(e, 500, NULL, "cannot reset CRIU's options for '%s'", name);
 	if (container_write_bundle(a, &c, e) || container_runc_attached(a, name, args, e) ||
 	    container_started(a, &c, e))
 		return -1;

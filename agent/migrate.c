@@ -140,6 +140,21 @@ static bool fault(struct agent *a, const char *name)
 	return true;
 }
 
+static void rm_tree(const char *dir);
+
+/* A migration's directory (images, CRIU's logs) goes once it is over, unless the file
+ * <state>/keep-migrations exists: then it stays for a post-mortem. */
+static void remove_dir(struct agent *a, const char *dir)
+{
+	char path[CONFIG_STR + 64];
+
+	snprintf(path, sizeof(path), "%s/keep-migrations", a->cfg.state_dir);
+	if (access(path, F_OK) == 0)
+		log_info("keeping %s (keep-migrations)", dir);
+	else
+		rm_tree(dir);
+}
+
 /* ---- CRIU and kernel compatibility ---- */
 
 struct versions {
@@ -532,7 +547,7 @@ static void *page_relay_main(void *arg)
 	struct api_error e = { 0 };
 	json_t *hello;
 	SSL *ssl;
-	int fd;
+	int fd, ret;
 
 	m->page_ret = -ETIMEDOUT;
 	if (poll(&p, 1, RESTORE_MS) <= 0)
@@ -544,6 +559,14 @@ static void *page_relay_main(void *arg)
 	hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", m->id, "kind", "pages");
 	ssl = peer_dial(m->a, m->to, hello, &e);
 	json_decref(hello);
+	/* CRIU corks its page-server socket and, since 4.x, never pushes it again: its last
+	 * pages and its closing command would wait out the kernel's 200 ms cork ceiling,
+	 * inside the freeze. Uncork it once it has sent something (it corks right after
+	 * connecting, before its first command). */
+	p.fd = fd;
+	if (ssl && poll(&p, 1, RESTORE_MS) > 0 && (ret = proc_uncork_tcp_peer(fd)))
+		log_warn("migrate %s: cannot uncork CRIU's page-server socket (%s); its last pages "
+			 "may wait up to 200 ms", m->name, strerror(-ret));
 	if (ssl) {
 		m->page_ret = relay_run(fd, ssl, &o, &m->page_stats);
 		tls_close(ssl);
@@ -860,6 +883,8 @@ static int dump_lazy(struct mig *m, struct api_error *e)
 	snprintf(work, sizeof(work), "%s/work", m->dir);
 	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
+	if ((ret = container_criu_lock(m->a, m->name, true)))
+		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	m->lazy_port = free_port();
 	snprintf(ps, sizeof(ps), "127.0.0.1:%d", m->lazy_port);
 	/* Ready once everything but the pages is dumped and CRIU serves pages. */
@@ -896,6 +921,8 @@ static int dump(struct mig *m, struct api_error *e)
 	snprintf(work, sizeof(work), "%s/work", m->dir);
 	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
+	if ((ret = container_criu_lock(m->a, m->name, true)))
+		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	if ((ret = page_relay_start(m, &port)))
 		return api_fail(e, 500, NULL, "cannot start the page relay: %s", strerror(-ret));
 	snprintf(ps, sizeof(ps), "127.0.0.1:%d", port);
@@ -1109,7 +1136,7 @@ commit:
 	pthread_mutex_lock(&m->a->lock);
 	unclaim(m);
 	pthread_mutex_unlock(&m->a->lock);
-	rm_tree(m->dir);
+	remove_dir(m->a, m->dir);
 	report(m, r);
 	json_decref(r);
 	json_decref(hello);
@@ -1129,7 +1156,7 @@ fail:
 	pthread_mutex_lock(&m->a->lock);
 	unclaim(m);
 	pthread_mutex_unlock(&m->a->lock);
-	rm_tree(m->dir);
+	remove_dir(m->a, m->dir);
 	m->frozen = m->t_freeze != 0;     /* tells the client a rollback happened */
 	pthread_mutex_lock(&mu);
 	if (m->frozen)
@@ -1694,6 +1721,8 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	container_runc(a, stale, NULL, e);        /* runc state of an earlier stay here */
 	memset(e, 0, sizeof(*e));
 	ret = container_write_bundle(a, &d->c, e);
+	if (!ret && (ret = container_criu_lock(a, d->c.name, true)))
+		api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	if (!ret) {
 		ret = container_runc_attached(a, d->c.name, argv, e);
 		d->restored = ret == 0;
@@ -1772,7 +1801,7 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 		goto fail_registered;
 	incoming_remove(&d->in);
 	peer_send(ssl, reply);
-	rm_tree(d->in.dir);
+	remove_dir(a, d->in.dir);
 	log_info("migration %s: %s runs here", id, d->c.name);
 	json_decref(msg);
 	free(d);
@@ -1783,7 +1812,7 @@ fail_registered:
 fail:
 	log_warn("migration %s failed here: %s", id, e.msg);
 	dest_undo(d);
-	rm_tree(d->in.dir);
+	remove_dir(a, d->in.dir);
 	peer_reply_error(ssl, "%s", e.msg);
 	json_decref(msg);
 	free(d);

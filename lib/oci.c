@@ -100,10 +100,17 @@ static json_t *linux_section(const struct container *c, const struct oci_opts *o
 
 json_t *oci_config(const struct container *c, const struct oci_opts *o)
 {
+	json_t *cfg;
+
 	if (!o->netns_path)
 		return NULL;
-	return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}",
-			 "ociVersion", "1.0.2-dev", "process", process(c),
-			 "root", "path", "rootfs", "readonly", 0, "hostname", c->name,
-			 "mounts", mounts(o), "linux", linux_section(c, o));
+	cfg = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}",
+			"ociVersion", "1.0.2-dev", "process", process(c),
+			"root", "path", "rootfs", "readonly", 0, "hostname", c->name,
+			"mounts", mounts(o), "linux", linux_section(c, o));
+	/* runc passes this file to CRIU on checkpoint and restore; a missing file is ignored. */
+	if (cfg && o->criu_config)
+		json_object_set_new(cfg, "annotations",
+				    json_pack("{s:s}", "org.criu.config", o->criu_config));
+	return cfg;
 }

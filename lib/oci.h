@@ -8,6 +8,7 @@ struct oci_opts {
 	const char *netns_path;     /* "/run/netns/<netns>": the endpoint's network namespace */
 	const char *cgroups_path;   /* "/petrel/<node>/<name>" */
 	const char *latency_dir;    /* host dir bind-mounted read-only at /run/petrel; NULL: none */
+	const char *criu_config;    /* CRIU options file runc hands to CRIU; NULL: runc's default */
 };
 
 #define OCI_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

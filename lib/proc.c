@@ -1,13 +1,19 @@
 /* Child processes (see proc.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "proc.h"
 #include "util.h"
 
@@ -98,4 +104,100 @@ int proc_output(char *const argv[], char **out, int timeout_ms)
 	growbuf_append(&b, "", 1);
 	*out = b.data ? b.data : strdup("");
 	return status;
+}
+
+/* The socket inode of the IPv4 connection local -> remote, from /proc/net/tcp (this
+ * network namespace's table; addresses as the kernel prints them: the raw 32-bit value
+ * in hex, the port in host order). */
+static unsigned long tcp4_inode(const struct sockaddr_in *local, const struct sockaddr_in *remote)
+{
+	FILE *f = fopen("/proc/net/tcp", "re");
+	char line[256];
+	unsigned long inode = 0;
+
+	if (!f)
+		return 0;
+	while (!inode && fgets(line, sizeof(line), f)) {
+		unsigned int la, lp, ra, rp;
+		unsigned long ino;
+
+		if (sscanf(line, " %*d: %x:%x %x:%x %*x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+			   &la, &lp, &ra, &rp, &ino) == 5 &&
+		    la == local->sin_addr.s_addr && lp == ntohs(local->sin_port) &&
+		    ra == remote->sin_addr.s_addr && rp == ntohs(remote->sin_port))
+			inode = ino;
+	}
+	fclose(f);
+	return inode;
+}
+
+/* Which process holds socket inode, and as which descriptor. */
+static int socket_owner(unsigned long inode, pid_t *pid, int *fd)
+{
+	char want[64], path[64], link[64];
+	DIR *procs = opendir("/proc");
+	struct dirent *p;
+	int ret = -ENOENT;
+
+	if (!procs)
+		return -errno;
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	while (ret && (p = readdir(procs))) {
+		struct dirent *d;
+		DIR *fds;
+
+		if (p->d_name[0] < '1' || p->d_name[0] > '9' || atoi(p->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		if (!(fds = opendir(path)))
+			continue;
+		while (ret && (d = readdir(fds))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%s/fd/%.16s", p->d_name, d->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n > 0 && (link[n] = 0, !strcmp(link, want))) {
+				*pid = atoi(p->d_name);
+				*fd = atoi(d->d_name);
+				ret = 0;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+	return ret;
+}
+
+int proc_uncork_tcp_peer(int fd)
+{
+	struct sockaddr_in local, remote;
+	socklen_t ll = sizeof(local), rl = sizeof(remote);
+	unsigned long inode;
+	int pidfd, theirs, ret, zero = 0, one = 1, their_fd = -1;
+	pid_t pid = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) ||
+	    getpeername(fd, (struct sockaddr *)&remote, &rl))
+		return -errno;
+	if (local.sin_family != AF_INET)
+		return -EAFNOSUPPORT;
+	/* Their end is the connection remote -> local. */
+	if (!(inode = tcp4_inode(&remote, &local)))
+		return -ENOENT;
+	if ((ret = socket_owner(inode, &pid, &their_fd)))
+		return ret;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	theirs = (int)syscall(SYS_pidfd_getfd, pidfd, their_fd, 0);
+	ret = theirs < 0 ? -errno : 0;
+	close(pidfd);
+	if (ret)
+		return ret;
+	/* The same socket, so the same options: NODELAY first, then uncork pushes. */
+	if (setsockopt(theirs, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    setsockopt(theirs, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero)))
+		ret = -errno;
+	close(theirs);
+	return ret;
 }

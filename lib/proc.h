@@ -18,3 +18,8 @@ int proc_wait(pid_t pid, int timeout_ms);
 /* Run to completion, stdout (and stderr) into *out (NUL-terminated, caller frees).
  * Returns the exit status or -errno. */
 int proc_output(char *const argv[], char **out, int timeout_ms);
+/* fd is a loopback TCP connection whose other end another local process owns: take a
+ * copy of that end (pidfd_getfd) and clear TCP_CORK on it, with TCP_NODELAY set, so what
+ * it has queued goes out now and what it writes later goes out at once. Returns 0 or
+ * -errno (-ENOENT: no process holds the other end). */
+int proc_uncork_tcp_peer(int fd);
