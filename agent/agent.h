@@ -161,6 +161,7 @@ int container_remove(struct agent *a, const char *name, bool force, struct api_e
 #define CRIU_PATH      "/opt/petrel/criu/bin/criu"
 const char *container_criu_path(void);
 int container_criu_lock(struct agent *a, const char *name, bool petrel_holds);
+int container_freeze(struct agent *a, const char *name, bool freeze, struct api_error *e);
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e);
 int container_restore(struct agent *a, const char *name, const char *image_dir, struct api_error *e);
@@ -179,10 +180,12 @@ int peer_reply_error(SSL *ssl, const char *fmt, ...) __attribute__((format(print
 
 /* hold.c: packets for a container held (NFQUEUE in its netns) during a migration. */
 struct hold;
-/* Queue every packet arriving in this netns for the endpoint's addresses, or for its
- * ports published on node4/node6 (iptables raw NFQUEUE). */
+/* Queue every packet reaching this node's stack for the endpoint's addresses, or for its
+ * ports published on node4/node6 (iptables raw NFQUEUE), passing them on at first: the
+ * rules take tens of ms to install, so they go in before the freeze. */
 int hold_start(const struct endpoint *ep, const struct ip_addr *node4,
 	       const struct ip_addr *node6, struct hold **h);
+void hold_begin(struct hold *h);                     /* from now on, hold what arrives */
 int hold_release(struct hold *h, uint64_t *held);   /* deliver in order, then stop holding */
 void hold_abort(struct hold *h);                    /* stop holding, drop what was held */
 void hold_cleanup_stale(void);                      /* rules of a hold whose agent died */

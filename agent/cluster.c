@@ -167,8 +167,13 @@ int cluster_sync(struct agent *a)
 		bool away;
 
 		/* Mid-migration, the source hands the endpoint's packets to its own stack, which
-		 * holds them until the container runs again, here or at the destination. */
-		unsigned int held = !strcmp(at, a->cfg.node) ? migrate_held(a, eps[i].name) : 0;
+		 * holds them until the container runs again, here or at the destination. Once it
+		 * runs at the destination, the source only keeps dropping what its frozen copy
+		 * still sends, until that copy is gone. */
+		unsigned int held = migrate_held(a, eps[i].name);
+
+		if (strcmp(at, a->cfg.node))
+			held &= DP_LOC_FROZEN;
 
 		away = strcmp(at, a->cfg.node) && eps[i].moved;
 		for (size_t j = 0; j < n_nodes; j++) {

@@ -592,6 +592,62 @@ const char *container_criu_path(void)
 	return access(CRIU_PATH, X_OK) == 0 ? CRIU_PATH : "criu";
 }
 
+/* Write value into an existing cgroup control file (no tmp file: cgroupfs has none). */
+static int cgroup_write(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, strlen(value)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Freeze or thaw a container through its cgroup's freezer, as `runc pause`/`resume` do,
+ * without starting runc (about 15 ms each time, inside a migration's freeze): the v1
+ * freezer's freezer.state, or cgroup v2's cgroup.freeze, then wait until the kernel says
+ * every task is frozen. Falls back to runc where neither file exists. */
+int container_freeze(struct agent *a, const char *name, bool freeze, struct api_error *e)
+{
+	char rel[400], path[600], *state = NULL;
+	char *argv[] = { freeze ? "pause" : "resume", (char *)name, NULL };
+	struct container c;
+	bool v1;
+	int ret;
+
+	if (container_get(a, name, &c))
+		return api_fail(e, 404, NULL, "no container '%s'", name);
+	container_cgroup_path(a, &c, rel, sizeof(rel));
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/freezer%s/freezer.state", rel);
+	v1 = access(path, W_OK) == 0;
+	if (!v1)
+		snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cgroup.freeze", rel);
+	if (access(path, W_OK))
+		return container_runc(a, argv, NULL, e);
+	if ((ret = cgroup_write(path, v1 ? (freeze ? "FROZEN" : "THAWED") : (freeze ? "1" : "0"))))
+		return api_fail(e, 500, NULL, "cannot %s '%s' (%s): %s", freeze ? "freeze" : "thaw",
+				name, path, strerror(-ret));
+	if (!v1)
+		snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cgroup.events", rel);
+	/* v1 says FREEZING until every task is; v2's cgroup.events says "frozen 1". */
+	for (int i = 0; i < 2000; i++) {
+		bool done;
+
+		if (read_file(path, &state))
+			break;
+		done = v1 ? !strncmp(state, freeze ? "FROZEN" : "THAWED", 6)
+			  : (strstr(state, freeze ? "frozen 1" : "frozen 0") != NULL);
+		free(state);
+		state = NULL;
+		if (done)
+			return 0;
+		usleep(1000);
+	}
+	return api_fail(e, 500, NULL, "'%s' did not %s within 2 s", name, freeze ? "freeze" : "thaw");
+}
+
 /* CRIU locks a container's network namespace while it dumps or restores it, with
  * iptables-restore run inside it for each address family on lock and again on unlock:
  * about 70 ms on each side of a migration, all of it inside the freeze. A migration needs

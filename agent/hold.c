@@ -240,6 +240,7 @@ int hold_start(const struct endpoint *ep, const struct ip_addr *node4,
 				  ep->publish[i].host_port);
 	}
 	snprintf(h->what, sizeof(h->what), "%s", ep->name);
+	h->mode = PASSING;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	ret = open_queue(h);
@@ -269,19 +270,44 @@ static void finish(struct hold *h, uint64_t *held)
 	free(h);
 }
 
+void hold_begin(struct hold *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->mode = HOLDING;
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* After the release: new packets pass straight through the queue until the rules are
+ * gone (two iptables-restore runs, tens of ms nobody needs to wait for). */
+static void *retire_main(void *arg)
+{
+	struct hold *h = arg;
+
+	del_rules(h);
+	usleep(20 * 1000);
+	finish(h, NULL);
+	return NULL;
+}
+
 int hold_release(struct hold *h, uint64_t *held)
 {
+	pthread_t t;
+	pthread_attr_t attr;
+
 	if (!h)
 		return 0;
 	pthread_mutex_lock(&h->mu);
 	h->mode = RELEASING;
 	while (!h->acked)
 		pthread_cond_wait(&h->cv, &h->mu);
+	if (held)
+		*held = h->held;      /* final: nothing is held once releasing */
 	pthread_mutex_unlock(&h->mu);
-	/* New packets pass straight through the queue until the rule is gone. */
-	del_rules(h);
-	usleep(20 * 1000);
-	finish(h, held);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, retire_main, h))
+		retire_main(h);
+	pthread_attr_destroy(&attr);
 	return 0;
 }
 

@@ -37,6 +37,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include "agent.h"
 #include "compat.h"
 #include "conntrack.h"
@@ -305,6 +307,8 @@ struct mig {
 	bool lazy;
 	int out;                        /* progress lines (NDJSON) to the API client */
 	int64_t t0, t_freeze, t_resume;
+	/* Phase ends inside the freeze, for the report: held, paused, dumped, sent, released. */
+	int64_t t_held, t_paused, t_dumped, t_sent, t_released;
 	volatile uint64_t bytes;        /* raw bytes moved so far */
 	uint64_t wire_bytes;
 	int tcp, udp;
@@ -322,6 +326,12 @@ struct mig {
 	pthread_t page_thread;
 	int page_ret;
 	struct relay_stats page_stats;
+	/* the bundle stream, sent while CRIU dumps (the frozen container writes nothing) */
+	pthread_t bundle_thread;
+	bool bundle_started;
+	int bundle_ret;
+	struct api_error bundle_err;
+	uint64_t bundle_raw, bundle_wire;
 };
 
 static void emit(struct mig *m, json_t *line)
@@ -603,7 +613,8 @@ static int page_relay_finish(struct mig *m)
 }
 
 /* Send a directory as a tar stream (kind "images" or "bundle"). */
-static int send_dir(struct mig *m, const char *kind, const char *dir, struct api_error *e)
+static int send_dir(struct mig *m, const char *kind, const char *dir, uint64_t *raw,
+		    uint64_t *wire, struct api_error *e)
 {
 	/* The bundle goes without its mount point and overlay work dir: its writable layer,
 	 * its captured output (so `petrel logs` continues) and runc's files. */
@@ -615,7 +626,6 @@ static int send_dir(struct mig *m, const char *kind, const char *dir, struct api
 	json_t *hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", m->id, "kind", kind), *r;
 	SSL *ssl = peer_dial(m->a, m->to, hello, e);
 	int p[2], fds[3] = { -1, -1, -1 }, ret, status;
-	uint64_t before = m->bytes;
 	pid_t pid;
 
 	json_decref(hello);
@@ -634,8 +644,8 @@ static int send_dir(struct mig *m, const char *kind, const char *dir, struct api
 	/* The destination confirms it unpacked everything. */
 	r = ret ? NULL : peer_recv(ssl);
 	tls_close(ssl);
-	m->bytes = before + st.raw_out;
-	m->wire_bytes += st.wire_out;
+	*raw = st.raw_out;
+	*wire = st.wire_out;
 	if (ret || status || !json_is_true(json_object_get(r, "ok"))) {
 		api_fail(e, 502, NULL, "sending the %s to %s failed: %s", kind, m->to,
 			 r ? json_string_value(json_object_get(r, "error")) ?: "?" :
@@ -645,6 +655,37 @@ static int send_dir(struct mig *m, const char *kind, const char *dir, struct api
 	}
 	json_decref(r);
 	return 0;
+}
+
+static void *bundle_main(void *arg)
+{
+	struct mig *m = arg;
+	char bundle[CONFIG_STR + 64];
+
+	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
+	m->bundle_ret = send_dir(m, "bundle", bundle, &m->bundle_raw, &m->bundle_wire,
+				 &m->bundle_err);
+	return NULL;
+}
+
+static void bundle_start(struct mig *m)
+{
+	m->bundle_started = pthread_create(&m->bundle_thread, NULL, bundle_main, m) == 0;
+	if (!m->bundle_started)
+		bundle_main(m);
+}
+
+static int bundle_finish(struct mig *m, struct api_error *e)
+{
+	if (m->bundle_started)
+		pthread_join(m->bundle_thread, NULL);
+	m->bundle_started = false;
+	m->bytes += m->bundle_raw;
+	m->wire_bytes += m->bundle_wire;
+	m->bundle_raw = m->bundle_wire = 0;
+	if (m->bundle_ret && e)
+		*e = m->bundle_err;
+	return m->bundle_ret;
 }
 
 /* Flows through this node's published ports, and return flows this node already had for
@@ -699,13 +740,12 @@ static json_t *published_flows(struct mig *m)
 	return acc.arr;
 }
 
-static int runc_simple(struct mig *m, const char *verb, struct api_error *e)
+static int freeze_source(struct mig *m, bool freeze, struct api_error *e)
 {
-	char *argv[] = { (char *)verb, m->name, NULL };
 	int ret;
 
 	pthread_mutex_lock(&m->a->lock);
-	ret = container_runc(m->a, argv, NULL, e);
+	ret = container_freeze(m->a, m->name, freeze, e);
 	pthread_mutex_unlock(&m->a->lock);
 	return ret;
 }
@@ -726,7 +766,6 @@ static void set_state(struct mig *m, const char *state)
 static int freeze(struct mig *m, struct api_error *e)
 {
 	struct sock_census census;
-	int ret;
 
 	sock_census(m->c.pid, false, &census);
 	m->tcp = census.tcp_established;
@@ -735,9 +774,7 @@ static int freeze(struct mig *m, struct api_error *e)
 	 * sockets get read meanwhile (CRIU does not carry UDP receive queues). The client's
 	 * stall starts here, so frozen_ms does too. */
 	m->t_freeze = now_ms();
-	ret = hold_start(&m->ep, &m->a->cfg.underlay4, &m->a->cfg.underlay6, &m->hold);
-	if (ret)
-		return api_fail(e, 500, NULL, "cannot hold the container's packets: %s", strerror(-ret));
+	hold_begin(m->hold);
 	pthread_mutex_lock(&m->a->lock);
 	set_state(m, CT_MIGRATING);
 	/* Location first, then the endpoint entry: a packet in between would otherwise find
@@ -748,20 +785,24 @@ static int freeze(struct mig *m, struct api_error *e)
 		endpoint_datapath_detach(m->a, &m->ep);
 	m->redirected = true;
 	pthread_mutex_unlock(&m->a->lock);
+	m->t_held = now_ms();
 	/* Freeze once no datagram waits unread (bounded: a socket nobody reads stays full). */
 	for (int tries = 0; ; tries++) {
 		int64_t t0 = now_ms();
 
 		while (udp_queued(m->c.pid) && now_ms() - t0 < DRAIN_MS)
 			usleep(2000);
-		if (runc_simple(m, "pause", e))
+		if (freeze_source(m, true, e))
 			return -1;
 		/* A datagram delivered just before the datapath let go may still sit in a CPU's
-		 * receive backlog: give it a moment to land, then look again. */
+		 * receive backlog: give it a moment to land, then look again. Without a UDP
+		 * socket there is nothing to wait for. */
+		if (!m->udp)
+			break;
 		usleep(10000);
 		if (!udp_queued(m->c.pid) || tries == 8)
 			break;
-		if (runc_simple(m, "resume", e))
+		if (freeze_source(m, false, e))
 			return -1;
 	}
 	m->frozen = true;
@@ -769,6 +810,7 @@ static int freeze(struct mig *m, struct api_error *e)
 	held_set(m->name, DP_LOC_HOST | DP_LOC_FROZEN);
 	cluster_sync(m->a);
 	pthread_mutex_unlock(&m->a->lock);
+	m->t_paused = now_ms();
 	return 0;
 }
 
@@ -789,7 +831,7 @@ static void unfreeze(struct mig *m)
 	/* What was held goes to the resumed container, in order. */
 	hold_release(m->hold, &m->held);
 	m->hold = NULL;
-	if (m->frozen && runc_simple(m, "resume", &e))
+	if (m->frozen && freeze_source(m, false, &e))
 		log_err("migrate %s: cannot resume the source: %s", m->name, e.msg);
 	if (touched) {
 		pthread_mutex_lock(&m->a->lock);
@@ -975,15 +1017,19 @@ static void cleanup_source(struct mig *m)
 	char bundle[CONFIG_STR + 64];
 
 	pthread_mutex_lock(&m->a->lock);
-	held_clear(m->name);
-	m->redirected = false;
-	/* Cut the frozen copy off first: killed, its sockets would reset every peer. */
-	nl_link_delete(m->ep.ifname);
 	/* Cluster state says the destination now: routes and locations point there, and what
-	 * was held follows them, in order. */
+	 * was held follows them, in order; what the frozen copy sends is still dropped. */
+	held_set(m->name, DP_LOC_FROZEN);
+	m->redirected = false;
 	cluster_sync(m->a);
 	hold_release(m->hold, &m->held);
+	if (m->hold)
+		m->t_released = now_ms();
 	m->hold = NULL;
+	/* Cut the frozen copy off before killing it: killed, its sockets would reset every
+	 * peer. */
+	nl_link_delete(m->ep.ifname);
+	held_clear(m->name);
 	if (container_runc(m->a, kill_argv, NULL, &e))
 		log_warn("migrate %s: removing the frozen source: %s", m->name, e.msg);
 	endpoint_release_local(m->a, &m->ep);
@@ -1019,6 +1065,16 @@ static void report(struct mig *m, json_t *dest)
 		"tcp_connections", m->tcp, "udp_flows", m->udp, "mode", m->lazy ? "lazy" : "default");
 
 	json_object_set(r, "restore_ms", json_object_get(dest, "restore_ms") ?: json_integer(0));
+	json_object_set(r, "runc_restore_ms", json_object_get(dest, "runc_restore_ms") ?: json_integer(0));
+	/* Where the freeze went, phase by phase; "release" ends when the held packets are on
+	 * their way to the destination, which is when a client's stall ends. */
+	json_object_set_new(r, "phases_ms", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+		"hold", (json_int_t)(m->t_held - m->t_freeze),
+		"pause", (json_int_t)(m->t_paused - m->t_held),
+		"dump", (json_int_t)(m->t_dumped - m->t_paused),
+		"transfer", (json_int_t)(m->t_sent - m->t_dumped),
+		"restore", (json_int_t)(m->t_resume - m->t_sent),
+		"release", (json_int_t)(m->t_released > m->t_resume ? m->t_released - m->t_resume : 0)));
 	json_object_set_new(r, "held_packets", json_integer((json_int_t)m->held));
 	pthread_mutex_lock(&mu);
 	stats.committed++;
@@ -1037,6 +1093,7 @@ static void *migrate_main(void *arg)
 	json_t *hello = NULL, *r = NULL;
 	SSL *ctl = NULL;
 	char *text;
+	int ret;
 
 	progress(m, "check", "%s to %s", m->name, m->to);
 	if (check(m, &e) || probe(m, &e))
@@ -1049,6 +1106,10 @@ static void *migrate_main(void *arg)
 	pthread_mutex_unlock(&m->a->lock);
 
 	progress(m, "prepare", "node %s builds the endpoint (same addresses and MAC)", m->to);
+	if ((ret = hold_start(&m->ep, &m->a->cfg.underlay4, &m->a->cfg.underlay6, &m->hold))) {
+		api_fail(&e, 500, NULL, "cannot set up the hold for its packets: %s", strerror(-ret));
+		goto fail;
+	}
 	text = container_encode(&m->c);
 	hello = json_pack("{s:s, s:s, s:b, s:o, s:o}", "op", "migrate", "id", m->id,
 			  "lazy", m->lazy, "container", json_loads(text, 0, NULL),
@@ -1071,19 +1132,25 @@ static void *migrate_main(void *arg)
 	progress(m, "freeze", "%s paused with %d TCP connections and %d UDP sockets; its packets "
 		 "are held here", m->name, m->tcp, m->udp);
 	progress(m, "dump", "checkpointing; memory streams to %s", m->to);
+	bundle_start(m);
 	if (m->lazy ? dump_lazy(m, &e) : dump(m, &e))
 		goto fail;
+	m->t_dumped = now_ms();
 	if (fault(m->a, "source-exit-after-dump"))
 		_exit(3);
 	progress(m, "transfer", "images and writable layer to %s", m->to);
 	{
-		char img[MIGRATION_DIR_MAX], bundle[CONFIG_STR + 64];
+		char img[MIGRATION_DIR_MAX];
+		uint64_t raw = 0, wire = 0;
 
 		snprintf(img, sizeof(img), "%s/images", m->dir);
-		container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
-		if (send_dir(m, "images", img, &e) || send_dir(m, "bundle", bundle, &e))
+		ret = send_dir(m, "images", img, &raw, &wire, &e);
+		m->bytes += raw;
+		m->wire_bytes += wire;
+		if (ret || bundle_finish(m, &e))
 			goto fail;
 	}
+	m->t_sent = now_ms();
 
 	progress(m, "restore", "node %s restores %s", m->to, m->name);
 	pthread_mutex_lock(&m->a->lock);
@@ -1123,6 +1190,7 @@ commit:
 		pthread_mutex_unlock(&m->a->lock);
 		hold_release(m->hold, &m->held);
 		m->hold = NULL;
+		m->t_released = now_ms();
 		rc = proc_wait(m->lazy_pid, RESTORE_MS * 5);
 		m->lazy_pid = 0;
 		lazy_count(m->id, 0, &lazy_bytes);
@@ -1146,6 +1214,7 @@ commit:
 	return NULL;
 
 fail:
+	bundle_finish(m, NULL);
 	if (ctl)
 		peer_send(ctl, json_pack("{s:s}", "op", "abort"));
 	tls_close(ctl);
@@ -1217,6 +1286,35 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 
 /* ---- an agent restarting in the middle of a migration ---- */
 
+/* CRIU probes the kernel at every start (about 25 ms, twice inside each freeze) unless it
+ * finds its cache, /run/criu.kdat, which it only writes when /run is a tmpfs, so that a
+ * reboot clears it. Where /run is not one, the agent makes the cache at each start (so
+ * at least once per boot) with CRIU run in a private mount namespace over a tmpfs /run,
+ * and installs it where CRIU reads it. */
+static void criu_kdat_refresh(struct agent *a)
+{
+	struct versions v;
+	struct statfs s;
+	char *out = NULL;
+	char *argv[] = { "/bin/sh", "-c",
+		"unshare -m sh -c 'mount -t tmpfs petrel-kdat /run && \"$0\" check >/dev/null 2>&1; "
+		"cat /run/criu.kdat' \"$0\" > /run/criu.kdat.petrel && [ -s /run/criu.kdat.petrel ] && "
+		"mv /run/criu.kdat.petrel /run/criu.kdat || { rm -f /run/criu.kdat.petrel; exit 1; }",
+		NULL, NULL };
+
+	if (statfs("/run", &s) || s.f_type == TMPFS_MAGIC)
+		return;
+	local_versions(a, &v);
+	if (!*v.criu)
+		return;
+	argv[3] = v.criu_path;
+	if (proc_output(argv, &out, 10000))
+		log_warn("cannot make CRIU's kernel cache: %s", out ? out : "?");
+	else
+		log_debug("CRIU's kernel cache made in /run/criu.kdat (/run is not a tmpfs)");
+	free(out);
+}
+
 /* The source agent died mid-migration: its claims are stale. A container of ours left
  * frozen for a migration that never committed (the record still names this node) runs
  * again here, with its endpoint back in the datapath; one whose destination committed
@@ -1228,6 +1326,7 @@ void migrate_recover(struct agent *a)
 	size_t n = 0;
 
 	hold_cleanup_stale();
+	criu_kdat_refresh(a);
 	if (store_list(a->store, KEY_MIGRATIONS, &kvs, &n, NULL))
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -1689,7 +1788,7 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 			 "--image-path", d->in.images, "--work-path", d->in.work,
 			 "--pid-file", pidfile, "--bundle", bundle, d->c.name, NULL, NULL };
 	char *stale[] = { "delete", "--force", d->c.name, NULL };
-	int64_t t0 = now_ms();
+	int64_t t0 = now_ms(), t_runc = 0;
 	int ret, flows;
 
 	if ((ret = wait_streams(&d->in)))
@@ -1724,7 +1823,9 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	if (!ret && (ret = container_criu_lock(a, d->c.name, true)))
 		api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	if (!ret) {
+		t_runc = now_ms();
 		ret = container_runc_attached(a, d->c.name, argv, e);
+		t_runc = now_ms() - t_runc;
 		d->restored = ret == 0;
 	}
 	if (ret) {
@@ -1757,8 +1858,8 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		log_warn("migration %s: restored, but: %s", d->in.id, e->msg);
 	cluster_sync(a);
 	pthread_mutex_unlock(&a->lock);
-	*reply = json_pack("{s:b, s:I, s:i, s:I}", "ok", 1,
-			   "restore_ms", (json_int_t)(now_ms() - t0),
+	*reply = json_pack("{s:b, s:I, s:I, s:i, s:I}", "ok", 1,
+			   "restore_ms", (json_int_t)(now_ms() - t0), "runc_restore_ms", (json_int_t)t_runc,
 			   "flows", flows, "bytes", (json_int_t)d->in.bytes);
 	return 0;
 }

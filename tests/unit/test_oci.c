@@ -39,12 +39,16 @@ static void base(void)
 static void test_config(void)
 {
 	struct oci_opts o = { .netns_path = "/run/netns/lab-ep-web", .cgroups_path = "/petrel/node1/web",
-			      .latency_dir = "/var/lib/petrel/latency" };
+			      .latency_dir = "/var/lib/petrel/latency",
+			      .criu_config = "/var/lib/petrel/containers/web/criu.conf" };
 	json_t *c, *p, *lx, *ns, *m;
 
 	base();
 	c = oci_config(&ct, &o);
 	CHECK(c != NULL);
+	/* runc hands this file to CRIU: how a migration turns CRIU's network lock off */
+	CHECK_STR(json_string_value(json_object_get(json_object_get(c, "annotations"), "org.criu.config")),
+		  "/var/lib/petrel/containers/web/criu.conf");
 	CHECK_STR(json_string_value(json_object_get(c, "ociVersion")), "1.0.2-dev");
 	CHECK_STR(json_string_value(json_object_get(c, "hostname")), "web");
 	CHECK_STR(json_string_value(json_object_get(json_object_get(c, "root"), "path")), "rootfs");
