@@ -31,6 +31,7 @@ BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRCS := $(wildcard bench/tools/*.c)
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 # agent objects except main.c form a library so BPF tests can reuse the loader.
@@ -42,12 +43,13 @@ SKELS      := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/include/%.skel.h)
 BPF_OBJS   := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BPFT_BINS  := $(BPFT_SRCS:tests/bpf/%.c=$(BUILD)/tests/%)
+BENCH_BINS := $(BENCH_SRCS:bench/tools/%.c=$(BUILD)/bench/%)
 
 BINS := $(BUILD)/bin/petrel $(BUILD)/bin/petreld $(if $(CNI_SRCS),$(BUILD)/bin/petrel-cni)
 
 .PHONY: all deps demo test check unit bpftest install clean fuzz bench
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
-all: $(BINS) $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
+all: $(BINS) $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS) $(BENCH_BINS)
 
 # Small static programs that tests and benchmarks copy into container images.
 $(BUILD)/tools/%: tests/tools/%.c
@@ -104,6 +106,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libpetrel.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/bpf/%.o $(BUILD)/libpetrel-agent.a $(BUILD)/libpetrel.a
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Benchmark tools that drive the BPF programs directly (BPF_PROG_RUN).
+$(BUILD)/bench/%: $(BUILD)/bench/tools/%.o $(BUILD)/libpetrel-agent.a $(BUILD)/libpetrel.a
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

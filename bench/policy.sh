@@ -9,7 +9,10 @@
 # rules at set-up), from the allowed client to a policed server on the same node and on the
 # other node, and the time `petrel policy apply` takes. Backends and rounds
 # alternate; medians are reported, with ratios against each backend's own 0 rules, and eBPF
-# against iptables. Output: markdown on stdout, JSON and SVG plots in bench/out/.
+# against iptables. Output: markdown on stdout, JSON and SVG plots in bench/out/. Last, the
+# per-packet cost of the eBPF policy step alone, measured with BPF_PROG_RUN on the real
+# program (build/bench/policy_cost, source in bench/tools/policy_cost.c): the same rule
+# counts without the noise of veths, the scheduler and iperf3.
 # Usage: bench/policy.sh [ROUNDS (default 2)] [SECONDS per point (default 2)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -135,3 +138,7 @@ GP
 	echo "plots: $OUT/policy-{tn,tf,rn,rf,cn,cf}.svg"
 fi
 echo "(native mode; $ROUNDS alternating rounds of ${SECS}s per point; medians)"
+echo
+echo "Per-packet cost of the eBPF datapath's policy step against the rule count (BPF_PROG_RUN):"
+echo
+build/bench/policy_cost "$ROUNDS"

@@ -123,9 +123,14 @@ static int setup_host(void *arg)
 
 static int setup_fabric(void *arg)
 {
+	/* A fixed MAC: a bridge otherwise takes its lowest port's, so a port added later (a
+	 * test's router) could change the MAC behind etcd's address under the nodes' ARP
+	 * caches, and their etcd requests would time out until those entries expired. */
+	static const uint8_t fabric_mac[6] = { 0x02, 0x50, 0xfa, 0xb0, 0x00, 0x01 };
 	int ret;
 
 	if ((ret = nl_link_set_up("lo")) || (ret = nl_bridge_create("br0")) ||
+	    (ret = nl_link_set_mac("br0", fabric_mac)) ||
 	    (ret = nl_link_set_up("br0")) || (ret = add_addrs("br0", FABRIC4, FABRIC6)))
 		return ret;
 	/* The fabric is a switch, not a router: IPv6 must not be forwarded by it. */
