@@ -8,7 +8,7 @@
  * port 80. For N = 0 ... 10000 it times, on from_underlay:
  *   - denied: a packet from 203.0.113.9 (no rule matches): default-deny after the full
  *     lookup, every time (a denied flow leaves no conntrack entry);
- *   - new flow: a SYN-like packet from 198.18.0.254 with a fresh source port each time,
+ *   - new flow: a TCP packet from 198.18.0.254 with a fresh source port each time,
  *     allowed by the last rule and entered into conntrack;
  *   - established: the same allowed flow again (conntrack hit, the policy is skipped).
  * Rounds alternate between rule counts; medians are reported, with the ratio to N = 0
@@ -24,13 +24,11 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 #include <arpa/inet.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/tcp.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "datapath.skel.h"
 #include "bpf/datapath.h"
+#include "../../tests/bpf/prog_run.h"
 
 #define TC_ACT_SHOT 2
 #define ALLOWED_ID 16
@@ -42,31 +40,6 @@ static const int counts[] = { 0, 100, 1000, 10000 };
 #define N_COUNTS (int)(sizeof(counts) / sizeof(counts[0]))
 
 static struct datapath_bpf *skel;
-
-static void tcp4(uint8_t *buf, uint32_t *len, const char *src, uint16_t sport, const char *dst,
-		 uint16_t dport)
-{
-	struct ethhdr *eth = (void *)buf;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct tcphdr *tcp = (void *)(ip + 1);
-
-	memset(buf, 0, 128);
-	memset(eth->h_dest, 0xaa, 6);
-	memset(eth->h_source, 0xbb, 6);
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_TCP;
-	ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp));
-	inet_pton(AF_INET, src, &ip->saddr);
-	inet_pton(AF_INET, dst, &ip->daddr);
-	tcp->source = htons(sport);
-	tcp->dest = htons(dport);
-	tcp->doff = 5;
-	tcp->syn = 1;
-	*len = sizeof(*eth) + sizeof(*ip) + sizeof(*tcp);
-}
 
 /* Mean ns per run of from_underlay on the frame, over repeat runs; -1 on error. */
 static double run_ns(const uint8_t *frame, uint32_t len, int repeat, int *verdict)
@@ -199,14 +172,14 @@ int main(int argc, char **argv)
 			double sum = 0;
 
 			set_rules(&have, counts[i]);
-			tcp4(frame, &len, "203.0.113.9", 5555, "10.244.1.21", 80);
+			len = frame4(frame, IPPROTO_TCP, "203.0.113.9", 5555, "10.244.1.21", 80);
 			denied[i][r] = run_ns(frame, len, REPEAT, &v);
 			if (v != TC_ACT_SHOT)
 				fprintf(stderr, "policy_cost: the denied packet got verdict %d\n", v);
 			for (int f = 0; f < NEW_FLOWS; f++) {
 				if (++sport < 1024)
 					sport = 1024;
-				tcp4(frame, &len, "198.18.0.254", sport, "10.244.1.21", 80);
+				len = frame4(frame, IPPROTO_TCP, "198.18.0.254", sport, "10.244.1.21", 80);
 				sum += run_ns(frame, len, 1, &v);
 				if (v == TC_ACT_SHOT && f == 0)
 					fprintf(stderr, "policy_cost: the allowed packet was dropped\n");

@@ -6,6 +6,37 @@
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+
+/* An Ethernet + IPv4 frame, protocol proto, src:sport -> dst:dport, with an 8-octet L4
+ * header (a UDP header; for TCP only the ports matter to the parsers) and 4 octets of
+ * payload. Returns its length; buf needs 64 octets. */
+static inline uint32_t frame4(uint8_t *buf, uint8_t proto, const char *src, uint16_t sport,
+			      const char *dst, uint16_t dport)
+{
+	struct ethhdr *eth = (void *)buf;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *l4 = (void *)(ip + 1);
+
+	memset(buf, 0, sizeof(*eth) + sizeof(*ip) + sizeof(*l4) + 4);
+	memset(eth->h_dest, 0xaa, 6);
+	memset(eth->h_source, 0xbb, 6);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = proto;
+	ip->tot_len = htons(sizeof(*ip) + sizeof(*l4) + 4);
+	inet_pton(AF_INET, src, &ip->saddr);
+	inet_pton(AF_INET, dst, &ip->daddr);
+	l4->source = htons(sport);
+	l4->dest = htons(dport);
+	l4->len = htons(sizeof(*l4) + 4);
+	return sizeof(*eth) + sizeof(*ip) + sizeof(*l4) + 4;
+}
 
 /* The program's verdict, with the output frame in out (*out_len octets); -100 when the
  * kernel refuses to run it. The context says ifindex 1. */

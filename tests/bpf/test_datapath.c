@@ -35,25 +35,8 @@ struct frame {
 
 static void udp4(struct frame *f, const char *src, const char *dst)
 {
-	struct ethhdr *eth = (void *)f->buf;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct udphdr *udp = (void *)(ip + 1);
-
 	memset(f, 0, sizeof(*f));
-	memset(eth->h_dest, 0xaa, 6);
-	memset(eth->h_source, 0xbb, 6);
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_UDP;
-	ip->tot_len = htons(sizeof(*ip) + sizeof(*udp) + 4);
-	inet_pton(AF_INET, src, &ip->saddr);
-	inet_pton(AF_INET, dst, &ip->daddr);
-	udp->source = htons(1000);
-	udp->dest = htons(7000);
-	udp->len = htons(sizeof(*udp) + 4);
-	f->len = sizeof(*eth) + sizeof(*ip) + sizeof(*udp) + 4;
+	f->len = frame4(f->buf, IPPROTO_UDP, src, 1000, dst, 7000);
 }
 
 static void udp6(struct frame *f, const char *src, const char *dst)
@@ -79,15 +62,8 @@ static void udp6(struct frame *f, const char *src, const char *dst)
 /* A TCP-like IPv4 packet: only the ports matter to the datapath's parser. */
 static void tcp4(struct frame *f, const char *src, uint16_t sport, const char *dst, uint16_t dport)
 {
-	struct iphdr *ip;
-	struct udphdr *l4;
-
-	udp4(f, src, dst);
-	ip = (void *)(f->buf + sizeof(struct ethhdr));
-	ip->protocol = IPPROTO_TCP;
-	l4 = (void *)(ip + 1);
-	l4->source = htons(sport);
-	l4->dest = htons(dport);
+	memset(f, 0, sizeof(*f));
+	f->len = frame4(f->buf, IPPROTO_TCP, src, sport, dst, dport);
 }
 
 /* Run prog on frame f; returns the verdict and leaves the output in out. */
