@@ -67,6 +67,11 @@ void node_stop(struct agent *a);
 
 /* cluster.c: make the datapath's location map match cluster state; watch for changes. */
 int cluster_sync(struct agent *a);
+/* An endpoint now runs on the node with underlay addresses to4/to6 (a migration's commit):
+ * point its addresses there in this node's datapath (with location flags) and kernel
+ * routes at once, without reading cluster state; the next cluster_sync agrees. */
+int cluster_point_endpoint(struct agent *a, const struct endpoint *ep, const struct ip_addr *to4,
+			   const struct ip_addr *to6, unsigned int flags);
 int cluster_threads_start(struct agent *a);
 void cluster_threads_stop(struct agent *a);
 /* Every endpoint in the cluster (sorted by name); caller frees. */

@@ -235,6 +235,26 @@ out:
 	return ret;
 }
 
+int cluster_point_endpoint(struct agent *a, const struct endpoint *ep, const struct ip_addr *to4,
+			   const struct ip_addr *to6, unsigned int flags)
+{
+	struct node_addr node = { .ip4 = *to4, .ip6 = *to6 };
+	int ret = 0;
+
+	for (int f = 0; f < 2 && !ret; f++) {
+		const struct ip_addr *ip = f ? &ep->ip6 : &ep->ip4;
+		struct cidr host = { .prefixlen = f ? 128 : 32 };
+
+		if (!ip->family)
+			continue;
+		host.addr = *ip;
+		ret = datapath_location_upsert_flags(a->dp, &host, to4, to6, flags);
+		if (!ret && a->cfg.backend == BACKEND_EBPF)
+			ret = route_via(a, &host, &node);
+	}
+	return ret;
+}
+
 static int cmp_ep(const void *x, const void *y)
 {
 	return strcmp(((const struct endpoint *)x)->name, ((const struct endpoint *)y)->name);

@@ -314,6 +314,7 @@ struct mig {
 	int tcp, udp;
 	struct container c;
 	struct endpoint ep;
+	struct ip_addr to4, to6;        /* the destination's underlay addresses */
 	struct versions local;
 	char dir[MIGRATION_DIR_MAX];    /* <state>/migrations/<id> */
 	bool claimed, frozen, redirected;
@@ -447,8 +448,19 @@ static int check(struct mig *m, struct api_error *e)
 		ret = 0;
 	if (!e->status) {
 		snprintf(key, sizeof(key), KEY_NODES "%s", m->to);
-		if (store_get(a->store, key, &v, NULL) == -ENOENT)
+		if (store_get(a->store, key, &v, NULL) == -ENOENT) {
 			api_fail(e, 404, "see `petrel node status`", "node '%s' does not exist", m->to);
+		} else {
+			json_t *j = v ? json_loads(v, 0, NULL) : NULL;
+			const char *s4 = json_string_value(json_object_get(j, "ipv4"));
+			const char *s6 = json_string_value(json_object_get(j, "ipv6"));
+
+			if (s4)
+				ip_parse(s4, &m->to4);
+			if (s6 && *s6)
+				ip_parse(s6, &m->to6);
+			json_decref(j);
+		}
 		free(v);
 		v = NULL;
 		snprintf(key, sizeof(key), KEY_ALIVE "%s", m->to);
@@ -1010,6 +1022,19 @@ static void clear_return_flows(struct agent *a, const struct endpoint *ep)
 	datapath_return_flows_clear(a->dp, &ep->ip6);
 }
 
+/* The destination committed: this node sends the container's addresses there (what was
+ * held follows), and keeps dropping what the frozen copy still sends. Straight there,
+ * without reading cluster state first: a full sync reads nodes, endpoints, policies and
+ * IOAM config, ~15 ms the held packets would wait; a full sync follows later. Called with
+ * the agent lock held. */
+static void point_at_destination(struct mig *m)
+{
+	held_set(m->name, DP_LOC_FROZEN);
+	if (m->a->cfg.backend != BACKEND_EBPF || !m->to4.family ||
+	    cluster_point_endpoint(m->a, &m->ep, &m->to4, &m->to6, DP_LOC_FROZEN))
+		cluster_sync(m->a);
+}
+
 static void cleanup_source(struct mig *m)
 {
 	struct api_error e = { 0 };
@@ -1019,9 +1044,8 @@ static void cleanup_source(struct mig *m)
 	pthread_mutex_lock(&m->a->lock);
 	/* Cluster state says the destination now: routes and locations point there, and what
 	 * was held follows them, in order; what the frozen copy sends is still dropped. */
-	held_set(m->name, DP_LOC_FROZEN);
+	point_at_destination(m);
 	m->redirected = false;
-	cluster_sync(m->a);
 	hold_release(m->hold, &m->held);
 	if (m->hold)
 		m->t_released = now_ms();
@@ -1183,10 +1207,10 @@ commit:
 		int rc;
 
 		progress(m, "pages", "%s runs on %s; its memory follows on demand", m->name, m->to);
-		/* Held packets can go now: the container runs there. */
+		/* Held packets can go now: the container runs there. The frozen copy stays
+		 * until its pages are all served; what it sends is still dropped. */
 		pthread_mutex_lock(&m->a->lock);
-		held_clear(m->name);
-		cluster_sync(m->a);
+		point_at_destination(m);
 		pthread_mutex_unlock(&m->a->lock);
 		hold_release(m->hold, &m->held);
 		m->hold = NULL;
@@ -1817,8 +1841,15 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	pthread_mutex_lock(&a->lock);
 	/* Before the process runs: its very first reply to such a flow must take the detour. */
 	flows = add_return_flows(a, json_object_get(msg, "flows"));
-	container_runc(a, stale, NULL, e);        /* runc state of an earlier stay here */
-	memset(e, 0, sizeof(*e));
+	{
+		char state[CONFIG_STR + 128];
+
+		container_runc_root(a, state, sizeof(state));
+		snprintf(state + strlen(state), sizeof(state) - strlen(state), "/%s", d->c.name);
+		if (access(state, F_OK) == 0)     /* runc state of an earlier stay here */
+			container_runc(a, stale, NULL, e);
+		memset(e, 0, sizeof(*e));
+	}
 	ret = container_write_bundle(a, &d->c, e);
 	if (!ret && (ret = container_criu_lock(a, d->c.name, true)))
 		api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
