@@ -1265,6 +1265,35 @@ fail:
 	return NULL;
 }
 
+/* Iterative pre-copy (CRIU pre-dumps while the container runs, then a final dump of what
+ * changed) needs the kernel's soft-dirty page tracking. Asked for, it is refused before
+ * anything happens, with the reason: this kernel lacks the tracking, or, where the
+ * tracking exists, petrel does not run pre-dumps yet. */
+static int pre_copy_refusal(struct agent *a, bool lazy, struct api_error *e)
+{
+	struct versions v;
+	char *out = NULL, *argv[] = { NULL, "check", "--feature", "mem_dirty_track", NULL };
+	int ret;
+
+	if (lazy)
+		return api_fail(e, 400, "pick one", "--lazy and --pre-copy exclude each other");
+	local_versions(a, &v);
+	if (!*v.criu)
+		return api_fail(e, 412, "run scripts/install-criu.sh", "this node cannot checkpoint: %s",
+				v.criu_error);
+	argv[0] = v.criu_path;
+	ret = proc_output(argv, &out, 10000);
+	free(out);
+	if (ret)
+		return api_fail(e, 501, "migrate without --pre-copy (the default mode), or with --lazy",
+				"iterative pre-copy needs soft-dirty page tracking, which this node's "
+				"kernel (%s) lacks: `criu check --feature mem_dirty_track` says dirty "
+				"tracking is off", v.kernel);
+	return api_fail(e, 501, "migrate without --pre-copy (the default mode), or with --lazy",
+			"this kernel tracks dirty pages, but petrel does not run iterative "
+			"pre-copy yet");
+}
+
 int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, struct api_error *e)
 {
 	static unsigned next_id;
@@ -1279,6 +1308,8 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 		return api_fail(e, 400, "petrel migrate NAME --to NODE", "'to' must name a node");
 	if (!name_valid(name))
 		return api_fail(e, 400, NULL, "'%s' is not a valid container name", name);
+	if (json_is_true(json_object_get(body, "pre_copy")))
+		return pre_copy_refusal(a, json_is_true(json_object_get(body, "lazy")), e);
 	m = calloc(1, sizeof(*m));
 	if (!m || pipe2(p, O_CLOEXEC)) {
 		free(m);

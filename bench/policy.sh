@@ -7,13 +7,15 @@
 # requests; sockperf echoes them) and new TCP connections per second, each carrying a
 # 100-byte request and a 200-byte response (bench/tools/crr.py: every connection meets the
 # rules at set-up), from the allowed client to a policed server on the same node and on the
-# other node, and the time `petrel policy apply` takes. Backends and rounds
-# alternate; medians are reported, with ratios against each backend's own 0 rules, and eBPF
+# other node, and the time `petrel policy apply` takes. Every round visits every rule count
+# (in reverse order every other round) and both backends, so each ratio compares
+# measurements taken close together; medians over the rounds are reported, with ratios against each backend's own 0 rules, and eBPF
 # against iptables. Output: markdown on stdout, JSON and SVG plots in bench/out/. Last, the
 # per-packet cost of the eBPF policy step alone, measured with BPF_PROG_RUN on the real
 # program (build/bench/policy_cost, source in bench/tools/policy_cost.c): the same rule
 # counts without the noise of veths, the scheduler and iperf3.
-# Usage: bench/policy.sh [ROUNDS (default 2)] [SECONDS per point (default 2)]
+# Usage: [COUNTS="0 10000 top"] [METRICS="tn tf rn rf cn cf"] bench/policy.sh [ROUNDS (default 2)]
+#        [SECONDS per point (default 2)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-2} SECS=${2:-2}
@@ -21,6 +23,8 @@ PETREL=build/bin/petrel
 export PETRELD=build/bin/petreld
 B=bq$$ OUT=bench/out
 read -r -a COUNTS <<< "${COUNTS:-0 1 5 10 25 50 100 200 1000 10000 top}"
+# tn/tf: throughput to the same node / across; rn/rf: round trips; cn/cf: new connections
+read -r -a METRICS <<< "${METRICS:-tn tf rn rf cn cf}"
 BACKENDS=(ebpf iptables)
 mkdir -p "$OUT"
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
@@ -67,8 +71,11 @@ rr() {
 crr() { ip netns exec "$1" python3 bench/tools/crr.py client "$2" 7100 "$SECS"; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
+# Rule counts alternate inside every round (in reverse order every other round), so each
+# ratio against 0 rules compares measurements minutes apart at most, not a whole run apart.
 declare -A R
-for n in "${COUNTS[@]}"; do
+apply_rules() {   # N: the policy with N rules (or none, or 10000 with the allow first) everywhere
+	local n=$1 be ms start
 	for be in "${BACKENDS[@]}"; do
 		if [ "$n" = 0 ]; then
 			p $be --node node1 policy delete bench >/dev/null 2>&1 || true
@@ -79,20 +86,34 @@ for n in "${COUNTS[@]}"; do
 			p $be --node node1 policy apply "$OUT/policy-bench.json" >/dev/null 2>&1
 			ms=$(( ($(date +%s%N) - start) / 1000000 ))
 		fi
-		R[$n,$be,apply]=$ms
+		R[$n,$be,apply]+="$ms "
 	done
 	sleep 2   # node2 compiles from its watch
-	for r in $(seq "$ROUNDS"); do
+}
+for r in $(seq "$ROUNDS"); do
+	order=("${COUNTS[@]}")
+	[ $((r % 2)) = 0 ] && order=($(printf '%s\n' "${COUNTS[@]}" | tac))
+	for n in "${order[@]}"; do
+		apply_rules "$n"
 		for be in "${BACKENDS[@]}"; do
-			R[$n,$be,tn]+="$(tput "${CLIENT[$be]}" "${NEAR[$be]}") "
-			R[$n,$be,tf]+="$(tput "${CLIENT[$be]}" "${FAR[$be]}") "
-			R[$n,$be,rn]+="$(rr "${CLIENT[$be]}" "${NEAR[$be]}") "
-			R[$n,$be,rf]+="$(rr "${CLIENT[$be]}" "${FAR[$be]}") "
-			R[$n,$be,cn]+="$(crr "${CLIENT[$be]}" "${NEAR[$be]}") "
-			R[$n,$be,cf]+="$(crr "${CLIENT[$be]}" "${FAR[$be]}") "
+			for m in "${METRICS[@]}"; do
+				case $m in
+				tn) v=$(tput "${CLIENT[$be]}" "${NEAR[$be]}") ;;
+				tf) v=$(tput "${CLIENT[$be]}" "${FAR[$be]}") ;;
+				rn) v=$(rr "${CLIENT[$be]}" "${NEAR[$be]}") ;;
+				rf) v=$(rr "${CLIENT[$be]}" "${FAR[$be]}") ;;
+				cn) v=$(crr "${CLIENT[$be]}" "${NEAR[$be]}") ;;
+				cf) v=$(crr "${CLIENT[$be]}" "${FAR[$be]}") ;;
+				esac
+				R[$n,$be,$m]+="$v "
+			done
 		done
 	done
-	echo "rules $n: applied in ${R[$n,ebpf,apply]} ms (eBPF), ${R[$n,iptables,apply]} ms (iptables)" >&2
+	echo "round $r of $ROUNDS done" >&2
+done
+for n in "${COUNTS[@]}"; do
+	for be in "${BACKENDS[@]}"; do R[$n,$be,apply]=$(echo "${R[$n,$be,apply]}" | median); done
+	echo "rules $n: applied in ${R[$n,ebpf,apply]} ms (eBPF), ${R[$n,iptables,apply]} ms (iptables), medians" >&2
 done
 rm -f "$OUT/policy-bench.json"
 
@@ -101,7 +122,7 @@ json='{"rounds":'$ROUNDS',"seconds":'$SECS',"points":[' sep=""
 : > "$OUT/policy.dat"
 echo "| rules | metric | eBPF | eBPF / eBPF@0 | iptables | iptables / iptables@0 | eBPF / iptables |"
 echo "|---|---|---|---|---|---|---|"
-for m in tn tf rn rf cn cf; do
+for m in "${METRICS[@]}"; do
 	case $m in tn) name="same node Gbit/s" ;; tf) name="across nodes Gbit/s" ;;
 		rn) name="same node RR µs" ;; rf) name="across nodes RR µs" ;;
 		cn) name="same node new connections/s" ;; cf) name="across nodes new connections/s" ;; esac
@@ -121,7 +142,7 @@ echo "|---|---|---|"
 for n in "${COUNTS[@]}"; do echo "| $n | ${R[$n,ebpf,apply]} | ${R[$n,iptables,apply]} |"; done
 echo "$json]}" | jq . > "$OUT/policy.json"
 if command -v gnuplot >/dev/null; then
-	for m in tn tf rn rf cn cf; do
+	for m in "${METRICS[@]}"; do
 		case $m in tn|tf) y="Gbit/s" ;; rn|rf) y="round trip µs" ;; *) y="connections/s" ;; esac
 		gnuplot <<GP
 set terminal svg size 640,400 background rgb 'white'

@@ -45,7 +45,7 @@ static int on_line(json_t *line, void *arg)
 static void print_report(json_t *r)
 {
 	static const char *keys[] = { "container", "from", "to", "mode", "total_ms", "frozen_ms",
-				      "restore_ms", "bytes", "wire_bytes", "tcp_connections",
+				      "restore_ms", "runc_restore_ms", "bytes", "wire_bytes", "tcp_connections",
 				      "udp_flows", "published_flows", "held_packets" };
 
 	printf("migration report\n");
@@ -65,7 +65,7 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 	struct watch w = { .c = c };
 	json_t *ct = NULL, *body;
 	char path[160];
-	bool lazy = false;
+	bool lazy = false, pre_copy = false;
 	long status = 0;
 	int ret, err = 0;
 
@@ -74,6 +74,8 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 			to = argv[++i];
 		else if (!strcmp(argv[i], "--lazy"))
 			lazy = true;
+		else if (!strcmp(argv[i], "--pre-copy"))
+			pre_copy = true;
 		else if (argv[i][0] != '-' && !name)
 			name = argv[i];
 		else
@@ -81,6 +83,8 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 	}
 	if (!name || !to)
 		return cli_usage(c, "migrate", "need a container NAME and --to NODE");
+	if (lazy && pre_copy)
+		return cli_usage(c, "migrate", "--lazy and --pre-copy exclude each other");
 	if (cli_locate_container(c, name, &ct))
 		return 1;
 	json_decref(ct);
@@ -88,7 +92,7 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 	if (!sock)
 		return cli_error(c, "no agent to ask (%s)", strerror(err));
 	snprintf(path, sizeof(path), "/v1/containers/%s/migrate", name);
-	body = json_pack("{s:s, s:b}", "to", to, "lazy", lazy);
+	body = json_pack("{s:s, s:b, s:b}", "to", to, "lazy", lazy, "pre_copy", pre_copy);
 	fprintf(stderr, "migrating %s to %s%s\n", name, to, lazy ? " (lazy)" : "");
 	ret = api_stream(sock, "POST", path, body, on_line, &w, &status);
 	json_decref(body);
