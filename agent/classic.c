@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/wait.h>
 #include <fcntl.h>
 #include "agent.h"
 #include "identity.h"
 #include "log.h"
 #include "netlink.h"
+#include "proc.h"
 
 static const uint8_t bridge_mac[6] = { 0x02, 0x50, 0x00, 0x00, 0x00, 0x01 };
 
@@ -21,38 +21,29 @@ const uint8_t *classic_gateway_mac(void)
 	return bridge_mac;
 }
 
+/* Run an iptables tool with input on its stdin (its errors go to the agent's log). */
 static int run(char *const argv[], const char *input)
 {
-	int fds[2], status;
+	int p[2], fds[3] = { -1, -1, STDERR_FILENO };
+	size_t len = input ? strlen(input) : 0, off = 0;
 	pid_t pid;
 
-	if (pipe(fds))
+	if (pipe2(p, O_CLOEXEC))
 		return -errno;
-	pid = fork();
+	fds[0] = p[0];
+	pid = proc_spawn_ex(argv[0], argv, fds, -1, false);
+	close(p[0]);
+	while (pid > 0 && off < len) {
+		ssize_t w = write(p[1], input + off, len - off);
+
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	close(p[1]);
 	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		dup2(fds[0], STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		close(fds[1]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[0]);
-	if (input) {
-		size_t len = strlen(input), off = 0;
-		while (off < len) {
-			ssize_t w = write(fds[1], input + off, len - off);
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-	}
-	close(fds[1]);
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+		return (int)pid;
+	return proc_wait(pid, -1) == 0 ? 0 : -EIO;
 }
 
 int classic_setup(struct agent *a)

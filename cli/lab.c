@@ -24,6 +24,7 @@
 #include "netlink.h"
 #include "netns.h"
 #include "print.h"
+#include "proc.h"
 #include "util.h"
 
 #define FABRIC4  "198.18.0.1"
@@ -179,35 +180,31 @@ static int add_host(struct lab *l, const char *suffix, const char *fabric_side,
 	return in_netns(ns, setup_host, &h);
 }
 
-/* Start a detached process (own session, stdin from /dev/null, output to log). */
+/* Start a detached process (own session, stdin from /dev/null, output to log), in the
+ * network namespace netns when given (through nsenter, since a spawned child cannot
+ * setns itself before exec). */
 static pid_t spawn(const char *netns, char *const argv[], const char *log)
 {
 	int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	int nsfd = netns ? netns_open(netns) : -1;
+	int fds[3] = { -1, out, out };
+	char *args[64], net[300];
+	int n = 0;
 	pid_t pid;
 
-	if (out < 0 || (netns && nsfd < 0)) {
-		if (out >= 0)
-			close(out);
+	if (out < 0)
 		return -ENOENT;
+	if (netns) {
+		snprintf(net, sizeof(net), "--net=" NETNS_RUN_DIR "/%s", netns);
+		args[n++] = "nsenter";
+		args[n++] = net;
+		args[n++] = "--";
 	}
-	pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-
-		setsid();
-		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET))
-			_exit(126);
-		dup2(devnull, STDIN_FILENO);
-		dup2(out, STDOUT_FILENO);
-		dup2(out, STDERR_FILENO);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
+	for (int i = 0; argv[i] && n < 63; i++)
+		args[n++] = argv[i];
+	args[n] = NULL;
+	pid = proc_spawn_ex(args[0], args, fds, -1, true);
 	close(out);
-	if (nsfd >= 0)
-		close(nsfd);
-	return pid < 0 ? -errno : pid;
+	return pid;
 }
 
 static bool alive(pid_t pid)
@@ -309,14 +306,11 @@ static void allow_lazy_migration(struct cli *c)
 /* Run a tool to completion, its output into log; 0 when it exits 0. */
 static int run_tool(char *const argv[], const char *log)
 {
-	int status;
 	pid_t pid = spawn(NULL, argv, log);
 
 	if (pid < 0)
 		return (int)pid;
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	return proc_wait(pid, -1) == 0 ? 0 : -EIO;
 }
 
 /* The lab's PKI for the agents' mutual TLS: one CA, and per node a key and a certificate

@@ -44,7 +44,9 @@ pid_t proc_spawn_ex(const char *path, char *const argv[], const int fds[3], int 
 	posix_spawnattr_setsigdefault(&attr, &defaults);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 				 (setsid ? POSIX_SPAWN_SETSID : 0));
-	ret = posix_spawn(&pid, path, &fa, &attr, argv, environ);
+	/* A bare name is looked up in PATH, as execvp would. */
+	ret = strchr(path, '/') ? posix_spawn(&pid, path, &fa, &attr, argv, environ)
+				: posix_spawnp(&pid, path, &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	return ret ? -ret : pid;

@@ -4,7 +4,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Start path with argv, fds[0..2] as its stdin/stdout/stderr (-1: /dev/null) and, when
+/* Start path (a bare name is looked up in PATH) with argv, fds[0..2] as its
+ * stdin/stdout/stderr (-1: /dev/null) and, when
  * keep_fd >= 0, that descriptor inherited as fd 3; in a session of its own if setsid. The
  * child starts with no blocked signals and default dispositions, whatever the calling
  * thread had (the agent blocks signals it waits for). Returns the pid or -errno. */
