@@ -72,6 +72,8 @@ int cluster_sync(struct agent *a);
  * routes at once, without reading cluster state; the next cluster_sync agrees. */
 int cluster_point_endpoint(struct agent *a, const struct endpoint *ep, const struct ip_addr *to4,
 			   const struct ip_addr *to6, unsigned int flags);
+/* A local endpoint's location flags (a migration's hold), set the same way. */
+int cluster_mark_endpoint(struct agent *a, const struct endpoint *ep, unsigned int flags);
 int cluster_threads_start(struct agent *a);
 void cluster_threads_stop(struct agent *a);
 /* Every endpoint in the cluster (sorted by name); caller frees. */

@@ -235,8 +235,8 @@ out:
 	return ret;
 }
 
-int cluster_point_endpoint(struct agent *a, const struct endpoint *ep, const struct ip_addr *to4,
-			   const struct ip_addr *to6, unsigned int flags)
+static int point_endpoint(struct agent *a, const struct endpoint *ep, const struct ip_addr *to4,
+			  const struct ip_addr *to6, unsigned int flags, bool route)
 {
 	struct node_addr node = { .ip4 = *to4, .ip6 = *to6 };
 	int ret = 0;
@@ -249,10 +249,21 @@ int cluster_point_endpoint(struct agent *a, const struct endpoint *ep, const str
 			continue;
 		host.addr = *ip;
 		ret = datapath_location_upsert_flags(a->dp, &host, to4, to6, flags);
-		if (!ret && a->cfg.backend == BACKEND_EBPF)
+		if (!ret && route && a->cfg.backend == BACKEND_EBPF)
 			ret = route_via(a, &host, &node);
 	}
 	return ret;
+}
+
+int cluster_point_endpoint(struct agent *a, const struct endpoint *ep, const struct ip_addr *to4,
+			   const struct ip_addr *to6, unsigned int flags)
+{
+	return point_endpoint(a, ep, to4, to6, flags, true);
+}
+
+int cluster_mark_endpoint(struct agent *a, const struct endpoint *ep, unsigned int flags)
+{
+	return point_endpoint(a, ep, &a->cfg.underlay4, &a->cfg.underlay6, flags, false);
 }
 
 static int cmp_ep(const void *x, const void *y)

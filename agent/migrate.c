@@ -782,6 +782,16 @@ static void set_state(struct mig *m, const char *state)
 	}
 }
 
+/* The hold's flags on this node's location entries for the container, set directly: a
+ * full cluster_sync reads all of cluster state (several ms, inside the freeze). Called
+ * with the agent lock held. */
+static void mark_here(struct mig *m, unsigned int flags)
+{
+	held_set(m->name, flags);
+	if (m->a->cfg.backend != BACKEND_EBPF || cluster_mark_endpoint(m->a, &m->ep, flags))
+		cluster_sync(m->a);
+}
+
 static int freeze(struct mig *m, struct api_error *e)
 {
 	struct sock_census census;
@@ -792,14 +802,15 @@ static int freeze(struct mig *m, struct api_error *e)
 	/* Hold first, freeze a moment later: datagrams already queued in the container's
 	 * sockets get read meanwhile (CRIU does not carry UDP receive queues). The client's
 	 * stall starts here, so frozen_ms does too. */
+	pthread_mutex_lock(&m->a->lock);
+	set_state(m, CT_MIGRATING);
+	pthread_mutex_unlock(&m->a->lock);
 	m->t_freeze = now_ms();
 	hold_begin(m->hold);
 	pthread_mutex_lock(&m->a->lock);
-	set_state(m, CT_MIGRATING);
 	/* Location first, then the endpoint entry: a packet in between would otherwise find
 	 * neither and be dropped as addressed to no endpoint. */
-	held_set(m->name, DP_LOC_HOST);
-	cluster_sync(m->a);
+	mark_here(m, DP_LOC_HOST);
 	if (m->a->cfg.backend == BACKEND_EBPF)
 		endpoint_datapath_detach(m->a, &m->ep);
 	m->redirected = true;
@@ -826,8 +837,7 @@ static int freeze(struct mig *m, struct api_error *e)
 	}
 	m->frozen = true;
 	pthread_mutex_lock(&m->a->lock);
-	held_set(m->name, DP_LOC_HOST | DP_LOC_FROZEN);
-	cluster_sync(m->a);
+	mark_here(m, DP_LOC_HOST | DP_LOC_FROZEN);
 	pthread_mutex_unlock(&m->a->lock);
 	m->t_paused = now_ms();
 	return 0;
