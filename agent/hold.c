@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <arpa/inet.h>
+#include <sys/eventfd.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include "agent.h"
 #include "log.h"
@@ -38,6 +39,7 @@ struct hold {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	enum hold_mode mode;
+	int wake;                       /* eventfd: a mode change for the thread to see now */
 	bool acked;
 	uint32_t last_id;      /* highest held packet id */
 	uint64_t held, passed;
@@ -60,6 +62,15 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_d
 	return nfq_set_verdict(qh, id, NF_ACCEPT, 0, NULL);
 }
 
+/* Make the queue thread look at its mode now. */
+static void wake(struct hold *h)
+{
+	uint64_t one = 1;
+
+	if (write(h->wake, &one, sizeof(one)) < 0)
+		log_debug("hold %s: cannot wake the queue thread: %s", h->what, strerror(errno));
+}
+
 static void *hold_main(void *arg)
 {
 	struct hold *h = arg;
@@ -67,8 +78,10 @@ static void *hold_main(void *arg)
 	char buf[4096] __attribute__((aligned));
 
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = h->wake, .events = POLLIN } };
 		enum hold_mode mode;
+		uint64_t ticks;
 
 		pthread_mutex_lock(&h->mu);
 		mode = h->mode;
@@ -90,8 +103,14 @@ static void *hold_main(void *arg)
 				nfq_handle_packet(h->h, buf, (int)n);
 			break;
 		}
-		if (poll(&p, 1, 20) > 0) {
-			ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (poll(p, 2, 20) > 0) {
+			ssize_t n;
+
+			if ((p[1].revents & POLLIN) && read(h->wake, &ticks, sizeof(ticks)) < 0)
+				ticks = 0;
+			if (!p[0].revents)
+				continue;
+			n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 			if (n > 0)
 				nfq_handle_packet(h->h, buf, (int)n);
@@ -241,14 +260,17 @@ int hold_start(const struct endpoint *ep, const struct ip_addr *node4,
 	}
 	snprintf(h->what, sizeof(h->what), "%s", ep->name);
 	h->mode = PASSING;
+	h->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
-	ret = open_queue(h);
+	ret = h->wake < 0 ? -errno : open_queue(h);
 	if (!ret && pthread_create(&h->thread, NULL, hold_main, h))
 		ret = -errno;
 	if (ret) {
 		del_rules(h);
 		close_queue(h);
+		if (h->wake >= 0)
+			close(h->wake);
 		free(h);
 		return ret;
 	}
@@ -261,8 +283,10 @@ static void finish(struct hold *h, uint64_t *held)
 	pthread_mutex_lock(&h->mu);
 	h->mode = STOPPING;
 	pthread_mutex_unlock(&h->mu);
+	wake(h);
 	pthread_join(h->thread, NULL);
-	close_queue(h);     /* the kernel accepts nothing left: drops any stragglers' queue */
+	close_queue(h);
+	close(h->wake);     /* the kernel accepts nothing left: drops any stragglers' queue */
 	if (held)
 		*held = h->held;
 	log_info("hold %s: %llu packets held, %llu passed", h->what,
@@ -298,6 +322,7 @@ int hold_release(struct hold *h, uint64_t *held)
 		return 0;
 	pthread_mutex_lock(&h->mu);
 	h->mode = RELEASING;
+	wake(h);             /* now, not at the thread's next poll timeout (20 ms) */
 	while (!h->acked)
 		pthread_cond_wait(&h->cv, &h->mu);
 	if (held)
