@@ -1134,6 +1134,7 @@ static void *migrate_main(void *arg)
 	json_t *hello = NULL, *r = NULL;
 	SSL *ctl = NULL;
 	char *text;
+	bool answered = false;            /* the destination's answer came (not settled from state) */
 	int ret;
 
 	progress(m, "check", "%s to %s", m->name, m->to);
@@ -1209,6 +1210,7 @@ static void *migrate_main(void *arg)
 		goto fail;
 	}
 	m->t_resume = now_ms();
+	answered = true;
 	goto commit;
 lost:
 	/* The answer is lost: cluster state says who runs the container. */
@@ -1241,6 +1243,14 @@ commit:
 	}
 	progress(m, "cleanup", "%s runs on %s; removing the frozen copy", m->name, m->to);
 	cleanup_source(m);
+	if (answered) {
+		json_t *pub = peer_recv(ctl);     /* the destination published its ports */
+
+		if (!json_is_true(json_object_get(pub, "published")))
+			log_warn("migrate %s: node %s did not confirm its published ports", m->name,
+				 m->to);
+		json_decref(pub);
+	}
 	pthread_mutex_lock(&m->a->lock);
 	unclaim(m);
 	pthread_mutex_unlock(&m->a->lock);
@@ -1915,9 +1925,8 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	 * the source releases what it held. */
 	if (a->cfg.backend == BACKEND_EBPF && (ret = endpoint_datapath_attach(a, &d->ep)))
 		log_warn("migration %s: cannot attach the endpoint: %s", d->in.id, strerror(-ret));
-	if ((ret = endpoint_publish(a, &d->ep, true)))
-		log_warn("migration %s: cannot publish ports here: %s", d->in.id, strerror(-ret));
-	/* The commit point: the location flips, every node now sends here. */
+	/* The commit point: the location flips, every node now sends here. (Its ports are
+	 * published here after the answer: see publish_here.) */
 	d->ep.moved = true;
 	snprintf(d->ep.state, sizeof(d->ep.state), "ready");
 	{
@@ -1941,6 +1950,21 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 			   "restore_ms", (json_int_t)(now_ms() - t0), "runc_restore_ms", (json_int_t)t_runc,
 			   "flows", flows, "bytes", (json_int_t)d->in.bytes);
 	return 0;
+}
+
+/* New connections through this node's ports: published once the source has its answer,
+ * outside the freeze (nftables takes tens of ms per port); the source waits for this line
+ * before it reports, so the ports work once `petrel migrate` returns. */
+static void publish_here(struct dest *d, SSL *ssl)
+{
+	int ret;
+
+	pthread_mutex_lock(&d->a->lock);
+	ret = endpoint_publish(d->a, &d->ep, true);
+	pthread_mutex_unlock(&d->a->lock);
+	if (ret)
+		log_warn("migration %s: cannot publish ports here: %s", d->in.id, strerror(-ret));
+	peer_send(ssl, json_pack("{s:b}", "published", ret == 0));
 }
 
 void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
@@ -1981,6 +2005,7 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 		goto fail_registered;
 	incoming_remove(&d->in);
 	peer_send(ssl, reply);
+	publish_here(d, ssl);
 	remove_dir(a, d->in.dir);
 	log_info("migration %s: %s runs here", id, d->c.name);
 	json_decref(msg);
