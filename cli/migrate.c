@@ -47,6 +47,8 @@ static void print_report(json_t *r)
 	static const char *keys[] = { "container", "from", "to", "mode", "total_ms", "frozen_ms",
 				      "restore_ms", "runc_restore_ms", "bytes", "wire_bytes", "tcp_connections",
 				      "udp_flows", "published_flows", "held_packets" };
+	static const char *phases[] = { "hold", "pause", "dump", "transfer", "restore", "release" };
+	json_t *ph = json_object_get(r, "phases_ms");
 
 	printf("migration report\n");
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -56,6 +58,14 @@ static void print_report(json_t *r)
 			printf("  %-16s %s\n", keys[i], json_string_value(v));
 		else if (json_is_integer(v))
 			printf("  %-16s %lld\n", keys[i], (long long)json_integer_value(v));
+	}
+	/* Where the freeze went, in the order it happened. */
+	if (json_is_object(ph)) {
+		printf("  %-16s", "phases_ms");
+		for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+			printf("%s %s %lld", i ? "," : "", phases[i],
+			       (long long)json_integer_value(json_object_get(ph, phases[i])));
+		printf("\n");
 	}
 }
 
