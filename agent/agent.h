@@ -168,7 +168,7 @@ int container_remove(struct agent *a, const char *name, bool force, struct api_e
 #define CRIU_PATH      "/opt/petrel/criu/bin/criu"
 const char *container_criu_path(void);
 int container_criu_lock(struct agent *a, const char *name, bool petrel_holds);
-int container_freeze(struct agent *a, const char *name, bool freeze, struct api_error *e);
+int container_freeze(struct agent *a, const struct container *c, bool freeze, struct api_error *e);
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e);
 int container_restore(struct agent *a, const char *name, const char *image_dir, struct api_error *e);

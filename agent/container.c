@@ -609,17 +609,15 @@ static int cgroup_write(const char *path, const char *value)
  * without starting runc (about 15 ms each time, inside a migration's freeze): the v1
  * freezer's freezer.state, or cgroup v2's cgroup.freeze, then wait until the kernel says
  * every task is frozen. Falls back to runc where neither file exists. */
-int container_freeze(struct agent *a, const char *name, bool freeze, struct api_error *e)
+int container_freeze(struct agent *a, const struct container *c, bool freeze, struct api_error *e)
 {
 	char rel[400], path[600], *state = NULL;
+	const char *name = c->name;
 	char *argv[] = { freeze ? "pause" : "resume", (char *)name, NULL };
-	struct container c;
 	bool v1;
 	int ret;
 
-	if (container_get(a, name, &c))
-		return api_fail(e, 404, NULL, "no container '%s'", name);
-	container_cgroup_path(a, &c, rel, sizeof(rel));
+	container_cgroup_path(a, c, rel, sizeof(rel));
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/freezer%s/freezer.state", rel);
 	v1 = access(path, W_OK) == 0;
 	if (!v1)

@@ -764,7 +764,7 @@ static int freeze_source(struct mig *m, bool freeze, struct api_error *e)
 	int ret;
 
 	pthread_mutex_lock(&m->a->lock);
-	ret = container_freeze(m->a, m->name, freeze, e);
+	ret = container_freeze(m->a, &m->c, freeze, e);
 	pthread_mutex_unlock(&m->a->lock);
 	return ret;
 }
@@ -1514,6 +1514,21 @@ static void stop_page_server(struct incoming *in)
 	}
 }
 
+/* Relay a peer stream to and from a CRIU server listening on this node's loopback. */
+static int relay_to_local(int port, SSL *ssl, const struct relay_opts *o, struct relay_stats *st)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	nodelay(fd);
+	ret = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) ? -errno : relay_run(fd, ssl, o, st);
+	close(fd);
+	return ret;
+}
+
 void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 {
 	const char *id = json_string_value(json_object_get(hello, "id"));
@@ -1521,7 +1536,7 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 	struct relay_opts o = { .decompress_in = true, .write_fd = true };
 	struct relay_stats st = { 0 };
 	struct incoming *in;
-	int ret = -EINVAL, fd = -1;
+	int ret = -EINVAL;
 
 	(void)peer;
 	pthread_mutex_lock(&mu);
@@ -1530,18 +1545,8 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 	if (kind && !strcmp(kind, "lazy") && id && lazy_port_of(id)) {
 		/* Source side: the destination's lazy-pages daemon asks for pages. */
 		struct relay_opts lo = { .compress_out = true, .read_fd = true, .write_fd = true };
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(lazy_port_of(id)),
-					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0)
-			nodelay(fd);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
-			ret = relay_run(fd, ssl, &lo, &st);
-		else
-			ret = -errno;
-		if (fd >= 0)
-			close(fd);
+		ret = relay_to_local(lazy_port_of(id), ssl, &lo, &st);
 		lazy_count(id, st.raw_out, NULL);
 		log_info("migration %s: lazy pages served: %llu bytes (%llu on the wire)%s", id,
 			 (unsigned long long)st.raw_out, (unsigned long long)st.wire_out,
@@ -1553,19 +1558,8 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 		return;
 	}
 	if (!strcmp(kind, "pages")) {
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(in->page_port),
-					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-
 		o.read_fd = true;      /* the page server answers some requests */
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0)
-			nodelay(fd);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
-			ret = relay_run(fd, ssl, &o, &st);
-		else
-			ret = -errno;
-		if (fd >= 0)
-			close(fd);
+		ret = relay_to_local(in->page_port, ssl, &o, &st);
 	} else if (!strcmp(kind, "images") || !strcmp(kind, "bundle")) {
 		if (!strcmp(kind, "images") && fault(a, "exit-in-transfer"))
 			_exit(3);
