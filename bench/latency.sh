@@ -9,8 +9,9 @@
 #   2. mean error of the corrected container RTT against the native RTT, by neighbours;
 #   3. coverage: replies with both latencies, and, for a flooding neighbour with accounting
 #      on, the share of its packets matched in each direction;
-#   4. perturbation: mean container RTT with accounting on minus off, against tracing the
-#      same tracepoints with ftrace (an ftrace instance with those events on).
+#   4. perturbation: mean container RTT (the same ping) with accounting on minus off,
+#      against tracing the same tracepoints with ftrace (an ftrace instance with those
+#      events on).
 # Usage: bench/latency.sh [ROUNDS (default 6)] [PINGS per point and round (default 100)]
 # Env: NEIGHBOURS="0 2 4 8 16", SIZES="16 64 256 512 1024 1472", INTERVAL=0.005.
 # Means are what MACE reports; medians (in parentheses) resist this shared machine's
@@ -31,7 +32,20 @@ command -v ping >/dev/null || { echo "bench: install iputils-ping (scripts/insta
 
 p() { "$PETREL" --lab "$LAB" "$@"; }
 FLOODS=()
-stop_floods() { for pid in "${FLOODS[@]}"; do kill "$pid" 2>/dev/null || true; done; FLOODS=(); wait 2>/dev/null || true; }
+stop_# variant K PREFIX: one run of variant K at 56 bytes into PREFIX.VARIANT. The perturbation
+# compares the same ping with accounting on (enabled for the whole run) and off.
+variant() {
+	case $1 in
+	0) ping_ns "$NODE_NS" 56 "$2.native" ;;
+	1) ping_ns "$PROBE_NS" 56 "$2.off" ;;
+	2) p --node node1 latency enable probe >/dev/null
+	   ping_ns "$PROBE_NS" 56 "$2.on"
+	   p --node node1 latency disable probe >/dev/null ;;
+	3) ping_acc 56 "$2" ;;
+	4) ftrace on; ping_ns "$PROBE_NS" 56 "$2.ftrace"; ftrace off ;;
+	esac
+}
+floods() { for pid in "${FLOODS[@]}"; do kill "$pid" 2>/dev/null || true; done; FLOODS=(); wait 2>/dev/null || true; }
 cleanup() {
 	set +e
 	stop_floods
@@ -115,14 +129,12 @@ declare -A FC
 echo "# figures 2-4: neighbours ($NEIGHBOURS)" >&2
 for n in $NEIGHBOURS; do
 	floods "$n"
-	# The four variants alternate within each round, so load drift hits them alike.
+	# The five variants alternate within each round, starting one further each round, so
+	# load drift and ordering hit them alike.
 	for r in $(seq "$ROUNDS"); do
-		ping_ns "$NODE_NS" 56 "$S/n$n.native"
-		ping_ns "$PROBE_NS" 56 "$S/n$n.off"
-		ping_acc 56 "$S/n$n"
-		ftrace on
-		ping_ns "$PROBE_NS" 56 "$S/n$n.ftrace"
-		ftrace off
+		for k in 0 1 2 3 4; do
+			variant $(((k + r) % 5)) "$S/n$n"
+		done
 	done
 	if [ "$n" -gt 0 ]; then
 		# Coverage under load: account a flooding neighbour for a few seconds.
@@ -168,11 +180,12 @@ for n in $NEIGHBOURS; do
 	f=$S/n$n
 	nm=$(mean "$f.native") cm=$(mean "$f.off") am=$(mean "$f.raw") corr=$(mean "$f.corr") fm=$(mean "$f.ftrace")
 	nmed=$(median "$f.native") cmed=$(median "$f.off") amed=$(median "$f.raw") cormed=$(median "$f.corr") fmed=$(median "$f.ftrace")
+	onm=$(mean "$f.on") onmed=$(median "$f.on")
 	eg=$(mean "$f.eg") in=$(mean "$f.in") cov=$(coverage "$f.cov") stk=$(mean "$f.stack")
 	pc=$(mean "$f.path") pcmed=$(median "$f.path")
 	perr=$(sub "$pc" "$nm") perrmed=$(sub "$pcmed" "$nmed")
 	err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
-	pon=$(sub "$am" "$cm") ponmed=$(sub "$amed" "$cmed") pft=$(sub "$fm" "$cm") pftmed=$(sub "$fmed" "$cmed")
+	pon=$(sub "$onm" "$cm") ponmed=$(sub "$onmed" "$cmed") pft=$(sub "$fm" "$cm") pftmed=$(sub "$fmed" "$cmed")
 	read -r fe fi fes fid feu fiu flost <<<"${FC[$n]}"
 	echo "| $n | $nm ($nmed) | $cm ($cmed) | $am ($amed) | $corr ($cormed) | $err ($errmed) | $perr ($perrmed) | $eg ($stk) / $in | $cov | $fe / $fi ($fes / $fid) | $pon ($ponmed) | $pft ($pftmed) |" >>"$OUT/latency-neighbours.md"
 	echo "$n $nm $cm $am $corr $err $cov $pon $pft $fe $fi $errmed $ponmed $pftmed $perr $perrmed" >>"$OUT/latency-neighbours.dat"
@@ -188,13 +201,13 @@ first=1
 for n in $NEIGHBOURS; do
 	f=$S/n$n
 	line="| $n |"
-	for pair in "corr native" "path native" "raw off" "ftrace off"; do
+	for pair in "corr native" "path native" "on off" "ftrace off"; do
 		read -r a b <<<"$pair"
 		line+=" $(sub "$(mean "$f.$a")" "$(mean "$f.$b")") / $(sub "$(tmean "$f.$a")" "$(tmean "$f.$b")") / $(sub "$(median "$f.$a")" "$(median "$f.$b")") |"
 	done
 	echo "$line" >>"$OUT/latency-targets.md"
 	[ $first = 1 ] || json+=", "; first=0
-	json+="{\"neighbours\": $n, \"corrected_minus_native_trimmed_us\": $(sub "$(tmean "$f.corr")" "$(tmean "$f.native")"), \"path_corrected_minus_native_trimmed_us\": $(sub "$(tmean "$f.path")" "$(tmean "$f.native")"), \"perturbation_trimmed_us\": $(sub "$(tmean "$f.raw")" "$(tmean "$f.off")"), \"ftrace_perturbation_trimmed_us\": $(sub "$(tmean "$f.ftrace")" "$(tmean "$f.off")")}"
+	json+="{\"neighbours\": $n, \"corrected_minus_native_trimmed_us\": $(sub "$(tmean "$f.corr")" "$(tmean "$f.native")"), \"path_corrected_minus_native_trimmed_us\": $(sub "$(tmean "$f.path")" "$(tmean "$f.native")"), \"perturbation_trimmed_us\": $(sub "$(tmean "$f.on")" "$(tmean "$f.off")"), \"ftrace_perturbation_trimmed_us\": $(sub "$(tmean "$f.ftrace")" "$(tmean "$f.off")")}"
 done
 json+="]}"
 echo "$json" | sed "s/: nan/: null/g" | jq . >"$OUT/latency.json"

@@ -36,11 +36,12 @@ struct {
 /* Node configuration, set by the agent between open and load: constants to the verifier. */
 const volatile struct lat_config lat_conf = {};
 
-/* Sending system calls in progress in enabled namespaces: thread id -> entry time. */
+/* The start of a sending system call in progress in an enabled namespace, kept in the task
+ * itself: cheaper than a map keyed by thread id, and gone with the task. 0: none. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, __u64);
 } lat_syscall SEC(".maps");
 
@@ -114,24 +115,31 @@ static __always_inline void count(__u32 slot, int c)
 		v->v[c]++;
 }
 
-static __always_inline __u32 net_inum(struct net *net)
+/* Kernel structures are read by direct dereference: tp_btf arguments are typed pointers, so
+ * each field is one load the verifier guards (BPF_CORE_READ would be a helper call per hop,
+ * and every probe runs on every packet of the host). */
+static __always_inline __u32 net_inum(const struct net *net)
 {
-	return BPF_CORE_READ(net, ns.inum);
+	return net->ns.inum;
 }
 
 static __always_inline __u32 dev_netns(const struct net_device *dev)
 {
-	return net_inum(BPF_CORE_READ(dev, nd_net.net));
+	return net_inum(dev->nd_net.net);
 }
 
-/* L4 fields after the IP header at l4 (payload length plen). */
-static __always_inline int parse_l4(const unsigned char *l4, __u32 plen, int ingress, struct lat_pkt *p)
+/* The packet's first bytes, copied in one read: IPv6 (40) plus the 24 octets of L4 header
+ * and payload the keys use. */
+#define LAT_HDR_READ 64
+#define L4_READ      24
+
+/* L4 fields from l4, a copy of the L4 header's first L4_READ octets (payload length plen). */
+static __always_inline int parse_l4(const __u8 *l4, __u32 plen, int ingress, struct lat_pkt *p)
 {
 	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
 		struct { __u8 type, code; __u16 csum, id, seq; } ic;
 
-		if (bpf_probe_read_kernel(&ic, sizeof(ic), l4))
-			return -1;
+		__builtin_memcpy(&ic, l4, sizeof(ic));
 		/* Only echo requests and replies carry an id and a sequence. */
 		if (ic.type == 0 || ic.type == 8 || ic.type == 128 || ic.type == 129) {
 			p->id = bpf_ntohs(ic.id);
@@ -141,31 +149,27 @@ static __always_inline int parse_l4(const unsigned char *l4, __u32 plen, int ing
 		}
 	} else if (p->proto == IPPROTO_TCP) {
 		struct tcphdr th;
-		__u32 hl;
 
-		if (bpf_probe_read_kernel(&th, sizeof(th), l4))
-			return -1;
+		__builtin_memcpy(&th, l4, sizeof(th));
 		p->sport = bpf_ntohs(th.source);
 		p->dport = bpf_ntohs(th.dest);
 		p->seq = bpf_ntohl(th.seq);
-		hl = th.doff * 4;
 		/* Ingress is keyed by end sequence, which the socket knows on delivery. */
 		if (ingress)
-			p->seq = lat_tcp_end_seq(p->seq, plen, hl);
+			p->seq = lat_tcp_end_seq(p->seq, plen, th.doff * 4);
 	} else if (p->proto == IPPROTO_UDP) {
 		struct udphdr uh;
-		__u64 data = 0;
+		__u64 data;
 		__u32 n;
 
-		if (bpf_probe_read_kernel(&uh, sizeof(uh), l4))
-			return -1;
+		__builtin_memcpy(&uh, l4, sizeof(uh));
+		__builtin_memcpy(&data, l4 + sizeof(uh), sizeof(data));
 		p->sport = bpf_ntohs(uh.source);
 		p->dport = bpf_ntohs(uh.dest);
+		/* The payload's first octets, up to 8, the rest zero (little-endian: low bytes). */
 		n = plen > sizeof(uh) ? plen - sizeof(uh) : 0;
-		if (n > 8)
-			n = 8;
-		if (n)
-			bpf_probe_read_kernel(&data, n & 15, l4 + sizeof(uh));
+		if (n < 8)
+			data &= (1ULL << (n * 8)) - 1;
 		p->seq = lat_udp_key(data, plen);
 	}
 	return 0;
@@ -174,20 +178,19 @@ static __always_inline int parse_l4(const unsigned char *l4, __u32 plen, int ing
 /* Parse the IP packet at nh; with decap, look through a VXLAN encapsulation. */
 static __always_inline int parse_ip(const unsigned char *nh, int decap, int ingress, struct lat_pkt *p)
 {
-	__u8 ver;
+	__u8 b[LAT_HDR_READ], l4opt[L4_READ];
 
 	__builtin_memset(p, 0, sizeof(*p));
 	for (int round = 0; round < 2; round++) {
-		const unsigned char *l4;
-		__u32 plen;
+		const __u8 *l4;
+		__u32 plen, l4off;
 
-		if (bpf_probe_read_kernel(&ver, 1, nh))
+		if (bpf_probe_read_kernel(b, sizeof(b), nh))
 			return -1;
-		if ((ver >> 4) == 4) {
+		if ((b[0] >> 4) == 4) {
 			struct iphdr ip;
 
-			if (bpf_probe_read_kernel(&ip, sizeof(ip), nh))
-				return -1;
+			__builtin_memcpy(&ip, b, sizeof(ip));
 			p->family = AF_INET;
 			p->proto = ip.protocol;
 			p->len = bpf_ntohs(ip.tot_len);
@@ -195,20 +198,29 @@ static __always_inline int parse_ip(const unsigned char *nh, int decap, int ingr
 			__builtin_memset(p->dst, 0, 16);
 			__builtin_memcpy(p->src, &ip.saddr, 4);
 			__builtin_memcpy(p->dst, &ip.daddr, 4);
-			l4 = nh + ip.ihl * 4;
-			plen = p->len > ip.ihl * 4u ? p->len - ip.ihl * 4u : 0;
-		} else if ((ver >> 4) == 6) {
+			l4off = ip.ihl * 4;
+			if (l4off < sizeof(ip))
+				return -1;
+			plen = p->len > l4off ? p->len - l4off : 0;
+			if (l4off == sizeof(ip)) {
+				l4 = b + sizeof(ip);
+			} else {              /* IP options: the L4 header is further on */
+				if (bpf_probe_read_kernel(l4opt, sizeof(l4opt), nh + l4off))
+					return -1;
+				l4 = l4opt;
+			}
+		} else if ((b[0] >> 4) == 6) {
 			struct ipv6hdr ip6;
 
-			if (bpf_probe_read_kernel(&ip6, sizeof(ip6), nh))
-				return -1;
+			__builtin_memcpy(&ip6, b, sizeof(ip6));
 			p->family = AF_INET6;
 			p->proto = ip6.nexthdr;
 			plen = bpf_ntohs(ip6.payload_len);
 			p->len = plen + sizeof(ip6);
 			__builtin_memcpy(p->src, &ip6.saddr, 16);
 			__builtin_memcpy(p->dst, &ip6.daddr, 16);
-			l4 = nh + sizeof(ip6);
+			l4off = sizeof(ip6);
+			l4 = b + sizeof(ip6);
 		} else {
 			return -1;
 		}
@@ -216,15 +228,14 @@ static __always_inline int parse_ip(const unsigned char *nh, int decap, int ingr
 			struct udphdr uh;
 			__u16 ethertype;
 
-			if (bpf_probe_read_kernel(&uh, sizeof(uh), l4))
-				return -1;
+			__builtin_memcpy(&uh, l4, sizeof(uh));
 			if (uh.dest == bpf_htons(VXLAN_PORT)) {
 				/* udp (8) + vxlan (8) + inner ethernet (14) */
-				if (bpf_probe_read_kernel(&ethertype, 2, l4 + 8 + 8 + 12))
+				if (bpf_probe_read_kernel(&ethertype, 2, nh + l4off + 8 + 8 + 12))
 					return -1;
 				if (ethertype != bpf_htons(ETH_P_IP) && ethertype != bpf_htons(ETH_P_IPV6))
 					return -1;
-				nh = l4 + 8 + 8 + 14;
+				nh = nh + l4off + 8 + 8 + 14;
 				continue;
 			}
 		}
@@ -308,29 +319,24 @@ static __always_inline int is_send_syscall(const volatile struct lat_config *c, 
 	return 0;
 }
 
-static __always_inline __u32 current_netns(void)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-
-	return net_inum(BPF_CORE_READ(t, nsproxy, net_ns));
-}
-
 /* Egress start, part 1: a sending system call enters in an enabled namespace. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(lat_sys_enter, struct pt_regs *regs, long id)
 {
 	const volatile struct lat_config *c = lat_cfg();
-	__u32 ns, tid;
-	__u64 now;
+	struct task_struct *t;
+	__u64 *start;
+	__u32 ns;
 
 	if (!is_send_syscall(c, id))
 		return 0;
-	ns = current_netns();
+	t = bpf_get_current_task_btf();
+	ns = net_inum(t->nsproxy->net_ns);
 	if (!bpf_map_lookup_elem(&lat_enabled, &ns))
 		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	now = bpf_ktime_get_ns();
-	bpf_map_update_elem(&lat_syscall, &tid, &now, BPF_ANY);
+	start = bpf_task_storage_get(&lat_syscall, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (start)
+		*start = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -338,14 +344,13 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(lat_sys_exit, struct pt_regs *regs, long ret)
 {
 	const volatile struct lat_config *c = lat_cfg();
-	__u32 tid;
-	long id;
+	__u64 *start;
 
-	id = BPF_CORE_READ(regs, orig_ax);
-	if (!is_send_syscall(c, id))
+	if (!is_send_syscall(c, regs->orig_ax))
 		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&lat_syscall, &tid);
+	start = bpf_task_storage_get(&lat_syscall, bpf_get_current_task_btf(), 0, 0);
+	if (start)
+		*start = 0;
 	return 0;
 }
 
@@ -353,22 +358,22 @@ int BPF_PROG(lat_sys_exit, struct pt_regs *regs, long ret)
 SEC("tp_btf/net_dev_queue")
 int BPF_PROG(lat_dev_queue, struct sk_buff *skb)
 {
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct net_device *dev = skb->dev;
 	struct lat_flight f = {};
 	struct lat_netns *en;
 	struct lat_key k;
 	struct lat_pkt p;
 	__u64 now, key, *sys;
-	__u32 ns, tid, ifindex;
+	__u32 ns, ifindex;
 
 	ns = dev_netns(dev);
 	en = bpf_map_lookup_elem(&lat_enabled, &ns);
 	if (!en)
 		return 0;
-	ifindex = BPF_CORE_READ(dev, ifindex);
+	ifindex = dev->ifindex;
 	if (ifindex == 1 || (en->ifindex && en->ifindex != ifindex))
 		return 0;
-	if (parse_ip(BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header), 0, 0, &p))
+	if (parse_ip(skb->head + skb->network_header, 0, 0, &p))
 		return 0;
 	/* ICMP, UDP and TCP only: others (e.g. MLD behind a hop-by-hop header) have no key. */
 	if (p.proto != IPPROTO_ICMP && p.proto != IPPROTO_ICMPV6 && p.proto != IPPROTO_TCP &&
@@ -378,14 +383,13 @@ int BPF_PROG(lat_dev_queue, struct sk_buff *skb)
 	f.start_ns = now;
 	f.queue_ns = now;
 	f.start = LAT_START_QUEUE;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	sys = bpf_map_lookup_elem(&lat_syscall, &tid);
-	if (sys && *sys <= now && now - *sys < LAT_SYSCALL_MAX_AGE_NS) {
+	sys = bpf_task_storage_get(&lat_syscall, bpf_get_current_task_btf(), 0, 0);
+	if (sys && *sys && *sys <= now && now - *sys < LAT_SYSCALL_MAX_AGE_NS) {
 		f.start_ns = *sys;
 		f.start = LAT_START_SYSCALL;
 		/* One system call starts one packet's clock; a large TCP write's later
 		 * segments start when they are queued. */
-		bpf_map_delete_elem(&lat_syscall, &tid);
+		*sys = 0;
 	}
 	f.len = p.len;
 	f.family = p.family;
@@ -413,11 +417,11 @@ int BPF_PROG(lat_xmit, const struct sk_buff *skb, const struct net_device *dev)
 	__u64 now, key;
 	__u8 match = LAT_MATCH_SKB;
 
-	if (BPF_CORE_READ(dev, ifindex) != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
+	if (dev->ifindex != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
 		return 0;
 	key = (__u64)skb;
 	f = bpf_map_lookup_elem(&lat_inflight, &key);
-	if (parse_ip(BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header), 1, 0, &p))
+	if (parse_ip(skb->head + skb->network_header, 1, 0, &p))
 		return 0;
 	if (f) {
 		fl = *f;
@@ -492,19 +496,19 @@ SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(lat_rx, struct sk_buff *skb)
 {
 	const volatile struct lat_config *c = lat_cfg();
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct net_device *dev = skb->dev;
 	unsigned char *head, *data;
 	struct lat_rx_ring *r;
 	__u32 zero = 0, i;
 
-	if (BPF_CORE_READ(dev, ifindex) != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
+	if (dev->ifindex != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
 		return 0;
 	r = bpf_map_lookup_elem(&lat_rx_recent, &zero);
 	if (!r)
 		return 0;
 	i = r->pos++ & (LAT_RX_RING - 1);
-	head = BPF_CORE_READ(skb, head);
-	data = BPF_CORE_READ(skb, data);
+	head = skb->head;
+	data = skb->data;
 	r->s[i].head = (__u64)head;
 	r->s[i].ts = bpf_ktime_get_ns();
 	r->s[i].off = (__u32)(data - head);
@@ -524,14 +528,14 @@ int BPF_PROG(lat_data_ready, const struct sock *sk)
 	__u64 head, now, start = 0;
 	__u32 ns, zero = 0, pos;
 
-	ns = net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
+	ns = net_inum(sk->__sk_common.skc_net.net);
 	en = bpf_map_lookup_elem(&lat_enabled, &ns);
 	if (!en)
 		return 0;
-	skb = BPF_CORE_READ(sk, sk_receive_queue.prev);
+	skb = sk->sk_receive_queue.prev;
 	if (!skb || (void *)skb == (void *)&sk->sk_receive_queue)
 		return 0;
-	if (parse_ip(BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header), 0, 1, &p))
+	if (parse_ip(skb->head + skb->network_header, 0, 1, &p))
 		return 0;
 	count(en->slot, LATC_INGRESS_DELIVERED);
 	if (p.proto == IPPROTO_TCP) {
@@ -544,7 +548,7 @@ int BPF_PROG(lat_data_ready, const struct sock *sk)
 		if (p.seq != rcv_nxt)
 			return 0;
 	}
-	head = (__u64)BPF_CORE_READ(skb, head);
+	head = (__u64)skb->head;
 	now = bpf_ktime_get_ns();
 	r = bpf_map_lookup_elem(&lat_rx_recent, &zero);
 	if (!r)
