@@ -32,20 +32,7 @@ command -v ping >/dev/null || { echo "bench: install iputils-ping (scripts/insta
 
 p() { "$PETREL" --lab "$LAB" "$@"; }
 FLOODS=()
-stop_# variant K PREFIX: one run of variant K at 56 bytes into PREFIX.VARIANT. The perturbation
-# compares the same ping with accounting on (enabled for the whole run) and off.
-variant() {
-	case $1 in
-	0) ping_ns "$NODE_NS" 56 "$2.native" ;;
-	1) ping_ns "$PROBE_NS" 56 "$2.off" ;;
-	2) p --node node1 latency enable probe >/dev/null
-	   ping_ns "$PROBE_NS" 56 "$2.on"
-	   p --node node1 latency disable probe >/dev/null ;;
-	3) ping_acc 56 "$2" ;;
-	4) ftrace on; ping_ns "$PROBE_NS" 56 "$2.ftrace"; ftrace off ;;
-	esac
-}
-floods() { for pid in "${FLOODS[@]}"; do kill "$pid" 2>/dev/null || true; done; FLOODS=(); wait 2>/dev/null || true; }
+stop_floods() { for pid in "${FLOODS[@]}"; do kill "$pid" 2>/dev/null || true; done; FLOODS=(); wait 2>/dev/null || true; }
 cleanup() {
 	set +e
 	stop_floods
@@ -101,6 +88,19 @@ ping_acc() {
 	jq -r '.replies_detail[] | .egress_stack_us // empty' <<<"$j" >>"$2.stack"
 	jq -r '.replies_detail[] | .ingress_us // empty' <<<"$j" >>"$2.in"
 	jq -r '"\(.replies) \(.matched)"' <<<"$j" >>"$2.cov"
+}
+# variant K PREFIX: one run of variant K at 56 bytes into PREFIX.VARIANT. The perturbation
+# compares the same ping with accounting on (enabled for the whole run) and off.
+variant() {
+	case $1 in
+	0) ping_ns "$NODE_NS" 56 "$2.native" ;;
+	1) ping_ns "$PROBE_NS" 56 "$2.off" ;;
+	2) p --node node1 latency enable probe >/dev/null
+	   ping_ns "$PROBE_NS" 56 "$2.on"
+	   p --node node1 latency disable probe >/dev/null ;;
+	3) ping_acc 56 "$2" ;;
+	4) ftrace on; ping_ns "$PROBE_NS" 56 "$2.ftrace"; ftrace off ;;
+	esac
 }
 floods() {   # start N neighbours flood-pinging the target
 	for i in $(seq "$1"); do
