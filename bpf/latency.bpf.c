@@ -73,8 +73,10 @@ struct lat_rx_slot {
 	__u64 head;
 	__u64 ts;
 	__u64 sig;                 /* the network header's first 8 bytes, lengths masked */
-	__u32 off, pad;            /* where the network header was in the buffer */
+	__u64 tcp_end;             /* a TCP segment's end sequence | RX_TCP; 0 for others */
+	__u32 off, len;            /* where the network header was in the buffer; IP length */
 };
+#define RX_TCP (1ULL << 32)
 struct lat_rx_ring {
 	__u32 pos, pad;
 	struct lat_rx_slot s[LAT_RX_RING];
@@ -499,6 +501,7 @@ int BPF_PROG(lat_rx, struct sk_buff *skb)
 	struct net_device *dev = skb->dev;
 	unsigned char *head, *data;
 	struct lat_rx_ring *r;
+	struct lat_pkt p;
 	__u32 zero = 0, i;
 
 	if (dev->ifindex != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
@@ -513,7 +516,48 @@ int BPF_PROG(lat_rx, struct sk_buff *skb)
 	r->s[i].ts = bpf_ktime_get_ns();
 	r->s[i].off = (__u32)(data - head);
 	r->s[i].sig = header_sig(data);
+	/* TCP is matched by end sequence (NAT leaves it alone), since a segment's buffer may
+	 * be gone by delivery: merged into the tail of the socket's receive queue. */
+	r->s[i].tcp_end = 0;
+	if (!parse_ip(data, 1, 1, &p) && p.proto == IPPROTO_TCP) {
+		r->s[i].tcp_end = RX_TCP | p.seq;
+		r->s[i].len = p.len;
+	}
 	return 0;
+}
+
+/* A TCP segment's underlay reception, by end sequence: in this CPU's ring first, then in the
+ * latest receptions of the other CPUs, for segments that waited in a socket's backlog and
+ * were delivered on the CPU its owner ran on. */
+#define LAT_RX_XCPU_MAX   8
+#define LAT_RX_XCPU_SLOTS 64
+static __always_inline struct lat_rx_slot *tcp_reception(struct lat_rx_ring *r, __u64 want)
+{
+	__u32 pos = r->pos, zero = 0, me = bpf_get_smp_processor_id();
+
+	for (int n = 1; n <= LAT_RX_RING; n++) {
+		__u32 i = (pos - n) & (LAT_RX_RING - 1);
+
+		if (r->s[i].tcp_end == want)
+			return &r->s[i];
+	}
+	for (__u32 cpu = 0; cpu < LAT_RX_XCPU_MAX; cpu++) {
+		struct lat_rx_ring *o;
+
+		if (cpu == me)
+			continue;
+		o = bpf_map_lookup_percpu_elem(&lat_rx_recent, &zero, cpu);
+		if (!o)
+			break;
+		pos = o->pos;
+		for (int n = 1; n <= LAT_RX_XCPU_SLOTS; n++) {
+			__u32 i = (pos - n) & (LAT_RX_RING - 1);
+
+			if (o->s[i].tcp_end == want)
+				return &o->s[i];
+		}
+	}
+	return NULL;
 }
 
 /* Ingress end: data is ready on a socket of an enabled namespace; the packet just queued
@@ -527,6 +571,7 @@ int BPF_PROG(lat_data_ready, const struct sock *sk)
 	struct lat_pkt p;
 	__u64 head, now, start = 0;
 	__u32 ns, zero = 0, pos;
+	__u8 match = LAT_MATCH_HEAD;
 
 	ns = net_inum(sk->__sk_common.skc_net.net);
 	en = bpf_map_lookup_elem(&lat_enabled, &ns);
@@ -538,34 +583,39 @@ int BPF_PROG(lat_data_ready, const struct sock *sk)
 	if (parse_ip(skb->head + skb->network_header, 0, 1, &p))
 		return 0;
 	count(en->slot, LATC_INGRESS_DELIVERED);
-	if (p.proto == IPPROTO_TCP) {
-		/* The segment may have been merged into the queue's tail, an older buffer: then
-		 * the tail's header no longer ends where the data received so far ends, and the
-		 * new segment's own buffer is gone. Counted as unmatched. */
-		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-		__u32 rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
-
-		if (p.seq != rcv_nxt)
-			return 0;
-	}
-	head = (__u64)skb->head;
 	now = bpf_ktime_get_ns();
 	r = bpf_map_lookup_elem(&lat_rx_recent, &zero);
 	if (!r)
 		return 0;
 	pos = r->pos;
-	for (int n = 1; n <= LAT_RX_RING; n++) {
-		__u32 i = (pos - n) & (LAT_RX_RING - 1);
+	if (p.proto == IPPROTO_TCP) {
+		/* The segment just queued ends at rcv_nxt, whether it is the queue's tail or was
+		 * merged into it (then the tail's header is an older segment's). */
+		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+		__u64 want = RX_TCP | BPF_CORE_READ(tp, rcv_nxt);
+		struct lat_rx_slot *rx = tcp_reception(r, want);
 
-		if (r->s[i].head == head) {
-			if (header_sig((unsigned char *)head + (r->s[i].off & 0xffff)) == r->s[i].sig)
-				start = r->s[i].ts;
-			break;
+		if (rx) {
+			start = rx->ts;
+			p.seq = (__u32)want;
+			p.len = rx->len;
+			match = LAT_MATCH_KEY;
+		}
+	} else {
+		head = (__u64)skb->head;
+		for (int n = 1; n <= LAT_RX_RING; n++) {
+			__u32 i = (pos - n) & (LAT_RX_RING - 1);
+
+			if (r->s[i].head == head) {
+				if (header_sig((unsigned char *)head + (r->s[i].off & 0xffff)) == r->s[i].sig)
+					start = r->s[i].ts;
+				break;
+			}
 		}
 	}
 	if (!start || start > now || now - start > LAT_RX_MAX_AGE_NS)
 		return 0;
 	count(en->slot, LATC_INGRESS_MATCHED);
-	emit(&p, ns, en->slot, LAT_INGRESS, LAT_MATCH_HEAD, 0, now, now - start, 0);
+	emit(&p, ns, en->slot, LAT_INGRESS, match, 0, now, now - start, 0);
 	return 0;
 }

@@ -98,6 +98,22 @@ curl -sf --unix-socket "/run/petrel/labs/$LAB/node1/petreld.sock" http://agent/m
 	fail "metrics lack petrel_latency_seconds for a1"
 ok "latency show gives histograms and percentiles; /metrics exports them"
 
+# TCP bulk download from the other node: the stack merges segments into the receive queue's
+# tail buffer, so ingress is matched by end sequence; nearly every delivery must match.
+before=$(p -j --node node1 latency show a1)
+in_ns "$(ep_ns b1)" timeout 20 iperf3 -s -1 -p 5301 >/dev/null 2>&1 &
+srv=$!
+for _ in $(seq 50); do in_ns "$(ep_ns b1)" ss -Hltn 'sport = :5301' | grep -q . && break; sleep 0.1; done
+in_ns "$(ep_ns a1)" timeout 20 iperf3 -c "$B1" -p 5301 -R -t 2 >/dev/null 2>&1 || fail "iperf3 download"
+wait "$srv"
+after=$(p -j --node node1 latency show a1)
+read -r delivered matched < <(jq -n --argjson a "$before" --argjson b "$after" \
+	'"\($b.ingress.delivered - $a.ingress.delivered) \($b.ingress.matched - $a.ingress.matched)"' -r)
+[ "$delivered" -gt 1000 ] || fail "TCP download: only $delivered deliveries accounted"
+awk -v d="$delivered" -v m="$matched" 'BEGIN {exit !(m >= 0.99 * d)}' ||
+	fail "TCP download: $matched of $delivered deliveries matched"
+ok "TCP bulk download: $matched of $delivered deliveries matched on ingress"
+
 # Disable: records stop, socket and probes go.
 p --node node1 latency disable a1 >/dev/null || fail "latency disable a1"
 [ ! -e "$SOCK" ] || fail "record socket left after disable"
