@@ -17,6 +17,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define L3_OFF        14                   /* Ethernet */
 #define HBH_OFF       (L3_OFF + 40)        /* right after the fixed IPv6 header */
 #define MAX_TLVS      64                   /* options walked in one Hop-by-Hop header */
+#define PKT_OFF_MASK  0xfff                /* bounds offsets into the linear data: past the
+					    * largest Hop-by-Hop header (54 + 2048) */
 
 #include "lib/endpoints_map.h"     /* the datapath's map, shared through its pin */
 
@@ -89,6 +91,19 @@ static __always_inline int ipv6_header(struct __sk_buff *skb, struct ipv6hdr *ou
 		__builtin_memcpy(out, ip6, sizeof(*out));
 	}
 	return out->version == 6 ? 0 : -1;
+}
+
+/* Make the packet's first n octets linear, so they can be read and written in place. */
+static __always_inline int linear(struct __sk_buff *skb, __u32 n)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+
+	n &= PKT_OFF_MASK;
+	if (data + n <= end)
+		return 0;
+	if (n > skb->len)
+		return -1;
+	return bpf_skb_pull_data(skb, n) ? -1 : 0;
 }
 
 /* Per-CPU scratch space (node data, a rebuilt header): the 512-octet stack is spent. */
@@ -191,22 +206,41 @@ static __always_inline __u32 known_nodelen(__u32 type)
 	return __builtin_popcount(type & IOAM_SHORT_MASK) + 2 * __builtin_popcount(type & IOAM_WIDE_MASK);
 }
 
-/* flags: BPF_F_RECOMPUTE_CSUM on ingress, where the skb may carry CHECKSUM_COMPLETE. */
+/* Write this node's data (nodelen words) at packet offset off. On ingress through
+ * bpf_skb_store_bytes, which keeps a CHECKSUM_COMPLETE sum right; on egress no sum covers
+ * these bytes (the packet is CHECKSUM_PARTIAL or already summed), so the words are written
+ * straight into the packet, without a helper call. */
 static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u32 type, __u32 nodelen,
 					   const struct ioam_ns *ns, __u8 hlim, __u32 in_if, __u32 out_if,
-					   __u64 flags)
+					   bool ingress)
 {
 	__u32 size = nodelen * 4, zero = 0;
 	struct node_data *d = bpf_map_lookup_elem(&ioam_scratch, &zero);
+	void *data, *end;
 
 	if (!d || nodelen < 1 || nodelen > IOAM_NODE_WORDS)
 		return -1;
 	build_node_data(d, type, ns, hlim, in_if, out_if);
-	asm volatile("" : "+r"(size));
-	size &= 0x7c;                     /* NodeLen is at most 31 words */
-	if (!size)
-		return -1;
-	return bpf_skb_store_bytes(skb, off, d, size, flags);
+	if (ingress) {
+		asm volatile("" : "+r"(size));
+		size &= 0x7c;             /* NodeLen is at most 31 words */
+		if (!size)
+			return -1;
+		return bpf_skb_store_bytes(skb, off, d, size, BPF_F_RECOMPUTE_CSUM);
+	}
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	for (__u32 i = 0; i < IOAM_NODE_WORDS; i++) {
+		__u32 *w;
+
+		if (i >= nodelen)
+			break;
+		w = data + ((off + i * 4) & PKT_OFF_MASK);
+		if ((void *)(w + 1) > end)
+			return -1;
+		*w = d->w[i & 31];
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ encap (egress) */
@@ -242,7 +276,6 @@ int ioam_egress(struct __sk_buff *skb)
 	struct ioam_encap *enc;
 	__u8 hbh[2] = {}, nexthdr;
 	__u32 len, old_len = 0, *cnt;
-	__u16 plen;
 
 	if (ipv6_header(skb, &ip6))
 		return TC_ACT_UNSPEC;
@@ -284,24 +317,38 @@ int ioam_egress(struct __sk_buff *skb)
 		stat(IOAM_ST_ENCAP_FAIL);
 		return TC_ACT_UNSPEC;
 	}
-	if (bpf_skb_store_bytes(skb, HBH_OFF, enc->tpl, len, 0))
-		return TC_ACT_SHOT;
-	if (old_len) {
-		__u8 hdr[2] = { hbh[0], (__u8)(hbh[1] + len / 8) }, pad2[2] = { 1, 0 };
+	/* The new room is in the linear data: fill it straight, a word at a time. */
+	{
+		void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+		struct ipv6hdr *hdr = data + L3_OFF;
+		__u8 *hbh_new = data + HBH_OFF;
 
-		if (bpf_skb_store_bytes(skb, HBH_OFF, hdr, 2, 0) ||
-		    bpf_skb_store_bytes(skb, HBH_OFF + len, pad2, 2, 0))
-			return TC_ACT_SHOT;
-	} else {
-		__u8 hop = NEXTHDR_HOP;
+		for (__u32 i = 0; i < IOAM_TPL_MAX / 8; i++) {
+			__u64 *w = (void *)hbh_new + i * 8;
 
-		if (bpf_skb_store_bytes(skb, HBH_OFF, &nexthdr, 1, 0) ||
-		    bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, nexthdr), &hop, 1, 0))
+			if (i * 8 >= len)
+				break;
+			if ((void *)(w + 1) > end)
+				return TC_ACT_SHOT;
+			*w = *(__u64 *)&enc->tpl[i * 8];
+		}
+		if ((void *)(hbh_new + 8) > end)
 			return TC_ACT_SHOT;
+		if (old_len) {
+			__u8 *pad2 = hbh_new + (len & (IOAM_TPL_MAX - 1));
+
+			if ((void *)(pad2 + 2) > end)
+				return TC_ACT_SHOT;
+			hbh_new[0] = hbh[0];
+			hbh_new[1] = hbh[1] + len / 8;
+			pad2[0] = 1;
+			pad2[1] = 0;
+		} else {
+			hbh_new[0] = nexthdr;
+			hdr->nexthdr = NEXTHDR_HOP;
+		}
+		hdr->payload_len = bpf_htons(bpf_ntohs(ip6.payload_len) + len);
 	}
-	plen = bpf_htons(bpf_ntohs(ip6.payload_len) + len);
-	if (bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, payload_len), &plen, 2, 0))
-		return TC_ACT_SHOT;
 	for (__u32 i = 0; i < IOAM_MAX_OPTS && i < enc->nopts; i++) {
 		struct ioam_opt_info *o = &enc->opt[i];
 		__u32 nsid = o->ns;
@@ -309,7 +356,7 @@ int ioam_egress(struct __sk_buff *skb)
 		if (o->nodelen && o->fill + o->nodelen * 4 <= len)
 			write_node_data(skb, HBH_OFF + o->fill, o->type, o->nodelen,
 					bpf_map_lookup_elem(&ioam_namespaces, &nsid),
-					ip6.hop_limit, skb->ingress_ifindex, skb->ifindex, 0);
+					ip6.hop_limit, skb->ingress_ifindex, skb->ifindex, false);
 	}
 	stat(IOAM_ST_ENCAP);
 	return TC_ACT_UNSPEC;
@@ -445,14 +492,17 @@ static __always_inline bool export_allowed(void)
 static __always_inline int visit_trace(struct __sk_buff *skb, __u32 off, __u32 optlen, __u8 hlim,
 				       __u32 in_if, __u32 out_if, bool decap, const struct ipv6hdr *ip6)
 {
-	__u8 h[IOAM_OPT_HDR + IOAM_TRACE_HDR];
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u8 h[IOAM_OPT_HDR + IOAM_TRACE_HDR], *opt = data + (off & PKT_OFF_MASK);
 	__u32 nsid, nodelen, remlen, type, known, area;
 	struct ioam_ns *ns;
 
-	if (optlen + 2 < sizeof(h) || bpf_skb_load_bytes(skb, off, h, sizeof(h))) {
+	/* The caller made the whole Hop-by-Hop header linear. */
+	if (optlen + 2 < sizeof(h) || (void *)(opt + sizeof(h)) > end) {
 		stat(IOAM_ST_INCONSISTENT);
 		return 0;
 	}
+	__builtin_memcpy(h, opt, sizeof(h));
 	if (h[3] != IOAM_TYPE_PREALLOC) {
 		stat(IOAM_ST_UNSUPPORTED);
 		return 0;
@@ -488,7 +538,7 @@ static __always_inline int visit_trace(struct __sk_buff *skb, __u32 off, __u32 o
 	}
 	remlen -= nodelen;
 	if (write_node_data(skb, off + sizeof(h) + remlen * 4, type, nodelen, ns, hlim, in_if, out_if,
-			    BPF_F_RECOMPUTE_CSUM))
+			    true))
 		return 1;
 	h[7] = (h[7] & 0x80) | remlen;
 	bpf_skb_store_bytes(skb, off + 7, &h[7], 1, BPF_F_RECOMPUTE_CSUM);
@@ -507,8 +557,6 @@ exported:
 		ev->ifindex = skb->ifindex;
 		ev->ns = nsid;
 		ev->nodelen = nodelen;
-		if (bpf_skb_load_bytes(skb, off + 6, h + 6, 2))
-			h[6] = h[7] = 0;
 		ev->flags = (h[6] & 7) << 1 | h[7] >> 7;
 		ev->remlen = h[7] & 0x7f;
 		ev->type = type;
@@ -534,32 +582,44 @@ int ioam_ingress(struct __sk_buff *skb)
 	struct ep_info *ep;
 	struct ipv6hdr ip6;
 	__u32 off, end, hbh_len, known = 0;
-	__u8 t[2];
+	void *data, *dend;
+	__u8 *opt;
 
 	if (ipv6_header(skb, &ip6) || ip6.nexthdr != NEXTHDR_HOP)
 		return TC_ACT_UNSPEC;
-	if (bpf_skb_load_bytes(skb, HBH_OFF, t, 2))
+	if (linear(skb, HBH_OFF + 2))
 		goto malformed;
-	hbh_len = (t[1] + 1) * 8;
+	data = (void *)(long)skb->data;
+	dend = (void *)(long)skb->data_end;
+	opt = data + HBH_OFF;
+	if ((void *)(opt + 2) > dend)
+		goto malformed;
+	hbh_len = (opt[1] + 1) * 8;
 	end = HBH_OFF + hbh_len;
 	if (end > skb->len || hbh_len > bpf_ntohs(ip6.payload_len))
 		goto malformed;
+	/* The whole header in the linear data, read in place: no helper call per option. */
+	if (linear(skb, end))
+		return TC_ACT_UNSPEC;
+	data = (void *)(long)skb->data;
+	dend = (void *)(long)skb->data_end;
 	/* Walk the options; any that runs past the header makes the packet malformed. */
 	off = HBH_OFF + 2;
 	for (int i = 0; i < MAX_TLVS && off < end; i++) {
-		if (bpf_skb_load_bytes(skb, off, t, 1))
+		opt = data + (off & PKT_OFF_MASK);
+		if ((void *)(opt + 1) > dend)
 			goto malformed;
-		if (t[0] == 0) {
+		if (opt[0] == 0) {
 			off++;
 			continue;
 		}
-		if (off + 2 > end || bpf_skb_load_bytes(skb, off, t, 2) || off + 2 + t[1] > end)
+		if (off + 2 > end || (void *)(opt + 2) > dend || off + 2 + opt[1] > end)
 			goto malformed;
-		if (t[0] == IOAM_HBH_OPT && seen.n < IOAM_MAX_OPTS)
+		if (opt[0] == IOAM_HBH_OPT && seen.n < IOAM_MAX_OPTS)
 			seen.off[seen.n++] = off;
-		else if (t[0] != 1)
+		else if (opt[0] != 1)
 			seen.others++;
-		off += 2 + t[1];
+		off += 2 + opt[1];
 	}
 	if (off < end)
 		seen.unwalked = 1;        /* more options than we walk: keep the header */
@@ -571,9 +631,12 @@ int ioam_ingress(struct __sk_buff *skb)
 		if (i >= seen.n)
 			break;
 		off = seen.off[i & (IOAM_MAX_OPTS - 1)];
-		if (bpf_skb_load_bytes(skb, off, t, 2))
+		data = (void *)(long)skb->data;         /* a visit may have written the packet */
+		dend = (void *)(long)skb->data_end;
+		opt = data + (off & PKT_OFF_MASK);
+		if ((void *)(opt + 2) > dend)
 			goto malformed;
-		known += visit_trace(skb, off, t[1], ip6.hop_limit, skb->ifindex,
+		known += visit_trace(skb, off, opt[1], ip6.hop_limit, skb->ifindex,
 				     ep ? ep->ifindex : 0, ep != NULL, &ip6);
 	}
 	if (!ep)
@@ -592,14 +655,18 @@ int ioam_ingress(struct __sk_buff *skb)
 		stat(r ? IOAM_ST_KEPT : IOAM_ST_DECAP);
 		return TC_ACT_UNSPEC;
 	}
-	if (bpf_skb_load_bytes(skb, HBH_OFF, t, 1))
-		goto malformed;
 	{
-		__u16 plen = bpf_htons(bpf_ntohs(ip6.payload_len) - hbh_len);
+		struct ipv6hdr *hdr;
 
-		if (bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, nexthdr), t, 1, 0) ||
-		    bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, payload_len), &plen, 2, 0) ||
-		    bpf_skb_adjust_room(skb, -(__s32)hbh_len, BPF_ADJ_ROOM_NET, 0))
+		data = (void *)(long)skb->data;
+		dend = (void *)(long)skb->data_end;
+		hdr = data + L3_OFF;
+		opt = data + HBH_OFF;
+		if ((void *)(opt + 1) > dend)
+			goto malformed;
+		hdr->nexthdr = opt[0];
+		hdr->payload_len = bpf_htons(bpf_ntohs(ip6.payload_len) - hbh_len);
+		if (bpf_skb_adjust_room(skb, -(__s32)hbh_len, BPF_ADJ_ROOM_NET, 0))
 			return TC_ACT_SHOT;
 	}
 	stat(IOAM_ST_DECAP);
