@@ -79,7 +79,7 @@ struct {
  * anything else. */
 static __always_inline int ipv6_header(struct __sk_buff *skb, struct ipv6hdr *out)
 {
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	void *data = pkt_data(skb), *end = pkt_end(skb);
 	struct ipv6hdr *ip6 = data + L3_OFF;
 
 	if (skb->protocol != bpf_htons(ETH_P_IPV6))
@@ -93,19 +93,6 @@ static __always_inline int ipv6_header(struct __sk_buff *skb, struct ipv6hdr *ou
 	return out->version == 6 ? 0 : -1;
 }
 
-/* Make the packet's first n octets linear, so they can be read and written in place. */
-static __always_inline int linear(struct __sk_buff *skb, __u32 n)
-{
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-
-	n &= PKT_OFF_MASK;
-	if (data + n <= end)
-		return 0;
-	if (n > skb->len)
-		return -1;
-	return bpf_skb_pull_data(skb, n) ? -1 : 0;
-}
-
 /* Per-CPU scratch space (node data, a rebuilt header): the 512-octet stack is spent. */
 struct keep_buf {
 	__u8 b[128];
@@ -117,6 +104,20 @@ struct {
 	__type(key, __u32);
 	__type(value, struct keep_buf);
 } ioam_scratch SEC(".maps");
+
+/* A copy of an arriving Hop-by-Hop header (slack past the end for fixed-size reads). */
+struct hbh_copy {
+	__u32 off, n, others;          /* the walk's state */
+	__u32 opt[IOAM_MAX_OPTS];      /* offsets of trace options in b */
+	__u8 b[IOAM_HBH_MAX + 16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hbh_copy);
+} ioam_hbh SEC(".maps");
 
 static __always_inline void stat(enum ioam_stat s)
 {
@@ -175,10 +176,16 @@ static __always_inline void build_node_data(struct node_data *d, __u32 type, con
 		PUT(d, 0, bpf_htonl(((__u32)hlim << 24) | id));
 	if (type & IOAM_BIT(1))
 		PUT(d, FOFF(type, 1), bpf_htonl(if_short(in_if) << 16 | if_short(out_if)));
-	if (type & IOAM_BIT(2))
-		PUT(d, FOFF(type, 2), bpf_htonl((__u32)(now / 1000000000ULL)));
-	if (type & IOAM_BIT(3))
-		PUT(d, FOFF(type, 3), bpf_htonl((__u32)(now % 1000000000ULL / 1000)));
+	if (type & (IOAM_BIT(2) | IOAM_BIT(3))) {
+		/* One 64-bit division; the sub-second part divides in 32 bits. */
+		__u64 sec = now / 1000000000ULL;
+		__u32 usec = (__u32)(now - sec * 1000000000ULL) / 1000;
+
+		if (type & IOAM_BIT(2))
+			PUT(d, FOFF(type, 2), bpf_htonl((__u32)sec));
+		if (type & IOAM_BIT(3))
+			PUT(d, FOFF(type, 3), bpf_htonl(usec));
+	}
 	/* bit 4 (transit delay), 6 (queue depth), 7 (checksum complement): unknown here */
 	if ((type & IOAM_BIT(5)) && ns)
 		PUT(d, FOFF(type, 5), bpf_htonl(ns->data));
@@ -228,8 +235,8 @@ static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u
 			return -1;
 		return bpf_skb_store_bytes(skb, off, d, size, BPF_F_RECOMPUTE_CSUM);
 	}
-	data = (void *)(long)skb->data;
-	end = (void *)(long)skb->data_end;
+	data = pkt_data(skb);
+	end = pkt_end(skb);
 	for (__u32 i = 0; i < IOAM_NODE_WORDS; i++) {
 		__u32 *w;
 
@@ -319,7 +326,7 @@ int ioam_egress(struct __sk_buff *skb)
 	}
 	/* The new room is in the linear data: fill it straight, a word at a time. */
 	{
-		void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+		void *data = pkt_data(skb), *end = pkt_end(skb);
 		struct ipv6hdr *hdr = data + L3_OFF;
 		__u8 *hbh_new = data + HBH_OFF;
 
@@ -471,12 +478,12 @@ static __always_inline bool export_allowed(void)
 	struct ioam_node *nc = node_cfg();
 	__u32 zero = 0, rate = nc && nc->export_rate ? nc->export_rate : 1000;
 	struct ioam_budget *b = bpf_map_lookup_elem(&ioam_budget, &zero);
-	__u64 sec = bpf_ktime_get_boot_ns() / 1000000000ULL;
+	__u64 now = bpf_ktime_get_boot_ns();
 
 	if (!b)
 		return false;
-	if (b->second != sec) {
-		b->second = sec;
+	if (now - b->second >= 1000000000ULL) {   /* a new one-second window */
+		b->second = now;
 		b->sent = 0;
 	}
 	if (b->sent >= rate) {
@@ -489,20 +496,37 @@ static __always_inline bool export_allowed(void)
 
 /* Fill this node's data into the trace option at off (length optlen) if its namespace is
  * known. Returns 1 when the namespace is known here, 0 when it is left alone. */
-static __always_inline int visit_trace(struct __sk_buff *skb, __u32 off, __u32 optlen, __u8 hlim,
-				       __u32 in_if, __u32 out_if, bool decap, const struct ipv6hdr *ip6)
+struct visit {
+	__u32 rel;                     /* the option's offset in the Hop-by-Hop header */
+	__u32 hlim, in_if, out_if;
+	__u32 decap;                   /* remove and export here */
+};
+
+/* A global function: the verifier checks it once, not once per option of the caller's loop. */
+__noinline int visit_trace(struct __sk_buff *skb, const struct hbh_copy *hb, const struct ipv6hdr *ip6,
+			   const struct visit *v)
 {
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	__u8 h[IOAM_OPT_HDR + IOAM_TRACE_HDR], *opt = data + (off & PKT_OFF_MASK);
-	__u32 nsid, nodelen, remlen, type, known, area;
+	__u32 rel, hlim, in_if, out_if, decap;
+
+	__u8 h[IOAM_OPT_HDR + IOAM_TRACE_HDR];
+	__u32 nsid, nodelen, remlen, type, known, area, optlen, off;
 	struct ioam_ns *ns;
 
-	/* The caller made the whole Hop-by-Hop header linear. */
-	if (optlen + 2 < sizeof(h) || (void *)(opt + sizeof(h)) > end) {
+	if (!skb || !hb || !ip6 || !v)
+		return 0;
+	rel = v->rel;
+	hlim = v->hlim;
+	in_if = v->in_if;
+	out_if = v->out_if;
+	decap = v->decap;
+	off = HBH_OFF + rel;
+	/* The option as copied with its header (the walk checked it lies within). */
+	optlen = hb->b[(rel + 1) & (IOAM_HBH_MAX - 1)];
+	if (optlen + 2 < sizeof(h)) {
 		stat(IOAM_ST_INCONSISTENT);
 		return 0;
 	}
-	__builtin_memcpy(h, opt, sizeof(h));
+	__builtin_memcpy(h, &hb->b[rel & (IOAM_HBH_MAX - 1)], sizeof(h));
 	if (h[3] != IOAM_TYPE_PREALLOC) {
 		stat(IOAM_ST_UNSUPPORTED);
 		return 0;
@@ -579,49 +603,66 @@ int ioam_ingress(struct __sk_buff *skb)
 {
 	struct ep_key dst = { .family = AF_INET6 };
 	struct ioam_seen seen = {};
+	struct hbh_copy *hb;
 	struct ep_info *ep;
 	struct ipv6hdr ip6;
-	__u32 off, end, hbh_len, known = 0;
-	void *data, *dend;
-	__u8 *opt;
+	__u32 off, hbh_len, n, known = 0, zero = 0;
+	__u8 t[2];
 
 	if (ipv6_header(skb, &ip6) || ip6.nexthdr != NEXTHDR_HOP)
 		return TC_ACT_UNSPEC;
-	if (linear(skb, HBH_OFF + 2))
+	if (bpf_skb_load_bytes(skb, HBH_OFF, t, 2))
 		goto malformed;
-	data = (void *)(long)skb->data;
-	dend = (void *)(long)skb->data_end;
-	opt = data + HBH_OFF;
-	if ((void *)(opt + 2) > dend)
+	hbh_len = (t[1] + 1) * 8;
+	if (HBH_OFF + hbh_len > skb->len || hbh_len > bpf_ntohs(ip6.payload_len))
 		goto malformed;
-	hbh_len = (opt[1] + 1) * 8;
-	end = HBH_OFF + hbh_len;
-	if (end > skb->len || hbh_len > bpf_ntohs(ip6.payload_len))
-		goto malformed;
-	/* The whole header in the linear data, read in place: no helper call per option. */
-	if (linear(skb, end))
+	/* One copy of the whole header, walked in memory: no helper call per option. */
+	hb = bpf_map_lookup_elem(&ioam_hbh, &zero);
+	if (!hb)
 		return TC_ACT_UNSPEC;
-	data = (void *)(long)skb->data;
-	dend = (void *)(long)skb->data_end;
-	/* Walk the options; any that runs past the header makes the packet malformed. */
-	off = HBH_OFF + 2;
-	for (int i = 0; i < MAX_TLVS && off < end; i++) {
-		opt = data + (off & PKT_OFF_MASK);
-		if ((void *)(opt + 1) > dend)
-			goto malformed;
-		if (opt[0] == 0) {
-			off++;
-			continue;
+	n = hbh_len;
+	asm volatile("" : "+r"(n));
+	if (n < 8 || n > IOAM_HBH_MAX || bpf_skb_load_bytes(skb, HBH_OFF, hb->b, n))
+		goto malformed;
+	/* Walk the options; any that runs past the header makes the packet malformed. The walk
+	 * keeps its state in the per-CPU copy, not on the stack: values the verifier does not
+	 * track let it check one pass of the loop instead of every path through 64. */
+	{
+		volatile struct hbh_copy *w = hb;
+
+		w->off = 2;
+		w->n = 0;
+		w->others = 0;
+		for (int i = 0; i < MAX_TLVS; i++) {
+			__u32 o = w->off, n;
+			__u8 type, len;
+
+			if (o >= hbh_len)
+				break;
+			type = w->b[o & (IOAM_HBH_MAX - 1)];
+			if (type == 0) {
+				w->off = o + 1;
+				continue;
+			}
+			len = w->b[(o + 1) & (IOAM_HBH_MAX - 1)];
+			if (o + 2 > hbh_len || o + 2 + len > hbh_len)
+				goto malformed;
+			n = w->n;
+			if (type == IOAM_HBH_OPT && n < IOAM_MAX_OPTS) {
+				w->opt[n & (IOAM_MAX_OPTS - 1)] = o;
+				w->n = n + 1;
+			} else if (type != 1) {
+				w->others = w->others + 1;
+			}
+			w->off = o + 2 + len;
 		}
-		if (off + 2 > end || (void *)(opt + 2) > dend || off + 2 + opt[1] > end)
-			goto malformed;
-		if (opt[0] == IOAM_HBH_OPT && seen.n < IOAM_MAX_OPTS)
-			seen.off[seen.n++] = off;
-		else if (opt[0] != 1)
-			seen.others++;
-		off += 2 + opt[1];
 	}
-	if (off < end)
+	off = hb->off;
+	seen.n = hb->n;
+	seen.others = hb->others;
+	for (__u32 i = 0; i < IOAM_MAX_OPTS; i++)
+		seen.off[i] = hb->opt[i];
+	if (off < hbh_len)
 		seen.unwalked = 1;        /* more options than we walk: keep the header */
 	if (!seen.n)
 		return TC_ACT_UNSPEC;
@@ -630,14 +671,11 @@ int ioam_ingress(struct __sk_buff *skb)
 	for (__u32 i = 0; i < IOAM_MAX_OPTS; i++) {
 		if (i >= seen.n)
 			break;
-		off = seen.off[i & (IOAM_MAX_OPTS - 1)];
-		data = (void *)(long)skb->data;         /* a visit may have written the packet */
-		dend = (void *)(long)skb->data_end;
-		opt = data + (off & PKT_OFF_MASK);
-		if ((void *)(opt + 2) > dend)
-			goto malformed;
-		known += visit_trace(skb, off, opt[1], ip6.hop_limit, skb->ifindex,
-				     ep ? ep->ifindex : 0, ep != NULL, &ip6);
+		struct visit v = { .rel = seen.off[i & (IOAM_MAX_OPTS - 1)], .hlim = ip6.hop_limit,
+				   .in_if = skb->ifindex, .out_if = ep ? ep->ifindex : 0,
+				   .decap = ep != NULL };
+
+		known += visit_trace(skb, hb, &ip6, &v);
 	}
 	if (!ep)
 		return TC_ACT_UNSPEC;
@@ -656,16 +694,16 @@ int ioam_ingress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 	{
-		struct ipv6hdr *hdr;
+		struct ipv6hdr *hdr = pkt_data(skb) + L3_OFF;
+		__u16 plen = bpf_htons(bpf_ntohs(ip6.payload_len) - hbh_len);
 
-		data = (void *)(long)skb->data;
-		dend = (void *)(long)skb->data_end;
-		hdr = data + L3_OFF;
-		opt = data + HBH_OFF;
-		if ((void *)(opt + 1) > dend)
-			goto malformed;
-		hdr->nexthdr = opt[0];
-		hdr->payload_len = bpf_htons(bpf_ntohs(ip6.payload_len) - hbh_len);
+		if ((void *)(hdr + 1) <= pkt_end(skb)) {
+			hdr->nexthdr = hb->b[0];
+			hdr->payload_len = plen;
+		} else if (bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, nexthdr), hb->b, 1, 0) ||
+			   bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, payload_len), &plen, 2, 0)) {
+			return TC_ACT_SHOT;
+		}
 		if (bpf_skb_adjust_room(skb, -(__s32)hbh_len, BPF_ADJ_ROOM_NET, 0))
 			return TC_ACT_SHOT;
 	}

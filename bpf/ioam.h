@@ -46,7 +46,7 @@ struct ioam_node {
 
 /* Export budget, per-CPU array of one. */
 struct ioam_budget {
-	__u64 second;
+	__u64 second;                  /* when the current one-second window began (boot ns) */
 	__u64 sent;
 };
 

@@ -13,3 +13,22 @@
 #define TC_ACT_OK       0
 #define TC_ACT_SHOT     2
 #define TC_ACT_REDIRECT 7
+
+/* skb->data and skb->data_end, each loaded straight from the context. Written in C, clang
+ * may compute the field's address first when both are read in several places, and the
+ * verifier refuses a load through a modified context pointer. */
+static __always_inline void *pkt_data(const struct __sk_buff *skb)
+{
+	void *p;
+
+	asm volatile("%0 = *(u32 *)(%1 + %2)" : "=r"(p) : "r"(skb), "i"(offsetof(struct __sk_buff, data)));
+	return p;
+}
+
+static __always_inline void *pkt_end(const struct __sk_buff *skb)
+{
+	void *p;
+
+	asm volatile("%0 = *(u32 *)(%1 + %2)" : "=r"(p) : "r"(skb), "i"(offsetof(struct __sk_buff, data_end)));
+	return p;
+}
