@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "agent.h"
+#include "conntrack.h"
 #include "log.h"
 #include "netns.h"
 #include "util.h"
@@ -28,7 +29,9 @@ static const char usage[] =
 "                      cluster-ipv4, cluster-ipv6, block-ipv4-len, block-ipv6-len,\n"
 "                      mode (vxlan|native), state-dir, socket, etcd, bpf-pin-dir,\n"
 "                      netns-prefix, underlay-mtu, ioam-node-id, ioam-node-id-wide,\n"
-"                      ioam-headroom, ioam-export-rate\n"
+"                      ioam-headroom, ioam-export-rate, conntrack-buckets (the\n"
+"                      host's conntrack hash size: CRIU walks it twice per migration\n"
+"                      freeze; 0, the default, leaves it alone)\n"
 "  -h, --help          show this help\n"
 "\n"
 "Example:\n"
@@ -102,6 +105,16 @@ int main(int argc, char **argv)
 	if (geteuid() != 0) {
 		fprintf(stderr, "petreld: must run as root (it creates namespaces, links and eBPF programs)\n");
 		return 1;
+	}
+	/* The conntrack hash size is host-wide and set from the initial namespace only. */
+	if (a.cfg.conntrack_buckets) {
+		unsigned int old = 0;
+
+		if ((ret = ct_set_buckets((unsigned int)a.cfg.conntrack_buckets, &old)))
+			fprintf(stderr, "petreld: warning: cannot set nf_conntrack_buckets to %d: %s\n",
+				a.cfg.conntrack_buckets, strerror(-ret));
+		else if (old != (unsigned int)a.cfg.conntrack_buckets)
+			fprintf(stderr, "petreld: nf_conntrack_buckets %u -> %d\n", old, a.cfg.conntrack_buckets);
 	}
 	/* Enter the node's netns before any thread exists: setns applies to this thread only. */
 	if (netns && (ret = netns_enter(netns))) {

@@ -946,7 +946,8 @@ static int dump_lazy(struct mig *m, struct api_error *e)
 	char img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64], root[CONFIG_STR + 64];
 	char *argv[] = { RUNC_PATH, "--root", root, "--criu", m->local.criu_path, "checkpoint",
 			 "--lazy-pages", "--page-server", ps, "--status-fd", "3",
-			 "--tcp-established", "--image-path", img, "--work-path", work, m->name, NULL };
+			 "--tcp-established", "--empty-ns", "network", "--image-path", img,
+			 "--work-path", work, m->name, NULL };
 	int ret;
 
 	container_runc_root(m->a, root, sizeof(root));
@@ -1002,6 +1003,10 @@ static int dump(struct mig *m, struct api_error *e)
 	argv[n++] = "checkpoint";
 	argv[n++] = "--tcp-established";
 	argv[n++] = "--leave-running";      /* stays frozen: we paused it; killed on success */
+	/* The namespace's links, addresses, routes and rules need no image: petrel builds the
+	 * namespace on the destination itself. */
+	argv[n++] = "--empty-ns";
+	argv[n++] = "network";
 	argv[n++] = "--image-path";
 	argv[n++] = img;
 	argv[n++] = "--work-path";

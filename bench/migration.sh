@@ -12,6 +12,8 @@
 #
 # Each workload runs in the default mode and in lazy (post-copy) mode; a mode the agent
 # refuses is reported with its reason.
+# The lab sizes the host's conntrack hash to CT_BUCKETS (default 16384; 0 leaves it alone):
+# CRIU walks every bucket twice inside each freeze. The old size is put back at the end.
 # Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,7 @@ while getopts n:t:h o; do
 	case $o in
 	n) N=$OPTARG ;;
 	t) T=$OPTARG ;;
-	*) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 PETREL=build/bin/petrel
@@ -31,9 +33,12 @@ TMP=$(mktemp -d /tmp/petrel-bench-XXXXXX)
 mkdir -p "$OUT"
 p() { "$PETREL" --lab "$LAB" "$@"; }
 log() { echo "# $*" >&2; }
+CT_BUCKETS=${CT_BUCKETS:-16384}
+CT_WAS=$(sysctl -n net.netfilter.nf_conntrack_buckets)
 cleanup() {
 	for pid in $(jobs -p); do kill "$pid" 2>/dev/null || true; done
 	p lab down --name "$LAB" >/dev/null 2>&1 || true
+	sysctl -qw net.netfilter.nf_conntrack_buckets="$CT_WAS" || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -43,7 +48,8 @@ trap cleanup EXIT
 ROOTFS=build/bench-rootfs
 [ -x "$ROOTFS/usr/bin/iperf3" ] && [ -x "$ROOTFS/usr/bin/memhog" ] ||
 	scripts/mkrootfs.sh "$ROOTFS" socat iperf3 build/tools/udp_echo build/tools/memhog >/dev/null
-p lab up --name "$LAB" --nodes 3 --mode native >/dev/null 2>&1
+CT_OPT=(); [ "$CT_BUCKETS" = 0 ] || CT_OPT=(--conntrack-buckets "$CT_BUCKETS")
+p lab up --name "$LAB" --nodes 3 --mode native "${CT_OPT[@]}" >/dev/null 2>&1
 N1=$(p -j lab status | jq -r '.nodes[] | select(.name=="node1") | .ipv4')
 
 # ---- part 1: streams through node1's published ports, migrations at T/4 and T/2

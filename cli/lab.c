@@ -42,6 +42,7 @@ struct lab {
 	int nodes;
 	const char *mode;
 	const char *backend;
+	long ct_buckets;               /* conntrack-buckets for every node's petreld (0: unset) */
 	pid_t etcd_pid;
 	pid_t agent_pid[MAX_NODES + 1];
 };
@@ -378,6 +379,9 @@ static int start_agent(struct cli *c, struct lab *l, int i)
 		 i, 10 + i, 10 + i, l->mode, dir, sock, l->name, i, l->name, l->backend, i,
 		 l->nodes >= 2 ? "etcd = " : "", l->nodes >= 2 ? ETCD_URL : "",
 		 l->dir, l->dir, i, l->dir, i);
+	if (l->ct_buckets)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "conntrack-buckets = %ld\n",
+			 l->ct_buckets);
 	if ((ret = write_file_atomic(conf, text)))
 		return cli_error(c, "cannot write %s: %s", conf, strerror(-ret));
 	petreld_path(bin, sizeof(bin));
@@ -514,6 +518,10 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 			l.backend = argv[++i];
 			if (strcmp(l.backend, "ebpf") && strcmp(l.backend, "iptables"))
 				return cli_usage(c, "lab up", "--policy-backend must be ebpf or iptables");
+		} else if (!strcmp(argv[i], "--conntrack-buckets") && i + 1 < argc) {
+			if (args_uint(argv[++i], 1024, 1 << 24, &l.ct_buckets))
+				return cli_usage(c, "lab up", "--conntrack-buckets must be a number in 1024-%d",
+						 1 << 24);
 		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
 			l.mode = argv[++i];
 			if (strcmp(l.mode, "vxlan") && strcmp(l.mode, "native"))

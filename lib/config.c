@@ -236,6 +236,9 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 	} else if (!strcmp(key, "ioam-export-rate")) {
 		if ((ret = set_uint(&c->ioam_export_rate, key, v, 1, 1000000, err, len)))
 			return ret;
+	} else if (!strcmp(key, "conntrack-buckets")) {
+		if ((ret = set_uint(&c->conntrack_buckets, key, v, 0, 1 << 24, err, len)))
+			return ret;
 	} else if (!strcmp(key, "ioam-headroom")) {
 		if ((ret = set_uint(&c->ioam_headroom, key, v, 0, 1024, err, len)))
 			return ret;

@@ -60,6 +60,7 @@ struct petreld_config {
 	uint64_t ioam_node_id_wide;         /* ioam-node-id-wide (56 bits; default: unknown) */
 	int ioam_headroom;                  /* ioam-headroom: octets endpoints' MTU leaves for IOAM */
 	int ioam_export_rate;               /* ioam-export-rate: traces a second and CPU (default 1000) */
+	int conntrack_buckets;              /* conntrack-buckets: host conntrack hash size (0: leave) */
 };
 
 /* Defaults: cluster 10.244.0.0/16 + fd00:244::/48, blocks /24 + /64, vxlan, state /var/lib/petrel,
