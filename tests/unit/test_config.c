@@ -118,6 +118,11 @@ static void test_set(void)
 	CHECK(c.mode == MODE_VXLAN);      /* a rejected value changes nothing */
 	CHECK(config_set(&c, "underlay-mtu", "1400", err, sizeof(err)) == 0 && c.underlay_mtu == 1400);
 	CHECK(config_set(&c, "underlay-mtu", "14x", err, sizeof(err)) == -EINVAL && c.underlay_mtu == 1400);
+	CHECK(c.conntrack_buckets == 0);  /* the host's conntrack hash is left alone by default */
+	CHECK(config_set(&c, "conntrack-buckets", "16384", err, sizeof(err)) == 0 &&
+	      c.conntrack_buckets == 16384);
+	CHECK(config_set(&c, "conntrack-buckets", "-1", err, sizeof(err)) == -EINVAL &&
+	      c.conntrack_buckets == 16384);
 	CHECK(config_set(&c, "block-ipv4-len", "+24", err, sizeof(err)) == -EINVAL);
 	CHECK(config_set(&c, "block-ipv4-len", "0x18", err, sizeof(err)) == -EINVAL);
 	CHECK(config_set(&c, "node", "n2", err, sizeof(err)) == 0);
