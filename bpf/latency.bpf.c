@@ -74,7 +74,7 @@ struct lat_rx_slot {
 	__u64 ts;
 	__u64 sig;                 /* the network header's first 8 bytes, lengths masked */
 	__u64 tcp_end;             /* a TCP segment's end sequence | RX_TCP; 0 for others */
-	__u32 off, len;            /* where the network header was in the buffer; IP length */
+	__u32 off, len;            /* where the network header was in the buffer; TCP: IP length */
 };
 #define RX_TCP (1ULL << 32)
 struct lat_rx_ring {
@@ -480,17 +480,61 @@ int BPF_PROG(lat_xmit, const struct sk_buff *skb, const struct net_device *dev)
 /* A signature of the packet a buffer held when received: packet buffers are recycled fast,
  * so the same address alone may be another packet. The IP lengths are masked: GRO rewrites
  * them when it merges segments into the first one's buffer. */
+static __always_inline __u64 sig_of(__u64 v)
+{
+	if ((v & 0xf0) == 0x40)
+		v &= ~0xffff0000ull;            /* IPv4 total length (bytes 2-3) */
+	else
+		v &= ~0xffff00000000ull;        /* IPv6 payload length (bytes 4-5) */
+	return v;
+}
+
 static __always_inline __u64 header_sig(const unsigned char *nh)
 {
 	__u64 v = 0;
 
 	if (bpf_probe_read_kernel(&v, sizeof(v), nh))
 		return 0;
-	if ((v & 0xf0) == 0x40)
-		v &= ~0xffff0000ull;            /* IPv4 total length (bytes 2-3) */
-	else
-		v &= ~0xffff00000000ull;        /* IPv6 payload length (bytes 4-5) */
-	return v;
+	return sig_of(v);
+}
+
+/* The end sequence of a TCP segment received on the underlay, | RX_TCP; 0 for anything else.
+ * Read from the copy b of the network header's first octets: plain IPv4 and IPv6 cost no
+ * more reads; only a VXLAN packet is parsed again, for its inner header. */
+static __always_inline __u64 rx_tcp_end(const unsigned char *nh, const __u8 *b, __u32 *len)
+{
+	struct lat_pkt p;
+	__u32 seq, plen, doff;
+	__u8 proto;
+	const __u8 *l4;
+
+	if ((b[0] >> 4) == 4) {
+		if ((b[0] & 0xf) != 5)
+			return 0;               /* IP options: rare, not keyed */
+		proto = b[9];
+		plen = ((__u32)b[2] << 8 | b[3]) - 20;
+		l4 = b + 20;
+	} else if ((b[0] >> 4) == 6) {
+		proto = b[6];
+		plen = (__u32)b[4] << 8 | b[5];
+		l4 = b + 40;
+	} else {
+		return 0;
+	}
+	if (proto == IPPROTO_UDP) {
+		if ((l4[2] << 8 | l4[3]) != VXLAN_PORT)
+			return 0;
+		if (parse_ip(nh, 1, 1, &p) || p.proto != IPPROTO_TCP)
+			return 0;
+		*len = p.len;
+		return RX_TCP | p.seq;
+	}
+	if (proto != IPPROTO_TCP)
+		return 0;
+	seq = (__u32)l4[4] << 24 | (__u32)l4[5] << 16 | (__u32)l4[6] << 8 | l4[7];
+	doff = (l4[12] >> 4) * 4;
+	*len = plen + (__u32)(l4 - b);
+	return RX_TCP | lat_tcp_end_seq(seq, plen, doff);
 }
 
 /* Ingress start: reception on the underlay device. Remember the buffer and the time. */
@@ -499,9 +543,9 @@ int BPF_PROG(lat_rx, struct sk_buff *skb)
 {
 	const volatile struct lat_config *c = lat_cfg();
 	struct net_device *dev = skb->dev;
+	__u8 b[LAT_HDR_READ] __attribute__((aligned(8)));
 	unsigned char *head, *data;
 	struct lat_rx_ring *r;
-	struct lat_pkt p;
 	__u32 zero = 0, i;
 
 	if (dev->ifindex != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
@@ -515,14 +559,14 @@ int BPF_PROG(lat_rx, struct sk_buff *skb)
 	r->s[i].head = (__u64)head;
 	r->s[i].ts = bpf_ktime_get_ns();
 	r->s[i].off = (__u32)(data - head);
-	r->s[i].sig = header_sig(data);
+	r->s[i].sig = 0;
+	r->s[i].tcp_end = 0;
+	if (bpf_probe_read_kernel(b, sizeof(b), data))
+		return 0;
+	r->s[i].sig = sig_of(*(__u64 *)b);
 	/* TCP is matched by end sequence (NAT leaves it alone), since a segment's buffer may
 	 * be gone by delivery: merged into the tail of the socket's receive queue. */
-	r->s[i].tcp_end = 0;
-	if (!parse_ip(data, 1, 1, &p) && p.proto == IPPROTO_TCP) {
-		r->s[i].tcp_end = RX_TCP | p.seq;
-		r->s[i].len = p.len;
-	}
+	r->s[i].tcp_end = rx_tcp_end(data, b, &r->s[i].len);
 	return 0;
 }
 
