@@ -105,10 +105,13 @@ struct {
 	__type(value, struct keep_buf);
 } ioam_scratch SEC(".maps");
 
-/* A copy of an arriving Hop-by-Hop header (slack past the end for fixed-size reads). */
+/* A copy of an arriving Hop-by-Hop header (slack past the end for fixed-size reads), and
+ * what the walk of its options found. */
 struct hbh_copy {
-	__u32 off, n, others;          /* the walk's state */
-	__u32 opt[IOAM_MAX_OPTS];      /* offsets of trace options in b */
+	__u32 off;                     /* where the walk stopped */
+	__u32 n;                       /* trace options (the 0x31 byte), at opt[] in b */
+	__u32 others;                  /* options that are neither padding nor IOAM */
+	__u32 opt[IOAM_MAX_OPTS];
 	__u8 b[IOAM_HBH_MAX + 16];
 };
 
@@ -371,13 +374,6 @@ int ioam_egress(struct __sk_buff *skb)
 
 /* ------------------------------------------------------- transit and decap (ingress) */
 
-struct ioam_seen {
-	__u32 off[IOAM_MAX_OPTS];      /* option offsets (the 0x31 byte) */
-	__u32 n;
-	__u32 others;                  /* options that are neither padding nor IOAM */
-	__u32 unwalked;                /* more options than one walk covers */
-};
-
 #define KEEP_MAX 56                /* octets of other options decap can keep */
 #define KEEP_TLVS 32               /* options (any kind) in a header decap rebuilds */
 
@@ -602,11 +598,10 @@ SEC("tc")
 int ioam_ingress(struct __sk_buff *skb)
 {
 	struct ep_key dst = { .family = AF_INET6 };
-	struct ioam_seen seen = {};
 	struct hbh_copy *hb;
 	struct ep_info *ep;
 	struct ipv6hdr ip6;
-	__u32 off, hbh_len, n, known = 0, zero = 0;
+	__u32 hbh_len, n, known = 0, zero = 0;
 	__u8 t[2];
 
 	if (ipv6_header(skb, &ip6) || ip6.nexthdr != NEXTHDR_HOP)
@@ -634,7 +629,7 @@ int ioam_ingress(struct __sk_buff *skb)
 		w->n = 0;
 		w->others = 0;
 		for (int i = 0; i < MAX_TLVS; i++) {
-			__u32 o = w->off, n;
+			__u32 o = w->off, found;
 			__u8 type, len;
 
 			if (o >= hbh_len)
@@ -647,31 +642,24 @@ int ioam_ingress(struct __sk_buff *skb)
 			len = w->b[(o + 1) & (IOAM_HBH_MAX - 1)];
 			if (o + 2 > hbh_len || o + 2 + len > hbh_len)
 				goto malformed;
-			n = w->n;
-			if (type == IOAM_HBH_OPT && n < IOAM_MAX_OPTS) {
-				w->opt[n & (IOAM_MAX_OPTS - 1)] = o;
-				w->n = n + 1;
+			found = w->n;
+			if (type == IOAM_HBH_OPT && found < IOAM_MAX_OPTS) {
+				w->opt[found & (IOAM_MAX_OPTS - 1)] = o;
+				w->n = found + 1;
 			} else if (type != 1) {
 				w->others = w->others + 1;
 			}
 			w->off = o + 2 + len;
 		}
 	}
-	off = hb->off;
-	seen.n = hb->n;
-	seen.others = hb->others;
-	for (__u32 i = 0; i < IOAM_MAX_OPTS; i++)
-		seen.off[i] = hb->opt[i];
-	if (off < hbh_len)
-		seen.unwalked = 1;        /* more options than we walk: keep the header */
-	if (!seen.n)
+	if (!hb->n)
 		return TC_ACT_UNSPEC;
 	__builtin_memcpy(dst.addr, &ip6.daddr, 16);
 	ep = bpf_map_lookup_elem(&endpoints, &dst);
 	for (__u32 i = 0; i < IOAM_MAX_OPTS; i++) {
-		if (i >= seen.n)
+		if (i >= hb->n)
 			break;
-		struct visit v = { .rel = seen.off[i & (IOAM_MAX_OPTS - 1)], .hlim = ip6.hop_limit,
+		struct visit v = { .rel = hb->opt[i & (IOAM_MAX_OPTS - 1)], .hlim = ip6.hop_limit,
 				   .in_if = skb->ifindex, .out_if = ep ? ep->ifindex : 0,
 				   .decap = ep != NULL };
 
@@ -681,11 +669,12 @@ int ioam_ingress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	/* Decap: a header of padding and our own trace options goes away whole; with other
 	 * options it is rebuilt without ours; with unknown namespaces it stays. */
-	if (seen.unwalked || known != seen.n) {
+	/* More options than one walk covers, or namespaces unknown here: keep the header. */
+	if (hb->off < hbh_len || known != hb->n) {
 		stat(IOAM_ST_KEPT);
 		return TC_ACT_UNSPEC;
 	}
-	if (seen.others) {
+	if (hb->others) {
 		int r = keep_others(skb, hbh_len, bpf_ntohs(ip6.payload_len));
 
 		if (r == -2)
