@@ -177,17 +177,19 @@ static __always_inline int parse_l4(const __u8 *l4, __u32 plen, int ingress, str
 	return 0;
 }
 
-/* Parse the IP packet at nh; with decap, look through a VXLAN encapsulation. */
-static __always_inline int parse_ip(const unsigned char *nh, int decap, int ingress, struct lat_pkt *p)
+/* Parse the IP packet at nh, whose first LAT_HDR_READ octets b holds already; with decap,
+ * look through a VXLAN encapsulation (b then gets the inner packet's). */
+static __always_inline int parse_ip_copy(__u8 *b, const unsigned char *nh, int decap, int ingress,
+					 struct lat_pkt *p)
 {
-	__u8 b[LAT_HDR_READ], l4opt[L4_READ];
+	__u8 l4opt[L4_READ];
 
 	__builtin_memset(p, 0, sizeof(*p));
 	for (int round = 0; round < 2; round++) {
 		const __u8 *l4;
 		__u32 plen, l4off;
 
-		if (bpf_probe_read_kernel(b, sizeof(b), nh))
+		if (round && bpf_probe_read_kernel(b, LAT_HDR_READ, nh))
 			return -1;
 		if ((b[0] >> 4) == 4) {
 			struct iphdr ip;
@@ -244,6 +246,16 @@ static __always_inline int parse_ip(const unsigned char *nh, int decap, int ingr
 		return parse_l4(l4, plen, ingress, p);
 	}
 	return -1;
+}
+
+/* Parse the IP packet at nh; with decap, look through a VXLAN encapsulation. */
+static __always_inline int parse_ip(const unsigned char *nh, int decap, int ingress, struct lat_pkt *p)
+{
+	__u8 b[LAT_HDR_READ];
+
+	if (bpf_probe_read_kernel(b, sizeof(b), nh))
+		return -1;
+	return parse_ip_copy(b, nh, decap, ingress, p);
 }
 
 /* ICMP other than echo (neighbour discovery, MLD, errors) has no identity of its own:
@@ -498,45 +510,6 @@ static __always_inline __u64 header_sig(const unsigned char *nh)
 	return sig_of(v);
 }
 
-/* The end sequence of a TCP segment received on the underlay, | RX_TCP; 0 for anything else.
- * Read from the copy b of the network header's first octets: plain IPv4 and IPv6 cost no
- * more reads; only a VXLAN packet is parsed again, for its inner header. */
-static __always_inline __u64 rx_tcp_end(const unsigned char *nh, const __u8 *b, __u32 *len)
-{
-	struct lat_pkt p;
-	__u32 seq, plen, doff;
-	__u8 proto;
-	const __u8 *l4;
-
-	if ((b[0] >> 4) == 4) {
-		if ((b[0] & 0xf) != 5)
-			return 0;               /* IP options: rare, not keyed */
-		proto = b[9];
-		plen = ((__u32)b[2] << 8 | b[3]) - 20;
-		l4 = b + 20;
-	} else if ((b[0] >> 4) == 6) {
-		proto = b[6];
-		plen = (__u32)b[4] << 8 | b[5];
-		l4 = b + 40;
-	} else {
-		return 0;
-	}
-	if (proto == IPPROTO_UDP) {
-		if ((l4[2] << 8 | l4[3]) != VXLAN_PORT)
-			return 0;
-		if (parse_ip(nh, 1, 1, &p) || p.proto != IPPROTO_TCP)
-			return 0;
-		*len = p.len;
-		return RX_TCP | p.seq;
-	}
-	if (proto != IPPROTO_TCP)
-		return 0;
-	seq = (__u32)l4[4] << 24 | (__u32)l4[5] << 16 | (__u32)l4[6] << 8 | l4[7];
-	doff = (l4[12] >> 4) * 4;
-	*len = plen + (__u32)(l4 - b);
-	return RX_TCP | lat_tcp_end_seq(seq, plen, doff);
-}
-
 /* Ingress start: reception on the underlay device. Remember the buffer and the time. */
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(lat_rx, struct sk_buff *skb)
@@ -546,6 +519,7 @@ int BPF_PROG(lat_rx, struct sk_buff *skb)
 	__u8 b[LAT_HDR_READ] __attribute__((aligned(8)));
 	unsigned char *head, *data;
 	struct lat_rx_ring *r;
+	struct lat_pkt p;
 	__u32 zero = 0, i;
 
 	if (dev->ifindex != c->underlay_ifindex || dev_netns(dev) != c->node_netns)
@@ -565,9 +539,27 @@ int BPF_PROG(lat_rx, struct sk_buff *skb)
 		return 0;
 	r->s[i].sig = sig_of(*(__u64 *)b);
 	/* TCP is matched by end sequence (NAT leaves it alone), since a segment's buffer may
-	 * be gone by delivery: merged into the tail of the socket's receive queue. */
-	r->s[i].tcp_end = rx_tcp_end(data, b, &r->s[i].len);
+	 * be gone by delivery: merged into the tail of the socket's receive queue. The same
+	 * copy is parsed; only a VXLAN packet's inner header is read again. */
+	if (!parse_ip_copy(b, data, 1, 1, &p) && p.proto == IPPROTO_TCP) {
+		r->s[i].tcp_end = RX_TCP | p.seq;
+		r->s[i].len = p.len;
+	}
 	return 0;
+}
+
+/* The newest of the last `slots` receptions in ring r with this TCP end sequence. */
+static __always_inline struct lat_rx_slot *ring_find_tcp(struct lat_rx_ring *r, __u64 want, int slots)
+{
+	__u32 pos = r->pos;
+
+	for (int n = 1; n <= slots; n++) {
+		__u32 i = (pos - n) & (LAT_RX_RING - 1);
+
+		if (r->s[i].tcp_end == want)
+			return &r->s[i];
+	}
+	return NULL;
 }
 
 /* A TCP segment's underlay reception, by end sequence: in this CPU's ring first, then in the
@@ -577,15 +569,10 @@ int BPF_PROG(lat_rx, struct sk_buff *skb)
 #define LAT_RX_XCPU_SLOTS 64
 static __always_inline struct lat_rx_slot *tcp_reception(struct lat_rx_ring *r, __u64 want)
 {
-	__u32 pos = r->pos, zero = 0, me = bpf_get_smp_processor_id();
+	__u32 zero = 0, me = bpf_get_smp_processor_id();
+	struct lat_rx_slot *found = ring_find_tcp(r, want, LAT_RX_RING);
 
-	for (int n = 1; n <= LAT_RX_RING; n++) {
-		__u32 i = (pos - n) & (LAT_RX_RING - 1);
-
-		if (r->s[i].tcp_end == want)
-			return &r->s[i];
-	}
-	for (__u32 cpu = 0; cpu < LAT_RX_XCPU_MAX; cpu++) {
+	for (__u32 cpu = 0; !found && cpu < LAT_RX_XCPU_MAX; cpu++) {
 		struct lat_rx_ring *o;
 
 		if (cpu == me)
@@ -593,15 +580,9 @@ static __always_inline struct lat_rx_slot *tcp_reception(struct lat_rx_ring *r, 
 		o = bpf_map_lookup_percpu_elem(&lat_rx_recent, &zero, cpu);
 		if (!o)
 			break;
-		pos = o->pos;
-		for (int n = 1; n <= LAT_RX_XCPU_SLOTS; n++) {
-			__u32 i = (pos - n) & (LAT_RX_RING - 1);
-
-			if (o->s[i].tcp_end == want)
-				return &o->s[i];
-		}
+		found = ring_find_tcp(o, want, LAT_RX_XCPU_SLOTS);
 	}
-	return NULL;
+	return found;
 }
 
 /* Ingress end: data is ready on a socket of an enabled namespace; the packet just queued
