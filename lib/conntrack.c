@@ -1,14 +1,13 @@
 /* Reading DNATed flows from conntrack (see conntrack.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include "conntrack.h"
+#include "netlink.h"
 #include "util.h"
 
 struct walk {
@@ -95,21 +94,15 @@ int ct_dnat_flows(const struct ip_addr *ep4, const struct ip_addr *ep6, struct c
 
 int ct_set_buckets(unsigned int buckets, unsigned int *old)
 {
-	static const char path[] = "/proc/sys/net/netfilter/nf_conntrack_buckets";
 	char *text = NULL, val[16];
-	int fd, ret;
+	int ret;
 
-	if ((ret = read_file(path, &text)))
+	if ((ret = read_file("/proc/sys/net/netfilter/nf_conntrack_buckets", &text)))
 		return ret;
 	*old = (unsigned int)strtoul(text, NULL, 10);
 	free(text);
 	if (*old == buckets)
 		return 0;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	snprintf(val, sizeof(val), "%u", buckets);
-	ret = write(fd, val, strlen(val)) < 0 ? -errno : 0;
-	close(fd);
-	return ret;
+	return sysctl_write("net.netfilter.nf_conntrack_buckets", val);
 }
