@@ -67,6 +67,8 @@ void node_stop(struct agent *a);
 
 /* cluster.c: make the datapath's location map match cluster state; watch for changes. */
 int cluster_sync(struct agent *a);
+/* A node record's underlay addresses (ipv6 only when it has one); -EINVAL without ipv4. */
+int cluster_node_addrs(const json_t *node, struct ip_addr *ip4, struct ip_addr *ip6);
 /* An endpoint now runs on the node with underlay addresses to4/to6 (a migration's commit):
  * point its addresses there in this node's datapath (with location flags) and kernel
  * routes at once, without reading cluster state; the next cluster_sync agrees. */

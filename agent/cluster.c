@@ -52,6 +52,18 @@ struct node_addr {
 	struct ip_addr ip4, ip6;
 };
 
+int cluster_node_addrs(const json_t *node, struct ip_addr *ip4, struct ip_addr *ip6)
+{
+	const char *s4 = json_string_value(json_object_get(node, "ipv4"));
+	const char *s6 = json_string_value(json_object_get(node, "ipv6"));
+
+	if (!s4 || ip_parse(s4, ip4))
+		return -EINVAL;
+	if (s6 && *s6)
+		ip_parse(s6, ip6);
+	return 0;
+}
+
 static int load_nodes(struct agent *a, struct node_addr **out, size_t *n_out, struct loc_set *want)
 {
 	struct store_kv *kvs = NULL;
@@ -66,18 +78,14 @@ static int load_nodes(struct agent *a, struct node_addr **out, size_t *n_out, st
 	*n_out = 0;
 	for (size_t i = 0; nodes && i < n; i++) {
 		json_t *j = json_loads(kvs[i].value, 0, NULL);
-		const char *s4 = json_string_value(json_object_get(j, "ipv4"));
-		const char *s6 = json_string_value(json_object_get(j, "ipv6"));
 		const char *b4 = json_string_value(json_object_get(j, "block4"));
 		const char *b6 = json_string_value(json_object_get(j, "block6"));
 		struct node_addr *na = &nodes[*n_out];
 		struct cidr c;
 
 		memset(na, 0, sizeof(*na));
-		if (j && s4 && !ip_parse(s4, &na->ip4)) {
+		if (j && !cluster_node_addrs(j, &na->ip4, &na->ip6)) {
 			snprintf(na->name, sizeof(na->name), "%s", kvs[i].key + strlen(KEY_NODES));
-			if (s6 && *s6)
-				ip_parse(s6, &na->ip6);
 			if (b4 && !cidr_parse(b4, &c))
 				loc_add(want, &c, &na->ip4, &na->ip6);
 			if (b6 && !cidr_parse(b6, &c))

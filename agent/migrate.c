@@ -456,13 +456,8 @@ static int check(struct mig *m, struct api_error *e)
 			api_fail(e, 404, "see `petrel node status`", "node '%s' does not exist", m->to);
 		} else {
 			json_t *j = v ? json_loads(v, 0, NULL) : NULL;
-			const char *s4 = json_string_value(json_object_get(j, "ipv4"));
-			const char *s6 = json_string_value(json_object_get(j, "ipv6"));
 
-			if (s4)
-				ip_parse(s4, &m->to4);
-			if (s6 && *s6)
-				ip_parse(s6, &m->to6);
+			cluster_node_addrs(j, &m->to4, &m->to6);
 			json_decref(j);
 		}
 		free(v);
