@@ -106,8 +106,9 @@ static void *hold_main(void *arg)
 		if (poll(p, 2, 20) > 0) {
 			ssize_t n;
 
+			/* A wake-up only asks for the mode to be looked at again: drain it. */
 			if ((p[1].revents & POLLIN) && read(h->wake, &ticks, sizeof(ticks)) < 0)
-				ticks = 0;
+				log_debug("hold %s: cannot read the wake-up: %s", h->what, strerror(errno));
 			if (!p[0].revents)
 				continue;
 			n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -285,8 +286,8 @@ static void finish(struct hold *h, uint64_t *held)
 	pthread_mutex_unlock(&h->mu);
 	wake(h);
 	pthread_join(h->thread, NULL);
-	close_queue(h);
-	close(h->wake);     /* the kernel accepts nothing left: drops any stragglers' queue */
+	close_queue(h);     /* the kernel accepts nothing left: drops any stragglers' queue */
+	close(h->wake);
 	if (held)
 		*held = h->held;
 	log_info("hold %s: %llu packets held, %llu passed", h->what,
