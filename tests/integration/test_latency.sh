@@ -103,7 +103,7 @@ ok "latency show gives histograms and percentiles; /metrics exports them"
 before=$(p -j --node node1 latency show a1)
 in_ns "$(ep_ns b1)" timeout 20 iperf3 -s -1 -p 5301 >/dev/null 2>&1 &
 srv=$!
-for _ in $(seq 50); do in_ns "$(ep_ns b1)" ss -Hltn 'sport = :5301' | grep -q . && break; sleep 0.1; done
+wait_port "$(ep_ns b1)" 5301
 in_ns "$(ep_ns a1)" timeout 20 iperf3 -c "$B1" -p 5301 -R -t 2 >/dev/null 2>&1 || fail "iperf3 download"
 wait "$srv"
 after=$(p -j --node node1 latency show a1)
