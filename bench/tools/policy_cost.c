@@ -19,10 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <linux/magic.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -40,6 +36,7 @@ static const int counts[] = { 0, 100, 1000, 10000 };
 #define N_COUNTS (int)(sizeof(counts) / sizeof(counts[0]))
 
 static struct datapath_bpf *skel;
+static char pin[64];                   /* the maps' pin directory */
 
 /* Mean ns per run of from_underlay on the frame, over repeat runs; -1 on error. */
 static double run_ns(const uint8_t *frame, uint32_t len, int repeat, int *verdict)
@@ -113,8 +110,6 @@ static double median(double *v, int n)
 
 static int setup(void)
 {
-	char pin[64];
-	struct statfs sfs;
 	struct dp_cfg cfg = { .mode = DP_MODE_NATIVE, .cluster4_len = 16, .cluster6_len = 48 };
 	struct ep_key ek = { .family = AF_INET };
 	struct ep_info ev = { .ifindex = 1, .id = 11, .identity = 301 };
@@ -123,11 +118,10 @@ static int setup(void)
 	struct loc_info lv = { .flags = LOC_SELF };
 	uint32_t zero = 0, ep = 11;
 
-	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC)
-		mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700");
-	snprintf(pin, sizeof(pin), "/sys/fs/bpf/petrel-bench-%d", getpid());
-	if (mkdir(pin, 0700) && errno != EEXIST)
-		return -errno;
+	int ret = prog_run_pin_dir(pin, sizeof(pin), "bench");
+
+	if (ret)
+		return ret;
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin);
 	skel = datapath_bpf__open_opts(&opts);
 	if (!skel || datapath_bpf__load(skel))
@@ -154,7 +148,6 @@ int main(int argc, char **argv)
 	uint8_t frame[128];
 	uint32_t len;
 	uint16_t sport = 1024;
-	char pin_rm[96];
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "policy_cost: needs root (BPF_PROG_RUN)\n");
@@ -202,6 +195,5 @@ int main(int argc, char **argv)
 	       "established timing, %d distinct new flows per new-flow timing.\n", rounds, REPEAT,
 	       NEW_FLOWS);
 	datapath_bpf__destroy(skel);
-	snprintf(pin_rm, sizeof(pin_rm), "rm -rf /sys/fs/bpf/petrel-bench-%d", getpid());
-	return system(pin_rm) ? 1 : 0;
+	return prog_run_pin_dir_remove(pin) ? 1 : 0;
 }

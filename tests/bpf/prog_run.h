@@ -6,6 +6,13 @@
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -55,4 +62,30 @@ static inline int prog_run(struct bpf_program *prog, const void *in, uint32_t in
 	}
 	*out_len = opts.data_size_out;
 	return (int)opts.retval;
+}
+
+/* A pin directory of this process's own on bpffs, /sys/fs/bpf/petrel-<what>-<pid>, for
+ * programs loaded outside an agent (bpffs is mounted where missing, as the agent does).
+ * Returns 0, or -errno when there is no bpffs to pin in. */
+static inline int prog_run_pin_dir(char *pin, size_t len, const char *what)
+{
+	struct statfs sfs;
+
+	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC)
+		mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700");
+	snprintf(pin, len, "/sys/fs/bpf/petrel-%s-%d", what, getpid());
+	return mkdir(pin, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+/* Remove that directory and the maps pinned in it; 0, or -1 when it could not be. */
+static inline int prog_run_pin_dir_remove(const char *pin)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pin);
+	if (system(cmd)) {
+		fprintf(stderr, "cannot remove %s\n", pin);
+		return -1;
+	}
+	return 0;
 }

@@ -6,9 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/mount.h>
-#include <sys/statfs.h>
-#include <linux/magic.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -216,12 +213,7 @@ int main(void)
 		printf("SKIP: BPF_PROG_RUN needs root\n");
 		return HARNESS_SKIP;
 	}
-	/* Like the agent, mount bpffs where it is missing. */
-	struct statfs sfs;
-	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC)
-		mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700");
-	snprintf(pin, sizeof(pin), "/sys/fs/bpf/petrel-test-%d", getpid());
-	if (mkdir(pin, 0700) && errno != EEXIST) {
+	if (prog_run_pin_dir(pin, sizeof(pin), "test")) {
 		printf("SKIP: no bpffs at /sys/fs/bpf (%s)\n", strerror(errno));
 		return HARNESS_SKIP;
 	}
@@ -326,9 +318,7 @@ int main(void)
 	CHECK((v == TC_ACT_SHOT && drops_of(skel, DROP_FIB) == 1) || v == TC_ACT_REDIRECT);
 
 	datapath_bpf__destroy(skel);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pin);
-	if (system(cmd))
+	if (prog_run_pin_dir_remove(pin))
 		return 1;
 	return harness_done("test_datapath");
 }

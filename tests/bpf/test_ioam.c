@@ -8,9 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/mount.h>
-#include <sys/statfs.h>
-#include <linux/magic.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/ipv6.h>
@@ -169,11 +166,10 @@ static int find_opt(const struct frame *f, int nth)
 
 int main(void)
 {
-	char pin[64], cmd[128];
+	char pin[64];
 	struct ioam_bpf *skel;
 	struct frame in, out, mid;
 	struct ring_buffer *rb;
-	struct statfs sfs;
 	uint32_t type = IOAM_BIT(0) | IOAM_BIT(1) | IOAM_BIT(2) | IOAM_BIT(3) | IOAM_BIT(5) | IOAM_BIT(8);
 	struct ioam_opt_spec spec = { .ns = 123, .type = type, .size = 60 };   /* 7 words a node */
 	int v, o;
@@ -182,10 +178,7 @@ int main(void)
 		printf("SKIP: BPF_PROG_RUN needs root\n");
 		return HARNESS_SKIP;
 	}
-	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC)
-		mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700");
-	snprintf(pin, sizeof(pin), "/sys/fs/bpf/petrel-ioamtest-%d", getpid());
-	if (mkdir(pin, 0700) && errno != EEXIST) {
+	if (prog_run_pin_dir(pin, sizeof(pin), "ioamtest")) {
 		printf("SKIP: no bpffs at /sys/fs/bpf (%s)\n", strerror(errno));
 		return HARNESS_SKIP;
 	}
@@ -194,9 +187,7 @@ int main(void)
 	if (!skel || ioam_bpf__load(skel)) {
 		fprintf(stderr, "cannot load the IOAM programs\n");
 		ioam_bpf__destroy(skel);
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", pin);
-		if (system(cmd))
-			fprintf(stderr, "cannot remove %s\n", pin);
+		prog_run_pin_dir_remove(pin);
 		return 1;
 	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.ioam_traces), on_event, NULL, NULL);
@@ -511,8 +502,7 @@ int main(void)
 
 	ring_buffer__free(rb);
 	ioam_bpf__destroy(skel);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pin);
-	if (system(cmd))
+	if (prog_run_pin_dir_remove(pin))
 		return 1;
 	return harness_done("test_ioam");
 }
