@@ -169,7 +169,8 @@ int container_remove(struct agent *a, const char *name, bool force, struct api_e
  * --detach, attached to the log pump, then container_started). */
 #define CRIU_PATH      "/opt/petrel/criu/bin/criu"
 const char *container_criu_path(void);
-int container_criu_lock(struct agent *a, const char *name, bool petrel_holds);
+/* CRIU's options for the container's next checkpoint/restore: a migration's, or none. */
+int container_criu_options(struct agent *a, const char *name, bool migrating);
 int container_freeze(struct agent *a, const struct container *c, bool freeze, struct api_error *e);
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e);

@@ -950,7 +950,7 @@ static int dump_lazy(struct mig *m, struct api_error *e)
 	snprintf(work, sizeof(work), "%s/work", m->dir);
 	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
-	if ((ret = container_criu_lock(m->a, m->name, true)))
+	if ((ret = container_criu_options(m->a, m->name, true)))
 		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	m->lazy_port = free_port();
 	snprintf(ps, sizeof(ps), "127.0.0.1:%d", m->lazy_port);
@@ -988,7 +988,7 @@ static int dump(struct mig *m, struct api_error *e)
 	snprintf(work, sizeof(work), "%s/work", m->dir);
 	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
-	if ((ret = container_criu_lock(m->a, m->name, true)))
+	if ((ret = container_criu_options(m->a, m->name, true)))
 		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	if ((ret = page_relay_start(m, &port)))
 		return api_fail(e, 500, NULL, "cannot start the page relay: %s", strerror(-ret));
@@ -1903,7 +1903,7 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		memset(e, 0, sizeof(*e));
 	}
 	ret = container_write_bundle(a, &d->c, e);
-	if (!ret && (ret = container_criu_lock(a, d->c.name, true)))
+	if (!ret && (ret = container_criu_options(a, d->c.name, true)))
 		api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	if (!ret) {
 		t_runc = now_ms();

@@ -14,6 +14,10 @@ struct oci_opts {
 #define OCI_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define OCI_NOFILE 1024
 
+/* The masked paths that are directories on Linux: runc hides each under an empty
+ * read-only tmpfs (a file is hidden under a bind of /dev/null). */
+extern const char *const oci_masked_dirs[];
+
 /* The config for c (process from c->cmd and c->env, hostname c->name, rootfs "rootfs"
  * relative to the bundle, memory limit from c->memory). NULL when out of memory. */
 json_t *oci_config(const struct container *c, const struct oci_opts *o);

@@ -31,6 +31,7 @@ p --node node1 run counter --rootfs "$ROOTFS" -- sh -c \
 	'i=0; while :; do i=$((i+1)); echo $i; echo $i >/count; sleep 0.05; done' >/dev/null \
 	|| fail "run counter"
 sleep 1
+p --node node1 exec counter -- sh -c 'echo shared >/dev/shm/mark' || fail "write /dev/shm"
 before=$(p --node node1 logs counter | tail -n1)
 r=$(migrate counter node2)
 ok "counter migrated: $(echo "$r" | jq -c '{frozen_ms, total_ms, bytes, mode}')"
@@ -44,6 +45,13 @@ after=$(echo "$logs" | tail -n1)
 file=$(p --node node2 exec counter -- cat /count)
 [ "$file" -ge "$before" ] || fail "the file written before migration is gone ($file)"
 ok "counter resumed from $before (now $after), its file changes came along"
+[ "$(p --node node2 exec counter -- cat /dev/shm/mark)" = shared ] || fail "/dev/shm lost its file"
+# The masked directories came across as empty read-only mounts, still hiding the host's.
+masked=$(p --node node2 exec counter -- sh -c 'for d in /proc/acpi /sys/firmware; do
+	[ -d $d ] || continue; [ -z "$(ls -A $d)" ] && ! touch $d/x 2>/dev/null && echo $d; done')
+[ -n "$masked" ] && [ "$(p --node node2 exec counter -- sh -c 'ls -d /proc/acpi /sys/firmware 2>/dev/null' | wc -l)" = "$(echo "$masked" | wc -l)" ] \
+	|| fail "masked directories not empty and read-only after migration: '$masked'"
+ok "/dev/shm kept its file; $(echo $masked) still masked"
 # Back in lazy (post-copy) mode: memory follows on demand after the restore.
 r=$(p -j migrate counter --to node1 --lazy 2>"$TMP/migrate.err") || {
 	cat "$TMP/migrate.err" >&2; fail "migrate counter --to node1 --lazy"; }
