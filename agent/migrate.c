@@ -325,6 +325,7 @@ struct mig {
 	/* the page relay */
 	int page_listen;
 	pthread_t page_thread;
+	SSL *images_ssl;                /* dialled before the freeze, used after the dump */
 	int page_ret;
 	struct relay_stats page_stats;
 	/* the bundle stream, sent while CRIU dumps (the frozen container writes nothing), and
@@ -624,7 +625,18 @@ static int page_relay_finish(struct mig *m)
 }
 
 /* Send a directory as a tar stream (kind "images" or "bundle"). */
-static int send_dir(struct mig *m, const char *kind, const char *dir, uint64_t *raw,
+/* A stream connection of one kind to the destination, which unpacks what comes on it. */
+static SSL *dial_stream(struct mig *m, const char *kind, struct api_error *e)
+{
+	json_t *hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", m->id, "kind", kind);
+	SSL *ssl = peer_dial(m->a, m->to, hello, e);
+
+	json_decref(hello);
+	return ssl;
+}
+
+/* dir as a tar stream on ssl (dialled with dial_stream; closed here), or on a new one. */
+static int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, uint64_t *raw,
 		    uint64_t *wire, struct api_error *e)
 {
 	/* The bundle goes without its mount point and overlay work dir: its writable layer,
@@ -634,13 +646,11 @@ static int send_dir(struct mig *m, const char *kind, const char *dir, uint64_t *
 			 NULL };
 	struct relay_opts o = { .compress_out = true, .read_fd = true, .progress = NULL };
 	struct relay_stats st;
-	json_t *hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", m->id, "kind", kind), *r;
-	SSL *ssl = peer_dial(m->a, m->to, hello, e);
 	int p[2], fds[3] = { -1, -1, -1 }, ret, status;
+	json_t *r;
 	pid_t pid;
 
-	json_decref(hello);
-	if (!ssl)
+	if (!ssl && !(ssl = dial_stream(m, kind, e)))
 		return -1;
 	if (pipe2(p, O_CLOEXEC)) {
 		tls_close(ssl);
@@ -676,7 +686,7 @@ static void *bundle_main(void *arg)
 	char bundle[CONFIG_STR + 64];
 
 	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
-	m->bundle_ret = send_dir(m, "bundle", bundle, &m->bundle_raw, &m->bundle_wire,
+	m->bundle_ret = send_dir(m, "bundle", bundle, NULL, &m->bundle_raw, &m->bundle_wire,
 				 &m->bundle_err);
 	m->flows = published_flows(m);
 	return NULL;
@@ -1169,6 +1179,10 @@ static void *migrate_main(void *arg)
 	json_decref(r);
 	r = NULL;
 
+	/* The images' connection is set up before the freeze: a TLS handshake, both sides
+	 * proving who they are, takes milliseconds the container would spend frozen. */
+	if (!(m->images_ssl = dial_stream(m, "images", &e)))
+		goto fail;
 	if (freeze(m, &e))
 		goto fail;
 	progress(m, "freeze", "%s paused with %d TCP connections and %d UDP sockets; its packets "
@@ -1186,7 +1200,8 @@ static void *migrate_main(void *arg)
 		uint64_t raw = 0, wire = 0;
 
 		snprintf(img, sizeof(img), "%s/images", m->dir);
-		ret = send_dir(m, "images", img, &raw, &wire, &e);
+		ret = send_dir(m, "images", img, m->images_ssl, &raw, &wire, &e);
+		m->images_ssl = NULL;
 		m->bytes += raw;
 		m->wire_bytes += wire;
 		if (ret || bundle_finish(m, &e))
@@ -1264,6 +1279,7 @@ commit:
 	return NULL;
 
 fail:
+	tls_close(m->images_ssl);
 	bundle_finish(m, NULL);
 	json_decref(m->flows);
 	if (ctl)
@@ -1561,8 +1577,13 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 		o.read_fd = true;      /* the page server answers some requests */
 		ret = relay_to_local(in->page_port, ssl, &o, &st);
 	} else if (!strcmp(kind, "images") || !strcmp(kind, "bundle")) {
-		if (!strcmp(kind, "images") && fault(a, "exit-in-transfer"))
+		if (!strcmp(kind, "images") && fault(a, "exit-in-transfer")) {
+			/* The connection comes before the freeze; the images once it is dumped. */
+			struct pollfd pf = { .fd = SSL_get_fd(ssl), .events = POLLIN };
+
+			poll(&pf, 1, STREAM_WAIT_MS);
 			_exit(3);
+		}
 		char *dir = !strcmp(kind, "images") ? in->images : in->bundle;
 		char *argv[] = { "/bin/tar", "-C", dir, "--xattrs", "--xattrs-include=trusted.*",
 				 "--numeric-owner", "-xpf", "-", NULL };
@@ -1938,7 +1959,6 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		lazy_watch(d);
 	if (container_started(a, &d->c, e))
 		log_warn("migration %s: restored, but: %s", d->in.id, e->msg);
-	cluster_sync(a);
 	pthread_mutex_unlock(&a->lock);
 	*reply = json_pack("{s:b, s:I, s:I, s:i, s:I}", "ok", 1,
 			   "restore_ms", (json_int_t)(now_ms() - t0), "runc_restore_ms", (json_int_t)t_runc,
@@ -1999,6 +2019,12 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 		goto fail_registered;
 	incoming_remove(&d->in);
 	peer_send(ssl, reply);
+	/* The rest of cluster state catches up once the source has its answer: a full sync
+	 * takes 5-6 ms, and nothing the released packets need waits for it (the endpoint,
+	 * its policy and the return flows are in place; delivery here goes by endpoint). */
+	pthread_mutex_lock(&a->lock);
+	cluster_sync(a);
+	pthread_mutex_unlock(&a->lock);
 	publish_here(d, ssl);
 	remove_dir(a, d->in.dir);
 	log_info("migration %s: %s runs here", id, d->c.name);
