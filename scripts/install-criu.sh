@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Provides a CRIU >= 4.2 for live migration at $PETREL_CRIU_PREFIX (default /opt/petrel/criu),
-# with a wrapper at <prefix>/bin/criu. A suitable `criu` already in PATH is used as it is.
-# Otherwise (Debian 12 ships 3.17, which fails on newer kernels) CRIU and its library chain
-# are downloaded from Debian's unstable suite with a private apt configuration, unpacked
-# into the prefix and run through the prefix's own dynamic loader: the system's sources,
-# libc and packages are never touched. Idempotent: a working install is left alone.
+# with a launcher at <prefix>/bin/criu (scripts/criu-launcher.c: it also replays CRIU's
+# answer to runc's version probe, recorded here). A suitable `criu` already in PATH is used
+# as it is. Otherwise (Debian 12 ships 3.17, which fails on newer kernels) CRIU and its
+# library chain are downloaded from Debian's unstable suite with a private apt
+# configuration, unpacked into the prefix and run through the prefix's own dynamic loader:
+# the system's sources, libc and packages are never touched. Idempotent: a working install
+# is left alone.
 set -euo pipefail
 PREFIX=${PETREL_CRIU_PREFIX:-/opt/petrel/criu}
 WRAPPER=$PREFIX/bin/criu
+REPLY=$PREFIX/version-reply.bin
+LAUNCHER_SRC=$(cd "$(dirname "$0")" && pwd)/criu-launcher.c
 MIN_MAJOR=4 MIN_MINOR=2
 
 say() { echo "install-criu: $*"; }
@@ -23,19 +27,60 @@ version_ok() {   # criu-binary → 0 if its version is >= 4.2
 
 works() { "$1" check 2>&1 | grep -q "Looks good"; }
 
-if [ -x "$WRAPPER" ] && version_ok "$WRAPPER" && works "$WRAPPER"; then
+# launcher CRIU [LOADER LIBRARY-PATH]: builds <prefix>/bin/criu for that CRIU, then records
+# the real CRIU's reply to a version request (type VERSION, 10) made the way runc makes it.
+launcher() {
+	local defs=(-DCRIU_BIN="\"$1\"" -DVERSION_REPLY="\"$REPLY\"")
+	[ -z "${2:-}" ] || defs+=(-DCRIU_LD="\"$2\"" -DCRIU_LIBS="\"$3\"")
+	rm -f "$REPLY"
+	cc -O2 -Wall -Werror "${defs[@]}" -o "$WRAPPER.new" "$LAUNCHER_SRC"
+	mv "$WRAPPER.new" "$WRAPPER"
+	python3 - "$WRAPPER" "$REPLY" <<'PY'
+import socket, subprocess, sys
+ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+p = subprocess.Popen([sys.argv[1], "swrk", str(theirs.fileno())], pass_fds=[theirs.fileno()])
+theirs.close()
+ours.send(b"\x08\x0a")
+ours.settimeout(10)
+reply = ours.recv(4096)
+p.wait(10)
+# type VERSION, success true: anything else is not recorded (every probe then goes to CRIU).
+if reply.startswith(b"\x08\x0a\x10\x01"):
+    open(sys.argv[2], "wb").write(reply)
+PY
+}
+
+launcher_current() {
+	[ -x "$WRAPPER" ] && [ -s "$REPLY" ] && [ "$(head -c 2 "$WRAPPER")" != "#!" ] &&
+		[ "$WRAPPER" -nt "$LAUNCHER_SRC" ]
+}
+
+if launcher_current && version_ok "$WRAPPER" && works "$WRAPPER"; then
 	say "$($WRAPPER --version | head -1) at $WRAPPER (already installed)"
 	exit 0
 fi
 [ "$(id -u)" -eq 0 ] || { say "run as root" >&2; exit 1; }
 mkdir -p "$PREFIX/bin"
 
-# A good CRIU on the PATH (a newer distribution): point the wrapper at it.
+# A good CRIU on the PATH (a newer distribution): the launcher runs it.
 if sys=$(command -v criu 2>/dev/null) && [ "$sys" != "$WRAPPER" ] && version_ok "$sys" && works "$sys"; then
-	printf '#!/bin/sh\nexec %s "$@"\n' "$sys" > "$WRAPPER"
-	chmod 755 "$WRAPPER"
+	launcher "$sys"
 	say "using $($sys --version | head -1) from $sys"
 	exit 0
+fi
+
+R=$PREFIX/root
+LIBS="$R/usr/lib/x86_64-linux-gnu:$R/lib/x86_64-linux-gnu"
+find_loader() {
+	ls "$R"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$R"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 2>/dev/null | head -1 || true
+}
+# An earlier install's CRIU, from before the launcher: only the launcher is new.
+if [ -x "$R/usr/sbin/criu" ] && LD=$(find_loader) && [ -n "$LD" ]; then
+	launcher "$R/usr/sbin/criu" "$LD" "$LIBS"
+	if version_ok "$WRAPPER" && works "$WRAPPER"; then
+		say "$($WRAPPER --version | head -1) at $WRAPPER (launcher updated)"
+		exit 0
+	fi
 fi
 
 # Same mirror as the system's own sources, suite unstable.
@@ -62,16 +107,10 @@ say "downloading $(echo "$pkgs" | wc -w) packages"
 for deb in "$APT"/debs/*.deb; do
 	dpkg -x "$deb" "$PREFIX/root"
 done
-R=$PREFIX/root
-LD=$(ls "$R"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$R"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 2>/dev/null | head -1 || true)
+LD=$(find_loader)
 [ -n "$LD" ] || { say "no dynamic loader in the downloaded libc6" >&2; exit 1; }
-LIBS="$R/usr/lib/x86_64-linux-gnu:$R/lib/x86_64-linux-gnu"
-cat > "$WRAPPER" <<WRAP
-#!/bin/sh
-# CRIU $candidate from Debian unstable, run with its own libc (installed by petrel).
-exec $LD --library-path $LIBS $R/usr/sbin/criu "\$@"
-WRAP
-chmod 755 "$WRAPPER"
+# CRIU from Debian unstable, run with its own libc.
+launcher "$R/usr/sbin/criu" "$LD" "$LIBS"
 rm -rf "$APT"
 if ! version_ok "$WRAPPER"; then
 	say "installed CRIU is older than $MIN_MAJOR.$MIN_MINOR: $($WRAPPER --version 2>&1 | head -1)" >&2
