@@ -323,6 +323,13 @@ static int on_event(const struct store_event *ev, void *arg)
 {
 	struct agent *a = arg;
 
+	/* An endpoint this node is migrating away: its destination's commit lands here a few
+	 * ms before the answer, and a sync now would make the migration, holding the client's
+	 * packets, wait for the lock. The migration points the location itself and syncs in
+	 * full when it ends, committed or rolled back. */
+	if (!strncmp(ev->key, KEY_ENDPOINTS, strlen(KEY_ENDPOINTS)) &&
+	    migrate_held(a, ev->key + strlen(KEY_ENDPOINTS)))
+		return a->stopping;
 	if (!strncmp(ev->key, KEY_NODES, strlen(KEY_NODES)) ||
 	    !strncmp(ev->key, KEY_ENDPOINTS, strlen(KEY_ENDPOINTS)) ||
 	    !strncmp(ev->key, "/petrel/policies/", 17) || !strncmp(ev->key, "/petrel/ioam/", 13)) {
