@@ -75,6 +75,7 @@ struct incoming {
 	int page_port;
 	pid_t page_server;
 	bool lazy;                      /* pages come on demand after the restore */
+	bool bundle_ready;              /* overlay mounted and config written (bundle_landed) */
 	int streams_done, streams_failed;
 	uint64_t bytes;
 	struct incoming *next;
@@ -635,9 +636,12 @@ static SSL *dial_stream(struct mig *m, const char *kind, struct api_error *e)
 	return ssl;
 }
 
-/* dir as a tar stream on ssl (dialled with dial_stream; closed here), or on a new one. */
-static int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, uint64_t *raw,
-		    uint64_t *wire, struct api_error *e)
+/* dir as a tar stream on ssl (dialled with dial_stream; closed here), or on a new one.
+ * confirm: wait for the destination to say it unpacked everything. The images do not:
+ * the restore request follows them at once, and the destination waits for its streams
+ * before it restores (and fails the restore if one failed). */
+static int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, bool confirm,
+		    uint64_t *raw, uint64_t *wire, struct api_error *e)
 {
 	/* The bundle goes without its mount point and overlay work dir: its writable layer,
 	 * its captured output (so `petrel logs` continues) and runc's files. */
@@ -662,12 +666,11 @@ static int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, 
 	ret = pid < 0 ? (int)pid : relay_run(p[0], ssl, &o, &st);
 	close(p[0]);
 	status = pid < 0 ? -1 : proc_wait(pid, STREAM_WAIT_MS);
-	/* The destination confirms it unpacked everything. */
-	r = ret ? NULL : peer_recv(ssl);
+	r = ret || !confirm ? NULL : peer_recv(ssl);
 	tls_close(ssl);
 	*raw = st.raw_out;
 	*wire = st.wire_out;
-	if (ret || status || !json_is_true(json_object_get(r, "ok"))) {
+	if (ret || status || (confirm && !json_is_true(json_object_get(r, "ok")))) {
 		api_fail(e, 502, NULL, "sending the %s to %s failed: %s", kind, m->to,
 			 r ? json_string_value(json_object_get(r, "error")) ?: "?" :
 			 status ? "tar failed" : strerror(-ret ? -ret : EIO));
@@ -686,8 +689,8 @@ static void *bundle_main(void *arg)
 	char bundle[CONFIG_STR + 64];
 
 	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
-	m->bundle_ret = send_dir(m, "bundle", bundle, NULL, &m->bundle_raw, &m->bundle_wire,
-				 &m->bundle_err);
+	m->bundle_ret = send_dir(m, "bundle", bundle, NULL, true, &m->bundle_raw,
+				 &m->bundle_wire, &m->bundle_err);
 	m->flows = published_flows(m);
 	return NULL;
 }
@@ -1200,7 +1203,7 @@ static void *migrate_main(void *arg)
 		uint64_t raw = 0, wire = 0;
 
 		snprintf(img, sizeof(img), "%s/images", m->dir);
-		ret = send_dir(m, "images", img, m->images_ssl, &raw, &wire, &e);
+		ret = send_dir(m, "images", img, m->images_ssl, false, &raw, &wire, &e);
 		m->images_ssl = NULL;
 		m->bytes += raw;
 		m->wire_bytes += wire;
@@ -1530,6 +1533,8 @@ static void stop_page_server(struct incoming *in)
 	}
 }
 
+static void bundle_landed(struct agent *a, struct incoming *in);
+
 /* Relay a peer stream to and from a CRIU server listening on this node's loopback. */
 static int relay_to_local(int port, SSL *ssl, const struct relay_opts *o, struct relay_stats *st)
 {
@@ -1604,6 +1609,8 @@ void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *h
 			peer_reply_error(ssl, "unpacking the %s failed: %s", kind, strerror(-ret));
 		else
 			peer_send(ssl, json_pack("{s:b}", "ok", 1));
+		if (!ret && !strcmp(kind, "bundle"))
+			bundle_landed(a, in);
 	}
 	pthread_mutex_lock(&mu);
 	if (ret)
@@ -1725,8 +1732,9 @@ static int lazy_start(struct dest *d, struct api_error *e)
 	if (d->lazy_daemon < 0)
 		return api_fail(e, 500, NULL, "cannot start CRIU's lazy-pages daemon");
 	snprintf(sock, sizeof(sock), "%s/lazy-pages.socket", d->in.work);
-	for (int i = 0; i < 1000 && access(sock, F_OK); i++)
-		usleep(10 * 1000);
+	/* Inside the freeze: look often. */
+	for (int i = 0; i < 10000 && access(sock, F_OK); i++)
+		usleep(1000);
 	if (access(sock, F_OK))
 		return api_fail(e, 500, "see lazy-pages.log", "CRIU's lazy-pages daemon did not start");
 	return 0;
@@ -1866,6 +1874,8 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 	pthread_mutex_unlock(&a->lock);
 	if (ret)
 		return -1;
+	snprintf(d->c.node, sizeof(d->c.node), "%s", a->cfg.node);
+	snprintf(d->c.netns, sizeof(d->c.netns), "%s", d->ep.netns);
 	snprintf(d->in.dir, sizeof(d->in.dir), "%s/migrations/%s", a->cfg.state_dir, d->in.id);
 	snprintf(d->in.images, sizeof(d->in.images), "%s/images", d->in.dir);
 	snprintf(d->in.work, sizeof(d->in.work), "%s/work", d->in.dir);
@@ -1875,6 +1885,34 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 	    (ret = mkdir_p(d->in.bundle, 0755)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", d->in.dir, strerror(-ret));
 	return d->in.lazy ? 0 : start_page_server(&d->in, &d->v, e);
+}
+
+/* The bundle's config and CRIU options, and the overlay over the unpacked writable layer.
+ * Called with the agent lock held. */
+static int dest_write_bundle(struct dest *d, struct api_error *e)
+{
+	int ret = container_write_bundle(d->a, &d->c, e);
+
+	if (!ret && (ret = container_criu_options(d->a, d->c.name, true)))
+		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
+	d->in.bundle_ready = ret == 0;
+	return ret;
+}
+
+/* The writable layer and runc's files have landed (the source sends them while CRIU still
+ * dumps): the overlay is mounted and the config written now rather than inside the
+ * restore, 2-3 ms of the freeze. A failure here is only logged: the restore tries again
+ * and reports it. */
+static void bundle_landed(struct agent *a, struct incoming *in)
+{
+	struct dest *d = (struct dest *)((char *)in - offsetof(struct dest, in));
+	struct api_error e = { 0 };
+
+	pthread_mutex_lock(&a->lock);
+	dest_write_bundle(d, &e);
+	pthread_mutex_unlock(&a->lock);
+	if (e.status)
+		log_warn("migration %s: early bundle: %s", in->id, e.msg);
 }
 
 static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_error *e)
@@ -1909,8 +1947,6 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	}
 	container_bundle_dir(a, d->c.name, bundle, sizeof(bundle));
 	container_bundle_file(a, d->c.name, CT_PID_FILE, pidfile, sizeof(pidfile));
-	snprintf(d->c.node, sizeof(d->c.node), "%s", a->cfg.node);
-	snprintf(d->c.netns, sizeof(d->c.netns), "%s", d->ep.netns);
 	pthread_mutex_lock(&a->lock);
 	/* Before the process runs: its very first reply to such a flow must take the detour. */
 	flows = add_return_flows(a, json_object_get(msg, "flows"));
@@ -1923,9 +1959,7 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 			container_runc(a, stale, NULL, e);
 		memset(e, 0, sizeof(*e));
 	}
-	ret = container_write_bundle(a, &d->c, e);
-	if (!ret && (ret = container_criu_options(a, d->c.name, true)))
-		api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
+	ret = d->in.bundle_ready ? 0 : dest_write_bundle(d, e);
 	if (!ret) {
 		t_runc = now_ms();
 		ret = container_runc_attached(a, d->c.name, argv, e);
