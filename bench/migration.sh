@@ -14,15 +14,19 @@
 # refuses is reported with its reason.
 # The lab sizes the host's conntrack hash to CT_BUCKETS (default 16384; 0 leaves it alone):
 # CRIU walks every bucket twice inside each freeze. The old size is put back at the end.
-# Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS]
+# The median of each phase of the freeze (phases_ms) is logged per row.
+# Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS] [-w "echo mem64 mem512"] [-S]
+#   -w  the part-2 workloads to run; -S  skip part 1 (the streams)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=20 T=20
-while getopts n:t:h o; do
+N=20 T=20 WORKLOADS="echo mem64 mem512" STREAMS=1
+while getopts n:t:w:Sh o; do
 	case $o in
 	n) N=$OPTARG ;;
 	t) T=$OPTARG ;;
-	*) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	w) WORKLOADS=$OPTARG ;;
+	S) STREAMS=0 ;;
+	*) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 PETREL=build/bin/petrel
@@ -53,6 +57,7 @@ p lab up --name "$LAB" --nodes 3 --mode native "${CT_OPT[@]}" >/dev/null 2>&1
 N1=$(p -j lab status | jq -r '.nodes[] | select(.name=="node1") | .ipv4')
 
 # ---- part 1: streams through node1's published ports, migrations at T/4 and T/2
+if [ "$STREAMS" = 1 ]; then
 p --node node1 run iperf --rootfs "$ROOTFS" --publish 5201:5201/tcp --publish 5202:5202/tcp \
 	--publish 5202:5202/udp -- sh -c 'iperf3 -s -p 5201 & exec iperf3 -s -p 5202' >/dev/null
 sleep 1
@@ -96,6 +101,7 @@ plot '$TMP/udp.tsv' using 1:3 with steps lw 2 notitle
 unset multiplot
 EOF
 p --node node1 rm iperf --force >/dev/null 2>&1 || true
+fi
 
 # ---- part 2: frozen_ms / total_ms / client stall over N migrations
 declare -A CMD=(
@@ -114,13 +120,13 @@ stats() {   # FILE (one number per line) -> "median p95"
 	echo "| workload | mode | migrations | frozen_ms median | frozen_ms p95 | total_ms median | total_ms p95 | client stall ms median | p95 | sessions broken |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$TMP/table.md"
-for w in echo mem64 mem512; do
+for w in $WORKLOADS; do
 for mode in default lazy; do
 	flag=$([ $mode = lazy ] && echo --lazy || true)
 	eval "p --node node1 run $w --rootfs $ROOTFS -- ${CMD[$w]}" >/dev/null
 	ip=$(p --node node1 -j ps | jq -r ".[] | select(.name==\"$w\") | .ipv4")
 	sleep $([ $w = mem512 ] && echo 4 || echo 1)
-	: >"$TMP/frozen" ; : >"$TMP/total"; : >"$TMP/stall"
+	: >"$TMP/frozen" ; : >"$TMP/total"; : >"$TMP/stall"; : >"$TMP/reports"
 	broken=0 at=node1 done_n=0 refused=""
 	for i in $(seq "$N"); do
 		to=$([ $at = node1 ] && echo node2 || echo node1)
@@ -132,6 +138,7 @@ for mode in default lazy; do
 		if r=$(p -j migrate "$w" --to "$to" $flag 2>"$TMP/err"); then
 			echo "$r" | jq -r .frozen_ms >>"$TMP/frozen"
 			echo "$r" | jq -r .total_ms >>"$TMP/total"
+			echo "$r" | jq -c .phases_ms >>"$TMP/reports"
 			at=$to done_n=$((done_n + 1))
 		else
 			refused=$(grep -m1 '^petrel:' "$TMP/err" | sed 's/^petrel: //; s/|/\//g')
@@ -152,6 +159,8 @@ for mode in default lazy; do
 		echo "| $w | $mode | $done_n/$N | $fm | $fp | $tm | $tp | $sm | $sp | $broken |" >>"$TMP/table.md"
 	fi
 	log "$w $mode: frozen $fm/$fp total $tm/$tp stall $sm/$sp broken $broken"
+	log "$w $mode: median phases_ms $(jq -rs 'if length == 0 then "-" else
+		. as $r | [.[0] | keys_unsorted[] | . as $k | "\($k) \([$r[][$k]] | sort | .[length / 2 | floor])"] | join(", ") end' "$TMP/reports")"
 	p --node "$at" rm "$w" --force >/dev/null 2>&1 || true
 done
 done
@@ -159,11 +168,15 @@ done
 {
 	echo "## Live migration benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r))"
 	echo
+	if [ "$STREAMS" = 1 ]; then
 	echo "Streams through node1's published ports (bench/out/migration-streams.svg):"
 	echo "first migration $(jq -c '{frozen_ms, total_ms, published_flows}' "$TMP/m1.json" 2>/dev/null),"
 	echo "second $(jq -c '{frozen_ms, total_ms, published_flows}' "$TMP/m2.json" 2>/dev/null);"
 	echo "TCP stream ${tcp_err:+broke: $tcp_err}${tcp_err:-kept going}, UDP stream ${udp_err:+broke: $udp_err}${udp_err:-kept going};"
 	echo "UDP loss over the whole run $(jq -r '.end.sum.lost_percent // "?"' "$TMP/udp.json" 2>/dev/null)%."
+	else
+	echo "Streams: not run (-S)."
+	fi
 	echo
 	cat "$TMP/table.md"
 } | tee "$OUT/migration.md"
