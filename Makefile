@@ -34,9 +34,9 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRCS := $(wildcard bench/tools/*.c)
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-# agent objects except main.c form a library so BPF tests can reuse the loader.
+# agent objects except the programs' mains form a library so BPF tests can reuse the loader.
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/%.o)
-AGENT_LIB_OBJS := $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJS))
+AGENT_LIB_OBJS := $(filter-out $(BUILD)/agent/main.o $(BUILD)/agent/criu_hook.o,$(AGENT_OBJS))
 CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 CNI_OBJS   := $(CNI_SRCS:%.c=$(BUILD)/%.o)
 SKELS      := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/include/%.skel.h)
@@ -45,7 +45,8 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BPFT_BINS  := $(BPFT_SRCS:tests/bpf/%.c=$(BUILD)/tests/%)
 BENCH_BINS := $(BENCH_SRCS:bench/tools/%.c=$(BUILD)/bench/%)
 
-BINS := $(BUILD)/bin/petrel $(BUILD)/bin/petreld $(if $(CNI_SRCS),$(BUILD)/bin/petrel-cni)
+BINS := $(BUILD)/bin/petrel $(BUILD)/bin/petreld $(BUILD)/bin/petrel-criu-hook \
+        $(if $(CNI_SRCS),$(BUILD)/bin/petrel-cni)
 
 .PHONY: all deps demo test check unit bpftest install clean fuzz bench
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
@@ -89,6 +90,13 @@ $(BUILD)/bin/petreld: $(BUILD)/agent/main.o $(BUILD)/libpetrel-agent.a $(BUILD)/
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# CRIU's action script during a migration's dump (agent/criu_hook.c): no libraries, so
+# that it starts fast.
+$(BUILD)/bin/petrel-criu-hook: $(BUILD)/agent/criu_hook.o
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/bin/petrel: $(CLI_OBJS) $(BUILD)/libpetrel.a
 	@mkdir -p $(@D)

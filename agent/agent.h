@@ -152,6 +152,13 @@ int container_runc_attached(struct agent *a, const char *name, char *const runc_
 /* runc --root R ARGS... with stdin /dev/null; *out (may be NULL) gets stdout, caller frees;
  * on failure e carries runc's stderr. */
 int container_runc(struct agent *a, char *const runc_args[], char **out, struct api_error *e);
+/* The same call started in the background, "NAME=value" extra_env entries added to its
+ * environment and its output into the file out_path (pid or -errno); then waited for,
+ * its failure turned into e with what it printed. */
+pid_t container_runc_start(struct agent *a, char *const runc_args[], char *const extra_env[],
+			   const char *out_path);
+int container_runc_finish(pid_t pid, char *const runc_args[], const char *out_path,
+			  int timeout_ms, struct api_error *e);
 /* After `runc run|restore --detach`: read the pid from <bundle>/init.pid (or `runc state`), set node, state
  * "running" and pid in *c, store it, and watch the process (its exit sets "exited" with
  * exit_code, unless the record's state is no longer "running", e.g. "migrating"). */
@@ -169,8 +176,9 @@ int container_remove(struct agent *a, const char *name, bool force, struct api_e
  * --detach, attached to the log pump, then container_started). */
 #define CRIU_PATH      "/opt/petrel/criu/bin/criu"
 const char *container_criu_path(void);
-/* CRIU's options for the container's next checkpoint/restore: a migration's, or none. */
-int container_criu_options(struct agent *a, const char *name, bool migrating);
+/* CRIU's options for the container's next checkpoint/restore: a migration's (with the
+ * action script hook, when not NULL), or none. */
+int container_criu_options(struct agent *a, const char *name, bool migrating, const char *hook);
 int container_freeze(struct agent *a, const struct container *c, bool freeze, struct api_error *e);
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e);

@@ -681,7 +681,7 @@ static bool cgroup_yard(void)
  * A migration also passes the masked directories as external mounts: CRIU would otherwise
  * dump each empty tmpfs with a tar and a gzip and restore it with a tar (3-4 ms apiece,
  * frozen). The destination hides them under a read-only bind of an empty directory. */
-int container_criu_options(struct agent *a, const char *name, bool migrating)
+int container_criu_options(struct agent *a, const char *name, bool migrating, const char *hook)
 {
 	char path[CONFIG_STR + 256], empty[CONFIG_STR + 16], *text = NULL;
 	size_t len = 0;
@@ -702,6 +702,8 @@ int container_criu_options(struct agent *a, const char *name, bool migrating)
 	fprintf(f, "external mnt[petrel-masked]:%s\n", empty);
 	if (cgroup_yard())
 		fprintf(f, "cgroup-yard %s\n", CGROUP_ROOT);
+	if (hook)
+		fprintf(f, "action-script %s\n", hook);
 	if (fclose(f))
 		return -ENOMEM;
 	ret = write_file_atomic(path, text);
@@ -724,7 +726,7 @@ int container_checkpoint(struct agent *a, const char *name, const char *image_di
 		return api_fail(e, 400, NULL, "image directory '%s' must be an absolute path", image_dir);
 	if ((ret = mkdir_p(image_dir, 0700)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", image_dir, strerror(-ret));
-	if ((ret = container_criu_options(a, name, false)))
+	if ((ret = container_criu_options(a, name, false, NULL)))
 		return api_fail(e, 500, NULL, "cannot reset CRIU's options: %s", strerror(-ret));
 	args[n++] = (char *)"--criu";
 	args[n++] = (char *)container_criu_path();
@@ -775,7 +777,7 @@ int container_restore(struct agent *a, const char *name, const char *image_dir, 
 	container_bundle_dir(a, name, bundle, sizeof(bundle));
 	container_bundle_file(a, name, CT_PID_FILE, pidfile, sizeof(pidfile));
 	runc_quiet(a, "delete", "--force", name);   /* a stopped container's leftover state */
-	if (container_criu_options(a, name, false))
+	if (container_criu_options(a, name, false, NULL))
 		return api_fail(e, 500, NULL, "cannot reset CRIU's options for '%s'", name);
 	if (container_write_bundle(a, &c, e) || container_runc_attached(a, name, args, e) ||
 	    container_started(a, &c, e))

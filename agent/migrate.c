@@ -6,9 +6,10 @@
  *                                         ── migrate ─► endpoint with the same IPs and
  *                                                        MAC in a new netns, packets
  *                                                        held (NFQUEUE), page server
- *   freeze (runc pause); the datapath
- *   sends the container's packets to the
- *   destination, where they are held
+ *   runc checkpoint starts; CRIU's pre-dump
+ *   hook has petreld hold the container's
+ *   packets here and freeze it (cgroup
+ *   freezer)
  *   dump: pages ──────────────────────────── stream ──► page server (zstd over mTLS)
  *   images, bundle + writable layer (tar) ── stream ──► image dir, bundle dir
  *   published-port flows (conntrack) ─────── restore ─► runc restore, return flows,
@@ -23,7 +24,9 @@
  * so a source that loses the confirmation decides from cluster state: never two copies. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +38,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
@@ -327,6 +332,8 @@ struct mig {
 	int page_listen;
 	pthread_t page_thread;
 	SSL *images_ssl;                /* dialled before the freeze, used after the dump */
+	pid_t ckpt_pid;                 /* runc checkpoint, until checkpoint_reap */
+	char ckpt_out[MIGRATION_DIR_MAX + 16];
 	int page_ret;
 	struct relay_stats page_stats;
 	/* the bundle stream, sent while CRIU dumps (the frozen container writes nothing), and
@@ -663,9 +670,12 @@ static int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, 
 	fds[1] = p[1];
 	pid = proc_spawn(argv, fds, -1);
 	close(p[1]);
+	int64_t tt0 = now_ms();
 	ret = pid < 0 ? (int)pid : relay_run(p[0], ssl, &o, &st);
+	int64_t tt1 = now_ms();
 	close(p[0]);
 	status = pid < 0 ? -1 : proc_wait(pid, STREAM_WAIT_MS);
+	log_info("TIMING send_dir %s spawn+relay %lld wait %lld", kind, (long long)(tt1 - tt0), (long long)(now_ms() - tt1));
 	r = ret || !confirm ? NULL : peer_recv(ssl);
 	tls_close(ssl);
 	*raw = st.raw_out;
@@ -963,7 +973,7 @@ static int dump_lazy(struct mig *m, struct api_error *e)
 	snprintf(work, sizeof(work), "%s/work", m->dir);
 	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
-	if ((ret = container_criu_options(m->a, m->name, true)))
+	if ((ret = container_criu_options(m->a, m->name, true, NULL)))
 		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	m->lazy_port = free_port();
 	snprintf(ps, sizeof(ps), "127.0.0.1:%d", m->lazy_port);
@@ -990,18 +1000,111 @@ static void lazy_abort(struct mig *m)
 	lazy_register(m->id, 0);
 }
 
-static int dump(struct mig *m, struct api_error *e)
+/* Frozen: report it, and send the writable layer while CRIU dumps (nothing writes to it
+ * now). */
+static void frozen_go(struct mig *m)
+{
+	progress(m, "freeze", "%s paused with %d TCP connections and %d UDP sockets; its packets "
+		 "are held here", m->name, m->tcp, m->udp);
+	progress(m, "dump", "checkpointing; memory streams to %s", m->to);
+	bundle_start(m);
+}
+
+static char criu_hook_path[PATH_MAX];
+
+static void criu_hook_find(void)
+{
+	ssize_t n = readlink("/proc/self/exe", criu_hook_path, sizeof(criu_hook_path) - 32);
+	char *slash;
+
+	criu_hook_path[n > 0 ? n : 0] = 0;
+	slash = strrchr(criu_hook_path, '/');
+	if (!slash)
+		criu_hook_path[0] = 0;
+	else
+		strcpy(slash + 1, "petrel-criu-hook");
+	if (criu_hook_path[0] && access(criu_hook_path, X_OK))
+		criu_hook_path[0] = 0;
+}
+
+/* petrel-criu-hook next to petreld, or NULL: then the container is frozen before runc
+ * starts, and the client's stall also pays for runc's and CRIU's start. */
+static const char *criu_hook(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, criu_hook_find);
+	return criu_hook_path[0] ? criu_hook_path : NULL;
+}
+
+/* One request of the hook (see agent/criu_hook.c), want: "freeze" (pre-dump: hold the
+ * packets and freeze the container now) or "dumped" (post-dump: every image is written).
+ * Returns 0 once done, -1 with e set otherwise; either way the hook gets its answer. */
+static int serve_hook(struct mig *m, int listen_fd, pid_t runc, const char *want,
+		      struct api_error *e)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, runc, 0), fd, ret;
+	struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+	char req[16] = { 0 };
+
+	ret = poll(p, pidfd >= 0 ? 2 : 1, RESTORE_MS);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (ret <= 0 || !(p[0].revents & POLLIN))
+		return api_fail(e, 500, "see dump.log in the migration directory",
+				"runc checkpoint ended before CRIU's %s hook",
+				strcmp(want, "freeze") ? "post-dump" : "pre-dump");
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return api_fail(e, 500, NULL, "CRIU's hook: %s", strerror(errno));
+	if (read(fd, req, sizeof(req) - 1) <= 0 || strncmp(req, want, strlen(want)))
+		ret = api_fail(e, 500, NULL, "CRIU's hook did not say '%s'", want);
+	else
+		ret = strcmp(want, "freeze") ? 0 : freeze(m, e);
+	if (write(fd, ret ? "fail\n" : "ok\n", ret ? 5 : 3) < 0 && !ret)
+		ret = api_fail(e, 500, NULL, "CRIU's hook went away");
+	close(fd);
+	return ret;
+}
+
+/* runc checkpoint, still finishing after CRIU's post-dump hook: waited for. */
+static int checkpoint_reap(struct mig *m, struct api_error *e)
+{
+	char *verb[] = { "checkpoint", NULL };
+	struct api_error quiet = { 0 };
+	int ret;
+
+	if (m->ckpt_pid <= 0)
+		return 0;
+	ret = container_runc_finish(m->ckpt_pid, verb, m->ckpt_out, RESTORE_MS, e ? e : &quiet);
+	m->ckpt_pid = 0;
+	return ret;
+}
+
+/* The dump, default mode. With the hook, runc starts while the container still runs and
+ * CRIU's pre-dump hook has it frozen (freeze, then frozen_go) just before CRIU touches it,
+ * and its post-dump hook ends the dump: the images go while CRIU and runc wind down
+ * (checkpoint_reap waits for them). Without, the caller froze it first. */
+static int dump(struct mig *m, const char *hook, struct api_error *e)
 {
 	char bundle[CONFIG_STR + 64], img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64];
-	char *argv[24];
-	int n = 0, port = 0, ret, relay;
+	char sock[MIGRATION_DIR_MAX + 16], env[MIGRATION_DIR_MAX + 40];
+	char *argv[24], *extra_env[] = { env, NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int n = 0, port = 0, ret, relay, listen_fd = -1;
+	pid_t pid;
 
 	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
 	snprintf(img, sizeof(img), "%s/images", m->dir);
 	snprintf(work, sizeof(work), "%s/work", m->dir);
+	snprintf(sock, sizeof(sock), "%s/freeze.sock", m->dir);
+	snprintf(m->ckpt_out, sizeof(m->ckpt_out), "%s/runc.out", m->dir);
+	snprintf(env, sizeof(env), "PETREL_FREEZE_SOCKET=%s", sock);
+	if (strlen(sock) >= sizeof(sun.sun_path))
+		hook = NULL;
 	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
-	if ((ret = container_criu_options(m->a, m->name, true)))
+	if ((ret = container_criu_options(m->a, m->name, true, hook)))
 		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	if ((ret = page_relay_start(m, &port)))
 		return api_fail(e, 500, NULL, "cannot start the page relay: %s", strerror(-ret));
@@ -1010,7 +1113,7 @@ static int dump(struct mig *m, struct api_error *e)
 	argv[n++] = m->local.criu_path;
 	argv[n++] = "checkpoint";
 	argv[n++] = "--tcp-established";
-	argv[n++] = "--leave-running";      /* stays frozen: we paused it; killed on success */
+	argv[n++] = "--leave-running";      /* stays frozen: we froze it; killed on success */
 	/* The namespace's links, addresses, routes and rules need no image: petrel builds the
 	 * namespace on the destination itself. */
 	argv[n++] = "--empty-ns";
@@ -1023,9 +1126,34 @@ static int dump(struct mig *m, struct api_error *e)
 	argv[n++] = ps;
 	argv[n++] = m->name;
 	argv[n] = NULL;
-	pthread_mutex_lock(&m->a->lock);
-	ret = container_runc(m->a, argv, NULL, e);
-	pthread_mutex_unlock(&m->a->lock);
+	if (!hook) {
+		pthread_mutex_lock(&m->a->lock);
+		ret = container_runc(m->a, argv, NULL, e);
+		pthread_mutex_unlock(&m->a->lock);
+	} else {
+		strcpy(sun.sun_path, sock);
+		unlink(sock);
+		listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sun, sizeof(sun)) ||
+		    listen(listen_fd, 1)) {
+			ret = api_fail(e, 500, NULL, "CRIU's hook socket %s: %s", sock, strerror(errno));
+		} else if ((pid = container_runc_start(m->a, argv, extra_env, m->ckpt_out)) < 0) {
+			ret = api_fail(e, 500, NULL, "cannot run runc: %s", strerror((int)-pid));
+		} else {
+			m->ckpt_pid = pid;
+			ret = serve_hook(m, listen_fd, pid, "freeze", e);
+			if (!ret) {
+				frozen_go(m);
+				ret = serve_hook(m, listen_fd, pid, "dumped", e);
+			}
+			/* After a failed freeze CRIU fails too: what runc says adds nothing. */
+			if (ret || !m->ckpt_pid)
+				checkpoint_reap(m, m->frozen ? e : NULL);
+		}
+		if (listen_fd >= 0)
+			close(listen_fd);
+		unlink(sock);
+	}
 	relay = page_relay_finish(m);
 	if (ret)
 		return -1;
@@ -1148,6 +1276,7 @@ static void *migrate_main(void *arg)
 	SSL *ctl = NULL;
 	char *text;
 	bool answered = false;            /* the destination's answer came (not settled from state) */
+	const char *hook;
 	int ret;
 
 	progress(m, "check", "%s to %s", m->name, m->to);
@@ -1186,13 +1315,13 @@ static void *migrate_main(void *arg)
 	 * proving who they are, takes milliseconds the container would spend frozen. */
 	if (!(m->images_ssl = dial_stream(m, "images", &e)))
 		goto fail;
-	if (freeze(m, &e))
-		goto fail;
-	progress(m, "freeze", "%s paused with %d TCP connections and %d UDP sockets; its packets "
-		 "are held here", m->name, m->tcp, m->udp);
-	progress(m, "dump", "checkpointing; memory streams to %s", m->to);
-	bundle_start(m);
-	if (m->lazy ? dump_lazy(m, &e) : dump(m, &e))
+	hook = m->lazy ? NULL : criu_hook();
+	if (!hook) {
+		if (freeze(m, &e))
+			goto fail;
+		frozen_go(m);
+	}
+	if (m->lazy ? dump_lazy(m, &e) : dump(m, hook, &e))
 		goto fail;
 	m->t_dumped = now_ms();
 	if (fault(m->a, "source-exit-after-dump"))
@@ -1204,10 +1333,13 @@ static void *migrate_main(void *arg)
 
 		snprintf(img, sizeof(img), "%s/images", m->dir);
 		ret = send_dir(m, "images", img, m->images_ssl, false, &raw, &wire, &e);
+		log_info("TIMING images %lld", (long long)(now_ms() - m->t_dumped));
 		m->images_ssl = NULL;
 		m->bytes += raw;
 		m->wire_bytes += wire;
-		if (ret || bundle_finish(m, &e))
+		int bf = bundle_finish(m, &e);
+		log_info("TIMING bundle %lld", (long long)(now_ms() - m->t_dumped));
+		if (ret || bf)
 			goto fail;
 	}
 	m->t_sent = now_ms();
@@ -1219,6 +1351,11 @@ static void *migrate_main(void *arg)
 		r = NULL;
 		goto lost;
 	}
+	/* The images were complete at CRIU's post-dump hook; runc's own end changes nothing
+	 * now, but the frozen copy is only removed after it. */
+	if (checkpoint_reap(m, &e))
+		log_warn("migrate %s: after its post-dump hook, %s", m->name, e.msg);
+	memset(&e, 0, sizeof(e));
 	r = peer_recv(ctl);
 	if (!r)
 		goto lost;
@@ -1231,6 +1368,7 @@ static void *migrate_main(void *arg)
 	answered = true;
 	goto commit;
 lost:
+	checkpoint_reap(m, NULL);
 	/* The answer is lost: cluster state says who runs the container. */
 	if (!destination_owns(m)) {
 		api_fail(&e, 502, NULL, "node %s stopped answering during the restore", m->to);
@@ -1282,6 +1420,7 @@ commit:
 	return NULL;
 
 fail:
+	checkpoint_reap(m, NULL);      /* CRIU may still be winding down: before the thaw */
 	tls_close(m->images_ssl);
 	bundle_finish(m, NULL);
 	json_decref(m->flows);
@@ -1893,7 +2032,7 @@ static int dest_write_bundle(struct dest *d, struct api_error *e)
 {
 	int ret = container_write_bundle(d->a, &d->c, e);
 
-	if (!ret && (ret = container_criu_options(d->a, d->c.name, true)))
+	if (!ret && (ret = container_criu_options(d->a, d->c.name, true, NULL)))
 		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	d->in.bundle_ready = ret == 0;
 	return ret;

@@ -406,6 +406,46 @@ int container_runc(struct agent *a, char *const runc_args[], char **out, struct 
 	return -1;
 }
 
+pid_t container_runc_start(struct agent *a, char *const runc_args[], char *const extra_env[],
+			   const char *out_path)
+{
+	char root[CONFIG_STR + 8], *argv[RUNC_MAX_ARGS];
+	int fd;
+	pid_t pid;
+
+	if (runc_argv(a, root, sizeof(root), NULL, runc_args, argv) < 0)
+		return -E2BIG;
+	fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	become_subreaper();
+	pid = proc_spawn_env(RUNC_PATH, argv, (int[3]){ -1, fd, fd }, -1, false, extra_env);
+	close(fd);
+	return pid;
+}
+
+int container_runc_finish(pid_t pid, char *const runc_args[], const char *out_path,
+			  int timeout_ms, struct api_error *e)
+{
+	char *text = NULL;
+	size_t n;
+	int ret = proc_wait(pid, timeout_ms);
+
+	if (ret == 0)
+		return 0;
+	if (ret < 0)
+		return api_fail(e, 500, NULL, "runc %s: %s", runc_args[0][0] == '-' ? "call" : runc_args[0],
+				strerror(-ret));
+	read_file(out_path, &text);
+	n = text ? strlen(text) : 0;
+	while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+		text[--n] = 0;
+	runc_failed(e, runc_args, ret >= 128 ? W_EXITCODE(0, ret - 128) : W_EXITCODE(ret, 0),
+		    text ? text : "");
+	free(text);
+	return -1;
+}
+
 /* `runc state NAME`: pid and status ("created", "running", "paused", "stopped"). */
 int container_runc_state(struct agent *a, const char *name, int *pid, char *status, size_t len)
 {

@@ -23,12 +23,30 @@
 pid_t proc_spawn_ex(const char *path, char *const argv[], const int fds[3], int keep_fd,
 		    bool setsid)
 {
+	return proc_spawn_env(path, argv, fds, keep_fd, setsid, NULL);
+}
+
+pid_t proc_spawn_env(const char *path, char *const argv[], const int fds[3], int keep_fd,
+		     bool setsid, char *const extra_env[])
+{
+	size_t n_env = 0, n_extra = 0;
+	char **env = environ;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, defaults;
 	pid_t pid;
 	int ret;
 
+	if (extra_env && extra_env[0]) {
+		while (environ[n_env])
+			n_env++;
+		while (extra_env[n_extra])
+			n_extra++;
+		if (!(env = calloc(n_env + n_extra + 1, sizeof(*env))))
+			return -ENOMEM;
+		memcpy(env, environ, n_env * sizeof(*env));
+		memcpy(env + n_env, extra_env, n_extra * sizeof(*env));
+	}
 	sigemptyset(&none);
 	sigfillset(&defaults);
 	sigdelset(&defaults, SIGKILL);
@@ -48,10 +66,12 @@ pid_t proc_spawn_ex(const char *path, char *const argv[], const int fds[3], int 
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 				 (setsid ? POSIX_SPAWN_SETSID : 0));
 	/* A bare name is looked up in PATH, as execvp would. */
-	ret = strchr(path, '/') ? posix_spawn(&pid, path, &fa, &attr, argv, environ)
-				: posix_spawnp(&pid, path, &fa, &attr, argv, environ);
+	ret = strchr(path, '/') ? posix_spawn(&pid, path, &fa, &attr, argv, env)
+				: posix_spawnp(&pid, path, &fa, &attr, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	if (env != environ)
+		free(env);
 	return ret ? -ret : pid;
 }
 

@@ -11,6 +11,10 @@
  * thread had (the agent blocks signals it waits for). Returns the pid or -errno. */
 pid_t proc_spawn_ex(const char *path, char *const argv[], const int fds[3], int keep_fd,
 		    bool setsid);
+/* proc_spawn_ex, with the "NAME=value" entries of extra_env (NULL-terminated; NULL: none)
+ * added to the child's environment. */
+pid_t proc_spawn_env(const char *path, char *const argv[], const int fds[3], int keep_fd,
+		     bool setsid, char *const extra_env[]);
 /* proc_spawn_ex(argv[0], argv, fds, keep_fd, true). */
 pid_t proc_spawn(char *const argv[], const int fds[3], int keep_fd);
 /* Wait for pid; SIGKILL it after timeout_ms (< 0: no limit). Returns its exit status
