@@ -2019,7 +2019,10 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 	snprintf(d->in.images, sizeof(d->in.images), "%s/images", d->in.dir);
 	snprintf(d->in.work, sizeof(d->in.work), "%s/work", d->in.dir);
 	container_bundle_dir(a, d->c.name, d->in.bundle, sizeof(d->in.bundle));
-	rm_tree(d->in.bundle);       /* a leftover bundle of an earlier stay on this node */
+	/* A leftover bundle of an earlier stay on this node, or of a migration here whose
+	 * agent died: its overlay may still be mounted (the bundle is mounted as it lands). */
+	container_unmount(a, d->c.name);
+	rm_tree(d->in.bundle);
 	if ((ret = mkdir_p(d->in.images, 0700)) || (ret = mkdir_p(d->in.work, 0700)) ||
 	    (ret = mkdir_p(d->in.bundle, 0755)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", d->in.dir, strerror(-ret));

@@ -205,5 +205,16 @@ ip netns exec "$LAB-node2" iptables -t raw -S | grep -q petrel-hold && fail "sta
 ok "the source agent dying with the container frozen: restarted, it resumes web"
 sleep 1
 
+# --- on to a third node: node1 -> node2 -> node3 for the flows that came in through
+# node1's port (node1 now forwards them to node3), and the in-cluster client becomes local
+restart_agent node3 ""          # the mid-transfer fault above made it exit
+r=$(migrate web node3)
+[ "$(where web)" = "node3 running" ] || fail "web is '$(where web)' after node2 -> node3"
+ok "web migrated node2 -> node3: $(echo "$r" | jq -c '{frozen_ms, tcp_connections, published_flows}')"
+got=$(echo third | timeout 5 ip netns exec "$LAB-outside" socat -T2 - "TCP:$(node_ip node3 4):8080") || true
+[ "$got" = third ] || fail "a new connection through node3:8080 answered '$got'"
+ok "a new connection through node3's published port reaches web"
+sleep 1
+
 # --- the TCP sessions survived all of it, in-cluster and through the published port
 finish tcp4 tcp6 outside
