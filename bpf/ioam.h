@@ -27,6 +27,11 @@
 #define IOAM_OPAQUE_BIT      IOAM_BIT(22)
 #define IOAM_SUPPORTED_MASK  0xfff000   /* bits 0-11 can be configured */
 
+/* ioam_flags: the roles the datapath hands packets to on the underlay device. Ingress
+ * needs no flag: from_underlay tries the tail call for Hop-by-Hop packets only, and an
+ * empty slot costs a failed call; encap is decided per packet, so it is switched off here. */
+#define IOAM_F_ENCAP         1
+
 /* Namespace map: key __u32 namespace id (host order). */
 struct ioam_ns {
 	__u32 data;                    /* namespace data, short (bit 5) */
