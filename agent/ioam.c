@@ -272,6 +272,29 @@ static int cmp_rule(const void *x, const void *y)
 	return a->spec.ns - b->spec.ns;
 }
 
+/* Forget the namespaces of the table (every possible id, read back in one batch) that
+ * are not in keep. */
+static void ns_clear_stale(int fd, const struct ns_rec *keep, size_t n)
+{
+	static struct ioam_ns vals[IOAM_NS_IDS];
+	static __u32 keys[IOAM_NS_IDS];
+	const struct ioam_ns none = { 0 };
+	__u32 count = IOAM_NS_IDS, next;
+
+	if (bpf_map_lookup_batch(fd, NULL, &next, keys, vals, &count, NULL) && errno != ENOENT)
+		return;
+	for (__u32 i = 0; i < count; i++) {
+		bool wanted = false;
+
+		if (!(vals[i].flags & IOAM_NS_KNOWN))
+			continue;
+		for (size_t j = 0; j < n && !wanted; j++)
+			wanted = keep[j].id == keys[i];
+		if (!wanted)
+			bpf_map_update_elem(fd, &keys[i], &none, BPF_ANY);
+	}
+}
+
 /* Make the maps and filters match the stored configuration. */
 int ioam_sync(struct agent *a)
 {
@@ -286,30 +309,16 @@ int ioam_sync(struct agent *a)
 	if ((ret = load_namespaces(a, &nss, &nn)) || (ret = load_rules(a, &rules, &nr)))
 		goto out;
 	node_map(a);
-	/* Namespaces: stale ones out, then every stored one in. */
-	fd_ns = bpf_map__fd(io.skel->maps.ioam_namespaces);
+	/* Namespaces: every stored one in, then the ids no longer stored out. */
+	fd_ns = bpf_map__fd(io.skel->maps.ioam_ns_table);
 	for (size_t i = 0; i < nn; i++) {
+		struct ioam_ns v = nss[i].v;
 		__u32 id = nss[i].id;
 
-		bpf_map_update_elem(fd_ns, &id, &nss[i].v, BPF_ANY);
+		v.flags = IOAM_NS_KNOWN;
+		bpf_map_update_elem(fd_ns, &id, &v, BPF_ANY);
 	}
-	{
-		__u32 stale[IOAM_MAX_NS], cur, next, *prev = NULL;
-		size_t ns_stale = 0;
-
-		while (bpf_map_get_next_key(fd_ns, prev, &next) == 0 && ns_stale < IOAM_MAX_NS) {
-			bool keep = false;
-
-			for (size_t i = 0; i < nn; i++)
-				keep |= nss[i].id == next;
-			if (!keep)
-				stale[ns_stale++] = next;
-			cur = next;
-			prev = &cur;
-		}
-		for (size_t i = 0; i < ns_stale; i++)
-			bpf_map_delete_elem(fd_ns, &stale[i]);
-	}
+	ns_clear_stale(fd_ns, nss, nn);
 	/* Encap: rules with the same destination prefix become one template; the new ones
 	 * replace the old in place, then prefixes no rule names any more go. */
 	fd_enc = bpf_map__fd(io.skel->maps.ioam_encap);

@@ -26,12 +26,20 @@ char LICENSE[] SEC("license") = "GPL";
 #include "lib/tail_map.h"
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, IOAM_MAX_NS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IOAM_NS_IDS);
 	__type(key, __u32);
 	__type(value, struct ioam_ns);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ioam_namespaces SEC(".maps");
+} ioam_ns_table SEC(".maps");
+
+/* A configured namespace, NULL for an id this node does not know. */
+static __always_inline struct ioam_ns *ns_known(__u32 id)
+{
+	struct ioam_ns *ns = bpf_map_lookup_elem(&ioam_ns_table, &id);
+
+	return ns && (ns->flags & IOAM_NS_KNOWN) ? ns : NULL;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -199,13 +207,34 @@ static __always_inline __u32 known_nodelen(__u32 type)
 	return __builtin_popcount(type & IOAM_SHORT_MASK) + 2 * __builtin_popcount(type & IOAM_WIDE_MASK);
 }
 
-/* Write this node's data (nodelen words) at packet offset off. On ingress through
- * bpf_skb_store_bytes, which keeps a CHECKSUM_COMPLETE sum right; on egress no sum covers
- * these bytes (the packet is CHECKSUM_PARTIAL or already summed), so the words are written
- * straight into the packet, without a helper call. */
+/* Whether this node's writes may go straight into the packet: unless the packet carries a
+ * CHECKSUM_COMPLETE sum (received from a NIC that sums what it receives; packets from veth
+ * and local sockets do not), no sum covers these octets. bpf_csum_update with a zero
+ * difference only reports whether there is such a sum. */
+static __always_inline bool direct_writes(struct __sk_buff *skb)
+{
+	return bpf_csum_update(skb, 0) < 0;
+}
+
+/* Write one octet at packet offset off (the option header's flags or RemainingLen). */
+static __always_inline int write_octet(struct __sk_buff *skb, __u32 off, __u8 v, bool direct)
+{
+	__u8 *p = pkt_data(skb) + (off & PKT_OFF_MASK);
+
+	if (!direct)
+		return bpf_skb_store_bytes(skb, off, &v, 1, BPF_F_RECOMPUTE_CSUM);
+	if ((void *)(p + 1) > pkt_end(skb))
+		return -1;
+	*p = v;
+	return 0;
+}
+
+/* Write this node's data (nodelen words) at packet offset off: straight into the packet,
+ * a word at a time, without a helper call, or, when a CHECKSUM_COMPLETE sum covers it,
+ * with bpf_skb_store_bytes, which keeps that sum right. */
 static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u32 type, __u32 nodelen,
 					   const struct ioam_ns *ns, __u8 hlim, __u32 in_if, __u32 out_if,
-					   bool ingress)
+					   bool direct)
 {
 	__u32 size = nodelen * 4, zero = 0;
 	struct node_data *d = bpf_map_lookup_elem(&ioam_scratch, &zero);
@@ -214,7 +243,7 @@ static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u
 	if (!d || nodelen < 1 || nodelen > IOAM_NODE_WORDS)
 		return -1;
 	build_node_data(d, type, ns, hlim, in_if, out_if);
-	if (ingress) {
+	if (!direct) {
 		asm volatile("" : "+r"(size));
 		size &= 0x7c;             /* NodeLen is at most 31 words */
 		if (!size)
@@ -349,8 +378,8 @@ int ioam_egress(struct __sk_buff *skb)
 
 		if (o->nodelen && o->fill + o->nodelen * 4 <= len)
 			write_node_data(skb, HBH_OFF + o->fill, o->type, o->nodelen,
-					bpf_map_lookup_elem(&ioam_namespaces, &nsid),
-					ip6.hop_limit, skb->ingress_ifindex, out_if, false);
+					ns_known(nsid),
+					ip6.hop_limit, skb->ingress_ifindex, out_if, true);
 	}
 	ioam_stat(IOAM_ST_ENCAP);
 	return ioam_next(skb, DP_TAIL_XMIT);
@@ -452,13 +481,15 @@ static __noinline int keep_others(struct __sk_buff *skb, __u32 hbh_len, __u32 pl
 
 /* Exporting every trace of a fast flow would cost more than the flow itself (a ring buffer
  * record and a wake-up of the agent per packet): at most export_rate a second per CPU go
- * out, the rest are counted. 0 means the default, 1000. */
+ * out, the rest are counted. 0 means the default, 1000. The window needs no precise
+ * clock: the coarse one (a tick's resolution) reads no clock source, which the per-packet
+ * cost of decap notices. */
 static __always_inline bool export_allowed(void)
 {
 	struct ioam_node *nc = node_cfg();
 	__u32 zero = 0, rate = nc && nc->export_rate ? nc->export_rate : 1000;
 	struct ioam_budget *b = bpf_map_lookup_elem(&ioam_budget, &zero);
-	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 now = bpf_ktime_get_coarse_ns();
 
 	if (!b)
 		return false;
@@ -491,6 +522,7 @@ __noinline int visit_trace(struct __sk_buff *skb, const struct hbh_copy *hb, con
 	__u8 h[IOAM_OPT_HDR + IOAM_TRACE_HDR];
 	__u32 nsid, nodelen, remlen, type, known, area, optlen, off;
 	struct ioam_ns *ns;
+	bool direct;
 
 	if (!skb || !hb || !ip6 || !v)
 		return 0;
@@ -512,7 +544,7 @@ __noinline int visit_trace(struct __sk_buff *skb, const struct hbh_copy *hb, con
 		return 0;
 	}
 	nsid = (__u32)h[4] << 8 | h[5];
-	ns = bpf_map_lookup_elem(&ioam_namespaces, &nsid);
+	ns = ns_known(nsid);
 	if (!ns) {
 		ioam_stat(IOAM_ST_UNKNOWN_NS);
 		return 0;
@@ -534,18 +566,19 @@ __noinline int visit_trace(struct __sk_buff *skb, const struct hbh_copy *hb, con
 		ioam_stat(IOAM_ST_UNSUPPORTED);      /* RFC 9197: add no node data at all */
 		goto exported;
 	}
+	direct = direct_writes(skb);
 	if (remlen < nodelen) {
 		h[6] |= IOAM_OVERFLOW;
-		bpf_skb_store_bytes(skb, off + 6, &h[6], 1, BPF_F_RECOMPUTE_CSUM);
+		write_octet(skb, off + 6, h[6], direct);
 		ioam_stat(IOAM_ST_OVERFLOW);
 		goto exported;
 	}
 	remlen -= nodelen;
 	if (write_node_data(skb, off + sizeof(h) + remlen * 4, type, nodelen, ns, hlim, in_if, out_if,
-			    true))
+			    direct))
 		return 1;
 	h[7] = (h[7] & 0x80) | remlen;
-	bpf_skb_store_bytes(skb, off + 7, &h[7], 1, BPF_F_RECOMPUTE_CSUM);
+	write_octet(skb, off + 7, h[7], direct);
 	if (!decap)
 		ioam_stat(IOAM_ST_TRANSIT);
 exported:

@@ -91,9 +91,9 @@ static void set_node(struct ioam_bpf *skel, uint32_t id)
 
 static void add_ns(struct ioam_bpf *skel, uint32_t id, uint32_t data, uint64_t wide)
 {
-	struct ioam_ns v = { .data = data, .data_wide = wide };
+	struct ioam_ns v = { .data = data, .flags = IOAM_NS_KNOWN, .data_wide = wide };
 
-	bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_namespaces), &id, &v, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_ns_table), &id, &v, BPF_ANY);
 }
 
 static void add_endpoint(struct ioam_bpf *skel, const char *ip, uint32_t ifindex)
