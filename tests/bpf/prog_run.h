@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/udp.h>
 
 /* An Ethernet + IPv4 frame, protocol proto, src:sport -> dst:dport, with an 8-octet L4
@@ -43,6 +44,28 @@ static inline uint32_t frame4(uint8_t *buf, uint8_t proto, const char *src, uint
 	l4->dest = htons(dport);
 	l4->len = htons(sizeof(*l4) + 4);
 	return sizeof(*eth) + sizeof(*ip) + sizeof(*l4) + 4;
+}
+
+/* An Ethernet + IPv6 UDP frame, src -> dst, ports 0, with payload octets of zeros after the
+ * UDP header. Returns its length; buf needs 62 + payload octets. */
+static inline uint32_t frame6(uint8_t *buf, const char *src, const char *dst, uint16_t payload)
+{
+	struct ethhdr *eth = (void *)buf;
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip6 + 1);
+
+	memset(buf, 0, sizeof(*eth) + sizeof(*ip6) + sizeof(*udp) + payload);
+	memset(eth->h_dest, 0xaa, 6);
+	memset(eth->h_source, 0xbb, 6);
+	eth->h_proto = htons(ETH_P_IPV6);
+	ip6->version = 6;
+	ip6->nexthdr = IPPROTO_UDP;
+	ip6->hop_limit = 64;
+	ip6->payload_len = htons((uint16_t)(sizeof(*udp) + payload));
+	inet_pton(AF_INET6, src, &ip6->saddr);
+	inet_pton(AF_INET6, dst, &ip6->daddr);
+	udp->len = ip6->payload_len;
+	return (uint32_t)(sizeof(*eth) + sizeof(*ip6) + sizeof(*udp) + payload);
 }
 
 /* The program's verdict, with the output frame in out (*out_len octets); -100 when the
