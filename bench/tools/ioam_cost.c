@@ -3,8 +3,8 @@
  * so what is left is the programs' own work per packet, which the throughput benchmark
  * (bench/ioam.sh) can only see through several percent of noise.
  *
- * In a network namespace of its own (a veth with a permanent neighbour, so the FIB
- * lookup of the native path succeeds), it times single runs of:
+ * In a network namespace of its own (prog_run_fib_netns: the native path's FIB lookup
+ * succeeds there), it times single runs of:
  *   - encap: from_container, a local endpoint's UDP packet to another node's endpoint,
  *     IOAM encap off, then on with every packet sampled (trace type 0xf00000, room for 3
  *     nodes: 64 octets inserted);
@@ -17,12 +17,10 @@
  * reallocate the packet, which on a node it may.
  * Usage: ioam_cost [ROUNDS (default 5)] */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <net/if.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -42,7 +40,8 @@ static int ifindex;                    /* the veth the FIB sends native traffic 
 
 static const char *POD_A = "fd00:244:0:1::5", *POD_B = "fd00:244:0:2::7";
 
-/* ns of one run of prog on the frame (its output in out), -1 on error. */
+/* ns of one run of prog on the frame (its output in out), -1 on error. prog_run_on would
+ * not give the time. */
 static double run_once(struct bpf_program *prog, const uint8_t *in, uint32_t len, uint8_t *out,
 		       uint32_t *out_len, int *verdict)
 {
@@ -126,13 +125,8 @@ static int setup(void)
 	uint32_t zero = 0, nsid = 123;
 	char err[256];
 
-	if (unshare(CLONE_NEWNET) ||
-	    system("ip link add ic0 type veth peer name ic1 && ip link set ic0 up && ip link set ic1 up &&"
-		   "ip addr add fd00:198:18::11/64 dev ic0 nodad &&"
-		   "ip -6 neigh add fd00:198:18::12 lladdr 02:00:00:00:00:12 dev ic0 nud permanent &&"
-		   "sysctl -qw net.ipv6.conf.all.forwarding=1"))
+	if ((ifindex = prog_run_fib_netns()) < 0)
 		return -1;
-	ifindex = (int)if_nametoindex("ic0");
 	if (prog_run_pin_dir(pin, sizeof(pin), "ioamcost"))
 		return -1;
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin);
