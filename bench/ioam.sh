@@ -2,17 +2,18 @@
 # IOAM benchmark (issue 6), after the Linux-kernel IOAM study: UDP throughput with
 # 1200-octet datagrams (iperf3) across a chain of three petrel nodes in native mode —
 # node1 encapsulates, node3 is a petrel transit, node2 decapsulates — for:
-#   none      no IOAM at all (programs not attached): the baseline
-#   unused    IOAM configured and attached, but no packet matches an encap rule
+#   none      IOAM off (roles none on every node: no IOAM program runs): the baseline
+#   unused    IOAM configured and on, but no packet matches an encap rule
 #   freq      insertion into 0.01%, 0.1%, 1%, 10%, 50%, 100% of packets
 #   types     1 to 11 trace data fields (trace-type bits 0-6 and 8-11), every packet
 #   ns        1 to 7 namespaces (one trace option each), every packet
-# and the per-node cost of each role: the eBPF programs' own run time per packet
-# (kernel.bpf_stats_enabled), and the UDP round trip with and without IOAM
+# and the per-node cost of each role: the datapath programs' run time per packet
+# (kernel.bpf_stats_enabled) with IOAM on and off (IOAM runs inside them, by tail calls,
+# so its own programs are not counted separately), the same with BPF_PROG_RUN
+# (build/bench/ioam_cost), and the UDP round trip with and without IOAM
 # (bench/tools/udp_rr.py; Debian's sockperf takes no IPv6 address).
-# Every point is ROUNDS pairs of runs, IOAM off (no program attached anywhere) and on, back
-# to back in alternating order; its ratio is the median of the pairs' ratios, so a shared
-# machine's drift cancels.
+# Every point is ROUNDS pairs of runs, IOAM off and on, back to back in alternating order;
+# its ratio is the median of the pairs' ratios, so a shared machine's drift cancels.
 # Output: a markdown table on stdout, JSON and SVG plots in bench/out/.
 # Usage: bench/ioam.sh [ROUNDS (default 3)] [SECONDS per run (default 3)]
 set -euo pipefail
@@ -56,7 +57,7 @@ point() { local v=""; for r in $(seq "$ROUNDS"); do v+="$(udp) "; done; echo $v 
 
 declare -A T R
 OFF=""
-roles() {   # on|off: the IOAM programs attached on every node, or none at all
+roles() {   # on|off: the IOAM roles on every node's underlay, or none at all
 	local r; [ "$1" = on ] && r="ingress egress" || r=none
 	for n in node1 node2 node3; do p --node $n ioam role --dev eth0 $r >/dev/null; done
 }
@@ -137,10 +138,18 @@ encap 1 0xf00000 48 1/1
 rr() {   # median UDP round trip in µs, 1200-octet messages
 	ip netns exec "$A" python3 bench/tools/udp_rr.py client "$CIP" 11111 "$SECS"
 }
-prog_ns() {   # node prog hook → average run time per packet in ns since it was attached
+ENDPOINT_DEV=$(ip netns exec "$LAB-node1" ip -j link | jq -r '.[] | select(.ifname | startswith("lxc")) | .ifname' | head -1)
+prog_stat() {   # node dev hook prog → "runs ns" of the datapath program attached there
 	local id
-	id=$(ip netns exec "$LAB-$1" tc -j filter show dev eth0 "$3" | jq -r ".[] | select((.options.bpf_name // \"\") | startswith(\"$2\")) | .options.prog.id" | head -1)
-	bpftool -j prog show id "$id" | jq 'if .run_cnt > 0 then .run_time_ns / .run_cnt else 0 end'
+	id=$(ip netns exec "$LAB-$1" tc -j filter show dev "$2" "$3" | jq -r ".[] | select((.options.bpf_name // \"\") | startswith(\"$4\")) | .options.prog.id" | head -1)
+	bpftool -j prog show id "$id" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"'
+}
+datapath_ns() {   # → ns per packet of node1's from_container, node3's and node2's from_underlay during one run
+	local b a
+	b="$(prog_stat node1 "$ENDPOINT_DEV" ingress from_container) $(prog_stat node3 eth0 ingress from_underlay) $(prog_stat node2 eth0 ingress from_underlay)"
+	udp >/dev/null
+	a="$(prog_stat node1 "$ENDPOINT_DEV" ingress from_container) $(prog_stat node3 eth0 ingress from_underlay) $(prog_stat node2 eth0 ingress from_underlay)"
+	echo "$b $a" | awk '{for (i = 0; i < 3; i++) printf "%.0f ", ($(8 + 2 * i) - $(2 + 2 * i)) / ($(7 + 2 * i) - $(1 + 2 * i))}'
 }
 RR_OFF="" RR_ON=""
 for r in $(seq "$ROUNDS"); do
@@ -149,12 +158,20 @@ for r in $(seq "$ROUNDS"); do
 done
 RR0=$(echo $RR_OFF | tr ' ' '\n' | median) RR1=$(echo $RR_ON | tr ' ' '\n' | median)
 sysctl -qw kernel.bpf_stats_enabled=1
-roles off; roles on       # fresh programs, fresh counters
-udp >/dev/null
-ENC_NS=$(prog_ns node1 ioam_egress egress)
-TRA_NS=$(prog_ns node3 ioam_ingress ingress)
-DEC_NS=$(prog_ns node2 ioam_ingress ingress)
+declare -a DP_OFF DP_ON
+for r in $(seq "$ROUNDS"); do
+	roles off; DP_OFF[$r]=$(datapath_ns)
+	roles on; DP_ON[$r]=$(datapath_ns)
+done
 sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+dp_median() {   # off|on column(1-3) → median ns
+	local arr="DP_${1^^}[@]"
+	for v in "${!arr}"; do echo "$v"; done | awk -v c="$2" '{print $c}' | median
+}
+ENC_OFF=$(dp_median off 1) ENC_ON=$(dp_median on 1)
+TRA_OFF=$(dp_median off 2) TRA_ON=$(dp_median on 2)
+DEC_OFF=$(dp_median off 3) DEC_ON=$(dp_median on 3)
+COST=$(build/bench/ioam_cost "$ROUNDS")
 
 # --- report -------------------------------------------------------------------------------
 B=$(echo $OFF | tr ' ' '\n' | median)
@@ -185,12 +202,15 @@ for k in 1 2 3 4 5 6 7; do
 	echo "$k ${R[ns,$k]}" >> "$OUT/ioam-ns.dat"
 done
 json+="],\"udp_rtt_us\":{\"off\":$RR0,\"on\":$RR1},"
-json+="\"prog_ns\":{\"encap\":$ENC_NS,\"transit\":$TRA_NS,\"decap\":$DEC_NS}}"
+json+="\"datapath_ns\":{\"encap\":[$ENC_OFF,$ENC_ON],\"transit\":[$TRA_OFF,$TRA_ON],\"decap\":[$DEC_OFF,$DEC_ON]}}"
 echo "$json" | jq . > "$OUT/ioam.json"
 echo
-printf '| role | eBPF run time per packet (ns) |\n|---|---|\n'
-printf '| encap (node1 egress) | %.0f |\n| transit (node3 ingress) | %.0f |\n| decap (node2 ingress) | %.0f |\n' \
-	"$ENC_NS" "$TRA_NS" "$DEC_NS"
+printf '| role | datapath program | ns per packet, IOAM off | IOAM on | IOAM'"'"'s cost |\n|---|---|---|---|---|\n'
+printf '| encap | node1 from_container | %.0f | %.0f | %.0f |\n' "$ENC_OFF" "$ENC_ON" "$(awk -v a="$ENC_ON" -v b="$ENC_OFF" 'BEGIN {print a - b}')"
+printf '| transit | node3 from_underlay | %.0f | %.0f | %.0f |\n' "$TRA_OFF" "$TRA_ON" "$(awk -v a="$TRA_ON" -v b="$TRA_OFF" 'BEGIN {print a - b}')"
+printf '| decap | node2 from_underlay | %.0f | %.0f | %.0f |\n' "$DEC_OFF" "$DEC_ON" "$(awk -v a="$DEC_ON" -v b="$DEC_OFF" 'BEGIN {print a - b}')"
+printf '\n(kernel.bpf_stats_enabled during iperf3 runs at 100%% insertion, medians of %d runs each.)\n\n' "$ROUNDS"
+echo "$COST"
 printf '\nUDP round trip a -> c -> a (1200 octets): %.1f µs without IOAM, %.1f µs with it (encap, transit\n' "$RR0" "$RR1"
 printf 'and decap one way; encap and decap on the way back), medians of %d runs of %ds.\n' "$ROUNDS" "$SECS"
 
