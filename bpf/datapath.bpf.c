@@ -44,7 +44,17 @@ int from_underlay(struct __sk_buff *skb)
 		return drop(DROP_PARSE);
 	if (!p.family)
 		return TC_ACT_OK;
-	if (p.family == AF_INET6 && p.proto == NEXTHDR_HOP && !ioam_done) {
+	if (ioam_done) {
+		/* IOAM looked the destination up already: no second look-up */
+		__u32 zero = 0;
+		struct dp_handback *hb = bpf_map_lookup_elem(&dp_handback, &zero);
+
+		if (hb && hb->valid) {
+			hb->valid = 0;
+			return forward_to(skb, &p, NULL, ipcache_identity(p.family, p.src),
+					  hb->local ? &hb->ep : NULL);
+		}
+	} else if (p.family == AF_INET6 && p.proto == NEXTHDR_HOP) {
 		skb->cb[0] = DP_CB_IOAM_CALL;
 		bpf_tail_call(skb, &dp_tail, DP_TAIL_IOAM_INGRESS);
 		skb->cb[0] = 0;          /* no IOAM on this node: forward as it is */

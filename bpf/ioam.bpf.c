@@ -615,12 +615,19 @@ SEC("tc")
 int ioam_ingress(struct __sk_buff *skb)
 {
 	struct ep_key dst = { .family = AF_INET6 };
+	struct dp_handback *back = NULL;
 	struct hbh_copy *hb;
 	struct ep_info *ep;
 	struct ipv6hdr ip6;
 	__u32 hbh_len, n, known = 0, zero = 0;
 	__u8 t[2];
 
+	/* Tail-called from from_underlay: tell it the endpoint look-up below (only that one). */
+	if (skb->cb[0] == DP_CB_IOAM_CALL) {
+		back = bpf_map_lookup_elem(&dp_handback, &zero);
+		if (back)
+			back->valid = 0;
+	}
 	if (ipv6_header(skb, &ip6) || ip6.nexthdr != NEXTHDR_HOP)
 		return ioam_next(skb, DP_TAIL_UNDERLAY);
 	if (bpf_skb_load_bytes(skb, HBH_OFF, t, 2))
@@ -673,6 +680,12 @@ int ioam_ingress(struct __sk_buff *skb)
 		return ioam_next(skb, DP_TAIL_UNDERLAY);
 	__builtin_memcpy(dst.addr, &ip6.daddr, 16);
 	ep = bpf_map_lookup_elem(&endpoints, &dst);
+	if (back) {
+		back->local = ep != NULL;
+		if (ep)
+			back->ep = *ep;
+		back->valid = 1;
+	}
 	for (__u32 i = 0; i < IOAM_MAX_OPTS; i++) {
 		if (i >= hb->n)
 			break;

@@ -168,18 +168,17 @@ static __always_inline struct loc_info *return_route(const struct pkt *p)
 /* Everything after parsing: local endpoint, remote node, or the host stack. src is the
  * sending endpoint when it is local (its egress policy applies), src_identity the sender's
  * identity (from the tunnel key, the ipcache, or src). */
-static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
-				   const struct ep_info *src, __u32 src_identity)
+static __always_inline int forward_to(struct __sk_buff *skb, const struct pkt *p,
+				      const struct ep_info *src, __u32 src_identity,
+				      const struct ep_info *ep)
 {
 	struct ct_plan plan = {};
-	struct ep_info *ep;
 	struct loc_info *loc;
 	struct dp_cfg *cfg;
 	__u32 zero = 0;
 
 	if (!p->family)
 		return TC_ACT_OK;
-	ep = endpoint_at(p->family, p->dst);
 	if (src && !policy_allows(p, src, POLICY_EGRESS,
 				  ep ? ep->identity : ipcache_identity(p->family, p->dst), &plan))
 		return drop(DROP_POLICY);
@@ -209,4 +208,13 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 	if (cfg->mode == DP_MODE_VXLAN)
 		return to_overlay(skb, cfg, loc, src_identity);
 	return to_native(skb, p, loc, src);
+}
+
+/* forward_to, with the destination endpoint (ep, NULL when not local) looked up here. */
+static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
+				   const struct ep_info *src, __u32 src_identity)
+{
+	if (!p->family)
+		return TC_ACT_OK;
+	return forward_to(skb, p, src, src_identity, endpoint_at(p->family, p->dst));
 }
