@@ -16,9 +16,13 @@
 # its ratio is the median of the pairs' ratios, so a shared machine's drift cancels.
 # Output: a markdown table on stdout, JSON and SVG plots in bench/out/.
 # Usage: bench/ioam.sh [ROUNDS (default 3)] [SECONDS per run (default 3)]
+# IOAM_SERIES="unused freq" limits the run to those series (more rounds for the points
+# the targets name in the same time); the per-role cost is always measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3} SECS=${2:-3}
+SERIES=${IOAM_SERIES:-unused freq types ns}
+want() { [[ " $SERIES " == *" $1 "* ]]; }
 PETREL=build/bin/petrel
 export PETRELD=build/bin/petreld
 LAB=io$$ OUT=bench/out
@@ -95,24 +99,28 @@ check_ioam() {  # the last point really carried IOAM end to end
 
 for ns in 1 2 3 4 5 6 7; do p --node node1 ioam namespace add $ns data 0x$ns >/dev/null; done
 
-echo "# configured but unused" >&2
-p --node node1 ioam encap add --ns 1 --trace-type 0xf00000 --size 48 --to fd00:dead::/64 >/dev/null
-point unused
-clear_encap
-
-echo "# insertion frequency (trace type 0xf00000, room for 3 nodes)" >&2
 FREQS="1/10000 1/1000 1/100 1/10 1/2 1/1"
-for f in $FREQS; do
-	clear_encap
-	encap 1 0xf00000 48 "$f"
-	point "freq,$f"
-done
-check_ioam
-
-echo "# trace data fields, every packet" >&2
 BITS=(0 1 2 3 4 5 6 8 9 10 11)
+if want unused; then
+	echo "# configured but unused" >&2
+	p --node node1 ioam encap add --ns 1 --trace-type 0xf00000 --size 48 --to fd00:dead::/64 >/dev/null
+	point unused
+	clear_encap
+fi
+
+if want freq; then
+	echo "# insertion frequency (trace type 0xf00000, room for 3 nodes)" >&2
+	for f in $FREQS; do
+		clear_encap
+		encap 1 0xf00000 48 "$f"
+		point "freq,$f"
+	done
+	check_ioam
+fi
+
+want types && echo "# trace data fields, every packet" >&2
 type=0
-for i in $(seq 11); do
+for i in $(want types && seq 11); do
 	b=${BITS[$((i - 1))]}
 	type=$((type | 1 << (23 - b)))
 	nl=0
@@ -121,15 +129,17 @@ for i in $(seq 11); do
 	encap 1 "$(printf 0x%06x $type)" $((nl * 4 * 3)) 1/1
 	point "types,$i"
 done
-check_ioam
+want types && check_ioam
 
-echo "# namespaces (one trace option each: node id, room for 3 nodes), every packet" >&2
-clear_encap
-for k in 1 2 3 4 5 6 7; do
-	encap $k 0x800000 12 1/1
-	point "ns,$k"
-done
-check_ioam
+if want ns; then
+	echo "# namespaces (one trace option each: node id, room for 3 nodes), every packet" >&2
+	clear_encap
+	for k in 1 2 3 4 5 6 7; do
+		encap $k 0x800000 12 1/1
+		point "ns,$k"
+	done
+	check_ioam
+fi
 
 # --- per-role cost ------------------------------------------------------------------------
 echo "# per-role cost" >&2
@@ -184,20 +194,20 @@ row() {   # series x label key
 }
 printf '| series | point | UDP Mbit/s with IOAM | ratio to no IOAM |\n|---|---|---|---|\n'
 printf '| none | no IOAM (median of all %d runs without it) | %.0f | 1.000 |\n' "$(echo $OFF | wc -w)" "$B"
-row unused 0 "configured, unused" unused
+want unused && row unused 0 "configured, unused" unused
 : > "$OUT/ioam-freq.dat"
-for f in $FREQS; do
+for f in $(want freq && echo $FREQS); do
 	pct=$(awk -v f="$f" 'BEGIN {split(f, a, "/"); printf "%g", 100 * a[1] / a[2]}')
 	row freq "$pct" "insertion $pct%" "freq,$f"
 	echo "$pct ${R[freq,$f]}" >> "$OUT/ioam-freq.dat"
 done
 : > "$OUT/ioam-types.dat"
-for i in $(seq 11); do
+for i in $(want types && seq 11); do
 	row types "$i" "$i trace field(s), 100%" "types,$i"
 	echo "$i ${R[types,$i]}" >> "$OUT/ioam-types.dat"
 done
 : > "$OUT/ioam-ns.dat"
-for k in 1 2 3 4 5 6 7; do
+for k in $(want ns && echo 1 2 3 4 5 6 7); do
 	row ns "$k" "$k namespace(s), 100%" "ns,$k"
 	echo "$k ${R[ns,$k]}" >> "$OUT/ioam-ns.dat"
 done
@@ -214,6 +224,7 @@ echo "$COST"
 printf '\nUDP round trip a -> c -> a (1200 octets): %.1f µs without IOAM, %.1f µs with it (encap, transit\n' "$RR0" "$RR1"
 printf 'and decap one way; encap and decap on the way back), medians of %d runs of %ds.\n' "$ROUNDS" "$SECS"
 
+[ "$SERIES" = "unused freq types ns" ] || { echo "(data: $OUT/ioam.json; plots only for a full run)"; exit 0; }
 gnuplot <<EOF
 set terminal svg size 900,300 dynamic background rgb 'white' font 'sans,11'
 set output '$OUT/ioam.svg'
