@@ -59,7 +59,7 @@ udp() {   # → received Mbit/s of one run
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 point() { local v=""; for r in $(seq "$ROUNDS"); do v+="$(udp) "; done; echo $v | tr ' ' '\n' | median; }
 
-declare -A T R
+declare -A T R PAIRS
 OFF=""
 roles() {   # on|off: the IOAM roles on every node's underlay, or none at all
 	local r; [ "$1" = on ] && r="ingress egress" || r=none
@@ -81,6 +81,7 @@ point() {
 	done
 	T[$1]=$(echo $on | tr ' ' '\n' | median)
 	R[$1]=$(echo $rat | tr ' ' '\n' | median)
+	PAIRS[$1]=$rat
 }
 encap() {  # ns type size freq
 	p --node node1 ioam encap add --ns "$1" --trace-type "$2" --size "$3" --freq "$4" --to "$CIP/128" >/dev/null
@@ -188,12 +189,14 @@ B=$(echo $OFF | tr ' ' '\n' | median)
 json="{\"rounds\":$ROUNDS,\"seconds\":$SECS,\"no_ioam_mbps\":$B,\"points\":["
 sep=""
 row() {   # series x label key
-	printf '| %s | %s | %.0f | %.3f |\n' "$1" "$3" "${T[$4]}" "${R[$4]}"
-	json+="$sep{\"series\":\"$1\",\"x\":\"$2\",\"mbps\":${T[$4]},\"ratio\":${R[$4]}}"
+	local range
+	range=$(echo ${PAIRS[$4]} | tr ' ' '\n' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}')
+	printf '| %s | %s | %.0f | %.3f | %s |\n' "$1" "$3" "${T[$4]}" "${R[$4]}" "$range"
+	json+="$sep{\"series\":\"$1\",\"x\":\"$2\",\"mbps\":${T[$4]},\"ratio\":${R[$4]},\"pairs\":[$(echo ${PAIRS[$4]} | tr ' ' ',')]}"
 	sep=","
 }
-printf '| series | point | UDP Mbit/s with IOAM | ratio to no IOAM |\n|---|---|---|---|\n'
-printf '| none | no IOAM (median of all %d runs without it) | %.0f | 1.000 |\n' "$(echo $OFF | wc -w)" "$B"
+printf '| series | point | UDP Mbit/s with IOAM | ratio to no IOAM | pairs'"'"' ratios, lowest-highest |\n|---|---|---|---|---|\n'
+printf '| none | no IOAM (median of all %d runs without it) | %.0f | 1.000 | |\n' "$(echo $OFF | wc -w)" "$B"
 want unused && row unused 0 "configured, unused" unused
 : > "$OUT/ioam-freq.dat"
 for f in $(want freq && echo $FREQS); do
