@@ -336,6 +336,17 @@ int ioam_egress(struct __sk_buff *skb)
 			return ioam_next(skb, DP_TAIL_XMIT);
 		}
 	}
+	/* Inside the datapath the packet is still on the endpoint's veth, where growing it is
+	 * not checked against the underlay's MTU: check it here, so a packet that would no
+	 * longer fit goes without IOAM rather than being dropped on the way. */
+	if (chained) {
+		__u32 mtu = 0;
+
+		if (bpf_check_mtu(skb, out_if, &mtu, (__s32)len, 0)) {
+			ioam_stat(IOAM_ST_ENCAP_FAIL);
+			return ioam_next(skb, DP_TAIL_XMIT);
+		}
+	}
 	if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_NET, 0)) {
 		ioam_stat(IOAM_ST_ENCAP_FAIL);
 		return ioam_next(skb, DP_TAIL_XMIT);

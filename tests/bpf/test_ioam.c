@@ -550,6 +550,16 @@ int main(void)
 		CHECK(o == HBH + 8 && mid.buf[o + 5] == 123);
 		CHECK(be32at(mid.buf + o + 12 + 14 * 4 + 4) == (0xffffu << 16 | (uint32_t)ifindex));
 		CHECK(memcmp(mid.buf + HBH + 104, in.buf + HBH, in.len - HBH) == 0);
+		/* a packet that would no longer fit the egress device's MTU goes without IOAM */
+		{
+			uint64_t fail = stat_of(skel, IOAM_ST_ENCAP_FAIL);
+			static struct frame big;
+
+			big.len = frame6(big.buf, POD_A, POD_B, 1500 - 40 - 8 - 40);
+			CHECK(prog_run_on(ifindex, dp->progs.from_container, big.buf, big.len, out.buf,
+					  sizeof(out.buf), &out.len) == TC_ACT_REDIRECT && out.len == big.len);
+			CHECK(stat_of(skel, IOAM_ST_ENCAP_FAIL) == fail + 1);
+		}
 		/* an IPv4 packet, or one from an address that is no local endpoint: no IOAM */
 		udp6(&in, "fd00:244:0:1::77", POD_B, NULL, 0);
 		CHECK(prog_run_on(ifindex, dp->progs.from_container, in.buf, in.len, out.buf, sizeof(out.buf),
