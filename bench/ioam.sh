@@ -74,7 +74,7 @@ median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+
 declare -A T R PAIRS LOST
 OFF=""
 roles() {   # on|off: the IOAM roles on every node's underlay, or none at all
-	local r; [ "$1" = on ] && r="ingress egress" || r=none
+	local r n; [ "$1" = on ] && r="ingress egress" || r=none
 	for n in node1 node2 node3; do p --node $n ioam role --dev eth0 $r >/dev/null; done
 }
 # point LABEL: ROUNDS pairs of runs, IOAM off and on back to back (off first in odd rounds,
