@@ -15,6 +15,7 @@
 #include "datapath.h"
 #include "datapath.skel.h"
 #include "bpf/datapath.h"
+#include "bpf/ioam.h"
 #include "log.h"
 #include "util.h"
 
@@ -84,6 +85,33 @@ static void copy_ip(__u8 *dst, const struct ip_addr *a, int len)
 		memcpy(dst, a->bytes, (size_t)len);
 }
 
+/* Fill slot of the dp_tail prog array with a program, or empty it (prog_fd < 0). */
+static int tail_set(struct datapath *dp, __u32 slot, int prog_fd)
+{
+	int fd = bpf_map__fd(dp->skel->maps.dp_tail);
+
+	if (prog_fd < 0)
+		return bpf_map_delete_elem(fd, &slot) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(fd, &slot, &prog_fd, BPF_ANY) ? -errno : 0;
+}
+
+int datapath_ioam_set(struct datapath *dp, int ingress_fd, int encap_fd)
+{
+	int flags_fd = bpf_map__fd(dp->skel->maps.ioam_flags);
+	__u32 zero = 0, flags = encap_fd >= 0 ? IOAM_F_ENCAP : 0;
+	int ret;
+
+	/* The encap slot is filled before the flag turns it on and emptied after it is off,
+	 * so the datapath never samples for an empty slot (which would merely skip IOAM). */
+	if (encap_fd >= 0 && (ret = tail_set(dp, DP_TAIL_IOAM_ENCAP, encap_fd)))
+		return ret;
+	if (bpf_map_update_elem(flags_fd, &zero, &flags, BPF_ANY))
+		return -errno;
+	if (encap_fd < 0 && (ret = tail_set(dp, DP_TAIL_IOAM_ENCAP, -1)))
+		return ret;
+	return tail_set(dp, DP_TAIL_IOAM_INGRESS, ingress_fd);
+}
+
 int datapath_open(struct datapath **out, const struct dp_config *cfg)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = cfg->pin_dir);
@@ -122,6 +150,11 @@ int datapath_open(struct datapath **out, const struct dp_config *cfg)
 		ret = -errno;
 		goto cleanup;
 	}
+	/* Where the IOAM programs hand packets back (their own slots are the agent's IOAM
+	 * part's to fill). The array is pinned: this replaces an earlier run's programs. */
+	if ((ret = tail_set(dp, DP_TAIL_UNDERLAY, bpf_program__fd(dp->skel->progs.from_underlay))) ||
+	    (ret = tail_set(dp, DP_TAIL_XMIT, bpf_program__fd(dp->skel->progs.native_xmit))))
+		goto cleanup;
 	*out = dp;
 	return 0;
 cleanup:
@@ -158,7 +191,8 @@ int datapath_attach_endpoint(struct datapath *dp, int host_ifindex)
 
 int datapath_attach_underlay(struct datapath *dp, int ifindex)
 {
-	/* Priority 2 leaves priority 1 to IOAM, which must see (and decapsulate) packets first. */
+	/* Priority 2, as when IOAM had its own filters at priority 1 (IOAM now runs inside
+	 * from_underlay, see datapath_ioam_set); an older agent's priority-1 filter goes. */
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, old, .handle = TC_HANDLE, .priority = TC_PRIORITY);
 	int ret = attach_prio(ifindex, BPF_TC_INGRESS, dp->skel->progs.from_underlay, TC_PRIORITY + 1);

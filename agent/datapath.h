@@ -38,6 +38,10 @@ int datapath_open(struct datapath **dp, const struct dp_config *cfg);
 int datapath_attach_endpoint(struct datapath *dp, int host_ifindex);
 int datapath_attach_underlay(struct datapath *dp, int ifindex);
 int datapath_attach_overlay(struct datapath *dp, int ifindex);
+/* IOAM on the underlay device, folded into the datapath's own programs: from_underlay
+ * hands Hop-by-Hop packets to the program ingress_fd (transit/decap), the native path
+ * hands a local endpoint's sampled packets to encap_fd; -1 turns a role off. */
+int datapath_ioam_set(struct datapath *dp, int ingress_fd, int encap_fd);
 
 int datapath_endpoint_upsert(struct datapath *dp, const struct dp_endpoint *ep);
 int datapath_endpoint_delete(struct datapath *dp, const struct dp_endpoint *ep);

@@ -1,6 +1,7 @@
 /* IOAM in the agent: configuration in cluster state (/petrel/ioam/...), compiled into the
- * IOAM programs' maps on every sync; the programs attached to the underlay device's
- * ingress (transit/decap) and egress (encap) ahead of the datapath; decapsulated traces
+ * IOAM programs' maps on every sync; the programs handed to the datapath on the underlay
+ * device (its prog array: from_underlay calls transit/decap, the native path calls encap),
+ * or attached as filters of their own to other devices; decapsulated traces
  * read from the ring buffer, kept as JSON lines for `petrel ioam traces`, and aggregated
  * into per-hop delays for /metrics. */
 #include <errno.h>
@@ -55,7 +56,7 @@ static struct {
 	uint64_t seq;
 	struct hop_delay hops[MAX_HOPS];
 	size_t n_hops;
-	int attached[64][2];           /* ifindex, hooks (1 ingress, 2 egress) attached */
+	int attached[64][3];           /* ifindex, hooks (1 ingress, 2 egress), in the datapath */
 	size_t n_attached;
 } io = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
@@ -217,22 +218,31 @@ static int tc_set(int ifindex, enum bpf_tc_attach_point where, struct bpf_progra
 	return bpf_tc_attach(&hook, &opts);
 }
 
-static int set_hooks(int ifindex, int hooks)
+/* The roles of a device: on the underlay, slots of the datapath's prog array (the
+ * datapath runs there anyway, and a packet IOAM does not concern costs no program run);
+ * on any other device, filters of their own at priority 1. */
+static int set_hooks(struct agent *a, int ifindex, int hooks, bool underlay)
 {
-	int ret = tc_set(ifindex, BPF_TC_INGRESS, io.skel->progs.ioam_ingress, hooks & 1);
+	bool folded = underlay && a->dp;
+	int ret = tc_set(ifindex, BPF_TC_INGRESS, io.skel->progs.ioam_ingress, (hooks & 1) && !folded);
 
 	if (!ret)
-		ret = tc_set(ifindex, BPF_TC_EGRESS, io.skel->progs.ioam_egress, hooks & 2);
+		ret = tc_set(ifindex, BPF_TC_EGRESS, io.skel->progs.ioam_egress, (hooks & 2) && !folded);
+	if (!ret && folded)
+		ret = datapath_ioam_set(a->dp, hooks & 1 ? bpf_program__fd(io.skel->progs.ioam_ingress) : -1,
+					hooks & 2 ? bpf_program__fd(io.skel->progs.ioam_egress) : -1);
 	if (ret)
 		return ret;
 	for (size_t i = 0; i < io.n_attached; i++)
 		if (io.attached[i][0] == ifindex) {
 			io.attached[i][1] = hooks;
+			io.attached[i][2] = folded;
 			return 0;
 		}
 	if (io.n_attached < 64) {
 		io.attached[io.n_attached][0] = ifindex;
-		io.attached[io.n_attached++][1] = hooks;
+		io.attached[io.n_attached][1] = hooks;
+		io.attached[io.n_attached++][2] = folded;
 	}
 	return 0;
 }
@@ -262,6 +272,29 @@ static int cmp_rule(const void *x, const void *y)
 	return a->spec.ns - b->spec.ns;
 }
 
+/* Forget the namespaces of the table (every possible id, read back in one batch) that
+ * are not in keep. */
+static void ns_clear_stale(int fd, const struct ns_rec *keep, size_t n)
+{
+	static struct ioam_ns vals[IOAM_NS_IDS];
+	static __u32 keys[IOAM_NS_IDS];
+	const struct ioam_ns none = { 0 };
+	__u32 count = IOAM_NS_IDS, next;
+
+	if (bpf_map_lookup_batch(fd, NULL, &next, keys, vals, &count, NULL) && errno != ENOENT)
+		return;
+	for (__u32 i = 0; i < count; i++) {
+		bool wanted = false;
+
+		if (!(vals[i].flags & IOAM_NS_KNOWN))
+			continue;
+		for (size_t j = 0; j < n && !wanted; j++)
+			wanted = keep[j].id == keys[i];
+		if (!wanted)
+			bpf_map_update_elem(fd, &keys[i], &none, BPF_ANY);
+	}
+}
+
 /* Make the maps and filters match the stored configuration. */
 int ioam_sync(struct agent *a)
 {
@@ -276,30 +309,16 @@ int ioam_sync(struct agent *a)
 	if ((ret = load_namespaces(a, &nss, &nn)) || (ret = load_rules(a, &rules, &nr)))
 		goto out;
 	node_map(a);
-	/* Namespaces: stale ones out, then every stored one in. */
-	fd_ns = bpf_map__fd(io.skel->maps.ioam_namespaces);
+	/* Namespaces: every stored one in, then the ids no longer stored out. */
+	fd_ns = bpf_map__fd(io.skel->maps.ioam_ns_table);
 	for (size_t i = 0; i < nn; i++) {
+		struct ioam_ns v = nss[i].v;
 		__u32 id = nss[i].id;
 
-		bpf_map_update_elem(fd_ns, &id, &nss[i].v, BPF_ANY);
+		v.flags = IOAM_NS_KNOWN;
+		bpf_map_update_elem(fd_ns, &id, &v, BPF_ANY);
 	}
-	{
-		__u32 stale[IOAM_MAX_NS], cur, next, *prev = NULL;
-		size_t ns_stale = 0;
-
-		while (bpf_map_get_next_key(fd_ns, prev, &next) == 0 && ns_stale < IOAM_MAX_NS) {
-			bool keep = false;
-
-			for (size_t i = 0; i < nn; i++)
-				keep |= nss[i].id == next;
-			if (!keep)
-				stale[ns_stale++] = next;
-			cur = next;
-			prev = &cur;
-		}
-		for (size_t i = 0; i < ns_stale; i++)
-			bpf_map_delete_elem(fd_ns, &stale[i]);
-	}
+	ns_clear_stale(fd_ns, nss, nn);
 	/* Encap: rules with the same destination prefix become one template; the new ones
 	 * replace the old in place, then prefixes no rule names any more go. */
 	fd_enc = bpf_map__fd(io.skel->maps.ioam_encap);
@@ -348,7 +367,7 @@ int ioam_sync(struct agent *a)
 		for (size_t i = 0; i < n_stale; i++)
 			bpf_map_delete_elem(fd_enc, &stale[i]);
 	}
-	/* Filters: the underlay device gets ingress once anything is configured and egress
+	/* Roles: the underlay device gets ingress once anything is configured and egress
 	 * once an encap rule exists, unless a role says otherwise; other devices only by an
 	 * explicit role. */
 	under = nl_link_index(a->cfg.underlay_dev);
@@ -356,7 +375,7 @@ int ioam_sync(struct agent *a)
 		hooks = role_of(a, a->cfg.underlay_dev);
 		if (hooks < 0)           /* transit/decap once a namespace exists, encap with a rule */
 			hooks = (nn || nr ? 1 : 0) | (nr ? 2 : 0);
-		if ((ret = set_hooks(under, hooks)))
+		if ((ret = set_hooks(a, under, hooks, true)))
 			log_warn("ioam: cannot attach to %s: %s", a->cfg.underlay_dev, strerror(-ret));
 	}
 	{
@@ -370,7 +389,7 @@ int ioam_sync(struct agent *a)
 				const char *dev = kvs[i].key + strlen(prefix);
 				int idx = nl_link_index(dev);
 
-				if (idx > 0 && idx != under && (ret = set_hooks(idx, role_of(a, dev))))
+				if (idx > 0 && idx != under && (ret = set_hooks(a, idx, role_of(a, dev), false)))
 					log_warn("ioam: cannot attach to %s: %s", dev, strerror(-ret));
 			}
 			store_kvs_free(kvs, n);
@@ -602,9 +621,10 @@ static json_t *state_json(struct agent *a)
 		char name[32] = "?";
 
 		if_indextoname((unsigned)io.attached[i][0], name);
-		json_array_append_new(jr, json_pack("{s:s, s:b, s:b}", "dev", name,
+		json_array_append_new(jr, json_pack("{s:s, s:b, s:b, s:s}", "dev", name,
 						    "ingress", io.attached[i][1] & 1,
-						    "egress", (io.attached[i][1] & 2) != 0));
+						    "egress", (io.attached[i][1] & 2) != 0,
+						    "via", io.attached[i][2] ? "datapath" : "filter"));
 	}
 	stats(st);
 	for (int i = 0; i < IOAM_ST__MAX; i++)

@@ -2,22 +2,27 @@
 # IOAM benchmark (issue 6), after the Linux-kernel IOAM study: UDP throughput with
 # 1200-octet datagrams (iperf3) across a chain of three petrel nodes in native mode —
 # node1 encapsulates, node3 is a petrel transit, node2 decapsulates — for:
-#   none      no IOAM at all (programs not attached): the baseline
-#   unused    IOAM configured and attached, but no packet matches an encap rule
+#   none      IOAM off (roles none on every node: no IOAM program runs): the baseline
+#   unused    IOAM configured and on, but no packet matches an encap rule
 #   freq      insertion into 0.01%, 0.1%, 1%, 10%, 50%, 100% of packets
 #   types     1 to 11 trace data fields (trace-type bits 0-6 and 8-11), every packet
 #   ns        1 to 7 namespaces (one trace option each), every packet
-# and the per-node cost of each role: the eBPF programs' own run time per packet
-# (kernel.bpf_stats_enabled), and the UDP round trip with and without IOAM
+# and the per-node cost of each role: the datapath programs' run time per packet
+# (kernel.bpf_stats_enabled) with IOAM on and off (IOAM runs inside them, by tail calls,
+# so its own programs are not counted separately), the same with BPF_PROG_RUN
+# (build/bench/ioam_cost), and the UDP round trip with and without IOAM
 # (bench/tools/udp_rr.py; Debian's sockperf takes no IPv6 address).
-# Every point is ROUNDS pairs of runs, IOAM off (no program attached anywhere) and on, back
-# to back in alternating order; its ratio is the median of the pairs' ratios, so a shared
-# machine's drift cancels.
+# Every point is ROUNDS pairs of runs, IOAM off and on, back to back in alternating order;
+# its ratio is the median of the pairs' ratios, so a shared machine's drift cancels.
 # Output: a markdown table on stdout, JSON and SVG plots in bench/out/.
 # Usage: bench/ioam.sh [ROUNDS (default 3)] [SECONDS per run (default 3)]
+# IOAM_SERIES="unused freq" limits the run to those series (more rounds for the points
+# the targets name in the same time); the per-role cost is always measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3} SECS=${2:-3}
+SERIES=${IOAM_SERIES:-unused freq types ns}
+want() { [[ " $SERIES " == *" $1 "* ]]; }
 PETREL=build/bin/petrel
 export PETRELD=build/bin/petreld
 LAB=io$$ OUT=bench/out
@@ -47,17 +52,29 @@ ip netns exec "$C" taskset -c 1 iperf3 -s -D -p 5201 >/dev/null 2>&1
 ip netns exec "$C" python3 bench/tools/udp_rr.py server 11111 >/dev/null 2>&1 &
 sleep 1
 
-udp() {   # → received Mbit/s of one run
-	ip netns exec "$A" taskset -c 0 iperf3 -6 -u -b 0 -l 1200 -c "$CIP" -p 5201 -t "$SECS" -J 2>/dev/null |
-		jq '(.end.sum_received.bits_per_second // .end.sum.bits_per_second) / 1e6'
+# → received Mbit/s of one run. A run that starts right after another can fail or report
+# nothing received (the server still finishing the last one): it is repeated after a
+# pause, not counted as 0 Mbit/s.
+udp() {
+	local v
+	for try in 1 2 3 4 5; do
+		if v=$(ip netns exec "$A" taskset -c 0 iperf3 -6 -u -b 0 -l 1200 -c "$CIP" -p 5201 -t "$SECS" -J 2>/dev/null |
+			jq -e '(.end.sum_received.bits_per_second // .end.sum.bits_per_second) / 1e6 | select(. > 0)' 2>/dev/null) &&
+			[ -n "$v" ]; then
+			echo "$v"
+			return 0
+		fi
+		sleep 1
+	done
+	echo "bench: iperf3 failed 5 times in a row" >&2
+	return 1
 }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-point() { local v=""; for r in $(seq "$ROUNDS"); do v+="$(udp) "; done; echo $v | tr ' ' '\n' | median; }
 
-declare -A T R
+declare -A T R PAIRS LOST
 OFF=""
-roles() {   # on|off: the IOAM programs attached on every node, or none at all
-	local r; [ "$1" = on ] && r="ingress egress" || r=none
+roles() {   # on|off: the IOAM roles on every node's underlay, or none at all
+	local r n; [ "$1" = on ] && r="ingress egress" || r=none
 	for n in node1 node2 node3; do p --node $n ioam role --dev eth0 $r >/dev/null; done
 }
 # point LABEL: ROUNDS pairs of runs, IOAM off and on back to back (off first in odd rounds,
@@ -71,11 +88,17 @@ point() {
 		else
 			n=$(udp); roles off; o=$(udp); roles on
 		fi
+		# A pair with a run that measured nothing is left out, and counted.
+		if ! awk -v n="$n" -v o="$o" 'BEGIN {exit !(n > 0 && o > 0)}'; then
+			LOST[$1]=$((${LOST[$1]:-0} + 1))
+			continue
+		fi
 		OFF+="$o "; on+="$n "
 		rat+="$(awk -v n="$n" -v o="$o" 'BEGIN {print n / o}') "
 	done
 	T[$1]=$(echo $on | tr ' ' '\n' | median)
 	R[$1]=$(echo $rat | tr ' ' '\n' | median)
+	PAIRS[$1]=$rat
 }
 encap() {  # ns type size freq
 	p --node node1 ioam encap add --ns "$1" --trace-type "$2" --size "$3" --freq "$4" --to "$CIP/128" >/dev/null
@@ -94,24 +117,28 @@ check_ioam() {  # the last point really carried IOAM end to end
 
 for ns in 1 2 3 4 5 6 7; do p --node node1 ioam namespace add $ns data 0x$ns >/dev/null; done
 
-echo "# configured but unused" >&2
-p --node node1 ioam encap add --ns 1 --trace-type 0xf00000 --size 48 --to fd00:dead::/64 >/dev/null
-point unused
-clear_encap
-
-echo "# insertion frequency (trace type 0xf00000, room for 3 nodes)" >&2
 FREQS="1/10000 1/1000 1/100 1/10 1/2 1/1"
-for f in $FREQS; do
-	clear_encap
-	encap 1 0xf00000 48 "$f"
-	point "freq,$f"
-done
-check_ioam
-
-echo "# trace data fields, every packet" >&2
 BITS=(0 1 2 3 4 5 6 8 9 10 11)
+if want unused; then
+	echo "# configured but unused" >&2
+	p --node node1 ioam encap add --ns 1 --trace-type 0xf00000 --size 48 --to fd00:dead::/64 >/dev/null
+	point unused
+	clear_encap
+fi
+
+if want freq; then
+	echo "# insertion frequency (trace type 0xf00000, room for 3 nodes)" >&2
+	for f in $FREQS; do
+		clear_encap
+		encap 1 0xf00000 48 "$f"
+		point "freq,$f"
+	done
+	check_ioam
+fi
+
+want types && echo "# trace data fields, every packet" >&2
 type=0
-for i in $(seq 11); do
+for i in $(want types && seq 11); do
 	b=${BITS[$((i - 1))]}
 	type=$((type | 1 << (23 - b)))
 	nl=0
@@ -120,15 +147,17 @@ for i in $(seq 11); do
 	encap 1 "$(printf 0x%06x $type)" $((nl * 4 * 3)) 1/1
 	point "types,$i"
 done
-check_ioam
+want types && check_ioam
 
-echo "# namespaces (one trace option each: node id, room for 3 nodes), every packet" >&2
-clear_encap
-for k in 1 2 3 4 5 6 7; do
-	encap $k 0x800000 12 1/1
-	point "ns,$k"
-done
-check_ioam
+if want ns; then
+	echo "# namespaces (one trace option each: node id, room for 3 nodes), every packet" >&2
+	clear_encap
+	for k in 1 2 3 4 5 6 7; do
+		encap $k 0x800000 12 1/1
+		point "ns,$k"
+	done
+	check_ioam
+fi
 
 # --- per-role cost ------------------------------------------------------------------------
 echo "# per-role cost" >&2
@@ -137,10 +166,18 @@ encap 1 0xf00000 48 1/1
 rr() {   # median UDP round trip in µs, 1200-octet messages
 	ip netns exec "$A" python3 bench/tools/udp_rr.py client "$CIP" 11111 "$SECS"
 }
-prog_ns() {   # node prog hook → average run time per packet in ns since it was attached
+ENDPOINT_DEV=$(ip netns exec "$LAB-node1" ip -j link | jq -r '.[] | select(.ifname | startswith("lxc")) | .ifname' | head -1)
+prog_stat() {   # node dev hook prog → "runs ns" of the datapath program attached there
 	local id
-	id=$(ip netns exec "$LAB-$1" tc -j filter show dev eth0 "$3" | jq -r ".[] | select((.options.bpf_name // \"\") | startswith(\"$2\")) | .options.prog.id" | head -1)
-	bpftool -j prog show id "$id" | jq 'if .run_cnt > 0 then .run_time_ns / .run_cnt else 0 end'
+	id=$(ip netns exec "$LAB-$1" tc -j filter show dev "$2" "$3" | jq -r ".[] | select((.options.bpf_name // \"\") | startswith(\"$4\")) | .options.prog.id" | head -1)
+	bpftool -j prog show id "$id" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"'
+}
+datapath_ns() {   # → ns per packet of node1's from_container, node3's and node2's from_underlay during one run
+	local b a
+	b="$(prog_stat node1 "$ENDPOINT_DEV" ingress from_container) $(prog_stat node3 eth0 ingress from_underlay) $(prog_stat node2 eth0 ingress from_underlay)"
+	udp >/dev/null
+	a="$(prog_stat node1 "$ENDPOINT_DEV" ingress from_container) $(prog_stat node3 eth0 ingress from_underlay) $(prog_stat node2 eth0 ingress from_underlay)"
+	echo "$b $a" | awk '{for (i = 0; i < 3; i++) printf "%.0f ", ($(8 + 2 * i) - $(2 + 2 * i)) / ($(7 + 2 * i) - $(1 + 2 * i))}'
 }
 RR_OFF="" RR_ON=""
 for r in $(seq "$ROUNDS"); do
@@ -149,51 +186,66 @@ for r in $(seq "$ROUNDS"); do
 done
 RR0=$(echo $RR_OFF | tr ' ' '\n' | median) RR1=$(echo $RR_ON | tr ' ' '\n' | median)
 sysctl -qw kernel.bpf_stats_enabled=1
-roles off; roles on       # fresh programs, fresh counters
-udp >/dev/null
-ENC_NS=$(prog_ns node1 ioam_egress egress)
-TRA_NS=$(prog_ns node3 ioam_ingress ingress)
-DEC_NS=$(prog_ns node2 ioam_ingress ingress)
+declare -a DP_OFF DP_ON
+for r in $(seq "$ROUNDS"); do
+	roles off; DP_OFF[$r]=$(datapath_ns)
+	roles on; DP_ON[$r]=$(datapath_ns)
+done
 sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+dp_median() {   # off|on column(1-3) → median ns
+	local arr="DP_${1^^}[@]"
+	for v in "${!arr}"; do echo "$v"; done | awk -v c="$2" '{print $c}' | median
+}
+ENC_OFF=$(dp_median off 1) ENC_ON=$(dp_median on 1)
+TRA_OFF=$(dp_median off 2) TRA_ON=$(dp_median on 2)
+DEC_OFF=$(dp_median off 3) DEC_ON=$(dp_median on 3)
+COST=$(build/bench/ioam_cost "$ROUNDS")
 
 # --- report -------------------------------------------------------------------------------
 B=$(echo $OFF | tr ' ' '\n' | median)
 json="{\"rounds\":$ROUNDS,\"seconds\":$SECS,\"no_ioam_mbps\":$B,\"points\":["
 sep=""
 row() {   # series x label key
-	printf '| %s | %s | %.0f | %.3f |\n' "$1" "$3" "${T[$4]}" "${R[$4]}"
-	json+="$sep{\"series\":\"$1\",\"x\":\"$2\",\"mbps\":${T[$4]},\"ratio\":${R[$4]}}"
+	local range
+	range=$(echo ${PAIRS[$4]} | tr ' ' '\n' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}')
+	[ -n "${LOST[$4]:-}" ] && range+=" (${LOST[$4]} pair(s) left out: a run measured nothing)"
+	printf '| %s | %s | %.0f | %.3f | %s |\n' "$1" "$3" "${T[$4]}" "${R[$4]}" "$range"
+	json+="$sep{\"series\":\"$1\",\"x\":\"$2\",\"mbps\":${T[$4]},\"ratio\":${R[$4]},\"pairs\":[$(echo ${PAIRS[$4]} | tr ' ' ',')],\"pairs_left_out\":${LOST[$4]:-0}}"
 	sep=","
 }
-printf '| series | point | UDP Mbit/s with IOAM | ratio to no IOAM |\n|---|---|---|---|\n'
-printf '| none | no IOAM (median of all %d runs without it) | %.0f | 1.000 |\n' "$(echo $OFF | wc -w)" "$B"
-row unused 0 "configured, unused" unused
+printf '| series | point | UDP Mbit/s with IOAM | ratio to no IOAM | pairs'"'"' ratios, lowest-highest |\n|---|---|---|---|---|\n'
+printf '| none | no IOAM (median of all %d runs without it) | %.0f | 1.000 | |\n' "$(echo $OFF | wc -w)" "$B"
+want unused && row unused 0 "configured, unused" unused
 : > "$OUT/ioam-freq.dat"
-for f in $FREQS; do
+for f in $(want freq && echo $FREQS); do
 	pct=$(awk -v f="$f" 'BEGIN {split(f, a, "/"); printf "%g", 100 * a[1] / a[2]}')
 	row freq "$pct" "insertion $pct%" "freq,$f"
 	echo "$pct ${R[freq,$f]}" >> "$OUT/ioam-freq.dat"
 done
 : > "$OUT/ioam-types.dat"
-for i in $(seq 11); do
+for i in $(want types && seq 11); do
 	row types "$i" "$i trace field(s), 100%" "types,$i"
 	echo "$i ${R[types,$i]}" >> "$OUT/ioam-types.dat"
 done
 : > "$OUT/ioam-ns.dat"
-for k in 1 2 3 4 5 6 7; do
+for k in $(want ns && echo 1 2 3 4 5 6 7); do
 	row ns "$k" "$k namespace(s), 100%" "ns,$k"
 	echo "$k ${R[ns,$k]}" >> "$OUT/ioam-ns.dat"
 done
 json+="],\"udp_rtt_us\":{\"off\":$RR0,\"on\":$RR1},"
-json+="\"prog_ns\":{\"encap\":$ENC_NS,\"transit\":$TRA_NS,\"decap\":$DEC_NS}}"
+json+="\"datapath_ns\":{\"encap\":[$ENC_OFF,$ENC_ON],\"transit\":[$TRA_OFF,$TRA_ON],\"decap\":[$DEC_OFF,$DEC_ON]}}"
 echo "$json" | jq . > "$OUT/ioam.json"
 echo
-printf '| role | eBPF run time per packet (ns) |\n|---|---|\n'
-printf '| encap (node1 egress) | %.0f |\n| transit (node3 ingress) | %.0f |\n| decap (node2 ingress) | %.0f |\n' \
-	"$ENC_NS" "$TRA_NS" "$DEC_NS"
+printf '| role | datapath program | ns per packet, IOAM off | IOAM on | IOAM'"'"'s cost |\n|---|---|---|---|---|\n'
+printf '| encap | node1 from_container | %.0f | %.0f | %.0f |\n' "$ENC_OFF" "$ENC_ON" "$(awk -v a="$ENC_ON" -v b="$ENC_OFF" 'BEGIN {print a - b}')"
+printf '| transit | node3 from_underlay | %.0f | %.0f | %.0f |\n' "$TRA_OFF" "$TRA_ON" "$(awk -v a="$TRA_ON" -v b="$TRA_OFF" 'BEGIN {print a - b}')"
+printf '| decap | node2 from_underlay | %.0f | %.0f | %.0f |\n' "$DEC_OFF" "$DEC_ON" "$(awk -v a="$DEC_ON" -v b="$DEC_OFF" 'BEGIN {print a - b}')"
+printf '\n(kernel.bpf_stats_enabled during iperf3 runs at 100%% insertion, medians of %d runs each.)\n\n' "$ROUNDS"
+echo "$COST"
 printf '\nUDP round trip a -> c -> a (1200 octets): %.1f µs without IOAM, %.1f µs with it (encap, transit\n' "$RR0" "$RR1"
 printf 'and decap one way; encap and decap on the way back), medians of %d runs of %ds.\n' "$ROUNDS" "$SECS"
 
+[ "$SERIES" = "unused freq types ns" ] || { echo "(data: $OUT/ioam.json; plots only for a full run)"; exit 0; }
 gnuplot <<EOF
 set terminal svg size 900,300 dynamic background rgb 'white' font 'sans,11'
 set output '$OUT/ioam.svg'

@@ -29,17 +29,52 @@ int from_container(struct __sk_buff *skb)
 	return forward(skb, &p, src, src ? src->identity : ipcache_identity(p.family, p.src));
 }
 
-/* Natively routed packets from other nodes: the sender's identity comes from the ipcache. */
+/* Natively routed packets from other nodes: the sender's identity comes from the ipcache.
+ * IPv6 packets with a Hop-by-Hop header go to IOAM (transit or decap) first, which hands
+ * them back to this program, marked done. */
 SEC("tc")
 int from_underlay(struct __sk_buff *skb)
 {
+	bool ioam_done = skb->cb[0] == DP_CB_IOAM_DONE;
 	struct pkt p;
 
+	if (ioam_done)
+		skb->cb[0] = 0;
 	if (parse(skb, &p))
 		return drop(DROP_PARSE);
 	if (!p.family)
 		return TC_ACT_OK;
+	if (ioam_done) {
+		/* IOAM looked the destination up already: no second look-up */
+		__u32 zero = 0;
+		struct dp_handback *hb = bpf_map_lookup_elem(&dp_handback, &zero);
+
+		if (hb && hb->valid) {
+			hb->valid = 0;
+			return forward_to(skb, &p, NULL, ipcache_identity(p.family, p.src),
+					  hb->local ? &hb->ep : NULL);
+		}
+	} else if (p.family == AF_INET6 && p.proto == NEXTHDR_HOP) {
+		skb->cb[0] = DP_CB_IOAM_CALL;
+		bpf_tail_call(skb, &dp_tail, DP_TAIL_IOAM_INGRESS);
+		skb->cb[0] = 0;          /* no IOAM on this node: forward as it is */
+	}
 	return forward(skb, &p, NULL, ipcache_identity(p.family, p.src));
+}
+
+/* The second half of to_native for packets the IOAM encap took in between (see xmit). */
+SEC("tc")
+int native_xmit(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct dp_xmit *x = bpf_map_lookup_elem(&dp_xmit, &zero);
+
+	skb->cb[0] = 0;
+	if (!x)
+		return drop(DROP_NO_CONFIG);
+	if (x->neigh)
+		return bpf_redirect_neigh(x->ifindex, &x->nh, sizeof(x->nh), 0);
+	return bpf_redirect(x->ifindex, 0);
 }
 
 /* Decapsulated packets: the sending node put the sender's identity in the tunnel key. */

@@ -63,6 +63,25 @@ struct return_key {
 	__u16 ep_port, peer_port;      /* network order */
 };
 
+/* IOAM folded into the datapath (native mode): the slots of the pinned dp_tail prog array.
+ * from_underlay hands Hop-by-Hop packets to IOAM_INGRESS, the native path of a local
+ * endpoint's sampled packets to IOAM_ENCAP; the IOAM programs hand them back to UNDERLAY
+ * (from_underlay again) or XMIT (native_xmit, the redirect to_native had decided). An
+ * empty slot makes the tail call fail, and the packet goes on as if IOAM were off. */
+enum dp_tail_slot {
+	DP_TAIL_IOAM_INGRESS,
+	DP_TAIL_IOAM_ENCAP,
+	DP_TAIL_UNDERLAY,
+	DP_TAIL_XMIT,
+	DP_TAIL__MAX,
+};
+
+/* skb->cb[0] across those tail calls: a TC program's cb starts with whatever earlier
+ * layers left there, so each marker is a value no one else writes, and is cleared once read.
+ * With CALL, cb[1] holds the egress ifindex the datapath chose (encap). */
+#define DP_CB_IOAM_CALL 0x10a0ca11     /* a datapath program handed the packet to IOAM */
+#define DP_CB_IOAM_DONE 0x10a0d0e5     /* IOAM handed it back */
+
 struct dp_cfg {
 	__u32 mode;                    /* DP_MODE_* */
 	__u32 underlay_ifindex;

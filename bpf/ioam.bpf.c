@@ -3,32 +3,43 @@
  *    existing one is extended) with pre-allocated trace options, this node's data filled;
  *  - ioam_ingress (transit or decap): packets arriving with IOAM get this node's data when
  *    the namespace is known; for local endpoints the IOAM is then removed and exported.
- * Both return TC_ACT_UNSPEC so the datapath's own filter (a later priority) runs next.
- * Packet bytes are read and written with bpf_skb_load/store_bytes at offsets validated
- * against skb->len, so lying lengths can never make the program read or write out of place. */
+ * On a node's underlay device the datapath tail-calls them (from_container's native path
+ * for sampled packets, from_underlay for Hop-by-Hop packets) and they tail-call the
+ * datapath back (ioam_next); attached on their own to another device, they return
+ * TC_ACT_UNSPEC so the next filter runs. Reads and writes past the fixed headers are
+ * checked against the packet's lengths, so lying lengths can never make the programs
+ * read or write out of place. */
 #include "lib/common.h"
 #include "datapath.h"
 #include "ioam.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define TC_ACT_UNSPEC (-1)
-#define NEXTHDR_HOP   0
 #define L3_OFF        14                   /* Ethernet */
 #define HBH_OFF       (L3_OFF + 40)        /* right after the fixed IPv6 header */
 #define MAX_TLVS      64                   /* options walked in one Hop-by-Hop header */
 #define PKT_OFF_MASK  0xfff                /* bounds offsets into the linear data: past the
 					    * largest Hop-by-Hop header (54 + 2048) */
 
-#include "lib/endpoints_map.h"     /* the datapath's map, shared through its pin */
+#include "lib/endpoints_map.h"     /* the datapath's maps, shared through their pins */
+#include "lib/ioam_maps.h"
+#include "lib/tail_map.h"
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, IOAM_MAX_NS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IOAM_NS_IDS);
 	__type(key, __u32);
 	__type(value, struct ioam_ns);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ioam_namespaces SEC(".maps");
+} ioam_ns_table SEC(".maps");
+
+/* A configured namespace, NULL for an id this node does not know. */
+static __always_inline struct ioam_ns *ns_known(__u32 id)
+{
+	struct ioam_ns *ns = bpf_map_lookup_elem(&ioam_ns_table, &id);
+
+	return ns && (ns->flags & IOAM_NS_KNOWN) ? ns : NULL;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -37,30 +48,6 @@ struct {
 	__type(value, struct ioam_node);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ioam_node SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, IOAM_MAX_ENCAP);
-	__type(key, struct ioam_encap_key);
-	__type(value, struct ioam_encap);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ioam_encap SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IOAM_MAX_ENCAP);
-	__type(key, __u32);
-	__type(value, __u32);
-} ioam_sample SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IOAM_ST__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ioam_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -122,13 +109,17 @@ struct {
 	__type(value, struct hbh_copy);
 } ioam_hbh SEC(".maps");
 
-static __always_inline void stat(enum ioam_stat s)
+/* Where a packet goes when IOAM is done with it: back into the datapath program that
+ * handed it over (slot), or, attached on its own, to the next filter. If the slot is
+ * empty, the packet goes on to the next filter too (the host stack forwards it). */
+static __always_inline int ioam_next(struct __sk_buff *skb, __u32 slot)
 {
-	__u32 k = s;
-	__u64 *n = bpf_map_lookup_elem(&ioam_stats, &k);
-
-	if (n)
-		(*n)++;
+	if (skb->cb[0] == DP_CB_IOAM_CALL) {
+		skb->cb[0] = DP_CB_IOAM_DONE;
+		bpf_tail_call(skb, &dp_tail, slot);
+		skb->cb[0] = 0;
+	}
+	return TC_ACT_UNSPEC;
 }
 
 static __always_inline struct ioam_node *node_cfg(void)
@@ -216,13 +207,34 @@ static __always_inline __u32 known_nodelen(__u32 type)
 	return __builtin_popcount(type & IOAM_SHORT_MASK) + 2 * __builtin_popcount(type & IOAM_WIDE_MASK);
 }
 
-/* Write this node's data (nodelen words) at packet offset off. On ingress through
- * bpf_skb_store_bytes, which keeps a CHECKSUM_COMPLETE sum right; on egress no sum covers
- * these bytes (the packet is CHECKSUM_PARTIAL or already summed), so the words are written
- * straight into the packet, without a helper call. */
+/* Whether this node's writes may go straight into the packet: unless the packet carries a
+ * CHECKSUM_COMPLETE sum (received from a NIC that sums what it receives; packets from veth
+ * and local sockets do not), no sum covers these octets. bpf_csum_update with a zero
+ * difference only reports whether there is such a sum. */
+static __always_inline bool direct_writes(struct __sk_buff *skb)
+{
+	return bpf_csum_update(skb, 0) < 0;
+}
+
+/* Write one octet at packet offset off (the option header's flags or RemainingLen). */
+static __always_inline int write_octet(struct __sk_buff *skb, __u32 off, __u8 v, bool direct)
+{
+	__u8 *p = pkt_data(skb) + (off & PKT_OFF_MASK);
+
+	if (!direct)
+		return bpf_skb_store_bytes(skb, off, &v, 1, BPF_F_RECOMPUTE_CSUM);
+	if ((void *)(p + 1) > pkt_end(skb))
+		return -1;
+	*p = v;
+	return 0;
+}
+
+/* Write this node's data (nodelen words) at packet offset off: straight into the packet,
+ * a word at a time, without a helper call, or, when a CHECKSUM_COMPLETE sum covers it,
+ * with bpf_skb_store_bytes, which keeps that sum right. */
 static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u32 type, __u32 nodelen,
 					   const struct ioam_ns *ns, __u8 hlim, __u32 in_if, __u32 out_if,
-					   bool ingress)
+					   bool direct)
 {
 	__u32 size = nodelen * 4, zero = 0;
 	struct node_data *d = bpf_map_lookup_elem(&ioam_scratch, &zero);
@@ -231,7 +243,7 @@ static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u
 	if (!d || nodelen < 1 || nodelen > IOAM_NODE_WORDS)
 		return -1;
 	build_node_data(d, type, ns, hlim, in_if, out_if);
-	if (ingress) {
+	if (!direct) {
 		asm volatile("" : "+r"(size));
 		size &= 0x7c;             /* NodeLen is at most 31 words */
 		if (!size)
@@ -281,51 +293,63 @@ SEC("tc")
 int ioam_egress(struct __sk_buff *skb)
 {
 	struct ioam_encap_key key = { .prefixlen = 128 };
-	struct ep_key src = { .family = AF_INET6 };
+	bool chained = skb->cb[0] == DP_CB_IOAM_CALL;
+	__u32 out_if = skb->ifindex, cb1 = skb->cb[1];
 	struct ipv6hdr ip6;
 	struct ioam_encap *enc;
 	__u8 hbh[2] = {}, nexthdr;
-	__u32 len, old_len = 0, *cnt;
+	__u32 len, old_len = 0;
 
 	if (ipv6_header(skb, &ip6))
-		return TC_ACT_UNSPEC;
-	/* Only pod traffic leaving this node enters the IOAM domain here. */
-	__builtin_memcpy(src.addr, &ip6.saddr, 16);
-	if (!bpf_map_lookup_elem(&endpoints, &src))
-		return TC_ACT_UNSPEC;
-	__builtin_memcpy(key.addr, &ip6.daddr, 16);
-	enc = bpf_map_lookup_elem(&ioam_encap, &key);
-	if (!enc)
-		return TC_ACT_UNSPEC;
-	cnt = bpf_map_lookup_elem(&ioam_sample, &enc->slot);
-	if (!cnt || !enc->freq_n)
-		return TC_ACT_UNSPEC;
-	if (++*cnt >= enc->freq_n)
-		*cnt = 0;
-	if (*cnt >= enc->freq_k) {
-		stat(IOAM_ST_NOT_SAMPLED);
-		return TC_ACT_UNSPEC;
+		return ioam_next(skb, DP_TAIL_XMIT);
+	if (chained) {
+		/* The datapath knows the source is a local endpoint, sampled the packet and
+		 * chose the egress device (cb[1]). */
+		out_if = cb1;
+		__builtin_memcpy(key.addr, &ip6.daddr, 16);
+		enc = bpf_map_lookup_elem(&ioam_encap, &key);
+	} else {
+		/* Only pod traffic leaving this node enters the IOAM domain here. */
+		struct ep_key src = { .family = AF_INET6 };
+
+		__builtin_memcpy(src.addr, &ip6.saddr, 16);
+		if (!bpf_map_lookup_elem(&endpoints, &src))
+			return TC_ACT_UNSPEC;
+		enc = ioam_encap_sampled(&ip6.daddr);
 	}
+	if (!enc)
+		return ioam_next(skb, DP_TAIL_XMIT);
 	len = enc->len;
 	if (len < 8 || len > IOAM_TPL_MAX || (len & 7))
-		return TC_ACT_UNSPEC;
+		return ioam_next(skb, DP_TAIL_XMIT);
 	nexthdr = ip6.nexthdr;
 	if (nexthdr == NEXTHDR_HOP) {
 		/* Extend: our options go in front of the existing ones; the old two header
 		 * bytes become a Pad2, which keeps every old option's alignment. Consecutive
 		 * padding must stay within 7 octets (RFC 4942), as Linux receivers check. */
 		if (bpf_skb_load_bytes(skb, HBH_OFF, hbh, 2))
-			return TC_ACT_UNSPEC;
+			return ioam_next(skb, DP_TAIL_XMIT);
 		old_len = (hbh[1] + 1) * 8;
 		if (old_len + len > IOAM_HBH_MAX || HBH_OFF + old_len > skb->len ||
 		    2 + leading_pad(skb, HBH_OFF + 2, HBH_OFF + old_len) > 7) {
-			stat(IOAM_ST_ENCAP_FAIL);
-			return TC_ACT_UNSPEC;
+			ioam_stat(IOAM_ST_ENCAP_FAIL);
+			return ioam_next(skb, DP_TAIL_XMIT);
+		}
+	}
+	/* Inside the datapath the packet is still on the endpoint's veth, where growing it is
+	 * not checked against the underlay's MTU: check it here, so a packet that would no
+	 * longer fit goes without IOAM rather than being dropped on the way. */
+	if (chained) {
+		__u32 mtu = 0;
+
+		if (bpf_check_mtu(skb, out_if, &mtu, (__s32)len, 0)) {
+			ioam_stat(IOAM_ST_ENCAP_FAIL);
+			return ioam_next(skb, DP_TAIL_XMIT);
 		}
 	}
 	if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_NET, 0)) {
-		stat(IOAM_ST_ENCAP_FAIL);
-		return TC_ACT_UNSPEC;
+		ioam_stat(IOAM_ST_ENCAP_FAIL);
+		return ioam_next(skb, DP_TAIL_XMIT);
 	}
 	/* The new room is in the linear data: fill it straight, a word at a time. */
 	{
@@ -365,11 +389,11 @@ int ioam_egress(struct __sk_buff *skb)
 
 		if (o->nodelen && o->fill + o->nodelen * 4 <= len)
 			write_node_data(skb, HBH_OFF + o->fill, o->type, o->nodelen,
-					bpf_map_lookup_elem(&ioam_namespaces, &nsid),
-					ip6.hop_limit, skb->ingress_ifindex, skb->ifindex, false);
+					ns_known(nsid),
+					ip6.hop_limit, skb->ingress_ifindex, out_if, true);
 	}
-	stat(IOAM_ST_ENCAP);
-	return TC_ACT_UNSPEC;
+	ioam_stat(IOAM_ST_ENCAP);
+	return ioam_next(skb, DP_TAIL_XMIT);
 }
 
 /* ------------------------------------------------------- transit and decap (ingress) */
@@ -468,13 +492,15 @@ static __noinline int keep_others(struct __sk_buff *skb, __u32 hbh_len, __u32 pl
 
 /* Exporting every trace of a fast flow would cost more than the flow itself (a ring buffer
  * record and a wake-up of the agent per packet): at most export_rate a second per CPU go
- * out, the rest are counted. 0 means the default, 1000. */
+ * out, the rest are counted. 0 means the default, 1000. The window needs no precise
+ * clock: the coarse one (a tick's resolution) reads no clock source, which the per-packet
+ * cost of decap notices. */
 static __always_inline bool export_allowed(void)
 {
 	struct ioam_node *nc = node_cfg();
 	__u32 zero = 0, rate = nc && nc->export_rate ? nc->export_rate : 1000;
 	struct ioam_budget *b = bpf_map_lookup_elem(&ioam_budget, &zero);
-	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 now = bpf_ktime_get_coarse_ns();
 
 	if (!b)
 		return false;
@@ -483,7 +509,7 @@ static __always_inline bool export_allowed(void)
 		b->sent = 0;
 	}
 	if (b->sent >= rate) {
-		stat(IOAM_ST_EXPORT_SKIPPED);
+		ioam_stat(IOAM_ST_EXPORT_SKIPPED);
 		return false;
 	}
 	b->sent++;
@@ -507,6 +533,7 @@ __noinline int visit_trace(struct __sk_buff *skb, const struct hbh_copy *hb, con
 	__u8 h[IOAM_OPT_HDR + IOAM_TRACE_HDR];
 	__u32 nsid, nodelen, remlen, type, known, area, optlen, off;
 	struct ioam_ns *ns;
+	bool direct;
 
 	if (!skb || !hb || !ip6 || !v)
 		return 0;
@@ -519,18 +546,18 @@ __noinline int visit_trace(struct __sk_buff *skb, const struct hbh_copy *hb, con
 	/* The option as copied with its header (the walk checked it lies within). */
 	optlen = hb->b[(rel + 1) & (IOAM_HBH_MAX - 1)];
 	if (optlen + 2 < sizeof(h)) {
-		stat(IOAM_ST_INCONSISTENT);
+		ioam_stat(IOAM_ST_INCONSISTENT);
 		return 0;
 	}
 	__builtin_memcpy(h, &hb->b[rel & (IOAM_HBH_MAX - 1)], sizeof(h));
 	if (h[3] != IOAM_TYPE_PREALLOC) {
-		stat(IOAM_ST_UNSUPPORTED);
+		ioam_stat(IOAM_ST_UNSUPPORTED);
 		return 0;
 	}
 	nsid = (__u32)h[4] << 8 | h[5];
-	ns = bpf_map_lookup_elem(&ioam_namespaces, &nsid);
+	ns = ns_known(nsid);
 	if (!ns) {
-		stat(IOAM_ST_UNKNOWN_NS);
+		ioam_stat(IOAM_ST_UNKNOWN_NS);
 		return 0;
 	}
 	/* A trace that is removed here and not exported needs no data from this node. */
@@ -543,34 +570,35 @@ __noinline int visit_trace(struct __sk_buff *skb, const struct hbh_copy *hb, con
 	known = known_nodelen(type);
 	/* RemainingLen past the end, or a NodeLen the type does not explain: do not touch. */
 	if (remlen * 4 > area || nodelen < known || (nodelen > known && !(type & IOAM_UNDEF_MASK))) {
-		stat(IOAM_ST_INCONSISTENT);
+		ioam_stat(IOAM_ST_INCONSISTENT);
 		return 1;
 	}
 	if (type & IOAM_OPAQUE_BIT) {
-		stat(IOAM_ST_UNSUPPORTED);      /* RFC 9197: add no node data at all */
+		ioam_stat(IOAM_ST_UNSUPPORTED);      /* RFC 9197: add no node data at all */
 		goto exported;
 	}
+	direct = direct_writes(skb);
 	if (remlen < nodelen) {
 		h[6] |= IOAM_OVERFLOW;
-		bpf_skb_store_bytes(skb, off + 6, &h[6], 1, BPF_F_RECOMPUTE_CSUM);
-		stat(IOAM_ST_OVERFLOW);
+		write_octet(skb, off + 6, h[6], direct);
+		ioam_stat(IOAM_ST_OVERFLOW);
 		goto exported;
 	}
 	remlen -= nodelen;
 	if (write_node_data(skb, off + sizeof(h) + remlen * 4, type, nodelen, ns, hlim, in_if, out_if,
-			    true))
+			    direct))
 		return 1;
 	h[7] = (h[7] & 0x80) | remlen;
-	bpf_skb_store_bytes(skb, off + 7, &h[7], 1, BPF_F_RECOMPUTE_CSUM);
+	write_octet(skb, off + 7, h[7], direct);
 	if (!decap)
-		stat(IOAM_ST_TRANSIT);
+		ioam_stat(IOAM_ST_TRANSIT);
 exported:
 	if (decap) {
 		struct ioam_event *ev = bpf_ringbuf_reserve(&ioam_traces, sizeof(*ev), 0);
 		struct ioam_node *nc = node_cfg();
 
 		if (!ev) {
-			stat(IOAM_ST_EXPORT_LOST);
+			ioam_stat(IOAM_ST_EXPORT_LOST);
 			return 1;
 		}
 		ev->time = bpf_ktime_get_boot_ns() + (nc ? nc->clock_offset : 0);
@@ -589,7 +617,7 @@ exported:
 			ev->data_len = 0;
 		}
 		bpf_ringbuf_submit(ev, 0);
-		stat(IOAM_ST_EXPORT);
+		ioam_stat(IOAM_ST_EXPORT);
 	}
 	return 1;
 }
@@ -598,14 +626,21 @@ SEC("tc")
 int ioam_ingress(struct __sk_buff *skb)
 {
 	struct ep_key dst = { .family = AF_INET6 };
+	struct dp_handback *back = NULL;
 	struct hbh_copy *hb;
 	struct ep_info *ep;
 	struct ipv6hdr ip6;
 	__u32 hbh_len, n, known = 0, zero = 0;
 	__u8 t[2];
 
+	/* Tail-called from from_underlay: tell it the endpoint look-up below (only that one). */
+	if (skb->cb[0] == DP_CB_IOAM_CALL) {
+		back = bpf_map_lookup_elem(&dp_handback, &zero);
+		if (back)
+			back->valid = 0;
+	}
 	if (ipv6_header(skb, &ip6) || ip6.nexthdr != NEXTHDR_HOP)
-		return TC_ACT_UNSPEC;
+		return ioam_next(skb, DP_TAIL_UNDERLAY);
 	if (bpf_skb_load_bytes(skb, HBH_OFF, t, 2))
 		goto malformed;
 	hbh_len = (t[1] + 1) * 8;
@@ -614,7 +649,7 @@ int ioam_ingress(struct __sk_buff *skb)
 	/* One copy of the whole header, walked in memory: no helper call per option. */
 	hb = bpf_map_lookup_elem(&ioam_hbh, &zero);
 	if (!hb)
-		return TC_ACT_UNSPEC;
+		return ioam_next(skb, DP_TAIL_UNDERLAY);
 	n = hbh_len;
 	asm volatile("" : "+r"(n));
 	if (n < 8 || n > IOAM_HBH_MAX || bpf_skb_load_bytes(skb, HBH_OFF, hb->b, n))
@@ -653,9 +688,15 @@ int ioam_ingress(struct __sk_buff *skb)
 		}
 	}
 	if (!hb->n)
-		return TC_ACT_UNSPEC;
+		return ioam_next(skb, DP_TAIL_UNDERLAY);
 	__builtin_memcpy(dst.addr, &ip6.daddr, 16);
 	ep = bpf_map_lookup_elem(&endpoints, &dst);
+	if (back) {
+		back->local = ep != NULL;
+		if (ep)
+			back->ep = *ep;
+		back->valid = 1;
+	}
 	for (__u32 i = 0; i < IOAM_MAX_OPTS; i++) {
 		if (i >= hb->n)
 			break;
@@ -666,21 +707,21 @@ int ioam_ingress(struct __sk_buff *skb)
 		known += visit_trace(skb, hb, &ip6, &v);
 	}
 	if (!ep)
-		return TC_ACT_UNSPEC;
+		return ioam_next(skb, DP_TAIL_UNDERLAY);
 	/* Decap: a header of padding and our own trace options goes away whole; with other
 	 * options it is rebuilt without ours; with unknown namespaces it stays. */
 	/* More options than one walk covers, or namespaces unknown here: keep the header. */
 	if (hb->off < hbh_len || known != hb->n) {
-		stat(IOAM_ST_KEPT);
-		return TC_ACT_UNSPEC;
+		ioam_stat(IOAM_ST_KEPT);
+		return ioam_next(skb, DP_TAIL_UNDERLAY);
 	}
 	if (hb->others) {
 		int r = keep_others(skb, hbh_len, bpf_ntohs(ip6.payload_len));
 
 		if (r == -2)
 			return TC_ACT_SHOT;
-		stat(r ? IOAM_ST_KEPT : IOAM_ST_DECAP);
-		return TC_ACT_UNSPEC;
+		ioam_stat(r ? IOAM_ST_KEPT : IOAM_ST_DECAP);
+		return ioam_next(skb, DP_TAIL_UNDERLAY);
 	}
 	{
 		struct ipv6hdr *hdr = pkt_data(skb) + L3_OFF;
@@ -696,9 +737,9 @@ int ioam_ingress(struct __sk_buff *skb)
 		if (bpf_skb_adjust_room(skb, -(__s32)hbh_len, BPF_ADJ_ROOM_NET, 0))
 			return TC_ACT_SHOT;
 	}
-	stat(IOAM_ST_DECAP);
-	return TC_ACT_UNSPEC;
+	ioam_stat(IOAM_ST_DECAP);
+	return ioam_next(skb, DP_TAIL_UNDERLAY);
 malformed:
-	stat(IOAM_ST_MALFORMED);
+	ioam_stat(IOAM_ST_MALFORMED);
 	return TC_ACT_SHOT;
 }

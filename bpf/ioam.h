@@ -15,7 +15,7 @@
 #define IOAM_MAX_OPTS        8      /* trace options (namespaces) one encap rule inserts */
 #define IOAM_TPL_MAX         1024   /* bytes one encap rule inserts at most */
 #define IOAM_MAX_ENCAP       64     /* encap rules (destination prefixes) */
-#define IOAM_MAX_NS          1024   /* namespaces known to a node */
+#define IOAM_NS_IDS          65536  /* Namespace-ID is 16 bits: one table entry each */
 #define IOAM_HBH_MAX         2048   /* Hdr Ext Len is 8 bits of 8-octet units */
 #define IOAM_OVERFLOW        0x04   /* the O flag in the trace header's 7th byte */
 
@@ -27,10 +27,18 @@
 #define IOAM_OPAQUE_BIT      IOAM_BIT(22)
 #define IOAM_SUPPORTED_MASK  0xfff000   /* bits 0-11 can be configured */
 
-/* Namespace map: key __u32 namespace id (host order). */
+/* ioam_flags: the roles the datapath hands packets to on the underlay device. Ingress
+ * needs no flag: from_underlay tries the tail call for Hop-by-Hop packets only, and an
+ * empty slot costs a failed call; encap is decided per packet, so it is switched off here. */
+#define IOAM_F_ENCAP         1
+
+/* Namespace table: an array indexed by namespace id, so the per-packet look-up is an
+ * index, not a hash; flags says whether the id is configured. */
+#define IOAM_NS_KNOWN        1
+
 struct ioam_ns {
 	__u32 data;                    /* namespace data, short (bit 5) */
-	__u32 flags;
+	__u32 flags;                   /* IOAM_NS_* */
 	__u64 data_wide;               /* namespace data, wide (bit 10) */
 };
 
@@ -46,7 +54,7 @@ struct ioam_node {
 
 /* Export budget, per-CPU array of one. */
 struct ioam_budget {
-	__u64 second;                  /* when the current one-second window began (boot ns) */
+	__u64 second;                  /* when the current one-second window began (coarse ns) */
 	__u64 sent;
 };
 

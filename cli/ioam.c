@@ -194,9 +194,11 @@ int cmd_ioam_show(struct cli *c, int argc, char **argv)
 		       json_str(v, "trace_type"), (long long)json_integer_value(json_object_get(v, "size")),
 		       json_str(v, "freq"));
 	json_array_foreach(json_object_get(resp, "roles"), i, v)
-		printf("role %s ingress %s egress %s\n", json_str(v, "dev"),
+		printf("role %s ingress %s egress %s (%s)\n", json_str(v, "dev"),
 		       json_is_true(json_object_get(v, "ingress")) ? "on" : "off",
-		       json_is_true(json_object_get(v, "egress")) ? "on" : "off");
+		       json_is_true(json_object_get(v, "egress")) ? "on" : "off",
+		       !strcmp(json_str(v, "via"), "datapath") ? "inside the datapath's programs" :
+		       "filters of their own");
 	printf("counters:");
 	json_object_foreach(json_object_get(resp, "counters"), k, v)
 		printf(" %s=%lld", k, (long long)json_integer_value(v));

@@ -9,7 +9,9 @@
 #define ETH_P_IP   0x0800
 #define ETH_P_IPV6 0x86DD
 #define ETH_ALEN   6
+#define NEXTHDR_HOP 0          /* IPv6 Hop-by-Hop options header */
 
+#define TC_ACT_UNSPEC   (-1)
 #define TC_ACT_OK       0
 #define TC_ACT_SHOT     2
 #define TC_ACT_REDIRECT 7

@@ -79,9 +79,49 @@ static __always_inline int to_overlay(struct __sk_buff *skb, const struct dp_cfg
 	return bpf_redirect(cfg->vxlan_ifindex, 0);
 }
 
-static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
-				     const struct loc_info *loc)
+/* The redirect to_native decided. A local endpoint's packet that an IOAM encap rule
+ * samples goes through the IOAM encap first (a tail call, which comes back in native_xmit
+ * with the decision kept in dp_xmit); if the slot is empty it leaves without IOAM. */
+static __always_inline int xmit(struct __sk_buff *skb, struct ioam_encap *ioam, __u32 ifindex,
+				struct bpf_redir_neigh *nh)
 {
+	if (ioam) {
+		__u32 zero = 0;
+		struct dp_xmit *x = bpf_map_lookup_elem(&dp_xmit, &zero);
+
+		if (x) {
+			x->ifindex = ifindex;
+			x->neigh = nh != NULL;
+			if (nh)
+				x->nh = *nh;
+			skb->cb[0] = DP_CB_IOAM_CALL;
+			skb->cb[1] = ifindex;
+			bpf_tail_call(skb, &dp_tail, DP_TAIL_IOAM_ENCAP);
+			skb->cb[0] = 0;
+		}
+	}
+	return nh ? bpf_redirect_neigh(ifindex, nh, sizeof(*nh), 0) : bpf_redirect(ifindex, 0);
+}
+
+/* Whether IOAM encap wants this packet of a local endpoint (src): the rule for its
+ * destination and its sampling, decided here so that unsampled packets cost no tail call. */
+static __always_inline struct ioam_encap *ioam_encap_wanted(const struct pkt *p,
+							    const struct ep_info *src)
+{
+	__u32 zero = 0, *flags;
+
+	if (!src || p->family != AF_INET6)
+		return NULL;
+	flags = bpf_map_lookup_elem(&ioam_flags, &zero);
+	if (!flags || !(*flags & IOAM_F_ENCAP))
+		return NULL;
+	return ioam_encap_sampled(p->dst);
+}
+
+static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
+				     const struct loc_info *loc, const struct ep_info *src)
+{
+	struct ioam_encap *ioam = ioam_encap_wanted(p, src);
 	struct bpf_fib_lookup fib = {};
 	struct bpf_redir_neigh nh = {};
 	long ret;
@@ -99,7 +139,7 @@ static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
 		if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
 		    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
 			return drop(DROP_PARSE);
-		return bpf_redirect(fib.ifindex, 0);
+		return xmit(skb, ioam, fib.ifindex, NULL);
 	}
 	if (ret != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return drop(DROP_FIB);
@@ -110,7 +150,7 @@ static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
 		nh.ipv4_nh = fib.ipv4_dst;
 	else
 		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
-	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	return xmit(skb, ioam, fib.ifindex, &nh);
 }
 
 /* Replies of a flow that came in through another node's published port (see
@@ -128,18 +168,17 @@ static __always_inline struct loc_info *return_route(const struct pkt *p)
 /* Everything after parsing: local endpoint, remote node, or the host stack. src is the
  * sending endpoint when it is local (its egress policy applies), src_identity the sender's
  * identity (from the tunnel key, the ipcache, or src). */
-static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
-				   const struct ep_info *src, __u32 src_identity)
+static __always_inline int forward_to(struct __sk_buff *skb, const struct pkt *p,
+				      const struct ep_info *src, __u32 src_identity,
+				      const struct ep_info *ep)
 {
 	struct ct_plan plan = {};
-	struct ep_info *ep;
 	struct loc_info *loc;
 	struct dp_cfg *cfg;
 	__u32 zero = 0;
 
 	if (!p->family)
 		return TC_ACT_OK;
-	ep = endpoint_at(p->family, p->dst);
 	if (src && !policy_allows(p, src, POLICY_EGRESS,
 				  ep ? ep->identity : ipcache_identity(p->family, p->dst), &plan))
 		return drop(DROP_POLICY);
@@ -156,7 +195,7 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 	if (!in_cluster(cfg, p)) {
 		if ((loc = return_route(p)))
 			return cfg->mode == DP_MODE_VXLAN ? to_overlay(skb, cfg, loc, src_identity) :
-							    to_native(skb, p, loc);
+							    to_native(skb, p, loc, src);
 		return TC_ACT_OK;     /* outside world: the host routes and masquerades */
 	}
 	loc = location(p);
@@ -168,5 +207,14 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 		return drop(DROP_NO_ENDPOINT);
 	if (cfg->mode == DP_MODE_VXLAN)
 		return to_overlay(skb, cfg, loc, src_identity);
-	return to_native(skb, p, loc);
+	return to_native(skb, p, loc, src);
+}
+
+/* forward_to, with the destination endpoint (ep, NULL when not local) looked up here. */
+static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
+				   const struct ep_info *src, __u32 src_identity)
+{
+	if (!p->family)
+		return TC_ACT_OK;
+	return forward_to(skb, p, src, src_identity, endpoint_at(p->family, p->dst));
 }

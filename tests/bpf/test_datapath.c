@@ -38,22 +38,8 @@ static void udp4(struct frame *f, const char *src, const char *dst)
 
 static void udp6(struct frame *f, const char *src, const char *dst)
 {
-	struct ethhdr *eth = (void *)f->buf;
-	struct ipv6hdr *ip6 = (void *)(eth + 1);
-	struct udphdr *udp = (void *)(ip6 + 1);
-
 	memset(f, 0, sizeof(*f));
-	memset(eth->h_dest, 0xaa, 6);
-	memset(eth->h_source, 0xbb, 6);
-	eth->h_proto = htons(ETH_P_IPV6);
-	ip6->version = 6;
-	ip6->nexthdr = IPPROTO_UDP;
-	ip6->hop_limit = 64;
-	ip6->payload_len = htons(sizeof(*udp) + 4);
-	inet_pton(AF_INET6, src, &ip6->saddr);
-	inet_pton(AF_INET6, dst, &ip6->daddr);
-	udp->len = htons(sizeof(*udp) + 4);
-	f->len = sizeof(*eth) + sizeof(*ip6) + sizeof(*udp) + 4;
+	f->len = frame6(f->buf, src, dst, 4);
 }
 
 /* A TCP-like IPv4 packet: only the ports matter to the datapath's parser. */

@@ -1,7 +1,9 @@
 /* BPF_PROG_RUN fixtures for IOAM: encap (new and extended Hop-by-Hop headers, sampling,
  * several namespaces), transit (filling, Overflow, unknown namespaces, undefined bits),
  * decap (removal and export in path order) and malformed headers (dropped or left alone
- * as RFC 9197 says, and counted). */
+ * as RFC 9197 says, and counted), each program on its own as a filter; then the same roles
+ * inside the datapath, tail-called from from_container and from_underlay, with their
+ * slots filled and empty. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +19,13 @@
 #include "../unit/harness.h"
 #include "prog_run.h"
 #include "ioam.skel.h"
+#include "datapath.skel.h"
 #include "bpf/datapath.h"
 #include "ioam.h"
 
 #define TC_ACT_UNSPEC -1
 #define TC_ACT_SHOT 2
+#define TC_ACT_REDIRECT 7
 #define L3 14
 #define HBH (L3 + 40)
 
@@ -91,9 +95,9 @@ static void set_node(struct ioam_bpf *skel, uint32_t id)
 
 static void add_ns(struct ioam_bpf *skel, uint32_t id, uint32_t data, uint64_t wide)
 {
-	struct ioam_ns v = { .data = data, .data_wide = wide };
+	struct ioam_ns v = { .data = data, .flags = IOAM_NS_KNOWN, .data_wide = wide };
 
-	bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_namespaces), &id, &v, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_ns_table), &id, &v, BPF_ANY);
 }
 
 static void add_endpoint(struct ioam_bpf *skel, const char *ip, uint32_t ifindex)
@@ -498,6 +502,129 @@ int main(void)
 		h[2] = 1; h[3] = 4;
 		udp6(&in, POD_A, POD_B, h, 8);
 		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
+	}
+
+	/* ---- inside the datapath: both objects share the pinned maps and the prog array ---- */
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, dopts, .pin_root_path = pin);
+		struct datapath_bpf *dp = datapath_bpf__open_opts(&dopts);
+		struct dp_cfg cfg = { .mode = DP_MODE_NATIVE, .cluster6_len = 32 };
+		struct loc6_key lk = { .prefixlen = 64 };
+		struct loc_info lv = { 0 };
+		uint32_t zero = 0, flags = IOAM_F_ENCAP, slot, fd;
+		int tail_fd, ifindex = prog_run_fib_netns();
+		uint64_t enc0, dec0, mal0;
+		static const uint8_t EP_MAC[6] = { 2, 0, 0, 0, 0, 0x42 };
+
+		CHECK(ifindex > 0);
+		CHECK(dp && datapath_bpf__load(dp) == 0);
+		tail_fd = bpf_map__fd(dp->maps.dp_tail);
+		inet_pton(AF_INET6, "fd00:244::", cfg.cluster6);
+		bpf_map_update_elem(bpf_map__fd(dp->maps.dp_config), &zero, &cfg, BPF_ANY);
+		inet_pton(AF_INET6, "fd00:244:0:2::", lk.addr);
+		inet_pton(AF_INET6, "fd00:198:18::12", lv.node6);
+		bpf_map_update_elem(bpf_map__fd(dp->maps.locations6), &lk, &lv, BPF_ANY);
+		slot = DP_TAIL_UNDERLAY, fd = (uint32_t)bpf_program__fd(dp->progs.from_underlay);
+		bpf_map_update_elem(tail_fd, &slot, &fd, BPF_ANY);
+		slot = DP_TAIL_XMIT, fd = (uint32_t)bpf_program__fd(dp->progs.native_xmit);
+		bpf_map_update_elem(tail_fd, &slot, &fd, BPF_ANY);
+		set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 1, 0);
+		set_node(skel, 1);
+		del_endpoint(skel, POD_B);
+		add_endpoint(skel, POD_A, 41);
+
+		/* encap off (flag clear, slot empty): forwarded untouched */
+		udp6(&in, POD_A, POD_B, NULL, 0);
+		enc0 = stat_of(skel, IOAM_ST_ENCAP);
+		CHECK(prog_run_on(ifindex, dp->progs.from_container, in.buf, in.len, out.buf, sizeof(out.buf),
+				  &out.len) == TC_ACT_REDIRECT && out.len == in.len);
+		/* encap on: the datapath samples, IOAM inserts, native_xmit redirects; the egress
+		 * interface is the one the FIB chose */
+		slot = DP_TAIL_IOAM_ENCAP, fd = (uint32_t)bpf_program__fd(skel->progs.ioam_egress);
+		bpf_map_update_elem(tail_fd, &slot, &fd, BPF_ANY);
+		bpf_map_update_elem(bpf_map__fd(dp->maps.ioam_flags), &zero, &flags, BPF_ANY);
+		CHECK(prog_run_on(ifindex, dp->progs.from_container, in.buf, in.len, mid.buf, sizeof(mid.buf),
+				  &mid.len) == TC_ACT_REDIRECT && mid.len == in.len + 104);   /* 84-octet area */
+		CHECK(stat_of(skel, IOAM_ST_ENCAP) == enc0 + 1);
+		o = find_opt(&mid, 0);
+		CHECK(o == HBH + 8 && mid.buf[o + 5] == 123);
+		CHECK(be32at(mid.buf + o + 12 + 14 * 4 + 4) == (0xffffu << 16 | (uint32_t)ifindex));
+		CHECK(memcmp(mid.buf + HBH + 104, in.buf + HBH, in.len - HBH) == 0);
+		/* a packet that would no longer fit the egress device's MTU goes without IOAM */
+		{
+			uint64_t fail = stat_of(skel, IOAM_ST_ENCAP_FAIL);
+			static struct frame big;
+
+			big.len = frame6(big.buf, POD_A, POD_B, 1500 - 40 - 8 - 40);
+			CHECK(prog_run_on(ifindex, dp->progs.from_container, big.buf, big.len, out.buf,
+					  sizeof(out.buf), &out.len) == TC_ACT_REDIRECT && out.len == big.len);
+			CHECK(stat_of(skel, IOAM_ST_ENCAP_FAIL) == fail + 1);
+		}
+		/* an IPv4 packet, or one from an address that is no local endpoint: no IOAM */
+		udp6(&in, "fd00:244:0:1::77", POD_B, NULL, 0);
+		CHECK(prog_run_on(ifindex, dp->progs.from_container, in.buf, in.len, out.buf, sizeof(out.buf),
+				  &out.len) == TC_ACT_REDIRECT && out.len == in.len);
+		/* sampling 1 in 4 is decided in the datapath */
+		{
+			int grown = 0;
+
+			set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 4, 3);
+			udp6(&in, POD_A, POD_B, NULL, 0);
+			for (int i = 0; i < 16; i++) {
+				CHECK(prog_run_on(ifindex, dp->progs.from_container, in.buf, in.len, out.buf,
+						  sizeof(out.buf), &out.len) == TC_ACT_REDIRECT);
+				grown += out.len > in.len;
+			}
+			CHECK(grown == 4);
+			set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 1, 0);
+		}
+
+		/* transit on from_underlay: node 2 adds its data, the packet goes on natively */
+		set_node(skel, 2);
+		slot = DP_TAIL_IOAM_INGRESS, fd = (uint32_t)bpf_program__fd(skel->progs.ioam_ingress);
+		bpf_map_update_elem(tail_fd, &slot, &fd, BPF_ANY);
+		CHECK(prog_run_on(ifindex, dp->progs.from_underlay, mid.buf, mid.len, out.buf, sizeof(out.buf),
+				  &out.len) == TC_ACT_REDIRECT && out.len == mid.len);
+		CHECK(be32at(out.buf + o + 12 + 7 * 4) == (63u << 24 | 2));
+		/* decap on from_underlay: removed before the datapath delivers to the endpoint */
+		{
+			struct ep_key k = { .family = AF_INET6 };
+			struct ep_info v = { .ifindex = 42, .id = 42 };
+
+			memcpy(v.mac, EP_MAC, 6);
+			inet_pton(AF_INET6, POD_B, k.addr);
+			bpf_map_update_elem(bpf_map__fd(dp->maps.endpoints), &k, &v, BPF_ANY);
+		}
+		dec0 = stat_of(skel, IOAM_ST_DECAP);
+		mid = out;
+		set_node(skel, 3);
+		udp6(&in, POD_A, POD_B, NULL, 0);
+		CHECK(prog_run_on(ifindex, dp->progs.from_underlay, mid.buf, mid.len, out.buf, sizeof(out.buf),
+				  &out.len) == TC_ACT_REDIRECT);
+		CHECK(out.len == in.len && memcmp(out.buf + L3, in.buf + L3, in.len - L3) == 0);
+		CHECK(memcmp(out.buf, EP_MAC, 6) == 0);              /* delivered by the datapath */
+		CHECK(stat_of(skel, IOAM_ST_DECAP) == dec0 + 1);
+		ring_buffer__consume(rb);
+		/* a broken header is dropped by IOAM before the datapath sees it */
+		mal0 = stat_of(skel, IOAM_ST_MALFORMED);
+		in = mid;
+		in.buf[HBH + 1] = 200;
+		CHECK(prog_run_on(ifindex, dp->progs.from_underlay, in.buf, in.len, out.buf, sizeof(out.buf),
+				  &out.len) == TC_ACT_SHOT);
+		CHECK(stat_of(skel, IOAM_ST_MALFORMED) == mal0 + 1);
+		/* ingress slot empty (role none): the header reaches the endpoint untouched */
+		slot = DP_TAIL_IOAM_INGRESS;
+		bpf_map_delete_elem(tail_fd, &slot);
+		CHECK(prog_run_on(ifindex, dp->progs.from_underlay, mid.buf, mid.len, out.buf, sizeof(out.buf),
+				  &out.len) == TC_ACT_REDIRECT && out.len == mid.len);
+		CHECK(stat_of(skel, IOAM_ST_DECAP) == dec0 + 1);
+		/* continuation slots empty too: encap still forwards, without the redirect it chose
+		 * (to the next filter, i.e. the host stack) */
+		slot = DP_TAIL_XMIT;
+		bpf_map_delete_elem(tail_fd, &slot);
+		CHECK(prog_run_on(ifindex, dp->progs.from_container, in.buf, in.len, out.buf, sizeof(out.buf),
+				  &out.len) != TC_ACT_SHOT);
+		datapath_bpf__destroy(dp);
 	}
 
 	ring_buffer__free(rb);

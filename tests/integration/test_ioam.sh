@@ -56,10 +56,16 @@ done
 [ "$(p --node node2 -j ioam show | jq -r '.namespaces[0].data')" = 0xdeadbeef ] || fail "node2 lacks the namespace"
 [ "$(p --node node2 -j ioam show | jq -r '.encap[0].trace_type')" = $TYPE ] || fail "node2 lacks the encap rule"
 ok "namespace and encap rule reach node2 through cluster state"
-ip netns exec "$LAB-node1" tc filter show dev eth0 ingress | grep -q 'pref 1 .*ioam_ingress' \
-	&& ip netns exec "$LAB-node1" tc filter show dev eth0 ingress | grep -q 'pref 2 .*from_underlay' \
-	|| fail "IOAM is not ahead of the datapath on node1's eth0 ingress"
-ok "IOAM runs at priority 1, ahead of the datapath (priority 2)"
+# On the underlay device IOAM runs inside the datapath's programs (tail calls), with no
+# filter of its own: a packet IOAM does not concern pays no extra program run.
+for n in node1 node2; do
+	f=$(ip netns exec "$LAB-$n" tc filter show dev eth0 ingress; ip netns exec "$LAB-$n" tc filter show dev eth0 egress)
+	grep -q ioam <<<"$f" && fail "$n's eth0 has IOAM filters of its own: $f"
+	grep -q from_underlay <<<"$f" || fail "$n's eth0 lacks the datapath's filter: $f"
+	p --node $n -j ioam show | jq -e '.roles[] | select(.dev == "eth0") |
+		.ingress and .egress and .via == "datapath"' >/dev/null || fail "$n: roles not in the datapath"
+done
+ok "IOAM runs inside the datapath on eth0 (no filters of its own), and ioam show says so"
 
 # --- traffic: capture at the router's port and inside b1 ----------------------------------
 PCAP=$(mktemp /tmp/petrel-ioam.XXXXXX) PCAP_EP=$(mktemp /tmp/petrel-ioam-ep.XXXXXX)
@@ -133,11 +139,28 @@ for i in $(seq 8); do echo x | timeout 3 ip netns exec "$A1" taskset -c 0 socat 
 after=$(p --node node1 -j ioam show | jq '.counters.encap')
 [ $((after - before)) -eq 2 ] || fail "1/4 sampling inserted $((after - before)) of 8"
 ok "--freq 1/4 inserts into 2 of 8 packets"
+# Roles on the underlay fill and empty the datapath's slots: with none, node2 leaves the
+# header alone (its endpoint's kernel ignores the option) and forwarding goes on.
+decaps() { p --node node2 -j ioam show | jq '.counters.decap'; }
+p --node node1 ioam encap add --ns $NS --trace-type $TYPE --size 180 --freq 1/1 >/dev/null
 p --node node2 ioam role --dev eth0 none >/dev/null
-ip netns exec "$LAB-node2" tc filter show dev eth0 ingress | grep -q ioam && fail "role none left a filter"
+p --node node2 -j ioam show | jq -e '.roles[] | select(.dev == "eth0") | (.ingress or .egress) | not' >/dev/null \
+	|| fail "role none still shows a role on node2's eth0"
+d0=$(decaps)
+expect_echo "$A1" UDP "$B1IP" 7000 "UDP a1 -> b1 with node2's IOAM roles off"
+[ "$(decaps)" = "$d0" ] || fail "role none: node2 still decapsulated ($d0 -> $(decaps))"
 p --node node2 ioam role --dev eth0 ingress egress >/dev/null
-ip netns exec "$LAB-node2" tc filter show dev eth0 egress | grep -q ioam_egress || fail "role egress attached nothing"
-ok "ioam role detaches and re-attaches the programs"
+expect_echo "$A1" UDP "$B1IP" 7000 "UDP a1 -> b1 with node2's IOAM roles back"
+[ "$(decaps)" -gt "$d0" ] || fail "roles back: node2 did not decapsulate"
+ok "ioam role empties and refills the datapath's IOAM slots"
+# Any other device has no datapath program to ride on: the roles are filters of their own.
+p --node node2 ioam role --dev lo ingress >/dev/null
+ip netns exec "$LAB-node2" tc filter show dev lo ingress | grep -q ioam_ingress || fail "role on lo attached nothing"
+p --node node2 -j ioam show | jq -e '.roles[] | select(.dev == "lo") | .ingress and .via == "filter"' >/dev/null \
+	|| fail "ioam show does not report lo's filter"
+p --node node2 ioam role --dev lo none >/dev/null
+ip netns exec "$LAB-node2" tc filter show dev lo ingress | grep -q ioam && fail "role none left a filter on lo"
+ok "on another device the roles are filters of their own, attached and detached"
 expect_error "deleting a namespace in use" "used by an encap rule" p --node node1 ioam namespace del $NS
 p --node node1 ioam encap del --ns $NS >/dev/null
 p --node node1 ioam namespace del $NS >/dev/null

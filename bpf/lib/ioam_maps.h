@@ -1,0 +1,74 @@
+/* The IOAM maps the datapath reads too: encap rules, their sampling counters, the event
+ * counters and the datapath's IOAM switch. The datapath samples a local endpoint's packets
+ * inline and tail-calls the encap only for the chosen ones; both objects share these
+ * maps by their pins. */
+#pragma once
+#include "common.h"
+#include "../ioam.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, IOAM_MAX_ENCAP);
+	__type(key, struct ioam_encap_key);
+	__type(value, struct ioam_encap);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ioam_encap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IOAM_MAX_ENCAP);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ioam_sample SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IOAM_ST__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ioam_stats SEC(".maps");
+
+/* IOAM_F_* bits: which roles this node's datapath hands packets to (array of one). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ioam_flags SEC(".maps");
+
+static __always_inline void ioam_stat(enum ioam_stat s)
+{
+	__u32 k = s;
+	__u64 *n = bpf_map_lookup_elem(&ioam_stats, &k);
+
+	if (n)
+		(*n)++;
+}
+
+/* The encap rule for a destination, when this packet is one of the K in N it samples
+ * (counted per CPU); NULL otherwise, the unsampled ones counted. */
+static __always_inline struct ioam_encap *ioam_encap_sampled(const void *daddr)
+{
+	struct ioam_encap_key key = { .prefixlen = 128 };
+	struct ioam_encap *enc;
+	__u32 *cnt;
+
+	__builtin_memcpy(key.addr, daddr, 16);
+	enc = bpf_map_lookup_elem(&ioam_encap, &key);
+	if (!enc)
+		return NULL;
+	cnt = bpf_map_lookup_elem(&ioam_sample, &enc->slot);
+	if (!cnt || !enc->freq_n)
+		return NULL;
+	if (++*cnt >= enc->freq_n)
+		*cnt = 0;
+	if (*cnt >= enc->freq_k) {
+		ioam_stat(IOAM_ST_NOT_SAMPLED);
+		return NULL;
+	}
+	return enc;
+}

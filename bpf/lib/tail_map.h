@@ -1,0 +1,31 @@
+/* The prog array through which the datapath and IOAM hand packets to each other (slots and
+ * skb->cb markers in bpf/datapath.h). Both objects include this definition and share the
+ * pinned map by name; the agent fills the slots. */
+#pragma once
+#include "../datapath.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, DP_TAIL__MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_tail SEC(".maps");
+
+/* What ioam_ingress learnt about the destination before handing a packet back to
+ * from_underlay, which then need not look the endpoint up a second time (per CPU: the
+ * hand-back runs on the same CPU, in the same softirq run). valid is set by ioam_ingress
+ * for the packet it hands back and cleared by from_underlay once read. */
+struct dp_handback {
+	__u32 valid;
+	__u32 local;                   /* the destination is a local endpoint: ep */
+	struct ep_info ep;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dp_handback);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_handback SEC(".maps");
