@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -632,7 +631,6 @@ static int page_relay_finish(struct mig *m)
 	return m->page_ret;
 }
 
-/* Send a directory as a tar stream (kind "images" or "bundle"). */
 /* A stream connection of one kind to the destination, which unpacks what comes on it. */
 static SSL *dial_stream(struct mig *m, const char *kind, struct api_error *e)
 {
@@ -643,7 +641,7 @@ static SSL *dial_stream(struct mig *m, const char *kind, struct api_error *e)
 	return ssl;
 }
 
-/* dir as a tar stream on ssl (dialled with dial_stream; closed here), or on a new one.
+/* dir as a tar stream (kind "images" or "bundle") on ssl (dialled with dial_stream; closed here), or on a new one.
  * confirm: wait for the destination to say it unpacked everything. The images do not:
  * the restore request follows them at once, and the destination waits for its streams
  * before it restores (and fails the restore if one failed). */
@@ -670,12 +668,9 @@ static int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, 
 	fds[1] = p[1];
 	pid = proc_spawn(argv, fds, -1);
 	close(p[1]);
-	int64_t tt0 = now_ms();
 	ret = pid < 0 ? (int)pid : relay_run(p[0], ssl, &o, &st);
-	int64_t tt1 = now_ms();
 	close(p[0]);
 	status = pid < 0 ? -1 : proc_wait(pid, STREAM_WAIT_MS);
-	log_info("TIMING send_dir %s spawn+relay %lld wait %lld", kind, (long long)(tt1 - tt0), (long long)(now_ms() - tt1));
 	r = ret || !confirm ? NULL : peer_recv(ssl);
 	tls_close(ssl);
 	*raw = st.raw_out;
@@ -1010,32 +1005,6 @@ static void frozen_go(struct mig *m)
 	bundle_start(m);
 }
 
-static char criu_hook_path[PATH_MAX];
-
-static void criu_hook_find(void)
-{
-	ssize_t n = readlink("/proc/self/exe", criu_hook_path, sizeof(criu_hook_path) - 32);
-	char *slash;
-
-	criu_hook_path[n > 0 ? n : 0] = 0;
-	slash = strrchr(criu_hook_path, '/');
-	if (!slash)
-		criu_hook_path[0] = 0;
-	else
-		strcpy(slash + 1, "petrel-criu-hook");
-	if (criu_hook_path[0] && access(criu_hook_path, X_OK))
-		criu_hook_path[0] = 0;
-}
-
-/* petrel-criu-hook next to petreld, or NULL: then the container is frozen before runc
- * starts, and the client's stall also pays for runc's and CRIU's start. */
-static const char *criu_hook(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, criu_hook_find);
-	return criu_hook_path[0] ? criu_hook_path : NULL;
-}
 
 /* One request of the hook (see agent/criu_hook.c), want: "freeze" (pre-dump: hold the
  * packets and freeze the container now) or "dumped" (post-dump: every image is written).
@@ -1087,14 +1056,13 @@ static int checkpoint_reap(struct mig *m, struct api_error *e)
  * (checkpoint_reap waits for them). Without, the caller froze it first. */
 static int dump(struct mig *m, const char *hook, struct api_error *e)
 {
-	char bundle[CONFIG_STR + 64], img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64];
+	char img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64];
 	char sock[MIGRATION_DIR_MAX + 16], env[MIGRATION_DIR_MAX + 40];
 	char *argv[24], *extra_env[] = { env, NULL };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int n = 0, port = 0, ret, relay, listen_fd = -1;
 	pid_t pid;
 
-	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
 	snprintf(img, sizeof(img), "%s/images", m->dir);
 	snprintf(work, sizeof(work), "%s/work", m->dir);
 	snprintf(sock, sizeof(sock), "%s/freeze.sock", m->dir);
@@ -1276,6 +1244,7 @@ static void *migrate_main(void *arg)
 	SSL *ctl = NULL;
 	char *text;
 	bool answered = false;            /* the destination's answer came (not settled from state) */
+	char hook_path[PATH_MAX];
 	const char *hook;
 	int ret;
 
@@ -1315,7 +1284,10 @@ static void *migrate_main(void *arg)
 	 * proving who they are, takes milliseconds the container would spend frozen. */
 	if (!(m->images_ssl = dial_stream(m, "images", &e)))
 		goto fail;
-	hook = m->lazy ? NULL : criu_hook();
+	/* petrel-criu-hook next to petreld; without it (or in lazy mode) the container is
+	 * frozen before runc starts, and the stall also pays for runc's and CRIU's start. */
+	hook = !m->lazy && !exe_sibling("petrel-criu-hook", hook_path, sizeof(hook_path)) ?
+	       hook_path : NULL;
 	if (!hook) {
 		if (freeze(m, &e))
 			goto fail;
@@ -1333,13 +1305,10 @@ static void *migrate_main(void *arg)
 
 		snprintf(img, sizeof(img), "%s/images", m->dir);
 		ret = send_dir(m, "images", img, m->images_ssl, false, &raw, &wire, &e);
-		log_info("TIMING images %lld", (long long)(now_ms() - m->t_dumped));
 		m->images_ssl = NULL;
 		m->bytes += raw;
 		m->wire_bytes += wire;
-		int bf = bundle_finish(m, &e);
-		log_info("TIMING bundle %lld", (long long)(now_ms() - m->t_dumped));
-		if (ret || bf)
+		if (ret || bundle_finish(m, &e))
 			goto fail;
 	}
 	m->t_sent = now_ms();

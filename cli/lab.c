@@ -259,23 +259,14 @@ static int start_etcd(struct cli *c, struct lab *l)
 
 static void petreld_path(char *buf, size_t len)
 {
-	char self[512];
-	ssize_t n;
 	const char *env = getenv("PETRELD");
 
 	if (env && *env) {
 		snprintf(buf, len, "%s", env);
 		return;
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = 0;
-		*strrchr(self, '/') = 0;
-		snprintf(buf, len, "%s/petreld", self);
-		if (access(buf, X_OK) == 0)
-			return;
-	}
-	snprintf(buf, len, "petreld");
+	if (exe_sibling("petreld", buf, len))
+		snprintf(buf, len, "petreld");
 }
 
 static void log_tail(const char *path)

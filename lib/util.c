@@ -9,6 +9,22 @@
 #include <unistd.h>
 #include "util.h"
 
+int exe_sibling(const char *name, char *buf, size_t len)
+{
+	char self[4096], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return n < 0 ? -errno : -ENOENT;
+	self[n] = 0;
+	if (!(slash = strrchr(self, '/')))
+		return -ENOENT;
+	*slash = 0;
+	if ((size_t)snprintf(buf, len, "%s/%s", self, name) >= len)
+		return -ENAMETOOLONG;
+	return access(buf, X_OK) ? -errno : 0;
+}
+
 int mkdir_p(const char *path, unsigned int mode)
 {
 	char buf[4096];

@@ -6,6 +6,9 @@
 int mkdir_p(const char *path, unsigned int mode);          /* 0 if it exists */
 int read_file(const char *path, char **out);               /* NUL-terminated; caller frees */
 int write_file_atomic(const char *path, const char *data); /* tmp file + rename */
+/* The program name in the running executable's directory, into buf: 0 when it is there
+ * and executable, -errno otherwise. */
+int exe_sibling(const char *name, char *buf, size_t len);
 /* FNV-1a over a string: stable names (lxc<hash>) and MACs derived from endpoint names. */
 uint32_t fnv1a32(const char *s);
 uint64_t now_ms(void);                                     /* CLOCK_MONOTONIC */
