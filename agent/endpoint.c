@@ -92,24 +92,21 @@ static int reserve_ports(struct agent *a, const struct endpoint *ep, struct api_
 		ret = store_create(a->store, key, ep->name, 0);
 		if (ret == 0)
 			continue;
-		/* Already this endpoint's: the leftover of a migration here whose agent died
-		 * before undoing it (the endpoint's next migration here takes it back). */
-		if (ret == -EEXIST && store_get(a->store, key, &owner, NULL) == 0 &&
-		    !strcmp(owner, ep->name)) {
-			free(owner);
-			owner = NULL;
-			continue;
-		}
-		release_ports(a, ep, i);
-		free(owner);
-		owner = NULL;
 		if (ret == -EEXIST && store_get(a->store, key, &owner, NULL) == 0) {
+			/* Already this endpoint's: the leftover of a migration here whose agent
+			 * died before undoing it (the endpoint's next migration takes it back). */
+			if (!strcmp(owner, ep->name)) {
+				free(owner);
+				continue;
+			}
+			release_ports(a, ep, i);
 			api_fail(e, 409, "pick another host port", "host port %u/%s on node %s is already published by endpoint '%s'",
 				 ep->publish[i].host_port, ep_proto_str(ep->publish[i].proto),
 				 a->cfg.node, owner);
 			free(owner);
 			return -1;
 		}
+		release_ports(a, ep, i);
 		return api_fail(e, 503, NULL, "cannot reserve host port %u: %s",
 				ep->publish[i].host_port, strerror(-ret));
 	}
