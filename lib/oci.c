@@ -11,10 +11,10 @@ static const char *caps[] = {
 	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", NULL,
 };
 
-static const char *masked[] = {
-	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-	"/sys/firmware", NULL,
+/* runc's usual masked paths: files (hidden under /dev/null) and directories. */
+static const char *masked_files[] = {
+	"/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+	"/proc/timer_stats", "/proc/sched_debug", NULL,
 };
 
 const char *const oci_masked_dirs[] = { "/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware", NULL };
@@ -89,12 +89,14 @@ static json_t *linux_section(const struct container *c, const struct oci_opts *o
 			       "type", "ipc", "type", "uts", "type", "mount",
 			       "type", "network", "path", o->netns_path);
 	json_t *res = json_pack("{s:[{s:b, s:s}]}", "devices", "allow", 0, "access", "rwm");
-	json_t *lx;
+	json_t *masked = str_array(masked_files), *dirs = str_array(oci_masked_dirs), *lx;
 
+	json_array_extend(masked, dirs);
+	json_decref(dirs);
 	if (c->memory)
 		json_object_set_new(res, "memory", json_pack("{s:I}", "limit", (json_int_t)c->memory));
 	lx = json_pack("{s:o, s:o, s:o, s:o}", "namespaces", ns, "resources", res,
-		       "maskedPaths", str_array(masked), "readonlyPaths", str_array(readonly));
+		       "maskedPaths", masked, "readonlyPaths", str_array(readonly));
 	if (lx && o->cgroups_path)
 		json_object_set_new(lx, "cgroupsPath", json_string(o->cgroups_path));
 	return lx;
