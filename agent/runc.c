@@ -263,6 +263,16 @@ static void runc_log_errors(const char *path, char *out, size_t len)
 	free(text);
 }
 
+/* s without its trailing newlines and spaces (runc's output ends with one). */
+static char *chop(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = 0;
+	return s;
+}
+
 static int runc_failed(struct api_error *e, char *const args[], int status, const char *msg)
 {
 	const char *hint = strstr(msg, "criu") ? "see the CRIU log in the image directory" : NULL;
@@ -399,9 +409,7 @@ int container_runc(struct agent *a, char *const runc_args[], char **out, struct 
 		return 0;
 	}
 	free(ob.data);
-	while (eb.len && (eb.data[eb.len - 1] == '\n' || eb.data[eb.len - 1] == ' '))
-		eb.data[--eb.len] = 0;
-	runc_failed(e, runc_args, status, eb.data ? eb.data : "");
+	runc_failed(e, runc_args, status, eb.data ? chop(eb.data) : "");
 	free(eb.data);
 	return -1;
 }
@@ -428,7 +436,6 @@ int container_runc_finish(pid_t pid, char *const runc_args[], const char *out_pa
 			  int timeout_ms, struct api_error *e)
 {
 	char *text = NULL;
-	size_t n;
 	int ret = proc_wait(pid, timeout_ms);
 
 	if (ret == 0)
@@ -437,11 +444,8 @@ int container_runc_finish(pid_t pid, char *const runc_args[], const char *out_pa
 		return api_fail(e, 500, NULL, "runc %s: %s", runc_args[0][0] == '-' ? "call" : runc_args[0],
 				strerror(-ret));
 	read_file(out_path, &text);
-	n = text ? strlen(text) : 0;
-	while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
-		text[--n] = 0;
 	runc_failed(e, runc_args, ret >= 128 ? W_EXITCODE(0, ret - 128) : W_EXITCODE(ret, 0),
-		    text ? text : "");
+		    text ? chop(text) : "");
 	free(text);
 	return -1;
 }
