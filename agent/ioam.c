@@ -58,6 +58,8 @@ static struct {
 	size_t n_hops;
 	int attached[64][3];           /* ifindex, hooks (1 ingress, 2 egress), in the datapath */
 	size_t n_attached;
+	uint64_t ns_stored[IOAM_NS_IDS / 64];  /* namespace ids the last sync wrote */
+	bool ns_scanned;               /* the table as an earlier agent left it, cleared once */
 } io = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 /* --- configuration records ------------------------------------------------------------ */
@@ -272,27 +274,33 @@ static int cmp_rule(const void *x, const void *y)
 	return a->spec.ns - b->spec.ns;
 }
 
-/* Forget the namespaces of the table (every possible id, read back in one batch) that
- * are not in keep. */
+/* Forget the namespaces of the table that are not in keep: those the last sync wrote, and
+ * after a start whatever an earlier agent left in the pinned table (read back once, every
+ * possible id in one batch: 1 MiB, too much for every sync). */
 static void ns_clear_stale(int fd, const struct ns_rec *keep, size_t n)
 {
 	static struct ioam_ns vals[IOAM_NS_IDS];
 	static __u32 keys[IOAM_NS_IDS];
 	const struct ioam_ns none = { 0 };
+	uint64_t want[IOAM_NS_IDS / 64] = { 0 };
 	__u32 count = IOAM_NS_IDS, next;
 
-	if (bpf_map_lookup_batch(fd, NULL, &next, keys, vals, &count, NULL) && errno != ENOENT)
-		return;
-	for (__u32 i = 0; i < count; i++) {
-		bool wanted = false;
-
-		if (!(vals[i].flags & IOAM_NS_KNOWN))
-			continue;
-		for (size_t j = 0; j < n && !wanted; j++)
-			wanted = keep[j].id == keys[i];
-		if (!wanted)
-			bpf_map_update_elem(fd, &keys[i], &none, BPF_ANY);
+	for (size_t j = 0; j < n; j++)
+		want[keep[j].id / 64] |= 1ULL << (keep[j].id % 64);
+	if (!io.ns_scanned &&
+	    (!bpf_map_lookup_batch(fd, NULL, &next, keys, vals, &count, NULL) || errno == ENOENT)) {
+		io.ns_scanned = true;
+		for (__u32 i = 0; i < count; i++)
+			if (vals[i].flags & IOAM_NS_KNOWN)
+				io.ns_stored[keys[i] / 64] |= 1ULL << (keys[i] % 64);
 	}
+	for (__u32 w = 0; w < IOAM_NS_IDS / 64; w++)
+		for (uint64_t stale = io.ns_stored[w] & ~want[w]; stale; stale &= stale - 1) {
+			__u32 id = w * 64 + (__u32)__builtin_ctzll(stale);
+
+			bpf_map_update_elem(fd, &id, &none, BPF_ANY);
+		}
+	memcpy(io.ns_stored, want, sizeof(want));
 }
 
 /* Make the maps and filters match the stored configuration. */
