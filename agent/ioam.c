@@ -60,6 +60,7 @@ static struct {
 	size_t n_attached;
 	uint64_t ns_stored[IOAM_NS_IDS / 64];  /* namespace ids the last sync wrote */
 	bool ns_scanned;               /* the table as an earlier agent left it, cleared once */
+	uint32_t slots_used;           /* encap rule slots the last sync filled */
 } io = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 /* --- configuration records ------------------------------------------------------------ */
@@ -309,7 +310,7 @@ int ioam_sync(struct agent *a)
 	struct encap_rule *rules = NULL;
 	struct ns_rec *nss = NULL;
 	size_t nr = 0, nn = 0;
-	int fd_ns, fd_enc, ret, hooks, under;
+	int fd_ns, fd_enc, fd_slots, ret, hooks, under;
 	uint32_t slot = 0;
 
 	if (!io.skel)
@@ -330,6 +331,7 @@ int ioam_sync(struct agent *a)
 	/* Encap: rules with the same destination prefix become one template; the new ones
 	 * replace the old in place, then prefixes no rule names any more go. */
 	fd_enc = bpf_map__fd(io.skel->maps.ioam_encap);
+	fd_slots = bpf_map__fd(io.skel->maps.ioam_encap_slots);
 	qsort(rules, nr, sizeof(*rules), cmp_rule);
 	for (size_t i = 0; i < nr && slot < IOAM_MAX_ENCAP;) {
 		static struct ioam_encap enc;
@@ -350,10 +352,13 @@ int ioam_sync(struct agent *a)
 		} else {
 			enc.freq_k = rules[i].k;
 			enc.freq_n = rules[i].n;
-			enc.slot = slot++;
+			enc.slot = slot;
 			memcpy(key.addr, rules[i].to.addr.bytes, 16);
-			if (bpf_map_update_elem(fd_enc, &key, &enc, BPF_ANY))
+			/* The slot first: the trie entry is what sends packets to it. */
+			if (bpf_map_update_elem(fd_slots, &slot, &enc, BPF_ANY) ||
+			    bpf_map_update_elem(fd_enc, &key, &enc, BPF_ANY))
 				log_warn("ioam: cannot store encap rule: %s", strerror(errno));
+			slot++;
 		}
 		i = j;
 	}
@@ -374,6 +379,13 @@ int ioam_sync(struct agent *a)
 		}
 		for (size_t i = 0; i < n_stale; i++)
 			bpf_map_delete_elem(fd_enc, &stale[i]);
+	}
+	{
+		static const struct ioam_encap none;
+
+		for (uint32_t s = slot; s < io.slots_used; s++)   /* no trie entry leads there now */
+			bpf_map_update_elem(fd_slots, &s, &none, BPF_ANY);
+		io.slots_used = slot;
 	}
 	/* Roles: the underlay device gets ingress once anything is configured and egress
 	 * once an encap rule exists, unless a role says otherwise; other devices only by an

@@ -53,8 +53,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct ioam_budget);
-} ioam_budget SEC(".maps");
+	__type(value, struct ioam_pcpu);
+} ioam_pcpu SEC(".maps");
+
+static __always_inline struct ioam_pcpu *pcpu(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ioam_pcpu, &zero);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -92,21 +99,19 @@ struct {
 	__type(value, struct keep_buf);
 } ioam_scratch SEC(".maps");
 
-/* A copy of an arriving Hop-by-Hop header (slack past the end for fixed-size reads), and
- * what the walk of its options found. */
-struct hbh_copy {
+/* What the walk of an arriving Hop-by-Hop header's options found. */
+struct hbh_walk {
 	__u32 off;                     /* where the walk stopped */
-	__u32 n;                       /* trace options (the 0x31 byte), at opt[] in b */
+	__u32 n;                       /* trace options (the 0x31 byte), at opt[] */
 	__u32 others;                  /* options that are neither padding nor IOAM */
-	__u32 opt[IOAM_MAX_OPTS];
-	__u8 b[IOAM_HBH_MAX + 16];
+	__u32 opt[IOAM_MAX_OPTS];      /* offsets in the Hop-by-Hop header */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct hbh_copy);
+	__type(value, struct hbh_walk);
 } ioam_hbh SEC(".maps");
 
 /* Where a packet goes when IOAM is done with it: back into the datapath program that
@@ -135,68 +140,90 @@ static __always_inline __u32 if_short(__u32 ifindex)
 }
 
 /* Node data words for a trace type, in RFC 9197 order. Timestamps use the POSIX format
- * (seconds, microseconds) like Linux's own IOAM, so a domain mixing both stays coherent; fields we cannot know stay
- * all-ones, and so do words past the known fields (undefined bits 12-21) up to NodeLen.
- * Each field's word offset is computed from the type (popcount of the fields before it),
- * not counted along the way, so the verifier sees a bounded index instead of 2^12 paths. */
+ * (seconds, microseconds) like Linux's own IOAM, so a domain mixing both stays coherent;
+ * fields we cannot know stay all-ones, and so do words past the known fields (undefined
+ * bits 12-21) up to NodeLen. */
 struct node_data {
 	__u32 w[32];
 };
 
-#define BITS_BEFORE(b) (0xffffffu & ~((1u << (24 - (b))) - 1))
-#define FOFF(type, b) ((__builtin_popcount((type) & IOAM_SHORT_MASK & BITS_BEFORE(b)) + \
-			2 * __builtin_popcount((type) & IOAM_WIDE_MASK & BITS_BEFORE(b))) & 31)
-#define PUT(d, i, v) put_word(d, i, v)
-
-static __always_inline void put_word(struct node_data *d, __u32 i, __u32 v)
+/* Set word *i of d to v (v absent: leave the all-ones) and move *i on. The index goes
+ * through an empty asm, so the verifier sees a bounded unknown rather than a constant of
+ * its path: the paths through the twelve optional fields then share one state instead of
+ * 2^12, and no field's offset needs counting from the type's bits per packet. */
+static __always_inline void next_word(struct node_data *d, __u32 *i, bool present, __u32 v)
 {
-	/* Hide what the compiler knows about i, or it turns the add into a bitwise or on
-	 * the stack pointer, which the verifier rejects; the mask bounds it again. */
-	asm volatile("" : "+r"(i));
-	d->w[i & 31] = v;
+	__u32 k = *i;
+
+	asm volatile("" : "+r"(k));
+	if (present)
+		d->w[k & 31] = v;
+	*i = k + 1;
+}
+
+/* CLOCK_REALTIME as seconds and microseconds. Dividing the nanoseconds by 10^9 is a 64-bit
+ * division, tens of cycles on every packet: the start of the current second is kept per
+ * CPU instead, and only a new second (or a clock that stepped back) divides. The
+ * microseconds are a multiplication by the reciprocal of 1000, exact for any 32-bit value. */
+static __always_inline void wall_clock(const struct ioam_node *nc, __u32 *sec, __u32 *usec)
+{
+	__u64 now = bpf_ktime_get_boot_ns() + (nc ? nc->clock_offset : 0);
+	struct ioam_pcpu *c = pcpu();
+	__u64 base, s;
+
+	if (c && now >= c->ts_base && now - c->ts_base < 1000000000ULL) {
+		base = c->ts_base;
+		s = c->ts_sec;
+	} else {
+		s = now / 1000000000ULL;
+		base = s * 1000000000ULL;
+		if (c) {
+			c->ts_base = base;
+			c->ts_sec = s;
+		}
+	}
+	*sec = (__u32)s;
+	*usec = (__u32)(((now - base) * 0x10624DD3ULL) >> 38);
 }
 
 static __always_inline void build_node_data(struct node_data *d, __u32 type, const struct ioam_ns *ns,
 					    __u8 hlim, __u32 in_if, __u32 out_if)
 {
 	struct ioam_node *nc = node_cfg();
-	__u64 now = bpf_ktime_get_boot_ns() + (nc ? nc->clock_offset : 0);
 	__u32 id = nc ? nc->id & 0xffffff : 0xffffff;
 	__u64 idw = nc ? nc->id_wide & 0xffffffffffffffULL : 0xffffffffffffffULL;
-	__u32 i;
+	__u32 i = 0, sec = 0, usec = 0;
 
 	__builtin_memset(d, 0xff, sizeof(*d));
 	if (type & IOAM_BIT(0))
-		PUT(d, 0, bpf_htonl(((__u32)hlim << 24) | id));
+		next_word(d, &i, true, bpf_htonl(((__u32)hlim << 24) | id));
 	if (type & IOAM_BIT(1))
-		PUT(d, FOFF(type, 1), bpf_htonl(if_short(in_if) << 16 | if_short(out_if)));
-	if (type & (IOAM_BIT(2) | IOAM_BIT(3))) {
-		/* One 64-bit division; the sub-second part divides in 32 bits. */
-		__u64 sec = now / 1000000000ULL;
-		__u32 usec = (__u32)(now - sec * 1000000000ULL) / 1000;
-
-		if (type & IOAM_BIT(2))
-			PUT(d, FOFF(type, 2), bpf_htonl((__u32)sec));
-		if (type & IOAM_BIT(3))
-			PUT(d, FOFF(type, 3), bpf_htonl(usec));
-	}
-	/* bit 4 (transit delay), 6 (queue depth), 7 (checksum complement): unknown here */
-	if ((type & IOAM_BIT(5)) && ns)
-		PUT(d, FOFF(type, 5), bpf_htonl(ns->data));
+		next_word(d, &i, true, bpf_htonl(if_short(in_if) << 16 | if_short(out_if)));
+	if (type & (IOAM_BIT(2) | IOAM_BIT(3)))
+		wall_clock(nc, &sec, &usec);
+	if (type & IOAM_BIT(2))
+		next_word(d, &i, true, bpf_htonl(sec));
+	if (type & IOAM_BIT(3))
+		next_word(d, &i, true, bpf_htonl(usec));
+	if (type & IOAM_BIT(4))                   /* transit delay: unknown here */
+		next_word(d, &i, false, 0);
+	if (type & IOAM_BIT(5))
+		next_word(d, &i, ns, ns ? bpf_htonl(ns->data) : 0);
+	if (type & IOAM_BIT(6))                   /* queue depth: unknown here */
+		next_word(d, &i, false, 0);
+	if (type & IOAM_BIT(7))                   /* checksum complement: unused */
+		next_word(d, &i, false, 0);
 	if (type & IOAM_BIT(8)) {
-		i = FOFF(type, 8);
-		PUT(d, i, bpf_htonl(((__u32)hlim << 24) | (__u32)(idw >> 32)));
-		PUT(d, i + 1, bpf_htonl((__u32)idw));
+		next_word(d, &i, true, bpf_htonl(((__u32)hlim << 24) | (__u32)(idw >> 32)));
+		next_word(d, &i, true, bpf_htonl((__u32)idw));
 	}
 	if (type & IOAM_BIT(9)) {
-		i = FOFF(type, 9);
-		PUT(d, i, in_if ? bpf_htonl(in_if) : 0xffffffff);
-		PUT(d, i + 1, out_if ? bpf_htonl(out_if) : 0xffffffff);
+		next_word(d, &i, true, in_if ? bpf_htonl(in_if) : 0xffffffff);
+		next_word(d, &i, true, out_if ? bpf_htonl(out_if) : 0xffffffff);
 	}
-	if ((type & IOAM_BIT(10)) && ns) {
-		i = FOFF(type, 10);
-		PUT(d, i, bpf_htonl((__u32)(ns->data_wide >> 32)));
-		PUT(d, i + 1, bpf_htonl((__u32)ns->data_wide));
+	if (type & IOAM_BIT(10)) {
+		next_word(d, &i, ns, ns ? bpf_htonl((__u32)(ns->data_wide >> 32)) : 0);
+		next_word(d, &i, ns, ns ? bpf_htonl((__u32)ns->data_wide) : 0);
 	}
 	/* bit 11 (buffer occupancy) stays all-ones */
 }
@@ -252,6 +279,7 @@ static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u
 	}
 	data = pkt_data(skb);
 	end = pkt_end(skb);
+	#pragma clang loop unroll(disable)
 	for (__u32 i = 0; i < IOAM_NODE_WORDS; i++) {
 		__u32 *w;
 
@@ -292,9 +320,8 @@ static __always_inline __u32 leading_pad(struct __sk_buff *skb, __u32 off, __u32
 SEC("tc")
 int ioam_egress(struct __sk_buff *skb)
 {
-	struct ioam_encap_key key = { .prefixlen = 128 };
 	bool chained = skb->cb[0] == DP_CB_IOAM_CALL;
-	__u32 out_if = skb->ifindex, cb1 = skb->cb[1];
+	__u32 out_if = skb->ifindex, cb1 = skb->cb[1], slot = skb->cb[2], mtu = skb->cb[3];
 	struct ipv6hdr ip6;
 	struct ioam_encap *enc;
 	__u8 hbh[2] = {}, nexthdr;
@@ -303,11 +330,10 @@ int ioam_egress(struct __sk_buff *skb)
 	if (ipv6_header(skb, &ip6))
 		return ioam_next(skb, DP_TAIL_XMIT);
 	if (chained) {
-		/* The datapath knows the source is a local endpoint, sampled the packet and
-		 * chose the egress device (cb[1]). */
+		/* The datapath knows the source is a local endpoint, sampled the packet by the
+		 * rule in slot cb[2] and chose the egress device (cb[1]). */
 		out_if = cb1;
-		__builtin_memcpy(key.addr, &ip6.daddr, 16);
-		enc = bpf_map_lookup_elem(&ioam_encap, &key);
+		enc = bpf_map_lookup_elem(&ioam_encap_slots, &slot);
 	} else {
 		/* Only pod traffic leaving this node enters the IOAM domain here. */
 		struct ep_key src = { .family = AF_INET6 };
@@ -338,11 +364,19 @@ int ioam_egress(struct __sk_buff *skb)
 	}
 	/* Inside the datapath the packet is still on the endpoint's veth, where growing it is
 	 * not checked against the underlay's MTU: check it here, so a packet that would no
-	 * longer fit goes without IOAM rather than being dropped on the way. */
+	 * longer fit goes without IOAM rather than being dropped on the way. The FIB's MTU
+	 * answers for a single packet; a GSO one (or no MTU) asks the kernel, which checks
+	 * each segment. */
 	if (chained) {
-		__u32 mtu = 0;
+		bool fits;
 
-		if (bpf_check_mtu(skb, out_if, &mtu, (__s32)len, 0)) {
+		if (mtu && !skb->gso_size) {
+			fits = skb->len - L3_OFF + len <= mtu;
+		} else {
+			mtu = 0;
+			fits = !bpf_check_mtu(skb, out_if, &mtu, (__s32)len, 0);
+		}
+		if (!fits) {
 			ioam_stat(IOAM_ST_ENCAP_FAIL);
 			return ioam_next(skb, DP_TAIL_XMIT);
 		}
@@ -357,6 +391,7 @@ int ioam_egress(struct __sk_buff *skb)
 		struct ipv6hdr *hdr = data + L3_OFF;
 		__u8 *hbh_new = data + HBH_OFF;
 
+		#pragma clang loop unroll(disable)
 		for (__u32 i = 0; i < IOAM_TPL_MAX / 8; i++) {
 			__u64 *w = (void *)hbh_new + i * 8;
 
@@ -383,6 +418,7 @@ int ioam_egress(struct __sk_buff *skb)
 		}
 		hdr->payload_len = bpf_htons(bpf_ntohs(ip6.payload_len) + len);
 	}
+	#pragma clang loop unroll(disable)
 	for (__u32 i = 0; i < IOAM_MAX_OPTS && i < enc->nopts; i++) {
 		struct ioam_opt_info *o = &enc->opt[i];
 		__u32 nsid = o->ns;
@@ -492,26 +528,27 @@ static __noinline int keep_others(struct __sk_buff *skb, __u32 hbh_len, __u32 pl
 
 /* Exporting every trace of a fast flow would cost more than the flow itself (a ring buffer
  * record and a wake-up of the agent per packet): at most export_rate a second per CPU go
- * out, the rest are counted. 0 means the default, 1000. The window needs no precise
- * clock: the coarse one (a tick's resolution) reads no clock source, which the per-packet
- * cost of decap notices. */
+ * out, the rest are counted. 0 means the default, 1000. A window starts with its first
+ * trace; once its budget is spent, only every 64th trace looks at the clock for its end,
+ * so a flow over the rate reads no clock per packet. The coarse clock (a tick's
+ * resolution) is enough for that. */
 static __always_inline bool export_allowed(void)
 {
 	struct ioam_node *nc = node_cfg();
-	__u32 zero = 0, rate = nc && nc->export_rate ? nc->export_rate : 1000;
-	struct ioam_budget *b = bpf_map_lookup_elem(&ioam_budget, &zero);
-	__u64 now = bpf_ktime_get_coarse_ns();
+	__u32 rate = nc && nc->export_rate ? nc->export_rate : 1000;
+	struct ioam_pcpu *b = pcpu();
 
 	if (!b)
 		return false;
-	if (now - b->second >= 1000000000ULL) {   /* a new one-second window */
-		b->second = now;
-		b->sent = 0;
-	}
+	if (b->sent >= rate && !(++b->skipped & 63) &&
+	    bpf_ktime_get_coarse_ns() - b->second >= 1000000000ULL)
+		b->sent = 0;                      /* the window is over */
 	if (b->sent >= rate) {
 		ioam_stat(IOAM_ST_EXPORT_SKIPPED);
 		return false;
 	}
+	if (!b->sent)
+		b->second = bpf_ktime_get_coarse_ns();
 	b->sent++;
 	return true;
 }
@@ -525,8 +562,7 @@ struct visit {
 };
 
 /* A global function: the verifier checks it once, not once per option of the caller's loop. */
-__noinline int visit_trace(struct __sk_buff *skb, const struct hbh_copy *hb, const struct ipv6hdr *ip6,
-			   const struct visit *v)
+__noinline int visit_trace(struct __sk_buff *skb, const struct ipv6hdr *ip6, const struct visit *v)
 {
 	__u32 rel, hlim, in_if, out_if, decap;
 
@@ -535,7 +571,7 @@ __noinline int visit_trace(struct __sk_buff *skb, const struct hbh_copy *hb, con
 	struct ioam_ns *ns;
 	bool direct;
 
-	if (!skb || !hb || !ip6 || !v)
+	if (!skb || !ip6 || !v)
 		return 0;
 	rel = v->rel;
 	hlim = v->hlim;
@@ -543,13 +579,22 @@ __noinline int visit_trace(struct __sk_buff *skb, const struct hbh_copy *hb, con
 	out_if = v->out_if;
 	decap = v->decap;
 	off = HBH_OFF + rel;
-	/* The option as copied with its header (the walk checked it lies within). */
-	optlen = hb->b[(rel + 1) & (IOAM_HBH_MAX - 1)];
-	if (optlen + 2 < sizeof(h)) {
-		ioam_stat(IOAM_ST_INCONSISTENT);
-		return 0;
+	/* The option with its header, read in place: the caller made the Hop-by-Hop header
+	 * linear, and the walk checked the option lies within it. */
+	{
+		__u8 *p = pkt_data(skb) + (off & PKT_OFF_MASK);
+
+		if ((void *)(p + sizeof(h)) > pkt_end(skb)) {
+			ioam_stat(IOAM_ST_INCONSISTENT);
+			return 0;
+		}
+		optlen = p[1];
+		if (optlen + 2 < sizeof(h)) {
+			ioam_stat(IOAM_ST_INCONSISTENT);
+			return 0;
+		}
+		__builtin_memcpy(h, p, sizeof(h));
 	}
-	__builtin_memcpy(h, &hb->b[rel & (IOAM_HBH_MAX - 1)], sizeof(h));
 	if (h[3] != IOAM_TYPE_PREALLOC) {
 		ioam_stat(IOAM_ST_UNSUPPORTED);
 		return 0;
@@ -627,11 +672,11 @@ int ioam_ingress(struct __sk_buff *skb)
 {
 	struct ep_key dst = { .family = AF_INET6 };
 	struct dp_handback *back = NULL;
-	struct hbh_copy *hb;
+	struct hbh_walk *hb;
 	struct ep_info *ep;
 	struct ipv6hdr ip6;
-	__u32 hbh_len, n, known = 0, zero = 0;
-	__u8 t[2];
+	__u32 hbh_len, known = 0, zero = 0;
+	__u8 *data, *end, hbh_next;
 
 	/* Tail-called from from_underlay: tell it the endpoint look-up below (only that one). */
 	if (skb->cb[0] == DP_CB_IOAM_CALL) {
@@ -641,41 +686,61 @@ int ioam_ingress(struct __sk_buff *skb)
 	}
 	if (ipv6_header(skb, &ip6) || ip6.nexthdr != NEXTHDR_HOP)
 		return ioam_next(skb, DP_TAIL_UNDERLAY);
-	if (bpf_skb_load_bytes(skb, HBH_OFF, t, 2))
-		goto malformed;
-	hbh_len = (t[1] + 1) * 8;
+	/* The Hop-by-Hop header is read in place, not copied by a helper call: it is in the
+	 * linear data but for a packet whose headers a driver split off, which is pulled in. */
+	data = pkt_data(skb);
+	end = pkt_end(skb);
+	if (data + HBH_OFF + 2 > end) {
+		if (bpf_skb_pull_data(skb, HBH_OFF + 2))
+			goto malformed;
+		data = pkt_data(skb);
+		end = pkt_end(skb);
+		if (data + HBH_OFF + 2 > end)
+			goto malformed;
+	}
+	hbh_next = data[HBH_OFF];
+	hbh_len = (data[HBH_OFF + 1] + 1) * 8;
 	if (HBH_OFF + hbh_len > skb->len || hbh_len > bpf_ntohs(ip6.payload_len))
 		goto malformed;
-	/* One copy of the whole header, walked in memory: no helper call per option. */
+	if (data + HBH_OFF + hbh_len > end) {
+		if (bpf_skb_pull_data(skb, HBH_OFF + hbh_len))
+			goto malformed;
+		data = pkt_data(skb);
+		end = pkt_end(skb);
+		if (data + HBH_OFF + hbh_len > end)
+			goto malformed;
+	}
 	hb = bpf_map_lookup_elem(&ioam_hbh, &zero);
 	if (!hb)
 		return ioam_next(skb, DP_TAIL_UNDERLAY);
-	n = hbh_len;
-	asm volatile("" : "+r"(n));
-	if (n < 8 || n > IOAM_HBH_MAX || bpf_skb_load_bytes(skb, HBH_OFF, hb->b, n))
-		goto malformed;
 	/* Walk the options; any that runs past the header makes the packet malformed. The walk
-	 * keeps its state in the per-CPU copy, not on the stack: values the verifier does not
+	 * keeps its state in per-CPU memory, not on the stack: values the verifier does not
 	 * track let it check one pass of the loop instead of every path through 64. */
 	{
-		volatile struct hbh_copy *w = hb;
+		volatile struct hbh_walk *w = hb;
 
 		w->off = 2;
 		w->n = 0;
 		w->others = 0;
+		#pragma clang loop unroll(disable)
 		for (int i = 0; i < MAX_TLVS; i++) {
 			__u32 o = w->off, found;
-			__u8 type, len;
+			__u8 type, len, *p;
 
 			if (o >= hbh_len)
 				break;
-			type = w->b[o & (IOAM_HBH_MAX - 1)];
+			p = data + ((HBH_OFF + o) & PKT_OFF_MASK);
+			if ((void *)(p + 1) > (void *)end)
+				goto malformed;
+			type = p[0];
 			if (type == 0) {
 				w->off = o + 1;
 				continue;
 			}
-			len = w->b[(o + 1) & (IOAM_HBH_MAX - 1)];
-			if (o + 2 > hbh_len || o + 2 + len > hbh_len)
+			if (o + 2 > hbh_len || (void *)(p + 2) > (void *)end)
+				goto malformed;
+			len = p[1];
+			if (o + 2 + len > hbh_len)
 				goto malformed;
 			found = w->n;
 			if (type == IOAM_HBH_OPT && found < IOAM_MAX_OPTS) {
@@ -697,6 +762,7 @@ int ioam_ingress(struct __sk_buff *skb)
 			back->ep = *ep;
 		back->valid = 1;
 	}
+	#pragma clang loop unroll(disable)
 	for (__u32 i = 0; i < IOAM_MAX_OPTS; i++) {
 		if (i >= hb->n)
 			break;
@@ -704,7 +770,7 @@ int ioam_ingress(struct __sk_buff *skb)
 				   .in_if = skb->ifindex, .out_if = ep ? ep->ifindex : 0,
 				   .decap = ep != NULL };
 
-		known += visit_trace(skb, hb, &ip6, &v);
+		known += visit_trace(skb, &ip6, &v);
 	}
 	if (!ep)
 		return ioam_next(skb, DP_TAIL_UNDERLAY);
@@ -728,9 +794,9 @@ int ioam_ingress(struct __sk_buff *skb)
 		__u16 plen = bpf_htons(bpf_ntohs(ip6.payload_len) - hbh_len);
 
 		if ((void *)(hdr + 1) <= pkt_end(skb)) {
-			hdr->nexthdr = hb->b[0];
+			hdr->nexthdr = hbh_next;
 			hdr->payload_len = plen;
-		} else if (bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, nexthdr), hb->b, 1, 0) ||
+		} else if (bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, nexthdr), &hbh_next, 1, 0) ||
 			   bpf_skb_store_bytes(skb, L3_OFF + offsetof(struct ipv6hdr, payload_len), &plen, 2, 0)) {
 			return TC_ACT_SHOT;
 		}

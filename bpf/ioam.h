@@ -52,10 +52,14 @@ struct ioam_node {
 	__u32 pad2;
 };
 
-/* Export budget, per-CPU array of one. */
-struct ioam_budget {
-	__u64 second;                  /* when the current one-second window began (coarse ns) */
-	__u64 sent;
+/* Per-CPU state, array of one: the export budget, and the start of the wall-clock second
+ * the last timestamp fell in, so a timestamp needs no 64-bit division per packet. */
+struct ioam_pcpu {
+	__u64 second;                  /* when the current export window began (coarse ns) */
+	__u64 sent;                    /* traces exported in it */
+	__u64 skipped;                 /* traces not exported since; every 64th reads the clock */
+	__u64 ts_base;                 /* CLOCK_REALTIME ns at the start of second ts_sec */
+	__u64 ts_sec;
 };
 
 /* One trace option in an encap template. */

@@ -83,7 +83,7 @@ static __always_inline int to_overlay(struct __sk_buff *skb, const struct dp_cfg
  * samples goes through the IOAM encap first (a tail call, which comes back in native_xmit
  * with the decision kept in dp_xmit); if the slot is empty it leaves without IOAM. */
 static __always_inline int xmit(struct __sk_buff *skb, struct ioam_encap *ioam, __u32 ifindex,
-				struct bpf_redir_neigh *nh)
+				__u32 mtu, struct bpf_redir_neigh *nh)
 {
 	if (ioam) {
 		__u32 zero = 0;
@@ -96,6 +96,8 @@ static __always_inline int xmit(struct __sk_buff *skb, struct ioam_encap *ioam, 
 				x->nh = *nh;
 			skb->cb[0] = DP_CB_IOAM_CALL;
 			skb->cb[1] = ifindex;
+			skb->cb[2] = ioam->slot;
+			skb->cb[3] = mtu;
 			bpf_tail_call(skb, &dp_tail, DP_TAIL_IOAM_ENCAP);
 			skb->cb[0] = 0;
 		}
@@ -139,7 +141,8 @@ static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
 		if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
 		    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
 			return drop(DROP_PARSE);
-		return xmit(skb, ioam, fib.ifindex, NULL);
+		/* With no tot_len given, a successful look-up reports the device's MTU. */
+		return xmit(skb, ioam, fib.ifindex, fib.mtu_result, NULL);
 	}
 	if (ret != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return drop(DROP_FIB);
@@ -150,7 +153,7 @@ static __always_inline int to_native(struct __sk_buff *skb, const struct pkt *p,
 		nh.ipv4_nh = fib.ipv4_dst;
 	else
 		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
-	return xmit(skb, ioam, fib.ifindex, &nh);
+	return xmit(skb, ioam, fib.ifindex, 0, &nh);
 }
 
 /* Replies of a flow that came in through another node's published port (see

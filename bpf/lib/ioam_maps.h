@@ -15,6 +15,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ioam_encap SEC(".maps");
 
+/* The same rules by their slot: the datapath finds a packet's rule in the trie once, and
+ * the encap it hands the packet to reads it by index instead of a second trie walk. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IOAM_MAX_ENCAP);
+	__type(key, __u32);
+	__type(value, struct ioam_encap);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ioam_encap_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, IOAM_MAX_ENCAP);

@@ -6,6 +6,7 @@
  * slots filled and empty. */
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -130,6 +131,7 @@ static void set_encap(struct ioam_bpf *skel, const char *prefix, int plen, const
 	e.freq_n = freq_n;
 	e.slot = slot;
 	inet_pton(AF_INET6, prefix, key.addr);
+	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_encap_slots), &slot, &e, BPF_ANY) == 0);
 	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_encap), &key, &e, BPF_ANY) == 0);
 }
 
@@ -229,6 +231,36 @@ int main(void)
 	}
 	CHECK(memcmp(out.buf + HBH + 80, in.buf + HBH, in.len - HBH) == 0);   /* UDP intact */
 	CHECK(stat_of(skel, IOAM_ST_ENCAP) == 1);
+
+	/* ---- every supported field (bits 0-11): each word where RFC 9197 puts it ---- */
+	{
+		struct ioam_opt_spec all = { .ns = 123, .type = IOAM_SUPPORTED_MASK, .size = 60 };
+		const uint8_t *d;
+		struct timespec ts;
+		uint32_t now;
+
+		clock_gettime(CLOCK_BOOTTIME, &ts);       /* set_node gives no realtime offset */
+		now = (uint32_t)ts.tv_sec;
+
+		CHECK(ioam_nodelen(all.type) == 15);
+		set_encap(skel, "fd00:244:0:3::5", 128, &all, 1, 1, 1, 1);
+		udp6(&in, POD_A, "fd00:244:0:3::5", NULL, 0);
+		CHECK(run(skel->progs.ioam_egress, &in, &out) == TC_ACT_UNSPEC);
+		o = find_opt(&out, 0);
+		CHECK(o > 0 && out.buf[o + 6] >> 3 == 15 && (out.buf[o + 7] & 0x7f) == 0);
+		d = out.buf + o + 12;
+		CHECK(be32at(d) == (63u << 24 | 1));                           /* 0: hop limit, id */
+		CHECK(be32at(d + 4) == (0xffffu << 16 | 1));                   /* 1: interfaces */
+		CHECK(be32at(d + 8) + 2 >= now && be32at(d + 8) <= now + 2);  /* 2: seconds */
+		CHECK(be32at(d + 12) < 1000000);                               /* 3: microseconds */
+		CHECK(be32at(d + 16) == 0xffffffff);                           /* 4: transit delay */
+		CHECK(be32at(d + 20) == 0xabcd0123);                           /* 5: namespace data */
+		CHECK(be32at(d + 24) == 0xffffffff && be32at(d + 28) == 0xffffffff);     /* 6, 7 */
+		CHECK(be32at(d + 32) == 63u << 24 && be32at(d + 36) == 0x1000001);      /* 8: wide id */
+		CHECK(be32at(d + 40) == 0xffffffff && be32at(d + 44) == 1);    /* 9: wide interfaces */
+		CHECK(be32at(d + 48) == 0x11223344 && be32at(d + 52) == 0x55667788);     /* 10 */
+		CHECK(be32at(d + 56) == 0xffffffff);                           /* 11: buffer occupancy */
+	}
 
 	/* not from a local endpoint, or to another prefix: untouched */
 	udp6(&in, "fd00:244:0:9::1", POD_B, NULL, 0);
