@@ -16,8 +16,9 @@
 # its ratio is the median of the pairs' ratios, so a shared machine's drift cancels.
 # Output: a markdown table on stdout, JSON and SVG plots in bench/out/.
 # Usage: bench/ioam.sh [ROUNDS (default 3)] [SECONDS per run (default 3)]
-# IOAM_SERIES="unused freq" limits the run to those series (more rounds for the points
-# the targets name in the same time); the per-role cost is always measured.
+# IOAM_SERIES="unused freq" limits the run to those series, and IOAM_FREQS="1/100 1/1" the
+# insertion points (more rounds for the points the targets name in the same time); the
+# per-role cost is always measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3} SECS=${2:-3}
@@ -117,7 +118,7 @@ check_ioam() {  # the last point really carried IOAM end to end
 
 for ns in 1 2 3 4 5 6 7; do p --node node1 ioam namespace add $ns data 0x$ns >/dev/null; done
 
-FREQS="1/10000 1/1000 1/100 1/10 1/2 1/1"
+FREQS=${IOAM_FREQS:-1/10000 1/1000 1/100 1/10 1/2 1/1}
 BITS=(0 1 2 3 4 5 6 8 9 10 11)
 if want unused; then
 	echo "# configured but unused" >&2
