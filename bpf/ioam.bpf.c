@@ -279,7 +279,6 @@ static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u
 	}
 	data = pkt_data(skb);
 	end = pkt_end(skb);
-	#pragma clang loop unroll(disable)
 	for (__u32 i = 0; i < IOAM_NODE_WORDS; i++) {
 		__u32 *w;
 
@@ -391,7 +390,6 @@ int ioam_egress(struct __sk_buff *skb)
 		struct ipv6hdr *hdr = data + L3_OFF;
 		__u8 *hbh_new = data + HBH_OFF;
 
-		#pragma clang loop unroll(disable)
 		for (__u32 i = 0; i < IOAM_TPL_MAX / 8; i++) {
 			__u64 *w = (void *)hbh_new + i * 8;
 
@@ -418,7 +416,6 @@ int ioam_egress(struct __sk_buff *skb)
 		}
 		hdr->payload_len = bpf_htons(bpf_ntohs(ip6.payload_len) + len);
 	}
-	#pragma clang loop unroll(disable)
 	for (__u32 i = 0; i < IOAM_MAX_OPTS && i < enc->nopts; i++) {
 		struct ioam_opt_info *o = &enc->opt[i];
 		__u32 nsid = o->ns;
@@ -722,7 +719,6 @@ int ioam_ingress(struct __sk_buff *skb)
 		w->off = 2;
 		w->n = 0;
 		w->others = 0;
-		#pragma clang loop unroll(disable)
 		for (int i = 0; i < MAX_TLVS; i++) {
 			__u32 o = w->off, found;
 			__u8 type, len, *p;
@@ -762,7 +758,6 @@ int ioam_ingress(struct __sk_buff *skb)
 			back->ep = *ep;
 		back->valid = 1;
 	}
-	#pragma clang loop unroll(disable)
 	for (__u32 i = 0; i < IOAM_MAX_OPTS; i++) {
 		if (i >= hb->n)
 			break;
