@@ -161,11 +161,16 @@ static __always_inline void next_word(struct node_data *d, __u32 *i, bool presen
 	*i = k + 1;
 }
 
+/* A packet's timestamp, read once however many trace options it fills (valid != 0). */
+struct pkt_clock {
+	__u32 sec, usec, valid;
+};
+
 /* CLOCK_REALTIME as seconds and microseconds. Dividing the nanoseconds by 10^9 is a 64-bit
  * division, tens of cycles on every packet: the start of the current second is kept per
  * CPU instead, and only a new second (or a clock that stepped back) divides. The
  * microseconds are a multiplication by the reciprocal of 1000, exact for any 32-bit value. */
-static __always_inline void wall_clock(const struct ioam_node *nc, __u32 *sec, __u32 *usec)
+static __always_inline void wall_clock(const struct ioam_node *nc, struct pkt_clock *clk)
 {
 	__u64 now = bpf_ktime_get_boot_ns() + (nc ? nc->clock_offset : 0);
 	struct ioam_pcpu *c = pcpu();
@@ -182,29 +187,30 @@ static __always_inline void wall_clock(const struct ioam_node *nc, __u32 *sec, _
 			c->ts_sec = s;
 		}
 	}
-	*sec = (__u32)s;
-	*usec = (__u32)(((now - base) * 0x10624DD3ULL) >> 38);
+	clk->sec = (__u32)s;
+	clk->usec = (__u32)(((now - base) * 0x10624DD3ULL) >> 38);
+	clk->valid = 1;
 }
 
 static __always_inline void build_node_data(struct node_data *d, __u32 type, const struct ioam_ns *ns,
-					    __u8 hlim, __u32 in_if, __u32 out_if)
+					    __u8 hlim, __u32 in_if, __u32 out_if, struct pkt_clock *clk)
 {
 	struct ioam_node *nc = node_cfg();
 	__u32 id = nc ? nc->id & 0xffffff : 0xffffff;
 	__u64 idw = nc ? nc->id_wide & 0xffffffffffffffULL : 0xffffffffffffffULL;
-	__u32 i = 0, sec = 0, usec = 0;
+	__u32 i = 0;
 
 	__builtin_memset(d, 0xff, sizeof(*d));
 	if (type & IOAM_BIT(0))
 		next_word(d, &i, true, bpf_htonl(((__u32)hlim << 24) | id));
 	if (type & IOAM_BIT(1))
 		next_word(d, &i, true, bpf_htonl(if_short(in_if) << 16 | if_short(out_if)));
-	if (type & (IOAM_BIT(2) | IOAM_BIT(3)))
-		wall_clock(nc, &sec, &usec);
+	if ((type & (IOAM_BIT(2) | IOAM_BIT(3))) && !clk->valid)
+		wall_clock(nc, clk);
 	if (type & IOAM_BIT(2))
-		next_word(d, &i, true, bpf_htonl(sec));
+		next_word(d, &i, true, bpf_htonl(clk->sec));
 	if (type & IOAM_BIT(3))
-		next_word(d, &i, true, bpf_htonl(usec));
+		next_word(d, &i, true, bpf_htonl(clk->usec));
 	if (type & IOAM_BIT(4))                   /* transit delay: unknown here */
 		next_word(d, &i, false, 0);
 	if (type & IOAM_BIT(5))
@@ -261,7 +267,7 @@ static __always_inline int write_octet(struct __sk_buff *skb, __u32 off, __u8 v,
  * with bpf_skb_store_bytes, which keeps that sum right. */
 static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u32 type, __u32 nodelen,
 					   const struct ioam_ns *ns, __u8 hlim, __u32 in_if, __u32 out_if,
-					   bool direct)
+					   bool direct, struct pkt_clock *clk)
 {
 	__u32 size = nodelen * 4, zero = 0;
 	struct node_data *d = bpf_map_lookup_elem(&ioam_scratch, &zero);
@@ -269,7 +275,7 @@ static __always_inline int write_node_data(struct __sk_buff *skb, __u32 off, __u
 
 	if (!d || nodelen < 1 || nodelen > IOAM_NODE_WORDS)
 		return -1;
-	build_node_data(d, type, ns, hlim, in_if, out_if);
+	build_node_data(d, type, ns, hlim, in_if, out_if, clk);
 	if (!direct) {
 		asm volatile("" : "+r"(size));
 		size &= 0x7c;             /* NodeLen is at most 31 words */
@@ -321,6 +327,7 @@ int ioam_egress(struct __sk_buff *skb)
 {
 	bool chained = skb->cb[0] == DP_CB_IOAM_CALL;
 	__u32 out_if = skb->ifindex, cb1 = skb->cb[1], slot = skb->cb[2], mtu = skb->cb[3];
+	struct pkt_clock clk = {};
 	struct ipv6hdr ip6;
 	struct ioam_encap *enc;
 	__u8 hbh[2] = {}, nexthdr;
@@ -423,7 +430,7 @@ int ioam_egress(struct __sk_buff *skb)
 		if (o->nodelen && o->fill + o->nodelen * 4 <= len)
 			write_node_data(skb, HBH_OFF + o->fill, o->type, o->nodelen,
 					ns_known(nsid),
-					ip6.hop_limit, skb->ingress_ifindex, out_if, true);
+					ip6.hop_limit, skb->ingress_ifindex, out_if, true, &clk);
 	}
 	ioam_stat(IOAM_ST_ENCAP);
 	return ioam_next(skb, DP_TAIL_XMIT);
@@ -556,10 +563,13 @@ struct visit {
 	__u32 rel;                     /* the option's offset in the Hop-by-Hop header */
 	__u32 hlim, in_if, out_if;
 	__u32 decap;                   /* remove and export here */
+	/* Per packet, kept across its options: */
+	__s32 direct;                  /* direct_writes(), -1 until a write asks */
+	struct pkt_clock clk;
 };
 
 /* A global function: the verifier checks it once, not once per option of the caller's loop. */
-__noinline int visit_trace(struct __sk_buff *skb, const struct ipv6hdr *ip6, const struct visit *v)
+__noinline int visit_trace(struct __sk_buff *skb, const struct ipv6hdr *ip6, struct visit *v)
 {
 	__u32 rel, hlim, in_if, out_if, decap;
 
@@ -619,7 +629,9 @@ __noinline int visit_trace(struct __sk_buff *skb, const struct ipv6hdr *ip6, con
 		ioam_stat(IOAM_ST_UNSUPPORTED);      /* RFC 9197: add no node data at all */
 		goto exported;
 	}
-	direct = direct_writes(skb);
+	if (v->direct < 0)
+		v->direct = direct_writes(skb);
+	direct = v->direct;
 	if (remlen < nodelen) {
 		h[6] |= IOAM_OVERFLOW;
 		write_octet(skb, off + 6, h[6], direct);
@@ -628,7 +640,7 @@ __noinline int visit_trace(struct __sk_buff *skb, const struct ipv6hdr *ip6, con
 	}
 	remlen -= nodelen;
 	if (write_node_data(skb, off + sizeof(h) + remlen * 4, type, nodelen, ns, hlim, in_if, out_if,
-			    direct))
+			    direct, &v->clk))
 		return 1;
 	h[7] = (h[7] & 0x80) | remlen;
 	write_octet(skb, off + 7, h[7], direct);
@@ -669,6 +681,7 @@ int ioam_ingress(struct __sk_buff *skb)
 {
 	struct ep_key dst = { .family = AF_INET6 };
 	struct dp_handback *back = NULL;
+	struct visit v = {};
 	struct hbh_walk *hb;
 	struct ep_info *ep;
 	struct ipv6hdr ip6;
@@ -758,13 +771,15 @@ int ioam_ingress(struct __sk_buff *skb)
 			back->ep = *ep;
 		back->valid = 1;
 	}
+	v.hlim = ip6.hop_limit;
+	v.in_if = skb->ifindex;
+	v.out_if = ep ? ep->ifindex : 0;
+	v.decap = ep != NULL;
+	v.direct = -1;
 	for (__u32 i = 0; i < IOAM_MAX_OPTS; i++) {
 		if (i >= hb->n)
 			break;
-		struct visit v = { .rel = hb->opt[i & (IOAM_MAX_OPTS - 1)], .hlim = ip6.hop_limit,
-				   .in_if = skb->ifindex, .out_if = ep ? ep->ifindex : 0,
-				   .decap = ep != NULL };
-
+		v.rel = hb->opt[i & (IOAM_MAX_OPTS - 1)];
 		known += visit_trace(skb, &ip6, &v);
 	}
 	if (!ep)
