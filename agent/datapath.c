@@ -152,8 +152,7 @@ int datapath_open(struct datapath **out, const struct dp_config *cfg)
 	}
 	/* Where the IOAM programs hand packets back (their own slots are the agent's IOAM
 	 * part's to fill). The array is pinned: this replaces an earlier run's programs. */
-	if ((ret = tail_set(dp, DP_TAIL_UNDERLAY, bpf_program__fd(dp->skel->progs.from_underlay))) ||
-	    (ret = tail_set(dp, DP_TAIL_XMIT, bpf_program__fd(dp->skel->progs.native_xmit))))
+	if ((ret = tail_set(dp, DP_TAIL_UNDERLAY, bpf_program__fd(dp->skel->progs.from_underlay))))
 		goto cleanup;
 	*out = dp;
 	return 0;

@@ -383,9 +383,16 @@ int ioam_sync(struct agent *a)
 	{
 		static const struct ioam_encap none;
 
+		int fd_gen = bpf_map__fd(io.skel->maps.ioam_encap_gen);
+		__u32 zero = 0, gen = 0;
+
 		for (uint32_t s = slot; s < io.slots_used; s++)   /* no trie entry leads there now */
 			bpf_map_update_elem(fd_slots, &s, &none, BPF_ANY);
 		io.slots_used = slot;
+		/* The datapath's per-CPU memos of the last destination's rule go stale. */
+		bpf_map_lookup_elem(fd_gen, &zero, &gen);
+		gen++;
+		bpf_map_update_elem(fd_gen, &zero, &gen, BPF_ANY);
 	}
 	/* Roles: the underlay device gets ingress once anything is configured and egress
 	 * once an encap rule exists, unless a role says otherwise; other devices only by an

@@ -62,21 +62,6 @@ int from_underlay(struct __sk_buff *skb)
 	return forward(skb, &p, NULL, ipcache_identity(p.family, p.src));
 }
 
-/* The second half of to_native for packets the IOAM encap took in between (see xmit). */
-SEC("tc")
-int native_xmit(struct __sk_buff *skb)
-{
-	__u32 zero = 0;
-	struct dp_xmit *x = bpf_map_lookup_elem(&dp_xmit, &zero);
-
-	skb->cb[0] = 0;
-	if (!x)
-		return drop(DROP_NO_CONFIG);
-	if (x->neigh)
-		return bpf_redirect_neigh(x->ifindex, &x->nh, sizeof(x->nh), 0);
-	return bpf_redirect(x->ifindex, 0);
-}
-
 /* Decapsulated packets: the sending node put the sender's identity in the tunnel key. */
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)

@@ -64,15 +64,14 @@ struct return_key {
 };
 
 /* IOAM folded into the datapath (native mode): the slots of the pinned dp_tail prog array.
- * from_underlay hands Hop-by-Hop packets to IOAM_INGRESS, the native path of a local
- * endpoint's sampled packets to IOAM_ENCAP; the IOAM programs hand them back to UNDERLAY
- * (from_underlay again) or XMIT (native_xmit, the redirect to_native had decided). An
- * empty slot makes the tail call fail, and the packet goes on as if IOAM were off. */
+ * from_underlay hands Hop-by-Hop packets to IOAM_INGRESS, which hands them back to UNDERLAY
+ * (from_underlay again); the native path of a local endpoint's sampled packets goes to
+ * IOAM_ENCAP, which sends them on itself where to_native had decided (dp_xmit). An empty
+ * slot makes the tail call fail, and the packet goes on as if IOAM were off. */
 enum dp_tail_slot {
 	DP_TAIL_IOAM_INGRESS,
 	DP_TAIL_IOAM_ENCAP,
 	DP_TAIL_UNDERLAY,
-	DP_TAIL_XMIT,
 	DP_TAIL__MAX,
 };
 

@@ -4,8 +4,9 @@
  *  - ioam_ingress (transit or decap): packets arriving with IOAM get this node's data when
  *    the namespace is known; for local endpoints the IOAM is then removed and exported.
  * On a node's underlay device the datapath tail-calls them (from_container's native path
- * for sampled packets, from_underlay for Hop-by-Hop packets) and they tail-call the
- * datapath back (ioam_next); attached on their own to another device, they return
+ * for sampled packets, from_underlay for Hop-by-Hop packets); the encap then sends the
+ * packet where the datapath had decided (encap_done), the ingress tail-calls the datapath
+ * back (ioam_next); attached on their own to another device, they return
  * TC_ACT_UNSPEC so the next filter runs. Reads and writes past the fixed headers are
  * checked against the packet's lengths, so lying lengths can never make the programs
  * read or write out of place. */
@@ -114,8 +115,8 @@ struct {
 	__type(value, struct hbh_walk);
 } ioam_hbh SEC(".maps");
 
-/* Where a packet goes when IOAM is done with it: back into the datapath program that
- * handed it over (slot), or, attached on its own, to the next filter. If the slot is
+/* Where an arriving packet goes when IOAM is done with it: back into the datapath program
+ * that handed it over (slot), or, attached on its own, to the next filter. If the slot is
  * empty, the packet goes on to the next filter too (the host stack forwards it). */
 static __always_inline int ioam_next(struct __sk_buff *skb, __u32 slot)
 {
@@ -125,6 +126,24 @@ static __always_inline int ioam_next(struct __sk_buff *skb, __u32 slot)
 		skb->cb[0] = 0;
 	}
 	return TC_ACT_UNSPEC;
+}
+
+/* Where the encap sends a packet when done: handed over by the datapath, where to_native
+ * had decided (dp_xmit); attached on its own, to the next filter. */
+static __always_inline int encap_done(struct __sk_buff *skb)
+{
+	struct dp_xmit *x;
+	__u32 zero = 0;
+
+	if (skb->cb[0] != DP_CB_IOAM_CALL)
+		return TC_ACT_UNSPEC;
+	skb->cb[0] = 0;
+	x = bpf_map_lookup_elem(&dp_xmit, &zero);
+	if (!x)
+		return TC_ACT_SHOT;
+	if (x->neigh)
+		return bpf_redirect_neigh(x->ifindex, &x->nh, sizeof(x->nh), 0);
+	return bpf_redirect(x->ifindex, 0);
 }
 
 static __always_inline struct ioam_node *node_cfg(void)
@@ -334,7 +353,7 @@ int ioam_egress(struct __sk_buff *skb)
 	__u32 len, old_len = 0;
 
 	if (ipv6_header(skb, &ip6))
-		return ioam_next(skb, DP_TAIL_XMIT);
+		return encap_done(skb);
 	if (chained) {
 		/* The datapath knows the source is a local endpoint, sampled the packet by the
 		 * rule in slot cb[2] and chose the egress device (cb[1]). */
@@ -350,22 +369,22 @@ int ioam_egress(struct __sk_buff *skb)
 		enc = ioam_encap_sampled(&ip6.daddr);
 	}
 	if (!enc)
-		return ioam_next(skb, DP_TAIL_XMIT);
+		return encap_done(skb);
 	len = enc->len;
 	if (len < 8 || len > IOAM_TPL_MAX || (len & 7))
-		return ioam_next(skb, DP_TAIL_XMIT);
+		return encap_done(skb);
 	nexthdr = ip6.nexthdr;
 	if (nexthdr == NEXTHDR_HOP) {
 		/* Extend: our options go in front of the existing ones; the old two header
 		 * bytes become a Pad2, which keeps every old option's alignment. Consecutive
 		 * padding must stay within 7 octets (RFC 4942), as Linux receivers check. */
 		if (bpf_skb_load_bytes(skb, HBH_OFF, hbh, 2))
-			return ioam_next(skb, DP_TAIL_XMIT);
+			return encap_done(skb);
 		old_len = (hbh[1] + 1) * 8;
 		if (old_len + len > IOAM_HBH_MAX || HBH_OFF + old_len > skb->len ||
 		    2 + leading_pad(skb, HBH_OFF + 2, HBH_OFF + old_len) > 7) {
 			ioam_stat(IOAM_ST_ENCAP_FAIL);
-			return ioam_next(skb, DP_TAIL_XMIT);
+			return encap_done(skb);
 		}
 	}
 	/* Inside the datapath the packet is still on the endpoint's veth, where growing it is
@@ -384,12 +403,12 @@ int ioam_egress(struct __sk_buff *skb)
 		}
 		if (!fits) {
 			ioam_stat(IOAM_ST_ENCAP_FAIL);
-			return ioam_next(skb, DP_TAIL_XMIT);
+			return encap_done(skb);
 		}
 	}
 	if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_NET, 0)) {
 		ioam_stat(IOAM_ST_ENCAP_FAIL);
-		return ioam_next(skb, DP_TAIL_XMIT);
+		return encap_done(skb);
 	}
 	/* The new room is in the linear data: fill it straight, a word at a time. */
 	{
@@ -433,7 +452,7 @@ int ioam_egress(struct __sk_buff *skb)
 					ip6.hop_limit, skb->ingress_ifindex, out_if, true, &clk);
 	}
 	ioam_stat(IOAM_ST_ENCAP);
-	return ioam_next(skb, DP_TAIL_XMIT);
+	return encap_done(skb);
 }
 
 /* ------------------------------------------------------- transit and decap (ingress) */

@@ -152,7 +152,6 @@ static int setup(void)
 	bpf_map_update_elem(bpf_map__fd(io->maps.ioam_encap_slots), &enc.slot, &enc, BPF_ANY);
 	bpf_map_update_elem(bpf_map__fd(io->maps.ioam_encap), &ek, &enc, BPF_ANY);
 	tail(DP_TAIL_UNDERLAY, dp->progs.from_underlay);
-	tail(DP_TAIL_XMIT, dp->progs.native_xmit);
 	tail(DP_TAIL_IOAM_INGRESS, io->progs.ioam_ingress);
 	return 0;
 }

@@ -80,8 +80,8 @@ static __always_inline int to_overlay(struct __sk_buff *skb, const struct dp_cfg
 }
 
 /* The redirect to_native decided. A local endpoint's packet that an IOAM encap rule
- * samples goes through the IOAM encap first (a tail call, which comes back in native_xmit
- * with the decision kept in dp_xmit); if the slot is empty it leaves without IOAM. */
+ * samples goes through the IOAM encap first (a tail call; the encap sends it on with the
+ * decision kept in dp_xmit); if the slot is empty it leaves without IOAM. */
 static __always_inline int xmit(struct __sk_buff *skb, struct ioam_encap *ioam, __u32 ifindex,
 				__u32 mtu, struct bpf_redir_neigh *nh)
 {

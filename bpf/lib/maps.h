@@ -121,17 +121,4 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } return_flows SEC(".maps");
 
-/* Where to_native was sending a packet it handed to the IOAM encap first: native_xmit
- * picks the decision up here after the tail calls (same CPU, same softirq run). */
-struct dp_xmit {
-	__u32 ifindex;
-	__u32 neigh;                           /* bpf_redirect_neigh with nh, else bpf_redirect */
-	struct bpf_redir_neigh nh;
-};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct dp_xmit);
-} dp_xmit SEC(".maps");

@@ -29,3 +29,19 @@ struct {
 	__type(value, struct dp_handback);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_handback SEC(".maps");
+
+/* Where to_native was sending a packet it handed to the IOAM encap: the encap sends it
+ * there itself when done (same CPU, same softirq run), with no tail call back. */
+struct dp_xmit {
+	__u32 ifindex;
+	__u32 neigh;                           /* bpf_redirect_neigh with nh, else bpf_redirect */
+	struct bpf_redir_neigh nh;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dp_xmit);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_xmit SEC(".maps");
