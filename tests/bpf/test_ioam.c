@@ -272,6 +272,24 @@ int main(void)
 		CHECK(be32at(d + 40) == 0xffffffff && be32at(d + 44) == 1);    /* 9: wide interfaces */
 		CHECK(be32at(d + 48) == 0x11223344 && be32at(d + 52) == 0x55667788);     /* 10 */
 		CHECK(be32at(d + 56) == 0xffffffff);                           /* 11: buffer occupancy */
+
+		/* A more specific rule for a destination whose rule a CPU remembers takes over at
+		 * the next packet, and its removal hands the destination back. */
+		udp6(&in, POD_A, POD_B, NULL, 0);
+		CHECK(run(skel->progs.ioam_egress, &in, &out) == TC_ACT_UNSPEC);
+		CHECK(find_opt(&out, 0) > 0 && out.buf[find_opt(&out, 0) + 6] >> 3 == 7);
+		set_encap(skel, POD_B, 128, &all, 1, 1, 1, 2);
+		CHECK(run(skel->progs.ioam_egress, &in, &out) == TC_ACT_UNSPEC);
+		CHECK(find_opt(&out, 0) > 0 && out.buf[find_opt(&out, 0) + 6] >> 3 == 15);
+		{
+			struct ioam_encap_key k = { .prefixlen = 128 };
+
+			inet_pton(AF_INET6, POD_B, k.addr);
+			CHECK(bpf_map_delete_elem(bpf_map__fd(skel->maps.ioam_encap), &k) == 0);
+			bump_gen(skel);
+		}
+		CHECK(run(skel->progs.ioam_egress, &in, &out) == TC_ACT_UNSPEC);
+		CHECK(find_opt(&out, 0) > 0 && out.buf[find_opt(&out, 0) + 6] >> 3 == 7);
 	}
 
 	/* not from a local endpoint, or to another prefix: untouched */
