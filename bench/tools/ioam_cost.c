@@ -158,7 +158,7 @@ static int setup(void)
 
 int main(int argc, char **argv)
 {
-	int rounds = argc > 1 ? atoi(argv[1]) : 5, verdict;
+	int rounds = argc > 1 ? atoi(argv[1]) : 5, verdict, ret = 1;
 	static uint8_t plain[2048], traced[2048];
 	uint32_t plain_len, traced_len;
 	double m[6][64], med[6];
@@ -174,14 +174,14 @@ int main(int argc, char **argv)
 		rounds = 5;
 	if (setup()) {
 		fprintf(stderr, "ioam_cost: cannot set up the namespace or load the programs\n");
-		return 1;
+		goto out;
 	}
 	plain_len = frame6(plain, POD_A, POD_B, 1200);   /* like bench/ioam.sh's iperf3 */
 	encap_on(1);
 	run_once(dp->progs.from_container, plain, plain_len, traced, &traced_len, &verdict);
 	if (verdict != TC_ACT_REDIRECT || traced_len != plain_len + 64) {
 		fprintf(stderr, "ioam_cost: the encap gave verdict %d, %u octets\n", verdict, traced_len);
-		return 1;
+		goto out;
 	}
 	for (int r = 0; r < rounds; r++) {
 		for (int on = 0; on < 2; on++) {
@@ -195,6 +195,8 @@ int main(int argc, char **argv)
 			m[4 + o][r] = median_runs(dp->progs.from_underlay, o ? traced : plain,
 						  o ? traced_len : plain_len, TC_ACT_REDIRECT);
 			endpoint(POD_B, 42, 0);
+			if (m[o][r] < 0 || m[2 + o][r] < 0 || m[4 + o][r] < 0)
+				goto out;
 		}
 	}
 	for (int i = 0; i < 6; i++) {
@@ -207,7 +209,12 @@ int main(int argc, char **argv)
 		       med[2 * i + 1] - med[2 * i]);
 	printf("\nBPF_PROG_RUN, 1200-octet UDP, trace type 0xf00000 with room for 3 nodes, every "
 	       "packet sampled; medians of %d rounds of %d single runs.\n", rounds, RUNS);
+	ret = 0;
+out:
+	/* The pinned maps go on every way out, or each failed run would leave a set behind. */
 	ioam_bpf__destroy(io);
 	datapath_bpf__destroy(dp);
-	return prog_run_pin_dir_remove(pin) ? 1 : 0;
+	if (pin[0] && prog_run_pin_dir_remove(pin))
+		ret = 1;
+	return ret;
 }
