@@ -1,10 +1,11 @@
 /* BPF_PROG_RUN fixtures for IOAM: encap (new and extended Hop-by-Hop headers, sampling,
  * several namespaces), transit (filling, Overflow, unknown namespaces, undefined bits),
- * decap (removal and export in path order) and malformed headers (dropped or left alone
+ * decap (removal and export in path order, the export budget) and malformed headers (dropped or left alone
  * as RFC 9197 says, and counted), each program on its own as a filter; then the same roles
  * inside the datapath, tail-called from from_container and from_underlay, with their
  * slots filled and empty. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -195,6 +196,15 @@ int main(void)
 	if (geteuid() != 0) {
 		printf("SKIP: BPF_PROG_RUN needs root\n");
 		return HARNESS_SKIP;
+	}
+	/* Sampling counters and the export budget are per CPU: every run on one CPU, however
+	 * the test sleeps in between. */
+	{
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(sched_getcpu(), &one);
+		sched_setaffinity(0, sizeof(one), &one);
 	}
 	if (prog_run_pin_dir(pin, sizeof(pin), "ioamtest")) {
 		printf("SKIP: no bpffs at /sys/fs/bpf (%s)\n", strerror(errno));
@@ -564,6 +574,42 @@ int main(void)
 		h[2] = 1; h[3] = 4;
 		udp6(&in, POD_A, POD_B, h, 8);
 		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
+	}
+
+	/* ---- export budget: at most export_rate traces a window are exported; the others are
+	 * removed all the same, without this node's data, and counted; a window a second old
+	 * ends at the next 64th skipped trace ---- */
+	{
+		struct ioam_node slow = { .id = 3, .id_wide = 0x1000003, .export_rate = 3 };
+		struct timespec pause = { .tv_sec = 1, .tv_nsec = 100 * 1000 * 1000 };
+		uint64_t exp0, skip0;
+		uint32_t zero = 0;
+		int removed = 0;
+
+		set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 1, 0);
+		del_endpoint(skel, POD_B);
+		udp6(&in, POD_A, POD_B, NULL, 0);
+		set_node(skel, 1);
+		CHECK(run(skel->progs.ioam_egress, &in, &mid) == TC_ACT_UNSPEC && mid.len > in.len);
+		add_endpoint(skel, POD_B, 42);
+		bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_node), &zero, &slow, BPF_ANY);
+		exp0 = stat_of(skel, IOAM_ST_EXPORT);
+		skip0 = stat_of(skel, IOAM_ST_EXPORT_SKIPPED);
+		for (int i = 0; i < 10; i++)
+			removed += run(skel->progs.ioam_ingress, &mid, &out) == TC_ACT_UNSPEC && out.len == in.len;
+		CHECK(removed == 10);
+		CHECK(stat_of(skel, IOAM_ST_EXPORT) - exp0 <= 3);
+		CHECK(stat_of(skel, IOAM_ST_EXPORT) - exp0 + stat_of(skel, IOAM_ST_EXPORT_SKIPPED) - skip0 == 10);
+		ring_buffer__consume(rb);
+		nanosleep(&pause, NULL);
+		exp0 = stat_of(skel, IOAM_ST_EXPORT);
+		skip0 = stat_of(skel, IOAM_ST_EXPORT_SKIPPED);
+		for (int i = 0; i < 130; i++)
+			run(skel->progs.ioam_ingress, &mid, &out);
+		CHECK(stat_of(skel, IOAM_ST_EXPORT) - exp0 == 3);
+		CHECK(stat_of(skel, IOAM_ST_EXPORT_SKIPPED) - skip0 == 127);
+		ring_buffer__consume(rb);
+		set_node(skel, 1);
 	}
 
 	/* ---- inside the datapath: both objects share the pinned maps and the prog array ---- */
