@@ -665,6 +665,14 @@ int main(void)
 			CHECK(prog_run_on(ifindex, dp->progs.from_container, big.buf, big.len, out.buf,
 					  sizeof(out.buf), &out.len) == TC_ACT_REDIRECT && out.len == big.len);
 			CHECK(stat_of(skel, IOAM_ST_ENCAP_FAIL) == fail + 1);
+			/* one that fits exactly (1500 octets with the 104 inserted) gets it */
+			big.len = frame6(big.buf, POD_A, POD_B, 1500 - 40 - 8 - 104);
+			CHECK(prog_run_on(ifindex, dp->progs.from_container, big.buf, big.len, out.buf,
+					  sizeof(out.buf), &out.len) == TC_ACT_REDIRECT && out.len == big.len + 104);
+			big.len = frame6(big.buf, POD_A, POD_B, 1500 - 40 - 8 - 104 + 1);
+			CHECK(prog_run_on(ifindex, dp->progs.from_container, big.buf, big.len, out.buf,
+					  sizeof(out.buf), &out.len) == TC_ACT_REDIRECT && out.len == big.len);
+			CHECK(stat_of(skel, IOAM_ST_ENCAP_FAIL) == fail + 2);
 		}
 		/* an IPv4 packet, or one from an address that is no local endpoint: no IOAM */
 		udp6(&in, "fd00:244:0:1::77", POD_B, NULL, 0);
