@@ -356,7 +356,7 @@ int ioam_sync(struct agent *a)
 			memcpy(key.addr, rules[i].to.addr.bytes, 16);
 			/* The slot first: the trie entry is what sends packets to it. */
 			if (bpf_map_update_elem(fd_slots, &slot, &enc, BPF_ANY) ||
-			    bpf_map_update_elem(fd_enc, &key, &enc, BPF_ANY))
+			    bpf_map_update_elem(fd_enc, &key, &slot, BPF_ANY))
 				log_warn("ioam: cannot store encap rule: %s", strerror(errno));
 			slot++;
 		}

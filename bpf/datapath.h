@@ -77,9 +77,7 @@ enum dp_tail_slot {
 
 /* skb->cb[0] across those tail calls: a TC program's cb starts with whatever earlier
  * layers left there, so each marker is a value no one else writes, and is cleared once read.
- * With CALL, cb[1] holds the egress ifindex the datapath chose, cb[2] the slot of the
- * encap rule that sampled the packet and cb[3] the egress MTU when the FIB gave it, else 0
- * (encap). */
+ * What else goes across is in per-CPU maps (dp_xmit, dp_handback). */
 #define DP_CB_IOAM_CALL 0x10a0ca11     /* a datapath program handed the packet to IOAM */
 #define DP_CB_IOAM_DONE 0x10a0d0e5     /* IOAM handed it back */
 

@@ -128,19 +128,12 @@ static __always_inline int ioam_next(struct __sk_buff *skb, __u32 slot)
 	return TC_ACT_UNSPEC;
 }
 
-/* Where the encap sends a packet when done: handed over by the datapath, where to_native
- * had decided (dp_xmit); attached on its own, to the next filter. */
-static __always_inline int encap_done(struct __sk_buff *skb)
+/* Where the encap sends a packet when done: handed over by the datapath (x, its decision),
+ * where to_native had decided; attached on its own (x NULL), to the next filter. */
+static __always_inline int encap_done(struct __sk_buff *skb, struct dp_xmit *x)
 {
-	struct dp_xmit *x;
-	__u32 zero = 0;
-
-	if (skb->cb[0] != DP_CB_IOAM_CALL)
-		return TC_ACT_UNSPEC;
-	skb->cb[0] = 0;
-	x = bpf_map_lookup_elem(&dp_xmit, &zero);
 	if (!x)
-		return TC_ACT_SHOT;
+		return TC_ACT_UNSPEC;
 	if (x->neigh)
 		return bpf_redirect_neigh(x->ifindex, &x->nh, sizeof(x->nh), 0);
 	return bpf_redirect(x->ifindex, 0);
@@ -344,21 +337,28 @@ static __always_inline __u32 leading_pad(struct __sk_buff *skb, __u32 off, __u32
 SEC("tc")
 int ioam_egress(struct __sk_buff *skb)
 {
-	bool chained = skb->cb[0] == DP_CB_IOAM_CALL;
-	__u32 out_if = skb->ifindex, cb1 = skb->cb[1], slot = skb->cb[2], mtu = skb->cb[3];
+	__u32 out_if = skb->ifindex, mtu = 0, zero = 0;
+	struct dp_xmit *x = NULL;
 	struct pkt_clock clk = {};
 	struct ipv6hdr ip6;
 	struct ioam_encap *enc;
 	__u8 hbh[2] = {}, nexthdr;
 	__u32 len, old_len = 0;
 
+	if (skb->cb[0] == DP_CB_IOAM_CALL) {
+		skb->cb[0] = 0;
+		x = bpf_map_lookup_elem(&dp_xmit, &zero);
+		if (!x)
+			return TC_ACT_SHOT;
+	}
 	if (ipv6_header(skb, &ip6))
-		return encap_done(skb);
-	if (chained) {
-		/* The datapath knows the source is a local endpoint, sampled the packet by the
-		 * rule in slot cb[2] and chose the egress device (cb[1]). */
-		out_if = cb1;
-		enc = bpf_map_lookup_elem(&ioam_encap_slots, &slot);
+		return encap_done(skb, x);
+	if (x) {
+		/* The datapath knows the source is a local endpoint, sampled the packet by a
+		 * rule and chose the egress device. */
+		out_if = x->ifindex;
+		mtu = x->mtu;
+		enc = bpf_map_lookup_elem(&ioam_encap_slots, &x->slot);
 	} else {
 		/* Only pod traffic leaving this node enters the IOAM domain here. */
 		struct ep_key src = { .family = AF_INET6 };
@@ -369,22 +369,22 @@ int ioam_egress(struct __sk_buff *skb)
 		enc = ioam_encap_sampled(&ip6.daddr);
 	}
 	if (!enc)
-		return encap_done(skb);
+		return encap_done(skb, x);
 	len = enc->len;
 	if (len < 8 || len > IOAM_TPL_MAX || (len & 7))
-		return encap_done(skb);
+		return encap_done(skb, x);
 	nexthdr = ip6.nexthdr;
 	if (nexthdr == NEXTHDR_HOP) {
 		/* Extend: our options go in front of the existing ones; the old two header
 		 * bytes become a Pad2, which keeps every old option's alignment. Consecutive
 		 * padding must stay within 7 octets (RFC 4942), as Linux receivers check. */
 		if (bpf_skb_load_bytes(skb, HBH_OFF, hbh, 2))
-			return encap_done(skb);
+			return encap_done(skb, x);
 		old_len = (hbh[1] + 1) * 8;
 		if (old_len + len > IOAM_HBH_MAX || HBH_OFF + old_len > skb->len ||
 		    2 + leading_pad(skb, HBH_OFF + 2, HBH_OFF + old_len) > 7) {
 			ioam_stat(IOAM_ST_ENCAP_FAIL);
-			return encap_done(skb);
+			return encap_done(skb, x);
 		}
 	}
 	/* Inside the datapath the packet is still on the endpoint's veth, where growing it is
@@ -392,7 +392,7 @@ int ioam_egress(struct __sk_buff *skb)
 	 * longer fit goes without IOAM rather than being dropped on the way. The FIB's MTU
 	 * answers for a single packet; a GSO one (or no MTU) asks the kernel, which checks
 	 * each segment. */
-	if (chained) {
+	if (x) {
 		bool fits;
 
 		if (mtu && !skb->gso_size) {
@@ -403,12 +403,12 @@ int ioam_egress(struct __sk_buff *skb)
 		}
 		if (!fits) {
 			ioam_stat(IOAM_ST_ENCAP_FAIL);
-			return encap_done(skb);
+			return encap_done(skb, x);
 		}
 	}
 	if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_NET, 0)) {
 		ioam_stat(IOAM_ST_ENCAP_FAIL);
-		return encap_done(skb);
+		return encap_done(skb, x);
 	}
 	/* The new room is in the linear data: fill it straight, a word at a time. */
 	{
@@ -452,7 +452,7 @@ int ioam_egress(struct __sk_buff *skb)
 					ip6.hop_limit, skb->ingress_ifindex, out_if, true, &clk);
 	}
 	ioam_stat(IOAM_ST_ENCAP);
-	return encap_done(skb);
+	return encap_done(skb, x);
 }
 
 /* ------------------------------------------------------- transit and decap (ingress) */

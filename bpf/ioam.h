@@ -79,7 +79,7 @@ struct ioam_encap_key {
  * header (next header filled per packet) made of a PadN when needed and nopts trace
  * options that already account for this node's data. */
 struct ioam_encap {
-	__u32 slot;                    /* index of the sampling counter */
+	__u32 slot;                    /* its index in ioam_encap_slots and ioam_sample */
 	__u32 freq_k, freq_n;          /* insert into k of every n packets */
 	__u32 len;                     /* bytes of tpl, a multiple of 8 */
 	__u32 nopts;

@@ -150,7 +150,7 @@ static int setup(void)
 	enc.freq_k = enc.freq_n = 1;
 	inet_pton(AF_INET6, "fd00:244::", ek.addr);
 	bpf_map_update_elem(bpf_map__fd(io->maps.ioam_encap_slots), &enc.slot, &enc, BPF_ANY);
-	bpf_map_update_elem(bpf_map__fd(io->maps.ioam_encap), &ek, &enc, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(io->maps.ioam_encap), &ek, &enc.slot, BPF_ANY);
 	tail(DP_TAIL_UNDERLAY, dp->progs.from_underlay);
 	tail(DP_TAIL_IOAM_INGRESS, io->progs.ioam_ingress);
 	return 0;

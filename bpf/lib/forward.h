@@ -81,7 +81,8 @@ static __always_inline int to_overlay(struct __sk_buff *skb, const struct dp_cfg
 
 /* The redirect to_native decided. A local endpoint's packet that an IOAM encap rule
  * samples goes through the IOAM encap first (a tail call; the encap sends it on with the
- * decision kept in dp_xmit); if the slot is empty it leaves without IOAM. */
+ * decision kept in dp_xmit); if the slot is empty it leaves without IOAM. mtu is the
+ * egress device's as the FIB reported it, 0 when it did not. */
 static __always_inline int xmit(struct __sk_buff *skb, struct ioam_encap *ioam, __u32 ifindex,
 				__u32 mtu, struct bpf_redir_neigh *nh)
 {
@@ -94,10 +95,9 @@ static __always_inline int xmit(struct __sk_buff *skb, struct ioam_encap *ioam, 
 			x->neigh = nh != NULL;
 			if (nh)
 				x->nh = *nh;
+			x->slot = ioam->slot;
+			x->mtu = mtu;
 			skb->cb[0] = DP_CB_IOAM_CALL;
-			skb->cb[1] = ifindex;
-			skb->cb[2] = ioam->slot;
-			skb->cb[3] = mtu;
 			bpf_tail_call(skb, &dp_tail, DP_TAIL_IOAM_ENCAP);
 			skb->cb[0] = 0;
 		}

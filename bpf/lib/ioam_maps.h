@@ -6,17 +6,18 @@
 #include "common.h"
 #include "../ioam.h"
 
+/* Encap rules: the trie gives a destination prefix's slot, the array holds the rule in
+ * it. The datapath finds a packet's slot once and hands it to the encap, which reads the
+ * rule by index instead of walking the trie again. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, IOAM_MAX_ENCAP);
 	__type(key, struct ioam_encap_key);
-	__type(value, struct ioam_encap);
+	__type(value, __u32);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ioam_encap SEC(".maps");
 
-/* The same rules by their slot: the datapath finds a packet's rule in the trie once, and
- * the encap it hands the packet to reads it by index instead of a second trie walk. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, IOAM_MAX_ENCAP);
@@ -91,27 +92,26 @@ static __always_inline struct ioam_encap *ioam_encap_rule(const void *daddr)
 {
 	struct ioam_encap_key key = { .prefixlen = 128 };
 	struct ioam_encap_memo *m;
-	struct ioam_encap *enc;
 	const __u32 *a = daddr;
-	__u32 zero = 0, *gen;
+	__u32 zero = 0, *gen, *found, slot;
 
 	gen = bpf_map_lookup_elem(&ioam_encap_gen, &zero);
 	m = bpf_map_lookup_elem(&ioam_encap_memo, &zero);
 	if (!gen || !m)
 		return NULL;
-	if (m->valid && m->gen == *gen && m->daddr[0] == a[0] && m->daddr[1] == a[1] &&
-	    m->daddr[2] == a[2] && m->daddr[3] == a[3]) {
-		__u32 slot = (__u32)m->slot;
-
-		return m->slot < 0 ? NULL : bpf_map_lookup_elem(&ioam_encap_slots, &slot);
+	if (!m->valid || m->gen != *gen || m->daddr[0] != a[0] || m->daddr[1] != a[1] ||
+	    m->daddr[2] != a[2] || m->daddr[3] != a[3]) {
+		__builtin_memcpy(key.addr, daddr, 16);
+		found = bpf_map_lookup_elem(&ioam_encap, &key);
+		__builtin_memcpy(m->daddr, daddr, 16);
+		m->gen = *gen;
+		m->slot = found ? (__s32)*found : -1;
+		m->valid = 1;
 	}
-	__builtin_memcpy(key.addr, daddr, 16);
-	enc = bpf_map_lookup_elem(&ioam_encap, &key);
-	__builtin_memcpy(m->daddr, daddr, 16);
-	m->gen = *gen;
-	m->slot = enc ? (__s32)enc->slot : -1;
-	m->valid = 1;
-	return enc;
+	if (m->slot < 0)
+		return NULL;
+	slot = (__u32)m->slot;
+	return bpf_map_lookup_elem(&ioam_encap_slots, &slot);
 }
 
 /* The encap rule for a destination, when this packet is one of the K in N it samples

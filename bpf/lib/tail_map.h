@@ -30,12 +30,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_handback SEC(".maps");
 
-/* Where to_native was sending a packet it handed to the IOAM encap: the encap sends it
- * there itself when done (same CPU, same softirq run), with no tail call back. */
+/* What to_native decided for a packet it hands to the IOAM encap (same CPU, same softirq
+ * run): where to send it, which the encap does itself when done, with no tail call back;
+ * the rule that sampled it; the egress MTU. */
 struct dp_xmit {
 	__u32 ifindex;
 	__u32 neigh;                           /* bpf_redirect_neigh with nh, else bpf_redirect */
 	struct bpf_redir_neigh nh;
+	__u32 slot;                            /* the encap rule, in ioam_encap_slots */
+	__u32 mtu;                             /* the FIB's MTU of ifindex, 0 when it gave none */
 };
 
 struct {

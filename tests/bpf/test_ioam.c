@@ -144,7 +144,7 @@ static void set_encap(struct ioam_bpf *skel, const char *prefix, int plen, const
 	e.slot = slot;
 	inet_pton(AF_INET6, prefix, key.addr);
 	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_encap_slots), &slot, &e, BPF_ANY) == 0);
-	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_encap), &key, &e, BPF_ANY) == 0);
+	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.ioam_encap), &key, &slot, BPF_ANY) == 0);
 	bump_gen(skel);
 }
 
