@@ -56,7 +56,11 @@ static struct {
 	uint64_t seq;
 	struct hop_delay hops[MAX_HOPS];
 	size_t n_hops;
-	int attached[64][3];           /* ifindex, hooks (1 ingress, 2 egress), in the datapath */
+	struct {
+		int ifindex;
+		int hooks;             /* 1 ingress, 2 egress */
+		bool folded;           /* inside the datapath's programs, not filters */
+	} attached[64];
 	size_t n_attached;
 	uint64_t ns_stored[IOAM_NS_IDS / 64];  /* namespace ids the last sync wrote */
 	bool ns_scanned;               /* the table as an earlier agent left it, cleared once */
@@ -237,15 +241,15 @@ static int set_hooks(struct agent *a, int ifindex, int hooks, bool underlay)
 	if (ret)
 		return ret;
 	for (size_t i = 0; i < io.n_attached; i++)
-		if (io.attached[i][0] == ifindex) {
-			io.attached[i][1] = hooks;
-			io.attached[i][2] = folded;
+		if (io.attached[i].ifindex == ifindex) {
+			io.attached[i].hooks = hooks;
+			io.attached[i].folded = folded;
 			return 0;
 		}
 	if (io.n_attached < 64) {
-		io.attached[io.n_attached][0] = ifindex;
-		io.attached[io.n_attached][1] = hooks;
-		io.attached[io.n_attached++][2] = folded;
+		io.attached[io.n_attached].ifindex = ifindex;
+		io.attached[io.n_attached].hooks = hooks;
+		io.attached[io.n_attached++].folded = folded;
 	}
 	return 0;
 }
@@ -382,7 +386,6 @@ int ioam_sync(struct agent *a)
 	}
 	{
 		static const struct ioam_encap none;
-
 		int fd_gen = bpf_map__fd(io.skel->maps.ioam_encap_gen);
 		__u32 zero = 0, gen = 0;
 
@@ -647,11 +650,11 @@ static json_t *state_json(struct agent *a)
 	for (size_t i = 0; i < io.n_attached; i++) {
 		char name[32] = "?";
 
-		if_indextoname((unsigned)io.attached[i][0], name);
+		if_indextoname((unsigned)io.attached[i].ifindex, name);
 		json_array_append_new(jr, json_pack("{s:s, s:b, s:b, s:s}", "dev", name,
-						    "ingress", io.attached[i][1] & 1,
-						    "egress", (io.attached[i][1] & 2) != 0,
-						    "via", io.attached[i][2] ? "datapath" : "filter"));
+						    "ingress", io.attached[i].hooks & 1,
+						    "egress", (io.attached[i].hooks & 2) != 0,
+						    "via", io.attached[i].folded ? "datapath" : "filter"));
 	}
 	stats(st);
 	for (int i = 0; i < IOAM_ST__MAX; i++)
