@@ -168,9 +168,10 @@ static __always_inline struct loc_info *return_route(const struct pkt *p)
 	return bpf_map_lookup_elem(&return_flows, &k);
 }
 
-/* Everything after parsing: local endpoint, remote node, or the host stack. src is the
- * sending endpoint when it is local (its egress policy applies), src_identity the sender's
- * identity (from the tunnel key, the ipcache, or src). */
+/* Everything after parsing an IP packet (p->family set): local endpoint, remote node, or
+ * the host stack. src is the sending endpoint when it is local (its egress policy applies),
+ * src_identity the sender's identity (from the tunnel key, the ipcache, or src), ep the
+ * destination endpoint when it is local. */
 static __always_inline int forward_to(struct __sk_buff *skb, const struct pkt *p,
 				      const struct ep_info *src, __u32 src_identity,
 				      const struct ep_info *ep)
@@ -180,8 +181,6 @@ static __always_inline int forward_to(struct __sk_buff *skb, const struct pkt *p
 	struct dp_cfg *cfg;
 	__u32 zero = 0;
 
-	if (!p->family)
-		return TC_ACT_OK;
 	if (src && !policy_allows(p, src, POLICY_EGRESS,
 				  ep ? ep->identity : ipcache_identity(p->family, p->dst), &plan))
 		return drop(DROP_POLICY);

@@ -120,5 +120,3 @@ struct {
 	__type(value, struct loc_info);        /* the node the flow entered through */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } return_flows SEC(".maps");
-
-
