@@ -173,11 +173,14 @@ prog_stat() {   # node dev hook prog → "runs ns" of the datapath program attac
 	id=$(ip netns exec "$LAB-$1" tc -j filter show dev "$2" "$3" | jq -r ".[] | select((.options.bpf_name // \"\") | startswith(\"$4\")) | .options.prog.id" | head -1)
 	bpftool -j prog show id "$id" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"'
 }
-datapath_ns() {   # → ns per packet of node1's from_container, node3's and node2's from_underlay during one run
+chain_stats() {   # "runs ns" of node1's from_container, node3's and node2's from_underlay
+	echo "$(prog_stat node1 "$ENDPOINT_DEV" ingress from_container) $(prog_stat node3 eth0 ingress from_underlay) $(prog_stat node2 eth0 ingress from_underlay)"
+}
+datapath_ns() {   # → ns per packet of those three programs during one run
 	local b a
-	b="$(prog_stat node1 "$ENDPOINT_DEV" ingress from_container) $(prog_stat node3 eth0 ingress from_underlay) $(prog_stat node2 eth0 ingress from_underlay)"
+	b=$(chain_stats)
 	udp >/dev/null
-	a="$(prog_stat node1 "$ENDPOINT_DEV" ingress from_container) $(prog_stat node3 eth0 ingress from_underlay) $(prog_stat node2 eth0 ingress from_underlay)"
+	a=$(chain_stats)
 	echo "$b $a" | awk '{for (i = 0; i < 3; i++) printf "%.0f ", ($(8 + 2 * i) - $(2 + 2 * i)) / ($(7 + 2 * i) - $(1 + 2 * i))}'
 }
 RR_OFF="" RR_ON=""
@@ -238,9 +241,12 @@ json+="\"datapath_ns\":{\"encap\":[$ENC_OFF,$ENC_ON],\"transit\":[$TRA_OFF,$TRA_
 echo "$json" | jq . > "$OUT/ioam.json"
 echo
 printf '| role | datapath program | ns per packet, IOAM off | IOAM on | IOAM'"'"'s cost |\n|---|---|---|---|---|\n'
-printf '| encap | node1 from_container | %.0f | %.0f | %.0f |\n' "$ENC_OFF" "$ENC_ON" "$(awk -v a="$ENC_ON" -v b="$ENC_OFF" 'BEGIN {print a - b}')"
-printf '| transit | node3 from_underlay | %.0f | %.0f | %.0f |\n' "$TRA_OFF" "$TRA_ON" "$(awk -v a="$TRA_ON" -v b="$TRA_OFF" 'BEGIN {print a - b}')"
-printf '| decap | node2 from_underlay | %.0f | %.0f | %.0f |\n' "$DEC_OFF" "$DEC_ON" "$(awk -v a="$DEC_ON" -v b="$DEC_OFF" 'BEGIN {print a - b}')"
+cost_row() {   # role program off on
+	printf '| %s | %s | %.0f | %.0f | %.0f |\n' "$1" "$2" "$3" "$4" "$(awk -v a="$4" -v b="$3" 'BEGIN {print a - b}')"
+}
+cost_row encap "node1 from_container" "$ENC_OFF" "$ENC_ON"
+cost_row transit "node3 from_underlay" "$TRA_OFF" "$TRA_ON"
+cost_row decap "node2 from_underlay" "$DEC_OFF" "$DEC_ON"
 printf '\n(kernel.bpf_stats_enabled during iperf3 runs at 100%% insertion, medians of %d runs each.)\n\n' "$ROUNDS"
 echo "$COST"
 printf '\nUDP round trip a -> c -> a (1200 octets): %.1f µs without IOAM, %.1f µs with it (encap, transit\n' "$RR0" "$RR1"
