@@ -1115,7 +1115,7 @@ static int dump(struct mig *m, const char *hook, struct api_error *e)
 				ret = serve_hook(m, listen_fd, pid, "dumped", e);
 			}
 			/* After a failed freeze CRIU fails too: what runc says adds nothing. */
-			if (ret || !m->ckpt_pid)
+			if (ret)
 				checkpoint_reap(m, m->frozen ? e : NULL);
 		}
 		if (listen_fd >= 0)
