@@ -11,6 +11,7 @@
  * checked against the packet's lengths, so lying lengths can never make the programs
  * read or write out of place. */
 #include "lib/common.h"
+#include <bpf/bpf_core_read.h>
 #include "datapath.h"
 #include "ioam.h"
 
@@ -254,11 +255,18 @@ static __always_inline __u32 known_nodelen(__u32 type)
 
 /* Whether this node's writes may go straight into the packet: unless the packet carries a
  * CHECKSUM_COMPLETE sum (received from a NIC that sums what it receives; packets from veth
- * and local sockets do not), no sum covers these octets. bpf_csum_update with a zero
- * difference only reports whether there is such a sum. */
+ * and local sockets do not), no sum covers these octets. The kernel's view of the context
+ * gives ip_summed with one load; asking a helper (bpf_csum_update with a zero difference)
+ * cost a call on every packet. */
+#define CHECKSUM_COMPLETE 2          /* include/linux/skbuff.h: a define, not in BTF */
+
+extern void *bpf_cast_to_kern_ctx(void *) __ksym;
+
 static __always_inline bool direct_writes(struct __sk_buff *skb)
 {
-	return bpf_csum_update(skb, 0) < 0;
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+
+	return BPF_CORE_READ_BITFIELD(kskb, ip_summed) != CHECKSUM_COMPLETE;
 }
 
 /* Write one octet at packet offset off (the option header's flags or RemainingLen). */
