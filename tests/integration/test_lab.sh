@@ -8,6 +8,15 @@ lab_up 1 vxlan
 p -j lab status | jq -e '.etcd == null' >/dev/null || fail "1-node lab should run no etcd"
 ok "a 1-node lab runs with no extra service (SQLite store, no etcd)"
 
+# The fabric is a switch: frames it bridges skip netfilter (where the kernel has br_netfilter).
+if ip netns exec "$LAB-fabric" test -e /proc/sys/net/bridge/bridge-nf-call-ip6tables; then
+	for k in iptables ip6tables arptables; do
+		[ "$(ip netns exec "$LAB-fabric" sysctl -n net.bridge.bridge-nf-call-$k)" = 0 ] ||
+			fail "the lab fabric passes bridged frames to $k"
+	done
+	ok "the lab fabric bridges without netfilter"
+fi
+
 out=$(p lab up --name "$LAB" --nodes 1 2>&1) && fail "second lab up with the same name succeeded"
 echo "$out" | grep -q "already exists" || fail "duplicate lab error unclear: $out"
 ok "lab up refuses an existing lab name: $out"
