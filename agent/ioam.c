@@ -49,6 +49,7 @@ static struct {
 	pthread_mutex_t lock;          /* the trace ring and delays; the rest is under a->lock */
 	pthread_cond_t cond;
 	struct ioam_bpf *skel;
+	int load_err;                  /* why the skeleton did not load (0: loaded, or not wanted) */
 	struct ring_buffer *rb;
 	pthread_t thread;
 	bool running;
@@ -555,11 +556,14 @@ int ioam_start(struct agent *a)
 		return 0;           /* IOAM rides on natively routed IPv6 pod traffic only */
 	io.skel = ioam_bpf__open_opts(&opts);
 	if (!io.skel)
-		return -errno;
+		return io.load_err = -errno;
 	if ((ret = ioam_bpf__load(io.skel))) {
+		log_warn("IOAM's programs could not load (%s): they need Linux 6.2 or later, and "
+			 "libbpf's log above has the reason; `petrel ioam role` will refuse changes",
+			 strerror(-ret));
 		ioam_bpf__destroy(io.skel);
 		io.skel = NULL;
-		return ret;
+		return io.load_err = ret;
 	}
 	io.rb = ring_buffer__new(bpf_map__fd(io.skel->maps.ioam_traces), on_trace, NULL, NULL);
 	if (io.rb && pthread_create(&io.thread, NULL, trace_main, a) == 0)
@@ -870,6 +874,14 @@ static int role_set(struct agent *a, json_t *body, json_t **resp, struct api_err
 		return bad(e, "petrel ioam role --dev DEV ingress|egress|none", "the roles are missing");
 	if (nl_link_index(dev) <= 0)
 		return api_fail(e, 400, "see `ip link` on the node", "no device %s on node %s", dev, a->cfg.node);
+	if (!io.skel && io.load_err)
+		return api_fail(e, 503, "the node's log has the reason; IOAM's programs need Linux 6.2 or later",
+				"IOAM's programs could not load on node %s: %s", a->cfg.node,
+				strerror(-io.load_err));
+	if (!io.skel && a->cfg.mode == MODE_NATIVE)
+		return api_fail(e, 409, "set policy-backend = ebpf in the node's configuration",
+				"IOAM runs in petrel's eBPF datapath; node %s uses the iptables backend",
+				a->cfg.node);
 	if (!io.skel)
 		return api_fail(e, 409, "set mode = native in the node's configuration",
 				"IOAM runs on natively routed IPv6 traffic; node %s is in %s mode",

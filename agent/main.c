@@ -147,8 +147,8 @@ int main(int argc, char **argv)
 		log_warn("flow log could not start; `petrel flows` will stay empty");
 	if (peer_start(&a))
 		log_warn("live migration disabled on this node (see the error above)");
-	if (ioam_start(&a))
-		log_warn("IOAM programs could not load; `petrel ioam` will refuse changes");
+	if ((ret = ioam_start(&a)))
+		log_warn("IOAM could not start: %s", strerror(-ret));
 	if (cluster_threads_start(&a))
 		log_warn("cluster watch could not start; state changes on other nodes will be missed");
 	log_info("node %s ready: mode %s, store %s, API on %s", a.cfg.node,

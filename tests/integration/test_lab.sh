@@ -7,6 +7,9 @@ lab_up 1 vxlan
 [ "$(p --node node1 -j node status | jq -r .store)" = sqlite ] || fail "1-node lab should use SQLite"
 p -j lab status | jq -e '.etcd == null' >/dev/null || fail "1-node lab should run no etcd"
 ok "a 1-node lab runs with no extra service (SQLite store, no etcd)"
+out=$(p --node node1 ioam role --dev eth0 ingress 2>&1) && fail "ioam role accepted on a vxlan node"
+grep -q "vxlan mode" <<<"$out" || fail "ioam role on a vxlan node: unclear error '$out'"
+ok "ioam role on a vxlan node is refused: $out"
 
 # The fabric is a switch: frames it bridges skip netfilter (where the kernel has br_netfilter).
 if ip netns exec "$LAB-fabric" test -e /proc/sys/net/bridge/bridge-nf-call-ip6tables; then
@@ -58,12 +61,19 @@ rm -f /tmp/petrel-api-$$ /tmp/petrel-big-$$
 p --node node1 node status >/dev/null || fail "agent died after malformed requests"
 ok "malformed API requests get 400/404/405/413 JSON errors and the agent stays up"
 
+# restart_node1 [CMD...]: stop node1's agent, run CMD while it is down, start it again.
+restart_node1() {
+	local pid
+	pid=$(pgrep -f "petreld --netns $LAB-node1 " || p -j lab status | jq -r '.nodes[0].pid')
+	kill -TERM $pid; for i in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+	[ $# -eq 0 ] || "$@"
+	setsid "$PETRELD" --netns "$LAB-node1" --config "/run/petrel/labs/$LAB/node1/petreld.conf" \
+		>>"/run/petrel/labs/$LAB/node1/petreld.log" 2>&1 </dev/null &
+	for i in $(seq 100); do p --node node1 node status >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
 # Single-node state survives an agent restart (SQLite in the state directory).
-pid=$(p -j lab status | jq -r '.nodes[0].pid')
-kill -TERM "$pid"; for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-setsid "$PETRELD" --netns "$LAB-node1" --config "/run/petrel/labs/$LAB/node1/petreld.conf" \
-	>>"/run/petrel/labs/$LAB/node1/petreld.log" 2>&1 </dev/null &
-for i in $(seq 100); do p --node node1 node status >/dev/null 2>&1 && break; sleep 0.1; done
+restart_node1
 [ "$(p --node node1 -j endpoint show web | jq -r .state)" = ready ] || fail "endpoint lost across restart"
 ok "single-node state survives an agent restart"
 
@@ -78,6 +88,21 @@ p lab down --name "$LAB" >/dev/null
 [ -z "$(ip netns list | grep "^$LAB-")" ] || fail "lab down left namespaces: $(ip netns list | grep "^$LAB-")"
 [ ! -e "/run/petrel/labs/$LAB" ] && [ ! -e "/sys/fs/bpf/petrel/$LAB" ] || fail "lab down left state"
 ok "lab down removes namespaces, state and pinned maps"
+
+# IOAM's programs failing to load (here: a pinned map of another shape in their way) leave
+# the node running; `ioam role` says why it refuses.
+lab_up 1 native
+bad_pin() {
+	local pin=/sys/fs/bpf/petrel/$LAB/node1/ioam_ns_table
+	rm -f "$pin" && bpftool map create "$pin" type array key 4 value 4 entries 1 name ioam_ns_table
+}
+restart_node1 bad_pin
+out=$(p --node node1 ioam role --dev eth0 ingress 2>&1) && fail "ioam role accepted without IOAM's programs"
+grep -q "could not load" <<<"$out" || fail "ioam role without IOAM's programs: unclear error '$out'"
+p --node node1 endpoint add still >/dev/null || fail "the node stopped working without IOAM"
+grep -q "IOAM's programs could not load" "/run/petrel/labs/$LAB/node1/petreld.log" || fail "the agent's log does not say IOAM failed"
+ok "IOAM's programs failing to load leave the node working; ioam role refuses: $out"
+p lab down --name "$LAB" >/dev/null
 
 # Crash: agents killed with SIGKILL and lab.json gone; lab down still cleans everything.
 lab_up 2 native
