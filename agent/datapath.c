@@ -112,6 +112,43 @@ int datapath_ioam_set(struct datapath *dp, int ingress_fd, int encap_fd)
 	return tail_set(dp, DP_TAIL_IOAM_INGRESS, ingress_fd);
 }
 
+/* Pinned maps outlive the agent, so a restart keeps connections, counters and the tables
+ * traffic needs. A map whose definition changed since it was pinned (an upgrade) cannot be
+ * reused, and libbpf would refuse to load the whole object with it: such a pin is removed
+ * first, and the map starts empty (the agent refills what it owns from the store; conntrack
+ * entries are lost). Anything at a pin path that is not a map file stays, and loading fails. */
+int bpf_pins_reconcile(struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj) {
+		const char *path = bpf_map__pin_path(m);
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (!path || (fd = bpf_obj_get(path)) < 0)
+			continue;             /* not pinned (yet): libbpf pins it */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != bpf_map__type(m) ||
+		    info.key_size != bpf_map__key_size(m) || info.value_size != bpf_map__value_size(m) ||
+		    info.max_entries != bpf_map__max_entries(m) || info.map_flags != bpf_map__map_flags(m)) {
+			log_warn("pinned map %s has another definition than this petreld's (type %u, key %u, "
+				 "value %u, %u entries; want %u, %u, %u, %u): replacing it, empty",
+				 path, info.type, info.key_size, info.value_size, info.max_entries,
+				 bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m),
+				 bpf_map__max_entries(m));
+			if (unlink(path)) {
+				int ret = -errno;
+
+				close(fd);
+				return ret;
+			}
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 int datapath_open(struct datapath **out, const struct dp_config *cfg)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = cfg->pin_dir);
@@ -138,7 +175,9 @@ int datapath_open(struct datapath **out, const struct dp_config *cfg)
 		goto cleanup;
 	}
 	/* Pinned maps from an earlier run are reused by name (LIBBPF_PIN_BY_NAME). */
-	ret = datapath_bpf__load(dp->skel);
+	ret = bpf_pins_reconcile(dp->skel->obj);
+	if (!ret)
+		ret = datapath_bpf__load(dp->skel);
 	if (ret)
 		goto cleanup;
 	copy_ip(c.self4, &cfg->self4, 4);

@@ -34,6 +34,10 @@ struct dp_counters {
 /* Open: reuse pinned maps under pin_dir if present (agent restart), else create and pin.
  * Writes the node config into the config map. */
 int datapath_open(struct datapath **dp, const struct dp_config *cfg);
+/* Before loading an object whose maps are pinned: remove pins of maps whose definition
+ * changed (an upgrade), so the object loads with them fresh instead of failing. */
+struct bpf_object;
+int bpf_pins_reconcile(struct bpf_object *obj);
 /* Replaces any existing petrel filter atomically (BPF_TC_F_REPLACE), so traffic never stops. */
 int datapath_attach_endpoint(struct datapath *dp, int host_ifindex);
 int datapath_attach_underlay(struct datapath *dp, int ifindex);

@@ -557,7 +557,7 @@ int ioam_start(struct agent *a)
 	io.skel = ioam_bpf__open_opts(&opts);
 	if (!io.skel)
 		return io.load_err = -errno;
-	if ((ret = ioam_bpf__load(io.skel))) {
+	if ((ret = bpf_pins_reconcile(io.skel->obj)) || (ret = ioam_bpf__load(io.skel))) {
 		log_warn("IOAM's programs could not load (%s): they need Linux 6.2 or later, and "
 			 "libbpf's log above has the reason; `petrel ioam role` will refuse changes",
 			 strerror(-ret));

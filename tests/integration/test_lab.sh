@@ -89,19 +89,35 @@ p lab down --name "$LAB" >/dev/null
 [ ! -e "/run/petrel/labs/$LAB" ] && [ ! -e "/sys/fs/bpf/petrel/$LAB" ] || fail "lab down left state"
 ok "lab down removes namespaces, state and pinned maps"
 
-# IOAM's programs failing to load (here: a pinned map of another shape in their way) leave
-# the node running; `ioam role` says why it refuses.
+# Upgrades: a pinned map whose definition changed is replaced (the agent refills it), so
+# the datapath and IOAM load; something else in a pin's place makes IOAM alone fail, and
+# the node keeps working.
 lab_up 1 native
-bad_pin() {
-	local pin=/sys/fs/bpf/petrel/$LAB/node1/ioam_ns_table
-	rm -f "$pin" && bpftool map create "$pin" type array key 4 value 4 entries 1 name ioam_ns_table
+p --node node1 endpoint add up >/dev/null
+PINS=/sys/fs/bpf/petrel/$LAB/node1
+reshape() {   # MAP...: pin maps of another shape under their names
+	for m in "$@"; do
+		rm -f "$PINS/$m" && bpftool map create "$PINS/$m" type array key 4 value 4 entries 1 name "$m"
+	done
 }
-restart_node1 bad_pin
+restart_node1 reshape endpoints ioam_ns_table
+for m in endpoints ioam_ns_table; do
+	grep -q "pinned map $PINS/$m has another definition" "/run/petrel/labs/$LAB/node1/petreld.log" ||
+		fail "the agent's log does not say it replaced $m"
+done
+[ "$(bpftool -j map dump pinned "$PINS/endpoints" | jq length)" = 2 ] ||
+	fail "the replaced endpoints map was not refilled from the store"
+p --node node1 ioam role --dev eth0 ingress >/dev/null || fail "IOAM did not load with its replaced map"
+ok "pinned maps of another definition are replaced and refilled; the datapath and IOAM load"
+in_the_way() { rm -f "$PINS/ioam_ns_table" && mkdir "$PINS/ioam_ns_table"; }
+restart_node1 in_the_way
 out=$(p --node node1 ioam role --dev eth0 ingress 2>&1) && fail "ioam role accepted without IOAM's programs"
 grep -q "could not load" <<<"$out" || fail "ioam role without IOAM's programs: unclear error '$out'"
 p --node node1 endpoint add still >/dev/null || fail "the node stopped working without IOAM"
-grep -q "IOAM's programs could not load" "/run/petrel/labs/$LAB/node1/petreld.log" || fail "the agent's log does not say IOAM failed"
+grep -q "IOAM's programs could not load" "/run/petrel/labs/$LAB/node1/petreld.log" ||
+	fail "the agent's log does not say IOAM failed"
 ok "IOAM's programs failing to load leave the node working; ioam role refuses: $out"
+rmdir "$PINS/ioam_ns_table"
 p lab down --name "$LAB" >/dev/null
 
 # Crash: agents killed with SIGKILL and lab.json gone; lab down still cleans everything.
