@@ -380,28 +380,36 @@ int containers_restore(struct agent *a)
 }
 
 /* A local record says "running" but nothing watches it (petreld restarted): ask runc,
- * and either adopt the process again or record that it ended (exit code unknown). */
+ * and either adopt the process again or record that it ended (exit code unknown). A
+ * watcher that has just reaped the process but not yet recorded it (it waits for the
+ * agent's lock, which the caller holds) knows the exit code: that one is recorded. */
 static void refresh(struct agent *a, struct container *c)
 {
 	char status[32];
-	int pid = 0;
-	bool watched;
+	int pid = 0, code = -1;
+	bool watched, reaped, stopping = false;
 
 	if (strcmp(c->node, a->cfg.node) || strcmp(c->state, CT_RUNNING))
 		return;
 	pthread_mutex_lock(&watch_lock);
 	struct watch *w = watch_find(c->name);
 	watched = w && w->pid == c->pid && !w->done;
+	reaped = w && w->pid == c->pid && w->done;
+	if (reaped) {
+		code = w->exit_code;
+		stopping = w->stopping;
+	}
 	pthread_mutex_unlock(&watch_lock);
 	if (watched)
 		return;
-	if (container_runc_state(a, c->name, &pid, status, sizeof(status)) == 0 && pid == c->pid &&
+	if (!reaped &&
+	    container_runc_state(a, c->name, &pid, status, sizeof(status)) == 0 && pid == c->pid &&
 	    (!strcmp(status, "running") || !strcmp(status, "paused")) &&
 	    watch_start(a, c->name, pid) == 0) {
 		container_pump_adopt(a, c->name);
 		return;
 	}
-	record_exit(a, c->name, 0, false, -1);
+	record_exit(a, c->name, 0, stopping, code);
 	container_get(a, c->name, c);
 }
 
