@@ -116,7 +116,8 @@ int datapath_ioam_set(struct datapath *dp, int ingress_fd, int encap_fd)
  * traffic needs. A map whose definition changed since it was pinned (an upgrade) cannot be
  * reused, and libbpf would refuse to load the whole object with it: such a pin is removed
  * first, and the map starts empty (the agent refills what it owns from the store; conntrack
- * entries are lost). Anything at a pin path that is not a map file stays, and loading fails. */
+ * entries are lost). Something at a pin path that is no BPF object at all (a directory, a
+ * plain file) is not ours to remove: it stays, and loading fails. */
 int bpf_pins_reconcile(struct bpf_object *obj)
 {
 	struct bpf_map *m;
