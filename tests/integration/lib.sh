@@ -20,6 +20,14 @@ log()  { echo "# $*"; }
 
 p() { "$PETREL" --lab "$LAB" "$@"; }
 
+# expect_error WHAT PATTERN CMD...: CMD must fail, with PATTERN in what it prints.
+expect_error() {   # WHAT PATTERN CMD...
+	local what=$1 pat=$2 out; shift 2
+	if out=$("$@" 2>&1); then fail "$what: accepted"; fi
+	grep -q -- "$pat" <<<"$out" || fail "$what: error '$out' lacks '$pat'"
+	ok "$what is refused: $(head -1 <<<"$out" | cut -c1-100)"
+}
+
 cleanup() {
 	local rc=${1:-$?}   # tests with their own trap pass the status along
 	set +e

@@ -26,12 +26,6 @@ log "lab $LAB: node1 -> r1 (kernel IOAM transit, id 100) -> node2"
 echo_server "$B1" 7000
 
 # --- invalid configuration is refused with clear errors -----------------------------------
-expect_error() {   # WHAT PATTERN CMD...
-	local what=$1 pat=$2 out; shift 2
-	if out=$("$@" 2>&1); then fail "$what: accepted"; fi
-	grep -q -- "$pat" <<<"$out" || fail "$what: error '$out' lacks '$pat'"
-	ok "$what is refused: $(head -1 <<<"$out" | cut -c1-100)"
-}
 expect_error "an encap rule for an unknown namespace" "namespace 77 is not configured" \
 	p --node node1 ioam encap add --ns 77 --trace-type 0x800000 --size 8
 p --node node1 ioam namespace add $NS data 0xdeadbeef wide 0xcafec0caf00dc0de >/dev/null
