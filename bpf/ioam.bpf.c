@@ -133,11 +133,7 @@ static __always_inline int ioam_next(struct __sk_buff *skb, __u32 slot)
  * where to_native had decided; attached on its own (x NULL), to the next filter. */
 static __always_inline int encap_done(struct __sk_buff *skb, struct dp_xmit *x)
 {
-	if (!x)
-		return TC_ACT_UNSPEC;
-	if (x->neigh)
-		return bpf_redirect_neigh(x->ifindex, &x->nh, sizeof(x->nh), 0);
-	return bpf_redirect(x->ifindex, 0);
+	return x ? xmit_redirect(x->ifindex, x->neigh ? &x->nh : NULL) : TC_ACT_UNSPEC;
 }
 
 static __always_inline struct ioam_node *node_cfg(void)

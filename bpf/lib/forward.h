@@ -102,7 +102,7 @@ static __always_inline int xmit(struct __sk_buff *skb, struct ioam_encap *ioam, 
 			skb->cb[0] = 0;
 		}
 	}
-	return nh ? bpf_redirect_neigh(ifindex, nh, sizeof(*nh), 0) : bpf_redirect(ifindex, 0);
+	return xmit_redirect(ifindex, nh);
 }
 
 /* Whether IOAM encap wants this packet of a local endpoint (src): the rule for its

@@ -48,3 +48,10 @@ struct {
 	__type(value, struct dp_xmit);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_xmit SEC(".maps");
+
+/* Send a packet out of ifindex as to_native decided: through the neighbour table to nh
+ * when the FIB had not resolved the next hop's address, else straight. */
+static __always_inline int xmit_redirect(__u32 ifindex, struct bpf_redir_neigh *nh)
+{
+	return nh ? bpf_redirect_neigh(ifindex, nh, sizeof(*nh), 0) : bpf_redirect(ifindex, 0);
+}
