@@ -641,10 +641,10 @@ static SSL *dial_stream(struct mig *m, const char *kind, struct api_error *e)
 	return ssl;
 }
 
-/* dir as a tar stream (kind "images" or "bundle") on ssl (dialled with dial_stream; closed here), or on a new one.
- * confirm: wait for the destination to say it unpacked everything. The images do not:
- * the restore request follows them at once, and the destination waits for its streams
- * before it restores (and fails the restore if one failed). */
+/* dir as a tar stream (kind "images" or "bundle") on ssl (dialled with dial_stream; closed
+ * here), or on a new one. confirm: wait for the destination to say it unpacked everything.
+ * The images do not: the restore request follows them at once, and the destination waits
+ * for its streams before it restores (and fails the restore if one failed). */
 static int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, bool confirm,
 		    uint64_t *raw, uint64_t *wire, struct api_error *e)
 {
@@ -1004,7 +1004,6 @@ static void frozen_go(struct mig *m)
 	progress(m, "dump", "checkpointing; memory streams to %s", m->to);
 	bundle_start(m);
 }
-
 
 /* One request of the hook (see agent/criu_hook.c), want: "freeze" (pre-dump: hold the
  * packets and freeze the container now) or "dumped" (post-dump: every image is written).
