@@ -91,7 +91,7 @@ static __always_inline int ipv6_header(struct __sk_buff *skb, struct ipv6hdr *ou
 
 /* Per-CPU scratch space (node data, a rebuilt header): the 512-octet stack is spent. */
 struct keep_buf {
-	__u8 b[128];
+	__u8 b[512];                   /* twice the mask below: offset and length each < 256 */
 };
 
 struct {
@@ -461,7 +461,7 @@ int ioam_egress(struct __sk_buff *skb)
 
 /* ------------------------------------------------------- transit and decap (ingress) */
 
-#define KEEP_MAX 56                /* octets of other options decap can keep */
+#define KEEP_MAX 240               /* octets of other options decap can keep */
 #define KEEP_TLVS 32               /* options (any kind) in a header decap rebuilds */
 
 /* Decap of a header that carries other options too: rebuild it with those alone, each at
@@ -495,12 +495,12 @@ static long keep_step(__u32 i, struct keep_ctx *c)
 		if (c->pos + pad + len > KEEP_MAX)
 			goto fail;
 		if (pad > 1) {                    /* PadN; Pad1 is the zero already there */
-			c->buf[c->pos & 63] = 1;
-			c->buf[(c->pos + 1) & 63] = pad - 2;
+			c->buf[c->pos & 255] = 1;
+			c->buf[(c->pos + 1) & 255] = pad - 2;
 		}
 		c->pos += pad;
-		n = len & 63;
-		if (n < 2 || bpf_skb_load_bytes(c->skb, c->off, c->buf + (c->pos & 63), n))
+		n = len & 255;
+		if (n < 2 || bpf_skb_load_bytes(c->skb, c->off, c->buf + (c->pos & 255), n))
 			goto fail;
 		c->pos += len;
 	}
@@ -533,8 +533,8 @@ static __noinline int keep_others(struct __sk_buff *skb, __u32 hbh_len, __u32 pl
 	pos = c.pos;
 	pad = (8 - (pos & 7)) & 7;
 	if (pad > 1) {
-		kb->b[pos & 63] = 1;
-		kb->b[(pos + 1) & 63] = pad - 2;
+		kb->b[pos & 255] = 1;
+		kb->b[(pos + 1) & 255] = pad - 2;
 	}
 	pos += pad;
 	if (pos > KEEP_MAX + 8 || pos >= hbh_len)
@@ -543,7 +543,7 @@ static __noinline int keep_others(struct __sk_buff *skb, __u32 hbh_len, __u32 pl
 	delta = hbh_len - pos;
 	new_plen = bpf_htons((__u16)(plen - delta));
 	asm volatile("" : "+r"(pos));
-	pos &= 127;
+	pos &= 255;
 	if (pos < 8)
 		return -1;
 	if (bpf_skb_store_bytes(skb, HBH_OFF + delta, kb->b, pos, 0) ||

@@ -433,6 +433,36 @@ int main(void)
 		del_endpoint(skel, POD_B);
 	}
 
+	/* the same with 100 octets of another option: the rebuilt header is 112 octets */
+	{
+		uint8_t h[128] = { 0 };
+		const uint8_t *p;
+		uint64_t decaps = stat_of(skel, IOAM_ST_DECAP);
+
+		/* [nh len] Pad2 | IOAM ns 123 bit 0 (20) | opt 0x3e len 98 (100) | PadN 4 */
+		h[1] = 15;
+		h[2] = 1; h[3] = 0;
+		h[4] = IOAM_HBH_OPT; h[5] = 18; h[8] = 0; h[9] = 123;
+		h[10] = 1 << 3; h[11] = 2; h[12] = 0x80;
+		h[24] = 0x3e; h[25] = 98;
+		for (int i = 26; i < 124; i++)
+			h[i] = (uint8_t)i;
+		h[124] = 1; h[125] = 2;
+		add_endpoint(skel, POD_B, 42);
+		udp6(&in, POD_A, POD_B, h, sizeof(h));
+		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC);
+		p = out.buf + HBH;
+		CHECK(out.len == in.len - 16 && p[0] == IPPROTO_UDP && p[1] == 112 / 8 - 1);
+		CHECK(((out.buf[L3 + 4] << 8) | out.buf[L3 + 5]) == 112 + 8 + 16);
+		CHECK(p[2] == 1 && p[3] == 4);          /* PadN: 0x3e was 8n-aligned */
+		CHECK(p[8] == 0x3e && p[9] == 98 && memcmp(p + 10, h + 26, 98) == 0);
+		CHECK(p[108] == 1 && p[109] == 2);      /* PadN to 112 octets */
+		CHECK(memcmp(out.buf + HBH + 112, in.buf + HBH + 128, in.len - HBH - 128) == 0);
+		CHECK(stat_of(skel, IOAM_ST_DECAP) == decaps + 1);
+		ring_buffer__consume(rb);
+		del_endpoint(skel, POD_B);
+	}
+
 	/* an existing header starting with 6 octets of padding: extending it would make 8
 	 * consecutive pad octets, which Linux receivers drop; left alone and counted */
 	{
