@@ -49,6 +49,7 @@ int cmd_lab_up(struct cli *c, int argc, char **argv);
 int cmd_lab_down(struct cli *c, int argc, char **argv);
 int cmd_lab_status(struct cli *c, int argc, char **argv);
 int cmd_lab_exec(struct cli *c, int argc, char **argv);
+int cmd_lab_router(struct cli *c, int argc, char **argv);
 
 int cmd_policy_apply(struct cli *c, int argc, char **argv);
 int cmd_policy_list(struct cli *c, int argc, char **argv);

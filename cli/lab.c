@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "cli.h"
+#include "lab.h"
 #include "api_client.h"
 #include "args.h"
 #include "cidr.h"
@@ -34,8 +35,6 @@
 #define ETCD_URL "http://" FABRIC4 ":2379"
 #define MAX_NODES 16
 
-int exec_in_netns(struct cli *c, const char *ns, char **argv);
-
 struct lab {
 	char name[16];
 	char dir[128];
@@ -47,7 +46,7 @@ struct lab {
 	pid_t agent_pid[MAX_NODES + 1];
 };
 
-static bool lab_name_valid(const char *s)
+bool lab_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -59,15 +58,14 @@ static bool lab_name_valid(const char *s)
 	return true;
 }
 
-static void progress(struct cli *c, const char *fmt, const char *arg)
+void lab_progress(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "lab: ");
 	fprintf(stderr, fmt, arg);
 	fputc('\n', stderr);
 }
 
-/* Run fn inside netns `ns`, then come back. */
-static int in_netns(const char *ns, int (*fn)(void *), void *arg)
+int lab_in_netns(const char *ns, int (*fn)(void *), void *arg)
 {
 	int self = netns_open_self(), ret;
 
@@ -162,8 +160,7 @@ static int add_port(void *arg)
 	return ret;
 }
 
-/* A host joined to the fabric bridge by a veth: its eth0 ↔ port `fabric_side`. */
-static int add_host(struct lab *l, const char *suffix, const char *fabric_side,
+int lab_add_host(const char *lab, const char *suffix, const char *fabric_side,
 		    const char *ip4, const char *ip6, bool router)
 {
 	char ns[64], fabric[64];
@@ -171,20 +168,20 @@ static int add_host(struct lab *l, const char *suffix, const char *fabric_side,
 	struct port p = { .fabric_side = fabric_side };
 	int ret;
 
-	snprintf(ns, sizeof(ns), "%s-%s", l->name, suffix);
-	snprintf(fabric, sizeof(fabric), "%s-fabric", l->name);
+	snprintf(ns, sizeof(ns), "%s-%s", lab, suffix);
+	snprintf(fabric, sizeof(fabric), "%s-fabric", lab);
 	if ((ret = netns_create(ns)))
 		return ret;
 	p.peer_ns_fd = netns_open(ns);
 	if (p.peer_ns_fd < 0)
 		return p.peer_ns_fd;
-	ret = in_netns(fabric, add_port, &p);
+	ret = lab_in_netns(fabric, add_port, &p);
 	close(p.peer_ns_fd);
 	if (ret)
 		return ret;
 	snprintf(h.ip4, sizeof(h.ip4), "%s", ip4);
 	snprintf(h.ip6, sizeof(h.ip6), "%s", ip6);
-	return in_netns(ns, setup_host, &h);
+	return lab_in_netns(ns, setup_host, &h);
 }
 
 /* Start a detached process (own session, stdin from /dev/null, output to log), in the
@@ -249,14 +246,14 @@ static int start_etcd(struct cli *c, struct lab *l)
 	snprintf(data, sizeof(data), "%s/etcd", l->dir);
 	snprintf(log, sizeof(log), "%s/etcd.log", l->dir);
 	snprintf(cluster, sizeof(cluster), "%s=http://127.0.0.1:2380", l->name);
-	progress(c, "starting etcd in %s", ns);
+	lab_progress("starting etcd in %s", ns);
 	l->etcd_pid = spawn(ns, argv, log);
 	if (l->etcd_pid < 0)
 		return cli_error(c, "cannot start etcd: %s (is etcd-server installed?)", strerror(-l->etcd_pid));
 	for (int i = 0; i < 150; i++) {
 		if (!alive(l->etcd_pid))
 			return cli_error(c, "etcd exited at start; see %s", log);
-		if (in_netns(ns, tcp_probe, NULL) == 0)
+		if (lab_in_netns(ns, tcp_probe, NULL) == 0)
 			return 0;
 		usleep(100 * 1000);
 	}
@@ -295,14 +292,13 @@ static void allow_lazy_migration(struct cli *c)
 	char *text = NULL;
 
 	if (read_file("/proc/sys/fs/pipe-max-size", &text) == 0 && atol(text) < 4194304) {
-		progress(c, "raising fs.pipe-max-size to %s for lazy migration", "4194304");
+		lab_progress("raising fs.pipe-max-size to %s for lazy migration", "4194304");
 		sysctl_write("fs.pipe-max-size", "4194304");
 	}
 	free(text);
 }
 
-/* Run a tool to completion, its output into log; 0 when it exits 0. */
-static int run_tool(char *const argv[], const char *log)
+int lab_run_tool(char *const argv[], const char *log)
 {
 	pid_t pid = spawn(NULL, argv, log);
 
@@ -326,12 +322,12 @@ static int make_certs(struct cli *c, struct lab *l)
 	snprintf(subj, sizeof(subj), "/CN=petrel lab %s CA", l->name);
 	if ((ret = mkdir_p(dir, 0700)))
 		return cli_error(c, "cannot create %s: %s", dir, strerror(-ret));
-	progress(c, "creating the cluster CA and node certificates in %s", dir);
+	lab_progress("creating the cluster CA and node certificates in %s", dir);
 	{
 		char *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
 				 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", cakey, "-out", ca,
 				 "-days", "3650", "-subj", subj, NULL };
-		if (run_tool(argv, log))
+		if (lab_run_tool(argv, log))
 			return cli_error(c, "cannot create the lab CA; see %s", log);
 	}
 	for (int i = 1; i <= l->nodes; i++) {
@@ -346,7 +342,7 @@ static int make_certs(struct cli *c, struct lab *l)
 		char *sign[] = { "openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
 				 "-CAcreateserial", "-out", crt, "-days", "3650", "-copy_extensions",
 				 "copy", NULL };
-		if (run_tool(req, log) || run_tool(sign, log))
+		if (lab_run_tool(req, log) || lab_run_tool(sign, log))
 			return cli_error(c, "cannot create the certificate of node%d; see %s", i, log);
 	}
 	return 0;
@@ -382,7 +378,7 @@ static int start_agent(struct cli *c, struct lab *l, int i)
 	if ((ret = write_file_atomic(conf, text)))
 		return cli_error(c, "cannot write %s: %s", conf, strerror(-ret));
 	petreld_path(bin, sizeof(bin));
-	progress(c, "starting petreld on %s", ns);
+	lab_progress("starting petreld on %s", ns);
 	l->agent_pid[i] = spawn(NULL, argv, log);
 	if (l->agent_pid[i] < 0)
 		return cli_error(c, "cannot start %s: %s", bin, strerror(-l->agent_pid[i]));
@@ -447,7 +443,8 @@ static int teardown(const char *name)
 
 	snprintf(prefix, sizeof(prefix), "%s-", name);
 	if (netns_list(prefix, &names, &n) == 0) {
-		/* Endpoints first, then nodes (their agents die with them), then the fabric. */
+		/* Endpoints first, then nodes (their agents die with them) and routers, then the
+		 * fabric. */
 		for (int pass = 0; pass < 3; pass++) {
 			for (size_t i = 0; i < n; i++) {
 				const char *rest;
@@ -461,7 +458,8 @@ static int teardown(const char *name)
 				if ((pass == 0 && !is_ep) || (pass == 1 && (is_ep || is_fabric)) ||
 				    (pass == 2 && !is_fabric))
 					continue;
-				if (!is_ep && !is_fabric && strcmp(rest, "outside") && strncmp(rest, "node", 4))
+				if (!is_ep && !is_fabric && strcmp(rest, "outside") && strncmp(rest, "node", 4) &&
+				    strncmp(rest, LAB_ROUTER_PREFIX, strlen(LAB_ROUTER_PREFIX)))
 					continue;   /* not a name this lab makes */
 				if (netns_delete(names[i]))
 					failed = 1;
@@ -481,7 +479,7 @@ static int teardown(const char *name)
 	return failed ? -EBUSY : 0;
 }
 
-static int opt_name(struct cli *c, const char *cmd, int argc, char **argv, int *i, const char **name)
+int lab_opt_name(struct cli *c, const char *cmd, int argc, char **argv, int *i, const char **name)
 {
 	if (!strcmp(argv[*i], "--name") && *i + 1 < argc) {
 		*name = argv[++*i];
@@ -504,7 +502,7 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 	int ret;
 
 	for (int i = 0; i < argc; i++) {
-		if ((ret = opt_name(c, "lab up", argc, argv, &i, &name)) >= 0) {
+		if ((ret = lab_opt_name(c, "lab up", argc, argv, &i, &name)) >= 0) {
 			if (ret)
 				return ret;
 		} else if (!strcmp(argv[i], "--nodes") && i + 1 < argc) {
@@ -542,10 +540,10 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 	if ((ret = mkdir_p(l.dir, 0755)))
 		return cli_error(c, "cannot create %s: %s", l.dir, strerror(-ret));
 
-	progress(c, "creating fabric %s", ns);
+	lab_progress("creating fabric %s", ns);
 	ret = netns_create(ns);
 	if (!ret)
-		ret = in_netns(ns, setup_fabric, NULL);
+		ret = lab_in_netns(ns, setup_fabric, NULL);
 	if (ret) {
 		cli_error(c, "cannot build the fabric namespace: %s", strerror(-ret));
 		goto fail;
@@ -555,14 +553,14 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 		snprintf(side, sizeof(side), "n%d", i);
 		snprintf(ip4, sizeof(ip4), "198.18.0.%d", 10 + i);
 		snprintf(ip6, sizeof(ip6), "fd00:198:18::%d", 10 + i);
-		progress(c, "creating node %s", ns);
-		if ((ret = add_host(&l, ns, side, ip4, ip6, true))) {
+		lab_progress("creating node %s", ns);
+		if ((ret = lab_add_host(l.name, ns, side, ip4, ip6, true))) {
 			cli_error(c, "cannot build %s: %s", ns, strerror(-ret));
 			goto fail;
 		}
 	}
-	progress(c, "creating %s", "outside");
-	if ((ret = add_host(&l, "outside", "out", OUTSIDE4, OUTSIDE6, false))) {
+	lab_progress("creating %s", "outside");
+	if ((ret = lab_add_host(l.name, "outside", "out", OUTSIDE4, OUTSIDE6, false))) {
 		cli_error(c, "cannot build the outside namespace: %s", strerror(-ret));
 		goto fail;
 	}
@@ -604,7 +602,7 @@ int cmd_lab_down(struct cli *c, int argc, char **argv)
 	int ret;
 
 	for (int k = 0; k < argc; k++) {
-		if ((ret = opt_name(c, "lab down", argc, argv, &k, &name)) > 0)
+		if ((ret = lab_opt_name(c, "lab down", argc, argv, &k, &name)) > 0)
 			return ret;
 		if (ret < 0)
 			return cli_usage(c, "lab down", "unexpected argument '%s'", argv[k]);
@@ -677,6 +675,7 @@ static int status_print(struct cli *c, const char *name)
 		       json_string_value(json_object_get(o, "ipv4")), json_string_value(json_object_get(o, "ipv6")));
 		printf("  etcd     %s\n", json_is_object(e) ?
 		       json_string_value(json_object_get(e, "endpoint")) : "none (single node, SQLite)");
+		lab_routers_print(json_object_get(j, "routers"));
 	}
 	json_decref(j);
 	return 0;
@@ -688,7 +687,7 @@ int cmd_lab_status(struct cli *c, int argc, char **argv)
 	int ret;
 
 	for (int k = 0; k < argc; k++) {
-		if ((ret = opt_name(c, "lab status", argc, argv, &k, &name)) > 0)
+		if ((ret = lab_opt_name(c, "lab status", argc, argv, &k, &name)) > 0)
 			return ret;
 		if (ret < 0)
 			return cli_usage(c, "lab status", "unexpected argument '%s'", argv[k]);
@@ -702,7 +701,7 @@ int cmd_lab_exec(struct cli *c, int argc, char **argv)
 	char ns[64];
 	int k = 0, ret;
 
-	if (argc > 1 && (ret = opt_name(c, "lab exec", argc, argv, &k, &name)) >= 0) {
+	if (argc > 1 && (ret = lab_opt_name(c, "lab exec", argc, argv, &k, &name)) >= 0) {
 		if (ret)
 			return ret;
 		k++;
@@ -712,6 +711,8 @@ int cmd_lab_exec(struct cli *c, int argc, char **argv)
 	if ((ret = cli_require_root(c, "lab exec")))
 		return ret;
 	snprintf(ns, sizeof(ns), "%s-%s", name, argv[k]);
+	if (!netns_exists(ns))                 /* a router's name */
+		snprintf(ns, sizeof(ns), "%s-" LAB_ROUTER_PREFIX "%s", name, argv[k]);
 	if (!netns_exists(ns))
 		return cli_error(c, "lab '%s' has no '%s' (see `petrel lab status --name %s`)", name, argv[k], name);
 	return exec_in_netns(c, ns, argv + k + 2);

@@ -33,20 +33,41 @@ static const struct command commands[] = {
 	  "Example:\n  petrel lab up --nodes 3 --mode native --name demo\n" },
 	{ "lab", "down", cmd_lab_down, "remove a lab and everything it created",
 	  "petrel lab down [--name LAB]\n\n"
-	  "Stops the lab's agents and etcd, deletes its namespaces (nodes, endpoints, fabric,\n"
-	  "outside), its pinned eBPF maps and its state. Works after a crash too, and does\n"
+	  "Stops the lab's agents and etcd, deletes its namespaces (nodes, endpoints, routers,\n"
+	  "fabric, outside), its pinned eBPF maps and its state. Works after a crash too, and does\n"
 	  "nothing (successfully) when there is nothing left.\n\n"
 	  "Example:\n  petrel lab down --name demo\n" },
 	{ "lab", "status", cmd_lab_status, "show a lab's nodes, addresses and agents",
 	  "petrel [-j] lab status [--name LAB]\n\n"
 	  "Lists every node with its namespace, underlay IPv4 and IPv6 addresses, agent socket\n"
-	  "and whether its agent answers, plus the outside namespace and etcd.\n\n"
+	  "and whether its agent answers, plus the outside namespace, etcd and the lab's routers.\n\n"
 	  "Example:\n  petrel -j lab status --name demo | jq '.nodes[].ipv4'\n" },
 	{ "lab", "exec", cmd_lab_exec, "run a command inside a lab node or the outside namespace",
-	  "petrel lab exec [--name LAB] NODE|outside|fabric -- CMD [ARG]...\n\n"
-	  "Runs CMD in the network namespace of a lab node, of the outside client, or of the\n"
-	  "fabric. The exit status is CMD's.\n\n"
+	  "petrel lab exec [--name LAB] NODE|ROUTER|outside|fabric -- CMD [ARG]...\n\n"
+	  "Runs CMD in the network namespace of a lab node, of a lab router, of the outside\n"
+	  "client, or of the fabric. The exit status is CMD's.\n\n"
 	  "Example:\n  petrel lab exec outside -- curl http://198.18.0.11:8080/\n" },
+	{ "lab", "router", cmd_lab_router, "put a Linux router, optionally an IOAM transit, between two lab nodes",
+	  "petrel [-j] lab router add NAME --between NODE NODE [--ioam-id ID] [--ioam-ns ID[:DATA[:WIDE]]]...\n"
+	  "                          [--name LAB]\n"
+	  "petrel [-j] lab router del NAME [--name LAB]\n\n"
+	  "add creates the namespace LAB-rt-NAME on the lab's fabric (198.18.0.200+k,\n"
+	  "fd00:198:18::200+k), forwarding with the kernel's own stack, and routes the two nodes'\n"
+	  "traffic to each other through it: each node reaches the other's underlay address via\n"
+	  "the router (where native forwarding looks its next hop up, and where VXLAN is sent),\n"
+	  "and the router knows both nodes' address blocks. The nodes stop accepting ICMP\n"
+	  "redirects on eth0, since both sit on one bridge. del routes the nodes directly again,\n"
+	  "then removes the router. `lab status` lists routers; `lab exec NAME -- CMD` runs in one;\n"
+	  "`lab down` removes them.\n\n"
+	  "Options:\n"
+	  "  --between NODE NODE      the two nodes whose traffic crosses the router\n"
+	  "  --ioam-id ID             make the router an IPv6 IOAM transit node of the kernel's own:\n"
+	  "                           net.ipv6.ioam6_id and ioam6_id_wide ID, ioam6_enabled on eth0\n"
+	  "  --ioam-ns ID[:DATA[:WIDE]]\n"
+	  "                           a namespace the router fills traces of (repeatable, up to 8),\n"
+	  "                           with its 32-bit and 64-bit data in hex (`ip ioam namespace add`)\n"
+	  "  --name LAB               the lab (default: $PETREL_LAB or petrel)\n\n"
+	  "Example:\n  petrel lab router add r1 --between node1 node2 --ioam-id 100 --ioam-ns 123:0x12345678\n" },
 	{ "node", "status", cmd_node_status, "show this node's agent, blocks and cluster view",
 	  "petrel [-j] [--node NAME | --socket PATH] node status\n\n"
 	  "Shows the node's name, routing mode, state store, underlay addresses, address blocks,\n"

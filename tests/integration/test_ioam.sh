@@ -1,28 +1,45 @@
 #!/usr/bin/env bash
 # IPv6 IOAM across a kernel transit router: petrel encap on node1, the Linux kernel's own
-# IOAM transit on a router namespace between the nodes, petrel decap on node2. The trace
-# must hold node ids 1, 100, 2 in that order; Wireshark must decode every field set with
-# no malformed-packet or expert warning; the endpoint must never see the IOAM header;
-# invalid configuration must be refused with clear errors.
+# IOAM transit on a lab router between the nodes (`petrel lab router add --ioam-id`),
+# petrel decap on node2. The trace must hold node ids 1, 100, 2 in that order; Wireshark
+# must decode every field set with no malformed-packet or expert warning; the endpoint
+# must never see the IOAM header; invalid configuration must be refused with clear errors.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/ioam_lib.sh"
 
 command -v tshark >/dev/null || skip "tshark is not installed (scripts/install-deps.sh)"
 sysctl -q net.ipv6.ioam6_id >/dev/null 2>&1 || skip "this kernel has no IPv6 IOAM (net.ipv6.ioam6_id)"
 PCAP="" PCAP_EP=""
-trap 'rc=$?; ioam_router_del "$LAB" r1; rm -f $PCAP $PCAP_EP; cleanup $rc' EXIT
+trap 'rc=$?; rm -f $PCAP $PCAP_EP; cleanup $rc' EXIT
 
 NS=123
 TYPE=0xfef000          # bits 0-6 and 8-11: every field but the checksum complement
 lab_up 2 native
-ioam_kernel_router "$LAB" r1 2 100 $NS || fail "cannot build the kernel IOAM router"
+
+# --- the lab's kernel IOAM router ---------------------------------------------------------------
+expect_error "a router between a node and itself" "two different nodes" \
+	p lab router add r2 --between node1 node1
+expect_error "a router to an unknown node" "no node 'node9'" p lab router add r2 --between node1 node9
+expect_error "namespaces without a node id" "needs --ioam-id" \
+	p lab router add r2 --between node1 node2 --ioam-ns 5
+p lab router add r1 --between node1 node2 --ioam-id 100 --ioam-ns $NS:0x12345678:0x1234567812345678 \
+	>/dev/null || fail "lab router add r1"
+expect_error "a second router of the same name" "already has a router 'r1'" \
+	p lab router add r1 --between node1 node2
+p -j lab status | jq -e '.routers[0] | .name == "r1" and .ioam.id == 100 and .between == ["node1", "node2"]
+	and .ioam.namespaces[0].id == '$NS >/dev/null || fail "lab status lacks router r1: $(p -j lab status | jq -c .routers)"
+[ "$(p lab exec r1 -- sysctl -n net.ipv6.ioam6_id)" = 100 ] || fail "r1's ioam6_id is not 100"
+p lab exec r1 -- ip ioam namespace show | grep -q "namespace $NS, data 0x12345678" || fail "r1 lacks namespace $NS"
+for n in node1:12 node2:11; do
+	ip netns exec "$LAB-${n%:*}" ip -6 route get "fd00:198:18::${n#*:}" | grep -q "via fd00:198:18::200" \
+		|| fail "${n%:*} does not reach its peer through r1"
+done
+ok "lab router add builds a kernel IOAM transit (id 100, namespace $NS) between node1 and node2, both ways"
 # (a freshly started etcd has been seen to time out the very first request: retry)
 for i in 1 2 3; do err=$(p --node node1 endpoint add a1 2>&1 >/dev/null) && break; sleep 1; done
 p --node node1 -j endpoint show a1 >/dev/null 2>&1 || fail "endpoint add a1 failed three times: $err"
 p --node node2 endpoint add b1 >/dev/null
 A1=$(ep_ns a1) B1=$(ep_ns b1) B1IP=$(ep_field b1 ipv6) A1IP=$(ep_field a1 ipv6)
-ioam_via "$LAB" node1 12 r1 2 "${B1IP%::*}::/64"
-log "lab $LAB: node1 -> r1 (kernel IOAM transit, id 100) -> node2"
+log "lab $LAB: node1 <-> r1 (kernel IOAM transit, id 100) <-> node2"
 echo_server "$B1" 7000
 
 # --- invalid configuration is refused with clear errors -----------------------------------
@@ -63,7 +80,7 @@ ok "IOAM runs inside the datapath on eth0 (no filters of its own), and ioam show
 
 # --- traffic: capture at the router's port and inside b1 ----------------------------------
 PCAP=$(mktemp /tmp/petrel-ioam.XXXXXX) PCAP_EP=$(mktemp /tmp/petrel-ioam-ep.XXXXXX)
-ip netns exec "$LAB-fabric" timeout 20 tcpdump -Z root -U -q -i "${LAB}r1" -c 4 -w "$PCAP" \
+ip netns exec "$LAB-fabric" timeout 20 tcpdump -Z root -U -q -i rt-r1 -c 4 -w "$PCAP" \
 	"ip6 proto 0 and (ip6[40] == 17 or ip6[40] == 6)" 2>/dev/null &
 CAP1=$!
 ip netns exec "$B1" timeout 20 tcpdump -Z root -U -q -i eth0 -w "$PCAP_EP" "ip6 and not icmp6" 2>/dev/null &
@@ -86,9 +103,9 @@ jq -e '.nodes[1].hop_limit < .nodes[0].hop_limit and .nodes[0].node_id_wide == n
        .nodes[1].node_id_wide == 100 and .overflow == false' <<<"$trace" >/dev/null \
 	|| fail "hop limits or wide ids wrong: $trace"
 ok "namespace data, hop limits and wide node ids come from each node"
-p --node node1 ioam traces | jq -e "select(.src == \"$B1IP\") | .nodes | length == 2" >/dev/null \
-	|| fail "node1 has no two-node trace of b1's replies"
-ok "replies (node2 -> node1, no router) are traced and decapsulated on node1"
+p --node node1 ioam traces | jq -e "select(.src == \"$B1IP\") | [.nodes[].node_id] == [2, 100, 1]" >/dev/null \
+	|| fail "node1 has no trace 2, 100, 1 of b1's replies"
+ok "replies (node2 -> r1 -> node1) are traced and decapsulated on node1"
 
 # --- metrics ----------------------------------------------------------------------------------
 m=$(curl -sf --unix-socket "/run/petrel/labs/$LAB/node2/petreld.sock" http://x/metrics)
@@ -160,4 +177,14 @@ p --node node1 ioam encap del --ns $NS >/dev/null
 p --node node1 ioam namespace del $NS >/dev/null
 [ "$(p --node node2 -j ioam show | jq '.namespaces | length')" = 0 ] || fail "namespace not deleted"
 ok "encap rule and namespace are deleted cluster-wide"
+
+# --- the router goes: the nodes talk directly again ---------------------------------------------
+p lab router del r1 >/dev/null || fail "lab router del r1"
+netns_gone=$(ip netns list | grep -c "^$LAB-rt-r1\b" || true)
+[ "$netns_gone" = 0 ] || fail "r1's namespace is still there"
+ip netns exec "$LAB-node1" ip -6 route get fd00:198:18::12 | grep -q via && fail "node1 still routes via r1"
+[ "$(p -j lab status | jq '.routers | length')" = 0 ] || fail "lab status still lists r1"
+expect_echo "$A1" UDP "$B1IP" 7000 "UDP a1 -> b1 without the router"
+expect_error "deleting it twice" "has no router 'r1'" p lab router del r1
+ok "lab router del routes the nodes directly again and removes the router"
 echo "PASS: $CHECKS checks"

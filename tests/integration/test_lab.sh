@@ -117,9 +117,14 @@ ok "IOAM's programs failing to load leave the node working, and its log says so"
 rmdir "$PINS/ioam_ns_table"
 p lab down --name "$LAB" >/dev/null
 
-# Crash: agents killed with SIGKILL and lab.json gone; lab down still cleans everything.
+# Crash: agents killed with SIGKILL and lab.json gone; lab down still cleans everything,
+# a router too.
 lab_up 2 native
 p --node node2 endpoint add crash >/dev/null
+p lab router add rx --between node2 node1 >/dev/null || fail "lab router add without IOAM"
+ip netns exec "$LAB-node2" ip route get 198.18.0.11 | grep -q "via 198.18.0.200" ||
+	fail "node2 does not reach node1 through the router"
+ok "a plain lab router (no IOAM) carries node2 <-> node1"
 for pid in $(p -j lab status | jq -r '.nodes[].pid, .etcd.pid'); do kill -9 "$pid" 2>/dev/null || true; done
 rm -f "/run/petrel/labs/$LAB/lab.json"
 p lab down --name "$LAB" >/dev/null || fail "lab down after a crash failed"
