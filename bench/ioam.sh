@@ -7,6 +7,8 @@
 #   freq      insertion into 0.01%, 0.1%, 1%, 10%, 50%, 100% of packets
 #   types     1 to 11 trace data fields (trace-type bits 0-6 and 8-11), every packet
 #   ns        1 to 7 namespaces (one trace option each), every packet
+#   transit   the transit hop alone, petrel's (node3) against the Linux kernel's own IOAM
+#             transit (a lab router), every packet traced: its cost in ns per packet
 # and the per-node cost of each role: the datapath programs' run time per packet
 # (kernel.bpf_stats_enabled) with IOAM on and off (IOAM runs inside them, by tail calls,
 # so its own programs are not counted separately), the same with BPF_PROG_RUN
@@ -22,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3} SECS=${2:-3}
-SERIES=${IOAM_SERIES:-unused freq types ns}
+SERIES=${IOAM_SERIES:-unused freq types ns transit}
 want() { [[ " $SERIES " == *" $1 "* ]]; }
 PETREL=build/bin/petrel
 export PETRELD=build/bin/petreld
@@ -72,7 +74,7 @@ udp() {
 }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
-declare -A T R PAIRS LOST
+declare -A T R PAIRS LOST NSPP
 OFF=""
 roles() {   # on|off: the IOAM roles on every node's underlay, or none at all
 	local r n; [ "$1" = on ] && r="ingress egress" || r=none
@@ -80,25 +82,30 @@ roles() {   # on|off: the IOAM roles on every node's underlay, or none at all
 }
 # point LABEL: ROUNDS pairs of runs, IOAM off and on back to back (off first in odd rounds,
 # on first in even ones), so the drift of a shared machine cancels out; the ratio is the
-# median of the pairs' ratios.
+# median of the pairs' ratios. TOGGLE names what is switched (default: every role on every
+# node); only those pairs' "off" runs make the no-IOAM baseline. NSPP gets the median of
+# the pairs' differences in time per packet (ns; 1200 octets = 9600 bits).
 point() {
-	local on="" rat="" o n
+	local on="" rat="" nspp="" o n t=${TOGGLE:-roles}
 	for r in $(seq "$ROUNDS"); do
 		if [ $((r % 2)) = 1 ]; then
-			roles off; o=$(udp); roles on; n=$(udp)
+			$t off; o=$(udp); $t on; n=$(udp)
 		else
-			n=$(udp); roles off; o=$(udp); roles on
+			n=$(udp); $t off; o=$(udp); $t on
 		fi
 		# A pair with a run that measured nothing is left out, and counted.
 		if ! awk -v n="$n" -v o="$o" 'BEGIN {exit !(n > 0 && o > 0)}'; then
 			LOST[$1]=$((${LOST[$1]:-0} + 1))
 			continue
 		fi
-		OFF+="$o "; on+="$n "
+		[ "$t" = roles ] && OFF+="$o "
+		on+="$n "
 		rat+="$(awk -v n="$n" -v o="$o" 'BEGIN {print n / o}') "
+		nspp+="$(awk -v n="$n" -v o="$o" 'BEGIN {print 9600000 / n - 9600000 / o}') "
 	done
 	T[$1]=$(echo $on | tr ' ' '\n' | median)
 	R[$1]=$(echo $rat | tr ' ' '\n' | median)
+	NSPP[$1]=$(echo $nspp | tr ' ' '\n' | median)
 	PAIRS[$1]=$rat
 }
 encap() {  # ns type size freq
@@ -160,6 +167,31 @@ if want ns; then
 	check_ioam
 fi
 
+# Transit alone: encap on node1 and decap on node2 stay on, every packet carries a trace,
+# and only the middle hop's IOAM is switched. petrel: node3's roles. Linux: a lab router
+# with the kernel's own IOAM transit instead of node3, switched by ioam6_enabled on its
+# eth0 (off, the kernel still parses the Hop-by-Hop header and skips the option).
+petrel_transit() {   # on|off
+	local r; [ "$1" = on ] && r="ingress egress" || r=none
+	p --node node3 ioam role --dev eth0 $r >/dev/null
+}
+kernel_transit() {   # on|off
+	ip netns exec "$LAB-rt-kt" sysctl -qw net.ipv6.conf.eth0.ioam6_enabled=$([ "$1" = on ] && echo 1 || echo 0)
+}
+if want transit; then
+	echo "# transit alone: petrel (node3) against the Linux kernel's own (a lab router)" >&2
+	clear_encap
+	encap 1 0xf00000 48 1/1
+	roles on
+	TOGGLE=petrel_transit point transit,petrel
+	p lab router add kt --between node1 node2 --ioam-id 100 --ioam-ns 1 >/dev/null
+	TOGGLE=kernel_transit point transit,kernel
+	p --node node2 ioam traces | jq -s -e 'any(.[]; [.nodes[].node_id] == [1, 100, 2])' >/dev/null ||
+		{ echo "bench: the kernel router did not fill the traces" >&2; exit 1; }
+	p lab router del kt >/dev/null
+	ip netns exec "$LAB-node1" ip -6 route replace fd00:198:18::12/128 via fd00:198:18::13 dev eth0
+fi
+
 # --- per-role cost ------------------------------------------------------------------------
 echo "# per-role cost" >&2
 clear_encap
@@ -207,6 +239,7 @@ COST=$(build/bench/ioam_cost "$ROUNDS")
 
 # --- report -------------------------------------------------------------------------------
 B=$(echo $OFF | tr ' ' '\n' | median)
+[ -n "$B" ] || B=null            # a run of the transit series alone has no IOAM-off baseline
 json="{\"rounds\":$ROUNDS,\"seconds\":$SECS,\"no_ioam_mbps\":$B,\"points\":["
 sep=""
 row() {   # series x label key
@@ -217,8 +250,8 @@ row() {   # series x label key
 	json+="$sep{\"series\":\"$1\",\"x\":\"$2\",\"mbps\":${T[$4]},\"ratio\":${R[$4]},\"pairs\":[$(echo ${PAIRS[$4]} | tr ' ' ',')],\"pairs_left_out\":${LOST[$4]:-0}}"
 	sep=","
 }
-printf '| series | point | UDP Mbit/s with IOAM | ratio to no IOAM | pairs'"'"' ratios, lowest-highest |\n|---|---|---|---|---|\n'
-printf '| none | no IOAM (median of all %d runs without it) | %.0f | 1.000 | |\n' "$(echo $OFF | wc -w)" "$B"
+[ "$B" = null ] || printf '| series | point | UDP Mbit/s with IOAM | ratio to no IOAM | pairs'"'"' ratios, lowest-highest |\n|---|---|---|---|---|\n'
+[ "$B" = null ] || printf '| none | no IOAM (median of all %d runs without it) | %.0f | 1.000 | |\n' "$(echo $OFF | wc -w)" "$B"
 want unused && row unused 0 "configured, unused" unused
 : > "$OUT/ioam-freq.dat"
 for f in $(want freq && echo $FREQS); do
@@ -237,6 +270,9 @@ for k in $(want ns && echo 1 2 3 4 5 6 7); do
 	echo "$k ${R[ns,$k]}" >> "$OUT/ioam-ns.dat"
 done
 json+="],\"udp_rtt_us\":{\"off\":$RR0,\"on\":$RR1},"
+if want transit; then
+	json+="\"transit_ns\":{\"petrel\":${NSPP[transit,petrel]},\"kernel\":${NSPP[transit,kernel]}},"
+fi
 json+="\"datapath_ns\":{\"encap\":[$ENC_OFF,$ENC_ON],\"transit\":[$TRA_OFF,$TRA_ON],\"decap\":[$DEC_OFF,$DEC_ON]}}"
 echo "$json" | jq . > "$OUT/ioam.json"
 echo
@@ -251,8 +287,17 @@ printf '\n(kernel.bpf_stats_enabled during iperf3 runs at 100%% insertion, media
 echo "$COST"
 printf '\nUDP round trip a -> c -> a (1200 octets): %.1f µs without IOAM, %.1f µs with it (encap, transit\n' "$RR0" "$RR1"
 printf 'and decap one way; encap and decap on the way back), medians of %d runs of %ds.\n' "$ROUNDS" "$SECS"
+if want transit; then
+	printf '\n| transit hop (every packet traced; encap and decap on) | UDP Mbit/s, its IOAM on | ratio to its IOAM off | its IOAM'"'"'s cost, ns per packet | pairs'"'"' ratios |\n|---|---|---|---|---|\n'
+	for k in petrel kernel; do
+		[ $k = petrel ] && what="petrel, eBPF (node3)" || what="Linux kernel's own (a lab router)"
+		printf '| %s | %.0f | %.3f | %.0f | %s |\n' "$what" "${T[transit,$k]}" "${R[transit,$k]}" "${NSPP[transit,$k]}" \
+			"$(echo ${PAIRS[transit,$k]} | tr ' ' '\n' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}')"
+	done
+	printf '\n(ns per packet: the median over the pairs of 9600 bits / on - 9600 bits / off, so the\nchains'"'"' different baselines cancel.)\n'
+fi
 
-[ "$SERIES" = "unused freq types ns" ] || { echo "(data: $OUT/ioam.json; plots only for a full run)"; exit 0; }
+for s in unused freq types ns; do want $s || { echo "(data: $OUT/ioam.json; plots only for a full run)"; exit 0; }; done
 gnuplot <<EOF
 set terminal svg size 900,300 dynamic background rgb 'white' font 'sans,11'
 set output '$OUT/ioam.svg'
