@@ -287,7 +287,9 @@ static int router_add(struct cli *c, const char *lab, int argc, char **argv)
 		if ((ret = lab_opt_name(c, "lab router", argc, argv, &k, &lab)) >= 0) {
 			if (ret)
 				return ret;
-		} else if (!strcmp(argv[k], "--between") && k + 2 < argc) {
+		} else if (!strcmp(argv[k], "--between")) {
+			if (k + 2 >= argc)
+				return cli_usage(c, "lab router", "--between needs two node names");
 			between[0] = argv[++k];
 			between[1] = argv[++k];
 		} else if (!strcmp(argv[k], "--ioam-id") && k + 1 < argc) {
@@ -318,7 +320,18 @@ static int router_add(struct cli *c, const char *lab, int argc, char **argv)
 		return cli_error(c, "lab '%s' already has a router '%s'", lab, r.name);
 	}
 	json_array_foreach(json_object_get(j, "routers"), i, x) {
+		const char *b0 = json_string_value(json_array_get(json_object_get(x, "between"), 0));
+		const char *b1 = json_string_value(json_array_get(json_object_get(x, "between"), 1));
 		int k = 0;
+
+		/* Each node reaches a peer through one route: a second router would take it over. */
+		if (b0 && b1 && ((!strcmp(b0, between[0]) && !strcmp(b1, between[1])) ||
+				 (!strcmp(b0, between[1]) && !strcmp(b1, between[0])))) {
+			ret = cli_error(c, "router '%s' already joins %s and %s (remove it first: `petrel lab router del %s`)",
+					json_str(x, "name"), b0, b1, json_str(x, "name"));
+			json_decref(j);
+			return ret;
+		}
 
 		if (sscanf(json_str(x, "ipv4"), "198.18.0.%d", &k) == 1 &&
 		    k >= ROUTER_FIRST && k < ROUTER_FIRST + ROUTER_MAX)

@@ -25,6 +25,8 @@ p lab router add r1 --between node1 node2 --ioam-id 100 --ioam-ns $NS:0x12345678
 	>/dev/null || fail "lab router add r1"
 expect_error "a second router of the same name" "already has a router 'r1'" \
 	p lab router add r1 --between node1 node2
+expect_error "a second router between the same nodes" "already joins node1 and node2" \
+	p lab router add r2 --between node2 node1
 p -j lab status | jq -e '.routers[0] | .name == "r1" and .ioam.id == 100 and .between == ["node1", "node2"]
 	and .ioam.namespaces[0].id == '$NS >/dev/null || fail "lab status lacks router r1: $(p -j lab status | jq -c .routers)"
 [ "$(p lab exec r1 -- sysctl -n net.ipv6.ioam6_id)" = 100 ] || fail "r1's ioam6_id is not 100"
