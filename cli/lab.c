@@ -633,20 +633,32 @@ int cmd_lab_down(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-static int status_print(struct cli *c, const char *name)
+json_t *lab_json_load(struct cli *c, const char *lab, int *err)
 {
 	char path[256], *text = NULL;
-	json_t *j, *node;
-	size_t i;
+	json_t *j;
 
-	snprintf(path, sizeof(path), LAB_DIR "/%s/lab.json", name);
-	if (read_file(path, &text))
-		return cli_error(c, "no lab '%s' on this machine (start one with `petrel lab up --name %s`)",
-				 name, name);
+	snprintf(path, sizeof(path), LAB_DIR "/%s/lab.json", lab);
+	if (read_file(path, &text)) {
+		*err = cli_error(c, "no lab '%s' on this machine (start one with `petrel lab up --name %s`)",
+				 lab, lab);
+		return NULL;
+	}
 	j = json_loads(text, 0, NULL);
 	free(text);
 	if (!j)
-		return cli_error(c, "%s is corrupt; remove the lab with `petrel lab down --name %s`", path, name);
+		*err = cli_error(c, "%s is corrupt; remove the lab with `petrel lab down --name %s`", path, lab);
+	return j;
+}
+
+static int status_print(struct cli *c, const char *name)
+{
+	json_t *j, *node;
+	size_t i;
+	int err;
+
+	if (!(j = lab_json_load(c, name, &err)))
+		return err;
 	json_array_foreach(json_object_get(j, "nodes"), i, node) {
 		const char *sock = json_string_value(json_object_get(node, "socket"));
 		json_t *resp = NULL;

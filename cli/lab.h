@@ -24,5 +24,7 @@ int lab_run_tool(char *const argv[], const char *log);
 int lab_opt_name(struct cli *c, const char *cmd, int argc, char **argv, int *i, const char **name);
 /* Run argv inside netns ns, as `endpoint exec` and `lab exec` do. */
 int exec_in_netns(struct cli *c, const char *ns, char **argv);
+/* The lab's lab.json, parsed; NULL with the error printed and its exit code in *err. */
+json_t *lab_json_load(struct cli *c, const char *lab, int *err);
 /* Routers of lab.json's "routers", one status line each. */
 void lab_routers_print(json_t *routers);

@@ -42,24 +42,6 @@ struct router {
 	struct { uint16_t id; const char *data, *wide; } ns[ROUTER_NS];
 };
 
-static json_t *lab_json_load(struct cli *c, const char *lab, int *err)
-{
-	char path[256], *text = NULL;
-	json_t *j;
-
-	snprintf(path, sizeof(path), LAB_DIR "/%s/lab.json", lab);
-	if (read_file(path, &text)) {
-		*err = cli_error(c, "no lab '%s' on this machine (start one with `petrel lab up --name %s`)",
-				 lab, lab);
-		return NULL;
-	}
-	j = json_loads(text, 0, NULL);
-	free(text);
-	if (!j)
-		*err = cli_error(c, "%s is corrupt; remove the lab with `petrel lab down --name %s`", path, lab);
-	return j;
-}
-
 static int lab_json_save(const char *lab, json_t *j)
 {
 	char path[256], *text = json_dumps(j, JSON_INDENT(2));
