@@ -143,6 +143,16 @@ static int setup_fabric(void *arg)
 	return 0;
 }
 
+/* Every address on the lab's fabric is unique by construction, so duplicate address
+ * detection only delays a new host: its link-local address stays tentative for a second,
+ * and a router cannot solicit its neighbours from it until then. */
+static int no_dad(void *arg)
+{
+	(void)arg;
+	sysctl_write("net.ipv6.conf.all.accept_dad", "0");
+	return sysctl_write("net.ipv6.conf.default.accept_dad", "0");
+}
+
 struct port {
 	const char *fabric_side;
 	int peer_ns_fd;
@@ -170,7 +180,7 @@ int lab_add_host(const char *lab, const char *suffix, const char *fabric_side,
 
 	snprintf(ns, sizeof(ns), "%s-%s", lab, suffix);
 	snprintf(fabric, sizeof(fabric), "%s-fabric", lab);
-	if ((ret = netns_create(ns)))
+	if ((ret = netns_create(ns)) || (ret = lab_in_netns(ns, no_dad, NULL)))
 		return ret;
 	p.peer_ns_fd = netns_open(ns);
 	if (p.peer_ns_fd < 0)

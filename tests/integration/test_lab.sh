@@ -122,6 +122,12 @@ p lab down --name "$LAB" >/dev/null
 lab_up 2 native
 p --node node2 endpoint add crash >/dev/null
 p lab router add rx --between node2 node1 >/dev/null || fail "lab router add without IOAM"
+# No duplicate address detection on the lab's fabric: a new host's link-local address,
+# which neighbour solicitations come from, is usable at once, not a second later.
+for ns in node1 node2 rt-rx; do
+	[ -z "$(ip netns exec "$LAB-$ns" ip -6 addr show dev eth0 tentative)" ] || fail "$ns has a tentative address"
+done
+ok "lab hosts and routers have no tentative IPv6 address right after they are made"
 ip netns exec "$LAB-node2" ip route get 198.18.0.11 | grep -q "via 198.18.0.200" ||
 	fail "node2 does not reach node1 through the router"
 ok "a plain lab router (no IOAM) carries node2 <-> node1"
