@@ -412,7 +412,7 @@ static int start_agent(struct cli *c, struct lab *l, int i)
 static int write_lab_json(struct lab *l)
 {
 	json_t *nodes = json_array(), *j;
-	char path[256], ns[64], sock[256], ip4[32], ip6[48], *text;
+	char path[256], ns[64], sock[256], ip4[32], ip6[48];
 	int ret;
 
 	for (int i = 1; i <= l->nodes; i++) {
@@ -431,11 +431,8 @@ static int write_lab_json(struct lab *l)
 		      "fabric", "netns", l->name, "-fabric", "ipv4", FABRIC4, "ipv6", FABRIC6);
 	json_object_set_new(j, "etcd", l->etcd_pid > 0 ?
 			    json_pack("{s:s, s:i}", "endpoint", ETCD_URL, "pid", (int)l->etcd_pid) : json_null());
-	text = json_dumps(j, JSON_INDENT(2));
+	ret = lab_json_save(l->name, j);
 	json_decref(j);
-	snprintf(path, sizeof(path), "%s/lab.json", l->dir);
-	ret = write_file_atomic(path, text);
-	free(text);
 	return ret;
 }
 
@@ -659,6 +656,19 @@ json_t *lab_json_load(struct cli *c, const char *lab, int *err)
 	if (!j)
 		*err = cli_error(c, "%s is corrupt; remove the lab with `petrel lab down --name %s`", path, lab);
 	return j;
+}
+
+int lab_json_save(const char *lab, json_t *j)
+{
+	char path[256], *text = json_dumps(j, JSON_INDENT(2));
+	int ret;
+
+	if (!text)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), LAB_DIR "/%s/lab.json", lab);
+	ret = write_file_atomic(path, text);
+	free(text);
+	return ret;
 }
 
 static int status_print(struct cli *c, const char *name)

@@ -1,5 +1,5 @@
 /* What `petrel lab` (cli/lab.c) shares with its routers (cli/lab_router.c): the lab's
- * addressing on the fabric, and the helpers that build namespaces on it. */
+ * naming, its state file, and the helpers that build namespaces on the fabric. */
 #pragma once
 #include <stdbool.h>
 #include <jansson.h>
@@ -26,5 +26,7 @@ int lab_opt_name(struct cli *c, const char *cmd, int argc, char **argv, int *i, 
 int exec_in_netns(struct cli *c, const char *ns, char **argv);
 /* The lab's lab.json, parsed; NULL with the error printed and its exit code in *err. */
 json_t *lab_json_load(struct cli *c, const char *lab, int *err);
+/* Write it back (atomically), e.g. with a router added. */
+int lab_json_save(const char *lab, json_t *j);
 /* Routers of lab.json's "routers", one status line each. */
 void lab_routers_print(json_t *routers);

@@ -42,19 +42,6 @@ struct router {
 	struct { uint16_t id; const char *data, *wide; } ns[ROUTER_NS];
 };
 
-static int lab_json_save(const char *lab, json_t *j)
-{
-	char path[256], *text = json_dumps(j, JSON_INDENT(2));
-	int ret;
-
-	if (!text)
-		return -ENOMEM;
-	snprintf(path, sizeof(path), LAB_DIR "/%s/lab.json", lab);
-	ret = write_file_atomic(path, text);
-	free(text);
-	return ret;
-}
-
 static json_t *router_find(json_t *lab, const char *name, size_t *index)
 {
 	json_t *r;
@@ -70,11 +57,18 @@ static json_t *router_find(json_t *lab, const char *name, size_t *index)
 	return NULL;
 }
 
-/* The node's underlay addresses (lab.json) and address blocks (its agent). */
-static int node_lookup(struct cli *c, json_t *lab, const char *name, struct router_node *out)
+/* A lab.json router's two nodes, k 0 or 1 ("" when missing). */
+static const char *router_between(json_t *router, int k)
 {
-	json_t *n, *resp = NULL, *block;
-	long status = 0;
+	const char *s = json_string_value(json_array_get(json_object_get(router, "between"), k));
+
+	return s ? s : "";
+}
+
+/* The node's underlay addresses, from lab.json; false when the lab has no such node. */
+static bool node_underlay(json_t *lab, const char *name, struct router_node *out, json_t **node)
+{
+	json_t *n;
 	size_t i;
 
 	json_array_foreach(json_object_get(lab, "nodes"), i, n) {
@@ -83,18 +77,31 @@ static int node_lookup(struct cli *c, json_t *lab, const char *name, struct rout
 		out->name = name;
 		snprintf(out->ip4, sizeof(out->ip4), "%s", json_str(n, "ipv4"));
 		snprintf(out->ip6, sizeof(out->ip6), "%s", json_str(n, "ipv6"));
-		if (api_call(json_str(n, "socket"), "GET", "/v1/node", NULL, 5000, &status, &resp) ||
-		    status != 200) {
-			json_decref(resp);
-			return cli_error(c, "the agent of %s does not answer; see `petrel lab status`", name);
-		}
-		block = json_object_get(resp, "block");
-		snprintf(out->block4, sizeof(out->block4), "%s", json_str(block, "ipv4"));
-		snprintf(out->block6, sizeof(out->block6), "%s", json_str(block, "ipv6"));
-		json_decref(resp);
-		return 0;
+		if (node)
+			*node = n;
+		return true;
 	}
-	return cli_error(c, "lab has no node '%s' (see `petrel lab status`)", name);
+	return false;
+}
+
+/* The node's underlay addresses (lab.json) and address blocks (its agent). */
+static int node_lookup(struct cli *c, json_t *lab, const char *name, struct router_node *out)
+{
+	json_t *n, *resp = NULL, *block;
+	long status = 0;
+
+	if (!node_underlay(lab, name, out, &n))
+		return cli_error(c, "lab has no node '%s' (see `petrel lab status`)", name);
+	if (api_call(json_str(n, "socket"), "GET", "/v1/node", NULL, 5000, &status, &resp) ||
+	    status != 200) {
+		json_decref(resp);
+		return cli_error(c, "the agent of %s does not answer; see `petrel lab status`", name);
+	}
+	block = json_object_get(resp, "block");
+	snprintf(out->block4, sizeof(out->block4), "%s", json_str(block, "ipv4"));
+	snprintf(out->block6, sizeof(out->block6), "%s", json_str(block, "ipv6"));
+	json_decref(resp);
+	return 0;
 }
 
 static int route_via(const char *dst, const char *gw)
@@ -302,13 +309,12 @@ static int router_add(struct cli *c, const char *lab, int argc, char **argv)
 		return cli_error(c, "lab '%s' already has a router '%s'", lab, r.name);
 	}
 	json_array_foreach(json_object_get(j, "routers"), i, x) {
-		const char *b0 = json_string_value(json_array_get(json_object_get(x, "between"), 0));
-		const char *b1 = json_string_value(json_array_get(json_object_get(x, "between"), 1));
+		const char *b0 = router_between(x, 0), *b1 = router_between(x, 1);
 		int k = 0;
 
 		/* Each node reaches a peer through one route: a second router would take it over. */
-		if (b0 && b1 && ((!strcmp(b0, between[0]) && !strcmp(b1, between[1])) ||
-				 (!strcmp(b0, between[1]) && !strcmp(b1, between[0])))) {
+		if ((!strcmp(b0, between[0]) && !strcmp(b1, between[1])) ||
+		    (!strcmp(b0, between[1]) && !strcmp(b1, between[0]))) {
 			ret = cli_error(c, "router '%s' already joins %s and %s (remove it first: `petrel lab router del %s`)",
 					json_str(x, "name"), b0, b1, json_str(x, "name"));
 			json_decref(j);
@@ -410,17 +416,8 @@ static int router_del(struct cli *c, const char *lab, int argc, char **argv)
 	snprintf(r.ip4, sizeof(r.ip4), "%s", json_str(x, "ipv4"));
 	snprintf(r.ip6, sizeof(r.ip6), "%s", json_str(x, "ipv6"));
 	for (int k = 0; k < 2; k++) {
-		const char *name = json_string_value(json_array_get(json_object_get(x, "between"), k));
-		json_t *n;
-		size_t i;
-
-		r.node[k].name = name ? name : "";
-		json_array_foreach(json_object_get(j, "nodes"), i, n) {
-			if (name && !strcmp(json_str(n, "name"), name)) {
-				snprintf(r.node[k].ip4, sizeof(r.node[k].ip4), "%s", json_str(n, "ipv4"));
-				snprintf(r.node[k].ip6, sizeof(r.node[k].ip6), "%s", json_str(n, "ipv6"));
-			}
-		}
+		r.node[k].name = router_between(x, k);
+		node_underlay(j, r.node[k].name, &r.node[k], NULL);
 	}
 	/* The nodes talk directly again before the router goes, so no packet is lost to it. */
 	ret = nodes_route(&r, false);
@@ -457,9 +454,7 @@ void lab_routers_print(json_t *routers)
 	json_array_foreach(routers, i, r) {
 		ioam = json_object_get(r, "ioam");
 		printf("  %-8s %-14s %-16s %-20s between %s and %s", json_str(r, "name"), json_str(r, "netns"),
-		       json_str(r, "ipv4"), json_str(r, "ipv6"),
-		       json_string_value(json_array_get(json_object_get(r, "between"), 0)),
-		       json_string_value(json_array_get(json_object_get(r, "between"), 1)));
+		       json_str(r, "ipv4"), json_str(r, "ipv6"), router_between(r, 0), router_between(r, 1));
 		if (json_is_object(ioam))
 			printf(", kernel IOAM transit (node id %lld)",
 			       (long long)json_integer_value(json_object_get(ioam, "id")));
