@@ -47,8 +47,9 @@ p --node node2 endpoint add c >/dev/null
 A=$LAB-ep-a C=$LAB-ep-c
 CIP=$(p --node node1 -j endpoint show c | jq -r .ipv6)
 # node1 reaches node2 through node3, a petrel node forwarding natively (transit role).
+via_node3() { ip netns exec "$LAB-node1" ip -6 route replace fd00:198:18::12/128 via fd00:198:18::13 dev eth0; }
 ip netns exec "$LAB-node1" sysctl -qw net.ipv6.conf.eth0.accept_redirects=0
-ip netns exec "$LAB-node1" ip -6 route replace fd00:198:18::12/128 via fd00:198:18::13 dev eth0
+via_node3
 # The sender's CPU carries the whole forwarding chain (veth hops run in its softirq); the
 # receiver gets the other CPU, so the two do not compete.
 ip netns exec "$C" taskset -c 1 iperf3 -s -D -p 5201 >/dev/null 2>&1
@@ -188,8 +189,8 @@ if want transit; then
 	TOGGLE=kernel_transit point transit,kernel
 	p --node node2 ioam traces | jq -s -e 'any(.[]; [.nodes[].node_id] == [1, 100, 2])' >/dev/null ||
 		{ echo "bench: the kernel router did not fill the traces" >&2; exit 1; }
-	p lab router del kt >/dev/null
-	ip netns exec "$LAB-node1" ip -6 route replace fd00:198:18::12/128 via fd00:198:18::13 dev eth0
+	p lab router del kt >/dev/null    # it removes node1's route to node2: through node3 again
+	via_node3
 fi
 
 # --- per-role cost ------------------------------------------------------------------------
