@@ -878,7 +878,7 @@ static int role_set(struct agent *a, json_t *body, json_t **resp, struct api_err
 		return api_fail(e, 503, "the node's log has the reason; IOAM's programs need Linux 6.2 or later",
 				"IOAM's programs could not load on node %s: %s", a->cfg.node,
 				strerror(-io.load_err));
-	if (!io.skel && a->cfg.mode == MODE_NATIVE)
+	if (!io.skel && a->cfg.backend != BACKEND_EBPF)
 		return api_fail(e, 409, "set policy-backend = ebpf in the node's configuration",
 				"IOAM runs in petrel's eBPF datapath; node %s uses the iptables backend",
 				a->cfg.node);
