@@ -14,6 +14,9 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-tr
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD)/include -Ibpf
+# Extra defines for the BPF programs; only bench/ioam-parts.sh sets them, in a build of its own.
+BPF_EXTRA ?=
+BPF_CFLAGS += $(BPF_EXTRA)
 
 ifeq ($(V),1)
 Q =

@@ -29,9 +29,9 @@ want() { [[ " $SERIES " == *" $1 "* ]]; }
 PETREL=build/bin/petrel
 export PETRELD=build/bin/petreld
 LAB=io$$ OUT=bench/out
+. bench/lib/ioam_chain.sh
 mkdir -p "$OUT"
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
-p() { "$PETREL" --lab "$LAB" "$@"; }
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 
 cleanup() {
@@ -41,46 +41,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-p lab up --name "$LAB" --nodes 3 --mode native >/dev/null
-p --node node1 endpoint add a >/dev/null
-p --node node2 endpoint add c >/dev/null
-A=$LAB-ep-a C=$LAB-ep-c
-CIP=$(p --node node1 -j endpoint show c | jq -r .ipv6)
-# node1 reaches node2 through node3, a petrel node forwarding natively (transit role).
-via_node3() { ip netns exec "$LAB-node1" ip -6 route replace fd00:198:18::12/128 via fd00:198:18::13 dev eth0; }
-ip netns exec "$LAB-node1" sysctl -qw net.ipv6.conf.eth0.accept_redirects=0
-via_node3
-# The sender's CPU carries the whole forwarding chain (veth hops run in its softirq); the
-# receiver gets the other CPU, so the two do not compete.
-ip netns exec "$C" taskset -c 1 iperf3 -s -D -p 5201 >/dev/null 2>&1
+chain_up "$LAB"
 ip netns exec "$C" python3 bench/tools/udp_rr.py server 11111 >/dev/null 2>&1 &
 sleep 1
 
-# → received Mbit/s of one run. A run that starts right after another can fail or report
-# nothing received (the server still finishing the last one): it is repeated after a
-# pause, not counted as 0 Mbit/s.
-udp() {
-	local v
-	for try in 1 2 3 4 5; do
-		if v=$(ip netns exec "$A" taskset -c 0 iperf3 -6 -u -b 0 -l 1200 -c "$CIP" -p 5201 -t "$SECS" -J 2>/dev/null |
-			jq -e '(.end.sum_received.bits_per_second // .end.sum.bits_per_second) / 1e6 | select(. > 0)' 2>/dev/null) &&
-			[ -n "$v" ]; then
-			echo "$v"
-			return 0
-		fi
-		sleep 1
-	done
-	echo "bench: iperf3 failed 5 times in a row" >&2
-	return 1
-}
-median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-
 declare -A T R PAIRS LOST NSPP
 OFF=""
-roles() {   # on|off: the IOAM roles on every node's underlay, or none at all
-	local r n; [ "$1" = on ] && r="ingress egress" || r=none
-	for n in node1 node2 node3; do p --node $n ioam role --dev eth0 $r >/dev/null; done
-}
 # point LABEL: ROUNDS pairs of runs, IOAM off and on back to back (off first in odd rounds,
 # on first in even ones), so the drift of a shared machine cancels out; the ratio is the
 # median of the pairs' ratios. TOGGLE names what is switched (default: every role on every

@@ -1,0 +1,54 @@
+# The IOAM benchmarks' chain (sourced by bench/ioam.sh and bench/ioam-parts.sh): three
+# petrel nodes in native mode, endpoint a on node1 sending to endpoint c on node2 through
+# node3, a petrel node forwarding natively (the transit). PETREL is the CLI; PETRELD, when
+# set, the agent the lab's nodes run.
+
+p() { "$PETREL" --lab "$LAB" "$@"; }
+
+# node1 reaches node2 through node3.
+via_node3() { ip netns exec "$LAB-node1" ip -6 route replace fd00:198:18::12/128 via fd00:198:18::13 dev eth0; }
+
+# chain_use LAB: the chain the functions below work on.
+chain_use() {
+	LAB=$1 A=$1-ep-a C=$1-ep-c
+	CIP=$(p --node node1 -j endpoint show c | jq -r .ipv6)
+}
+
+# chain_up LAB: build it. The sender's CPU carries the whole forwarding chain (veth hops
+# run in its softirq); the receiver gets the other CPU, so the two do not compete.
+chain_up() {
+	LAB=$1
+	p lab up --name "$LAB" --nodes 3 --mode native >/dev/null
+	p --node node1 endpoint add a >/dev/null
+	p --node node2 endpoint add c >/dev/null
+	ip netns exec "$LAB-node1" sysctl -qw net.ipv6.conf.eth0.accept_redirects=0
+	via_node3
+	chain_use "$LAB"
+	ip netns exec "$C" taskset -c 1 iperf3 -s -D -p 5201 >/dev/null 2>&1
+}
+
+# → received Mbit/s of one run. A run that starts right after another can fail or report
+# nothing received (the server still finishing the last one): it is repeated after a
+# pause, not counted as 0 Mbit/s.
+udp() {
+	local v
+	for try in 1 2 3 4 5; do
+		if v=$(ip netns exec "$A" taskset -c 0 iperf3 -6 -u -b 0 -l 1200 -c "$CIP" -p 5201 -t "$SECS" -J 2>/dev/null |
+			jq -e '(.end.sum_received.bits_per_second // .end.sum.bits_per_second) / 1e6 | select(. > 0)' 2>/dev/null) &&
+			[ -n "$v" ]; then
+			echo "$v"
+			return 0
+		fi
+		sleep 1
+	done
+	echo "bench: iperf3 failed 5 times in a row" >&2
+	return 1
+}
+
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+# roles on|off: the IOAM roles on every node's underlay, or none at all.
+roles() {
+	local r n; [ "$1" = on ] && r="ingress egress" || r=none
+	for n in node1 node2 node3; do p --node $n ioam role --dev eth0 $r >/dev/null; done
+}
