@@ -43,6 +43,7 @@ trap cleanup EXIT
 
 chain_up "$LAB"
 ip netns exec "$C" python3 bench/tools/udp_rr.py server 11111 >/dev/null 2>&1 &
+disown                            # lab down stops it; no "Killed" notice at exit
 sleep 1
 
 declare -A T R PAIRS LOST NSPP
