@@ -9,8 +9,8 @@
 #   clock     no-data, plus the one clock read per packet on node1 and node3, where they
 #             would fill timestamps (IOAM_BENCH_CLOCK_ONLY): what a timestamped trace cannot
 #             leave out.
-# Every round runs an IOAM off/on pair on each chain in turn (off first in odd rounds), so
-# a shared machine's drift reaches all three alike; a chain's ratio is the median of its
+# Every round runs an IOAM off/on pair on each chain in turn (off first in odd rounds, on
+# first in even ones), so a shared machine's drift reaches all three alike; a chain's ratio is the median of its
 # pairs' ratios, its cost the median of the pairs' differences in time per packet. The
 # BPF_PROG_RUN cost of each role (bench/tools/ioam_cost.c) is given for each build too.
 # Usage: bench/ioam-parts.sh [ROUNDS (default 9)] [SECONDS per run (default 2)]
@@ -51,13 +51,9 @@ for r in $(seq "$ROUNDS"); do
 	echo "# round $r of $ROUNDS" >&2
 	for b in $BUILDS; do
 		chain_use "${LAB_OF[$b]}"
-		if [ $((r % 2)) = 1 ]; then
-			roles off; o=$(udp); roles on; n=$(udp)
-		else
-			roles on; n=$(udp); roles off; o=$(udp)
-		fi
-		RAT[$b]+="$(awk -v n="$n" -v o="$o" 'BEGIN {print n / o}') "
-		NSPP[$b]+="$(awk -v n="$n" -v o="$o" 'BEGIN {print 9600000 / n - 9600000 / o}') "
+		pair "$r" roles
+		RAT[$b]+="$(pair_ratio) "
+		NSPP[$b]+="$(pair_ns) "
 	done
 done
 # Every chain really carried IOAM: node2 removed it from the packets.
@@ -75,6 +71,6 @@ for b in $BUILDS; do
 	cost=$("$(dir "$b")/bench/ioam_cost" 3 | awk -F'|' '/^\| (encap|transit|decap) /{gsub(/ /, "", $5); printf "%s%s", s, $5; s=", "}')
 	printf '| %s | %s | %.3f | %.0f | %s | %s |\n' "$b" "${WHAT[$b]}" \
 		"$(echo ${RAT[$b]} | tr ' ' '\n' | median)" "$(echo ${NSPP[$b]} | tr ' ' '\n' | median)" \
-		"$(echo ${RAT[$b]} | tr ' ' '\n' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}')" "$cost"
+		"$(spread ${RAT[$b]})" "$cost"
 done
 printf '\n(%d pairs of %ds runs per chain; the target is a ratio of at least 0.930.)\n' "$ROUNDS" "$SECS"

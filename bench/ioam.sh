@@ -48,28 +48,23 @@ sleep 1
 
 declare -A T R PAIRS LOST NSPP
 OFF=""
-# point LABEL: ROUNDS pairs of runs, IOAM off and on back to back (off first in odd rounds,
-# on first in even ones), so the drift of a shared machine cancels out; the ratio is the
-# median of the pairs' ratios. TOGGLE names what is switched (default: every role on every
-# node); only those pairs' "off" runs make the no-IOAM baseline. NSPP gets the median of
-# the pairs' differences in time per packet (ns; 1200 octets = 9600 bits).
+# point LABEL: ROUNDS pairs of runs (see pair); the ratio is the median of the pairs'
+# ratios. TOGGLE names what is switched (default: every role on every node); only those
+# pairs' "off" runs make the no-IOAM baseline. NSPP gets the median of the pairs'
+# differences in time per packet (ns).
 point() {
-	local on="" rat="" nspp="" o n t=${TOGGLE:-roles}
+	local on="" rat="" nspp="" t=${TOGGLE:-roles}
 	for r in $(seq "$ROUNDS"); do
-		if [ $((r % 2)) = 1 ]; then
-			$t off; o=$(udp); $t on; n=$(udp)
-		else
-			n=$(udp); $t off; o=$(udp); $t on
-		fi
+		pair "$r" "$t"
 		# A pair with a run that measured nothing is left out, and counted.
-		if ! awk -v n="$n" -v o="$o" 'BEGIN {exit !(n > 0 && o > 0)}'; then
+		if ! awk -v n="$PAIR_ON" -v o="$PAIR_OFF" 'BEGIN {exit !(n > 0 && o > 0)}'; then
 			LOST[$1]=$((${LOST[$1]:-0} + 1))
 			continue
 		fi
-		[ "$t" = roles ] && OFF+="$o "
-		on+="$n "
-		rat+="$(awk -v n="$n" -v o="$o" 'BEGIN {print n / o}') "
-		nspp+="$(awk -v n="$n" -v o="$o" 'BEGIN {print 9600000 / n - 9600000 / o}') "
+		[ "$t" = roles ] && OFF+="$PAIR_OFF "
+		on+="$PAIR_ON "
+		rat+="$(pair_ratio) "
+		nspp+="$(pair_ns) "
 	done
 	T[$1]=$(echo $on | tr ' ' '\n' | median)
 	R[$1]=$(echo $rat | tr ' ' '\n' | median)
@@ -212,7 +207,7 @@ json="{\"rounds\":$ROUNDS,\"seconds\":$SECS,\"no_ioam_mbps\":$B,\"points\":["
 sep=""
 row() {   # series x label key
 	local range
-	range=$(echo ${PAIRS[$4]} | tr ' ' '\n' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}')
+	range=$(spread ${PAIRS[$4]})
 	[ -n "${LOST[$4]:-}" ] && range+=" (${LOST[$4]} pair(s) left out: a run measured nothing)"
 	printf '| %s | %s | %.0f | %.3f | %s |\n' "$1" "$3" "${T[$4]}" "${R[$4]}" "$range"
 	json+="$sep{\"series\":\"$1\",\"x\":\"$2\",\"mbps\":${T[$4]},\"ratio\":${R[$4]},\"pairs\":[$(echo ${PAIRS[$4]} | tr ' ' ',')],\"pairs_left_out\":${LOST[$4]:-0}}"
@@ -260,7 +255,7 @@ if want transit; then
 	for k in petrel kernel; do
 		[ $k = petrel ] && what="petrel, eBPF (node3)" || what="Linux kernel's own (a lab router)"
 		printf '| %s | %.0f | %.3f | %.0f | %s |\n' "$what" "${T[transit,$k]}" "${R[transit,$k]}" "${NSPP[transit,$k]}" \
-			"$(echo ${PAIRS[transit,$k]} | tr ' ' '\n' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}')"
+			"$(spread ${PAIRS[transit,$k]})"
 	done
 	printf '\n(ns per packet: the median over the pairs of 9600 bits / on - 9600 bits / off, so the\nchains'"'"' different baselines cancel.)\n'
 fi

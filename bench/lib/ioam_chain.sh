@@ -46,6 +46,23 @@ udp() {
 }
 
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+# spread RATIOS...: "lowest-highest".
+spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'; }
+
+# pair ROUND TOGGLE: one pair of runs, IOAM off and on back to back, off first in odd
+# rounds and on first in even ones, so a shared machine's drift cancels out; TOGGLE on|off
+# switches IOAM and leaves it on. The runs' Mbit/s go to PAIR_OFF and PAIR_ON.
+pair() {
+	if [ $(($1 % 2)) = 1 ]; then
+		$2 off; PAIR_OFF=$(udp); $2 on; PAIR_ON=$(udp)
+	else
+		PAIR_ON=$(udp); $2 off; PAIR_OFF=$(udp); $2 on
+	fi
+}
+# The last pair's ratio (on / off), and its difference in time per packet in ns (1200
+# octets = 9600 bits), which does not depend on the chain's baseline.
+pair_ratio() { awk -v n="$PAIR_ON" -v o="$PAIR_OFF" 'BEGIN {print n / o}'; }
+pair_ns() { awk -v n="$PAIR_ON" -v o="$PAIR_OFF" 'BEGIN {print 9600000 / n - 9600000 / o}'; }
 
 # roles on|off: the IOAM roles on every node's underlay, or none at all.
 roles() {

@@ -182,8 +182,8 @@ ok "encap rule and namespace are deleted cluster-wide"
 
 # --- the router goes: the nodes talk directly again ---------------------------------------------
 p lab router del r1 >/dev/null || fail "lab router del r1"
-netns_gone=$(ip netns list | grep -c "^$LAB-rt-r1\b" || true)
-[ "$netns_gone" = 0 ] || fail "r1's namespace is still there"
+netns_left=$(ip netns list | grep -c "^$LAB-rt-r1\b" || true)
+[ "$netns_left" = 0 ] || fail "r1's namespace is still there"
 ip netns exec "$LAB-node1" ip -6 route get fd00:198:18::12 | grep -q via && fail "node1 still routes via r1"
 [ "$(p -j lab status | jq '.routers | length')" = 0 ] || fail "lab status still lists r1"
 expect_echo "$A1" UDP "$B1IP" 7000 "UDP a1 -> b1 without the router"
