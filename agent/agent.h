@@ -1,5 +1,6 @@
 /* petreld's shared state: one node's configuration, store, datapath and endpoints.
- * HTTP handlers and the cluster watch thread both work under agent.lock. */
+ * API writes and migrations work under agent.lock; cluster state reaches subsystems as
+ * deltas from the cache (cluster.c) on its own thread, which never takes agent.lock. */
 #pragma once
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +23,8 @@
 #define KEY_BLOCKS    "/petrel/blocks/"
 #define KEY_ENDPOINTS "/petrel/endpoints/"
 #define KEY_PORTS     "/petrel/ports/"
+#define KEY_POLICIES  "/petrel/policies/"
+#define KEY_IOAM      "/petrel/ioam/"
 #define NODE_LEASE_TTL 10
 
 struct agent {
@@ -34,8 +37,11 @@ struct agent {
 	int64_t lease;
 	time_t started;
 	volatile int stopping;
-	pthread_t watch_thread, keepalive_thread;
+	pthread_t watch_thread, apply_thread, keepalive_thread;
 	bool threads_started;
+	struct cluster_cache *cache;    /* cluster state, fed by the watch (cluster.c) */
+	volatile bool watching;         /* the watch feeds the cache (etcd) */
+	int64_t loaded_rev;             /* the store revision of the first full listing */
 	struct peer *peer;              /* agent-to-agent TLS channel (NULL: not configured) */
 };
 
@@ -65,22 +71,59 @@ int node_start(struct agent *a, struct api_error *e);
 int node_status_json(struct agent *a, json_t **out);
 void node_stop(struct agent *a);
 
-/* cluster.c: make the datapath's location map match cluster state; watch for changes. */
-int cluster_sync(struct agent *a);
+/* cluster.c: this node's cache of cluster state, fed by a watch; subsystems subscribe to
+ * its deltas (lib/cluster_cache.h) instead of reading the store. */
+struct cc_listener;
+struct cc_entry;
+enum cc_kind;
+int cluster_cache_open(struct agent *a);
+void cluster_cache_close(struct agent *a);
+/* Before cluster_load: the listener then sees every record as an add. */
+int cluster_subscribe(struct agent *a, const struct cc_listener *l);
+/* List all of cluster state into the cache and apply it (start-up, SIGHUP, SQLite). */
+int cluster_load(struct agent *a);
+/* Wait until this thread's own last store write has reached the cache and its
+ * subscribers (bounded); without a watch (SQLite), load again. */
+int cluster_catch_up(struct agent *a);
 /* A node record's underlay addresses (ipv6 only when it has one); -EINVAL without ipv4. */
 int cluster_node_addrs(const json_t *node, struct ip_addr *ip4, struct ip_addr *ip6);
-/* An endpoint now runs on the node with underlay addresses to4/to6 (a migration's commit):
- * point its addresses there in this node's datapath (with location flags) and kernel
- * routes at once, without reading cluster state; the next cluster_sync agrees. */
-int cluster_point_endpoint(struct agent *a, const struct endpoint *ep, const struct ip_addr *to4,
-			   const struct ip_addr *to6, unsigned int flags);
-/* A local endpoint's location flags (a migration's hold), set the same way. */
-int cluster_mark_endpoint(struct agent *a, const struct endpoint *ep, unsigned int flags);
 int cluster_threads_start(struct agent *a);
 void cluster_threads_stop(struct agent *a);
-/* Every endpoint in the cluster (sorted by name); caller frees. */
+/* Endpoints from the cache, sorted by name; caller frees. */
 int cluster_endpoints(struct agent *a, struct endpoint **eps, size_t *n);
+int cluster_local_endpoints(struct agent *a, struct endpoint **eps, size_t *n);
 int cluster_endpoint_get(struct agent *a, const char *name, struct endpoint *ep);
+/* The endpoint's record from the store itself, for decisions a stale cache must not make. */
+int cluster_endpoint_read(struct agent *a, const char *name, struct endpoint *ep);
+/* Wait until the cache holds the store's current revision of key prefix+name. */
+int cluster_catch_up_key(struct agent *a, const char *prefix, const char *name);
+/* Entries of one kind under the cache's read lock (cb must not call back into cluster_). */
+int cluster_foreach(struct agent *a, enum cc_kind kind,
+		    int (*cb)(const struct cc_entry *e, void *arg), void *arg);
+size_t cluster_count(struct agent *a, enum cc_kind kind);
+/* Records of one kind whose key starts with prefix, as the store would list them (sorted
+ * by nothing); caller frees with store_kvs_free. For the small kinds (policies, IOAM). */
+int cluster_list(struct agent *a, enum cc_kind kind, const char *prefix, struct store_kv **kvs,
+		 size_t *n);
+/* One record's value by name within its kind ("roles/NODE/DEV" for IOAM); -ENOENT. */
+int cluster_get(struct agent *a, enum cc_kind kind, const char *name, char **value);
+
+/* locations.c: the location map and routes to moved endpoints, kept by node and endpoint
+ * deltas. */
+int locations_subscribe(struct agent *a);
+/* After a full load: remove pinned entries that cluster state no longer has. */
+int locations_sweep(struct agent *a);
+/* An endpoint now runs on the node with underlay addresses to4/to6 (a migration's commit):
+ * point its addresses there in this node's datapath (with location flags) and kernel
+ * routes at once; the endpoint's record, when it arrives, agrees. */
+int cluster_point_endpoint(struct agent *a, const struct endpoint *ep, const struct ip_addr *to4,
+			   const struct ip_addr *to6, unsigned int flags);
+/* A migration's hold on endpoint NAME (DP_LOC_HOST, | DP_LOC_FROZEN; 0 lets go): its
+ * location entries carry these flags, here and, FROZEN only, once it runs elsewhere. */
+void cluster_hold(struct agent *a, const char *name, unsigned int flags);
+unsigned int cluster_held(const char *name);
+/* Point NAME's location at what the cache says again (after cluster_point_endpoint). */
+void cluster_refresh_endpoint(struct agent *a, const char *name);
 
 /* endpoint.c: local endpoint lifecycle. */
 int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoint *out,
@@ -101,7 +144,14 @@ int identity_acquire(struct agent *a, const struct endpoint *ep, uint32_t *id);
 int identity_release(struct agent *a, const struct endpoint *ep);
 
 /* policy.c: policies compiled into the datapath, and the flow log. */
-int policy_sync(struct agent *a);
+int policy_subscribe(struct agent *a);
+/* policy_sync.c: the last compile's result (0 or -errno), its counters, and the names the
+ * flow log gives identities, endpoints and policies (false when unknown). */
+int policy_last_error(void);
+void policy_sync_metrics(struct agent *a, FILE *f);
+bool policy_name_of(uint32_t id, char *buf, size_t len);
+bool policy_endpoint_name(uint32_t ep_id, char *buf, size_t len);
+bool policy_identity_labels(uint32_t identity, char *buf, size_t len);
 int policy_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
 uint32_t policy_id_of(const char *name);
 int flows_start(struct agent *a);
@@ -220,9 +270,6 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 void migrate_recover(struct agent *a);
 /* petrel_migrations_total{result}, and the freeze and total times of those that committed. */
 void migrate_metrics(struct agent *a, FILE *f);
-/* Location flags for endpoint NAME while a migration from this node holds its packets
- * (DP_LOC_HOST) and once it is frozen (| DP_LOC_FROZEN); 0 otherwise. */
-unsigned int migrate_held(struct agent *a, const char *name);
 
 /* latency.c: per-endpoint network-stack latency accounting (docs/latency.md). */
 int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
@@ -234,6 +281,7 @@ void latency_stop(struct agent *a);
 int ioam_start(struct agent *a);
 void ioam_stop(struct agent *a);
 int ioam_sync(struct agent *a);
+int ioam_subscribe(struct agent *a);
 int ioam_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
 char *ioam_traces_next(uint64_t *cursor, const char *unused1, const char *unused2, int wait_ms);
 uint64_t ioam_traces_cursor(bool now);

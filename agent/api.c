@@ -14,6 +14,8 @@
 #include "util.h"
 
 #define MAX_BODY (1 << 20)
+/* The store time one API request may spend, in all of its calls together. */
+#define API_STORE_BUDGET_MS 4000
 
 struct api_server {
 	struct MHD_Daemon *d;
@@ -349,12 +351,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		if (migrate_path(method, url, name, sizeof(name)))
 			return migrate_response(s->a, c, name, rq);
 	}
-	/* The flow stream only reads the flow log (its own lock); it may run for long. */
-	if (!strcmp(url, "/v1/flows") || !strcmp(url, "/v1/ioam/traces"))
+	/* The flow stream only reads the flow log (its own lock); it may run for long. Node
+	 * and endpoint reads answer from the cluster cache, whatever holds the agent lock. */
+	if (!strcmp(url, "/v1/flows") || !strcmp(url, "/v1/ioam/traces") ||
+	    (!strcmp(method, "GET") && (!strcmp(url, "/v1/node") || !strncmp(url, "/v1/endpoints", 13))))
 		return dispatch(s->a, c, method, url, rq);
+	/* A write that needs a store that does not answer fails within this bound. */
+	store_deadline_set(API_STORE_BUDGET_MS);
 	pthread_mutex_lock(&s->a->lock);
 	ret = dispatch(s->a, c, method, url, rq);
 	pthread_mutex_unlock(&s->a->lock);
+	store_deadline_clear();
 	return ret;
 }
 

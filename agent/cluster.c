@@ -1,56 +1,192 @@
-/* Cluster state → datapath: the location map mirrors the node registry and the endpoint
- * table. A watch thread (etcd) re-syncs on every change; a keepalive thread holds the
- * node's liveness lease. */
+/* This node's view of cluster state: the cache (lib/cluster_cache.h), fed by a watch
+ * thread that lists once and then stages each event, and drained by an applier thread that
+ * hands subscribers their deltas in batches. Reads (the API, IPAM, restore) answer from the
+ * cache, so they never wait on the store. A keepalive thread holds the node's liveness. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "agent.h"
+#include "cluster_cache.h"
 #include "log.h"
-#include "netlink.h"
 
-struct location {
-	struct cidr prefix;
-	struct ip_addr node4, node6;
-	unsigned int flags;
+/* A batch is applied under the cache's write lock: bounded, so readers wait little. */
+#define APPLY_BATCH 4096
+/* How long a writer waits for its own change to come back through the watch. */
+#define CATCH_UP_MS 2000
+
+static const struct cc_prefix prefixes[] = {
+	{ KEY_NODES, CC_NODE },
+	{ KEY_ALIVE, CC_ALIVE },
+	{ KEY_ENDPOINTS, CC_ENDPOINT },
+	{ KEY_POLICIES, CC_POLICY },
+	{ KEY_IOAM, CC_IOAM },
 };
 
-struct loc_set {
-	struct location *v;
-	size_t n, cap;
-};
+/* SQLite has no watch: a catch-up re-lists it, and this keeps two from applying at once. */
+static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void loc_add(struct loc_set *s, const struct cidr *p, const struct ip_addr *n4,
-		    const struct ip_addr *n6)
+int cluster_cache_open(struct agent *a)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct location *v = realloc(s->v, cap * sizeof(*v));
-		if (!v)
-			return;
-		s->v = v;
-		s->cap = cap;
+	return cc_new(&a->cache, prefixes, sizeof(prefixes) / sizeof(prefixes[0]));
+}
+
+void cluster_cache_close(struct agent *a)
+{
+	cc_free(a->cache);
+	a->cache = NULL;
+}
+
+int cluster_subscribe(struct agent *a, const struct cc_listener *l)
+{
+	return cc_subscribe(a->cache, l);
+}
+
+static void apply_all(struct agent *a)
+{
+	pthread_mutex_lock(&apply_lock);
+	while (cc_apply(a->cache, APPLY_BATCH))
+		;
+	pthread_mutex_unlock(&apply_lock);
+}
+
+/* List everything and stage it as a snapshot; *rev gets the listing's revision. */
+static int relist(struct agent *a, int64_t *rev)
+{
+	struct store_kv *kvs = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = store_list(a->store, "/petrel/", &kvs, &n, rev);
+	if (!ret)
+		ret = cc_stage_snapshot(a->cache, kvs, n, *rev);
+	store_kvs_free(kvs, n);
+	return ret;
+}
+
+int cluster_load(struct agent *a)
+{
+	int64_t rev = 0;
+	int ret = relist(a, &rev);
+
+	if (!ret)
+		apply_all(a);
+	a->loaded_rev = rev;
+	return ret;
+}
+
+int cluster_catch_up(struct agent *a)
+{
+	int64_t rev;
+
+	if (!a->watching)
+		return cluster_load(a);
+	rev = store_last_write_revision();
+	if (cc_wait_revision(a->cache, rev, CATCH_UP_MS)) {
+		log_warn("cluster cache still behind revision %lld after %d ms", (long long)rev,
+			 CATCH_UP_MS);
+		return -ETIMEDOUT;
 	}
-	s->v[s->n].prefix = *p;
-	s->v[s->n].node4 = *n4;
-	s->v[s->n].node6 = *n6;
-	s->v[s->n].flags = 0;
-	s->n++;
+	return 0;
 }
 
-static bool loc_has(const struct loc_set *s, const struct cidr *p)
+/* --- reads ------------------------------------------------------------------------- */
+
+static int cmp_ep(const void *x, const void *y)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i].prefix.prefixlen == p->prefixlen && ip_equal(&s->v[i].prefix.addr, &p->addr))
-			return true;
-	return false;
+	return strcmp(((const struct endpoint *)x)->name, ((const struct endpoint *)y)->name);
 }
 
-struct node_addr {
-	char name[EP_NAME_MAX];
-	struct ip_addr ip4, ip6;
+struct ep_collect {
+	const char *node;                /* NULL: all */
+	struct endpoint *v;
+	size_t n, cap;
+	int err;
 };
+
+static int collect_ep(const struct cc_entry *e, void *arg)
+{
+	struct ep_collect *c = arg;
+
+	if (c->node && strcmp(e->u.ep.node, c->node))
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct endpoint *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v)
+			return c->err = -ENOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	if (endpoint_decode(e->value, &c->v[c->n]) == 0)
+		c->n++;
+	return 0;
+}
+
+static int endpoints_of(struct agent *a, const char *node, struct endpoint **out, size_t *n)
+{
+	struct ep_collect c = { .node = node };
+
+	cc_read_lock(a->cache);
+	cc_foreach(a->cache, CC_ENDPOINT, collect_ep, &c);
+	cc_read_unlock(a->cache);
+	if (c.err) {
+		free(c.v);
+		return c.err;
+	}
+	if (!c.v && !(c.v = calloc(1, sizeof(*c.v))))
+		return -ENOMEM;
+	qsort(c.v, c.n, sizeof(*c.v), cmp_ep);
+	*out = c.v;
+	*n = c.n;
+	return 0;
+}
+
+int cluster_endpoints(struct agent *a, struct endpoint **out, size_t *n)
+{
+	return endpoints_of(a, NULL, out, n);
+}
+
+int cluster_local_endpoints(struct agent *a, struct endpoint **out, size_t *n)
+{
+	return endpoints_of(a, a->cfg.node, out, n);
+}
+
+int cluster_endpoint_get(struct agent *a, const char *name, struct endpoint *ep)
+{
+	const struct cc_entry *e;
+	int ret = -ENOENT;
+
+	cc_read_lock(a->cache);
+	e = cc_find(a->cache, CC_ENDPOINT, name);
+	if (e)
+		ret = endpoint_decode(e->value, ep);
+	cc_read_unlock(a->cache);
+	return ret;
+}
+
+int cluster_foreach(struct agent *a, enum cc_kind kind,
+		    int (*cb)(const struct cc_entry *e, void *arg), void *arg)
+{
+	int ret;
+
+	cc_read_lock(a->cache);
+	ret = cc_foreach(a->cache, kind, cb, arg);
+	cc_read_unlock(a->cache);
+	return ret;
+}
+
+size_t cluster_count(struct agent *a, enum cc_kind kind)
+{
+	size_t n;
+
+	cc_read_lock(a->cache);
+	n = cc_count(a->cache, kind);
+	cc_read_unlock(a->cache);
+	return n;
+}
 
 int cluster_node_addrs(const json_t *node, struct ip_addr *ip4, struct ip_addr *ip6)
 {
@@ -64,280 +200,17 @@ int cluster_node_addrs(const json_t *node, struct ip_addr *ip4, struct ip_addr *
 	return 0;
 }
 
-static int load_nodes(struct agent *a, struct node_addr **out, size_t *n_out, struct loc_set *want)
-{
-	struct store_kv *kvs = NULL;
-	size_t n = 0;
-	struct node_addr *nodes;
-	int ret;
-
-	ret = store_list(a->store, KEY_NODES, &kvs, &n, NULL);
-	if (ret)
-		return ret;
-	nodes = calloc(n ? n : 1, sizeof(*nodes));
-	*n_out = 0;
-	for (size_t i = 0; nodes && i < n; i++) {
-		json_t *j = json_loads(kvs[i].value, 0, NULL);
-		const char *b4 = json_string_value(json_object_get(j, "block4"));
-		const char *b6 = json_string_value(json_object_get(j, "block6"));
-		struct node_addr *na = &nodes[*n_out];
-		struct cidr c;
-
-		memset(na, 0, sizeof(*na));
-		if (j && !cluster_node_addrs(j, &na->ip4, &na->ip6)) {
-			snprintf(na->name, sizeof(na->name), "%s", kvs[i].key + strlen(KEY_NODES));
-			if (b4 && !cidr_parse(b4, &c))
-				loc_add(want, &c, &na->ip4, &na->ip6);
-			if (b6 && !cidr_parse(b6, &c))
-				loc_add(want, &c, &na->ip4, &na->ip6);
-			(*n_out)++;
-		}
-		json_decref(j);
-	}
-	store_kvs_free(kvs, n);
-	*out = nodes;
-	return nodes ? 0 : -ENOMEM;
-}
-
-static int collect_stale(const struct cidr *prefix, const struct ip_addr *node4, void *arg)
-{
-	struct loc_set **sets = arg;   /* [0] wanted, [1] stale */
-
-	if (!loc_has(sets[0], prefix))
-		loc_add(sets[1], prefix, node4, node4);
-	return 0;
-}
-
-/* The node's own stack (published-port flows, conntrack) reaches endpoints that moved
- * through kernel /32 routes: native mode via the hosting node's underlay address, vxlan
- * mode into the overlay device, whose egress program adds the tunnel key. */
-#define OVERLAY_GW4 "169.254.1.1"
-#define OVERLAY_GW6 "fe80::1"
-
-struct host_route {
-	struct cidr dst;
-};
-static struct host_route *host_routes;
-static size_t n_host_routes;
-
-static int route_via(struct agent *a, const struct cidr *dst, const struct node_addr *node)
-{
-	static const uint8_t overlay_mac[6] = { 0x02, 0x50, 0x00, 0x00, 0x00, 0x01 };
-	bool v4 = dst->addr.family == AF_INET;
-	struct ip_addr gw;
-
-	if (a->cfg.mode == MODE_NATIVE)
-		return nl_route_add(dst, v4 ? &node->ip4 : &node->ip6, a->cfg.underlay_dev, false);
-	ip_parse(v4 ? OVERLAY_GW4 : OVERLAY_GW6, &gw);
-	nl_neigh_add_permanent(VXLAN_DEV, &gw, overlay_mac);
-	return nl_route_add(dst, &gw, VXLAN_DEV, true);
-}
-
-static void sync_host_routes(struct agent *a, struct host_route *want, size_t n_want)
-{
-	for (size_t i = 0; i < n_host_routes; i++) {
-		bool keep = false;
-
-		for (size_t j = 0; j < n_want && !keep; j++)
-			keep = host_routes[i].dst.prefixlen == want[j].dst.prefixlen &&
-			       ip_equal(&host_routes[i].dst.addr, &want[j].dst.addr);
-		/* By device: an endpoint that came back has a route to its veth instead. */
-		if (!keep)
-			nl_route_del(&host_routes[i].dst, a->cfg.mode == MODE_NATIVE ?
-				     a->cfg.underlay_dev : VXLAN_DEV);
-	}
-	free(host_routes);
-	host_routes = want;
-	n_host_routes = n_want;
-}
-
-int cluster_sync(struct agent *a)
-{
-	struct host_route *routes = NULL;
-	size_t n_routes = 0;
-	struct loc_set want = { 0 }, stale = { 0 };
-	struct loc_set *sets[2] = { &want, &stale };
-	struct node_addr *nodes = NULL;
-	struct endpoint *eps = NULL;
-	size_t n_nodes = 0, n_eps = 0;
-	int ret;
-
-	ret = load_nodes(a, &nodes, &n_nodes, &want);
-	if (!ret)
-		ret = cluster_endpoints(a, &eps, &n_eps);
-	if (ret)
-		goto out;
-	/* Endpoint /32 and /128 entries win over node blocks in the LPM map: that is what lets
-	 * an address keep working after its endpoint moves to another node. */
-	routes = calloc(2 * n_eps + 1, sizeof(*routes));
-	for (size_t i = 0; routes && i < n_eps; i++) {
-		const char *at = eps[i].node;
-		bool away;
-
-		/* Mid-migration, the source hands the endpoint's packets to its own stack, which
-		 * holds them until the container runs again, here or at the destination. Once it
-		 * runs at the destination, the source only keeps dropping what its frozen copy
-		 * still sends, until that copy is gone. */
-		unsigned int held = migrate_held(a, eps[i].name);
-
-		if (strcmp(at, a->cfg.node))
-			held &= DP_LOC_FROZEN;
-
-		away = strcmp(at, a->cfg.node) && eps[i].moved;
-		for (size_t j = 0; j < n_nodes; j++) {
-			struct cidr host;
-
-			if (strcmp(at, nodes[j].name))
-				continue;
-			for (int f = 0; away && f < 2; f++) {
-				struct ip_addr *ip = f ? &eps[i].ip6 : &eps[i].ip4;
-
-				if (!ip->family || a->cfg.backend != BACKEND_EBPF)
-					continue;
-				routes[n_routes].dst.addr = *ip;
-				routes[n_routes].dst.prefixlen = f ? 128 : 32;
-				if (route_via(a, &routes[n_routes].dst, &nodes[j]) == 0)
-					n_routes++;
-			}
-			if (eps[i].ip4.family) {
-				host.addr = eps[i].ip4;
-				host.prefixlen = 32;
-				loc_add(&want, &host, &nodes[j].ip4, &nodes[j].ip6);
-				want.v[want.n - 1].flags = held;
-			}
-			if (eps[i].ip6.family) {
-				host.addr = eps[i].ip6;
-				host.prefixlen = 128;
-				loc_add(&want, &host, &nodes[j].ip4, &nodes[j].ip6);
-				want.v[want.n - 1].flags = held;
-			}
-		}
-	}
-	/* The classic baseline routes other nodes' blocks with kernel routes. */
-	if (a->cfg.backend == BACKEND_IPTABLES)
-		for (size_t i = 0; i < want.n; i++)
-			if (!ip_equal(&want.v[i].node4, &a->cfg.underlay4) &&
-			    want.v[i].prefix.prefixlen < (want.v[i].prefix.addr.family == AF_INET ? 32 : 128))
-				classic_route_block(&want.v[i].prefix, want.v[i].prefix.addr.family == AF_INET ?
-						    &want.v[i].node4 : &want.v[i].node6);
-	datapath_location_foreach(a->dp, collect_stale, sets);
-	for (size_t i = 0; i < stale.n; i++)
-		datapath_location_delete(a->dp, &stale.v[i].prefix);
-	for (size_t i = 0; i < want.n && !ret; i++)
-		ret = datapath_location_upsert_flags(a->dp, &want.v[i].prefix, &want.v[i].node4,
-						     &want.v[i].node6, want.v[i].flags);
-	if (routes)
-		sync_host_routes(a, routes, n_routes);
-	log_debug("cluster sync: %zu nodes, %zu endpoints, %zu locations, %zu stale removed",
-		  n_nodes, n_eps, want.n, stale.n);
-	/* Identities and policies follow the same changes (endpoints come and go). */
-	if (!ret)
-		ret = policy_sync(a);
-	if (!ret)
-		ret = ioam_sync(a);
-out:
-	free(want.v);
-	free(stale.v);
-	free(nodes);
-	free(eps);
-	return ret;
-}
-
-static int point_endpoint(struct agent *a, const struct endpoint *ep, const struct ip_addr *to4,
-			  const struct ip_addr *to6, unsigned int flags, bool route)
-{
-	struct node_addr node = { .ip4 = *to4, .ip6 = *to6 };
-	int ret = 0;
-
-	for (int f = 0; f < 2 && !ret; f++) {
-		const struct ip_addr *ip = f ? &ep->ip6 : &ep->ip4;
-		struct cidr host = { .prefixlen = f ? 128 : 32 };
-
-		if (!ip->family)
-			continue;
-		host.addr = *ip;
-		ret = datapath_location_upsert_flags(a->dp, &host, to4, to6, flags);
-		if (!ret && route && a->cfg.backend == BACKEND_EBPF)
-			ret = route_via(a, &host, &node);
-	}
-	return ret;
-}
-
-int cluster_point_endpoint(struct agent *a, const struct endpoint *ep, const struct ip_addr *to4,
-			   const struct ip_addr *to6, unsigned int flags)
-{
-	return point_endpoint(a, ep, to4, to6, flags, true);
-}
-
-int cluster_mark_endpoint(struct agent *a, const struct endpoint *ep, unsigned int flags)
-{
-	return point_endpoint(a, ep, &a->cfg.underlay4, &a->cfg.underlay6, flags, false);
-}
-
-static int cmp_ep(const void *x, const void *y)
-{
-	return strcmp(((const struct endpoint *)x)->name, ((const struct endpoint *)y)->name);
-}
-
-int cluster_endpoints(struct agent *a, struct endpoint **out, size_t *n_out)
-{
-	struct store_kv *kvs = NULL;
-	struct endpoint *eps;
-	size_t n = 0;
-	int ret;
-
-	ret = store_list(a->store, KEY_ENDPOINTS, &kvs, &n, NULL);
-	if (ret)
-		return ret;
-	eps = calloc(n ? n : 1, sizeof(*eps));
-	*n_out = 0;
-	for (size_t i = 0; eps && i < n; i++) {
-		if (endpoint_decode(kvs[i].value, &eps[*n_out]) == 0)
-			(*n_out)++;
-		else
-			log_warn("ignoring malformed endpoint record %s", kvs[i].key);
-	}
-	store_kvs_free(kvs, n);
-	if (!eps)
-		return -ENOMEM;
-	qsort(eps, *n_out, sizeof(*eps), cmp_ep);
-	*out = eps;
-	return 0;
-}
-
-int cluster_endpoint_get(struct agent *a, const char *name, struct endpoint *ep)
-{
-	char key[128], *value = NULL;
-	int ret;
-
-	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", name);
-	ret = store_get(a->store, key, &value, NULL);
-	if (ret)
-		return ret;
-	ret = endpoint_decode(value, ep);
-	free(value);
-	return ret;
-}
+/* --- threads ----------------------------------------------------------------------- */
 
 static int on_event(const struct store_event *ev, void *arg)
 {
 	struct agent *a = arg;
 
-	/* An endpoint this node is migrating away: its destination's commit lands here a few
-	 * ms before the answer, and a sync now would make the migration, holding the client's
-	 * packets, wait for the lock. The migration points the location itself and syncs in
-	 * full when it ends, committed or rolled back. */
-	if (!strncmp(ev->key, KEY_ENDPOINTS, strlen(KEY_ENDPOINTS)) &&
-	    migrate_held(a, ev->key + strlen(KEY_ENDPOINTS)))
-		return a->stopping;
-	if (!strncmp(ev->key, KEY_NODES, strlen(KEY_NODES)) ||
-	    !strncmp(ev->key, KEY_ENDPOINTS, strlen(KEY_ENDPOINTS)) ||
-	    !strncmp(ev->key, "/petrel/policies/", 17) || !strncmp(ev->key, "/petrel/ioam/", 13)) {
-		log_debug("watch: %s %s", ev->type == STORE_PUT ? "put" : "delete", ev->key);
-		pthread_mutex_lock(&a->lock);
-		cluster_sync(a);
-		pthread_mutex_unlock(&a->lock);
-	}
+	/* Staging only: the watch never waits behind the datapath or a request. */
+	if (ev->type == STORE_PUT)
+		cc_stage_put(a->cache, ev->key, ev->value, ev->mod_revision);
+	else
+		cc_stage_delete(a->cache, ev->key, ev->mod_revision);
 	return a->stopping;
 }
 
@@ -350,27 +223,29 @@ static void nap(struct agent *a, int ms)
 static void *watch_main(void *arg)
 {
 	struct agent *a = arg;
+	int64_t rev = a->loaded_rev;
+	int ret = 0;
 
 	while (!a->stopping) {
-		struct store_kv *kvs = NULL;
-		size_t n = 0;
-		int64_t rev = 0;
-		int ret;
-
-		/* A full sync before each (re)watch closes any gap while the watch was down. */
-		ret = store_list(a->store, "/petrel/", &kvs, &n, &rev);
-		store_kvs_free(kvs, n);
-		if (!ret) {
-			pthread_mutex_lock(&a->lock);
-			cluster_sync(a);
-			pthread_mutex_unlock(&a->lock);
+		/* After the first listing, a re-list before each re-watch closes any gap. */
+		if (rev || (ret = relist(a, &rev)) == 0)
 			ret = store_watch(a->store, "/petrel/", rev + 1, on_event, a);
-		}
+		rev = 0;
 		if (!a->stopping) {
-			log_warn("cluster watch ended (%s); retrying", strerror(-ret));
-			nap(a, 1000);
+			log_warn("cluster watch ended (%s); listing again", strerror(-ret));
+			nap(a, ret == -ESTALE ? 0 : 1000);
 		}
 	}
+	return NULL;
+}
+
+static void *apply_main(void *arg)
+{
+	struct agent *a = arg;
+
+	while (!a->stopping)
+		if (cc_wait_pending(a->cache, 1000))
+			apply_all(a);
 	return NULL;
 }
 
@@ -397,17 +272,25 @@ static void *keepalive_main(void *arg)
 int cluster_threads_start(struct agent *a)
 {
 	if (strcmp(store_backend(a->store), "etcd"))
-		return 0;   /* single node: every change is local and synced in place */
+		return 0;   /* single node: every change is local and applied in place */
+	if (pthread_create(&a->apply_thread, NULL, apply_main, a))
+		return -errno;
 	if (pthread_create(&a->watch_thread, NULL, watch_main, a))
-		return -errno;
-	if (pthread_create(&a->keepalive_thread, NULL, keepalive_main, a)) {
-		a->stopping = 1;
-		store_watch_stop(a->store);
-		pthread_join(a->watch_thread, NULL);
-		return -errno;
-	}
+		goto stop_apply;
+	if (pthread_create(&a->keepalive_thread, NULL, keepalive_main, a))
+		goto stop_watch;
 	a->threads_started = true;
+	a->watching = true;
 	return 0;
+stop_watch:
+	a->stopping = 1;
+	store_watch_stop(a->store);
+	pthread_join(a->watch_thread, NULL);
+stop_apply:
+	a->stopping = 1;
+	cc_kick(a->cache);
+	pthread_join(a->apply_thread, NULL);
+	return -EAGAIN;
 }
 
 void cluster_threads_stop(struct agent *a)
@@ -415,8 +298,109 @@ void cluster_threads_stop(struct agent *a)
 	if (!a->threads_started)
 		return;
 	a->stopping = 1;
+	a->watching = false;
 	store_watch_stop(a->store);
+	cc_kick(a->cache);
 	pthread_join(a->watch_thread, NULL);
+	pthread_join(a->apply_thread, NULL);
 	pthread_join(a->keepalive_thread, NULL);
 	a->threads_started = false;
+}
+
+/* --- decisions that must not act on a stale cache ----------------------------------- */
+
+int cluster_endpoint_read(struct agent *a, const char *name, struct endpoint *ep)
+{
+	char key[128], *value = NULL;
+	int ret;
+
+	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", name);
+	ret = store_get(a->store, key, &value, NULL);
+	if (ret)
+		return ret;
+	ret = endpoint_decode(value, ep);
+	free(value);
+	return ret;
+}
+
+int cluster_catch_up_key(struct agent *a, const char *prefix, const char *name)
+{
+	char key[256], *value = NULL;
+	int64_t rev = 0;
+	int ret;
+
+	if (!a->watching)
+		return cluster_load(a);
+	snprintf(key, sizeof(key), "%s%s", prefix, name);
+	ret = store_get(a->store, key, &value, &rev);
+	free(value);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	return cc_wait_revision(a->cache, rev, CATCH_UP_MS);
+}
+
+struct kv_collect {
+	const char *prefix;
+	struct store_kv *v;
+	size_t n, cap;
+	int err;
+};
+
+static int collect_kv(const struct cc_entry *e, void *arg)
+{
+	struct kv_collect *c = arg;
+
+	if (strncmp(e->key, c->prefix, strlen(c->prefix)) || c->n == c->cap)
+		return 0;
+	c->v[c->n].key = strdup(e->key);
+	c->v[c->n].value = strdup(e->value);
+	c->v[c->n].mod_revision = e->rev;
+	if (!c->v[c->n].key || !c->v[c->n].value) {
+		free(c->v[c->n].key);
+		free(c->v[c->n].value);
+		return c->err = -ENOMEM;
+	}
+	c->n++;
+	return 0;
+}
+
+int cluster_list(struct agent *a, enum cc_kind kind, const char *prefix, struct store_kv **out,
+		 size_t *n)
+{
+	struct kv_collect c = { .prefix = prefix };
+
+	*out = NULL;
+	*n = 0;
+	cc_read_lock(a->cache);
+	c.cap = cc_count(a->cache, kind) + 1;
+	c.v = calloc(c.cap, sizeof(*c.v));
+	if (c.v)
+		cc_foreach(a->cache, kind, collect_kv, &c);
+	cc_read_unlock(a->cache);
+	if (!c.v)
+		return -ENOMEM;
+	if (c.err) {
+		store_kvs_free(c.v, c.n);
+		return c.err;
+	}
+	*out = c.v;
+	*n = c.n;
+	return 0;
+}
+
+int cluster_get(struct agent *a, enum cc_kind kind, const char *name, char **value)
+{
+	const struct cc_entry *e;
+
+	*value = NULL;
+	cc_read_lock(a->cache);
+	e = cc_find(a->cache, kind, name);
+	if (e)
+		*value = strdup(e->value);
+	cc_read_unlock(a->cache);
+	if (!e)
+		return -ENOENT;
+	return *value ? 0 : -ENOMEM;
 }

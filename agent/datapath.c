@@ -616,6 +616,22 @@ static bool key_wanted(const struct policy_key *k, const struct policy_key *want
 	return bsearch(k, want, n, sizeof(*want), cmp_key) != NULL;
 }
 
+int datapath_policy_add(struct datapath *dp, const struct dp_policy_entry *entries, size_t n)
+{
+	int pfd = bpf_map__fd(dp->skel->maps.policy);
+
+	for (size_t i = 0; i < n; i++) {
+		struct policy_value v = { .verdict = entries[i].verdict, .rule = entries[i].rule,
+					  .policy_id = entries[i].policy_id };
+		struct policy_key k;
+
+		policy_key_of(&entries[i], &k);
+		if (bpf_map_update_elem(pfd, &k, &v, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
 int datapath_policy_replace(struct datapath *dp, const struct dp_policy_entry *entries, size_t n,
 			    const struct dp_enforce *enforce, size_t n_enforce)
 {

@@ -94,6 +94,8 @@ struct dp_enforce {
  * enforcement (which only ever widens access once nothing selects the endpoint). */
 int datapath_policy_replace(struct datapath *dp, const struct dp_policy_entry *entries, size_t n,
 			    const struct dp_enforce *enforce, size_t n_enforce);
+/* Add entries (new peer identities' rows) without removing any. */
+int datapath_policy_add(struct datapath *dp, const struct dp_policy_entry *entries, size_t n);
 int datapath_policy_counters(struct datapath *dp, uint32_t policy_id, uint64_t *packets,
 			     uint64_t *bytes);
 /* Wait up to timeout_ms for flow events; cb gets each (a struct flow_event). */

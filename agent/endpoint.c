@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include "agent.h"
+#include "cluster_cache.h"
 #include "log.h"
 #include "netlink.h"
 #include "netns.h"
@@ -38,26 +39,46 @@ static int host_index(const struct cidr *block, const struct ip_addr *ip, uint64
 	return 0;
 }
 
+struct used_hosts {
+	struct agent *a;
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int note_used(const struct cc_entry *e, void *arg)
+{
+	struct used_hosts *u = arg;
+	uint64_t host;
+
+	/* Only this node's block matters: endpoints that moved here keep their old node's. */
+	if (host_index(&u->a->block4, &e->u.ep.ip4, &host))
+		return 0;
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? u->cap * 2 : 64;
+		uint64_t *v = realloc(u->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		u->v = v;
+		u->cap = cap;
+	}
+	u->v[u->n++] = host;
+	return 0;
+}
+
 static int allocate_address(struct agent *a, struct endpoint *ep, struct api_error *e)
 {
-	struct endpoint *eps = NULL;
-	uint64_t *used, host;
-	size_t n = 0, n_used = 0;
+	struct used_hosts used = { .a = a };
+	uint64_t host;
 	char b4[CIDR_STRLEN];
 	int ret;
 
-	ret = cluster_endpoints(a, &eps, &n);
-	if (ret)
-		return api_fail(e, 503, NULL, "cannot read endpoints: %s", strerror(-ret));
-	used = calloc(n ? n : 1, sizeof(*used));
-	for (size_t i = 0; used && i < n; i++)
-		if (host_index(&a->block4, &eps[i].ip4, &host) == 0)
-			used[n_used++] = host;
-	free(eps);
-	if (!used)
+	if (cluster_foreach(a, CC_ENDPOINT, note_used, &used)) {
+		free(used.v);
 		return api_fail(e, 500, NULL, "out of memory");
-	ret = ipam_next_free(&a->cfg.pools, used, n_used, &host);
-	free(used);
+	}
+	ret = ipam_next_free(&a->cfg.pools, used.v, used.n, &host);
+	free(used.v);
 	if (ret)
 		return api_fail(e, 507, "delete unused endpoints, or give nodes larger blocks",
 				"address block %s of node %s is full", cidr_str(&a->block4, b4),
@@ -350,7 +371,7 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 		api_fail(e, 503, NULL, "cannot record endpoint '%s': %s", ep.name, strerror(-ret));
 		goto undo_publish;
 	}
-	cluster_sync(a);
+	cluster_catch_up(a);
 	*out = ep;
 	log_info("endpoint %s created (%s)", ep.name, ep.ifname);
 	return 0;
@@ -411,7 +432,7 @@ int endpoint_delete(struct agent *a, const char *name, struct api_error *e)
 				"endpoint '%s' lives on node %s", name, ep.node);
 	latency_endpoint_gone(a, name);
 	teardown(a, &ep);
-	cluster_sync(a);
+	cluster_catch_up(a);
 	log_info("endpoint %s deleted", name);
 	return 0;
 }
@@ -480,15 +501,13 @@ int endpoints_restore(struct agent *a)
 	size_t n = 0;
 	int ret;
 
-	ret = cluster_endpoints(a, &eps, &n);
+	ret = cluster_local_endpoints(a, &eps, &n);
 	if (ret)
 		return ret;
 	for (size_t i = 0; i < n; i++) {
 		struct endpoint *ep = &eps[i];
 		uint8_t host_mac[6];
 
-		if (strcmp(ep->node, a->cfg.node))
-			continue;
 		if (!strcmp(ep->state, "creating")) {
 			log_warn("endpoint %s was half-created when the agent stopped; removing it", ep->name);
 			teardown(a, ep);

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "agent.h"
+#include "cluster_cache.h"
 #include "ioam.h"
 #include "ioam.skel.h"
 #include "log.h"
@@ -158,7 +159,7 @@ static int load_records(struct agent *a, const char *prefix, size_t size,
 {
 	struct store_kv *kvs = NULL;
 	size_t nk = 0;
-	int ret = store_list(a->store, prefix, &kvs, &nk, NULL);
+	int ret = cluster_list(a, CC_IOAM, prefix, &kvs, &nk);
 	char *all;
 
 	*n = 0;
@@ -193,8 +194,8 @@ static int role_of(struct agent *a, const char *dev)
 	json_t *j;
 	int hooks = -1;
 
-	snprintf(key, sizeof(key), KEY_IOAM_ROLES "%s/%s", a->cfg.node, dev);
-	if (store_get(a->store, key, &v, NULL))
+	snprintf(key, sizeof(key), "%s%s/%s", KEY_IOAM_ROLES + strlen(KEY_IOAM), a->cfg.node, dev);
+	if (cluster_get(a, CC_IOAM, key, &v))
 		return -1;
 	j = json_loads(v, 0, NULL);
 	free(v);
@@ -309,8 +310,13 @@ static void ns_clear_stale(int fd, const struct ns_rec *keep, size_t n)
 	memcpy(io.ns_stored, want, sizeof(want));
 }
 
-/* Make the maps and filters match the stored configuration. */
-int ioam_sync(struct agent *a)
+/* What changed does not matter: the configuration is small, and read whole. */
+static void ignore_delta(void *ctx, const struct cc_entry *old, const struct cc_entry *new)
+{
+}
+
+/* Make the maps and filters match the stored configuration (as the cache has it). */
+static int sync_locked(struct agent *a)
 {
 	struct encap_rule *rules = NULL;
 	struct ns_rec *nss = NULL;
@@ -415,7 +421,7 @@ int ioam_sync(struct agent *a)
 		char prefix[128];
 
 		snprintf(prefix, sizeof(prefix), KEY_IOAM_ROLES "%s/", a->cfg.node);
-		if (store_list(a->store, prefix, &kvs, &n, NULL) == 0) {
+		if (cluster_list(a, CC_IOAM, prefix, &kvs, &n) == 0) {
 			for (size_t i = 0; i < n; i++) {
 				const char *dev = kvs[i].key + strlen(prefix);
 				int idx = nl_link_index(dev);
@@ -568,10 +574,9 @@ int ioam_start(struct agent *a)
 	io.rb = ring_buffer__new(bpf_map__fd(io.skel->maps.ioam_traces), on_trace, NULL, NULL);
 	if (io.rb && pthread_create(&io.thread, NULL, trace_main, a) == 0)
 		io.running = true;
-	pthread_mutex_lock(&a->lock);
-	ret = ioam_sync(a);
-	pthread_mutex_unlock(&a->lock);
-	return ret;
+	if ((ret = ioam_subscribe(a)))
+		return ret;
+	return ioam_sync(a);
 }
 
 void ioam_stop(struct agent *a)
@@ -716,7 +721,7 @@ static int ns_add(struct agent *a, json_t *body, json_t **resp, struct api_error
 	json_decref(j);
 	if (ret)
 		return api_fail(e, 503, NULL, "cannot store namespace %u: %s", r.id, strerror(-ret));
-	ioam_sync(a);
+	cluster_catch_up(a);
 	*resp = ns_json(&r);
 	return 201;
 }
@@ -745,7 +750,7 @@ static int ns_del(struct agent *a, const char *id_s, json_t **resp, struct api_e
 	free(rules);
 	if ((ret = store_delete(a->store, key)))
 		return api_fail(e, 503, NULL, "cannot delete namespace %u: %s", id, strerror(-ret));
-	ioam_sync(a);
+	cluster_catch_up(a);
 	*resp = json_pack("{s:i}", "deleted", id);
 	return 200;
 }
@@ -836,7 +841,7 @@ static int encap_add(struct agent *a, json_t *body, json_t **resp, struct api_er
 	}
 	if (ret)
 		return api_fail(e, 503, NULL, "cannot store the encap rule: %s", strerror(-ret));
-	ioam_sync(a);
+	cluster_catch_up(a);
 	*resp = rule_json(&r);
 	return 201;
 }
@@ -856,7 +861,7 @@ static int encap_del(struct agent *a, json_t *body, json_t **resp, struct api_er
 	free(v);
 	if ((ret = store_delete(a->store, key)))
 		return api_fail(e, 503, NULL, "cannot delete the encap rule: %s", strerror(-ret));
-	ioam_sync(a);
+	cluster_catch_up(a);
 	*resp = json_pack("{s:i}", "deleted", r.spec.ns);
 	return 200;
 }
@@ -892,7 +897,7 @@ static int role_set(struct agent *a, json_t *body, json_t **resp, struct api_err
 	free(text);
 	if (ret)
 		return api_fail(e, 503, NULL, "cannot store the role: %s", strerror(-ret));
-	ioam_sync(a);
+	cluster_catch_up(a);
 	*resp = json_pack("{s:s, s:O, s:O}", "dev", dev, "ingress", in, "egress", out);
 	return 200;
 }
@@ -923,4 +928,33 @@ int ioam_route(struct agent *a, const struct api_request *rq, json_t **resp, str
 	if (!strcmp(rq->path, "/v1/ioam/roles") && post)
 		return role_set(a, rq->body, resp, e);
 	return api_fail(e, 404, "see docs/ioam.md", "no such IOAM path: %s %s", rq->method, rq->path);
+}
+
+/* Config changes reach IOAM from the cache, on the applier thread; the API's own writes
+ * wait for that (cluster_catch_up). One sync at a time. */
+static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int ioam_sync(struct agent *a)
+{
+	int ret;
+
+	pthread_mutex_lock(&sync_lock);
+	ret = sync_locked(a);
+	pthread_mutex_unlock(&sync_lock);
+	return ret;
+}
+
+static void settled(void *ctx)
+{
+	ioam_sync(ctx);
+}
+
+int ioam_subscribe(struct agent *a)
+{
+	struct cc_listener l = {
+		.name = "ioam", .kinds = CC_BIT(CC_IOAM), .changed = ignore_delta,
+		.settled = settled, .ctx = a,
+	};
+
+	return cluster_subscribe(a, &l);
 }

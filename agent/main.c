@@ -158,10 +158,9 @@ int main(int argc, char **argv)
 		if (sigwait(&set, &sig))
 			break;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: resynchronising with cluster state");
-			pthread_mutex_lock(&a.lock);
-			cluster_sync(&a);
-			pthread_mutex_unlock(&a.lock);
+			log_info("SIGHUP: listing cluster state again");
+			if (cluster_load(&a) == 0)
+				locations_sweep(&a);
 		}
 	} while (sig == SIGHUP);
 

@@ -17,7 +17,7 @@ char *metrics_prometheus(struct agent *a)
 
 	if (!f)
 		return NULL;
-	cluster_endpoints(a, &eps, &n);
+	cluster_local_endpoints(a, &eps, &n);
 	for (int m = 0; m < 4; m++) {
 		fprintf(f, "# HELP petrel_endpoint_%s_total Packets or bytes %s the endpoint through the datapath.\n",
 			names[m], m < 2 ? "delivered to" : "sent by");
@@ -46,6 +46,7 @@ char *metrics_prometheus(struct agent *a)
 			datapath_drop_reason_name(i), (unsigned long long)drops[i]);
 	container_metrics(a, f);
 	migrate_metrics(a, f);
+	policy_sync_metrics(a, f);
 	latency_metrics(a, f);
 	ioam_metrics(a, f);
 	fclose(f);

@@ -65,12 +65,6 @@
 
 /* ---- shared state: source overrides and destination migrations ---- */
 
-/* Containers frozen for a migration from this node: their packets are held here. */
-struct held_name {
-	char name[EP_NAME_MAX];
-	unsigned int flags;
-};
-
 /* Destination side of one migration, found by id from its stream connections. */
 struct incoming {
 	char id[MIGRATION_ID_MAX], name[EP_NAME_MAX];
@@ -87,49 +81,10 @@ struct incoming {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static struct held_name helds[64];
-static size_t n_helds;
 static struct incoming *incoming;
 /* Source side of lazy migrations: CRIU's page server port, found by migration id when the
  * destination's lazy-pages daemon calls back through the peer channel. */
 static struct { char id[MIGRATION_ID_MAX]; int port; uint64_t bytes; } lazy_out[16];
-
-unsigned int migrate_held(struct agent *a, const char *name)
-{
-	unsigned int flags = 0;
-
-	(void)a;
-	pthread_mutex_lock(&mu);
-	for (size_t i = 0; i < n_helds && !flags; i++)
-		if (!strcmp(helds[i].name, name))
-			flags = helds[i].flags;
-	pthread_mutex_unlock(&mu);
-	return flags;
-}
-
-static void held_set(const char *name, unsigned int flags)
-{
-	size_t i;
-
-	pthread_mutex_lock(&mu);
-	for (i = 0; i < n_helds && strcmp(helds[i].name, name); i++)
-		;
-	if (i < sizeof(helds) / sizeof(helds[0])) {
-		snprintf(helds[i].name, EP_NAME_MAX, "%s", name);
-		helds[i].flags = flags;
-		n_helds += i == n_helds;
-	}
-	pthread_mutex_unlock(&mu);
-}
-
-static void held_clear(const char *name)
-{
-	pthread_mutex_lock(&mu);
-	for (size_t i = 0; i < n_helds; i++)
-		if (!strcmp(helds[i].name, name))
-			helds[i--] = helds[--n_helds];
-	pthread_mutex_unlock(&mu);
-}
 
 /* Fault injection for tests: a file <state-dir>/fault-NAME makes this node fail at that
  * point of its next migration, once (the file is consumed). Failures the tests need to
@@ -795,14 +750,10 @@ static void set_state(struct mig *m, const char *state)
 	}
 }
 
-/* The hold's flags on this node's location entries for the container, set directly: a
- * full cluster_sync reads all of cluster state (several ms, inside the freeze). Called
- * with the agent lock held. */
+/* The hold's flags on this node's location entries for the container. */
 static void mark_here(struct mig *m, unsigned int flags)
 {
-	held_set(m->name, flags);
-	if (m->a->cfg.backend != BACKEND_EBPF || cluster_mark_endpoint(m->a, &m->ep, flags))
-		cluster_sync(m->a);
+	cluster_hold(m->a, m->name, flags);
 }
 
 static int freeze(struct mig *m, struct api_error *e)
@@ -863,10 +814,9 @@ static void unfreeze(struct mig *m)
 
 	pthread_mutex_lock(&m->a->lock);
 	if (m->redirected) {
-		held_clear(m->name);
 		if (m->a->cfg.backend == BACKEND_EBPF && endpoint_datapath_attach(m->a, &m->ep))
 			log_warn("migrate %s: cannot re-attach the endpoint", m->name);
-		cluster_sync(m->a);
+		cluster_hold(m->a, m->name, 0);
 		m->redirected = false;
 	}
 	pthread_mutex_unlock(&m->a->lock);
@@ -1149,15 +1099,14 @@ static void clear_return_flows(struct agent *a, const struct endpoint *ep)
 
 /* The destination committed: this node sends the container's addresses there (what was
  * held follows), and keeps dropping what the frozen copy still sends. Straight there,
- * without reading cluster state first: a full sync reads nodes, endpoints, policies and
- * IOAM config, ~15 ms the held packets would wait; a full sync follows later. Called with
- * the agent lock held. */
+ * without waiting for the commit to come back through the watch. Called with the agent
+ * lock held. */
 static void point_at_destination(struct mig *m)
 {
-	held_set(m->name, DP_LOC_FROZEN);
-	if (m->a->cfg.backend != BACKEND_EBPF || !m->to4.family ||
+	cluster_hold(m->a, m->name, DP_LOC_FROZEN);
+	if (m->a->cfg.backend == BACKEND_EBPF && m->to4.family &&
 	    cluster_point_endpoint(m->a, &m->ep, &m->to4, &m->to6, DP_LOC_FROZEN))
-		cluster_sync(m->a);
+		log_warn("migrate %s: cannot point its addresses at %s", m->name, m->to);
 }
 
 static void cleanup_source(struct mig *m)
@@ -1178,7 +1127,6 @@ static void cleanup_source(struct mig *m)
 	/* Cut the frozen copy off before killing it: killed, its sockets would reset every
 	 * peer. */
 	nl_link_delete(m->ep.ifname);
-	held_clear(m->name);
 	if (container_runc(m->a, kill_argv, NULL, &e))
 		log_warn("migrate %s: removing the frozen source: %s", m->name, e.msg);
 	endpoint_release_local(m->a, &m->ep);
@@ -1186,7 +1134,11 @@ static void cleanup_source(struct mig *m)
 	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
 	rm_tree(bundle);
 	clear_return_flows(m->a, &m->ep);
-	cluster_sync(m->a);
+	/* The frozen copy is gone: the hold ends once this node's cache has the commit, so
+	 * the location it falls back to is the destination's. */
+	if (cluster_catch_up_key(m->a, KEY_ENDPOINTS, m->name))
+		log_warn("migrate %s: the commit has not reached this node's cache yet", m->name);
+	cluster_hold(m->a, m->name, 0);
 	pthread_mutex_unlock(&m->a->lock);
 	m->frozen = false;
 }
@@ -1197,8 +1149,9 @@ static bool destination_owns(struct mig *m)
 	struct endpoint ep;
 	bool owns;
 
+	/* From the store, not the cache: this decides which copy lives. */
 	pthread_mutex_lock(&m->a->lock);
-	owns = cluster_endpoint_get(m->a, m->name, &ep) == 0 && !strcmp(ep.node, m->to);
+	owns = cluster_endpoint_read(m->a, m->name, &ep) == 0 && !strcmp(ep.node, m->to);
 	pthread_mutex_unlock(&m->a->lock);
 	return owns;
 }
@@ -1935,7 +1888,7 @@ static void dest_undo(struct dest *d)
 	if (d->adopted) {
 		endpoint_release_local(d->a, &d->ep);
 		clear_return_flows(d->a, &d->ep);
-		cluster_sync(d->a);
+		cluster_refresh_endpoint(d->a, d->ep.name);
 	}
 	pthread_mutex_unlock(&d->a->lock);
 	if (d->adopted) {
@@ -1976,7 +1929,7 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 		d->adopted = true;
 		/* Adopting took the address's kernel routes; flows of this node's stack that
 		 * go to where the container still runs get theirs back. */
-		cluster_sync(a);
+		cluster_refresh_endpoint(a, d->ep.name);
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (ret)
@@ -2163,11 +2116,11 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 		goto fail_registered;
 	incoming_remove(&d->in);
 	peer_send(ssl, reply);
-	/* The rest of cluster state catches up once the source has its answer: a full sync
-	 * takes 5-6 ms, and nothing the released packets need waits for it (the endpoint,
-	 * its policy and the return flows are in place; delivery here goes by endpoint). */
+	/* This node's cache catches up with its own commit once the source has its answer:
+	 * nothing the released packets need waits for it (the endpoint, its policy and the
+	 * return flows are in place; delivery here goes by endpoint). */
 	pthread_mutex_lock(&a->lock);
-	cluster_sync(a);
+	cluster_catch_up(a);
 	pthread_mutex_unlock(&a->lock);
 	publish_here(d, ssl);
 	remove_dir(a, d->in.dir);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent.h"
+#include "cluster_cache.h"
 #include "log.h"
 #include "netlink.h"
 #include "nft.h"
@@ -205,14 +206,20 @@ int node_start(struct agent *a, struct api_error *e)
 		return -1;
 	log_info("node %s owns blocks %s and %s", a->cfg.node, cidr_str(&a->block4, b4),
 		 cidr_str(&a->block6, b6));
+	/* Subscribers first: the first load hands them every record as an add. */
+	if ((ret = cluster_cache_open(a)) || (ret = locations_subscribe(a)) ||
+	    (ret = policy_subscribe(a)))
+		return api_fail(e, 500, NULL, "cannot set up the cluster cache: %s", strerror(-ret));
+	ret = cluster_load(a);
+	if (ret)
+		log_warn("initial load of cluster state failed: %s", strerror(-ret));
+	else
+		locations_sweep(a);
 	pthread_mutex_lock(&a->lock);
 	endpoints_restore(a);
 	containers_restore(a);
 	migrate_recover(a);
-	ret = cluster_sync(a);
 	pthread_mutex_unlock(&a->lock);
-	if (ret)
-		log_warn("initial cluster sync failed: %s", strerror(-ret));
 	return 0;
 }
 
@@ -224,48 +231,79 @@ void node_stop(struct agent *a)
 	if (a->store)
 		store_close(a->store);
 	a->store = NULL;
+	cluster_cache_close(a);
 }
 
+struct node_list {
+	struct agent *a;
+	json_t *arr;
+};
+
+static int node_json(const struct cc_entry *e, void *arg)
+{
+	struct node_list *l = arg;
+	json_t *node = json_loads(e->value, 0, NULL);
+
+	if (!node)
+		return 0;
+	json_object_set_new(node, "alive", json_boolean(cc_find(l->a->cache, CC_ALIVE, e->name)));
+	json_array_append_new(l->arr, node);
+	return 0;
+}
+
+static int cmp_node(const void *x, const void *y)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)x, "name")) ?: "",
+		      json_string_value(json_object_get(*(json_t *const *)y, "name")) ?: "");
+}
+
+/* Every node with its liveness, sorted by name, from the cache (no store round trip). */
 static json_t *nodes_json(struct agent *a)
 {
-	struct store_kv *kvs = NULL, *alive = NULL;
-	size_t n = 0, n_alive = 0;
-	json_t *arr = json_array();
+	struct node_list l = { a, json_array() };
+	size_t n;
 
-	if (store_list(a->store, KEY_NODES, &kvs, &n, NULL))
-		return arr;
-	store_list(a->store, KEY_ALIVE, &alive, &n_alive, NULL);
-	for (size_t i = 0; i < n; i++) {
-		json_t *node = json_loads(kvs[i].value, 0, NULL);
-		const char *name = kvs[i].key + strlen(KEY_NODES);
-		bool up = false;
+	cluster_foreach(a, CC_NODE, node_json, &l);
+	n = json_array_size(l.arr);
+	if (n > 1) {
+		json_t **v = calloc(n, sizeof(*v));
 
-		if (!node)
-			continue;
-		for (size_t j = 0; j < n_alive; j++)
-			up |= !strcmp(alive[j].key + strlen(KEY_ALIVE), name);
-		json_object_set_new(node, "alive", json_boolean(up));
-		json_array_append_new(arr, node);
+		for (size_t i = 0; v && i < n; i++)
+			v[i] = json_incref(json_array_get(l.arr, i));
+		if (v) {
+			qsort(v, n, sizeof(*v), cmp_node);
+			json_array_clear(l.arr);
+			for (size_t i = 0; i < n; i++)
+				json_array_append_new(l.arr, v[i]);
+		}
+		free(v);
 	}
-	store_kvs_free(kvs, n);
-	store_kvs_free(alive, n_alive);
-	return arr;
+	return l.arr;
+}
+
+struct local_count {
+	const char *node;
+	size_t n;
+};
+
+static int count_local(const struct cc_entry *e, void *arg)
+{
+	struct local_count *c = arg;
+
+	c->n += !strcmp(e->u.ep.node, c->node);
+	return 0;
 }
 
 int node_status_json(struct agent *a, json_t **out)
 {
 	char u4[IP_STRLEN], u6[IP_STRLEN], b4[CIDR_STRLEN], b6[CIDR_STRLEN];
 	char c4[CIDR_STRLEN], c6[CIDR_STRLEN];
-	struct endpoint *eps = NULL;
-	size_t n = 0, local = 0;
+	struct local_count local = { a->cfg.node, 0 };
 	uint64_t drops[64] = { 0 };
 	json_t *jd = json_object();
 	int nd;
 
-	if (cluster_endpoints(a, &eps, &n) == 0)
-		for (size_t i = 0; i < n; i++)
-			local += !strcmp(eps[i].node, a->cfg.node);
-	free(eps);
+	cluster_foreach(a, CC_ENDPOINT, count_local, &local);
 	nd = datapath_drop_counters(a->dp, drops, 64);
 	for (int i = 0; i < nd; i++)
 		json_object_set_new(jd, datapath_drop_reason_name(i), json_integer((json_int_t)drops[i]));
@@ -280,7 +318,7 @@ int node_status_json(struct agent *a, json_t **out)
 			 "block", "ipv4", cidr_str(&a->block4, b4), "ipv6", cidr_str(&a->block6, b6),
 			 "cluster", "ipv4", cidr_str(&a->cfg.pools.cluster4, c4),
 			 "ipv6", cidr_str(&a->cfg.pools.cluster6, c6),
-			 "endpoints", (json_int_t)local,
+			 "endpoints", (json_int_t)local.n,
 			 "uptime_s", (json_int_t)(time(NULL) - a->started),
 			 "nodes", nodes_json(a), "drops", jd);
 	return *out ? 0 : -ENOMEM;

@@ -30,6 +30,7 @@ struct cluster_cache {
 	struct cc_prefix prefixes[MAX_PREFIXES];
 	size_t n_prefixes;
 	struct cc_listener listeners[MAX_LISTENERS];
+	bool touched[MAX_LISTENERS];     /* told something in the batch being applied */
 	size_t n_listeners;
 
 	pthread_rwlock_t table_lock;     /* the tables below */
@@ -349,8 +350,10 @@ static void notify(struct cluster_cache *cc, enum cc_kind kind, const struct cc_
 		   const struct cc_entry *new)
 {
 	for (size_t i = 0; i < cc->n_listeners; i++)
-		if (cc->listeners[i].kinds & CC_BIT(kind))
+		if (cc->listeners[i].kinds & CC_BIT(kind)) {
+			cc->touched[i] = true;
 			cc->listeners[i].changed(cc->listeners[i].ctx, old, new);
+		}
 }
 
 /* One staged change into the table, telling the listeners. Consumes s. */
@@ -434,7 +437,13 @@ size_t cc_apply(struct cluster_cache *cc, size_t max)
 	for (size_t i = 0; n && i < cc->n_listeners; i++)
 		if (cc->listeners[i].batch_end)
 			cc->listeners[i].batch_end(cc->listeners[i].ctx);
+	bool touched[MAX_LISTENERS];
+	memcpy(touched, cc->touched, sizeof(touched));
+	memset(cc->touched, 0, sizeof(cc->touched));
 	pthread_rwlock_unlock(&cc->table_lock);
+	for (size_t i = 0; i < cc->n_listeners; i++)
+		if (touched[i] && cc->listeners[i].settled)
+			cc->listeners[i].settled(cc->listeners[i].ctx);
 
 	pthread_mutex_lock(&cc->stage_lock);
 	if (drained && cc->n_pending == 0 && rev > cc->applied_rev) {

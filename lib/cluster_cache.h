@@ -50,6 +50,9 @@ struct cc_listener {
 	unsigned int kinds;              /* CC_BIT()s it wants */
 	void (*changed)(void *ctx, const struct cc_entry *old, const struct cc_entry *new);
 	void (*batch_end)(void *ctx);    /* after each applied batch; may be NULL */
+	/* After a batch that told it something, with the cache unlocked (it may read with
+	 * cc_read_lock); before cc_wait_revision sees the batch. May be NULL. */
+	void (*settled)(void *ctx);
 	void *ctx;
 };
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "store_impl.h"
 
 int store_prefix_end(const char *prefix, char *out, size_t len)
@@ -90,4 +91,48 @@ void store_watch_stop(struct store *s)
 {
 	if (s->ops->watch_stop)
 		s->ops->watch_stop(s);
+}
+
+static __thread int64_t last_write_rev;
+static __thread struct timespec deadline;     /* tv_sec 0: none */
+
+void store_note_write_revision(int64_t rev)
+{
+	if (rev > last_write_rev)
+		last_write_rev = rev;
+}
+
+int64_t store_last_write_revision(void)
+{
+	return last_write_rev;
+}
+
+void store_deadline_set(int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+}
+
+void store_deadline_clear(void)
+{
+	deadline.tv_sec = 0;
+}
+
+long store_deadline_left(long limit)
+{
+	struct timespec now;
+	long left;
+
+	if (!deadline.tv_sec)
+		return limit;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = (deadline.tv_sec - now.tv_sec) * 1000L + (deadline.tv_nsec - now.tv_nsec) / 1000000L;
+	if (left < 0)
+		left = 0;
+	return left < limit ? left : limit;
 }

@@ -53,3 +53,14 @@ int store_lease_keepalive(struct store *s, int64_t lease);
  * nonzero or store_watch_stop() is called. -ENOTSUP on SQLite (single node: nothing remote). */
 int store_watch(struct store *s, const char *prefix, int64_t start_rev, store_watch_cb cb, void *arg);
 void store_watch_stop(struct store *s);
+
+/* The store revision this thread's last successful write produced (etcd; 0 before any),
+ * so the writer can wait until its own change has reached the cluster cache. */
+int64_t store_last_write_revision(void);
+/* Bound every store call this thread makes until store_deadline_clear() to end by
+ * ms from now: a call past it fails at once with -ETIMEDOUT. An unreachable or hung
+ * store then costs an API request a bounded time, not one timeout per call. */
+void store_deadline_set(int ms);
+void store_deadline_clear(void);
+/* Milliseconds left before this thread's deadline (limit when none is set, or less). */
+long store_deadline_left(long limit);

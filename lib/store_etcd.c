@@ -67,6 +67,9 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
 	return growbuf_append(arg, p, size * n) ? 0 : size * n;
 }
 
+/* One call's limit; an API request's deadline (store_deadline_set) may cut it shorter. */
+#define CALL_TIMEOUT_MS 10000L
+
 /* POST body to path on the first endpoint that answers; *resp gets the parsed reply. */
 static int call(struct store_etcd *e, const char *path, json_t *body, json_t **resp)
 {
@@ -79,10 +82,15 @@ static int call(struct store_etcd *e, const char *path, json_t *body, json_t **r
 	for (int k = 0; k < e->n_endpoints; k++) {
 		int i = (first + k) % e->n_endpoints;
 		struct growbuf b = { 0 };
-		CURL *c = curl_easy_init();
-		long status = 0;
+		long status = 0, left = store_deadline_left(CALL_TIMEOUT_MS);
+		CURL *c;
 		CURLcode rc;
 
+		if (left <= 0) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		c = curl_easy_init();
 		if (!c) {
 			ret = -ENOMEM;
 			break;
@@ -92,8 +100,8 @@ static int call(struct store_etcd *e, const char *path, json_t *body, json_t **r
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, left < 2000 ? left : 2000L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 		rc = curl_easy_perform(c);
@@ -113,6 +121,10 @@ static int call(struct store_etcd *e, const char *path, json_t *body, json_t **r
 			ret = status == 404 ? -ENOTSUP : -EIO;
 		} else {
 			ret = *resp ? 0 : -EPROTO;
+			/* Every write's reply carries the revision it made (reads' are not ours). */
+			if (!ret && !strncmp(path, "/v3/kv/", 7) && strcmp(path, "/v3/kv/range"))
+				store_note_write_revision(jint(json_object_get(
+					json_object_get(*resp, "header"), "revision")));
 		}
 		break;
 	}

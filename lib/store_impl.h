@@ -23,3 +23,6 @@ struct store {
 
 /* "prefix" → the first key after every key that starts with prefix (bytewise). */
 int store_prefix_end(const char *prefix, char *out, size_t len);
+
+/* Backends report the revision each successful write produced. */
+void store_note_write_revision(int64_t rev);

@@ -67,7 +67,8 @@ static const char *node_record(int i)
 
 static void fresh(struct cluster_cache **cc, struct seen *s)
 {
-	struct cc_listener l = { "test", CC_BIT(CC_NODE) | CC_BIT(CC_ENDPOINT), changed, batch_end, s };
+	struct cc_listener l = { .name = "test", .kinds = CC_BIT(CC_NODE) | CC_BIT(CC_ENDPOINT),
+				 .changed = changed, .batch_end = batch_end, .ctx = s };
 
 	CHECK(cc_new(cc, prefixes, 3) == 0);
 	memset(s, 0, sizeof(*s));
