@@ -2,6 +2,7 @@
  * API writes and migrations work under agent.lock; cluster state reaches subsystems as
  * deltas from the cache (cluster.c) on its own thread, which never takes agent.lock. */
 #pragma once
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -54,12 +55,17 @@ struct api_error {
 
 int api_fail(struct api_error *e, int status, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The hint for a store call that failed with ret: a store that did not answer within the
+ * request's budget is worth saying so (NULL otherwise). */
+#define STORE_HINT(ret) ((ret) == -ETIMEDOUT ? "the cluster store (etcd) did not answer within " \
+	"the request's 4 s; reads still answer from this node's cache" : NULL)
 
 /* api.c: HTTP+JSON server on the Unix socket. Route modules see only this request view. */
 struct api_request {
 	const char *method;
 	const char *path;
 	json_t *body;                /* parsed JSON body, or NULL (then body_error says why) */
+	const char *node;            /* the ?node= query argument, or NULL */
 	char body_error[256];
 };
 /* Returns an HTTP status with *resp set, -1 with *e filled, or 0 when the path is not its. */
@@ -92,6 +98,7 @@ void cluster_threads_stop(struct agent *a);
 /* Endpoints from the cache, sorted by name; caller frees. */
 int cluster_endpoints(struct agent *a, struct endpoint **eps, size_t *n);
 int cluster_local_endpoints(struct agent *a, struct endpoint **eps, size_t *n);
+int cluster_node_endpoints(struct agent *a, const char *node, struct endpoint **eps, size_t *n);
 int cluster_endpoint_get(struct agent *a, const char *name, struct endpoint *ep);
 /* The endpoint's record from the store itself, for decisions a stale cache must not make. */
 int cluster_endpoint_read(struct agent *a, const char *name, struct endpoint *ep);

@@ -92,7 +92,9 @@ static int endpoints_route(struct agent *a, const struct api_request *rq, json_t
 		if (!strcmp(rq->method, "GET")) {
 			json_t *arr = json_array();
 
-			ret = cluster_endpoints(a, &eps, &n);
+			/* ?node=NAME: one node's endpoints (a large cluster's whole list is long). */
+			ret = rq->node ? cluster_node_endpoints(a, rq->node, &eps, &n) :
+			      cluster_endpoints(a, &eps, &n);
 			if (ret) {
 				json_decref(arr);
 				return api_fail(e, 503, NULL, "cannot read endpoints: %s", strerror(-ret));
@@ -274,7 +276,8 @@ static api_route_fn routes[] = { node_route, endpoints_route, policy_route, cont
 static enum MHD_Result dispatch(struct agent *a, struct MHD_Connection *c, const char *method,
 				const char *url, const struct request *raw)
 {
-	struct api_request rq = { .method = method, .path = url };
+	struct api_request rq = { .method = method, .path = url,
+				  .node = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "node") };
 	struct api_error e = { 0 };
 	json_error_t jerr;
 	json_t *resp = NULL;

@@ -154,6 +154,11 @@ int cluster_local_endpoints(struct agent *a, struct endpoint **out, size_t *n)
 	return endpoints_of(a, a->cfg.node, out, n);
 }
 
+int cluster_node_endpoints(struct agent *a, const char *node, struct endpoint **out, size_t *n)
+{
+	return endpoints_of(a, node, out, n);
+}
+
 int cluster_endpoint_get(struct agent *a, const char *name, struct endpoint *ep)
 {
 	const struct cc_entry *e;

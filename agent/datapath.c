@@ -31,7 +31,27 @@ struct datapath {
 	struct ring_buffer *flows;
 	dp_flow_cb flow_cb;
 	void *flow_arg;
+	uint8_t self4[4];                /* this node's underlay IPv4, for LOC_SELF */
+	_Atomic uint64_t full_locations, full_ipcache;
 };
+
+/* An update a full map refused: counted, and logged once per power of two so a flood of
+ * refusals stays readable. */
+static int map_full(_Atomic uint64_t *counter, const char *map, const struct cidr *prefix)
+{
+	uint64_t n = ++*counter;
+	char buf[CIDR_STRLEN];
+
+	if (!(n & (n - 1)))
+		log_err("%s map is full: %s not added (%llu refused so far; raise "
+			"max-cluster-endpoints)", map, cidr_str(prefix, buf), (unsigned long long)n);
+	return -ENOSPC;
+}
+
+uint64_t datapath_map_full(struct datapath *dp, const char *map)
+{
+	return !strcmp(map, "locations") ? dp->full_locations : dp->full_ipcache;
+}
 
 static const char *const drop_names[DROP__MAX] = {
 	[DROP_PARSE] = "parse",
@@ -175,6 +195,15 @@ int datapath_open(struct datapath **out, const struct dp_config *cfg)
 		ret = -errno;
 		goto cleanup;
 	}
+	/* Sized before load; a pinned map of another size is replaced (and refilled). */
+	if (cfg->max_locations) {
+		struct bpf_map *sized[] = { dp->skel->maps.locations4, dp->skel->maps.locations6,
+					    dp->skel->maps.ipcache4, dp->skel->maps.ipcache6 };
+
+		for (size_t i = 0; i < sizeof(sized) / sizeof(sized[0]); i++)
+			bpf_map__set_max_entries(sized[i], cfg->max_locations);
+	}
+	copy_ip(dp->self4, &cfg->self4, 4);
 	/* Pinned maps from an earlier run are reused by name (LIBBPF_PIN_BY_NAME). */
 	ret = bpf_pins_reconcile(dp->skel->obj);
 	if (!ret)
@@ -397,8 +426,6 @@ int datapath_location_upsert_flags(struct datapath *dp, const struct cidr *prefi
 {
 	struct loc6_key key = { 0 };
 	struct loc_info info = { .flags = flags };
-	struct dp_cfg c;
-	__u32 zero = 0;
 	int fd, ret;
 
 	if ((ret = loc_key(prefix, &key, &fd, dp)))
@@ -407,10 +434,12 @@ int datapath_location_upsert_flags(struct datapath *dp, const struct cidr *prefi
 	if (node6)
 		copy_ip(info.node6, node6, 16);
 	/* A prefix located at our own underlay address is ours: no endpoint there is a drop. */
-	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.dp_config), &zero, &c) == 0 &&
-	    memcmp(c.self4, info.node4, 4) == 0)
+	if (memcmp(dp->self4, info.node4, 4) == 0)
 		info.flags |= LOC_SELF;
-	return bpf_map_update_elem(fd, &key, &info, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(fd, &key, &info, BPF_ANY))
+		return errno == E2BIG || errno == ENOSPC ?
+		       map_full(&dp->full_locations, "location", prefix) : -errno;
+	return 0;
 }
 
 int datapath_location_delete(struct datapath *dp, const struct cidr *prefix)
@@ -538,7 +567,10 @@ int datapath_ipcache_upsert(struct datapath *dp, const struct cidr *prefix, uint
 
 	if ((ret = ipcache_key(dp, prefix, &key, &fd)))
 		return ret;
-	return bpf_map_update_elem(fd, &key, &info, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(fd, &key, &info, BPF_ANY))
+		return errno == E2BIG || errno == ENOSPC ?
+		       map_full(&dp->full_ipcache, "ipcache", prefix) : -errno;
+	return 0;
 }
 
 int datapath_ipcache_delete(struct datapath *dp, const struct cidr *prefix)

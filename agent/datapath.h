@@ -15,6 +15,7 @@ struct dp_config {
 	struct ip_addr self4, self6;     /* this node's underlay addresses */
 	int underlay_ifindex;
 	int vxlan_ifindex;               /* 0 in native mode */
+	unsigned int max_locations;      /* entries of the location and ipcache maps (0: built in) */
 };
 
 struct dp_endpoint {
@@ -115,5 +116,9 @@ int datapath_return_flow_add(struct datapath *dp, const struct dp_return_flow *f
 int datapath_return_flows_clear(struct datapath *dp, const struct ip_addr *ep);
 int datapath_return_flows_foreach(struct datapath *dp, const struct ip_addr *ep,
 				  int (*cb)(const struct dp_return_flow *f, void *arg), void *arg);
+
+/* Updates refused because a map was full, by map ("locations", "ipcache"): counted and
+ * logged, never silent. */
+uint64_t datapath_map_full(struct datapath *dp, const char *map);
 
 void datapath_close(struct datapath *dp);   /* detaches nothing: the datapath keeps forwarding */

@@ -339,7 +339,7 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 		return api_fail(e, 409, NULL, "endpoint '%s' already exists", ep.name);
 	}
 	if (ret)
-		return api_fail(e, 503, NULL, "cannot record endpoint '%s': %s", ep.name, strerror(-ret));
+		return api_fail(e, 503, STORE_HINT(ret), "cannot record endpoint '%s': %s", ep.name, strerror(-ret));
 	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", ep.name);
 
 	ret = identity_acquire(a, &ep, &ep.identity);
@@ -368,7 +368,7 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 	snprintf(ep.state, sizeof(ep.state), "ready");
 	ret = store_endpoint(a, &ep, false);
 	if (ret) {
-		api_fail(e, 503, NULL, "cannot record endpoint '%s': %s", ep.name, strerror(-ret));
+		api_fail(e, 503, STORE_HINT(ret), "cannot record endpoint '%s': %s", ep.name, strerror(-ret));
 		goto undo_publish;
 	}
 	cluster_catch_up(a);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent.h"
+#include "cluster_cache.h"
 #include "netlink.h"
 
 char *metrics_prometheus(struct agent *a)
@@ -44,6 +45,20 @@ char *metrics_prometheus(struct agent *a)
 	for (int i = 0; i < nd; i++)
 		fprintf(f, "petrel_drops_total{node=\"%s\",reason=\"%s\"} %llu\n", a->cfg.node,
 			datapath_drop_reason_name(i), (unsigned long long)drops[i]);
+	fprintf(f, "# HELP petrel_map_full_total Updates a full datapath map refused.\n");
+	fprintf(f, "# TYPE petrel_map_full_total counter\n");
+	for (int i = 0; i < 2; i++) {
+		const char *map = i ? "ipcache" : "locations";
+
+		fprintf(f, "petrel_map_full_total{node=\"%s\",map=\"%s\"} %llu\n", a->cfg.node, map,
+			(unsigned long long)datapath_map_full(a->dp, map));
+	}
+	fprintf(f, "# HELP petrel_cluster_records Records in this node's cluster cache.\n");
+	fprintf(f, "# TYPE petrel_cluster_records gauge\n");
+	fprintf(f, "petrel_cluster_records{node=\"%s\",kind=\"node\"} %zu\n", a->cfg.node,
+		cluster_count(a, CC_NODE));
+	fprintf(f, "petrel_cluster_records{node=\"%s\",kind=\"endpoint\"} %zu\n", a->cfg.node,
+		cluster_count(a, CC_ENDPOINT));
 	container_metrics(a, f);
 	migrate_metrics(a, f);
 	policy_sync_metrics(a, f);

@@ -174,6 +174,8 @@ static int setup_datapath(struct agent *a, struct api_error *e)
 		.self6 = a->cfg.underlay6,
 		.underlay_ifindex = nl_link_index(a->cfg.underlay_dev),
 		.vxlan_ifindex = a->cfg.mode == MODE_VXLAN ? nl_link_index(VXLAN_DEV) : 0,
+		/* Two entries (IPv4, IPv6) of each map per endpoint; blocks and CIDRs are few. */
+		.max_locations = (unsigned int)a->cfg.max_cluster_endpoints,
 	};
 	int ret;
 

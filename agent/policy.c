@@ -136,7 +136,7 @@ static int apply(struct agent *a, const struct api_request *rq, json_t **resp, s
 			policy_free(p, n);
 			json_decref(names);
 			json_decref(warnings);
-			return api_fail(e, 503, NULL, "cannot store policy '%s': %s", p[i].name, strerror(-ret));
+			return api_fail(e, 503, STORE_HINT(ret), "cannot store policy '%s': %s", p[i].name, strerror(-ret));
 		}
 		json_array_append_new(names, json_string(p[i].name));
 	}
@@ -202,7 +202,7 @@ int policy_route(struct agent *a, const struct api_request *rq, json_t **resp, s
 		return api_fail(e, 405, "use GET or DELETE", "method %s not allowed on policies", rq->method);
 	ret = store_delete(a->store, key);
 	if (ret)
-		return api_fail(e, 503, NULL, "cannot delete policy '%s': %s", name, strerror(-ret));
+		return api_fail(e, 503, STORE_HINT(ret), "cannot delete policy '%s': %s", name, strerror(-ret));
 	cluster_catch_up(a);
 	*resp = json_pack("{s:s}", "deleted", name);
 	return 200;

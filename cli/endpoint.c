@@ -108,11 +108,16 @@ fail:
 int cmd_endpoint_list(struct cli *c, int argc, char **argv)
 {
 	json_t *resp, *ep, *arr;
+	char path[128] = "/v1/endpoints";
 	size_t i;
 
-	if (argc)
-		return cli_usage(c, "endpoint list", "unexpected argument '%s'", argv[0]);
-	if (cli_api(c, "GET", "/v1/endpoints", NULL, &resp))
+	for (int k = 0; k < argc; k++) {
+		if (!strcmp(argv[k], "--on") && k + 1 < argc && name_valid(argv[k + 1]))
+			snprintf(path, sizeof(path), "/v1/endpoints?node=%s", argv[++k]);
+		else
+			return cli_usage(c, "endpoint list", "unexpected argument '%s'", argv[k]);
+	}
+	if (cli_api(c, "GET", path, NULL, &resp))
 		return 1;
 	arr = json_object_get(resp, "endpoints");
 	if (is_json_context()) {

@@ -83,9 +83,12 @@ static const struct command commands[] = {
 	  "  --publish HOSTPORT:PORT[/P]    publish a port, tcp by default (repeatable)\n\n"
 	  "Example:\n  petrel --node node1 endpoint add web --label app=web --publish 8080:80/tcp\n" },
 	{ "endpoint", "list", cmd_endpoint_list, "list every endpoint in the cluster",
-	  "petrel [-j] [--node NAME] endpoint list\n\n"
-	  "Lists every endpoint in the cluster, whichever node answers, sorted by name.\n\n"
-	  "Example:\n  petrel -j endpoint list | jq -r '.[] | .name + \" \" + .ipv4'\n" },
+	  "petrel [-j] [--node NAME] endpoint list [--on NODE]\n\n"
+	  "Lists every endpoint in the cluster, whichever node answers, sorted by name; with\n"
+	  "--on, only those that run on NODE. The answer comes from the agent's cache of\n"
+	  "cluster state, so it needs no store round trip (and works while etcd is down).\n\n"
+	  "Example:\n  petrel -j endpoint list | jq -r '.[] | .name + \" \" + .ipv4'\n"
+	  "  petrel --node node2 endpoint list --on node2\n" },
 	{ "endpoint", "show", cmd_endpoint_show, "show one endpoint",
 	  "petrel [-j] [--node NAME] endpoint show NAME\n\n"
 	  "Shows the endpoint's node, addresses, MAC, namespace, labels, published ports and\n"

@@ -44,6 +44,7 @@ void config_defaults(struct petreld_config *c)
 	c->peer_port = 4791;
 	c->ioam_node_id = 0xffffff;
 	c->ioam_export_rate = 1000;
+	c->max_cluster_endpoints = 262144;
 	c->ioam_node_id_wide = 0xffffffffffffffULL;
 }
 
@@ -238,6 +239,9 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 			return ret;
 	} else if (!strcmp(key, "conntrack-buckets")) {
 		if ((ret = set_uint(&c->conntrack_buckets, key, v, 0, 1 << 24, err, len)))
+			return ret;
+	} else if (!strcmp(key, "max-cluster-endpoints")) {
+		if ((ret = set_uint(&c->max_cluster_endpoints, key, v, 1024, 1 << 24, err, len)))
 			return ret;
 	} else if (!strcmp(key, "ioam-headroom")) {
 		if ((ret = set_uint(&c->ioam_headroom, key, v, 0, 1024, err, len)))

@@ -61,6 +61,7 @@ struct petreld_config {
 	int ioam_headroom;                  /* ioam-headroom: octets endpoints' MTU leaves for IOAM */
 	int ioam_export_rate;               /* ioam-export-rate: traces a second and CPU (default 1000) */
 	int conntrack_buckets;              /* conntrack-buckets: host conntrack hash size (0: leave) */
+	int max_cluster_endpoints;          /* max-cluster-endpoints: location/ipcache capacity (262144) */
 };
 
 /* Defaults: cluster 10.244.0.0/16 + fd00:244::/48, blocks /24 + /64, vxlan, state /var/lib/petrel,
