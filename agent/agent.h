@@ -142,6 +142,9 @@ void endpoint_release_local(struct agent *a, const struct endpoint *ep);
 int endpoint_publish(struct agent *a, const struct endpoint *ep, bool add);
 int endpoint_datapath_detach(struct agent *a, const struct endpoint *ep);
 int endpoint_datapath_attach(struct agent *a, const struct endpoint *ep);
+/* The thread that removes records a failed add may have left (the store timed out). */
+int endpoints_janitor_start(struct agent *a);
+void endpoints_janitor_stop(struct agent *a);
 /* Re-establish datapath state for local endpoints after an agent restart. */
 int endpoints_restore(struct agent *a);
 json_t *endpoint_json_with_counters(struct agent *a, const struct endpoint *ep);

@@ -151,6 +151,8 @@ int main(int argc, char **argv)
 		log_warn("live migration disabled on this node (see the error above)");
 	if ((ret = ioam_start(&a)))
 		log_warn("IOAM could not start: %s", strerror(-ret));
+	if (endpoints_janitor_start(&a))
+		log_warn("the endpoint janitor could not start");
 	if (cluster_threads_start(&a))
 		log_warn("cluster watch could not start; state changes on other nodes will be missed");
 	log_info("node %s ready: mode %s, store %s, API on %s", a.cfg.node,
@@ -172,6 +174,7 @@ int main(int argc, char **argv)
 	peer_stop(&a);
 	latency_stop(&a);
 	cluster_threads_stop(&a);
+	endpoints_janitor_stop(&a);
 	flows_stop(&a);
 	ioam_stop(&a);
 	node_stop(&a);
