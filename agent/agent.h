@@ -247,6 +247,8 @@ int container_restore(struct agent *a, const char *name, const char *image_dir, 
 /* peer.c: the agent-to-agent channel (mutual TLS on the underlay, port peer-port). */
 #include <openssl/ssl.h>
 typedef void (*peer_handler)(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
+/* Serve operation op of other agents' hellos with fn (before peer_start). */
+int peer_register(const char *op, peer_handler fn);
 int peer_start(struct agent *a);
 void peer_stop(struct agent *a);
 int peer_node_address(struct agent *a, const char *node, char *ip, size_t len);
@@ -268,10 +270,9 @@ int hold_release(struct hold *h, uint64_t *held);   /* deliver in order, then st
 void hold_abort(struct hold *h);                    /* stop holding, drop what was held */
 void hold_cleanup_stale(void);                      /* rules of a hold whose agent died */
 
-/* migrate.c: live migration of containers between nodes. */
-void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
-void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
-void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
+/* migrate.c: live migration of containers between nodes. Registers its peer operations
+ * (probe, migrate, stream). */
+int migrate_register(struct agent *a);
 /* POST /v1/containers/NAME/migrate {"to": NODE, "lazy": bool}: checks, then runs the
  * migration in its own thread; *fd streams its progress and report as JSON lines. */
 int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, struct api_error *e);
@@ -283,7 +284,8 @@ void migrate_metrics(struct agent *a, FILE *f);
 
 /* latency.c: per-endpoint network-stack latency accounting (docs/latency.md). */
 int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
-void latency_endpoint_gone(struct agent *a, const char *name);
+/* Stops a deleted endpoint's accounting (subscribes to endpoint removals). */
+int latency_subscribe(struct agent *a);
 void latency_metrics(struct agent *a, FILE *f);
 void latency_stop(struct agent *a);
 

@@ -15,6 +15,8 @@
 #define APPLY_BATCH 4096
 /* How long a writer waits for its own change to come back through the watch. */
 #define CATCH_UP_MS 2000
+/* How long start-up waits for the watch to bring the cache up to date. */
+#define READY_WAIT_MS 3000
 
 static const struct cc_prefix prefixes[] = {
 	{ KEY_NODES, CC_NODE },
@@ -286,6 +288,18 @@ int cluster_threads_start(struct agent *a)
 		goto stop_watch;
 	a->threads_started = true;
 	a->watching = true;
+	/* Ready once the watch has brought the cache to the store's present revision (any
+	 * read reports it); a store shared with other applications may have moved on with
+	 * keys that are not ours, so this waits a bounded time. */
+	struct store_kv *kvs = NULL;
+	size_t n = 0;
+	int64_t now = 0;
+
+	if (store_list(a->store, KEY_ALIVE, &kvs, &n, &now) == 0 &&
+	    cc_wait_revision(a->cache, now, READY_WAIT_MS))
+		log_warn("the cluster cache has not reached revision %lld after %d ms; going on",
+			 (long long)now, READY_WAIT_MS);
+	store_kvs_free(kvs, n);
 	return 0;
 stop_watch:
 	a->stopping = 1;

@@ -29,27 +29,7 @@
 
 #define LOG_CHUNK_MAX (256 * 1024)
 
-/* ---- paths ---------------------------------------------------------------------------- */
-
-int container_bundle_dir(struct agent *a, const char *name, char *buf, size_t len)
-{
-	if ((size_t)snprintf(buf, len, "%s/containers/%s", a->cfg.state_dir, name) >= len)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-void container_runc_root(struct agent *a, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/runc", a->cfg.state_dir);
-}
-
-void container_bundle_file(struct agent *a, const char *name, const char *leaf, char *buf, size_t len)
-{
-	char dir[CONFIG_STR + 128];
-
-	container_bundle_dir(a, name, dir, sizeof(dir));
-	snprintf(buf, len, "%s/%s", dir, leaf);
-}
+/* ---- paths (the bundle's are in runc.c) ------------------------------------------- */
 
 /* /petrel/<node>/<netns>: the netns name (prefix + container name) is unique on the
  * machine, the node name alone is not (every lab has a node1). Two containers sharing a
@@ -286,8 +266,13 @@ static void *watch_main(void *arg)
 		free(w);
 	pthread_mutex_unlock(&watch_lock);
 	if (linked && !a->stopping) {
+		/* Bounded like an API request: a hung store must not hold the agent lock. A
+		 * record that fails here is set right by the next refresh (the watch keeps the
+		 * exit code). */
 		pthread_mutex_lock(&a->lock);
+		store_deadline_set(4000);
 		record_exit(a, name, pid, stopping, code);
+		store_deadline_clear();
 		pthread_mutex_unlock(&a->lock);
 	}
 	return NULL;

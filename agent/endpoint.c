@@ -520,7 +520,6 @@ int endpoint_delete(struct agent *a, const char *name, struct api_error *e)
 	if (strcmp(ep.node, a->cfg.node))
 		return api_fail(e, 409, "ask that node's agent (petrel --node NODE endpoint del NAME)",
 				"endpoint '%s' lives on node %s", name, ep.node);
-	latency_endpoint_gone(a, name);
 	teardown(a, &ep);
 	cluster_catch_up(a);
 	log_info("endpoint %s deleted", name);

@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "agent.h"
+#include "cluster_cache.h"
 #include "latency.h"
 #include "log.h"
 #include "netlink.h"
@@ -565,14 +566,27 @@ int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, 
 	return ret;
 }
 
-void latency_endpoint_gone(struct agent *a, const char *name)
+/* An endpoint deleted anywhere: stop accounting for it here if it was. (One that moves
+ * to another node is the migration's to handle.) */
+static void endpoint_changed(void *ctx, const struct cc_entry *old, const struct cc_entry *new)
 {
 	struct lat_ep *e;
 
+	if (!old || new)
+		return;
 	pthread_mutex_lock(&lat.lock);
-	if ((e = find_by_name(name)))
+	if ((e = find_by_name(old->name)))
 		disable_locked(e);
 	pthread_mutex_unlock(&lat.lock);
+}
+
+int latency_subscribe(struct agent *a)
+{
+	struct cc_listener l = {
+		.name = "latency", .kinds = CC_BIT(CC_ENDPOINT), .changed = endpoint_changed, .ctx = a,
+	};
+
+	return cluster_subscribe(a, &l);
 }
 
 void latency_stop(struct agent *a)

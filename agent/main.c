@@ -139,6 +139,9 @@ int main(int argc, char **argv)
 		node_stop(&a);
 		return 1;
 	}
+	/* The watch before the API: what the API reads must already follow the cluster. */
+	if (cluster_threads_start(&a))
+		log_warn("cluster watch could not start; state changes on other nodes will be missed");
 	ret = api_start(&a, &srv);
 	if (ret) {
 		fprintf(stderr, "petreld: cannot serve the API on %s: %s\n", a.cfg.socket, strerror(-ret));
@@ -147,14 +150,12 @@ int main(int argc, char **argv)
 	}
 	if (flows_start(&a))
 		log_warn("flow log could not start; `petrel flows` will stay empty");
-	if (peer_start(&a))
+	if (migrate_register(&a) || peer_start(&a))
 		log_warn("live migration disabled on this node (see the error above)");
 	if ((ret = ioam_start(&a)))
 		log_warn("IOAM could not start: %s", strerror(-ret));
 	if (endpoints_janitor_start(&a))
 		log_warn("the endpoint janitor could not start");
-	if (cluster_threads_start(&a))
-		log_warn("cluster watch could not start; state changes on other nodes will be missed");
 	log_info("node %s ready: mode %s, store %s, API on %s", a.cfg.node,
 		 routing_mode_str(a.cfg.mode), store_backend(a.store), a.cfg.socket);
 

@@ -210,7 +210,7 @@ static bool lazy_supported(const struct versions *v, char *why, size_t len)
 	return true;
 }
 
-void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
+static void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 {
 	struct versions v;
 	const char *rootfs = json_string_value(json_object_get(hello, "rootfs"));
@@ -1610,7 +1610,7 @@ static int relay_to_local(int port, SSL *ssl, const struct relay_opts *o, struct
 	return ret;
 }
 
-void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
+static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 {
 	const char *id = json_string_value(json_object_get(hello, "id"));
 	const char *kind = json_string_value(json_object_get(hello, "kind"));
@@ -2078,7 +2078,7 @@ static void publish_here(struct dest *d, SSL *ssl)
 	peer_send(ssl, json_pack("{s:b}", "published", ret == 0));
 }
 
-void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
+static void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 {
 	const char *id = json_string_value(json_object_get(hello, "id"));
 	struct api_error e = { 0 };
@@ -2138,4 +2138,10 @@ fail:
 	peer_reply_error(ssl, "%s", e.msg);
 	json_decref(msg);
 	free(d);
+}
+
+int migrate_register(struct agent *a)
+{
+	return peer_register("probe", migrate_serve_probe) ?: peer_register("migrate", migrate_serve) ?:
+	       peer_register("stream", migrate_serve_stream);
 }

@@ -13,18 +13,6 @@
 #include "nft.h"
 #include "util.h"
 
-int api_fail(struct api_error *e, int status, const char *hint, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->status = status;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	snprintf(e->hint, sizeof(e->hint), "%s", hint ? hint : "");
-	return -1;
-}
-
 static int open_store(struct agent *a, struct api_error *e)
 {
 	char path[512];
@@ -210,7 +198,7 @@ int node_start(struct agent *a, struct api_error *e)
 		 cidr_str(&a->block6, b6));
 	/* Subscribers first: the first load hands them every record as an add. */
 	if ((ret = cluster_cache_open(a)) || (ret = locations_subscribe(a)) ||
-	    (ret = policy_subscribe(a)))
+	    (ret = policy_subscribe(a)) || (ret = latency_subscribe(a)))
 		return api_fail(e, 500, NULL, "cannot set up the cluster cache: %s", strerror(-ret));
 	ret = cluster_load(a);
 	if (ret)

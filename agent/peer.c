@@ -26,14 +26,23 @@ struct conn {
 	int fd;
 };
 
-static const struct {
+/* What other agents may ask of this one, by operation: registered by the subsystems that
+ * serve them (migration) before peer_start. */
+#define MAX_PEER_OPS 8
+static struct {
 	const char *op;
 	peer_handler fn;
-} handlers[] = {
-	{ "probe", migrate_serve_probe },
-	{ "migrate", migrate_serve },
-	{ "stream", migrate_serve_stream },
-};
+} handlers[MAX_PEER_OPS];
+static size_t n_handlers;
+
+int peer_register(const char *op, peer_handler fn)
+{
+	if (n_handlers == MAX_PEER_OPS)
+		return -ENOSPC;
+	handlers[n_handlers].op = op;
+	handlers[n_handlers++].fn = fn;
+	return 0;
+}
 
 static void *conn_main(void *arg)
 {
@@ -58,7 +67,7 @@ static void *conn_main(void *arg)
 	tv.tv_sec = 0;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	op = json_string_value(json_object_get(hello, "op"));
-	for (size_t i = 0; op && i < sizeof(handlers) / sizeof(handlers[0]); i++)
+	for (size_t i = 0; op && i < n_handlers; i++)
 		if (!strcmp(op, handlers[i].op)) {
 			handlers[i].fn(a, ssl, peer, hello);
 			op = NULL;

@@ -27,11 +27,6 @@ static struct {
 	bool running;
 } flows = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
-uint32_t policy_id_of(const char *name)
-{
-	return fnv1a32(name) | 1;      /* never 0: 0 stands for default-deny */
-}
-
 /* --- API ---------------------------------------------------------------------------- */
 
 static json_t *policy_json(struct agent *a, const char *stored)

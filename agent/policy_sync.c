@@ -15,6 +15,7 @@
 #include "log.h"
 #include "policy.h"
 #include "prefix_set.h"
+#include "util.h"
 
 struct ident {
 	uint32_t identity;
@@ -49,6 +50,11 @@ static struct {
 	int last_error;
 	uint64_t full_compiles, partial_compiles;
 } ps = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+uint32_t policy_id_of(const char *name)
+{
+	return fnv1a32(name) | 1;      /* never 0: 0 stands for default-deny */
+}
 
 /* --- identities and local endpoints, from deltas ----------------------------------- */
 

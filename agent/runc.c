@@ -17,6 +17,28 @@
 #include "runc.h"
 #include "util.h"
 
+/* ---- bundle paths ---------------------------------------------------------------------------- */
+
+int container_bundle_dir(struct agent *a, const char *name, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/containers/%s", a->cfg.state_dir, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void container_runc_root(struct agent *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/runc", a->cfg.state_dir);
+}
+
+void container_bundle_file(struct agent *a, const char *name, const char *leaf, char *buf, size_t len)
+{
+	char dir[CONFIG_STR + 128];
+
+	container_bundle_dir(a, name, dir, sizeof(dir));
+	snprintf(buf, len, "%s/%s", dir, leaf);
+}
+
 
 #define RUNC_MAX_ARGS 64
 

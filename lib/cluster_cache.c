@@ -437,13 +437,18 @@ size_t cc_apply(struct cluster_cache *cc, size_t max)
 	for (size_t i = 0; n && i < cc->n_listeners; i++)
 		if (cc->listeners[i].batch_end)
 			cc->listeners[i].batch_end(cc->listeners[i].ctx);
+	/* Copied under the lock: a subscriber may be added meanwhile. */
 	bool touched[MAX_LISTENERS];
+	struct cc_listener listeners[MAX_LISTENERS];
+	size_t n_listeners = cc->n_listeners;
+
 	memcpy(touched, cc->touched, sizeof(touched));
+	memcpy(listeners, cc->listeners, n_listeners * sizeof(*listeners));
 	memset(cc->touched, 0, sizeof(cc->touched));
 	pthread_rwlock_unlock(&cc->table_lock);
-	for (size_t i = 0; i < cc->n_listeners; i++)
-		if (touched[i] && cc->listeners[i].settled)
-			cc->listeners[i].settled(cc->listeners[i].ctx);
+	for (size_t i = 0; i < n_listeners; i++)
+		if (touched[i] && listeners[i].settled)
+			listeners[i].settled(listeners[i].ctx);
 
 	pthread_mutex_lock(&cc->stage_lock);
 	if (drained && cc->n_pending == 0 && rev > cc->applied_rev) {
