@@ -198,43 +198,24 @@ static int want_entry(const struct cc_entry *e, void *arg)
 	return prefix_set_add_host(set, &e->u.ep.ip4) ?: prefix_set_add_host(set, &e->u.ep.ip6);
 }
 
-struct sweep {
-	struct prefix_set *keep;
-	struct cidr *stale;
-	size_t n, cap;
-};
-
 static int note_stale(const struct cidr *prefix, const struct ip_addr *node4, void *arg)
 {
-	struct sweep *s = arg;
-
-	if (prefix_set_has(s->keep, prefix))
-		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct cidr *v = realloc(s->stale, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->stale = v;
-		s->cap = cap;
-	}
-	s->stale[s->n++] = *prefix;
-	return 0;
+	return prefix_sweep_note(arg, prefix);
 }
 
 /* Entries of a pinned map that cluster state no longer has (an endpoint deleted while the
  * agent was down) go; O(cluster), so only after a full load, never per event. */
 int locations_sweep(struct agent *a)
 {
-	struct sweep s = { .keep = prefix_set_new() };
+	struct prefix_set *keep = prefix_set_new();
+	struct prefix_sweep s = { .keep = keep };
 	int ret;
 
-	if (!s.keep)
+	if (!keep)
 		return -ENOMEM;
 	cc_read_lock(a->cache);
-	ret = cc_foreach(a->cache, CC_NODE, want_entry, s.keep) ?:
-	      cc_foreach(a->cache, CC_ENDPOINT, want_entry, s.keep);
+	ret = cc_foreach(a->cache, CC_NODE, want_entry, keep) ?:
+	      cc_foreach(a->cache, CC_ENDPOINT, want_entry, keep);
 	cc_read_unlock(a->cache);
 	if (!ret)
 		ret = datapath_location_foreach(a->dp, note_stale, &s);
@@ -242,8 +223,8 @@ int locations_sweep(struct agent *a)
 		datapath_location_delete(a->dp, &s.stale[i]);
 	if (s.n)
 		log_info("removed %zu stale locations", s.n);
-	prefix_set_free(s.keep);
-	free(s.stale);
+	prefix_set_free(keep);
+	prefix_sweep_free(&s);
 	return ret;
 }
 

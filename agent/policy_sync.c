@@ -445,12 +445,6 @@ static int compile(const struct identity_ref *ids, size_t n_ids, bool partial)
 
 /* ipcache entries a restarted agent finds that cluster state no longer has: once, after
  * the first full load (O(cluster)). Called with the cache locked. */
-struct ipc_sweep {
-	struct prefix_set *keep;
-	struct cidr *stale;
-	size_t n, cap;
-};
-
 static int keep_endpoint(const struct cc_entry *e, void *arg)
 {
 	struct prefix_set *keep = arg;
@@ -460,36 +454,23 @@ static int keep_endpoint(const struct cc_entry *e, void *arg)
 
 static int note_ipc(const struct cidr *prefix, uint32_t identity, void *arg)
 {
-	struct ipc_sweep *s = arg;
-
-	if (prefix_set_has(s->keep, prefix))
-		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct cidr *v = realloc(s->stale, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->stale = v;
-		s->cap = cap;
-	}
-	s->stale[s->n++] = *prefix;
-	return 0;
+	return prefix_sweep_note(arg, prefix);
 }
 
 static int ipcache_sweep(void)
 {
-	struct ipc_sweep s = { .keep = prefix_set_new() };
-	int ret = s.keep ? cc_foreach(ps.a->cache, CC_ENDPOINT, keep_endpoint, s.keep) : -ENOMEM;
+	struct prefix_set *keep = prefix_set_new();
+	struct prefix_sweep s = { .keep = keep };
+	int ret = keep ? cc_foreach(ps.a->cache, CC_ENDPOINT, keep_endpoint, keep) : -ENOMEM;
 
 	for (int c = 0; !ret && c < ps.n_cidrs; c++)
-		ret = prefix_set_add(s.keep, &ps.cidrs[c]);
+		ret = prefix_set_add(keep, &ps.cidrs[c]);
 	if (!ret)
 		ret = datapath_ipcache_foreach(ps.a->dp, note_ipc, &s);
 	for (size_t i = 0; !ret && i < s.n; i++)
 		datapath_ipcache_delete(ps.a->dp, &s.stale[i]);
-	prefix_set_free(s.keep);
-	free(s.stale);
+	prefix_set_free(keep);
+	prefix_sweep_free(&s);
 	return ret;
 }
 

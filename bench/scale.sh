@@ -9,14 +9,19 @@
 #   - the agent's RSS.
 # Then, at the largest size, etcd is stopped (SIGSTOP): how long `node status` and
 # `endpoint list --on node2` take, and how long an endpoint add takes to fail.
-# Every figure of the report is also given as the ratio to the smallest size's.
+# CPU per event is also given as the ratio to the smallest size's.
 # With BASELINE=REV the same runs with the petreld of commit REV (built in a worktree of
 # its own) for comparison; it stops at the first size it cannot absorb within a minute.
-# Usage: [SIZES="1000:100 10000:1000 100000:1000"] [PROBES=1000] [BASELINE=REV] bench/scale.sh
+# Usage: [SIZES="1000:100 10000:1000 100000:1000"] [PROBES=1000] [BASELINE=REV
+#        [BASELINE_SIZES="200:100 ..."] [BASELINE_PROBES=100]] bench/scale.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 read -r -a SIZES <<< "${SIZES:-1000:100 10000:1000 100000:1000}"
+# The code before the cache could not absorb 1000 endpoints in a minute: it starts smaller.
+read -r -a BASELINE_SIZES <<< "${BASELINE_SIZES:-200:100 ${SIZES[*]}}"
 PROBES=${PROBES:-1000} BURST=${BURST:-10000}
+# The baseline's events cost up to seconds each: fewer of them.
+BASELINE_PROBES=${BASELINE_PROBES:-100}
 PETREL=build/bin/petrel LOAD=build/bench/scale_load OUT=bench/out
 ETCD=http://198.18.0.1:2379
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
@@ -35,35 +40,22 @@ etcd_ranges() {
 		awk '/^grpc_server_started_total\{.*grpc_method="Range"/ { s += $2 } END { print s + 0 }'
 }
 
-# node2's cluster cache holds at least N endpoints (its metrics), within LIMIT seconds.
-wait_records() {   # LAB N LIMIT → seconds taken, or "timeout"
-	local sock start=$SECONDS
-	sock=$("$PETREL" -j lab status --name "$1" | jq -r '.nodes[1].socket')
-	while [ $((SECONDS - start)) -lt "$3" ]; do
-		local n
-		n=$(curl -s --unix-socket "$sock" http://x/metrics |
-			awk '/^petrel_cluster_records\{.*kind="endpoint"/ { print $2 }')
-		[ "${n:-0}" -ge "$2" ] && { echo $((SECONDS - start)); return 0; }
-		sleep 0.2
-	done
-	echo timeout
-	return 1
-}
-
-# One code version (label, petreld) over every size: JSON rows into $OUT/scale-LABEL.jsonl.
+# One code version (label, petreld, sizes...) over its sizes: JSON rows into
+# $OUT/scale-LABEL.jsonl.
 run_version() {
-	local label=$1 lab="sc$$${1:0:1}" rows=$OUT/scale-$1.jsonl pid pin
+	local label=$1 petreld=$2 probes=$3 lab="sc$$${1:0:1}" rows=$OUT/scale-$1.jsonl pid pin
+	shift 3
 	: > "$rows"
 	LABS+=("$lab")
-	PETRELD=$2 "$PETREL" lab up --name "$lab" --nodes 2 --mode vxlan >/dev/null
+	PETRELD=$petreld "$PETREL" lab up --name "$lab" --nodes 2 --mode vxlan >/dev/null
 	pid=$("$PETREL" -j lab status --name "$lab" | jq '.nodes[1].pid')
 	pin=/sys/fs/bpf/petrel/$lab/node2
-	for size in "${SIZES[@]}"; do
+	for size in "$@"; do
 		local eps=${size%%:*} nodes=${size##*:} t0 fill_s r0 probe burst unburst rss ranges
 		echo "== $label: $eps endpoints over $nodes nodes" >&2
 		t0=$(date +%s.%N)
 		"$LOAD" fill "$lab-fabric" "$ETCD" "$nodes" "$eps"
-		if ! wait_records "$lab" "$eps" 60 >/dev/null; then
+		if ! "$LOAD" settle "$lab-fabric" "$ETCD" "$pin" "$eps" 60 >/dev/null; then
 			echo "   $label did not absorb $eps endpoints within 60 s; stopping here" >&2
 			jq -nc --arg v "$label" --argjson e "$eps" --argjson n "$nodes" \
 				'{version: $v, endpoints: $e, nodes: $n, absorbed: false}' >> "$rows"
@@ -71,7 +63,7 @@ run_version() {
 		fi
 		fill_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 		r0=$(etcd_ranges "$lab")
-		probe=$("$LOAD" probe "$lab-fabric" "$ETCD" "$pin" "$PROBES" "$pid")
+		probe=$("$LOAD" probe "$lab-fabric" "$ETCD" "$pin" "$probes" "$pid")
 		ranges=$(( $(etcd_ranges "$lab") - r0 ))
 		burst=$("$LOAD" burst "$lab-fabric" "$ETCD" "$pin" "$BURST" "$pid" || true)
 		unburst=$("$LOAD" unburst "$lab-fabric" "$ETCD" "$pin" "$BURST" "$pid" || true)
@@ -79,12 +71,13 @@ run_version() {
 		jq -nc --arg v "$label" --argjson e "$eps" --argjson n "$nodes" --argjson fill "$fill_s" \
 			--argjson probe "$probe" --argjson burst "${burst:-null}" \
 			--argjson unburst "${unburst:-null}" --argjson rss "$rss" \
-			--argjson ranges "$ranges" --argjson probes "$PROBES" \
+			--argjson ranges "$ranges" --argjson probes "$probes" \
 			'{version: $v, endpoints: $e, nodes: $n, absorbed: true, fill_s: $fill,
 			  cpu_ms_per_event: $probe.agent_cpu_ms_per_event, p50_ms: $probe.p50_ms,
 			  p99_ms: $probe.p99_ms, lost: $probe.lost,
 			  etcd_ranges_per_event: ($ranges / $probes),
-			  burst_absorb_s: $burst.absorb_s, burst_missing: $burst.missing,
+			  burst_write_s: $burst.write_s, burst_absorb_s: $burst.absorb_s,
+			  burst_missing: $burst.missing,
 			  unburst_absorb_s: $unburst.absorb_s, rss_mib: ($rss / 1024)}' | tee -a "$rows" >&2
 	done
 	[ "$label" = petrel ] && etcd_stopped "$lab" >> "$rows"
@@ -109,12 +102,12 @@ etcd_stopped() {
 		  endpoint_add_fail_ms: $a, endpoint_add_error: $e}'
 }
 
-run_version petrel build/bin/petreld
+run_version petrel build/bin/petreld "$PROBES" "${SIZES[@]}"
 if [ -n "${BASELINE:-}" ]; then
 	WORKTREE=$(mktemp -d /tmp/petrel-baseline.XXXX)
 	git worktree add --detach "$WORKTREE" "$BASELINE" >/dev/null
 	make -C "$WORKTREE" -j2 build/bin/petreld >/dev/null
-	run_version baseline "$WORKTREE/build/bin/petreld"
+	run_version baseline "$WORKTREE/build/bin/petreld" "$BASELINE_PROBES" "${BASELINE_SIZES[@]}"
 fi
 
 # Report: one table per version, ratios to its smallest size; the plot of cost per event.
@@ -125,11 +118,11 @@ jq -rs '
   (map(select(.version != "etcd-stopped")) | group_by(.version)[] |
     (.[0] as $base |
      "\n### \(.[0].version)\n",
-     "| endpoints | nodes | CPU ms/event | ratio | write→datapath p50 ms | p99 ms | etcd ranges/event | 10k burst s | removal s | RSS MiB |",
-     "|---|---|---|---|---|---|---|---|---|---|",
+     "| endpoints | nodes | CPU ms/event | ratio | write→datapath p50 ms | p99 ms | etcd ranges/event | 10k burst: written s | absorbed s | removal s | RSS MiB |",
+     "|---|---|---|---|---|---|---|---|---|---|---|",
      (.[] | if .absorbed then
-        "| \(.endpoints) | \(.nodes) | \(.cpu_ms_per_event) | \(r(.cpu_ms_per_event; $base.cpu_ms_per_event)) | \(.p50_ms) | \(.p99_ms) | \(.etcd_ranges_per_event) | \(.burst_absorb_s) | \(.unburst_absorb_s) | \(.rss_mib | floor) |"
-      else "| \(.endpoints) | \(.nodes) | not absorbed within 60 s | | | | | | | |" end))),
+        "| \(.endpoints) | \(.nodes) | \(.cpu_ms_per_event) | \(r(.cpu_ms_per_event; $base.cpu_ms_per_event)) | \(.p50_ms) | \(.p99_ms) | \(.etcd_ranges_per_event) | \(.burst_write_s) | \(.burst_absorb_s) | \(.unburst_absorb_s) | \(.rss_mib | floor) |"
+      else "| \(.endpoints) | \(.nodes) | not absorbed within 60 s | | | | | | | | |" end))),
   (map(select(.version == "etcd-stopped"))[] |
     "\netcd stopped: node status \(.node_status_ms) ms, endpoint list --on \(.endpoint_list_ms) ms, endpoint add failed after \(.endpoint_add_fail_ms) ms: \(.endpoint_add_error | gsub("\n"; " "))")
 ' "$OUT/scale.jsonl"

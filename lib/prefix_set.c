@@ -85,3 +85,27 @@ size_t prefix_set_count(const struct prefix_set *s)
 {
 	return HASH_COUNT(s->members);
 }
+
+int prefix_sweep_note(struct prefix_sweep *s, const struct cidr *p)
+{
+	if (prefix_set_has(s->keep, p))
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct cidr *v = realloc(s->stale, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->stale = v;
+		s->cap = cap;
+	}
+	s->stale[s->n++] = *p;
+	return 0;
+}
+
+void prefix_sweep_free(struct prefix_sweep *s)
+{
+	free(s->stale);
+	s->stale = NULL;
+	s->n = s->cap = 0;
+}

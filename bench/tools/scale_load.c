@@ -5,7 +5,9 @@
  *   scale_load fill NETNS ETCD NODES ENDPOINTS        simulated nodes, then endpoints
  *   scale_load probe NETNS ETCD PIN COUNT PID         COUNT single writes, one at a time
  *   scale_load burst NETNS ETCD PIN COUNT PID         COUNT new endpoints at once
- *   scale_load unburst NETNS ETCD PIN PID             remove the burst's endpoints
+ *   scale_load unburst NETNS ETCD PIN COUNT PID       remove the burst's endpoints
+ *   scale_load settle NETNS ETCD PIN COUNT SECONDS    wait until fill's COUNT endpoints
+ *                                                     are all in the node's location map
  *
  * NETNS is where ETCD answers (the lab's fabric); PIN the node's pin directory; PID its
  * agent, whose CPU time is read around the writes. Each prints one JSON object. */
@@ -335,6 +337,27 @@ static int unburst(long count, int pid)
 	return present ? 1 : 0;
 }
 
+/* Every filled endpoint in the map: what any version of the agent must get to. */
+static int settle(long count, double limit)
+{
+	double t0 = now_s();
+	long missing = count, first = 0;
+
+	while (missing && now_s() - t0 < limit) {
+		missing = 0;
+		for (long i = first; i < count && !missing; i++)
+			if (!visible(i)) {
+				missing = 1;
+				first = i;      /* the ones before stay: look on from here */
+			}
+		if (missing)
+			usleep(20000);
+	}
+	printf("{\"count\":%ld,\"settled\":%s,\"seconds\":%.3f}\n", count,
+	       missing ? "false" : "true", now_s() - t0);
+	return missing ? 1 : 0;
+}
+
 static int enter(const char *netns)
 {
 	char path[256];
@@ -364,7 +387,7 @@ int main(int argc, char **argv)
 	const char *verb = argc > 1 ? argv[1] : "";
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: scale_load fill|probe|burst|unburst NETNS ETCD ...\n");
+		fprintf(stderr, "usage: scale_load fill|probe|burst|unburst|settle NETNS ETCD ...\n");
 		return 2;
 	}
 	etcd = argv[3];
@@ -380,6 +403,8 @@ int main(int argc, char **argv)
 		return probe(atol(argv[5]), atoi(argv[6]));
 	if (!strcmp(verb, "burst") && argc == 7)
 		return burst(atol(argv[5]), atoi(argv[6]));
+	if (!strcmp(verb, "settle") && argc == 7)
+		return settle(atol(argv[5]), atof(argv[6]));
 	if (!strcmp(verb, "unburst") && argc == 7)
 		return unburst(atol(argv[5]), atoi(argv[6]));
 	fprintf(stderr, "scale_load: bad arguments for '%s'\n", verb);
