@@ -7,7 +7,6 @@
  * waits for the process to end. Log pumps and exit watchers have their own lock. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -146,11 +145,6 @@ int container_unmount(struct agent *a, const char *name)
 	return umount2(path, MNT_DETACH) ? -errno : 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path) && errno != ENOENT ? -1 : 0;
-}
-
 /* Remove the bundle directory; never crosses into a still-mounted rootfs. */
 static int remove_bundle(struct agent *a, const char *name)
 {
@@ -160,9 +154,7 @@ static int remove_bundle(struct agent *a, const char *name)
 	container_bundle_file(a, name, "rootfs", root, sizeof(root));
 	if (is_mountpoint(root))
 		return -EBUSY;
-	if (access(dir, F_OK))
-		return 0;
-	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -errno : 0;
+	return rm_tree(dir);
 }
 
 /* ---- exit watchers -------------------------------------------------------------------- */

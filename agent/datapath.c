@@ -14,8 +14,8 @@
 #include <bpf/libbpf.h>
 #include "datapath.h"
 #include "datapath.skel.h"
-#include "bpf/datapath.h"
-#include "bpf/ioam.h"
+#include "bpf/datapath_abi.h"
+#include "bpf/ioam_abi.h"
 #include "log.h"
 #include "util.h"
 
@@ -664,77 +664,94 @@ int datapath_policy_add(struct datapath *dp, const struct dp_policy_entry *entri
 	return 0;
 }
 
-int datapath_policy_replace(struct datapath *dp, const struct dp_policy_entry *entries, size_t n,
-			    const struct dp_enforce *enforce, size_t n_enforce)
+/* Delete every key of map fd that keep() refuses. The keys are collected first: deleting
+ * during bpf_map_get_next_key's walk would make it restart or skip. */
+static int map_sweep(int fd, size_t key_size, bool (*keep)(const void *key, void *arg), void *arg)
 {
-	int pfd = bpf_map__fd(dp->skel->maps.policy), efd = bpf_map__fd(dp->skel->maps.enforce);
-	struct policy_key *want = calloc(n + 1, sizeof(*want)), cur, next, *stale = NULL;
-	size_t n_stale = 0, cap = 0;
+	char *stale = NULL, *cur = malloc(key_size), *next = malloc(key_size);
+	size_t n = 0, cap = 0;
 	void *prev = NULL;
-	__u32 ekey, enext, *estale = NULL;
-	size_t n_estale = 0, ecap = 0;
-	int ret = 0;
+	int ret = cur && next ? 0 : -ENOMEM;
 
-	if (!want)
-		return -ENOMEM;
-	/* 1. every new entry (upserts replace verdicts atomically, entry by entry) */
-	for (size_t i = 0; i < n && !ret; i++) {
-		struct policy_value v = { .verdict = entries[i].verdict, .rule = entries[i].rule,
-					  .policy_id = entries[i].policy_id };
-		policy_key_of(&entries[i], &want[i]);
-		if (bpf_map_update_elem(pfd, &want[i], &v, BPF_ANY))
-			ret = -errno;
-	}
-	qsort(want, n, sizeof(*want), cmp_key);
-	/* 2. enforcement for newly selected endpoints (only ever narrows access) */
-	for (size_t i = 0; i < n_enforce && !ret; i++) {
-		struct enforce_info info = { .ingress = enforce[i].ingress, .egress = enforce[i].egress };
-		if (bpf_map_update_elem(efd, &enforce[i].ep_id, &info, BPF_ANY))
-			ret = -errno;
-	}
-	/* 3. stale entries */
-	while (!ret && bpf_map_get_next_key(pfd, prev, &next) == 0) {
-		if (!key_wanted(&next, want, n)) {
-			if (n_stale == cap) {
-				void *ns = realloc(stale, (cap = cap ? cap * 2 : 256) * sizeof(*stale));
+	while (!ret && bpf_map_get_next_key(fd, prev, next) == 0) {
+		if (!keep(next, arg)) {
+			if (n == cap) {
+				char *ns = realloc(stale, (cap = cap ? cap * 2 : 64) * key_size);
+
 				if (!ns) {
 					ret = -ENOMEM;
 					break;
 				}
 				stale = ns;
 			}
-			stale[n_stale++] = next;
+			memcpy(stale + n++ * key_size, next, key_size);
 		}
-		cur = next;
-		prev = &cur;
+		memcpy(cur, next, key_size);
+		prev = cur;
 	}
-	for (size_t i = 0; i < n_stale; i++)
-		bpf_map_delete_elem(pfd, &stale[i]);
-	/* 4. enforcement nothing asks for any more */
-	prev = NULL;
-	while (!ret && bpf_map_get_next_key(efd, prev, &enext) == 0) {
-		bool keep = false;
-		for (size_t i = 0; i < n_enforce && !keep; i++)
-			keep = enforce[i].ep_id == enext;
-		if (!keep) {
-			if (n_estale == ecap) {
-				void *ns = realloc(estale, (ecap = ecap ? ecap * 2 : 64) * sizeof(*estale));
-				if (!ns) {
-					ret = -ENOMEM;
-					break;
-				}
-				estale = ns;
-			}
-			estale[n_estale++] = enext;
-		}
-		ekey = enext;
-		prev = &ekey;
-	}
-	for (size_t i = 0; i < n_estale; i++)
-		bpf_map_delete_elem(efd, &estale[i]);
-	free(want);
+	for (size_t i = 0; !ret && i < n; i++)
+		bpf_map_delete_elem(fd, stale + i * key_size);
 	free(stale);
-	free(estale);
+	free(cur);
+	free(next);
+	return ret;
+}
+
+struct wanted_keys {
+	const struct policy_key *keys;          /* sorted */
+	size_t n;
+};
+
+static bool policy_key_kept(const void *key, void *arg)
+{
+	const struct wanted_keys *w = arg;
+
+	return key_wanted(key, w->keys, w->n);
+}
+
+struct wanted_enforce {
+	const struct dp_enforce *v;
+	size_t n;
+};
+
+static bool enforce_kept(const void *key, void *arg)
+{
+	const struct wanted_enforce *w = arg;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i].ep_id == *(const __u32 *)key)
+			return true;
+	return false;
+}
+
+int datapath_policy_replace(struct datapath *dp, const struct dp_policy_entry *entries, size_t n,
+			    const struct dp_enforce *enforce, size_t n_enforce)
+{
+	int pfd = bpf_map__fd(dp->skel->maps.policy), efd = bpf_map__fd(dp->skel->maps.enforce);
+	struct policy_key *want = calloc(n + 1, sizeof(*want));
+	struct wanted_keys wk = { want, n };
+	struct wanted_enforce we = { enforce, n_enforce };
+	int ret;
+
+	if (!want)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		policy_key_of(&entries[i], &want[i]);
+	qsort(want, n, sizeof(*want), cmp_key);
+	/* 1. every new entry (upserts replace verdicts atomically, entry by entry) */
+	ret = datapath_policy_add(dp, entries, n);
+	/* 2. enforcement for newly selected endpoints (only ever narrows access) */
+	for (size_t i = 0; i < n_enforce && !ret; i++) {
+		struct enforce_info info = { .ingress = enforce[i].ingress, .egress = enforce[i].egress };
+		if (bpf_map_update_elem(efd, &enforce[i].ep_id, &info, BPF_ANY))
+			ret = -errno;
+	}
+	/* 3. stale entries; 4. enforcement nothing asks for any more */
+	if (!ret)
+		ret = map_sweep(pfd, sizeof(struct policy_key), policy_key_kept, &wk);
+	if (!ret)
+		ret = map_sweep(efd, sizeof(__u32), enforce_kept, &we);
+	free(want);
 	return ret;
 }
 

@@ -28,7 +28,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "util.h"
-#include "bpf/latency.h"
+#include "bpf/latency_abi.h"
 #include "latency.skel.h"
 
 #define LAT_CLIENTS      16

@@ -102,7 +102,6 @@ static bool fault(struct agent *a, const char *name)
 	return true;
 }
 
-static void rm_tree(const char *dir);
 
 /* A migration's directory (images, CRIU's logs) goes once it is over, unless the file
  * <state>/keep-migrations exists: then it stays for a post-mortem. */
@@ -1078,14 +1077,6 @@ static int dump(struct mig *m, const char *hook, struct api_error *e)
 		return api_fail(e, 502, NULL, "streaming memory pages to %s failed: %s", m->to,
 				strerror(-relay));
 	return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-	char *argv[] = { "/bin/rm", "-rf", (char *)dir, NULL }, *out = NULL;
-
-	proc_output(argv, &out, 30000);
-	free(out);
 }
 
 /* This node's return flows for the endpoint: carried to its next node, or no longer needed. */

@@ -10,7 +10,7 @@
 #include <arpa/inet.h>
 #include "agent.h"
 #include "cluster_cache.h"
-#include "bpf/datapath.h"
+#include "bpf/datapath_abi.h"
 #include "identity.h"
 #include "log.h"
 #include "policy.h"

@@ -12,8 +12,8 @@
  * read or write out of place. */
 #include "lib/common.h"
 #include <bpf/bpf_core_read.h>
-#include "datapath.h"
-#include "ioam.h"
+#include "datapath_abi.h"
+#include "ioam_abi.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -15,7 +15,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
-#include "latency.h"
+#include "latency_abi.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

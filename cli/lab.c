@@ -4,7 +4,6 @@
  * remove it even when lab.json is lost. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -436,11 +435,6 @@ static int write_lab_json(struct lab *l)
 	return ret;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path) && errno != ENOENT ? -1 : 0;
-}
-
 /* Remove everything named after the lab; tolerant of anything already gone. */
 static int teardown(const char *name)
 {
@@ -479,9 +473,9 @@ static int teardown(const char *name)
 		free(names);
 	}
 	snprintf(path, sizeof(path), "/sys/fs/bpf/petrel/%s", name);
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(path);
 	snprintf(path, sizeof(path), LAB_DIR "/%s", name);
-	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT)
+	if (rm_tree(path))
 		failed = 1;
 	return failed ? -EBUSY : 0;
 }

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
-#include "bpf/ioam.h"
+#include "bpf/ioam_abi.h"
 
 #define IOAM_SIZE_MAX IOAM_DATA_MAX
 

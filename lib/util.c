@@ -1,6 +1,7 @@
 /* Small file-system and time helpers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,4 +146,16 @@ void growbuf_consume(struct growbuf *b, size_t n)
 		n = b->len;
 	b->len -= n;
 	memmove(b->data, b->data + n, b->len + 1);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+int rm_tree(const char *dir)
+{
+	if (access(dir, F_OK))
+		return 0;
+	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) && errno != ENOENT ? -errno : 0;
 }

@@ -6,6 +6,9 @@
 int mkdir_p(const char *path, unsigned int mode);          /* 0 if it exists */
 int read_file(const char *path, char **out);               /* NUL-terminated; caller frees */
 int write_file_atomic(const char *path, const char *data); /* tmp file + rename */
+/* Remove dir and everything below it, never crossing into another mount (a rootfs still
+ * mounted inside stays whole, and the removal fails); 0 if dir does not exist. */
+int rm_tree(const char *dir);
 /* The program name in the running executable's directory, into buf: 0 when it is there
  * and executable, -errno otherwise. */
 int exe_sibling(const char *name, char *buf, size_t len);

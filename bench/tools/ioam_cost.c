@@ -26,7 +26,7 @@
 #include <bpf/libbpf.h>
 #include "datapath.skel.h"
 #include "ioam.skel.h"
-#include "bpf/datapath.h"
+#include "bpf/datapath_abi.h"
 #include "ioam.h"
 #include "../../tests/bpf/prog_run.h"
 

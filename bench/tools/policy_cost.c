@@ -23,7 +23,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "datapath.skel.h"
-#include "bpf/datapath.h"
+#include "bpf/datapath_abi.h"
 #include "../../tests/bpf/prog_run.h"
 
 #define TC_ACT_SHOT 2

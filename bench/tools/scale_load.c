@@ -24,7 +24,7 @@
 #include <bpf/bpf.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include "bpf/datapath.h"
+#include "bpf/datapath_abi.h"
 
 #define TXN_OPS 128                     /* etcd's default --max-txn-ops */
 #define IDENTITIES 64                   /* label sets among the simulated endpoints */

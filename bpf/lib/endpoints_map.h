@@ -1,7 +1,7 @@
 /* The local endpoints map on its own, so programs outside the datapath (IOAM) can share
  * the pinned map by including just this definition. */
 #pragma once
-#include "../datapath.h"
+#include "../datapath_abi.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

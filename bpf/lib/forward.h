@@ -5,7 +5,7 @@
 #include "maps.h"
 #include "metrics.h"
 #include "parse.h"
-#include "policy.h"
+#include "policy_match.h"
 
 static __always_inline struct ep_info *endpoint_at(__u32 family, const __u8 *addr)
 {

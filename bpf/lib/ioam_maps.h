@@ -4,7 +4,7 @@
  * maps by their pins. */
 #pragma once
 #include "common.h"
-#include "../ioam.h"
+#include "../ioam_abi.h"
 
 /* Encap rules: the trie gives a destination prefix's slot, the array holds the rule in
  * it. The datapath finds a packet's slot once and hands it to the encap, which reads the

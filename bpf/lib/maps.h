@@ -1,7 +1,7 @@
 /* Every map of the datapath, in one place. All are pinned by name, so a restarted agent
  * (and the programs it re-attaches) find the same state. */
 #pragma once
-#include "../datapath.h"
+#include "../datapath_abi.h"
 #include "endpoints_map.h"
 #include "ioam_maps.h"
 #include "tail_map.h"

@@ -1,8 +1,8 @@
 /* The prog array through which the datapath and IOAM hand packets to each other (slots and
- * skb->cb markers in bpf/datapath.h). Both objects include this definition and share the
+ * skb->cb markers in bpf/datapath_abi.h). Both objects include this definition and share the
  * pinned map by name; the agent fills the slots. */
 #pragma once
-#include "../datapath.h"
+#include "../datapath_abi.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);

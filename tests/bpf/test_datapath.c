@@ -16,7 +16,7 @@
 #include "../unit/harness.h"
 #include "prog_run.h"
 #include "datapath.skel.h"
-#include "bpf/datapath.h"
+#include "bpf/datapath_abi.h"
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2

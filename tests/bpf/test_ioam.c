@@ -22,7 +22,7 @@
 #include "prog_run.h"
 #include "ioam.skel.h"
 #include "datapath.skel.h"
-#include "bpf/datapath.h"
+#include "bpf/datapath_abi.h"
 #include "ioam.h"
 
 #define TC_ACT_UNSPEC -1

@@ -7,7 +7,7 @@
 #include <linux/types.h>
 #include "harness.h"
 #include "latency.h"
-#include "bpf/latency.h"
+#include "bpf/latency_abi.h"
 
 static void test_buckets(void)
 {
