@@ -133,9 +133,11 @@ gnuplot <<EOF
 set terminal svg size 720,400 font "sans,12"
 set output "$OUT/scale.svg"
 set logscale x
+set xrange [500:200000]
+set yrange [0:*]
 set xlabel "cluster endpoints"
 set ylabel "milliseconds"
-set key top left
+set key top right
 set grid
 set title "petreld per endpoint update: CPU, and etcd write to datapath"
 plot "$OUT/scale.dat" using 1:2 with linespoints title "agent CPU per update", \
