@@ -1,7 +1,9 @@
-/* What `petrel lab` (cli/lab.c) shares with its routers (cli/lab_router.c): the lab's
- * naming, its state file, and the helpers that build namespaces on the fabric. */
+/* Inside `petrel lab`: the commands (cli/lab.c) over the network plumbing (cli/lab_net.c)
+ * and the lab's processes and state (cli/lab_procs.c); routers (cli/lab_router.c) use
+ * the latter two. */
 #pragma once
 #include <stdbool.h>
+#include <sys/types.h>
 #include <jansson.h>
 #include "cli.h"
 
@@ -9,11 +11,41 @@
  * `lab down` recognises them without lab.json. */
 #define LAB_ROUTER_PREFIX "rt-"
 
+#define FABRIC4  "198.18.0.1"
+#define FABRIC6  "fd00:198:18::1"
+#define OUTSIDE4 "198.18.0.254"
+#define OUTSIDE6 "fd00:198:18::254"
+#define ETCD_URL "http://" FABRIC4 ":2379"
+#define MAX_NODES 16
+
+struct lab {
+	char name[16];
+	char dir[128];
+	int nodes;
+	const char *mode;
+	const char *backend;
+	long ct_buckets;               /* conntrack-buckets for every node's petreld (0: unset) */
+	pid_t etcd_pid;
+	pid_t agent_pid[MAX_NODES + 1];
+};
+
+/* lab_procs.c: what `lab up` starts, in order, and what `lab down` removes. */
+int lab_start_etcd(struct cli *c, struct lab *l);
+/* Lets CRIU's lazy-pages daemon use userfaultfd (a sysctl), so `migrate --lazy` works. */
+void lab_allow_lazy_migration(struct cli *c);
+int lab_make_certs(struct cli *c, struct lab *l);
+int lab_start_agent(struct cli *c, struct lab *l, int i);
+int lab_write_json(struct lab *l);
+/* Remove everything named after the lab; tolerant of anything already gone. */
+int lab_teardown(const char *name);
+
 bool lab_name_valid(const char *s);
 /* "lab: ..." progress line on stderr. */
 void lab_progress(const char *fmt, const char *arg) __attribute__((format(printf, 1, 0)));
 /* Run fn inside netns ns, then come back. */
 int lab_in_netns(const char *ns, int (*fn)(void *), void *arg);
+/* The fabric's bridge (br0, FABRIC4/6, no netfilter), run inside the fabric namespace. */
+int lab_setup_fabric(void *arg);
 /* A host "<lab>-<suffix>" joined to the fabric bridge by a veth: its eth0 ↔ port
  * fabric_side, with the addresses given (/24, /64); a router forwards. */
 int lab_add_host(const char *lab, const char *suffix, const char *fabric_side,
