@@ -7,7 +7,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
+#include "etcd_codec.h"
 #include "store_impl.h"
 #include "util.h"
 
@@ -22,45 +22,6 @@ struct store_etcd {
 };
 
 #define ET(s) ((struct store_etcd *)(s))
-
-static char *b64(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (out)
-		EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-	return out;
-}
-
-static char *unb64(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	unsigned char *out = malloc(3 * (n / 4) + 1);
-	int len;
-
-	if (!out)
-		return NULL;
-	len = n ? EVP_DecodeBlock(out, (const unsigned char *)s, (int)n) : 0;
-	if (len < 0) {
-		free(out);
-		return NULL;
-	}
-	/* EVP_DecodeBlock counts the padding as zero bytes. */
-	while (n && s[n - 1] == '=') {
-		len--;
-		n--;
-	}
-	out[len] = 0;
-	return (char *)out;
-}
-
-static int64_t jint(json_t *v)
-{
-	if (json_is_string(v))
-		return strtoll(json_string_value(v), NULL, 10);
-	return json_is_integer(v) ? json_integer_value(v) : 0;
-}
 
 static size_t collect(char *p, size_t size, size_t n, void *arg)
 {
@@ -123,7 +84,7 @@ static int call(struct store_etcd *e, const char *path, json_t *body, json_t **r
 			ret = *resp ? 0 : -EPROTO;
 			/* Every write's reply carries the revision it made (reads' are not ours). */
 			if (!ret && !strncmp(path, "/v3/kv/", 7) && strcmp(path, "/v3/kv/range"))
-				store_note_write_revision(jint(json_object_get(
+				store_note_write_revision(etcd_int(json_object_get(
 					json_object_get(*resp, "header"), "revision")));
 		}
 		break;
@@ -134,7 +95,7 @@ static int call(struct store_etcd *e, const char *path, json_t *body, json_t **r
 
 static json_t *kv_obj(const char *key, const char *value, int64_t lease)
 {
-	char *k = b64(key), *v = b64(value), id[24];
+	char *k = etcd_b64(key), *v = etcd_b64(value), id[24];
 	json_t *o = json_pack("{s:s, s:s}", "key", k, "value", v);
 
 	if (lease) {
@@ -173,7 +134,7 @@ static int txn_put(struct store *s, json_t *compare, const char *key, const char
 
 static int et_create(struct store *s, const char *key, const char *value, int64_t lease)
 {
-	char *k = b64(key);
+	char *k = etcd_b64(key);
 	json_t *cmp = json_pack("[{s:s, s:s, s:s, s:s}]", "key", k, "target", "CREATE",
 				"result", "EQUAL", "create_revision", "0");
 
@@ -183,7 +144,7 @@ static int et_create(struct store *s, const char *key, const char *value, int64_
 
 static int et_cas(struct store *s, const char *key, const char *value, int64_t expected)
 {
-	char *k = b64(key), rev[24];
+	char *k = etcd_b64(key), rev[24];
 	json_t *cmp;
 
 	snprintf(rev, sizeof(rev), "%lld", (long long)expected);
@@ -198,7 +159,7 @@ static int et_cas(struct store *s, const char *key, const char *value, int64_t e
 
 static int et_del(struct store *s, const char *key)
 {
-	char *k = b64(key);
+	char *k = etcd_b64(key);
 	json_t *resp = NULL;
 	int ret = call(ET(s), "/v3/kv/deleterange", json_pack("{s:s}", "key", k), &resp);
 
@@ -219,8 +180,8 @@ static int prefix_range(const char *prefix, char **k, char **en)
 	} else {
 		if (store_prefix_end(prefix, end, sizeof(end)))
 			return -EINVAL;
-		*k = b64(prefix);
-		*en = b64(end);
+		*k = etcd_b64(prefix);
+		*en = etcd_b64(end);
 	}
 	if (!*k || !*en) {
 		free(*k);
@@ -243,7 +204,7 @@ static int range(struct store *s, const char *k, const char *en, json_t **resp)
 static int et_get(struct store *s, const char *key, char **value, int64_t *rev)
 {
 	json_t *resp = NULL, *kv;
-	char *k = b64(key);
+	char *k = etcd_b64(key);
 	int ret;
 
 	if (!k)
@@ -256,9 +217,9 @@ static int et_get(struct store *s, const char *key, char **value, int64_t *rev)
 	if (!kv) {
 		ret = -ENOENT;
 	} else {
-		*value = unb64(json_string_value(json_object_get(kv, "value")));
+		*value = etcd_unb64(json_string_value(json_object_get(kv, "value")) ?: "");
 		if (rev)
-			*rev = jint(json_object_get(kv, "mod_revision"));
+			*rev = etcd_int(json_object_get(kv, "mod_revision"));
 		ret = *value ? 0 : -EPROTO;
 	}
 	json_decref(resp);
@@ -267,10 +228,9 @@ static int et_get(struct store *s, const char *key, char **value, int64_t *rev)
 
 static int et_list(struct store *s, const char *prefix, struct store_kv **out, size_t *n, int64_t *rev)
 {
-	json_t *resp = NULL, *kvs, *kv;
+	json_t *resp = NULL;
 	struct store_kv *v;
 	char *k, *en;
-	size_t i;
 	int ret;
 
 	*n = 0;
@@ -281,30 +241,10 @@ static int et_list(struct store *s, const char *prefix, struct store_kv **out, s
 	free(en);
 	if (ret)
 		return ret;
-	kvs = json_object_get(resp, "kvs");
-	v = calloc(json_array_size(kvs) + 1, sizeof(*v));
-	if (!v) {
-		json_decref(resp);
-		return -ENOMEM;
-	}
-	json_array_foreach(kvs, i, kv) {
-		v[i].key = unb64(json_string_value(json_object_get(kv, "key")));
-		v[i].value = unb64(json_string_value(json_object_get(kv, "value")));
-		v[i].mod_revision = jint(json_object_get(kv, "mod_revision"));
-		(*n)++;
-		if (!v[i].key || !v[i].value) {
-			ret = -EPROTO;
-			break;
-		}
-	}
-	if (rev)
-		*rev = jint(json_object_get(json_object_get(resp, "header"), "revision"));
+	ret = etcd_decode_range(resp, &v, n, rev);
 	json_decref(resp);
-	if (ret) {
-		store_kvs_free(v, *n);
-		*n = 0;
+	if (ret)
 		return ret;
-	}
 	*out = v;   /* etcd returns ranges sorted by key */
 	return 0;
 }
@@ -315,7 +255,7 @@ static int et_lease_grant(struct store *s, int ttl, int64_t *lease)
 	int ret = call(ET(s), "/v3/lease/grant", json_pack("{s:i}", "TTL", ttl), &resp);
 
 	if (!ret) {
-		*lease = jint(json_object_get(resp, "ID"));
+		*lease = etcd_int(json_object_get(resp, "ID"));
 		ret = *lease ? 0 : -EPROTO;
 	}
 	json_decref(resp);
@@ -333,7 +273,7 @@ static int et_lease_keepalive(struct store *s, int64_t lease)
 	if (!ret) {
 		/* An expired lease answers with TTL 0 (or no TTL at all). */
 		result = json_object_get(resp, "result");
-		if (jint(json_object_get(result ? result : resp, "TTL")) <= 0)
+		if (etcd_int(json_object_get(result ? result : resp, "TTL")) <= 0)
 			ret = -ENOENT;
 	}
 	json_decref(resp);
@@ -352,45 +292,9 @@ struct watch_ctx {
 
 static int deliver(struct watch_ctx *w, const char *line)
 {
-	json_t *msg = json_loads(line, 0, NULL), *events, *ev;
-	size_t i;
-
-	if (!msg)
-		return 0;
-	/* A start revision that was compacted away cancels the watch: the caller must re-list. */
-	if (json_is_true(json_object_get(json_object_get(msg, "result"), "canceled"))) {
-		w->err = json_object_get(json_object_get(msg, "result"), "compact_revision") ?
-			 -ESTALE : -ECANCELED;
-		json_decref(msg);
-		return 1;
-	}
-	if (json_object_get(msg, "error")) {
-		w->err = -EIO;
-		json_decref(msg);
-		return 1;
-	}
-	events = json_object_get(json_object_get(msg, "result"), "events");
-	json_array_foreach(events, i, ev) {
-		json_t *kv = json_object_get(ev, "kv");
-		const char *type = json_string_value(json_object_get(ev, "type"));
-		char *key = unb64(json_string_value(json_object_get(kv, "key")));
-		char *value = unb64(json_string_value(json_object_get(kv, "value")));
-		struct store_event se = {
-			.type = type && !strcmp(type, "DELETE") ? STORE_DELETE : STORE_PUT,
-			.key = key, .value = value,
-			.mod_revision = jint(json_object_get(kv, "mod_revision")),
-		};
-		if (se.type == STORE_DELETE)
-			se.value = NULL;
-		if (key && w->cb(&se, w->arg))
-			w->stopped = 1;
-		free(key);
-		free(value);
-		if (w->stopped)
-			break;
-	}
-	json_decref(msg);
-	return w->stopped;
+	if (etcd_watch_line(line, strlen(line), w->cb, w->arg, &w->err) && !w->err)
+		w->stopped = 1;
+	return w->stopped || w->err;
 }
 
 static size_t watch_data(char *p, size_t size, size_t n, void *arg)
@@ -546,7 +450,7 @@ int store_open_etcd(struct store **out, const char *endpoints)
 		return -EINVAL;
 	}
 	/* Prove that one endpoint answers before the agent relies on it. */
-	char *probe = b64("/petrel/");
+	char *probe = etcd_b64("/petrel/");
 	ret = probe ? range(&e->base, probe, NULL, &resp) : -ENOMEM;
 	free(probe);
 	json_decref(resp);
