@@ -1601,6 +1601,16 @@ static int relay_to_local(int port, SSL *ssl, const struct relay_opts *o, struct
 	return ret;
 }
 
+/* Ids are made as NAME-NODE-TIME-SEQ from names: lower-case letters, digits and '-' (so
+ * never "..", "/" or anything a path could misread), shorter than MIGRATION_ID_MAX. */
+static bool migration_id_valid(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	return n && n < MIGRATION_ID_MAX && id[0] != '-' &&
+	       strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
 static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 {
 	const char *id = json_string_value(json_object_get(hello, "id"));
@@ -1611,10 +1621,14 @@ static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, js
 	int ret = -EINVAL;
 
 	(void)peer;
+	if (!migration_id_valid(id)) {
+		peer_reply_error(ssl, "malformed stream request");
+		return;
+	}
 	pthread_mutex_lock(&mu);
-	in = id ? incoming_find(id) : NULL;
+	in = incoming_find(id);
 	pthread_mutex_unlock(&mu);
-	if (kind && !strcmp(kind, "lazy") && id && lazy_port_of(id)) {
+	if (kind && !strcmp(kind, "lazy") && lazy_port_of(id)) {
 		/* Source side: the destination's lazy-pages daemon asks for pages. */
 		struct relay_opts lo = { .compress_out = true, .read_fd = true, .write_fd = true };
 
@@ -2077,7 +2091,7 @@ static void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *h
 	json_t *msg = NULL, *reply = NULL;
 	const char *op;
 
-	if (!d || !id || strlen(id) >= sizeof(d->in.id) || strchr(id, '/')) {
+	if (!d || !migration_id_valid(id)) {
 		peer_reply_error(ssl, "malformed migration request");
 		free(d);
 		return;

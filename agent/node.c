@@ -1,6 +1,7 @@
 /* Node bring-up: state store, address block claim, node registry (with a liveness lease),
  * underlay sysctls, the VXLAN device, nftables and the eBPF datapath. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -188,6 +189,9 @@ int node_start(struct agent *a, struct api_error *e)
 	int ret;
 
 	ret = mkdir_p(a->cfg.state_dir, 0700);
+	/* 0700 even when it already existed: it holds keys, bundles and checkpoints. */
+	if (!ret && chmod(a->cfg.state_dir, 0700))
+		ret = -errno;
 	if (ret)
 		return api_fail(e, 500, NULL, "cannot create state directory %s: %s",
 				a->cfg.state_dir, strerror(-ret));

@@ -77,6 +77,29 @@ int read_file(const char *path, char **out)
 	return 0;
 }
 
+/* The rename itself lasts only once the directory holding it is on disk too. */
+static int fsync_parent(const char *path)
+{
+	char dir[4200], *slash;
+	int fd, ret = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof(dir), ".");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 int write_file_atomic(const char *path, const char *data)
 {
 	char tmp[4200];
@@ -92,9 +115,11 @@ int write_file_atomic(const char *path, const char *data)
 	close(fd);
 	if (!ret && rename(tmp, path))
 		ret = -errno;
-	if (ret)
+	if (ret) {
 		unlink(tmp);
-	return ret;
+		return ret;
+	}
+	return fsync_parent(path);
 }
 
 uint32_t fnv1a32(const char *s)
