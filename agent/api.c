@@ -16,6 +16,8 @@
 #define MAX_BODY (1 << 20)
 /* The store time one API request may spend, in all of its calls together. */
 #define API_STORE_BUDGET_MS 4000
+/* Concurrent API connections (each has a thread; followed flow streams hold theirs). */
+#define API_MAX_CONNECTIONS 128
 
 struct api_server {
 	struct MHD_Daemon *d;
@@ -414,7 +416,11 @@ int api_start(struct agent *a, struct api_server **out)
 				0, NULL, NULL,
 				handler, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-				MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+				/* a thread per connection: bounded, so a flood of clients cannot
+				 * exhaust the agent's threads */
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_MAX_CONNECTIONS,
+				MHD_OPTION_END);
 	if (!s->d) {
 		errno = EIO;
 		goto err;

@@ -23,9 +23,17 @@ struct store_etcd {
 
 #define ET(s) ((struct store_etcd *)(s))
 
+/* A reply, or a watch line, past this is refused (the call fails) rather than filling
+ * memory: a full listing of 262144 endpoints is about 250 MiB of base64. */
+#define REPLY_MAX ((size_t)512 << 20)
+
 static size_t collect(char *p, size_t size, size_t n, void *arg)
 {
-	return growbuf_append(arg, p, size * n) ? 0 : size * n;
+	struct growbuf *b = arg;
+
+	if (b->len + size * n > REPLY_MAX)
+		return 0;
+	return growbuf_append(b, p, size * n) ? 0 : size * n;
 }
 
 /* One call's limit; an API request's deadline (store_deadline_set) may cut it shorter. */
