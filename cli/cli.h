@@ -38,6 +38,9 @@ const char *cli_socket(struct cli *c, int *err);
 bool cli_is_help(int argc, char **argv);
 int cli_require_root(struct cli *c, const char *what);
 
+/* Each object file's commands, ending with { 0 }. */
+extern const struct command lab_commands[], lab_router_commands[], node_commands[], endpoint_commands[], policy_commands[], container_commands[], migrate_commands[], latency_commands[], ioam_commands[];
+
 /* Per-object verbs. */
 int cmd_node_status(struct cli *c, int argc, char **argv);
 int cmd_endpoint_add(struct cli *c, int argc, char **argv);

@@ -528,3 +528,58 @@ void lab_containers_down(const char *lab)
 	}
 	free(mnts);
 }
+
+/* This file's commands and their help: main.c lists and matches them. */
+const struct command container_commands[] = {
+	{ "run", NULL, cmd_run, "run a container with runc on a petrel endpoint",
+	  "petrel [-j] [--node NAME] run NAME --rootfs DIR [--publish HOSTPORT:PORT[/tcp|udp]]...\n"
+	  "       [--label KEY=VALUE]... [--env KEY=VALUE]... [--memory BYTES] -- CMD [ARG]...\n\n"
+	  "Runs CMD in a new container NAME on the node, with runc. Its root file system is an\n"
+	  "overlay: DIR is the read-only lower layer and is never modified; writes land in the\n"
+	  "container's bundle (<state-dir>/containers/NAME/upper). Its network is a petrel endpoint\n"
+	  "of the same name (addresses, labels, published ports); it gets its own pid, ipc, uts and\n"
+	  "mount namespaces and the cgroup /petrel/<node>/NAME. Standard output and error are\n"
+	  "captured by the agent (see `petrel logs`); all three standard fds are pipes, so the\n"
+	  "container can be checkpointed with CRIU. The node's <state-dir>/latency directory is\n"
+	  "mounted read-only at /run/petrel. If any step fails, nothing of the container is left.\n\n"
+	  "Options:\n"
+	  "  --rootfs DIR                   root file system (e.g. from scripts/mkrootfs.sh); required\n"
+	  "  --publish HOSTPORT:PORT[/P]    publish a port on the node, tcp by default (repeatable)\n"
+	  "  --label KEY=VALUE              a label for policy selectors (repeatable)\n"
+	  "  --env KEY=VALUE                an environment variable (repeatable); PATH has a default\n"
+	  "  --memory BYTES                 memory limit; suffixes K, M, G (powers of 1024)\n\n"
+	  "Example:\n  petrel --node node1 run web --rootfs /srv/rootfs --publish 8080:80 -- httpd -f -p 80\n" },
+	{ "ps", NULL, cmd_ps, "list every container in the cluster",
+	  "petrel [-j] [--node NAME] ps\n\n"
+	  "Lists every container in the cluster, whichever node answers: name, node, state\n"
+	  "(creating, running, stopped, exited, error, migrating) with the exit code once it has\n"
+	  "ended, host pid, addresses, published ports and command. A container whose process\n"
+	  "ended on its own shows as exited.\n\n"
+	  "Example:\n  petrel -j ps | jq -r '.[] | .name + \" \" + .state + \" \" + .ipv4'\n" },
+	{ "logs", NULL, cmd_logs, "print a container's output",
+	  "petrel [--node NAME] logs NAME [--follow]\n\n"
+	  "Prints what the container wrote to its standard output and error, as captured by the\n"
+	  "agent of its node (asked automatically in a lab). --follow (-f) keeps printing new\n"
+	  "output until the container ends.\n\n"
+	  "Example:\n  petrel logs web --follow\n" },
+	{ "stop", NULL, cmd_stop, "stop a container (SIGTERM, then SIGKILL)",
+	  "petrel [-j] [--node NAME] stop NAME [--timeout SECONDS]\n\n"
+	  "Sends SIGTERM to the container's process, and SIGKILL when it has not ended after\n"
+	  "SECONDS (default 10, 0-3600). The container becomes 'stopped' with its exit code (128+N\n"
+	  "for signal N); its file system changes, logs and endpoint stay until `petrel rm`.\n"
+	  "Stopping a container that already ended does nothing.\n\n"
+	  "Example:\n  petrel stop web --timeout 2\n" },
+	{ "rm", NULL, cmd_rm, "remove a container and everything it has",
+	  "petrel [--node NAME] rm NAME [--force]\n\n"
+	  "Removes a container that is not running: its runc state, overlay mount, bundle (file\n"
+	  "system changes and logs), endpoint, network namespace and record. A running container\n"
+	  "needs --force (-f), which kills it first.\n\n"
+	  "Example:\n  petrel rm --force web\n" },
+	{ "exec", NULL, cmd_exec, "run a command inside a running container",
+	  "petrel [--node NAME] exec NAME -- CMD [ARG]...\n\n"
+	  "Runs CMD inside the container (all its namespaces and its cgroup) with `runc exec`, on\n"
+	  "this machine, with this terminal's standard input and output. The exit status is CMD's.\n"
+	  "Needs root.\n\n"
+	  "Example:\n  petrel exec web -- cat /etc/hostname\n" },
+	{ 0 }
+};

@@ -220,3 +220,38 @@ int cmd_endpoint_exec(struct cli *c, int argc, char **argv)
 	json_decref(ep);
 	return exec_in_netns(c, ns, argv + 2);
 }
+
+/* This file's commands and their help: main.c lists and matches them. */
+const struct command endpoint_commands[] = {
+	{ "endpoint", "add", cmd_endpoint_add, "create an endpoint (netns + veth + addresses)",
+	  "petrel [-j] [--node NAME] endpoint add NAME [--label KEY=VALUE]... [--publish HOSTPORT:PORT[/tcp|udp]]...\n\n"
+	  "Creates endpoint NAME on the node: a network namespace with a veth, one IPv4 and one\n"
+	  "IPv6 address from the node's block, default routes, and the host side attached to the\n"
+	  "eBPF datapath. --publish makes HOSTPORT on the node's underlay addresses reach PORT.\n\n"
+	  "Options:\n"
+	  "  --label KEY=VALUE              a label (repeatable), used by policy selectors\n"
+	  "  --publish HOSTPORT:PORT[/P]    publish a port, tcp by default (repeatable)\n\n"
+	  "Example:\n  petrel --node node1 endpoint add web --label app=web --publish 8080:80/tcp\n" },
+	{ "endpoint", "list", cmd_endpoint_list, "list every endpoint in the cluster",
+	  "petrel [-j] [--node NAME] endpoint list [--on NODE]\n\n"
+	  "Lists every endpoint in the cluster, whichever node answers, sorted by name; with\n"
+	  "--on, only those that run on NODE. The answer comes from the agent's cache of\n"
+	  "cluster state, so it needs no store round trip (and works while etcd is down).\n\n"
+	  "Example:\n  petrel -j endpoint list | jq -r '.[] | .name + \" \" + .ipv4'\n"
+	  "  petrel --node node2 endpoint list --on node2\n" },
+	{ "endpoint", "show", cmd_endpoint_show, "show one endpoint",
+	  "petrel [-j] [--node NAME] endpoint show NAME\n\n"
+	  "Shows the endpoint's node, addresses, MAC, namespace, labels, published ports and\n"
+	  "state; with its packet and byte counters when asked of the node hosting it.\n\n"
+	  "Example:\n  petrel --node node1 endpoint show web\n" },
+	{ "endpoint", "del", cmd_endpoint_del, "delete an endpoint",
+	  "petrel [--node NAME] endpoint del NAME\n\n"
+	  "Deletes the endpoint, its namespace and its published ports. Ask the node hosting\n"
+	  "it. The address becomes unreachable from every node.\n\n"
+	  "Example:\n  petrel --node node1 endpoint del web\n" },
+	{ "endpoint", "exec", cmd_endpoint_exec, "run a command inside an endpoint's namespace",
+	  "petrel [--node NAME] endpoint exec NAME -- CMD [ARG]...\n\n"
+	  "Runs CMD in the endpoint's network namespace (on this machine). The exit status is CMD's.\n\n"
+	  "Example:\n  petrel endpoint exec client -- ping -c1 10.244.1.2\n" },
+	{ 0 }
+};

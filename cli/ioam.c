@@ -219,3 +219,55 @@ int cmd_ioam_traces(struct cli *c, int argc, char **argv)
 	}
 	return cli_stream(c, path, "trace");
 }
+
+/* This file's commands and their help: main.c lists and matches them. */
+const struct command ioam_commands[] = {
+	{ "ioam", "namespace", cmd_ioam_namespace, "add or delete an IOAM namespace (cluster-wide)",
+	  "petrel [-j] ioam namespace add ID [data HEX] [wide HEX]\n"
+	  "       petrel [-j] ioam namespace del ID\n\n"
+	  "IPv6 In-situ OAM (RFC 9197) namespaces, as `ip ioam namespace` has them. Every node\n"
+	  "fills its data into trace options of the namespaces it knows and leaves the others\n"
+	  "alone. The namespace data (32 bits) and wide data (64 bits) go into trace fields 5 and\n"
+	  "10; unset, they are all-ones (unknown). Namespaces live in cluster state, so every node\n"
+	  "knows them. A namespace an encap rule uses cannot be deleted.\n\n"
+	  "Example:\n  petrel ioam namespace add 123 data 0xdeadbeef wide 0xcafec0caf00dc0de\n" },
+	{ "ioam", "encap", cmd_ioam_encap, "insert IOAM traces into pod traffic (cluster-wide)",
+	  "petrel [-j] ioam encap add --ns ID --trace-type HEX --size BYTES [--freq K/N] [--to CIDR]\n"
+	  "       petrel [-j] ioam encap del --ns ID [--to CIDR]\n\n"
+	  "IPv6 packets a local endpoint sends to another node get, on the underlay device's egress,\n"
+	  "a Hop-by-Hop header (or their existing one extended) with an RFC 9486 IOAM option of\n"
+	  "type 0x31 carrying an RFC 9197 pre-allocated trace, this node's data filled in. Rules\n"
+	  "to the same prefix share one header: one trace option per namespace, in id order.\n\n"
+	  "Options:\n"
+	  "  --ns ID            an existing namespace (`petrel ioam namespace add`)\n"
+	  "  --trace-type HEX   24-bit IOAM-Trace-Type; bits 0-11 (mask 0xfff000): 0 hop limit +\n"
+	  "                     node id, 1 interfaces, 2 seconds, 3 subseconds, 4 transit delay,\n"
+	  "                     5 namespace data, 6 queue depth, 7 checksum complement, 8 wide\n"
+	  "                     node id, 9 wide interfaces, 10 wide namespace data, 11 buffer\n"
+	  "                     occupancy (fields a node cannot know are all-ones)\n"
+	  "  --size BYTES       pre-allocated room for every node's data: a multiple of 4, at most\n"
+	  "                     244, at least one node's data\n"
+	  "  --freq K/N         insert into K of every N packets (default 1/1)\n"
+	  "  --to CIDR          destinations this applies to (default: the cluster's IPv6 CIDR)\n\n"
+	  "Example:\n  petrel ioam encap add --ns 123 --trace-type 0xf00000 --size 64 --freq 1/100\n" },
+	{ "ioam", "role", cmd_ioam_role, "choose the IOAM roles of one of this node's devices",
+	  "petrel [-j] [--node NAME] ioam role --dev DEV ingress|egress|none...\n\n"
+	  "ingress attaches transit and decap to DEV's ingress (packets for local endpoints have\n"
+	  "their IOAM removed and exported, others get this node's data); egress attaches encap to\n"
+	  "its egress. Give both words for both. By default the underlay device has ingress once a\n"
+	  "namespace exists and egress once an encap rule exists; none turns IOAM off there.\n\n"
+	  "Example:\n  petrel --node node2 ioam role --dev eth0 ingress\n" },
+	{ "ioam", "show", cmd_ioam_show, "show IOAM configuration, roles and counters",
+	  "petrel [-j] [--node NAME] ioam show\n\n"
+	  "Shows the node's IOAM node id, the namespaces and encap rules of the cluster, the\n"
+	  "devices IOAM is attached to on this node, and its counters (inserted, transit, decap,\n"
+	  "exported, overflow, unknown namespace, inconsistent, malformed-dropped, ...).\n\n"
+	  "Example:\n  petrel --node node1 -j ioam show | jq .counters\n" },
+	{ "ioam", "traces", cmd_ioam_traces, "print decapsulated IOAM traces as JSON lines",
+	  "petrel [--node NAME] ioam traces [--follow]\n\n"
+	  "Prints one JSON object per trace the node decapsulated: time, namespace, source and\n"
+	  "destination, trace type, overflow, and the nodes in path order (first node first) with\n"
+	  "their fields; unknown values are null. --follow keeps printing new traces.\n\n"
+	  "Example:\n  petrel --node node2 ioam traces --follow | jq -c '[.nodes[].node_id]'\n" },
+	{ 0 }
+};

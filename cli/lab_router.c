@@ -461,3 +461,29 @@ void lab_routers_print(json_t *routers)
 		printf("\n");
 	}
 }
+
+/* This file's commands and their help: main.c lists and matches them. */
+const struct command lab_router_commands[] = {
+	{ "lab", "router", cmd_lab_router, "put a Linux router, optionally an IOAM transit, between two lab nodes",
+	  "petrel [-j] lab router add NAME --between NODE NODE [--ioam-id ID] [--ioam-ns ID[:DATA[:WIDE]]]...\n"
+	  "                          [--name LAB]\n"
+	  "petrel [-j] lab router del NAME [--name LAB]\n\n"
+	  "add creates the namespace LAB-rt-NAME on the lab's fabric (198.18.0.200+k,\n"
+	  "fd00:198:18::200+k), forwarding with the kernel's own stack, and routes the two nodes'\n"
+	  "traffic to each other through it: each node reaches the other's underlay address via\n"
+	  "the router (where native forwarding looks its next hop up, and where VXLAN is sent),\n"
+	  "and the router knows both nodes' address blocks. The nodes stop accepting ICMP\n"
+	  "redirects on eth0, since both sit on one bridge. del routes the nodes directly again,\n"
+	  "then removes the router. `lab status` lists routers; `lab exec NAME -- CMD` runs in one;\n"
+	  "`lab down` removes them.\n\n"
+	  "Options:\n"
+	  "  --between NODE NODE      the two nodes whose traffic crosses the router\n"
+	  "  --ioam-id ID             make the router an IPv6 IOAM transit node of the kernel's own:\n"
+	  "                           net.ipv6.ioam6_id and ioam6_id_wide ID, ioam6_enabled on eth0\n"
+	  "  --ioam-ns ID[:DATA[:WIDE]]\n"
+	  "                           a namespace the router fills traces of (repeatable, up to 8),\n"
+	  "                           with its 32-bit and 64-bit data in hex (`ip ioam namespace add`)\n"
+	  "  --name LAB               the lab (default: $PETREL_LAB or petrel)\n\n"
+	  "Example:\n  petrel lab router add r1 --between node1 node2 --ioam-id 100 --ioam-ns 123:0x12345678\n" },
+	{ 0 }
+};

@@ -585,3 +585,51 @@ out:
 		json_decref(r);
 	return ret;
 }
+
+/* This file's commands and their help: main.c lists and matches them. */
+const struct command latency_commands[] = {
+	{ "latency", "enable", cmd_latency_enable, "account an endpoint's network-stack latency per packet",
+	  "petrel [-j] [--node NAME] latency enable NAME\n\n"
+	  "Starts per-packet latency accounting for endpoint NAME on the node hosting it: egress\n"
+	  "from the sending system call in the endpoint's namespace to transmission on the node's\n"
+	  "underlay device, ingress from reception on the underlay device to delivery to the\n"
+	  "endpoint's socket; ICMP, UDP and TCP, by tracepoint eBPF programs that are attached only\n"
+	  "while some endpoint of the node is enabled. Records stream as JSON lines on the Unix\n"
+	  "socket STATE-DIR/latency/NAME.sock (world-readable; a runtime bind-mounts it into the\n"
+	  "container at /run/petrel/latency.sock). Enabling twice is an error; deleting the endpoint\n"
+	  "or losing its namespace disables it.\n\n"
+	  "Example:\n  petrel --node node1 latency enable web && socat - UNIX:/var/lib/petrel/latency/web.sock\n" },
+	{ "latency", "disable", cmd_latency_disable, "stop accounting an endpoint's latency",
+	  "petrel [-j] [--node NAME] latency disable NAME\n\n"
+	  "Stops accounting for NAME: its map entries go, its record socket is closed and removed,\n"
+	  "and the probes are detached when no endpoint of the node is left enabled. Prints the\n"
+	  "final statistics with -j.\n\n"
+	  "Example:\n  petrel --node node1 latency disable web\n" },
+	{ "latency", "show", cmd_latency_show, "histograms, percentiles and match counters of an endpoint",
+	  "petrel [-j] [--node NAME] latency show NAME\n\n"
+	  "Shows, per direction, the number of accounted packets, mean, min, p50, p90, p99, p99.9 and\n"
+	  "max latency with a histogram (16 sub-buckets per power of two, so within 1/32), and the\n"
+	  "packets whose other end was not found: egress packets that never reached the underlay\n"
+	  "within a second (dropped, or to a peer on the same node) and ingress packets delivered\n"
+	  "without an underlay reception (e.g. from the node itself).\n\n"
+	  "Example:\n  petrel -j --node node1 latency show web | jq .egress.histogram.p99_ns\n" },
+	{ "latency", "list", cmd_latency_list, "list the endpoints whose latency is accounted",
+	  "petrel [-j] [--node NAME] latency list\n\n"
+	  "Lists the node's accounted endpoints with their packet counts and median latencies.\n\n"
+	  "Example:\n  petrel --node node1 latency list\n" },
+	{ "ping", "run", cmd_ping, "ping from an endpoint, with RTTs corrected by its stack latency",
+	  "petrel [-j] [--node NAME] ping NAME TARGET [-c COUNT] [-s SIZE] [-i INTERVAL]\n\n"
+	  "Runs iputils ping (user-to-user RTTs, -U) inside endpoint NAME's namespace and, for each\n"
+	  "reply, prints the raw RTT, the accounted egress latency of the request and ingress\n"
+	  "latency of the reply, and the corrected RTT = raw - egress - ingress: the RTT without\n"
+	  "the container's network stack and virtual path. Accounting is enabled for the run if it\n"
+	  "is not already (and disabled afterwards). The summary gives raw_avg_us,\n"
+	  "corrected_avg_us, egress_avg_us, ingress_avg_us and matched_ratio (replies with both\n"
+	  "latencies / replies); with -j it is one JSON object, with every reply in replies_detail.\n\n"
+	  "Options:\n"
+	  "  -c COUNT      echo requests to send (default 10)\n"
+	  "  -s SIZE       ICMP payload bytes (default 56)\n"
+	  "  -i INTERVAL   seconds between requests (default 1; below 0.2 needs root, as here)\n\n"
+	  "Example:\n  petrel --node node1 ping web 198.18.0.254 -c 20 -i 0.05\n" },
+	{ 0 }
+};

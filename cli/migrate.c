@@ -132,3 +132,35 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 	json_decref(w.report);
 	return 0;
 }
+
+/* This file's commands and their help: main.c lists and matches them. */
+const struct command migrate_commands[] = {
+	{ "migrate", NULL, cmd_migrate, "move a running container to another node, connections intact",
+	  "petrel [-j] [--node NAME] migrate NAME --to NODE [--lazy | --pre-copy]\n\n"
+	  "Live-migrates container NAME to NODE with CRIU. The container keeps its IPv4 and IPv6\n"
+	  "addresses, MAC, memory and file system changes, and every TCP connection and UDP flow:\n"
+	  "with other containers, and with outside clients that came in through a port published\n"
+	  "on the old node (that node keeps relaying those flows; new connections use the port\n"
+	  "published on NODE). While it is frozen, packets for it are held on the node it leaves\n"
+	  "and delivered as soon as it runs again, there or on NODE. Memory pages, images and the writable layer stream to NODE\n"
+	  "compressed, over mutual TLS between the agents; nothing is staged on the source disk.\n\n"
+	  "Any failure before NODE confirms the container runs there (NODE's agent dying, the link\n"
+	  "failing, a corrupt stream, the restore failing) rolls back: the container keeps running\n"
+	  "where it was, connections intact. It never runs on both nodes. Bad requests (unknown\n"
+	  "container or node, not running, its own node, a migration already under way, no or an\n"
+	  "older CRIU or kernel on NODE, the image missing there) fail before anything is frozen.\n\n"
+	  "Progress goes to standard error, phase by phase with elapsed time and bytes. The report\n"
+	  "(one JSON object with -j) gives total_ms, frozen_ms (freeze to resume), restore_ms and\n"
+	  "runc_restore_ms, phases_ms (hold, pause, dump, transfer, restore, release: where the\n"
+	  "freeze went), bytes (raw) and wire_bytes (compressed), tcp_connections, udp_flows,\n"
+	  "published_flows, held_packets and mode.\n\n"
+	  "Options:\n"
+	  "  --to NODE   the destination node (required)\n"
+	  "  --lazy      post-copy: restore first, fetch memory on demand (userfaultfd). Refused with\n"
+	  "              the reason where CRIU's lazy pages do not work (see docs/migration.md)\n"
+	  "  --pre-copy  iterative pre-copy (memory copied while the container runs). Needs\n"
+	  "              soft-dirty page tracking; refused before anything is frozen, with the\n"
+	  "              reason, where the kernel lacks it, and not implemented yet where it has it\n\n"
+	  "Example:\n  petrel migrate web --to node2\n" },
+	{ 0 }
+};

@@ -37,3 +37,13 @@ int cmd_node_status(struct cli *c, int argc, char **argv)
 	json_decref(st);
 	return 0;
 }
+
+/* This file's commands and their help: main.c lists and matches them. */
+const struct command node_commands[] = {
+	{ "node", "status", cmd_node_status, "show this node's agent, blocks and cluster view",
+	  "petrel [-j] [--node NAME | --socket PATH] node status\n\n"
+	  "Shows the node's name, routing mode, state store, underlay addresses, address blocks,\n"
+	  "the nodes it knows with their liveness, and the datapath's drop counters by reason.\n\n"
+	  "Example:\n  petrel --node node2 node status\n" },
+	{ 0 }
+};

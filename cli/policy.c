@@ -173,3 +173,34 @@ int cmd_flows(struct cli *c, int argc, char **argv)
 	}
 	return cli_stream(c, path, "flow");
 }
+
+/* This file's commands and their help: main.c lists and matches them. */
+const struct command policy_commands[] = {
+	{ "policy", "apply", cmd_policy_apply, "apply the policies in a JSON file",
+	  "petrel [-j] policy apply FILE\n\n"
+	  "Reads one policy object or an array of them (docs/policy.md) and applies them across the\n"
+	  "cluster, replacing policies of the same name. The file is checked first: any error names\n"
+	  "the file, the policy and the field, and nothing is applied. Selectors that match no\n"
+	  "endpoint yet are reported as warnings.\n\n"
+	  "Example:\n  petrel policy apply web.json\n" },
+	{ "policy", "list", cmd_policy_list, "list policies with their counters",
+	  "petrel [-j] policy list\n\n"
+	  "Lists every policy with its selector, rule count, and the packets and bytes this node's\n"
+	  "datapath decided by it.\n\nExample:\n  petrel --node node2 policy list\n" },
+	{ "policy", "show", cmd_policy_show, "show one policy and its counters",
+	  "petrel [-j] policy show NAME\n\n"
+	  "Shows the policy's selector, each rule, and its per-node packet and byte counters.\n\n"
+	  "Example:\n  petrel policy show allow-web\n" },
+	{ "policy", "delete", cmd_policy_delete, "delete a policy",
+	  "petrel policy delete NAME\n\n"
+	  "Deletes the policy everywhere. Endpoints no other policy selects become open again.\n\n"
+	  "Example:\n  petrel policy delete allow-web\n" },
+	{ "flows", "show", cmd_flows, "print policy decisions as JSON lines",
+	  "petrel [--node NAME] flows show [--follow] [--endpoint NAME] [--verdict allowed|denied]\n\n"
+	  "Prints one JSON object per policy decision on this node: source and destination (ip,\n"
+	  "port, identity, labels), protocol, direction, verdict, and the policy and rule that\n"
+	  "decided (\"default-deny\" when no rule matched). Events are rate-limited in the\n"
+	  "datapath. --follow keeps printing new events.\n\n"
+	  "Example:\n  petrel --node node1 flows show --follow --verdict denied\n" },
+	{ 0 }
+};
