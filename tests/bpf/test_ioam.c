@@ -183,49 +183,19 @@ static int find_opt(const struct frame *f, int nth)
 	return -1;
 }
 
-int main(void)
+/* The fixture the scenarios share, in order: each builds on the maps, counters and
+ * frames the ones before it left (a transit visits what the encap produced). */
+static char pin[64];
+static struct ioam_bpf *skel;
+static struct frame in, out, mid;
+static struct ring_buffer *rb;
+static int v, o;                 /* the last verdict and option offset */
+static const uint32_t type = IOAM_BIT(0) | IOAM_BIT(1) | IOAM_BIT(2) | IOAM_BIT(3) | IOAM_BIT(5) | IOAM_BIT(8);
+static struct ioam_opt_spec spec = { .ns = 123, .type = type, .size = 60 };   /* 7 words a node */
+
+/* encap, new Hop-by-Hop header */
+static void test_encap_new_header(void)
 {
-	char pin[64];
-	struct ioam_bpf *skel;
-	struct frame in, out, mid;
-	struct ring_buffer *rb;
-	uint32_t type = IOAM_BIT(0) | IOAM_BIT(1) | IOAM_BIT(2) | IOAM_BIT(3) | IOAM_BIT(5) | IOAM_BIT(8);
-	struct ioam_opt_spec spec = { .ns = 123, .type = type, .size = 60 };   /* 7 words a node */
-	int v, o;
-
-	if (geteuid() != 0) {
-		printf("SKIP: BPF_PROG_RUN needs root\n");
-		return HARNESS_SKIP;
-	}
-	/* Sampling counters and the export budget are per CPU: every run on one CPU, however
-	 * the test sleeps in between. */
-	{
-		cpu_set_t one;
-
-		CPU_ZERO(&one);
-		CPU_SET(sched_getcpu(), &one);
-		sched_setaffinity(0, sizeof(one), &one);
-	}
-	if (prog_run_pin_dir(pin, sizeof(pin), "ioamtest")) {
-		printf("SKIP: no bpffs at /sys/fs/bpf (%s)\n", strerror(errno));
-		return HARNESS_SKIP;
-	}
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin);
-	skel = ioam_bpf__open_opts(&opts);
-	if (!skel || ioam_bpf__load(skel)) {
-		fprintf(stderr, "cannot load the IOAM programs\n");
-		ioam_bpf__destroy(skel);
-		prog_run_pin_dir_remove(pin);
-		return 1;
-	}
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.ioam_traces), on_event, NULL, NULL);
-	CHECK(rb != NULL);
-	add_ns(skel, 123, 0xabcd0123, 0x1122334455667788ull);
-	add_endpoint(skel, POD_A, 41);
-	set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 1, 0);
-	CHECK(ioam_nodelen(type) == 7);
-
-	/* ---- encap, new Hop-by-Hop header ---- */
 	set_node(skel, 1);
 	udp6(&in, POD_A, POD_B, NULL, 0);
 	v = run(skel->progs.ioam_egress, &in, &out);
@@ -253,8 +223,11 @@ int main(void)
 	}
 	CHECK(memcmp(out.buf + HBH + 80, in.buf + HBH, in.len - HBH) == 0);   /* UDP intact */
 	CHECK(stat_of(skel, IOAM_ST_ENCAP) == 1);
+}
 
-	/* ---- every supported field (bits 0-11): each word where RFC 9197 puts it ---- */
+/* every supported field (bits 0-11): each word where RFC 9197 puts it */
+static void test_every_field(void)
+{
 	{
 		struct ioam_opt_spec all = { .ns = 123, .type = IOAM_SUPPORTED_MASK, .size = 60 };
 		const uint8_t *d;
@@ -307,8 +280,11 @@ int main(void)
 	CHECK(run(skel->progs.ioam_egress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
 	udp6(&in, POD_A, "fd00:244:0:3::1", NULL, 0);
 	CHECK(run(skel->progs.ioam_egress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
+}
 
-	/* ---- transit: node 2 fills the next slot ---- */
+/* transit: node 2 fills the next slot */
+static void test_transit(void)
+{
 	udp6(&in, POD_A, POD_B, NULL, 0);
 	set_node(skel, 1);
 	run(skel->progs.ioam_egress, &in, &mid);
@@ -320,8 +296,11 @@ int main(void)
 	CHECK(be32at(out.buf + o + 12 + 4) == (63u << 24 | 2));
 	CHECK(memcmp(out.buf + o + 12 + 32, mid.buf + o + 12 + 32, 28) == 0);   /* node 1 kept */
 	CHECK(stat_of(skel, IOAM_ST_TRANSIT) == 1);
+}
 
-	/* ---- transit again: one word left, seven needed → Overflow, nothing written ---- */
+/* transit again: one word left, seven needed → Overflow, nothing written */
+static void test_transit_overflow(void)
+{
 	mid = out;
 	set_node(skel, 3);
 	run(skel->progs.ioam_ingress, &mid, &out);
@@ -329,8 +308,11 @@ int main(void)
 	out.buf[o + 6] &= (uint8_t)~IOAM_OVERFLOW;
 	CHECK(memcmp(out.buf, mid.buf, mid.len) == 0);
 	CHECK(stat_of(skel, IOAM_ST_OVERFLOW) == 1);
+}
 
-	/* ---- decap on node 3, without room: removed, exported, Overflow flag reported ---- */
+/* decap on node 3, without room: removed, exported, Overflow flag reported */
+static void test_decap_overflow(void)
+{
 	add_endpoint(skel, POD_B, 42);
 	v = run(skel->progs.ioam_ingress, &mid, &out);
 	CHECK(v == TC_ACT_UNSPEC);
@@ -348,8 +330,11 @@ int main(void)
 		CHECK(hops[0].ns_data == 0xabcd0123 && hops[1].node_id_wide == 0x1000002);
 	}
 	CHECK(stat_of(skel, IOAM_ST_DECAP) == 1);
+}
 
-	/* ---- a path of three: encap 1, transit 2, decap 3, larger area ---- */
+/* a path of three: encap 1, transit 2, decap 3, larger area */
+static void test_path_of_three(void)
+{
 	spec.size = 84;
 	set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 1, 0);
 	del_endpoint(skel, POD_B);
@@ -373,8 +358,11 @@ int main(void)
 		CHECK(n == 3 && hops[0].node_id == 1 && hops[1].node_id == 2 && hops[2].node_id == 3);
 		CHECK(hops[2].if_in == 1 && hops[2].if_out == 42);   /* decap knows the endpoint */
 	}
+}
 
-	/* ---- encap into an existing header (Router Alert + PadN) ---- */
+/* encap into an existing header (Router Alert + PadN) */
+static void test_encap_existing_header(void)
+{
 	{
 		static const uint8_t ra[8] = { 0, 0, 5, 2, 0, 0, 1, 0 };
 		int ra_off;
@@ -474,8 +462,11 @@ int main(void)
 		CHECK(run(skel->progs.ioam_egress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
 		CHECK(stat_of(skel, IOAM_ST_ENCAP_FAIL) == fail + 1);
 	}
+}
 
-	/* ---- sampling: 1 in 4 ---- */
+/* sampling: 1 in 4 */
+static void test_sampling(void)
+{
 	{
 		uint64_t before = stat_of(skel, IOAM_ST_ENCAP);
 		int grown = 0;
@@ -489,8 +480,11 @@ int main(void)
 		CHECK(grown == 4 && stat_of(skel, IOAM_ST_ENCAP) == before + 4);
 		CHECK(stat_of(skel, IOAM_ST_NOT_SAMPLED) == 12);
 	}
+}
 
-	/* ---- three namespaces in one header ---- */
+/* three namespaces in one header */
+static void test_three_namespaces(void)
+{
 	{
 		struct ioam_opt_spec three[3] = {
 			{ .ns = 123, .type = IOAM_BIT(0), .size = 8 },
@@ -519,8 +513,11 @@ int main(void)
 		CHECK(n_ev == before + 3);
 		set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 1, 0);
 	}
+}
 
-	/* ---- malformed and unusual headers arriving from the wire ---- */
+/* malformed and unusual headers arriving from the wire */
+static void test_malformed(void)
+{
 	{
 		uint8_t h[96];
 		uint64_t mal = stat_of(skel, IOAM_ST_MALFORMED);
@@ -605,10 +602,13 @@ int main(void)
 		udp6(&in, POD_A, POD_B, h, 8);
 		CHECK(run(skel->progs.ioam_ingress, &in, &out) == TC_ACT_UNSPEC && out.len == in.len);
 	}
+}
 
-	/* ---- export budget: at most export_rate traces a window are exported; the others are
-	 * removed all the same, without this node's data, and counted; a window a second old
-	 * ends at the next 64th skipped trace ---- */
+/* ---- export budget: at most export_rate traces a window are exported; the others are
+ * removed all the same, without this node's data, and counted; a window a second old
+ * ends at the next 64th skipped trace ---- */
+static void test_export_budget(void)
+{
 	{
 		struct ioam_node slow = { .id = 3, .id_wide = 0x1000003, .export_rate = 3 };
 		struct timespec pause = { .tv_sec = 1, .tv_nsec = 100 * 1000 * 1000 };
@@ -641,8 +641,11 @@ int main(void)
 		ring_buffer__consume(rb);
 		set_node(skel, 1);
 	}
+}
 
-	/* ---- inside the datapath: both objects share the pinned maps and the prog array ---- */
+/* inside the datapath: both objects share the pinned maps and the prog array */
+static void test_inside_datapath(void)
+{
 	{
 		LIBBPF_OPTS(bpf_object_open_opts, dopts, .pin_root_path = pin);
 		struct datapath_bpf *dp = datapath_bpf__open_opts(&dopts);
@@ -770,6 +773,54 @@ int main(void)
 				  &out.len) == TC_ACT_REDIRECT && out.len == in.len);
 		datapath_bpf__destroy(dp);
 	}
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("SKIP: BPF_PROG_RUN needs root\n");
+		return HARNESS_SKIP;
+	}
+	/* Sampling counters and the export budget are per CPU: every run on one CPU, however
+	 * the test sleeps in between. */
+	{
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(sched_getcpu(), &one);
+		sched_setaffinity(0, sizeof(one), &one);
+	}
+	if (prog_run_pin_dir(pin, sizeof(pin), "ioamtest")) {
+		printf("SKIP: no bpffs at /sys/fs/bpf (%s)\n", strerror(errno));
+		return HARNESS_SKIP;
+	}
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin);
+	skel = ioam_bpf__open_opts(&opts);
+	if (!skel || ioam_bpf__load(skel)) {
+		fprintf(stderr, "cannot load the IOAM programs\n");
+		ioam_bpf__destroy(skel);
+		prog_run_pin_dir_remove(pin);
+		return 1;
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.ioam_traces), on_event, NULL, NULL);
+	CHECK(rb != NULL);
+	add_ns(skel, 123, 0xabcd0123, 0x1122334455667788ull);
+	add_endpoint(skel, POD_A, 41);
+	set_encap(skel, "fd00:244:0:2::", 64, &spec, 1, 1, 1, 0);
+	CHECK(ioam_nodelen(type) == 7);
+
+	test_encap_new_header();
+	test_every_field();
+	test_transit();
+	test_transit_overflow();
+	test_decap_overflow();
+	test_path_of_three();
+	test_encap_existing_header();
+	test_sampling();
+	test_three_namespaces();
+	test_malformed();
+	test_export_budget();
+	test_inside_datapath();
 
 	ring_buffer__free(rb);
 	ioam_bpf__destroy(skel);
