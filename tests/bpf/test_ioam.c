@@ -604,9 +604,9 @@ static void test_malformed(void)
 	}
 }
 
-/* ---- export budget: at most export_rate traces a window are exported; the others are
+/* export budget: at most export_rate traces a window are exported; the others are
  * removed all the same, without this node's data, and counted; a window a second old
- * ends at the next 64th skipped trace ---- */
+ * ends at the next 64th skipped trace */
 static void test_export_budget(void)
 {
 	{
