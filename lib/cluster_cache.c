@@ -7,6 +7,7 @@
 #include <uthash.h>
 #include <jansson.h>
 #include "cluster_cache.h"
+#include "util.h"
 
 #define MAX_PREFIXES 8
 #define MAX_LISTENERS 16
@@ -261,23 +262,12 @@ size_t cc_pending(struct cluster_cache *cc)
 	return n;
 }
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 bool cc_wait_pending(struct cluster_cache *cc, int timeout_ms)
 {
 	struct timespec ts;
 	bool any;
 
-	deadline_in(&ts, timeout_ms);
+	deadline_after_ms(&ts, timeout_ms);
 	pthread_mutex_lock(&cc->stage_lock);
 	while (!cc->n_pending && !cc->kicked)
 		if (pthread_cond_timedwait(&cc->staged_cond, &cc->stage_lock, &ts))
@@ -474,7 +464,7 @@ int cc_wait_revision(struct cluster_cache *cc, int64_t rev, int timeout_ms)
 	struct timespec ts;
 	int ret = 0;
 
-	deadline_in(&ts, timeout_ms);
+	deadline_after_ms(&ts, timeout_ms);
 	pthread_mutex_lock(&cc->stage_lock);
 	while (cc->applied_rev < rev)
 		if (pthread_cond_timedwait(&cc->applied_cond, &cc->stage_lock, &ts)) {

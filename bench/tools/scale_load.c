@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "bpf/datapath_abi.h"
+#include "etcd_codec.h"
 
 #define TXN_OPS 128                     /* etcd's default --max-txn-ops */
 #define IDENTITIES 64                   /* label sets among the simulated endpoints */
@@ -38,25 +39,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static char *b64(const char *s)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(s), o = 0;
-	char *out = malloc(4 * ((n + 2) / 3) + 1);
-
-	for (size_t i = 0; out && i < n; i += 3) {
-		unsigned v = (unsigned char)s[i] << 16 | (i + 1 < n ? (unsigned char)s[i + 1] << 8 : 0) |
-			     (i + 2 < n ? (unsigned char)s[i + 2] : 0);
-		out[o++] = t[v >> 18 & 63];
-		out[o++] = t[v >> 12 & 63];
-		out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? t[v & 63] : '=';
-	}
-	if (out)
-		out[o] = 0;
-	return out;
 }
 
 static size_t sink(char *p, size_t size, size_t n, void *arg)
@@ -103,7 +85,7 @@ static int txn_flush(struct txn *t)
 
 static int txn_put(struct txn *t, const char *key, const char *value)
 {
-	char *k = b64(key), *v = b64(value);
+	char *k = etcd_b64(key), *v = etcd_b64(value);
 
 	json_array_append_new(t->ops, json_pack("{s:{s:s, s:s}}", "request_put", "key", k, "value", v));
 	free(k);
@@ -119,8 +101,8 @@ static int delete_prefix(const char *prefix)
 
 	snprintf(end, sizeof(end), "%s", prefix);
 	end[l - 1]++;
-	k = b64(prefix);
-	e = b64(end);
+	k = etcd_b64(prefix);
+	e = etcd_b64(end);
 	ret = post("/v3/kv/deleterange", json_pack("{s:s, s:s}", "key", k, "range_end", e));
 	free(k);
 	free(e);
@@ -156,7 +138,7 @@ static char *endpoint_record(const char *name, const char *node, long i)
 
 static int put_one(const char *key, const char *value)
 {
-	char *k = b64(key), *v = b64(value);
+	char *k = etcd_b64(key), *v = etcd_b64(value);
 	int ret = post("/v3/kv/put", json_pack("{s:s, s:s}", "key", k, "value", v));
 
 	free(k);
