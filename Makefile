@@ -27,7 +27,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 LIB_SRCS   := $(wildcard lib/*.c)
-AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_SRCS := $(wildcard agent/*.c agent/migrate/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
 CNI_SRCS   := $(wildcard cni/*.c)
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
@@ -52,11 +52,11 @@ BINS := $(BUILD)/bin/petrel $(BUILD)/bin/petreld $(BUILD)/bin/petrel-criu-hook \
         $(if $(CNI_SRCS),$(BUILD)/bin/petrel-cni)
 
 .PHONY: all deps demo test check unit bpftest install clean fuzz bench
-TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+TOOL_BINS  := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 all: $(BINS) $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS) $(BENCH_BINS)
 
 # Small static programs that tests and benchmarks copy into container images.
-$(BUILD)/tools/%: tests/tools/%.c
+$(BUILD)/tools/%: tools/%.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -Wall -static -o $@ $<

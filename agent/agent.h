@@ -219,6 +219,26 @@ pid_t container_runc_start(struct agent *a, char *const runc_args[], char *const
 			   const char *out_path);
 int container_runc_finish(pid_t pid, char *const runc_args[], const char *out_path,
 			  int timeout_ms, struct api_error *e);
+/* `runc --criu CRIU checkpoint|restore [options] NAME`: the one place these arguments are
+ * built, for local checkpoints and both sides of a migration. NULL strings and false flags
+ * are left out. */
+struct criu_opts {
+	const char *criu;                    /* CRIU binary */
+	const char *images, *work;           /* --image-path, --work-path */
+	const char *page_server;             /* checkpoint: --page-server ADDR:PORT */
+	const char *pid_file, *bundle;       /* restore: --pid-file, --bundle */
+	bool leave_running;                  /* checkpoint: the caller decides the source's end */
+	bool lazy_pages;                     /* post-copy, on either side */
+	bool empty_netns;                    /* checkpoint: petrel rebuilds the namespace */
+	bool status_fd;                      /* checkpoint: readiness byte on fd 3 */
+	bool detach;                         /* restore */
+};
+#define CRIU_ARGS_MAX 24
+/* Fills out (CRIU_ARGS_MAX entries, NULL-terminated) for container_runc* calls. */
+void criu_args(const char *verb, const char *name, const struct criu_opts *o, char **out);
+/* RUNC_PATH --root R ARGS... for callers that start runc themselves; count or -E2BIG. */
+int container_runc_argv(struct agent *a, char *const runc_args[], char *root, size_t rootlen,
+			char **argv, size_t max);
 /* After `runc run|restore --detach`: read the pid from <bundle>/init.pid (or `runc state`), set node, state
  * "running" and pid in *c, store it, and watch the process (its exit sets "exited" with
  * exit_code, unless the record's state is no longer "running", e.g. "migrating"). */

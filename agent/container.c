@@ -26,8 +26,6 @@
 #include "runc.h"
 #include "util.h"
 
-#define LOG_CHUNK_MAX (256 * 1024)
-
 /* ---- paths (the bundle's are in runc.c) ------------------------------------------- */
 
 /* /petrel/<node>/<netns>: the netns name (prefix + container name) is unique on the
@@ -326,7 +324,6 @@ int container_started(struct agent *a, struct container *c, struct api_error *e)
 	return 0;
 }
 
-static void refresh(struct agent *a, struct container *c);
 static int teardown(struct agent *a, const char *name, bool endpoint, struct api_error *e);
 
 /* Reconnect the log pump of a running container to its holder's pipes. */
@@ -350,7 +347,7 @@ int containers_restore(struct agent *a)
 				store_delete(a->store, kvs[i].key);
 			continue;
 		}
-		refresh(a, &c);
+		container_refresh(a, &c);
 	}
 	store_kvs_free(kvs, n);
 	return 0;
@@ -360,7 +357,7 @@ int containers_restore(struct agent *a)
  * and either adopt the process again or record that it ended (exit code unknown). A
  * watcher that has just reaped the process but not yet recorded it (it waits for the
  * agent's lock, which the caller holds) knows the exit code: that one is recorded. */
-static void refresh(struct agent *a, struct container *c)
+void container_refresh(struct agent *a, struct container *c)
 {
 	char status[32];
 	int pid = 0, code = -1;
@@ -421,7 +418,7 @@ static int teardown(struct agent *a, const char *name, bool endpoint, struct api
 	return 0;
 }
 
-static int container_run(struct agent *a, json_t *body, struct container *c, struct api_error *e)
+int container_run(struct agent *a, json_t *body, struct container *c, struct api_error *e)
 {
 	char key[128], msg[512], bundle[CONFIG_STR + 128], *text;
 	char pidfile[CONFIG_STR + 256];
@@ -505,8 +502,8 @@ static bool wait_ended(struct agent *a, const char *name, pid_t pid, int timeout
 	return ended;
 }
 
-static int local_container(struct agent *a, const char *name, struct container *c,
-			   const char *verb, struct api_error *e)
+int container_local(struct agent *a, const char *name, struct container *c,
+		    const char *verb, struct api_error *e)
 {
 	int ret = container_get(a, name, c);
 
@@ -518,7 +515,7 @@ static int local_container(struct agent *a, const char *name, struct container *
 		return api_fail(e, 409, "ask that node's agent (petrel --node NODE ...)",
 				"container '%s' runs on node %s, not %s; %s it there", name, c->node,
 				a->cfg.node, verb);
-	refresh(a, c);
+	container_refresh(a, c);
 	return 0;
 }
 
@@ -527,7 +524,7 @@ int container_stop(struct agent *a, const char *name, int timeout_s, struct api_
 	struct container c;
 	pid_t pid;
 
-	if (local_container(a, name, &c, "stop", e))
+	if (container_local(a, name, &c, "stop", e))
 		return -1;
 	if (strcmp(c.state, CT_RUNNING))
 		return 0;           /* already ended: nothing to do */
@@ -559,7 +556,7 @@ int container_remove(struct agent *a, const char *name, bool force, struct api_e
 	struct container c;
 	char key[128];
 
-	if (local_container(a, name, &c, "remove", e))
+	if (container_local(a, name, &c, "remove", e))
 		return -1;
 	if (!strcmp(c.state, CT_RUNNING)) {
 		if (!force)
@@ -699,11 +696,11 @@ int container_criu_options(struct agent *a, const char *name, bool migrating, co
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e)
 {
-	char *args[12];
+	char *args[CRIU_ARGS_MAX];
 	struct container c;
-	int n = 0, ret;
+	int ret;
 
-	if (local_container(a, name, &c, "checkpoint", e))
+	if (container_local(a, name, &c, "checkpoint", e))
 		return -1;
 	if (strcmp(c.state, CT_RUNNING))
 		return api_fail(e, 409, NULL, "container '%s' is %s, not running", name, c.state);
@@ -713,16 +710,8 @@ int container_checkpoint(struct agent *a, const char *name, const char *image_di
 		return api_fail(e, 500, NULL, "cannot create %s: %s", image_dir, strerror(-ret));
 	if ((ret = container_criu_options(a, name, false, NULL)))
 		return api_fail(e, 500, NULL, "cannot reset CRIU's options: %s", strerror(-ret));
-	args[n++] = (char *)"--criu";
-	args[n++] = (char *)container_criu_path();
-	args[n++] = (char *)"checkpoint";
-	args[n++] = (char *)"--tcp-established";
-	args[n++] = (char *)"--image-path";
-	args[n++] = (char *)image_dir;
-	if (leave_running)
-		args[n++] = (char *)"--leave-running";
-	args[n++] = (char *)name;
-	args[n] = NULL;
+	criu_args("checkpoint", name, &(struct criu_opts){ .criu = container_criu_path(),
+		  .images = image_dir, .leave_running = leave_running }, args);
 	/* Without --leave-running CRIU kills the process: that end is a "stopped". */
 	pthread_mutex_lock(&watch_lock);
 	struct watch *w = watch_find(name);
@@ -747,13 +736,10 @@ int container_checkpoint(struct agent *a, const char *name, const char *image_di
 int container_restore(struct agent *a, const char *name, const char *image_dir, struct api_error *e)
 {
 	char bundle[CONFIG_STR + 128], pidfile[CONFIG_STR + 256];
-	char *args[] = { (char *)"--criu", (char *)container_criu_path(), (char *)"restore",
-			 (char *)"--detach", (char *)"--tcp-established", (char *)"--image-path",
-			 (char *)image_dir, (char *)"--pid-file", pidfile, (char *)"--bundle", bundle,
-			 (char *)name, NULL };
+	char *args[CRIU_ARGS_MAX];
 	struct container c;
 
-	if (local_container(a, name, &c, "restore", e))
+	if (container_local(a, name, &c, "restore", e))
 		return -1;
 	if (!strcmp(c.state, CT_RUNNING))
 		return api_fail(e, 409, "checkpoint it first", "container '%s' is running", name);
@@ -761,6 +747,8 @@ int container_restore(struct agent *a, const char *name, const char *image_dir, 
 		return api_fail(e, 400, NULL, "no checkpoint images in '%s'", image_dir);
 	container_bundle_dir(a, name, bundle, sizeof(bundle));
 	container_bundle_file(a, name, CT_PID_FILE, pidfile, sizeof(pidfile));
+	criu_args("restore", name, &(struct criu_opts){ .criu = container_criu_path(),
+		  .images = image_dir, .pid_file = pidfile, .bundle = bundle, .detach = true }, args);
 	runc_quiet(a, "delete", "--force", name);   /* a stopped container's leftover state */
 	if (container_criu_options(a, name, false, NULL))
 		return api_fail(e, 500, NULL, "cannot reset CRIU's options for '%s'", name);
@@ -769,201 +757,4 @@ int container_restore(struct agent *a, const char *name, const char *image_dir, 
 		return -1;
 	log_info("container %s restored from %s (pid %d)", name, image_dir, c.pid);
 	return 0;
-}
-
-/* ---- API ------------------------------------------------------------------------------ */
-
-/* Log bytes from offset (negative: the last -offset bytes), at most LOG_CHUNK_MAX. */
-static int container_logs(struct agent *a, const char *name, json_int_t offset, json_t **resp,
-			  struct api_error *e)
-{
-	char path[CONFIG_STR + 256];
-	unsigned char *buf;
-	struct container c;
-	struct stat st;
-	ssize_t r = 0;
-	int fd;
-
-	if (local_container(a, name, &c, "read its logs", e))
-		return -1;
-	container_bundle_file(a, name, "log", path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	st.st_size = 0;
-	if (fd >= 0 && fstat(fd, &st))
-		st.st_size = 0;
-	if (offset < 0)
-		offset = st.st_size + offset > 0 ? st.st_size + offset : 0;
-	if (offset > st.st_size)
-		offset = st.st_size;
-	size_t want = (size_t)(st.st_size - offset) < LOG_CHUNK_MAX ? (size_t)(st.st_size - offset) : LOG_CHUNK_MAX;
-	buf = malloc(want + 1);
-	if (fd >= 0 && buf && want)
-		r = pread(fd, buf, want, offset);
-	if (fd >= 0)
-		close(fd);
-	if (!buf || r < 0) {
-		free(buf);
-		return api_fail(e, 500, NULL, "cannot read %s: %s", path, strerror(errno));
-	}
-	*resp = json_pack("{s:s, s:s, s:o, s:I, s:I}", "name", name, "state", c.state,
-			  "data", container_log_string(buf, (size_t)r), "offset", (json_int_t)(offset + r),
-			  "size", (json_int_t)st.st_size);
-	free(buf);
-	return 0;
-}
-
-static json_t *container_json_for(struct agent *a, const struct container *c)
-{
-	json_t *j = container_to_json(c);
-	char root[CONFIG_STR + 8], dir[CONFIG_STR + 128];
-
-	if (j && !strcmp(c->node, a->cfg.node)) {
-		container_runc_root(a, root, sizeof(root));
-		container_bundle_dir(a, c->name, dir, sizeof(dir));
-		json_object_set_new(j, "runc_root", json_string(root));
-		json_object_set_new(j, "bundle", json_string(dir));
-	}
-	return j;
-}
-
-static int list(struct agent *a, json_t **resp, struct api_error *e)
-{
-	struct store_kv *kvs = NULL;
-	size_t n = 0;
-	json_t *arr;
-	int ret = store_list(a->store, KEY_CONTAINERS, &kvs, &n, NULL);
-
-	if (ret)
-		return api_fail(e, 503, NULL, "cannot read containers: %s", strerror(-ret));
-	arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		struct container c;
-
-		if (container_decode(kvs[i].value, &c)) {
-			log_warn("skipping malformed record %s", kvs[i].key);
-			continue;
-		}
-		refresh(a, &c);
-		json_array_append_new(arr, container_json_for(a, &c));
-	}
-	store_kvs_free(kvs, n);
-	*resp = json_pack("{s:o}", "containers", arr);
-	return 200;
-}
-
-void container_metrics(struct agent *a, FILE *f)
-{
-	static const char *states[] = { CT_CREATING, CT_RUNNING, CT_STOPPED, CT_EXITED, CT_ERROR,
-					CT_MIGRATING };
-	int count[sizeof(states) / sizeof(states[0])] = { 0 };
-	struct store_kv *kvs = NULL;
-	size_t n = 0;
-
-	if (store_list(a->store, KEY_CONTAINERS, &kvs, &n, NULL))
-		return;
-	for (size_t i = 0; i < n; i++) {
-		struct container c;
-
-		if (container_decode(kvs[i].value, &c) || strcmp(c.node, a->cfg.node))
-			continue;
-		for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
-			count[s] += !strcmp(c.state, states[s]);
-	}
-	store_kvs_free(kvs, n);
-	fprintf(f, "# HELP petrel_containers Containers on this node, by state.\n");
-	fprintf(f, "# TYPE petrel_containers gauge\n");
-	for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
-		fprintf(f, "petrel_containers{node=\"%s\",state=\"%s\"} %d\n", a->cfg.node, states[s], count[s]);
-}
-
-static json_int_t body_int(const struct api_request *rq, const char *key, json_int_t def)
-{
-	json_t *v = rq->body ? json_object_get(rq->body, key) : NULL;
-
-	return json_is_integer(v) ? json_integer_value(v) : def;
-}
-
-int container_route(struct agent *a, const struct api_request *rq, json_t **resp,
-		    struct api_error *e)
-{
-	static const char prefix[] = "/v1/containers/";
-	char name[EP_NAME_MAX];
-	const char *rest, *slash;
-	struct container c;
-	int ret;
-
-	if (!strcmp(rq->path, "/v1/containers")) {
-		if (!strcmp(rq->method, "GET"))
-			return list(a, resp, e);
-		if (strcmp(rq->method, "POST"))
-			return api_fail(e, 405, "use GET or POST", "method %s not allowed on %s",
-					rq->method, rq->path);
-		if (container_run(a, rq->body, &c, e))
-			return -1;
-		*resp = container_json_for(a, &c);
-		return 201;
-	}
-	if (strncmp(rq->path, prefix, strlen(prefix)))
-		return 0;
-	rest = rq->path + strlen(prefix);
-	slash = strchr(rest, '/');
-	snprintf(name, sizeof(name), "%.*s", slash ? (int)(slash - rest) : (int)strlen(rest), rest);
-	if (!name_valid(name) || (slash && strchr(slash + 1, '/')))
-		return api_fail(e, 400, NULL, "'%s' is not a valid container path", rest);
-	if (!slash) {
-		if (!strcmp(rq->method, "GET")) {
-			ret = container_get(a, name, &c);
-			if (ret == -ENOENT)
-				return api_fail(e, 404, "see `petrel ps`", "container '%s' does not exist", name);
-			if (ret)
-				return api_fail(e, 503, NULL, "cannot read container '%s': %s", name, strerror(-ret));
-			refresh(a, &c);
-			*resp = container_json_for(a, &c);
-			return 200;
-		}
-		if (!strcmp(rq->method, "DELETE")) {
-			bool force = rq->body && json_is_true(json_object_get(rq->body, "force"));
-
-			if (container_remove(a, name, force, e))
-				return -1;
-			*resp = json_pack("{s:s}", "deleted", name);
-			return 200;
-		}
-		return api_fail(e, 405, "use GET or DELETE", "method %s not allowed on containers", rq->method);
-	}
-	if (strcmp(rq->method, "POST") && strcmp(rq->method, "GET"))
-		return api_fail(e, 405, "use POST", "method %s not allowed on %s", rq->method, rq->path);
-	if (!strcmp(slash, "/logs")) {
-		if (container_logs(a, name, body_int(rq, "offset", -(json_int_t)LOG_CHUNK_MAX), resp, e))
-			return -1;
-		return 200;
-	}
-	if (!strcmp(slash, "/stop")) {
-		json_int_t t = body_int(rq, "timeout", 10);
-
-		if (t < 0 || t > 3600)
-			return api_fail(e, 400, NULL, "timeout: %lld is outside 0-3600 seconds", (long long)t);
-		if (container_stop(a, name, (int)t, e))
-			return -1;
-		if ((ret = container_get(a, name, &c)))
-			return api_fail(e, 503, NULL, "cannot read container '%s': %s", name, strerror(-ret));
-		*resp = container_json_for(a, &c);
-		return 200;
-	}
-	if (!strcmp(slash, "/checkpoint") || !strcmp(slash, "/restore")) {
-		const char *dir = rq->body ? json_string_value(json_object_get(rq->body, "image_path")) : NULL;
-
-		if (!dir)
-			return api_fail(e, 400, NULL, "image_path: required (a directory for CRIU's images)");
-		ret = slash[1] == 'c'
-			? container_checkpoint(a, name, dir, json_is_true(json_object_get(rq->body, "leave_running")), e)
-			: container_restore(a, name, dir, e);
-		if (ret)
-			return -1;
-		if ((ret = container_get(a, name, &c)))
-			return api_fail(e, 503, NULL, "cannot read container '%s': %s", name, strerror(-ret));
-		*resp = container_json_for(a, &c);
-		return 200;
-	}
-	return api_fail(e, 404, "see docs/api.md", "no such container action: %s", slash + 1);
 }

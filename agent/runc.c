@@ -235,9 +235,9 @@ static void become_subreaper(void)
 
 /* argv = runc --root R [extra...] args...; returns the count or -E2BIG. */
 static int runc_argv(struct agent *a, char *root, size_t rootlen, const char *const *extra,
-		     char *const args[], char **argv)
+		     char *const args[], char **argv, size_t max)
 {
-	int n = 0;
+	size_t n = 0;
 
 	container_runc_root(a, root, rootlen);
 	argv[n++] = (char *)RUNC_PATH;
@@ -246,12 +246,51 @@ static int runc_argv(struct agent *a, char *root, size_t rootlen, const char *co
 	for (int i = 0; extra && extra[i]; i++)
 		argv[n++] = (char *)extra[i];
 	for (int i = 0; args[i]; i++) {
-		if (n >= RUNC_MAX_ARGS - 1)
+		if (n >= max - 1)
 			return -E2BIG;
 		argv[n++] = args[i];
 	}
 	argv[n] = NULL;
-	return n;
+	return (int)n;
+}
+
+int container_runc_argv(struct agent *a, char *const runc_args[], char *root, size_t rootlen,
+			char **argv, size_t max)
+{
+	return runc_argv(a, root, rootlen, NULL, runc_args, argv, max);
+}
+
+void criu_args(const char *verb, const char *name, const struct criu_opts *o, char **out)
+{
+	const struct { bool on; const char *flag, *value; } opts[] = {
+		{ true, "--tcp-established", NULL },
+		{ o->leave_running, "--leave-running", NULL },
+		{ o->lazy_pages, "--lazy-pages", NULL },
+		{ o->page_server, "--page-server", o->page_server },
+		{ o->status_fd, "--status-fd", "3" },
+		/* The namespace's links, addresses, routes and rules need no image: petrel
+		 * builds the namespace on the destination itself. */
+		{ o->empty_netns, "--empty-ns", "network" },
+		{ o->detach, "--detach", NULL },
+		{ o->images, "--image-path", o->images },
+		{ o->work, "--work-path", o->work },
+		{ o->pid_file, "--pid-file", o->pid_file },
+		{ o->bundle, "--bundle", o->bundle },
+	};
+	int n = 0;
+
+	out[n++] = (char *)"--criu";          /* a global runc option */
+	out[n++] = (char *)o->criu;
+	out[n++] = (char *)verb;
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (!opts[i].on)
+			continue;
+		out[n++] = (char *)opts[i].flag;
+		if (opts[i].value)
+			out[n++] = (char *)opts[i].value;
+	}
+	out[n++] = (char *)name;
+	out[n] = NULL;
 }
 
 static int wait_exit(pid_t pid)
@@ -325,7 +364,7 @@ int container_runc_attached(struct agent *a, const char *name, char *const runc_
 	unlink(logf);
 	container_bundle_file(a, name, CT_PID_FILE, dir, sizeof(dir));
 	unlink(dir);            /* a stale pid must not pass for the new process's */
-	if (runc_argv(a, root, sizeof(root), extra, runc_args, argv) < 0)
+	if (runc_argv(a, root, sizeof(root), extra, runc_args, argv, RUNC_MAX_ARGS) < 0)
 		return api_fail(e, 500, NULL, "too many runc arguments");
 	if (pipe2(in, O_CLOEXEC))
 		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
@@ -399,7 +438,7 @@ int container_runc(struct agent *a, char *const runc_args[], char **out, struct 
 
 	if (out)
 		*out = NULL;
-	if (runc_argv(a, root, sizeof(root), NULL, runc_args, argv) < 0)
+	if (runc_argv(a, root, sizeof(root), NULL, runc_args, argv, RUNC_MAX_ARGS) < 0)
 		return api_fail(e, 500, NULL, "too many runc arguments");
 	if (pipe2(o, O_CLOEXEC))
 		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
@@ -443,7 +482,7 @@ pid_t container_runc_start(struct agent *a, char *const runc_args[], char *const
 	int fd;
 	pid_t pid;
 
-	if (runc_argv(a, root, sizeof(root), NULL, runc_args, argv) < 0)
+	if (runc_argv(a, root, sizeof(root), NULL, runc_args, argv, RUNC_MAX_ARGS) < 0)
 		return -E2BIG;
 	fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)

@@ -1,4 +1,4 @@
-/* Internal to agent/container.c and agent/runc.c (the public part is in agent.h). */
+/* Internal to agent/container.c, container_api.c and runc.c (the public part is in agent.h). */
 #pragma once
 #include "agent.h"
 
@@ -13,3 +13,11 @@ void container_pump_stop(const char *name);
 void container_pump_adopt(struct agent *a, const char *name);
 /* Start fn(arg) on a detached thread; 0 or -errno. */
 int thread_detached(void *(*fn)(void *), void *arg);
+/* Compare a record with runc's view after an agent restart: adopt or record the end. */
+void container_refresh(struct agent *a, struct container *c);
+/* NAME's record, which must be on this node (409 naming its node otherwise; verb for the
+ * message), refreshed. */
+int container_local(struct agent *a, const char *name, struct container *c,
+		    const char *verb, struct api_error *e);
+/* POST /v1/containers: endpoint, bundle, runc run. */
+int container_run(struct agent *a, json_t *body, struct container *c, struct api_error *e);

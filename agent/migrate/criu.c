@@ -1,0 +1,253 @@
+/* What this node's CRIU and kernel can do for a migration, and small helpers every phase
+ * uses: fault injection, a migration's directory, CRIU's readiness pipe, a free port. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include "migration.h"
+#include "compat.h"
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+
+/* Fault injection for tests: a file <state-dir>/fault-NAME makes this node fail at that
+ * point of its next migration, once (the file is consumed). Failures the tests need to
+ * provoke but cannot time from outside: the destination's agent dying mid-transfer, the
+ * source's dying with the container frozen, and a restore that fails on a damaged
+ * checkpoint. */
+bool fault(struct agent *a, const char *name)
+{
+	char path[CONFIG_STR + 64];
+
+	snprintf(path, sizeof(path), "%s/fault-%s", a->cfg.state_dir, name);
+	if (unlink(path))
+		return false;
+	log_warn("fault injection: %s", name);
+	return true;
+}
+
+/* A migration's directory (images, CRIU's logs) goes once it is over, unless the file
+ * <state>/keep-migrations exists: then it stays for a post-mortem. */
+void remove_dir(struct agent *a, const char *dir)
+{
+	char path[CONFIG_STR + 64];
+
+	snprintf(path, sizeof(path), "%s/keep-migrations", a->cfg.state_dir);
+	if (access(path, F_OK) == 0)
+		log_info("keeping %s (keep-migrations)", dir);
+	else
+		rm_tree(dir);
+}
+
+void local_versions(struct agent *a, struct versions *v)
+{
+	const char *candidates[] = { a->cfg.criu, CRIU_DEFAULT, "/usr/sbin/criu", "/usr/bin/criu" };
+	struct utsname u;
+	char why[160];
+
+	memset(v, 0, sizeof(*v));
+	uname(&u);
+	snprintf(v->kernel, sizeof(v->kernel), "%s", u.release);
+	snprintf(v->criu_error, sizeof(v->criu_error), "no CRIU found (set criu = PATH, or run "
+		 "scripts/install-criu.sh)");
+	/* A configured path is the only one tried: the operator chose it. */
+	for (size_t i = 0; i < (*a->cfg.criu ? 1 : sizeof(candidates) / sizeof(candidates[0])); i++) {
+		char *argv[] = { (char *)candidates[i], "--version", NULL }, *out = NULL, *ver;
+
+		if (!*candidates[i] || access(candidates[i], X_OK)) {
+			if (*a->cfg.criu)
+				snprintf(v->criu_error, sizeof(v->criu_error), "criu = %s: %s",
+					 a->cfg.criu, strerror(errno));
+			continue;
+		}
+		snprintf(v->criu_path, sizeof(v->criu_path), "%s", candidates[i]);
+		if (proc_output(argv, &out, 10000) != 0 || !(ver = strstr(out, "Version: "))) {
+			snprintf(v->criu_error, sizeof(v->criu_error), "%s does not run", candidates[i]);
+			free(out);
+			continue;
+		}
+		ver += 9;
+		ver[strcspn(ver, " \n")] = 0;
+		snprintf(v->criu, sizeof(v->criu), "%s", ver);
+		free(out);
+		if (!criu_usable(v->criu, why, sizeof(why))) {
+			snprintf(v->criu_error, sizeof(v->criu_error), "%s: %s", candidates[i], why);
+			v->criu[0] = 0;
+			continue;
+		}
+		v->criu_error[0] = 0;
+		return;
+	}
+	v->criu_path[0] = 0;
+}
+
+static json_t *versions_json(const struct versions *v)
+{
+	return json_pack("{s:s, s:s, s:s}", "criu", v->criu, "criu_error", v->criu_error,
+			 "kernel", v->kernel);
+}
+
+/* Lazy (post-copy) migration: CRIU must support non-cooperative userfaultfd, and its
+ * lazy-pages dump needs 4 MiB pipes, which a root without CAP_SYS_RESOURCE only gets when
+ * fs.pipe-max-size allows (CRIU then fails with page-pipe tee/splice errors). Even where
+ * both hold, a lazy-pages daemon that dies mid-transfer leaves the restored process
+ * reading zero pages with no error anywhere; until petrel can detect that, --lazy is
+ * refused with the reason, before anything is frozen. */
+static bool lazy_supported(const struct versions *v, char *why, size_t len)
+{
+	char *argv[] = { (char *)v->criu_path, "check", "--feature", "uffd-noncoop", NULL };
+	char *out = NULL;
+	int p[2], ret;
+
+	if (!*v->criu) {
+		snprintf(why, len, "%s", v->criu_error);
+		return false;
+	}
+	ret = proc_output(argv, &out, 10000);
+	free(out);
+	if (ret) {
+		snprintf(why, len, "CRIU reports no non-cooperative userfaultfd on this kernel");
+		return false;
+	}
+	if (pipe2(p, O_CLOEXEC) == 0) {
+		ret = fcntl(p[0], F_SETPIPE_SZ, 4 << 20);
+		close(p[0]);
+		close(p[1]);
+		if (ret < 0) {
+			snprintf(why, len, "CRIU's lazy-pages dump needs 4 MiB pipes and this host "
+				 "allows %s (raise fs.pipe-max-size to 4194304)",
+				 errno == EPERM ? "less" : strerror(errno));
+			return false;
+		}
+	}
+	return true;
+}
+
+void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
+{
+	struct versions v;
+	const char *rootfs = json_string_value(json_object_get(hello, "rootfs"));
+	char why[512] = "";
+	json_t *j;
+
+	(void)peer;
+	local_versions(a, &v);
+	j = versions_json(&v);
+	json_object_set_new(j, "node", json_string(a->cfg.node));
+	if (json_is_true(json_object_get(hello, "lazy")))
+		json_object_set_new(j, "lazy", json_boolean(lazy_supported(&v, why, sizeof(why))));
+	json_object_set_new(j, "lazy_error", json_string(why));
+	json_object_set_new(j, "rootfs", json_boolean(rootfs && access(rootfs, R_OK | X_OK) == 0));
+	peer_send(ssl, j);
+}
+
+/* Start argv, which reports readiness by writing a byte to fd 3 (CRIU's --status-fd), and
+ * wait for that byte. Returns the pid, or -errno with the process reaped. */
+pid_t spawn_ready(char *const argv[], int timeout_ms)
+{
+	int st[2], fds[3] = { -1, -1, -1 }, ret;
+	struct pollfd p;
+	pid_t pid;
+	char c;
+
+	if (pipe2(st, O_CLOEXEC))
+		return -errno;
+	pid = proc_spawn(argv, fds, st[1]);
+	close(st[1]);
+	if (pid < 0) {
+		close(st[0]);
+		return pid;
+	}
+	p = (struct pollfd){ .fd = st[0], .events = POLLIN };
+	ret = poll(&p, 1, timeout_ms) == 1 && read(st[0], &c, 1) == 1 ? 0 : -EIO;
+	close(st[0]);
+	if (ret) {
+		kill(pid, SIGKILL);
+		proc_wait(pid, 5000);
+		return ret;
+	}
+	return pid;
+}
+
+int free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0)
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Iterative pre-copy (CRIU pre-dumps while the container runs, then a final dump of what
+ * changed) needs the kernel's soft-dirty page tracking. Asked for, it is refused before
+ * anything happens, with the reason: this kernel lacks the tracking, or, where the
+ * tracking exists, petrel does not run pre-dumps yet. */
+int pre_copy_refusal(struct agent *a, bool lazy, struct api_error *e)
+{
+	struct versions v;
+	char *out = NULL, *argv[] = { NULL, "check", "--feature", "mem_dirty_track", NULL };
+	int ret;
+
+	if (lazy)
+		return api_fail(e, 400, "pick one", "--lazy and --pre-copy exclude each other");
+	local_versions(a, &v);
+	if (!*v.criu)
+		return api_fail(e, 412, "run scripts/install-criu.sh", "this node cannot checkpoint: %s",
+				v.criu_error);
+	argv[0] = v.criu_path;
+	ret = proc_output(argv, &out, 10000);
+	free(out);
+	if (ret)
+		return api_fail(e, 501, "migrate without --pre-copy (the default mode), or with --lazy",
+				"iterative pre-copy needs soft-dirty page tracking, which this node's "
+				"kernel (%s) lacks: `criu check --feature mem_dirty_track` says dirty "
+				"tracking is off", v.kernel);
+	return api_fail(e, 501, "migrate without --pre-copy (the default mode), or with --lazy",
+			"this kernel tracks dirty pages, but petrel does not run iterative "
+			"pre-copy yet");
+}
+
+/* CRIU probes the kernel at every start (about 25 ms, twice inside each freeze) unless it
+ * finds its cache, /run/criu.kdat, which it only writes when /run is a tmpfs, so that a
+ * reboot clears it. Where /run is not one, the agent makes the cache at each start (so
+ * at least once per boot) with CRIU run in a private mount namespace over a tmpfs /run,
+ * and installs it where CRIU reads it. */
+void criu_kdat_refresh(struct agent *a)
+{
+	struct versions v;
+	struct statfs s;
+	char *out = NULL;
+	char *argv[] = { "/bin/sh", "-c",
+		"unshare -m sh -c 'mount -t tmpfs petrel-kdat /run && \"$0\" check >/dev/null 2>&1; "
+		"cat /run/criu.kdat' \"$0\" > /run/criu.kdat.petrel && [ -s /run/criu.kdat.petrel ] && "
+		"mv /run/criu.kdat.petrel /run/criu.kdat || { rm -f /run/criu.kdat.petrel; exit 1; }",
+		NULL, NULL };
+
+	if (statfs("/run", &s) || s.f_type == TMPFS_MAGIC)
+		return;
+	local_versions(a, &v);
+	if (!*v.criu)
+		return;
+	argv[3] = v.criu_path;
+	if (proc_output(argv, &out, 10000))
+		log_warn("cannot make CRIU's kernel cache: %s", out ? out : "?");
+	else
+		log_debug("CRIU's kernel cache made in /run/criu.kdat (/run is not a tmpfs)");
+	free(out);
+}
+

@@ -1,0 +1,280 @@
+/* Lazy (post-copy) migration: CRIU dumps everything but the memory, the destination
+ * restores at once, and its lazy-pages daemon fetches each page from the frozen source's
+ * page server as the container touches it, through the peer channel. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "migration.h"
+#include "log.h"
+#include "proc.h"
+#include "runc.h"
+#include "util.h"
+
+/* Source side: CRIU's page server port, found by migration id when the destination's
+ * lazy-pages daemon calls back through the peer channel. */
+static pthread_mutex_t lazy_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct { char id[MIGRATION_ID_MAX]; int port; uint64_t bytes; } lazy_out[16];
+
+/* ---- the source side ---- */
+
+static void lazy_register(const char *id, int port)
+{
+	pthread_mutex_lock(&lazy_mu);
+	for (size_t i = 0; i < sizeof(lazy_out) / sizeof(lazy_out[0]); i++)
+		if (!lazy_out[i].port || !strcmp(lazy_out[i].id, id)) {
+			snprintf(lazy_out[i].id, sizeof(lazy_out[i].id), "%s", port ? id : "");
+			lazy_out[i].port = port;
+			lazy_out[i].bytes = 0;
+			break;
+		}
+	pthread_mutex_unlock(&lazy_mu);
+}
+
+/* Pages served lazily for migration id (counted by the stream handler). */
+static void lazy_count(const char *id, uint64_t bytes, uint64_t *total)
+{
+	pthread_mutex_lock(&lazy_mu);
+	for (size_t i = 0; i < sizeof(lazy_out) / sizeof(lazy_out[0]); i++)
+		if (lazy_out[i].port && !strcmp(lazy_out[i].id, id)) {
+			lazy_out[i].bytes += bytes;
+			if (total)
+				*total = lazy_out[i].bytes;
+		}
+	pthread_mutex_unlock(&lazy_mu);
+}
+
+static int lazy_port_of(const char *id)
+{
+	int port = 0;
+
+	pthread_mutex_lock(&lazy_mu);
+	for (size_t i = 0; i < sizeof(lazy_out) / sizeof(lazy_out[0]) && !port; i++)
+		if (lazy_out[i].port && !strcmp(lazy_out[i].id, id))
+			port = lazy_out[i].port;
+	pthread_mutex_unlock(&lazy_mu);
+	return port;
+}
+
+/* Lazy mode: CRIU dumps everything but the memory, then serves pages from the frozen source
+ * on demand (its page server on loopback, reached through the peer channel) until the
+ * destination has them all; only then does runc checkpoint exit and the source go. */
+int dump_lazy(struct mig *m, struct api_error *e)
+{
+	char img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64], root[CONFIG_STR + 64];
+	char *args[CRIU_ARGS_MAX], *argv[CRIU_ARGS_MAX + 4];
+	int ret;
+
+	snprintf(img, sizeof(img), "%s/images", m->dir);
+	snprintf(work, sizeof(work), "%s/work", m->dir);
+	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
+		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
+	if ((ret = container_criu_options(m->a, m->name, true, NULL)))
+		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
+	m->lazy_port = free_port();
+	snprintf(ps, sizeof(ps), "127.0.0.1:%d", m->lazy_port);
+	criu_args("checkpoint", m->name, &(struct criu_opts){ .criu = m->local.criu_path,
+		  .images = img, .work = work, .page_server = ps, .lazy_pages = true,
+		  .status_fd = true, .empty_netns = true }, args);
+	if (container_runc_argv(m->a, args, root, sizeof(root), argv, CRIU_ARGS_MAX + 4) < 0)
+		return api_fail(e, 500, NULL, "too many runc arguments");
+	/* Ready once everything but the pages is dumped and CRIU serves pages. */
+	m->lazy_pid = spawn_ready(argv, STREAM_WAIT_MS);
+	if (m->lazy_pid < 0) {
+		m->lazy_pid = 0;
+		return api_fail(e, 500, "see dump.log in the migration directory",
+				"runc checkpoint --lazy-pages failed");
+	}
+	lazy_register(m->id, m->lazy_port);
+	return 0;
+}
+
+/* A lazy dump that must not go on (rollback before the restore): CRIU then thaws. */
+void lazy_abort(struct mig *m)
+{
+	if (m->lazy_pid > 0) {
+		kill(m->lazy_pid, SIGTERM);
+		if (proc_wait(m->lazy_pid, 5000) == -ETIMEDOUT)
+			log_warn("migrate %s: runc checkpoint had to be killed", m->name);
+	}
+	m->lazy_pid = 0;
+	lazy_register(m->id, 0);
+}
+
+
+bool lazy_serve_stream(const char *id, SSL *ssl)
+{
+	struct relay_opts o = { .compress_out = true, .read_fd = true, .write_fd = true };
+	struct relay_stats st = { 0 };
+	int port = lazy_port_of(id), ret;
+
+	if (!port)
+		return false;
+	ret = relay_to_local(port, ssl, &o, &st);
+	lazy_count(id, st.raw_out, NULL);
+	log_info("migration %s: lazy pages served: %llu bytes (%llu on the wire)%s", id,
+		 (unsigned long long)st.raw_out, (unsigned long long)st.wire_out,
+		 ret ? ", failed" : "");
+	return true;
+}
+
+void lazy_drain(struct mig *m)
+{
+	uint64_t lazy_bytes = 0;
+	int rc;
+
+	progress(m, "pages", "%s runs on %s; its memory follows on demand", m->name, m->to);
+	/* Held packets can go now: the container runs there. The frozen copy stays until its
+	 * pages are all served; what it sends is still dropped. */
+	pthread_mutex_lock(&m->a->lock);
+	point_at_destination(m);
+	pthread_mutex_unlock(&m->a->lock);
+	hold_release(m->hold, &m->held);
+	m->hold = NULL;
+	m->t_released = now_ms();
+	rc = proc_wait(m->lazy_pid, RESTORE_MS * 5);
+	m->lazy_pid = 0;
+	lazy_count(m->id, 0, &lazy_bytes);
+	m->bytes += lazy_bytes;
+	lazy_register(m->id, 0);
+	if (rc)
+		log_err("migrate %s: the lazy page transfer ended badly (%d); see dump.log", m->name, rc);
+}
+
+/* ---- the destination side ---- */
+
+/* Lazy mode, destination side: CRIU's lazy-pages daemon asks a loopback relay for pages,
+ * which it fetches from the source's page server through the peer channel. */
+static void *lazy_relay_main(void *arg)
+{
+	struct dest *d = arg;
+	struct relay_opts o = { .decompress_in = true, .read_fd = true, .write_fd = true };
+	struct pollfd p = { .fd = d->lazy_listen, .events = POLLIN };
+	struct api_error e = { 0 };
+	struct relay_stats st;
+	json_t *hello;
+	SSL *ssl;
+	int fd, ret;
+
+	if (poll(&p, 1, STREAM_WAIT_MS) <= 0 ||
+	    (fd = accept4(d->lazy_listen, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		return NULL;
+	nodelay(fd);
+	hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", d->in.id, "kind", "lazy");
+	ssl = peer_dial(d->a, d->source, hello, &e);
+	json_decref(hello);
+	ret = ssl ? relay_run(fd, ssl, &o, &st) : -EIO;
+	tls_close(ssl);
+	close(fd);
+	if (ret)
+		log_err("migration %s: the lazy page stream broke: %s", d->in.id, strerror(-ret));
+	return NULL;
+}
+
+int lazy_start(struct dest *d, struct api_error *e)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	char port[16], log[MIGRATION_DIR_MAX], sock[MIGRATION_DIR_MAX];
+	char *argv[] = { d->v.criu_path, "lazy-pages", "--page-server", "--address", "127.0.0.1",
+			 "--port", port, "-D", d->in.images, "-W", d->in.work, "-o", log, "-v2", NULL };
+	int fds[3] = { -1, -1, -1 };
+
+	d->lazy_listen = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (d->lazy_listen < 0 || bind(d->lazy_listen, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    listen(d->lazy_listen, 1) || getsockname(d->lazy_listen, (struct sockaddr *)&sin, &sl) ||
+	    pthread_create(&d->lazy_thread, NULL, lazy_relay_main, d))
+		return api_fail(e, 500, NULL, "cannot start the lazy page relay: %s", strerror(errno));
+	snprintf(port, sizeof(port), "%d", ntohs(sin.sin_port));
+	snprintf(log, sizeof(log), "%s/lazy-pages.log", d->in.dir);
+	d->lazy_daemon = proc_spawn(argv, fds, -1);
+	if (d->lazy_daemon < 0)
+		return api_fail(e, 500, NULL, "cannot start CRIU's lazy-pages daemon");
+	snprintf(sock, sizeof(sock), "%s/lazy-pages.socket", d->in.work);
+	/* Inside the freeze: look often. */
+	for (int i = 0; i < 10000 && access(sock, F_OK); i++)
+		usleep(1000);
+	if (access(sock, F_OK))
+		return api_fail(e, 500, "see lazy-pages.log", "CRIU's lazy-pages daemon did not start");
+	return 0;
+}
+
+/* After the restore: the container runs on pages that arrive on demand. If the transfer
+ * breaks, pages never fetched would read as zeros: the container is killed instead and
+ * recorded as failed, loudly. */
+struct lazy_watch {
+	struct agent *a;
+	char name[EP_NAME_MAX], id[MIGRATION_ID_MAX];
+	pid_t daemon;
+	int listen;
+	pthread_t relay;
+};
+
+static void *lazy_watch_main(void *arg)
+{
+	struct lazy_watch *w = arg;
+	int rc = proc_wait(w->daemon, -1);
+
+	shutdown(w->listen, SHUT_RDWR);
+	pthread_join(w->relay, NULL);
+	close(w->listen);
+	if (rc) {
+		char *argv[] = { "kill", w->name, "KILL", NULL };
+		struct api_error e = { 0 };
+		struct container c;
+
+		log_err("migration %s: the lazy-pages daemon failed (%d): killing %s rather than let it "
+			"run on missing memory", w->id, rc, w->name);
+		pthread_mutex_lock(&w->a->lock);
+		container_runc(w->a, argv, NULL, &e);
+		if (container_get(w->a, w->name, &c) == 0) {
+			snprintf(c.state, sizeof(c.state), CT_ERROR);
+			container_put(w->a, &c);
+		}
+		pthread_mutex_unlock(&w->a->lock);
+	} else {
+		log_info("migration %s: every page of %s arrived", w->id, w->name);
+	}
+	free(w);
+	return NULL;
+}
+
+void lazy_watch(struct dest *d)
+{
+	struct lazy_watch *w = calloc(1, sizeof(*w));
+	pthread_t t;
+
+	if (!w)
+		return;
+	w->a = d->a;
+	snprintf(w->name, sizeof(w->name), "%s", d->c.name);
+	snprintf(w->id, sizeof(w->id), "%s", d->in.id);
+	w->daemon = d->lazy_daemon;
+	w->listen = d->lazy_listen;
+	w->relay = d->lazy_thread;
+	d->lazy_daemon = 0;
+	d->lazy_listen = -1;
+	if (pthread_create(&t, NULL, lazy_watch_main, w) == 0)
+		pthread_detach(t);
+}
+
+void lazy_stop(struct dest *d)
+{
+	if (d->lazy_daemon > 0) {
+		kill(d->lazy_daemon, SIGKILL);
+		proc_wait(d->lazy_daemon, 5000);
+		d->lazy_daemon = 0;
+	}
+	if (d->lazy_listen >= 0) {
+		shutdown(d->lazy_listen, SHUT_RDWR);
+		pthread_join(d->lazy_thread, NULL);
+		close(d->lazy_listen);
+		d->lazy_listen = -1;
+	}
+}

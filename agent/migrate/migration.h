@@ -1,0 +1,196 @@
+/* Internal to agent/migrate/: one migration's state on each side, and the calls between
+ * its phases. The agent's view of migration is in agent.h (migrate_start, migrate_serve
+ * registration, recovery, metrics); docs/migration.md follows the same order as the files:
+ *
+ *   source.c   the source's phases, start to report, and its metrics
+ *   dump.c     holding and freezing the container, CRIU's dump, streaming it out
+ *   lazy.c     post-copy: pages served from the frozen source on demand
+ *   proto.c    the wire: stream connections, tar and page relays, the incoming registry
+ *   dest.c     the destination: prepare, restore, publish
+ *   commit.c   the claim, the location flip and each side's end of it
+ *   recover.c  an agent restarting in the middle of a migration
+ *   criu.c     CRIU's and the kernel's versions and abilities, shared small helpers */
+#pragma once
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "agent.h"
+#include "relay.h"
+#include "tls.h"
+
+#define KEY_MIGRATIONS "/petrel/migrations/"
+#define CRIU_DEFAULT   "/opt/petrel/criu/bin/criu"
+#define STREAM_WAIT_MS 60000
+#define RESTORE_MS     120000
+#define MIGRATION_ID_MAX 160     /* NAME-NODE-TIME-SEQ */
+#define MIGRATION_DIR_MAX (CONFIG_STR + MIGRATION_ID_MAX + 32)   /* <state>/migrations/<id>/... */
+#define DRAIN_MS       100     /* between holding a container's packets and freezing it */
+
+/* ---- criu.c ---- */
+
+struct versions {
+	char criu_path[CONFIG_STR];
+	char criu[32];                 /* "4.2.1", empty when none works */
+	char criu_error[256];
+	char kernel[64];
+};
+
+void local_versions(struct agent *a, struct versions *v);
+/* The "probe" peer operation: this node's CRIU, kernel and whether it has the rootfs. */
+void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
+/* --pre-copy: refused with the exact reason (see the function). */
+int pre_copy_refusal(struct agent *a, bool lazy, struct api_error *e);
+/* Make CRIU's kernel-feature cache where /run is no tmpfs (see the function). */
+void criu_kdat_refresh(struct agent *a);
+/* Fault injection for tests: true once if <state-dir>/fault-NAME existed. */
+bool fault(struct agent *a, const char *name);
+/* Remove a migration's directory, unless <state>/keep-migrations asks to keep it. */
+void remove_dir(struct agent *a, const char *dir);
+/* Start argv, which reports readiness by writing a byte to fd 3; its pid, or -errno. */
+pid_t spawn_ready(char *const argv[], int timeout_ms);
+/* A free TCP port on loopback, or -1. */
+int free_port(void);
+
+/* ---- the source side: source.c, dump.c, lazy.c ---- */
+
+struct mig {
+	struct agent *a;
+	char name[EP_NAME_MAX], to[EP_NAME_MAX], id[MIGRATION_ID_MAX];
+	bool lazy;
+	int out;                        /* progress lines (NDJSON) to the API client */
+	int64_t t0, t_freeze, t_resume;
+	/* Phase ends inside the freeze, for the report: held, paused, dumped, sent, released. */
+	int64_t t_held, t_paused, t_dumped, t_sent, t_released;
+	volatile uint64_t bytes;        /* raw bytes moved so far */
+	uint64_t wire_bytes;
+	int tcp, udp;
+	struct container c;
+	struct endpoint ep;
+	struct ip_addr to4, to6;        /* the destination's underlay addresses */
+	struct versions local;
+	char dir[MIGRATION_DIR_MAX];    /* <state>/migrations/<id> */
+	bool claimed, frozen, redirected;
+	struct hold *hold;              /* the container's packets, queued while it is frozen */
+	pid_t lazy_pid;                 /* lazy mode: runc checkpoint, serving pages until done */
+	int lazy_port;
+	uint64_t held;
+	/* the page relay */
+	int page_listen;
+	pthread_t page_thread;
+	SSL *images_ssl;                /* dialled before the freeze, used after the dump */
+	pid_t ckpt_pid;                 /* runc checkpoint, until checkpoint_reap */
+	char ckpt_out[MIGRATION_DIR_MAX + 16];
+	int page_ret;
+	struct relay_stats page_stats;
+	/* the bundle stream, sent while CRIU dumps (the frozen container writes nothing), and
+	 * the published flows, read meanwhile too (a conntrack dump walks the kernel's whole
+	 * table: ~20 ms here); nothing adds to them once the hold holds, since it holds before
+	 * conntrack */
+	pthread_t bundle_thread;
+	bool bundle_started;
+	int bundle_ret;
+	struct api_error bundle_err;
+	uint64_t bundle_raw, bundle_wire;
+	json_t *flows;
+};
+
+/* source.c: a progress line to the API client (and the log). */
+void progress(struct mig *m, const char *phase, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* dump.c */
+int freeze(struct mig *m, struct api_error *e);
+/* Resume the source after a rollback: the datapath, the held packets, the cgroup. */
+void unfreeze(struct mig *m);
+/* Frozen: report it, and send the writable layer while CRIU dumps. */
+void frozen_go(struct mig *m);
+/* The default mode's dump; hook: CRIU's action script, or NULL (frozen by the caller). */
+int dump(struct mig *m, const char *hook, struct api_error *e);
+/* Wait for runc checkpoint after CRIU's post-dump hook (e NULL: quietly). */
+int checkpoint_reap(struct mig *m, struct api_error *e);
+/* Join the bundle stream started by frozen_go; its error into e. */
+int bundle_finish(struct mig *m, struct api_error *e);
+/* Flows through this node's published ports, and return flows it relays, as JSON. */
+json_t *published_flows(struct mig *m);
+
+/* lazy.c, source side */
+int dump_lazy(struct mig *m, struct api_error *e);
+void lazy_abort(struct mig *m);
+/* The destination runs the container: wait until the frozen copy served every page. */
+void lazy_drain(struct mig *m);
+/* A "lazy" stream for a migration this node serves pages for: true when it was one. */
+bool lazy_serve_stream(const char *id, SSL *ssl);
+
+/* ---- the wire: proto.c ---- */
+
+/* CRIU's page protocol ends with small requests and acks: no Nagle, no delayed ACKs. */
+void nodelay(int fd);
+/* A stream connection of one kind ("pages", "images", "bundle", "lazy") for migration id. */
+SSL *dial_stream(struct agent *a, const char *to, const char *id, const char *kind,
+		 struct api_error *e);
+/* dir as a compressed tar stream (see the function). */
+int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, bool confirm,
+	     uint64_t *raw, uint64_t *wire, struct api_error *e);
+/* Relay a peer stream to and from a CRIU server on this node's loopback port. */
+int relay_to_local(int port, SSL *ssl, const struct relay_opts *o, struct relay_stats *st);
+bool migration_id_valid(const char *id);
+
+/* Destination side of one migration, found by id from its stream connections. */
+struct incoming {
+	char id[MIGRATION_ID_MAX], name[EP_NAME_MAX];
+	char dir[MIGRATION_DIR_MAX], images[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX];
+	char bundle[CONFIG_STR + 80];
+	int page_port;
+	pid_t page_server;
+	bool lazy;                      /* pages come on demand after the restore */
+	bool bundle_ready;              /* overlay mounted and config written (bundle_landed) */
+	int streams_done, streams_failed;
+	uint64_t bytes;
+	struct incoming *next;
+};
+
+void incoming_add(struct incoming *in);
+void incoming_remove(struct incoming *gone);
+/* Until the source's pages, images and writable layer all arrived; 0 or -errno. */
+int incoming_wait_streams(struct incoming *in);
+
+/* ---- the destination side: dest.c, lazy.c ---- */
+
+struct dest {
+	struct agent *a;
+	struct incoming in;
+	struct container c;
+	struct endpoint ep;
+	struct versions v;
+	bool adopted, restored;
+	char source[64];                /* the source node (its certificate's name) */
+	pid_t lazy_daemon;
+	int lazy_listen;
+	pthread_t lazy_thread;
+};
+
+/* dest.c: the writable layer landed (a "bundle" stream ended well). */
+void bundle_landed(struct agent *a, struct incoming *in);
+void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
+
+/* lazy.c, destination side */
+int lazy_start(struct dest *d, struct api_error *e);
+/* Restored: watch the lazy-pages daemon until every page arrived. */
+void lazy_watch(struct dest *d);
+void lazy_stop(struct dest *d);
+
+/* ---- commit.c ---- */
+
+/* Record /petrel/migrations/NAME for this migration; 409 when one exists. */
+int claim(struct mig *m, struct api_error *e);
+void unclaim(struct mig *m);
+/* Drop this node's return flows for the endpoint. */
+void clear_return_flows(struct agent *a, const struct endpoint *ep);
+/* The destination committed: point the addresses there; agent lock held. */
+void point_at_destination(struct mig *m);
+/* Release what was held to the destination and remove the frozen copy. */
+void cleanup_source(struct mig *m);
+/* Did the destination take over? From the store, when its answer was lost. */
+bool destination_owns(struct mig *m);
+/* The destination's commit point: the endpoint's record names this node. Lock held. */
+int dest_commit(struct dest *d, struct api_error *e);

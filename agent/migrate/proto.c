@@ -1,0 +1,239 @@
+/* The migration's wire, on the agents' mutual-TLS channel (agent/peer.c): a control
+ * connection per migration ("migrate"), and stream connections ("stream") that carry the
+ * memory pages to CRIU's page server, and the images and the writable layer as compressed
+ * tar. The destination finds a stream's migration by id in the incoming registry. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include "migration.h"
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static struct incoming *incoming;
+
+/* CRIU's page protocol ends with small requests and acks: Nagle and delayed ACKs on the
+ * loopback legs of the relay would hold each of them for tens of milliseconds. */
+void nodelay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
+/* A stream connection of one kind to the destination, which unpacks what comes on it. */
+SSL *dial_stream(struct agent *a, const char *to, const char *id, const char *kind,
+		 struct api_error *e)
+{
+	json_t *hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", id, "kind", kind);
+	SSL *ssl = peer_dial(a, to, hello, e);
+
+	json_decref(hello);
+	return ssl;
+}
+
+/* dir as a tar stream (kind "images" or "bundle") on ssl (dialled with dial_stream; closed
+ * here), or on a new one. confirm: wait for the destination to say it unpacked everything.
+ * The images do not: the restore request follows them at once, and the destination waits
+ * for its streams before it restores (and fails the restore if one failed). */
+int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, bool confirm,
+		    uint64_t *raw, uint64_t *wire, struct api_error *e)
+{
+	/* The bundle goes without its mount point and overlay work dir: its writable layer,
+	 * its captured output (so `petrel logs` continues) and runc's files. */
+	char *argv[] = { "/bin/tar", "-C", (char *)dir, "--xattrs", "--xattrs-include=trusted.*",
+			 "--numeric-owner", "--exclude=./rootfs", "--exclude=./work", "-cf", "-", ".",
+			 NULL };
+	struct relay_opts o = { .compress_out = true, .read_fd = true, .progress = NULL };
+	struct relay_stats st;
+	int p[2], fds[3] = { -1, -1, -1 }, ret, status;
+	json_t *r;
+	pid_t pid;
+
+	if (!ssl && !(ssl = dial_stream(m->a, m->to, m->id, kind, e)))
+		return -1;
+	if (pipe2(p, O_CLOEXEC)) {
+		tls_close(ssl);
+		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
+	}
+	fds[1] = p[1];
+	pid = proc_spawn(argv, fds, -1);
+	close(p[1]);
+	ret = pid < 0 ? (int)pid : relay_run(p[0], ssl, &o, &st);
+	close(p[0]);
+	status = pid < 0 ? -1 : proc_wait(pid, STREAM_WAIT_MS);
+	r = ret || !confirm ? NULL : peer_recv(ssl);
+	tls_close(ssl);
+	*raw = st.raw_out;
+	*wire = st.wire_out;
+	if (ret || status || (confirm && !json_is_true(json_object_get(r, "ok")))) {
+		api_fail(e, 502, NULL, "sending the %s to %s failed: %s", kind, m->to,
+			 r ? json_string_value(json_object_get(r, "error")) ?: "?" :
+			 status ? "tar failed" : strerror(-ret ? -ret : EIO));
+		json_decref(r);
+		return -1;
+	}
+	json_decref(r);
+	return 0;
+}
+
+/* Relay a peer stream to and from a CRIU server listening on this node's loopback. */
+int relay_to_local(int port, SSL *ssl, const struct relay_opts *o, struct relay_stats *st)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	nodelay(fd);
+	ret = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) ? -errno : relay_run(fd, ssl, o, st);
+	close(fd);
+	return ret;
+}
+
+/* Ids are made as NAME-NODE-TIME-SEQ from names: lower-case letters, digits and '-' (so
+ * never "..", "/" or anything a path could misread), shorter than MIGRATION_ID_MAX. */
+bool migration_id_valid(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	return n && n < MIGRATION_ID_MAX && id[0] != '-' &&
+	       strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* ---- the incoming registry (destination side) ---- */
+
+static struct incoming *incoming_find(const char *id)
+{
+	struct incoming *in;
+
+	for (in = incoming; in; in = in->next)
+		if (!strcmp(in->id, id))
+			return in;
+	return NULL;
+}
+
+void incoming_add(struct incoming *in)
+{
+	pthread_mutex_lock(&mu);
+	in->next = incoming;
+	incoming = in;
+	pthread_mutex_unlock(&mu);
+}
+
+void incoming_remove(struct incoming *gone)
+{
+	pthread_mutex_lock(&mu);
+	for (struct incoming **p = &incoming; *p; p = &(*p)->next)
+		if (*p == gone) {
+			*p = gone->next;
+			break;
+		}
+	pthread_mutex_unlock(&mu);
+}
+
+/* Wait until the source's pages, images and writable layer all arrived (3 streams). */
+int incoming_wait_streams(struct incoming *in)
+{
+	struct timespec deadline;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += STREAM_WAIT_MS / 1000;
+	pthread_mutex_lock(&mu);
+	while (in->streams_done + in->streams_failed < (in->lazy ? 2 : 3) && ret == 0)
+		ret = pthread_cond_timedwait(&cv, &mu, &deadline);
+	ret = in->streams_failed ? -EPROTO : ret ? -ETIMEDOUT : 0;
+	pthread_mutex_unlock(&mu);
+	return ret;
+}
+
+static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
+{
+	const char *id = json_string_value(json_object_get(hello, "id"));
+	const char *kind = json_string_value(json_object_get(hello, "kind"));
+	struct relay_opts o = { .decompress_in = true, .write_fd = true };
+	struct relay_stats st = { 0 };
+	struct incoming *in;
+	int ret = -EINVAL;
+
+	(void)peer;
+	if (!migration_id_valid(id)) {
+		peer_reply_error(ssl, "malformed stream request");
+		return;
+	}
+	pthread_mutex_lock(&mu);
+	in = incoming_find(id);
+	pthread_mutex_unlock(&mu);
+	if (kind && !strcmp(kind, "lazy") && lazy_serve_stream(id, ssl))
+		return;
+	if (!in || !kind) {
+		peer_reply_error(ssl, "no migration '%s' is being prepared here", id ? id : "?");
+		return;
+	}
+	if (!strcmp(kind, "pages")) {
+		o.read_fd = true;      /* the page server answers some requests */
+		ret = relay_to_local(in->page_port, ssl, &o, &st);
+	} else if (!strcmp(kind, "images") || !strcmp(kind, "bundle")) {
+		if (!strcmp(kind, "images") && fault(a, "exit-in-transfer")) {
+			/* The connection comes before the freeze; the images once it is dumped. */
+			struct pollfd pf = { .fd = SSL_get_fd(ssl), .events = POLLIN };
+
+			poll(&pf, 1, STREAM_WAIT_MS);
+			_exit(3);
+		}
+		char *dir = !strcmp(kind, "images") ? in->images : in->bundle;
+		char *argv[] = { "/bin/tar", "-C", dir, "--xattrs", "--xattrs-include=trusted.*",
+				 "--numeric-owner", "-xpf", "-", NULL };
+		int p[2], fds[3] = { -1, -1, -1 };
+		pid_t pid;
+
+		mkdir_p(dir, 0755);
+		if (pipe2(p, O_CLOEXEC) == 0) {
+			fds[0] = p[0];
+			pid = proc_spawn(argv, fds, -1);
+			close(p[0]);
+			ret = pid < 0 ? (int)pid : relay_run(p[1], ssl, &o, &st);
+			close(p[1]);
+			if (pid > 0 && proc_wait(pid, STREAM_WAIT_MS) != 0 && !ret)
+				ret = -EPROTO;
+		}
+		if (ret)
+			peer_reply_error(ssl, "unpacking the %s failed: %s", kind, strerror(-ret));
+		else
+			peer_send(ssl, json_pack("{s:b}", "ok", 1));
+		if (!ret && !strcmp(kind, "bundle"))
+			bundle_landed(a, in);
+	}
+	pthread_mutex_lock(&mu);
+	if (ret)
+		in->streams_failed++;
+	else
+		in->streams_done++;
+	in->bytes += st.raw_in;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	log_info("migration %s: %s stream: %llu bytes (%llu on the wire)%s", id, kind,
+		 (unsigned long long)st.raw_in, (unsigned long long)st.wire_in,
+		 ret ? ", failed" : "");
+}
+
+
+int migrate_register(struct agent *a)
+{
+	return peer_register("probe", migrate_serve_probe) ?: peer_register("migrate", migrate_serve) ?:
+	       peer_register("stream", migrate_serve_stream);
+}
