@@ -5,14 +5,9 @@
 # Runs alternate baseline and petrel ROUNDS times and report medians and ratios, because
 # these machines are noisy. Output: a markdown table on stdout, JSON in bench/out/.
 # Usage: bench/datapath.sh [ROUNDS (default 3)] [SECONDS per point (default 4)]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib/common.sh"
 ROUNDS=${1:-3} SECS=${2:-4}
-PETREL=build/bin/petrel
-export PETRELD=build/bin/petreld
-B=bb$$ LAB=b$$ OUT=bench/out
-mkdir -p "$OUT"
-[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
+B=bb$$ LAB=b$$
 
 cleanup() {
 	set +e
@@ -59,7 +54,6 @@ rr() {     # client-ns server-ip → mean round trip in µs (100-byte requests)
 		sed -n 's/.*avg-latency=\([0-9.]*\).*/\1/p' | awk '{print $1 * 2}'
 }
 
-median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 declare -A R
 measure() {   # label client-ns same-ip cross-ip

@@ -14,12 +14,9 @@
 # pairs' ratios, its cost the median of the pairs' differences in time per packet. The
 # BPF_PROG_RUN cost of each role (bench/tools/ioam_cost.c) is given for each build too.
 # Usage: bench/ioam-parts.sh [ROUNDS (default 9)] [SECONDS per run (default 2)]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib/common.sh"
 ROUNDS=${1:-9} SECS=${2:-2}
-PETREL=build/bin/petrel
 . bench/lib/ioam_chain.sh
-[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
 BUILDS="full no-data clock"
 declare -A DEFS=([no-data]="-DIOAM_BENCH_NO_DATA" [clock]="-DIOAM_BENCH_NO_DATA -DIOAM_BENCH_CLOCK_ONLY")

@@ -21,17 +21,12 @@
 # IOAM_SERIES="unused freq" limits the run to those series, and IOAM_FREQS="1/100 1/1" the
 # insertion points (more rounds for the points the targets name in the same time); the
 # per-role cost is always measured.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib/common.sh"
 ROUNDS=${1:-3} SECS=${2:-3}
 SERIES=${IOAM_SERIES:-unused freq types ns transit}
 want() { [[ " $SERIES " == *" $1 "* ]]; }
-PETREL=build/bin/petrel
-export PETRELD=build/bin/petreld
-LAB=io$$ OUT=bench/out
+LAB=io$$
 . bench/lib/ioam_chain.sh
-mkdir -p "$OUT"
-[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 
 cleanup() {

@@ -16,18 +16,13 @@
 # Env: NEIGHBOURS="0 2 4 8 16", SIZES="16 64 256 512 1024 1472", INTERVAL=0.005.
 # Means are what MACE reports; medians (in parentheses) resist this shared machine's
 # scheduling outliers. Output: markdown tables on stdout; JSON and SVG plots in bench/out/.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib/common.sh"
 ROUNDS=${1:-6} COUNT=${2:-100}
 NEIGHBOURS=${NEIGHBOURS:-"0 2 4 8 16"}
 SIZES=${SIZES:-"16 64 256 512 1024 1472"}
 INTERVAL=${INTERVAL:-0.005}
-PETREL=build/bin/petrel
-export PETRELD=build/bin/petreld
-LAB=l$$ OUT=bench/out TRACE=/sys/kernel/tracing
+LAB=l$$ TRACE=/sys/kernel/tracing
 INST=$TRACE/instances/petrel-bench-$$
-mkdir -p "$OUT"
-[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 command -v ping >/dev/null || { echo "bench: install iputils-ping (scripts/install-deps.sh)" >&2; exit 1; }
 
 p() { "$PETREL" --lab "$LAB" "$@"; }
@@ -109,10 +104,10 @@ floods() {   # start N neighbours flood-pinging the target
 	done
 	sleep 0.5
 }
-mean() { awk '{s += $1; n++} END {if (n) printf "%.2f", s / n; else print "nan"}' "$1"; }
-median() { sort -g "$1" | awk '{v[NR] = $1} END {if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "nan"}'; }
-# 5%-trimmed mean: the mean without the slowest and fastest 5% (scheduling outliers).
-tmean() { sort -g "$1" | awk '{v[NR] = $1} END {k = int(NR * 0.05); for (i = k + 1; i <= NR - k; i++) {s += v[i]; n++} if (n) printf "%.2f", s / n; else print "nan"}'; }
+# FILE → mean, median, 5%-trimmed mean with two decimals (bench/lib/common.sh's statistics).
+fmean() { mean <"$1" | fix2; }
+fmedian() { median <"$1" | fix2; }
+ftmean() { tmean <"$1" | fix2; }
 coverage() { awk '{r += $1; m += $2} END {if (r) printf "%.4f", m / r; else print "nan"}' "$1"; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "nan" || b == "nan") print "nan"; else printf "%.2f", a - b}'; }
 
@@ -151,66 +146,108 @@ for n in $NEIGHBOURS; do
 done
 
 # ---- report ----
-json="{\"rounds\": $ROUNDS, \"pings\": $COUNT, \"interval_s\": $INTERVAL, \"sizes\": ["
+ROWS_SIZES=() ROWS_NEIGHBOURS=() ROWS_TARGETS=()
 {
 	echo "| payload B | native µs | container µs | overhead µs | accounting on (raw) µs | corrected µs | corrected − native µs | path-corrected − native µs | coverage |"
 	echo "|---|---|---|---|---|---|---|---|---|"
 } >"$OUT/latency-sizes.md"
 : >"$OUT/latency-sizes.dat"
-first=1
 for s in $SIZES; do
-	nm=$(mean "$S/s$s.native") cm=$(mean "$S/s$s.off") am=$(mean "$S/s$s.raw") corr=$(mean "$S/s$s.corr")
-	nmed=$(median "$S/s$s.native") cmed=$(median "$S/s$s.off") cormed=$(median "$S/s$s.corr")
+	nm=$(fmean "$S/s$s.native") cm=$(fmean "$S/s$s.off") am=$(fmean "$S/s$s.raw") corr=$(fmean "$S/s$s.corr")
+	nmed=$(fmedian "$S/s$s.native") cmed=$(fmedian "$S/s$s.off") cormed=$(fmedian "$S/s$s.corr")
 	cov=$(coverage "$S/s$s.cov")
-	perr=$(sub "$(mean "$S/s$s.path")" "$nm") perrmed=$(sub "$(median "$S/s$s.path")" "$nmed")
+	perr=$(sub "$(fmean "$S/s$s.path")" "$nm") perrmed=$(sub "$(fmedian "$S/s$s.path")" "$nmed")
 	ovh=$(sub "$cm" "$nm") ovhmed=$(sub "$cmed" "$nmed") err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
 	echo "| $s | $nm ($nmed) | $cm ($cmed) | $ovh ($ovhmed) | $am | $corr ($cormed) | $err ($errmed) | $perr ($perrmed) | $cov |" >>"$OUT/latency-sizes.md"
 	echo "$s $nm $cm $ovh $am $corr $err $ovhmed $errmed" >>"$OUT/latency-sizes.dat"
-	[ $first = 1 ] || json+=", "; first=0
-	json+="{\"size\": $s, \"native_us\": $nm, \"native_median_us\": $nmed, \"container_us\": $cm, \"container_median_us\": $cmed, \"overhead_us\": $ovh, \"accounted_raw_us\": $am, \"corrected_us\": $corr, \"corrected_median_us\": $cormed, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"path_corrected_minus_native_us\": $perr, \"path_corrected_minus_native_median_us\": $perrmed, \"coverage\": $cov}"
+	ROWS_SIZES+=("$(json_row \
+		size="$s" \
+		native_us="$nm" \
+		native_median_us="$nmed" \
+		container_us="$cm" \
+		container_median_us="$cmed" \
+		overhead_us="$ovh" \
+		accounted_raw_us="$am" \
+		corrected_us="$corr" \
+		corrected_median_us="$cormed" \
+		corrected_minus_native_us="$err" \
+		corrected_minus_native_median_us="$errmed" \
+		path_corrected_minus_native_us="$perr" \
+		path_corrected_minus_native_median_us="$perrmed" \
+		coverage="$cov")")
 done
-json+="], \"neighbours\": ["
 {
 	echo "| neighbours | native µs | container µs | accounting on (raw) µs | corrected µs | corrected − native µs | path-corrected − native µs | egress (stack part) / ingress µs | coverage | flooding neighbour matched egress / ingress (packets) | perturbation on − off µs | ftrace − off µs |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$OUT/latency-neighbours.md"
 : >"$OUT/latency-neighbours.dat"
-first=1
 for n in $NEIGHBOURS; do
 	f=$S/n$n
-	nm=$(mean "$f.native") cm=$(mean "$f.off") am=$(mean "$f.raw") corr=$(mean "$f.corr") fm=$(mean "$f.ftrace")
-	nmed=$(median "$f.native") cmed=$(median "$f.off") amed=$(median "$f.raw") cormed=$(median "$f.corr") fmed=$(median "$f.ftrace")
-	onm=$(mean "$f.on") onmed=$(median "$f.on")
-	eg=$(mean "$f.eg") in=$(mean "$f.in") cov=$(coverage "$f.cov") stk=$(mean "$f.stack")
-	pc=$(mean "$f.path") pcmed=$(median "$f.path")
+	nm=$(fmean "$f.native") cm=$(fmean "$f.off") am=$(fmean "$f.raw") corr=$(fmean "$f.corr") fm=$(fmean "$f.ftrace")
+	nmed=$(fmedian "$f.native") cmed=$(fmedian "$f.off") amed=$(fmedian "$f.raw") cormed=$(fmedian "$f.corr") fmed=$(fmedian "$f.ftrace")
+	onm=$(fmean "$f.on") onmed=$(fmedian "$f.on")
+	eg=$(fmean "$f.eg") in=$(fmean "$f.in") cov=$(coverage "$f.cov") stk=$(fmean "$f.stack")
+	pc=$(fmean "$f.path") pcmed=$(fmedian "$f.path")
 	perr=$(sub "$pc" "$nm") perrmed=$(sub "$pcmed" "$nmed")
 	err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
 	pon=$(sub "$onm" "$cm") ponmed=$(sub "$onmed" "$cmed") pft=$(sub "$fm" "$cm") pftmed=$(sub "$fmed" "$cmed")
 	read -r fe fi fes fid feu fiu flost <<<"${FC[$n]}"
 	echo "| $n | $nm ($nmed) | $cm ($cmed) | $am ($amed) | $corr ($cormed) | $err ($errmed) | $perr ($perrmed) | $eg ($stk) / $in | $cov | $fe / $fi ($fes / $fid) | $pon ($ponmed) | $pft ($pftmed) |" >>"$OUT/latency-neighbours.md"
 	echo "$n $nm $cm $am $corr $err $cov $pon $pft $fe $fi $errmed $ponmed $pftmed $perr $perrmed" >>"$OUT/latency-neighbours.dat"
-	[ $first = 1 ] || json+=", "; first=0
-	json+="{\"neighbours\": $n, \"native_us\": $nm, \"native_median_us\": $nmed, \"container_us\": $cm, \"container_median_us\": $cmed, \"accounted_raw_us\": $am, \"accounted_raw_median_us\": $amed, \"corrected_us\": $corr, \"corrected_median_us\": $cormed, \"corrected_minus_native_us\": $err, \"corrected_minus_native_median_us\": $errmed, \"path_corrected_minus_native_us\": $perr, \"path_corrected_minus_native_median_us\": $perrmed, \"egress_us\": $eg, \"egress_stack_us\": $stk, \"ingress_us\": $in, \"coverage\": $cov, \"flood_egress_matched\": $fe, \"flood_ingress_matched\": $fi, \"flood_egress_packets\": $fes, \"flood_ingress_packets\": $fid, \"flood_unmatched_egress\": $feu, \"flood_unmatched_ingress\": $fiu, \"flood_records_lost\": $flost, \"perturbation_us\": $pon, \"perturbation_median_us\": $ponmed, \"ftrace_perturbation_us\": $pft, \"ftrace_perturbation_median_us\": $pftmed}"
+	ROWS_NEIGHBOURS+=("$(json_row \
+		neighbours="$n" \
+		native_us="$nm" \
+		native_median_us="$nmed" \
+		container_us="$cm" \
+		container_median_us="$cmed" \
+		accounted_raw_us="$am" \
+		accounted_raw_median_us="$amed" \
+		corrected_us="$corr" \
+		corrected_median_us="$cormed" \
+		corrected_minus_native_us="$err" \
+		corrected_minus_native_median_us="$errmed" \
+		path_corrected_minus_native_us="$perr" \
+		path_corrected_minus_native_median_us="$perrmed" \
+		egress_us="$eg" \
+		egress_stack_us="$stk" \
+		ingress_us="$in" \
+		coverage="$cov" \
+		flood_egress_matched="$fe" \
+		flood_ingress_matched="$fi" \
+		flood_egress_packets="$fes" \
+		flood_ingress_packets="$fid" \
+		flood_unmatched_egress="$feu" \
+		flood_unmatched_ingress="$fiu" \
+		flood_records_lost="$flost" \
+		perturbation_us="$pon" \
+		perturbation_median_us="$ponmed" \
+		ftrace_perturbation_us="$pft" \
+		ftrace_perturbation_median_us="$pftmed")")
 done
-json+="], \"targets\": ["
 {
 	echo "| neighbours | corrected − native µs: mean / 5%-trimmed / median | path-corrected − native µs: mean / trimmed / median | perturbation µs: mean / trimmed / median | ftrace µs: mean / trimmed / median |"
 	echo "|---|---|---|---|---|"
 } >"$OUT/latency-targets.md"
-first=1
 for n in $NEIGHBOURS; do
 	f=$S/n$n
 	line="| $n |"
 	for pair in "corr native" "path native" "on off" "ftrace off"; do
 		read -r a b <<<"$pair"
-		line+=" $(sub "$(mean "$f.$a")" "$(mean "$f.$b")") / $(sub "$(tmean "$f.$a")" "$(tmean "$f.$b")") / $(sub "$(median "$f.$a")" "$(median "$f.$b")") |"
+		line+=" $(sub "$(fmean "$f.$a")" "$(fmean "$f.$b")") / $(sub "$(ftmean "$f.$a")" "$(ftmean "$f.$b")") / $(sub "$(fmedian "$f.$a")" "$(fmedian "$f.$b")") |"
 	done
 	echo "$line" >>"$OUT/latency-targets.md"
-	[ $first = 1 ] || json+=", "; first=0
-	json+="{\"neighbours\": $n, \"corrected_minus_native_trimmed_us\": $(sub "$(tmean "$f.corr")" "$(tmean "$f.native")"), \"path_corrected_minus_native_trimmed_us\": $(sub "$(tmean "$f.path")" "$(tmean "$f.native")"), \"perturbation_trimmed_us\": $(sub "$(tmean "$f.on")" "$(tmean "$f.off")"), \"ftrace_perturbation_trimmed_us\": $(sub "$(tmean "$f.ftrace")" "$(tmean "$f.off")")}"
+	ROWS_TARGETS+=("$(json_row \
+		neighbours="$n" \
+		corrected_minus_native_trimmed_us="$(sub "$(ftmean "$f.corr")" "$(ftmean "$f.native")")" \
+		path_corrected_minus_native_trimmed_us="$(sub "$(ftmean "$f.path")" "$(ftmean "$f.native")")" \
+		perturbation_trimmed_us="$(sub "$(ftmean "$f.on")" "$(ftmean "$f.off")")" \
+		ftrace_perturbation_trimmed_us="$(sub "$(ftmean "$f.ftrace")" "$(ftmean "$f.off")")")")
 done
-json+="]}"
-echo "$json" | sed "s/: nan/: null/g" | jq . >"$OUT/latency.json"
+jq -n --argjson run "$(json_row rounds="$ROUNDS" pings="$COUNT" interval_s="$INTERVAL")" \
+	--argjson sizes "$(printf '%s\n' "${ROWS_SIZES[@]}" | jq -s .)" \
+	--argjson neighbours "$(printf '%s\n' "${ROWS_NEIGHBOURS[@]}" | jq -s .)" \
+	--argjson targets "$(printf '%s\n' "${ROWS_TARGETS[@]}" | jq -s .)" \
+	'$run + {sizes: $sizes, neighbours: $neighbours, targets: $targets}' >"$OUT/latency.json"
 rm -rf "$S"
 
 if command -v gnuplot >/dev/null; then

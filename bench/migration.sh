@@ -17,8 +17,7 @@
 # The median of each phase of the freeze (phases_ms) is logged per row.
 # Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS] [-w "echo mem64 mem512"] [-S]
 #   -w  the part-2 workloads to run; -S  skip part 1 (the streams)
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib/common.sh"
 N=20 T=20 WORKLOADS="echo mem64 mem512" STREAMS=1
 while getopts n:t:w:Sh o; do
 	case $o in
@@ -29,14 +28,9 @@ while getopts n:t:w:Sh o; do
 	*) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
-PETREL=build/bin/petrel
-export PETRELD=build/bin/petreld
 LAB=bmig$$
-OUT=bench/out
 TMP=$(mktemp -d /tmp/petrel-bench-XXXXXX)
-mkdir -p "$OUT"
 p() { "$PETREL" --lab "$LAB" "$@"; }
-log() { echo "# $*" >&2; }
 CT_BUCKETS=${CT_BUCKETS:-16384}
 CT_WAS=$(sysctl -n net.netfilter.nf_conntrack_buckets)
 cleanup() {
@@ -46,7 +40,6 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 [ -x "$PETREL" ] && [ -x build/tools/memhog ] || { echo "bench: build first (make all)" >&2; exit 1; }
 
 ROOTFS=build/bench-rootfs
@@ -111,11 +104,7 @@ declare -A CMD=(
 )
 p --node node3 endpoint add probe >/dev/null
 PROBE_NS=$(p --node node1 -j endpoint show probe | jq -r .netns)
-stats() {   # FILE (one number per line) -> "median p95"
-	sort -n "$1" | awk '{v[NR] = $1} END { if (!NR) { print "- -"; exit }
-		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		i = int(0.95 * NR + 0.999); if (i > NR) i = NR; print m, v[i] }'
-}
+stats() { echo "$(median <"$1") $(percentile 95 <"$1")"; }   # FILE -> "median p95"
 {
 	echo "| workload | mode | migrations | frozen_ms median | frozen_ms p95 | total_ms median | total_ms p95 | client stall ms median | p95 | sessions broken |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -131,7 +120,7 @@ for mode in default lazy; do
 	for i in $(seq "$N"); do
 		to=$([ $at = node1 ] && echo node2 || echo node1)
 		rm -f "$TMP/stop" "$TMP/ready"
-		ip netns exec "$PROBE_NS" python3 bench/tools/echo_probe.py "$ip" 7000 --interval 0.01 \
+		ip netns exec "$PROBE_NS" python3 tools/echo_probe.py "$ip" 7000 --interval 0.01 \
 			--duration 120 --ready "$TMP/ready" --stop "$TMP/stop" >"$TMP/probe.json" &
 		for _ in $(seq 100); do [ -e "$TMP/ready" ] && break; sleep 0.05; done
 		sleep 0.3

@@ -16,18 +16,13 @@
 # counts without the noise of veths, the scheduler and iperf3.
 # Usage: [COUNTS="0 10000 top"] [METRICS="tn tf rn rf cn cf"] bench/policy.sh [ROUNDS (default 2)]
 #        [SECONDS per point (default 2)]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib/common.sh"
 ROUNDS=${1:-2} SECS=${2:-2}
-PETREL=build/bin/petrel
-export PETRELD=build/bin/petreld
-B=bq$$ OUT=bench/out
+B=bq$$
 read -r -a COUNTS <<< "${COUNTS:-0 1 5 10 25 50 100 200 1000 10000 top}"
 # tn/tf: throughput to the same node / across; rn/rf: round trips; cn/cf: new connections
 read -r -a METRICS <<< "${METRICS:-tn tf rn rf cn cf}"
 BACKENDS=(ebpf iptables)
-mkdir -p "$OUT"
-[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 lab() { echo "$B${1:0:1}"; }                 # bqNNNe / bqNNNi
 p() { local l; l=$(lab "$1"); shift; "$PETREL" --lab "$l" "$@"; }
 cleanup() { for be in "${BACKENDS[@]}"; do "$PETREL" lab down --name "$(lab $be)" >/dev/null 2>&1; done; }
@@ -69,7 +64,6 @@ rr() {
 		sed -n 's/.*avg-latency=\([0-9.]*\).*/\1/p' | awk '{print $1 * 2}'
 }
 crr() { ip netns exec "$1" python3 bench/tools/crr.py client "$2" 7100 "$SECS"; }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 # Rule counts alternate inside every round (in reverse order every other round), so each
 # ratio against 0 rules compares measurements minutes apart at most, not a whole run apart.

@@ -14,19 +14,16 @@
 # its own) for comparison; it stops at the first size it cannot absorb within a minute.
 # Usage: [SIZES="1000:100 10000:1000 100000:1000"] [PROBES=1000] [BASELINE=REV
 #        [BASELINE_SIZES="200:100 ..."] [BASELINE_PROBES=100]] bench/scale.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib/common.sh"
 read -r -a SIZES <<< "${SIZES:-1000:100 10000:1000 100000:1000}"
 # The code before the cache could not absorb 1000 endpoints in a minute: it starts smaller.
 read -r -a BASELINE_SIZES <<< "${BASELINE_SIZES:-200:100 ${SIZES[*]}}"
 PROBES=${PROBES:-1000} BURST=${BURST:-10000}
 # The baseline's events cost up to seconds each: fewer of them.
 BASELINE_PROBES=${BASELINE_PROBES:-100}
-PETREL=build/bin/petrel LOAD=build/bench/scale_load OUT=bench/out
+LOAD=$BUILD/bench/scale_load
 ETCD=http://198.18.0.1:2379
-[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 [ -x "$LOAD" ] || { echo "bench: build first (make)" >&2; exit 1; }
-mkdir -p "$OUT"
 LABS=() WORKTREE=""
 cleanup() {
 	for l in "${LABS[@]}"; do "$PETREL" lab down --name "$l" >/dev/null 2>&1 || true; done

@@ -46,7 +46,7 @@ p --node node1 ps
 say "clients: TCP and UDP from a container on node3, TCP from outside through $N1:8080"
 start() {   # NAME NS HOST PORT [--udp]
 	local name=$1 ns=$2; shift 2
-	ip netns exec "$ns" python3 bench/tools/echo_probe.py "$@" --interval 0.02 --duration 300 \
+	ip netns exec "$ns" python3 tools/echo_probe.py "$@" --interval 0.02 --duration 300 \
 		--ready "$TMP/$name.ready" --stop "$TMP/stop.$name" >"$TMP/$name.json" 2>&1 &
 	for _ in $(seq 100); do [ -e "$TMP/$name.ready" ] && break; sleep 0.05; done
 	echo "  $name: connected to $1 port $2"

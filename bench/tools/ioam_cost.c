@@ -28,7 +28,7 @@
 #include "ioam.skel.h"
 #include "bpf/datapath_abi.h"
 #include "ioam.h"
-#include "../../tests/bpf/prog_run.h"
+#include "tools/prog_run.h"
 
 #define TC_ACT_REDIRECT 7
 #define RUNS 20001

@@ -24,7 +24,7 @@
 #include <bpf/libbpf.h>
 #include "datapath.skel.h"
 #include "bpf/datapath_abi.h"
-#include "../../tests/bpf/prog_run.h"
+#include "tools/prog_run.h"
 
 #define TC_ACT_SHOT 2
 #define ALLOWED_ID 16

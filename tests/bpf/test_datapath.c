@@ -14,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "../unit/harness.h"
-#include "prog_run.h"
+#include "tools/prog_run.h"
 #include "datapath.skel.h"
 #include "bpf/datapath_abi.h"
 

@@ -12,7 +12,7 @@ ROOTFS="$BUILD/test-rootfs"
 [ -x "$ROOTFS/usr/bin/socat" ] && [ -x "$ROOTFS/usr/bin/udp_echo" ] ||
 	"$ROOT/scripts/mkrootfs.sh" "$ROOTFS" socat "$BUILD/tools/udp_echo" >/dev/null \
 	|| fail "cannot build the test rootfs"
-PROBE="$ROOT/bench/tools/echo_probe.py"
+PROBE="$ROOT/tools/echo_probe.py"
 TMP=$(mktemp -d /tmp/petrel-mig-XXXXXX)
 trap 'rc=$?; rm -rf "$TMP"; cleanup $rc' EXIT
 state_dir() { echo "/run/petrel/labs/$LAB/$1/state"; }
