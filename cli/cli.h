@@ -36,6 +36,14 @@ int cli_api_timeout(struct cli *c, const char *method, const char *path, json_t 
 		    long timeout_ms, json_t **resp);
 const char *cli_socket(struct cli *c, int *err);
 bool cli_is_help(int argc, char **argv);
+/* args_parse for command cmd, a usage error (2) on bad input. */
+struct args_opt;
+int cli_args(struct cli *c, const char *cmd, const struct args_opt *opts, void *cfg, int argc,
+	     char **argv, const char **pos, int npos, int *rest);
+/* ARGS_EACH callbacks shared by `endpoint add` and `run`: --label KEY=VALUE into a JSON
+ * object, --publish HOSTPORT:PORT[/PROTO] into a JSON array (dst: json_t **). */
+int cli_opt_label(const char *v, void *dst, char *err, size_t len);
+int cli_opt_publish(const char *v, void *dst, char *err, size_t len);
 int cli_require_root(struct cli *c, const char *what);
 
 /* Each object file's commands, ending with { 0 }. */
@@ -91,5 +99,3 @@ int cmd_ping(struct cli *c, int argc, char **argv);
 /* The string at o[k], or "" when absent: for printing agent replies. */
 const char *json_str(json_t *o, const char *k);
 
-/* Shared printers. */
-void print_endpoint(json_t *ep, bool table_row);

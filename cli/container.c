@@ -31,24 +31,39 @@ static int name_arg(struct cli *c, const char *cmd, int argc, char **argv, const
 	return 0;
 }
 
-/* NAME and one on/off switch (--follow/-f, --force/-f); then, in a lab, talk to the agent
- * of the node hosting the container. */
-static int name_switch_args(struct cli *c, const char *cmd, int argc, char **argv,
-			    const char *lng, const char *shrt, const char **name, bool *on)
+struct name_opts {
+	bool follow, force;
+	long timeout;
+};
+
+static const struct args_opt logs_options[] = {
+	ARGS_OPT_FLAG("--follow", "-f", struct name_opts, follow),
+	ARGS_OPT_END
+};
+static const struct args_opt rm_options[] = {
+	ARGS_OPT_FLAG("--force", "-f", struct name_opts, force),
+	ARGS_OPT_END
+};
+static const struct args_opt stop_options[] = {
+	ARGS_OPT_LONG("--timeout", NULL, struct name_opts, timeout, 0, 3600, "a number of seconds in 0-3600"),
+	ARGS_OPT_END
+};
+
+/* NAME and the command's options; then, in a lab, talk to the agent of the node hosting
+ * the container. */
+static int name_opts_args(struct cli *c, const char *cmd, const struct args_opt *opts, int argc,
+			  char **argv, const char **name, struct name_opts *o)
 {
+	const char *pos[1] = { NULL };
 	json_t *ct;
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], lng) || !strcmp(argv[i], shrt))
-			*on = true;
-		else if (argv[i][0] == '-' || *name)
-			return cli_usage(c, cmd, "unexpected argument '%s'", argv[i]);
-		else if ((ret = name_arg(c, cmd, argc - i, argv + i, name)))
-			return ret;
-	}
-	if (!*name)
+	if ((ret = cli_args(c, cmd, opts, o, argc, argv, pos, 1, NULL)))
+		return ret;
+	if (!pos[0])
 		return cli_usage(c, cmd, "missing container NAME");
+	if ((ret = name_arg(c, cmd, 1, (char **)pos, name)))
+		return ret;
 	if (cli_locate_container(c, *name, &ct))
 		return 1;
 	json_decref(ct);
@@ -80,120 +95,120 @@ static int parse_bytes(const char *s, long long *out)
 	return 0;
 }
 
-static void publish_text(json_t *ct, char *buf, size_t len)
+static void fmt_publish(json_t *ct, const char *key, char *buf, size_t len)
 {
 	size_t i, off = 0;
 	json_t *v;
 
-	*buf = 0;
-	json_array_foreach(json_object_get(ct, "publish"), i, v)
+	snprintf(buf, len, "-");
+	json_array_foreach(print_lookup(ct, key), i, v)
 		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%lld:%lld/%s", off ? "," : "",
 					(long long)json_integer_value(json_object_get(v, "host_port")),
 					(long long)json_integer_value(json_object_get(v, "port")), json_str(v, "proto"));
 }
 
-static void cmd_text(json_t *ct, char *buf, size_t len)
+static void fmt_cmd(json_t *ct, const char *key, char *buf, size_t len)
 {
 	size_t i, off = 0;
 	json_t *v;
 
 	*buf = 0;
-	json_array_foreach(json_object_get(ct, "cmd"), i, v)
+	json_array_foreach(print_lookup(ct, key), i, v)
 		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s", off ? " " : "",
 					json_string_value(v));
 }
 
-static void print_container(json_t *ct)
+/* "exited(3)" for a container that ended with a code; its state otherwise. */
+static void fmt_state(json_t *ct, const char *key, char *buf, size_t len)
 {
-	char ports[256], cmd[512], labels[512] = "";
-	const char *k;
-	size_t off = 0;
-	json_t *v;
+	long long code = json_integer_value(json_object_get(ct, "exit_code"));
 
-	publish_text(ct, ports, sizeof(ports));
-	cmd_text(ct, cmd, sizeof(cmd));
-	json_object_foreach(json_object_get(ct, "labels"), k, v)
-		off += (size_t)snprintf(labels + off, off < sizeof(labels) ? sizeof(labels) - off : 0,
-					"%s%s=%s", off ? "," : "", k, json_string_value(v));
-	printf("container %s\n  node      %s\n  state     %s\n  pid       %lld\n  ipv4      %s\n"
-	       "  ipv6      %s\n  publish   %s\n  labels    %s\n  rootfs    %s\n  cmd       %s\n",
-	       json_str(ct, "name"), json_str(ct, "node"), json_str(ct, "state"),
-	       (long long)json_integer_value(json_object_get(ct, "pid")), json_str(ct, "ipv4"),
-	       json_str(ct, "ipv6"), *ports ? ports : "-", *labels ? labels : "-",
-	       json_str(ct, "rootfs"), cmd);
-	if (json_integer_value(json_object_get(ct, "exit_code")) >= 0)
-		printf("  exit      %lld\n", (long long)json_integer_value(json_object_get(ct, "exit_code")));
+	if (code >= 0 && strcmp(json_str(ct, "state"), "running"))
+		snprintf(buf, len, "%s(%lld)", json_str(ct, "state"), code);
+	else
+		snprintf(buf, len, "%s", json_str(ct, "state"));
 }
+
+static const char container_header[] = "NAME             NODE     STATE        PID     IPV4            IPV6                   PUBLISH          COMMAND\n";
+static const struct print_field container_row[] = {
+	PF("name", "%-16s "), PF("node", "%-8s "), PF_FN("state", "%-12s ", fmt_state),
+	PF("pid", "%-7s "), PF("ipv4", "%-15s "), PF("ipv6", "%-22s "),
+	PF_FN("publish", "%-16s ", fmt_publish), PF_FN("cmd", "%.60s\n", fmt_cmd),
+	PF_END
+};
+static const struct print_field container_lines[] = {
+	PF("name", "container %s\n"), PF("node", "  node      %s\n"), PF("state", "  state     %s\n"),
+	PF("pid", "  pid       %s\n"), PF("ipv4", "  ipv4      %s\n"), PF("ipv6", "  ipv6      %s\n"),
+	PF_FN("publish", "  publish   %s\n", fmt_publish),
+	PF_FN("labels", "  labels    %s\n", print_fmt_pairs), PF("rootfs", "  rootfs    %s\n"),
+	PF_FN("cmd", "  cmd       %s\n", fmt_cmd),
+	PF_END
+};
 
 static void emit(json_t *ct)
 {
-	if (is_json_context())
-		print_json(NULL, ct);
-	else
-		print_container(ct);
+	print_record(PRINT_ANY, ct, container_lines);
+	if (json_integer_value(json_object_get(ct, "exit_code")) >= 0)
+		print_record(PRINT_FP, ct, (const struct print_field[]){
+			PF("exit_code", "  exit      %s\n"), PF_END });
 }
+
+struct run_opts {
+	json_t *labels, *publish, *env;
+	const char *rootfs;
+	long long memory;
+};
+
+static int opt_env(const char *v, void *dst, char *err, size_t len)
+{
+	if (!container_env_valid(v)) {
+		snprintf(err, len, "--env '%s' is not KEY=VALUE (KEY of letters, digits, '_')", v);
+		return -EINVAL;
+	}
+	json_array_append_new(*(json_t **)dst, json_string(v));
+	return 0;
+}
+
+static int opt_memory(const char *v, void *dst, char *err, size_t len)
+{
+	if (parse_bytes(v, dst)) {
+		snprintf(err, len, "--memory '%s' is not a size in bytes (e.g. 67108864 or 64M)", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct args_opt run_options[] = {
+	ARGS_OPT_STRING("--rootfs", NULL, struct run_opts, rootfs, NULL, NULL),
+	ARGS_OPT_EACH("--label", NULL, struct run_opts, labels, cli_opt_label),
+	ARGS_OPT_EACH("--publish", NULL, struct run_opts, publish, cli_opt_publish),
+	ARGS_OPT_EACH("--env", NULL, struct run_opts, env, opt_env),
+	ARGS_OPT_EACH("--memory", NULL, struct run_opts, memory, opt_memory),
+	ARGS_OPT_END
+};
 
 int cmd_run(struct cli *c, int argc, char **argv)
 {
-	json_t *labels = json_object(), *publish = json_array(), *env = json_array(), *cmd = json_array();
-	json_t *body = NULL, *resp;
-	const char *name = NULL, *rootfs = NULL;
-	char err[256], abs[PATH_MAX];
-	long long memory = 0;
+	struct run_opts o = { .labels = json_object(), .publish = json_array(), .env = json_array() };
+	json_t *cmd = json_array(), *body = NULL, *resp;
+	const char *name = NULL, *rootfs;
+	char abs[PATH_MAX];
 	int i, ret;
 
-	if ((ret = name_arg(c, "run", argc, argv, &name)))
+	if ((ret = name_arg(c, "run", argc, argv, &name)) ||
+	    (ret = cli_args(c, "run", run_options, &o, argc - 1, argv + 1, NULL, 0, &i)))
 		goto out;
-	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!v || !strcmp(v, "--")) {
-			ret = cli_usage(c, "run", "%s needs a value", o);
-			goto out;
-		}
-		i++;
-		if (!strcmp(o, "--rootfs")) {
-			rootfs = v;
-		} else if (!strcmp(o, "--label")) {
-			struct ep_label l;
-			if (args_label(v, &l, err, sizeof(err))) {
-				ret = cli_usage(c, "run", "--label %s", err);
-				goto out;
-			}
-			json_object_set_new(labels, l.key, json_string(l.value));
-		} else if (!strcmp(o, "--publish")) {
-			struct ep_publish p;
-			if (args_publish(v, &p, err, sizeof(err))) {
-				ret = cli_usage(c, "run", "--publish %s", err);
-				goto out;
-			}
-			json_array_append_new(publish, json_pack("{s:i, s:i, s:s}", "host_port", p.host_port,
-								 "port", p.port, "proto", ep_proto_str(p.proto)));
-		} else if (!strcmp(o, "--env")) {
-			if (!container_env_valid(v)) {
-				ret = cli_usage(c, "run", "--env '%s' is not KEY=VALUE (KEY of letters, digits, '_')", v);
-				goto out;
-			}
-			json_array_append_new(env, json_string(v));
-		} else if (!strcmp(o, "--memory")) {
-			if (parse_bytes(v, &memory)) {
-				ret = cli_usage(c, "run", "--memory '%s' is not a size in bytes (e.g. 67108864 or 64M)", v);
-				goto out;
-			}
-		} else {
-			ret = cli_usage(c, "run", "unexpected argument '%s'", o);
-			goto out;
-		}
-	}
+	i++;                    /* argv + 1 */
+	rootfs = o.rootfs;
 	if (!rootfs) {
 		ret = cli_usage(c, "run", "--rootfs DIR is required");
 		goto out;
 	}
-	if (i >= argc - 1) {
+	if (i >= argc) {
 		ret = cli_usage(c, "run", "missing the command: petrel run NAME --rootfs DIR -- CMD [ARG]...");
 		goto out;
 	}
-	for (i++; i < argc; i++)
+	for (; i < argc; i++)
 		json_array_append_new(cmd, json_string(argv[i]));
 	/* The agent runs on this machine: hand it an absolute path. */
 	if (!realpath(rootfs, abs)) {
@@ -201,8 +216,8 @@ int cmd_run(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	body = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:I}", "name", name, "rootfs", abs,
-			 "cmd", cmd, "env", env, "labels", labels, "publish", publish,
-			 "memory", (json_int_t)memory);
+			 "cmd", cmd, "env", o.env, "labels", o.labels, "publish", o.publish,
+			 "memory", (json_int_t)o.memory);
 	ret = cli_api_timeout(c, "POST", "/v1/containers", body, 120000, &resp);
 	if (ret)
 		goto out;
@@ -210,43 +225,22 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	json_decref(resp);
 out:
 	json_decref(body);
-	json_decref(labels);
-	json_decref(publish);
-	json_decref(env);
+	json_decref(o.labels);
+	json_decref(o.publish);
+	json_decref(o.env);
 	json_decref(cmd);
 	return ret;
 }
 
 int cmd_ps(struct cli *c, int argc, char **argv)
 {
-	json_t *resp, *arr, *ct;
-	size_t i;
+	json_t *resp;
 
 	if (argc)
 		return cli_usage(c, "ps", "unexpected argument '%s'", argv[0]);
 	if (cli_api(c, "GET", "/v1/containers", NULL, &resp))
 		return 1;
-	arr = json_object_get(resp, "containers");
-	if (is_json_context()) {
-		print_json(NULL, arr ? arr : json_array());
-	} else {
-		printf("%-16s %-8s %-12s %-7s %-15s %-22s %-16s %s\n", "NAME", "NODE", "STATE", "PID",
-		       "IPV4", "IPV6", "PUBLISH", "COMMAND");
-		json_array_foreach(arr, i, ct) {
-			char ports[256], cmd[512], state[32];
-			long long code = json_integer_value(json_object_get(ct, "exit_code"));
-
-			publish_text(ct, ports, sizeof(ports));
-			cmd_text(ct, cmd, sizeof(cmd));
-			if (code >= 0 && strcmp(json_str(ct, "state"), "running"))
-				snprintf(state, sizeof(state), "%s(%lld)", json_str(ct, "state"), code);
-			else
-				snprintf(state, sizeof(state), "%s", json_str(ct, "state"));
-			printf("%-16s %-8s %-12s %-7lld %-15s %-22s %-16s %.60s\n", json_str(ct, "name"),
-			       json_str(ct, "node"), state, (long long)json_integer_value(json_object_get(ct, "pid")),
-			       json_str(ct, "ipv4"), json_str(ct, "ipv6"), *ports ? ports : "-", cmd);
-		}
-	}
+	print_table(PRINT_ANY, json_object_get(resp, "containers"), container_header, container_row);
 	json_decref(resp);
 	return 0;
 }
@@ -293,17 +287,12 @@ static int logs_chunk(struct cli *c, const char *name, long long *offset, bool *
 	data = json_str(resp, "data");
 	if (acc) {
 		growbuf_append(acc, data, strlen(data));
-	} else if (is_json_context()) {
-		if (*data) {
-			json_t *line = json_pack("{s:s, s:s}", "name", name, "data", data);
-			json_dumpf(line, stdout, JSON_COMPACT);
-			fputc('\n', stdout);
-			json_decref(line);
-		}
-	} else {
-		fwrite(data, 1, strlen(data), stdout);
+	} else if (*data) {
+		json_t *line = json_pack("{s:s, s:s}", "name", name, "data", data);
+
+		print_stream_record(line, (const struct print_field[]){ PF("data", "%s"), PF_END });
+		json_decref(line);
 	}
-	fflush(stdout);
 	*running = !strcmp(json_str(resp, "state"), "running");
 	long long next = json_integer_value(json_object_get(resp, "offset"));
 	long long size = json_integer_value(json_object_get(resp, "size"));
@@ -321,15 +310,18 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 	long long offset = 0;
 	int ret;
 
-	if ((ret = name_switch_args(c, "logs", argc, argv, "--follow", "-f", &name, &follow)))
+	struct name_opts o = { 0 };
+
+	if ((ret = name_opts_args(c, "logs", logs_options, argc, argv, &name, &o)))
 		return ret;
+	follow = o.follow;
 	if (!follow && is_json_context()) {       /* one object with the whole log */
 		while ((ret = logs_chunk(c, name, &offset, &running, &all)) > 0)
 			;
 		if (ret == 0) {
 			json_t *j = json_pack("{s:s, s:b, s:s}", "name", name, "running", running,
 					      "log", all.data ? all.data : "");
-			print_json(NULL, j);
+			print_record(PRINT_JSON, j, NULL);
 			json_decref(j);
 		}
 		free(all.data);
@@ -355,36 +347,22 @@ int cmd_stop(struct cli *c, int argc, char **argv)
 {
 	const char *name = NULL;
 	char path[160];
-	long timeout = 10;
-	json_t *ct, *body, *resp;
+	struct name_opts o = { .timeout = 10 };
+	json_t *body, *resp;
+	long timeout;
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-			if (args_uint(argv[++i], 0, 3600, &timeout))
-				return cli_usage(c, "stop", "--timeout '%s' is not a number of seconds in 0-3600", argv[i]);
-		} else if (argv[i][0] == '-' || name) {
-			return cli_usage(c, "stop", "unexpected argument '%s'", argv[i]);
-		} else if ((ret = name_arg(c, "stop", argc - i, argv + i, &name))) {
-			return ret;
-		}
-	}
-	if (!name)
-		return cli_usage(c, "stop", "missing container NAME");
-	if (cli_locate_container(c, name, &ct))
-		return 1;
-	json_decref(ct);
+	if ((ret = name_opts_args(c, "stop", stop_options, argc, argv, &name, &o)))
+		return ret;
+	timeout = o.timeout;
 	snprintf(path, sizeof(path), "/v1/containers/%s/stop", name);
 	body = json_pack("{s:i}", "timeout", (int)timeout);
 	ret = cli_api_timeout(c, "POST", path, body, (timeout + 30) * 1000, &resp);
 	json_decref(body);
 	if (ret)
 		return ret;
-	if (is_json_context())
-		print_json(NULL, resp);
-	else
-		printf("%s %s (exit code %lld)\n", name, json_str(resp, "state"),
-		       (long long)json_integer_value(json_object_get(resp, "exit_code")));
+	print_record(PRINT_ANY, resp, (const struct print_field[]){
+		PF("name", "%s "), PF("state", "%s "), PF("exit_code", "(exit code %s)\n"), PF_END });
 	json_decref(resp);
 	return 0;
 }
@@ -397,18 +375,19 @@ int cmd_rm(struct cli *c, int argc, char **argv)
 	json_t *body, *resp;
 	int ret;
 
-	if ((ret = name_switch_args(c, "rm", argc, argv, "--force", "-f", &name, &force)))
+	struct name_opts o = { 0 };
+
+	if ((ret = name_opts_args(c, "rm", rm_options, argc, argv, &name, &o)))
 		return ret;
+	force = o.force;
 	snprintf(path, sizeof(path), "/v1/containers/%s", name);
 	body = json_pack("{s:b}", "force", force);
 	ret = cli_api_timeout(c, "DELETE", path, body, 60000, &resp);
 	json_decref(body);
 	if (ret)
 		return ret;
-	if (is_json_context())
-		print_json(NULL, resp);
-	else
-		printf("removed container %s\n", name);
+	print_record(PRINT_ANY, resp, (const struct print_field[]){
+		PF("deleted", "removed container %s\n"), PF_END });
 	json_decref(resp);
 	return 0;
 }

@@ -12,40 +12,48 @@
 #include "config.h"
 #include "print.h"
 
-void print_endpoint(json_t *ep, bool row)
+/* "HOST:PORT/proto,..." from the publish array. */
+static void fmt_publish(json_t *ep, const char *key, char *buf, size_t len)
 {
-	char labels[512] = "", ports[256] = "";
-	const char *k;
-	json_t *v, *cnt;
 	size_t i, off = 0;
+	json_t *v;
 
-	json_object_foreach(json_object_get(ep, "labels"), k, v)
-		off += (size_t)snprintf(labels + off, sizeof(labels) - off, "%s%s=%s", off ? "," : "", k,
-					json_string_value(v));
-	off = 0;
-	json_array_foreach(json_object_get(ep, "publish"), i, v)
-		off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%lld:%lld/%s", off ? "," : "",
-					(long long)json_integer_value(json_object_get(v, "host_port")),
-					(long long)json_integer_value(json_object_get(v, "port")), json_str(v, "proto"));
-	if (row) {
-		printf("%-16s %-10s %-15s %-22s %-8s %s%s%s\n", json_str(ep, "name"), json_str(ep, "node"),
-		       json_str(ep, "ipv4"), json_str(ep, "ipv6"), json_str(ep, "state"), labels, *ports ? " " : "", ports);
-		return;
-	}
-	printf("endpoint %s\n", json_str(ep, "name"));
-	printf("  node      %s\n  state     %s\n  ipv4      %s\n  ipv6      %s\n  mac       %s\n"
-	       "  netns     %s\n  ifname    %s\n  identity  %lld\n  labels    %s\n  publish   %s\n",
-	       json_str(ep, "node"), json_str(ep, "state"), json_str(ep, "ipv4"), json_str(ep, "ipv6"), json_str(ep, "mac"),
-	       json_str(ep, "netns"), json_str(ep, "ifname"),
-	       (long long)json_integer_value(json_object_get(ep, "identity")),
-	       *labels ? labels : "-", *ports ? ports : "-");
-	cnt = json_object_get(ep, "counters");
-	if (cnt)
-		printf("  counters  rx %lld packets %lld bytes, tx %lld packets %lld bytes\n",
-		       (long long)json_integer_value(json_object_get(cnt, "rx_packets")),
-		       (long long)json_integer_value(json_object_get(cnt, "rx_bytes")),
-		       (long long)json_integer_value(json_object_get(cnt, "tx_packets")),
-		       (long long)json_integer_value(json_object_get(cnt, "tx_bytes")));
+	buf[0] = 0;
+	json_array_foreach(print_lookup(ep, key), i, v)
+		if (off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%lld:%lld/%s", off ? "," : "",
+						(long long)json_integer_value(json_object_get(v, "host_port")),
+						(long long)json_integer_value(json_object_get(v, "port")),
+						json_str(v, "proto"));
+	if (!off)
+		snprintf(buf, len, "-");
+}
+
+static const char endpoint_header[] = "NAME             NODE       IPV4            IPV6                   STATE    LABELS PUBLISH\n";
+static const struct print_field endpoint_row[] = {
+	PF("name", "%-16s "), PF("node", "%-10s "), PF("ipv4", "%-15s "), PF("ipv6", "%-22s "),
+	PF("state", "%-8s "), PF_FN("labels", "%s ", print_fmt_pairs), PF_FN("publish", "%s\n", fmt_publish),
+	PF_END
+};
+static const struct print_field endpoint_lines[] = {
+	PF("name", "endpoint %s\n"), PF("node", "  node      %s\n"), PF("state", "  state     %s\n"),
+	PF("ipv4", "  ipv4      %s\n"), PF("ipv6", "  ipv6      %s\n"), PF("mac", "  mac       %s\n"),
+	PF("netns", "  netns     %s\n"), PF("ifname", "  ifname    %s\n"),
+	PF("identity", "  identity  %s\n"), PF_FN("labels", "  labels    %s\n", print_fmt_pairs),
+	PF_FN("publish", "  publish   %s\n", fmt_publish),
+	PF_END
+};
+static const struct print_field endpoint_counters[] = {
+	PF("counters.rx_packets", "  counters  rx %s packets "), PF("counters.rx_bytes", "%s bytes, "),
+	PF("counters.tx_packets", "tx %s packets "), PF("counters.tx_bytes", "%s bytes\n"),
+	PF_END
+};
+
+static void print_endpoint(json_t *ep)
+{
+	print_record(PRINT_ANY, ep, endpoint_lines);
+	if (json_object_get(ep, "counters"))
+		print_record(PRINT_FP, ep, endpoint_counters);
 }
 
 static int name_arg(struct cli *c, const char *cmd, int argc, char **argv, const char **name)
@@ -58,75 +66,87 @@ static int name_arg(struct cli *c, const char *cmd, int argc, char **argv, const
 	return 0;
 }
 
+int cli_opt_label(const char *v, void *dst, char *err, size_t len)
+{
+	struct ep_label l;
+
+	if (args_label(v, &l, err, len))
+		return -EINVAL;
+	json_object_set_new(*(json_t **)dst, l.key, json_string(l.value));
+	return 0;
+}
+
+int cli_opt_publish(const char *v, void *dst, char *err, size_t len)
+{
+	struct ep_publish p;
+	char why[200];
+
+	if (args_publish(v, &p, why, sizeof(why))) {
+		snprintf(err, len, "--publish %s", why);
+		return -EINVAL;
+	}
+	json_array_append_new(*(json_t **)dst, json_pack("{s:i, s:i, s:s}", "host_port", p.host_port,
+							"port", p.port, "proto", ep_proto_str(p.proto)));
+	return 0;
+}
+
+struct add_opts {
+	json_t *labels, *publish;
+};
+
+static const struct args_opt add_options[] = {
+	ARGS_OPT_EACH("--label", NULL, struct add_opts, labels, cli_opt_label),
+	ARGS_OPT_EACH("--publish", NULL, struct add_opts, publish, cli_opt_publish),
+	ARGS_OPT_END
+};
+
 int cmd_endpoint_add(struct cli *c, int argc, char **argv)
 {
-	json_t *labels = json_object(), *publish = json_array(), *body, *resp;
+	struct add_opts o = { json_object(), json_array() };
 	const char *name = NULL;
-	char err[256];
+	json_t *body, *resp;
 	int ret;
 
-	if ((ret = name_arg(c, "endpoint add", argc, argv, &name)))
-		goto fail;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--label") && i + 1 < argc) {
-			struct ep_label l;
-			if (args_label(argv[++i], &l, err, sizeof(err))) {
-				ret = cli_usage(c, "endpoint add", "%s", err);
-				goto fail;
-			}
-			json_object_set_new(labels, l.key, json_string(l.value));
-		} else if (!strcmp(argv[i], "--publish") && i + 1 < argc) {
-			struct ep_publish p;
-			if (args_publish(argv[++i], &p, err, sizeof(err))) {
-				ret = cli_usage(c, "endpoint add", "--publish %s", err);
-				goto fail;
-			}
-			json_array_append_new(publish, json_pack("{s:i, s:i, s:s}", "host_port", p.host_port,
-								 "port", p.port, "proto", ep_proto_str(p.proto)));
-		} else {
-			ret = cli_usage(c, "endpoint add", "unexpected argument '%s'", argv[i]);
-			goto fail;
-		}
+	if ((ret = name_arg(c, "endpoint add", argc, argv, &name)) ||
+	    (ret = cli_args(c, "endpoint add", add_options, &o, argc - 1, argv + 1, NULL, 0, NULL))) {
+		json_decref(o.labels);
+		json_decref(o.publish);
+		return ret;
 	}
-	body = json_pack("{s:s, s:o, s:o}", "name", name, "labels", labels, "publish", publish);
+	body = json_pack("{s:s, s:o, s:o}", "name", name, "labels", o.labels, "publish", o.publish);
 	ret = cli_api(c, "POST", "/v1/endpoints", body, &resp);
 	json_decref(body);
 	if (ret)
 		return ret;
-	if (is_json_context())
-		print_json(NULL, resp);
-	else
-		print_endpoint(resp, false);
+	print_endpoint(resp);
 	json_decref(resp);
 	return 0;
-fail:
-	json_decref(labels);
-	json_decref(publish);
-	return ret;
 }
+
+struct list_opts {
+	const char *on;
+};
+
+static const struct args_opt list_options[] = {
+	ARGS_OPT_STRING("--on", NULL, struct list_opts, on, name_valid, "a node name"),
+	ARGS_OPT_END
+};
 
 int cmd_endpoint_list(struct cli *c, int argc, char **argv)
 {
-	json_t *resp, *ep, *arr;
 	char path[128] = "/v1/endpoints";
-	size_t i;
+	json_t *resp;
 
-	for (int k = 0; k < argc; k++) {
-		if (!strcmp(argv[k], "--on") && k + 1 < argc && name_valid(argv[k + 1]))
-			snprintf(path, sizeof(path), "/v1/endpoints?node=%s", argv[++k]);
-		else
-			return cli_usage(c, "endpoint list", "unexpected argument '%s'", argv[k]);
-	}
+	struct list_opts o = { 0 };
+	int ret;
+
+	if ((ret = cli_args(c, "endpoint list", list_options, &o, argc, argv, NULL, 0, NULL)))
+		return ret;
+	if (o.on)
+		snprintf(path, sizeof(path), "/v1/endpoints?node=%s", o.on);
 	if (cli_api(c, "GET", path, NULL, &resp))
 		return 1;
-	arr = json_object_get(resp, "endpoints");
-	if (is_json_context()) {
-		print_json(NULL, arr ? arr : json_array());
-	} else {
-		printf("%-16s %-10s %-15s %-22s %-8s %s\n", "NAME", "NODE", "IPV4", "IPV6", "STATE", "LABELS PUBLISH");
-		json_array_foreach(arr, i, ep)
-			print_endpoint(ep, true);
-	}
+	print_table(PRINT_ANY, json_object_get(resp, "endpoints"), endpoint_header, endpoint_row);
 	json_decref(resp);
 	return 0;
 }
@@ -151,10 +171,7 @@ int cmd_endpoint_show(struct cli *c, int argc, char **argv)
 		return cli_usage(c, "endpoint show", "unexpected argument '%s'", argv[1]);
 	if (get_endpoint(c, name, &ep))
 		return 1;
-	if (is_json_context())
-		print_json(NULL, ep);
-	else
-		print_endpoint(ep, false);
+	print_endpoint(ep);
 	json_decref(ep);
 	return 0;
 }
@@ -173,10 +190,7 @@ int cmd_endpoint_del(struct cli *c, int argc, char **argv)
 	snprintf(path, sizeof(path), "/v1/endpoints/%s", name);
 	if (cli_api(c, "DELETE", path, NULL, &resp))
 		return 1;
-	if (is_json_context())
-		print_json(NULL, resp);
-	else
-		printf("deleted endpoint %s\n", name);
+	print_record(PRINT_ANY, resp, (const struct print_field[]){ PF("deleted", "deleted endpoint %s\n"), PF_END });
 	json_decref(resp);
 	return 0;
 }

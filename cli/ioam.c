@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "args.h"
 #include "api_client.h"
 #include "cidr.h"
 #include "ioam.h"
@@ -15,21 +16,46 @@ static int done(struct cli *c, int ret, json_t *resp, const char *text)
 {
 	if (ret)
 		return ret;
-	if (is_json_context())
-		print_json(NULL, resp);
-	else
-		printf("%s\n", text);
+	print_record(PRINT_JSON, resp, NULL);
+	print_string(PRINT_FP, NULL, "%s\n", text);
 	json_decref(resp);
 	return 0;
 }
 
+struct ns_opts {
+	const char *data, *wide;
+};
+
+static bool data_valid(const char *v)
+{
+	uint64_t x;
+	char err[128];
+
+	return ioam_value_parse(v, 32, &x, err, sizeof(err)) == 0;
+}
+
+static bool wide_valid(const char *v)
+{
+	uint64_t x;
+	char err[128];
+
+	return ioam_value_parse(v, 64, &x, err, sizeof(err)) == 0;
+}
+
+/* ip-ioam style keywords. */
+static const struct args_opt ns_options[] = {
+	ARGS_OPT_STRING("data", NULL, struct ns_opts, data, data_valid, "a 32-bit hex value"),
+	ARGS_OPT_STRING("wide", NULL, struct ns_opts, wide, wide_valid, "a 64-bit hex value"),
+	ARGS_OPT_END
+};
+
 int cmd_ioam_namespace(struct cli *c, int argc, char **argv)
 {
+	struct ns_opts o = { 0 };
 	const char *cmd = "ioam namespace";
 	char err[256], path[64], msg[128];
 	json_t *body, *resp = NULL;
 	uint16_t id;
-	uint64_t v;
 	int ret;
 
 	if (argc < 2 || (strcmp(argv[0], "add") && strcmp(argv[0], "del")))
@@ -44,21 +70,13 @@ int cmd_ioam_namespace(struct cli *c, int argc, char **argv)
 		ret = cli_api(c, "DELETE", path, NULL, &resp);
 		return done(c, ret, resp, msg);
 	}
+	if ((ret = cli_args(c, cmd, ns_options, &o, argc - 2, argv + 2, NULL, 0, NULL)))
+		return ret;
 	body = json_pack("{s:s}", "id", argv[1]);
-	for (int i = 2; i < argc; i++) {
-		bool wide = !strcmp(argv[i], "wide");
-
-		if ((strcmp(argv[i], "data") && !wide) || i + 1 >= argc) {
-			json_decref(body);
-			return cli_usage(c, cmd, "unexpected '%s'; expected data HEX or wide HEX", argv[i]);
-		}
-		if (ioam_value_parse(argv[i + 1], wide ? 64 : 32, &v, err, sizeof(err))) {
-			json_decref(body);
-			return cli_usage(c, cmd, "%s %s", argv[i], err);
-		}
-		json_object_set_new(body, argv[i], json_string(argv[i + 1]));
-		i++;
-	}
+	if (o.data)
+		json_object_set_new(body, "data", json_string(o.data));
+	if (o.wide)
+		json_object_set_new(body, "wide", json_string(o.wide));
 	ret = cli_api(c, "POST", "/v1/ioam/namespaces", body, &resp);
 	json_decref(body);
 	snprintf(msg, sizeof(msg), "namespace %u: data %s, wide %s", id, json_str(resp, "data"),
@@ -66,8 +84,22 @@ int cmd_ioam_namespace(struct cli *c, int argc, char **argv)
 	return done(c, ret, resp, msg);
 }
 
+struct encap_opts {
+	const char *ns, *type, *size, *freq, *to;
+};
+
+static const struct args_opt encap_options[] = {
+	ARGS_OPT_STRING("--ns", NULL, struct encap_opts, ns, NULL, NULL),
+	ARGS_OPT_STRING("--trace-type", NULL, struct encap_opts, type, NULL, NULL),
+	ARGS_OPT_STRING("--size", NULL, struct encap_opts, size, NULL, NULL),
+	ARGS_OPT_STRING("--freq", NULL, struct encap_opts, freq, NULL, NULL),
+	ARGS_OPT_STRING("--to", NULL, struct encap_opts, to, NULL, NULL),
+	ARGS_OPT_END
+};
+
 int cmd_ioam_encap(struct cli *c, int argc, char **argv)
 {
+	struct encap_opts o = { 0 };
 	const char *cmd = "ioam encap", *ns = NULL, *type = NULL, *size = NULL, *freq = NULL, *to = NULL;
 	char err[256], msg[256];
 	json_t *body, *resp = NULL;
@@ -77,15 +109,9 @@ int cmd_ioam_encap(struct cli *c, int argc, char **argv)
 	if (argc < 1 || (strcmp(argv[0], "add") && strcmp(argv[0], "del")))
 		return cli_usage(c, cmd, "expected add or del");
 	add = !strcmp(argv[0], "add");
-	for (int i = 1; i < argc; i++) {
-		const char **slot = !strcmp(argv[i], "--ns") ? &ns : !strcmp(argv[i], "--trace-type") ? &type :
-				    !strcmp(argv[i], "--size") ? &size : !strcmp(argv[i], "--freq") ? &freq :
-				    !strcmp(argv[i], "--to") ? &to : NULL;
-
-		if (!slot || i + 1 >= argc)
-			return cli_usage(c, cmd, "unexpected argument '%s'", argv[i]);
-		*slot = argv[++i];
-	}
+	if ((ret = cli_args(c, cmd, encap_options, &o, argc - 1, argv + 1, NULL, 0, NULL)))
+		return ret;
+	ns = o.ns, type = o.type, size = o.size, freq = o.freq, to = o.to;
 	if (!ns)
 		return cli_usage(c, cmd, "--ns ID is required");
 	{
@@ -136,26 +162,32 @@ int cmd_ioam_encap(struct cli *c, int argc, char **argv)
 	return done(c, ret, resp, msg);
 }
 
+struct role_opts {
+	const char *dev;
+	bool in, out, none;
+};
+
+static const struct args_opt role_options[] = {
+	ARGS_OPT_STRING("--dev", NULL, struct role_opts, dev, NULL, NULL),
+	ARGS_OPT_FLAG("ingress", NULL, struct role_opts, in),
+	ARGS_OPT_FLAG("egress", NULL, struct role_opts, out),
+	ARGS_OPT_FLAG("none", NULL, struct role_opts, none),
+	ARGS_OPT_END
+};
+
 int cmd_ioam_role(struct cli *c, int argc, char **argv)
 {
+	struct role_opts o = { 0 };
 	const char *dev = NULL;
-	bool in = false, out = false, none = false;
+	bool in, out, none;
 	json_t *body, *resp = NULL;
 	char msg[128];
 	int ret, roles = 0;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--dev") && i + 1 < argc)
-			dev = argv[++i];
-		else if (!strcmp(argv[i], "ingress"))
-			in = true, roles++;
-		else if (!strcmp(argv[i], "egress"))
-			out = true, roles++;
-		else if (!strcmp(argv[i], "none"))
-			none = true, roles++;
-		else
-			return cli_usage(c, "ioam role", "unexpected argument '%s'", argv[i]);
-	}
+	if ((ret = cli_args(c, "ioam role", role_options, &o, argc, argv, NULL, 0, NULL)))
+		return ret;
+	dev = o.dev, in = o.in, out = o.out, none = o.none;
+	roles = in + out + none;
 	if (!dev)
 		return cli_usage(c, "ioam role", "--dev DEV is required");
 	if (!roles || (none && roles > 1))
@@ -168,41 +200,37 @@ int cmd_ioam_role(struct cli *c, int argc, char **argv)
 	return done(c, ret, resp, msg);
 }
 
+static void fmt_on(json_t *r, const char *key, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", json_is_true(print_lookup(r, key)) ? "on" : "off");
+}
+
+static void fmt_via(json_t *r, const char *key, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", !strcmp(json_str(r, key), "datapath") ?
+		 "inside the datapath's programs" : "filters of their own");
+}
+
 int cmd_ioam_show(struct cli *c, int argc, char **argv)
 {
-	json_t *resp = NULL, *v;
-	const char *k;
-	size_t i;
+	json_t *resp = NULL;
 
 	if (argc)
 		return cli_usage(c, "ioam show", "no arguments expected");
 	if (cli_api(c, "GET", "/v1/ioam", NULL, &resp))
 		return 1;
-	if (is_json_context()) {
-		print_json(NULL, resp);
-		json_decref(resp);
-		return 0;
-	}
-	printf("node %s, IOAM node id %lld\n", json_str(resp, "node"),
-	       (long long)json_integer_value(json_object_get(resp, "node_id")));
-	json_array_foreach(json_object_get(resp, "namespaces"), i, v)
-		printf("namespace %lld data %s wide %s\n", (long long)json_integer_value(json_object_get(v, "id")),
-		       json_str(v, "data"), json_str(v, "wide"));
-	json_array_foreach(json_object_get(resp, "encap"), i, v)
-		printf("encap ns %lld to %s trace-type %s size %lld freq %s\n",
-		       (long long)json_integer_value(json_object_get(v, "namespace")), json_str(v, "to"),
-		       json_str(v, "trace_type"), (long long)json_integer_value(json_object_get(v, "size")),
-		       json_str(v, "freq"));
-	json_array_foreach(json_object_get(resp, "roles"), i, v)
-		printf("role %s ingress %s egress %s (%s)\n", json_str(v, "dev"),
-		       json_is_true(json_object_get(v, "ingress")) ? "on" : "off",
-		       json_is_true(json_object_get(v, "egress")) ? "on" : "off",
-		       !strcmp(json_str(v, "via"), "datapath") ? "inside the datapath's programs" :
-		       "filters of their own");
-	printf("counters:");
-	json_object_foreach(json_object_get(resp, "counters"), k, v)
-		printf(" %s=%lld", k, (long long)json_integer_value(v));
-	printf("\n");
+	print_record(PRINT_ANY, resp, (const struct print_field[]){
+		PF("node", "node %s, "), PF("node_id", "IOAM node id %s\n"), PF_END });
+	print_table(PRINT_FP, json_object_get(resp, "namespaces"), NULL, (const struct print_field[]){
+		PF("id", "namespace %s "), PF("data", "data %s "), PF("wide", "wide %s\n"), PF_END });
+	print_table(PRINT_FP, json_object_get(resp, "encap"), NULL, (const struct print_field[]){
+		PF("namespace", "encap ns %s "), PF("to", "to %s "), PF("trace_type", "trace-type %s "),
+		PF("size", "size %s "), PF("freq", "freq %s\n"), PF_END });
+	print_table(PRINT_FP, json_object_get(resp, "roles"), NULL, (const struct print_field[]){
+		PF("dev", "role %s "), PF_FN("ingress", "ingress %s ", fmt_on),
+		PF_FN("egress", "egress %s ", fmt_on), PF_FN("via", "(%s)\n", fmt_via), PF_END });
+	print_record(PRINT_FP, resp, (const struct print_field[]){
+		PF_FN("counters", "counters: %s\n", print_fmt_pairs), PF_END });
 	json_decref(resp);
 	return 0;
 }
@@ -211,12 +239,14 @@ int cmd_ioam_traces(struct cli *c, int argc, char **argv)
 {
 	const char *path = "/v1/ioam/traces";
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f"))
-			path = "/v1/ioam/traces?follow=1";
-		else
-			return cli_usage(c, "ioam traces", "unexpected argument '%s'", argv[i]);
-	}
+	struct { bool follow; } o = { 0 };
+	const struct args_opt opts[] = { ARGS_OPT_FLAG("--follow", "-f", typeof(o), follow), ARGS_OPT_END };
+	int ret;
+
+	if ((ret = cli_args(c, "ioam traces", opts, &o, argc, argv, NULL, 0, NULL)))
+		return ret;
+	if (o.follow)
+		path = "/v1/ioam/traces?follow=1";
 	return cli_stream(c, path, "trace");
 }
 

@@ -30,39 +30,60 @@
 
 static int status_print(struct cli *c, const char *name);
 
+struct up_opts {
+	const char *name, *mode, *backend;
+	long nodes, ct_buckets;
+};
+
+static bool mode_valid(const char *v)
+{
+	return !strcmp(v, "vxlan") || !strcmp(v, "native");
+}
+
+static bool backend_valid(const char *v)
+{
+	return !strcmp(v, "ebpf") || !strcmp(v, "iptables");
+}
+
+#define LAB_NAME_OPT(T) \
+	ARGS_OPT_STRING("--name", NULL, T, name, lab_name_valid, "a lab name (1-12 characters of a-z and 0-9)")
+
+static const struct args_opt up_options[] = {
+	LAB_NAME_OPT(struct up_opts),
+	ARGS_OPT_LONG("--nodes", NULL, struct up_opts, nodes, 1, MAX_NODES, "a number of nodes in 1-16"),
+	ARGS_OPT_STRING("--mode", NULL, struct up_opts, mode, mode_valid, "vxlan or native"),
+	ARGS_OPT_STRING("--policy-backend", NULL, struct up_opts, backend, backend_valid, "ebpf or iptables"),
+	ARGS_OPT_LONG("--conntrack-buckets", NULL, struct up_opts, ct_buckets, 1024, 1 << 24,
+		      "a number in 1024-16777216"),
+	ARGS_OPT_END
+};
+
+/* lab down, status and exec take only the lab's name. */
+struct name_opt {
+	const char *name;
+};
+
+static const struct args_opt name_options[] = {
+	LAB_NAME_OPT(struct name_opt),
+	ARGS_OPT_END
+};
+
 int cmd_lab_up(struct cli *c, int argc, char **argv)
 {
-	struct lab l = { .nodes = 3, .mode = "vxlan", .backend = "ebpf", .etcd_pid = 0 };
-	const char *name = c->lab;
-	char ns[64], side[16], ip4[32], ip6[48];
+	struct up_opts o = { .name = c->lab, .nodes = 3, .mode = "vxlan", .backend = "ebpf" };
+	struct lab l = { .etcd_pid = 0 };
+	const char *name;
+	char ns[64], side[16], ip4[32], ip6[48], next[160];
 	struct stat st;
-	long n;
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if ((ret = lab_opt_name(c, "lab up", argc, argv, &i, &name)) >= 0) {
-			if (ret)
-				return ret;
-		} else if (!strcmp(argv[i], "--nodes") && i + 1 < argc) {
-			if (args_uint(argv[++i], 1, MAX_NODES, &n))
-				return cli_usage(c, "lab up", "--nodes must be a number in 1-%d", MAX_NODES);
-			l.nodes = (int)n;
-		} else if (!strcmp(argv[i], "--policy-backend") && i + 1 < argc) {
-			l.backend = argv[++i];
-			if (strcmp(l.backend, "ebpf") && strcmp(l.backend, "iptables"))
-				return cli_usage(c, "lab up", "--policy-backend must be ebpf or iptables");
-		} else if (!strcmp(argv[i], "--conntrack-buckets") && i + 1 < argc) {
-			if (args_uint(argv[++i], 1024, 1 << 24, &l.ct_buckets))
-				return cli_usage(c, "lab up", "--conntrack-buckets must be a number in 1024-%d",
-						 1 << 24);
-		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
-			l.mode = argv[++i];
-			if (strcmp(l.mode, "vxlan") && strcmp(l.mode, "native"))
-				return cli_usage(c, "lab up", "--mode must be vxlan or native, not '%s'", l.mode);
-		} else {
-			return cli_usage(c, "lab up", "unexpected argument '%s'", argv[i]);
-		}
-	}
+	if ((ret = cli_args(c, "lab up", up_options, &o, argc, argv, NULL, 0, NULL)))
+		return ret;
+	name = o.name;
+	l.nodes = (int)o.nodes;
+	l.mode = o.mode;
+	l.backend = o.backend;
+	l.ct_buckets = o.ct_buckets;
 	if (!lab_name_valid(name))
 		return cli_usage(c, "lab up", "lab name '%s' must be 1-12 characters of a-z and 0-9", name);
 	if (!strcmp(l.backend, "iptables") && strcmp(l.mode, "native"))
@@ -116,15 +137,12 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 	}
 	fprintf(stderr, "lab: '%s' is up with %d node%s in %s mode\n", name, l.nodes,
 		l.nodes > 1 ? "s" : "", l.mode);
-	if (!is_json_context()) {
-		printf("lab %s: %d nodes (%s)\n", name, l.nodes, l.mode);
-		for (int i = 1; i <= l.nodes; i++)
-			printf("  node%d  198.18.0.%d  fd00:198:18::%d   petrel --lab %s --node node%d endpoint list\n",
-			       i, 10 + i, 10 + i, name, i);
-		printf("  outside  %s  %s   petrel --lab %s lab exec outside -- CMD\n", OUTSIDE4, OUTSIDE6, name);
-		return 0;
-	}
-	return status_print(c, name);
+	if ((ret = status_print(c, name)))
+		return ret;
+	snprintf(next, sizeof(next), "next: petrel --lab %s --node node1 endpoint list; "
+		 "petrel --lab %s lab exec outside -- CMD", name, name);
+	print_string(PRINT_FP, NULL, "%s\n", next);
+	return 0;
 fail:
 	fprintf(stderr, "lab: removing what was built of '%s'\n", name);
 	lab_teardown(name);
@@ -139,12 +157,11 @@ int cmd_lab_down(struct cli *c, int argc, char **argv)
 	size_t i;
 	int ret;
 
-	for (int k = 0; k < argc; k++) {
-		if ((ret = lab_opt_name(c, "lab down", argc, argv, &k, &name)) > 0)
-			return ret;
-		if (ret < 0)
-			return cli_usage(c, "lab down", "unexpected argument '%s'", argv[k]);
-	}
+	struct name_opt o = { c->lab };
+
+	if ((ret = cli_args(c, "lab down", name_options, &o, argc, argv, NULL, 0, NULL)))
+		return ret;
+	name = o.name;
 	if (!lab_name_valid(name))
 		return cli_usage(c, "lab down", "lab name '%s' must be 1-12 characters of a-z and 0-9", name);
 	if ((ret = cli_require_root(c, "lab down")))
@@ -164,11 +181,22 @@ int cmd_lab_down(struct cli *c, int argc, char **argv)
 	ret = lab_teardown(name);
 	if (ret)
 		return cli_error(c, "lab '%s' could not be removed completely: %s", name, strerror(-ret));
-	if (!is_json_context())
-		fprintf(stderr, "lab: '%s' is down\n", name);
-	else
-		print_json(NULL, json_pack("{s:s}", "down", name));
+	j = json_pack("{s:s}", "down", name);
+	print_record(PRINT_ANY, j, (const struct print_field[]){ PF("down", "lab: '%s' is down\n"), PF_END });
+	json_decref(j);
 	return 0;
+}
+
+static void fmt_up(json_t *node, const char *key, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", json_is_true(print_lookup(node, key)) ? "up" : "DOWN");
+}
+
+static void fmt_etcd(json_t *lab, const char *key, char *buf, size_t len)
+{
+	json_t *e = print_lookup(lab, key);
+
+	snprintf(buf, len, "%s", json_is_object(e) ? json_str(e, "endpoint") : "none (single node, SQLite)");
 }
 
 static int status_print(struct cli *c, const char *name)
@@ -189,65 +217,51 @@ static int status_print(struct cli *c, const char *name)
 		json_decref(resp);
 		json_object_set_new(node, "alive", json_boolean(up));
 	}
-	if (is_json_context()) {
-		print_json(NULL, j);
-	} else {
-		json_t *o = json_object_get(j, "outside"), *e = json_object_get(j, "etcd");
-		printf("lab %s (%s mode)\n", name, json_string_value(json_object_get(j, "mode")));
-		printf("  %-8s %-14s %-16s %-20s %s\n", "NODE", "NETNS", "IPV4", "IPV6", "AGENT");
-		json_array_foreach(json_object_get(j, "nodes"), i, node)
-			printf("  %-8s %-14s %-16s %-20s %s (pid %lld)\n",
-			       json_string_value(json_object_get(node, "name")),
-			       json_string_value(json_object_get(node, "netns")),
-			       json_string_value(json_object_get(node, "ipv4")),
-			       json_string_value(json_object_get(node, "ipv6")),
-			       json_is_true(json_object_get(node, "alive")) ? "up" : "DOWN",
-			       (long long)json_integer_value(json_object_get(node, "pid")));
-		printf("  %-8s %-14s %-16s %-20s\n", "outside", json_string_value(json_object_get(o, "netns")),
-		       json_string_value(json_object_get(o, "ipv4")), json_string_value(json_object_get(o, "ipv6")));
-		printf("  etcd     %s\n", json_is_object(e) ?
-		       json_string_value(json_object_get(e, "endpoint")) : "none (single node, SQLite)");
-		lab_routers_print(json_object_get(j, "routers"));
-	}
+	print_record(PRINT_ANY, j, (const struct print_field[]){
+		PF("name", "lab %s "), PF("mode", "(%s mode)\n"), PF(NULL, "  NODE     NETNS          IPV4             IPV6                 AGENT\n"),
+		PF_END });
+	print_table(PRINT_FP, json_object_get(j, "nodes"), NULL, (const struct print_field[]){
+		PF("name", "  %-8s "), PF("netns", "%-14s "), PF("ipv4", "%-16s "), PF("ipv6", "%-20s "),
+		PF_FN("alive", "%s ", fmt_up), PF("pid", "(pid %s)\n"), PF_END });
+	print_record(PRINT_FP, j, (const struct print_field[]){
+		PF(NULL, "  outside  "), PF("outside.netns", "%-14s "), PF("outside.ipv4", "%-16s "),
+		PF("outside.ipv6", "%-20s\n"), PF_FN("etcd", "  etcd     %s\n", fmt_etcd), PF_END });
+	lab_routers_print(json_object_get(j, "routers"));
 	json_decref(j);
 	return 0;
 }
 
 int cmd_lab_status(struct cli *c, int argc, char **argv)
 {
-	const char *name = c->lab;
 	int ret;
 
-	for (int k = 0; k < argc; k++) {
-		if ((ret = lab_opt_name(c, "lab status", argc, argv, &k, &name)) > 0)
-			return ret;
-		if (ret < 0)
-			return cli_usage(c, "lab status", "unexpected argument '%s'", argv[k]);
-	}
-	return status_print(c, name);
+	struct name_opt o = { c->lab };
+
+	if ((ret = cli_args(c, "lab status", name_options, &o, argc, argv, NULL, 0, NULL)))
+		return ret;
+	return status_print(c, o.name);
 }
 
 int cmd_lab_exec(struct cli *c, int argc, char **argv)
 {
-	const char *name = c->lab;
+	struct name_opt o = { c->lab };
+	const char *name, *host = NULL;
 	char ns[64];
-	int k = 0, ret;
+	int rest, ret;
 
-	if (argc > 1 && (ret = lab_opt_name(c, "lab exec", argc, argv, &k, &name)) >= 0) {
-		if (ret)
-			return ret;
-		k++;
-	}
-	if (argc - k < 3 || strcmp(argv[k + 1], "--"))
+	if ((ret = cli_args(c, "lab exec", name_options, &o, argc, argv, &host, 1, &rest)))
+		return ret;
+	name = o.name;
+	if (!host || rest >= argc)
 		return cli_usage(c, "lab exec", "expected NODE|outside|fabric -- CMD [ARG]...");
 	if ((ret = cli_require_root(c, "lab exec")))
 		return ret;
-	snprintf(ns, sizeof(ns), "%s-%s", name, argv[k]);
+	snprintf(ns, sizeof(ns), "%s-%s", name, host);
 	if (!netns_exists(ns))                 /* a router's name */
-		snprintf(ns, sizeof(ns), "%s-" LAB_ROUTER_PREFIX "%s", name, argv[k]);
+		snprintf(ns, sizeof(ns), "%s-" LAB_ROUTER_PREFIX "%s", name, host);
 	if (!netns_exists(ns))
-		return cli_error(c, "lab '%s' has no '%s' (see `petrel lab status --name %s`)", name, argv[k], name);
-	return exec_in_netns(c, ns, argv + k + 2);
+		return cli_error(c, "lab '%s' has no '%s' (see `petrel lab status --name %s`)", name, host, name);
+	return exec_in_netns(c, ns, argv + rest);
 }
 
 /* This file's commands and their help: main.c lists and matches them. */

@@ -16,7 +16,7 @@
 #define OUTSIDE4 "198.18.0.254"
 #define OUTSIDE6 "fd00:198:18::254"
 #define ETCD_URL "http://" FABRIC4 ":2379"
-#define MAX_NODES 16
+#define MAX_NODES 16          /* also in `lab up --nodes` errors (cli/lab.c) */
 
 struct lab {
 	char name[16];
@@ -52,8 +52,6 @@ int lab_add_host(const char *lab, const char *suffix, const char *fabric_side,
 		 const char *ip4, const char *ip6, bool router);
 /* Run a tool to completion, its output into log; 0 when it exits 0. */
 int lab_run_tool(char *const argv[], const char *log);
-/* --name LAB at argv[*i]: 0 (consumed), 2 (bad name, usage printed), -1 (not --name). */
-int lab_opt_name(struct cli *c, const char *cmd, int argc, char **argv, int *i, const char **name);
 /* Run argv inside netns ns, as `endpoint exec` and `lab exec` do. */
 int exec_in_netns(struct cli *c, const char *ns, char **argv);
 /* The lab's lab.json, parsed; NULL with the error printed and its exit code in *err. */

@@ -174,14 +174,3 @@ int lab_add_host(const char *lab, const char *suffix, const char *fabric_side,
 	snprintf(h.ip6, sizeof(h.ip6), "%s", ip6);
 	return lab_in_netns(ns, setup_host, &h);
 }
-
-int lab_opt_name(struct cli *c, const char *cmd, int argc, char **argv, int *i, const char **name)
-{
-	if (!strcmp(argv[*i], "--name") && *i + 1 < argc) {
-		*name = argv[++*i];
-		if (!lab_name_valid(*name))
-			return cli_usage(c, cmd, "lab name '%s' must be 1-12 characters of a-z and 0-9", *name);
-		return 0;
-	}
-	return -1;
-}

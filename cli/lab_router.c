@@ -212,30 +212,77 @@ static int ioam_namespaces(struct router *r)
 }
 
 /* "ID[:DATA[:WIDE]]", hex values as `ip ioam namespace add` takes them. */
-static int parse_ns(struct cli *c, char *s, struct router *r)
+/* --ioam-ns ID[:DATA[:WIDE]] into the router's namespaces (dst: struct router **). */
+static int opt_ioam_ns(const char *v, void *dst, char *err, size_t len)
 {
-	char err[256], *data, *wide;
-	uint64_t v;
+	struct router *r = *(struct router **)dst;
+	char *s = (char *)v, *data, *wide, why[200];
+	uint64_t x;
 
-	if (r->nns >= ROUTER_NS)
-		return cli_usage(c, "lab router", "at most %d --ioam-ns", ROUTER_NS);
+	if (r->nns >= ROUTER_NS) {
+		snprintf(err, len, "at most %d --ioam-ns", ROUTER_NS);
+		return -EINVAL;
+	}
 	data = strchr(s, ':');
 	if (data)
 		*data++ = 0;
 	wide = data ? strchr(data, ':') : NULL;
 	if (wide)
 		*wide++ = 0;
-	if (ioam_ns_parse(s, &r->ns[r->nns].id, err, sizeof(err)))
-		return cli_usage(c, "lab router", "--ioam-ns: %s", err);
-	if (data && *data && ioam_value_parse(data, 32, &v, err, sizeof(err)))
-		return cli_usage(c, "lab router", "--ioam-ns data %s", err);
-	if (wide && *wide && ioam_value_parse(wide, 64, &v, err, sizeof(err)))
-		return cli_usage(c, "lab router", "--ioam-ns wide %s", err);
+	if (ioam_ns_parse(s, &r->ns[r->nns].id, why, sizeof(why)))
+		return snprintf(err, len, "--ioam-ns: %s", why), -EINVAL;
+	if (data && *data && ioam_value_parse(data, 32, &x, why, sizeof(why)))
+		return snprintf(err, len, "--ioam-ns data %s", why), -EINVAL;
+	if (wide && *wide && ioam_value_parse(wide, 64, &x, why, sizeof(why)))
+		return snprintf(err, len, "--ioam-ns wide %s", why), -EINVAL;
 	r->ns[r->nns].data = data && *data ? data : NULL;
 	r->ns[r->nns].wide = wide && *wide ? wide : NULL;
 	r->nns++;
 	return 0;
 }
+
+struct router_opts {
+	const char *lab, *between[2];
+	long ioam_id;
+	struct router *r;
+};
+
+static const struct args_opt add_options[] = {
+	ARGS_OPT_STRING("--name", NULL, struct router_opts, lab, lab_name_valid,
+			"a lab name (1-12 characters of a-z and 0-9)"),
+	ARGS_OPT_PAIR("--between", struct router_opts, between),
+	ARGS_OPT_LONG("--ioam-id", NULL, struct router_opts, ioam_id, 0, 0xfffffe, "a number in 0-16777214"),
+	ARGS_OPT_EACH("--ioam-ns", NULL, struct router_opts, r, opt_ioam_ns),
+	ARGS_OPT_END
+};
+
+static void fmt_between(json_t *r, const char *key, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s and %s", router_between(r, 0), router_between(r, 1));
+}
+
+static void fmt_transit(json_t *r, const char *key, char *buf, size_t len)
+{
+	json_t *ioam = print_lookup(r, key);
+
+	buf[0] = 0;
+	if (json_is_object(ioam))
+		snprintf(buf, len, ", kernel IOAM transit (node id %lld, %zu namespace%s)",
+			 (long long)json_integer_value(json_object_get(ioam, "id")),
+			 json_array_size(json_object_get(ioam, "namespaces")),
+			 json_array_size(json_object_get(ioam, "namespaces")) == 1 ? "" : "s");
+}
+
+static const struct print_field router_line[] = {
+	PF("name", "router %s: "), PF("ipv4", "%s "), PF("ipv6", "%s, "),
+	PF_FN(NULL, "between %s", fmt_between), PF_FN("ioam", "%s\n", fmt_transit),
+	PF_END
+};
+static const struct print_field router_row[] = {
+	PF("name", "  %-8s "), PF("netns", "%-14s "), PF("ipv4", "%-16s "), PF("ipv6", "%-20s "),
+	PF_FN(NULL, "between %s", fmt_between), PF_FN("ioam", "%s\n", fmt_transit),
+	PF_END
+};
 
 static json_t *router_json(const struct router *r)
 {
@@ -261,6 +308,7 @@ static json_t *router_json(const struct router *r)
 static int router_add(struct cli *c, const char *lab, int argc, char **argv)
 {
 	struct router r = { .ioam_id = -1 };
+	struct router_opts o = { .lab = lab, .ioam_id = -1, .r = &r };
 	const char *between[2] = { NULL, NULL };
 	bool used[ROUTER_MAX] = { false };
 	json_t *j, *routers, *x;
@@ -270,28 +318,12 @@ static int router_add(struct cli *c, const char *lab, int argc, char **argv)
 	if (argc < 1 || !lab_name_valid(argv[0]))
 		return cli_usage(c, "lab router", "expected a router NAME of 1-12 characters a-z and 0-9");
 	snprintf(r.name, sizeof(r.name), "%s", argv[0]);
-	for (int k = 1; k < argc; k++) {
-		long id;
-
-		if ((ret = lab_opt_name(c, "lab router", argc, argv, &k, &lab)) >= 0) {
-			if (ret)
-				return ret;
-		} else if (!strcmp(argv[k], "--between")) {
-			if (k + 2 >= argc)
-				return cli_usage(c, "lab router", "--between needs two node names");
-			between[0] = argv[++k];
-			between[1] = argv[++k];
-		} else if (!strcmp(argv[k], "--ioam-id") && k + 1 < argc) {
-			if (args_uint(argv[++k], 0, 0xfffffe, &id))
-				return cli_usage(c, "lab router", "--ioam-id must be a number in 0-16777214");
-			r.ioam_id = id;
-		} else if (!strcmp(argv[k], "--ioam-ns") && k + 1 < argc) {
-			if ((ret = parse_ns(c, argv[++k], &r)))
-				return ret;
-		} else {
-			return cli_usage(c, "lab router", "unexpected argument '%s'", argv[k]);
-		}
-	}
+	if ((ret = cli_args(c, "lab router", add_options, &o, argc - 1, argv + 1, NULL, 0, NULL)))
+		return ret;
+	lab = o.lab;
+	r.ioam_id = o.ioam_id;
+	between[0] = o.between[0];
+	between[1] = o.between[1];
 	if (!between[0])
 		return cli_usage(c, "lab router", "add needs --between NODE NODE");
 	if (!strcmp(between[0], between[1]))
@@ -369,17 +401,9 @@ static int router_add(struct cli *c, const char *lab, int argc, char **argv)
 		goto undo;
 	}
 	json_decref(j);
-	if (is_json_context()) {
-		x = router_json(&r);
-		print_json(NULL, x);
-		json_decref(x);
-		return 0;
-	}
-	printf("router %s: %s %s, between %s and %s", r.name, r.ip4, r.ip6, r.node[0].name, r.node[1].name);
-	if (r.ioam_id >= 0)
-		printf("; kernel IOAM transit, node id %ld, %d namespace%s", r.ioam_id, r.nns,
-		       r.nns == 1 ? "" : "s");
-	printf("\n");
+	x = router_json(&r);
+	print_record(PRINT_ANY, x, router_line);
+	json_decref(x);
 	return 0;
 undo:
 	nodes_route(&r, false);
@@ -387,6 +411,12 @@ undo:
 	json_decref(j);
 	return 1;
 }
+
+static const struct args_opt del_options[] = {
+	ARGS_OPT_STRING("--name", NULL, struct router_opts, lab, lab_name_valid,
+			"a lab name (1-12 characters of a-z and 0-9)"),
+	ARGS_OPT_END
+};
 
 static int router_del(struct cli *c, const char *lab, int argc, char **argv)
 {
@@ -397,12 +427,11 @@ static int router_del(struct cli *c, const char *lab, int argc, char **argv)
 
 	if (argc < 1)
 		return cli_usage(c, "lab router", "del needs the router's NAME");
-	for (int k = 1; k < argc; k++) {
-		if ((ret = lab_opt_name(c, "lab router", argc, argv, &k, &lab)) > 0)
-			return ret;
-		if (ret < 0)
-			return cli_usage(c, "lab router", "unexpected argument '%s'", argv[k]);
-	}
+	struct router_opts o = { .lab = lab };
+
+	if ((ret = cli_args(c, "lab router", del_options, &o, argc - 1, argv + 1, NULL, 0, NULL)))
+		return ret;
+	lab = o.lab;
 	if ((ret = cli_require_root(c, "lab router del")))
 		return ret;
 	if (!(j = lab_json_load(c, lab, &ret)))
@@ -428,12 +457,10 @@ static int router_del(struct cli *c, const char *lab, int argc, char **argv)
 	json_decref(j);
 	if (ret)
 		return cli_error(c, "router '%s' could not be removed completely", argv[0]);
-	if (is_json_context()) {
-		x = json_pack("{s:s}", "deleted", argv[0]);
-		print_json(NULL, x);
-		json_decref(x);
-	} else
-		printf("deleted router %s\n", argv[0]);
+	x = json_pack("{s:s}", "deleted", argv[0]);
+	print_record(PRINT_ANY, x, (const struct print_field[]){
+		PF("deleted", "deleted router %s\n"), PF_END });
+	json_decref(x);
 	return 0;
 }
 
@@ -448,18 +475,7 @@ int cmd_lab_router(struct cli *c, int argc, char **argv)
 
 void lab_routers_print(json_t *routers)
 {
-	json_t *r, *ioam;
-	size_t i;
-
-	json_array_foreach(routers, i, r) {
-		ioam = json_object_get(r, "ioam");
-		printf("  %-8s %-14s %-16s %-20s between %s and %s", json_str(r, "name"), json_str(r, "netns"),
-		       json_str(r, "ipv4"), json_str(r, "ipv6"), router_between(r, 0), router_between(r, 1));
-		if (json_is_object(ioam))
-			printf(", kernel IOAM transit (node id %lld)",
-			       (long long)json_integer_value(json_object_get(ioam, "id")));
-		printf("\n");
-	}
+	print_table(PRINT_FP, routers, NULL, router_row);
 }
 
 /* This file's commands and their help: main.c lists and matches them. */

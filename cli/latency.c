@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "args.h"
 #include "config.h"
 #include "latency.h"
 #include "print.h"
@@ -31,57 +32,65 @@ static int lat_name_arg(struct cli *c, const char *cmd, int argc, char **argv, c
 	return 0;
 }
 
-static void print_dir(json_t *d, const char *dir)
-{
-	json_t *h = json_object_get(d, "histogram");
-	json_t *b;
-	size_t i;
-	long long max = 0;
+/* The histogram's bars, scaled to the fullest bucket of the direction being printed. */
+static long long bucket_max;
 
-	printf("  %s: %lld packets", dir, (long long)json_integer_value(json_object_get(h, "count")));
-	if (!strcmp(dir, "egress"))
-		printf(" (started %lld, matched %lld, unmatched %lld: expired %lld, stale %lld)\n",
-		       (long long)json_integer_value(json_object_get(d, "started")),
-		       (long long)json_integer_value(json_object_get(d, "matched")),
-		       (long long)json_integer_value(json_object_get(d, "unmatched")),
-		       (long long)json_integer_value(json_object_get(d, "expired")),
-		       (long long)json_integer_value(json_object_get(d, "stale")));
-	else
-		printf(" (delivered %lld, matched %lld, unmatched %lld)\n",
-		       (long long)json_integer_value(json_object_get(d, "delivered")),
-		       (long long)json_integer_value(json_object_get(d, "matched")),
-		       (long long)json_integer_value(json_object_get(d, "unmatched")));
+static void fmt_bucket(json_t *b, const char *key, char *buf, size_t len)
+{
+	long long n = json_integer_value(json_array_get(b, 1));
+	int bar = bucket_max ? (int)(n * 40 / bucket_max) : 0;
+
+	snprintf(buf, len, ">= %9.1f us %8lld %.*s", (double)json_integer_value(json_array_get(b, 0)) / 1e3,
+		 n, bar ? bar : 1, "########################################");
+}
+
+static const struct print_field egress_counts[] = {
+	PF("histogram.count", "  egress: %s packets "), PF("started", "(started %s, "),
+	PF("matched", "matched %s, "), PF("unmatched", "unmatched %s: "), PF("expired", "expired %s, "),
+	PF("stale", "stale %s)\n"),
+	PF_END
+};
+static const struct print_field ingress_counts[] = {
+	PF("histogram.count", "  ingress: %s packets "), PF("delivered", "(delivered %s, "),
+	PF("matched", "matched %s, "), PF("unmatched", "unmatched %s)\n"),
+	PF_END
+};
+static const struct print_field percentiles[] = {
+	PF_FN("mean_ns", "    mean %s us  ", print_fmt_us), PF_FN("min_ns", "min %s  ", print_fmt_us),
+	PF_FN("p50_ns", "p50 %s  ", print_fmt_us), PF_FN("p90_ns", "p90 %s  ", print_fmt_us),
+	PF_FN("p99_ns", "p99 %s  ", print_fmt_us), PF_FN("p999_ns", "p99.9 %s  ", print_fmt_us),
+	PF_FN("max_ns", "max %s\n", print_fmt_us),
+	PF_END
+};
+
+/* One direction's counters and histogram, in text (the record's JSON is out already). */
+static void print_dir(json_t *d, const struct print_field *counts)
+{
+	json_t *h = json_object_get(d, "histogram"), *b;
+	size_t i;
+
+	print_record(PRINT_FP, d, counts);
 	if (!json_integer_value(json_object_get(h, "count")))
 		return;
-	printf("    mean %.1f us  min %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
-	       json_real_value(json_object_get(h, "mean_ns")) / 1e3,
-	       (double)json_integer_value(json_object_get(h, "min_ns")) / 1e3,
-	       (double)json_integer_value(json_object_get(h, "p50_ns")) / 1e3,
-	       (double)json_integer_value(json_object_get(h, "p90_ns")) / 1e3,
-	       (double)json_integer_value(json_object_get(h, "p99_ns")) / 1e3,
-	       (double)json_integer_value(json_object_get(h, "p999_ns")) / 1e3,
-	       (double)json_integer_value(json_object_get(h, "max_ns")) / 1e3);
+	print_record(PRINT_FP, h, percentiles);
+	bucket_max = 0;
 	json_array_foreach(json_object_get(h, "buckets"), i, b)
-		if (json_integer_value(json_array_get(b, 1)) > max)
-			max = json_integer_value(json_array_get(b, 1));
-	json_array_foreach(json_object_get(h, "buckets"), i, b) {
-		long long n = json_integer_value(json_array_get(b, 1));
-		int bar = max ? (int)(n * 40 / max) : 0;
-
-		printf("    >= %9.1f us %8lld %.*s\n", (double)json_integer_value(json_array_get(b, 0)) / 1e3, n,
-		       bar ? bar : 1, "########################################");
-	}
+		if (json_integer_value(json_array_get(b, 1)) > bucket_max)
+			bucket_max = json_integer_value(json_array_get(b, 1));
+	print_table(PRINT_FP, json_object_get(h, "buckets"), NULL,
+		    (const struct print_field[]){ PF_FN("", "    %s\n", fmt_bucket), PF_END });
 }
 
 static void print_lat(json_t *r)
 {
-	printf("latency accounting for %s\n  records  %s\n", json_str(r, "name"), json_str(r, "socket"));
-	print_dir(json_object_get(r, "egress"), "egress");
-	print_dir(json_object_get(r, "ingress"), "ingress");
+	print_record(PRINT_ANY, r, (const struct print_field[]){
+		PF("name", "latency accounting for %s\n"), PF("socket", "  records  %s\n"), PF_END });
+	print_dir(json_object_get(r, "egress"), egress_counts);
+	print_dir(json_object_get(r, "ingress"), ingress_counts);
 	if (json_integer_value(json_object_get(r, "records_lost")) || json_integer_value(json_object_get(r, "stream_drops")))
-		printf("  records lost in the kernel %lld, missed by slow readers %lld\n",
-		       (long long)json_integer_value(json_object_get(r, "records_lost")),
-		       (long long)json_integer_value(json_object_get(r, "stream_drops")));
+		print_record(PRINT_FP, r, (const struct print_field[]){
+			PF("records_lost", "  records lost in the kernel %s, "),
+			PF("stream_drops", "missed by slow readers %s\n"), PF_END });
 }
 
 static int lat_call(struct cli *c, const char *cmd, const char *method, int argc, char **argv,
@@ -103,10 +112,8 @@ int cmd_latency_enable(struct cli *c, int argc, char **argv)
 
 	if (lat_call(c, "latency enable", "POST", argc, argv, &r))
 		return 1;
-	if (is_json_context())
-		print_json(NULL, r);
-	else
-		printf("latency accounting enabled for %s; records on %s\n", json_str(r, "name"), json_str(r, "socket"));
+	print_record(PRINT_ANY, r, (const struct print_field[]){
+		PF("name", "latency accounting enabled for %s; "), PF("socket", "records on %s\n"), PF_END });
 	json_decref(r);
 	return 0;
 }
@@ -117,10 +124,8 @@ int cmd_latency_disable(struct cli *c, int argc, char **argv)
 
 	if (lat_call(c, "latency disable", "DELETE", argc, argv, &r))
 		return 1;
-	if (is_json_context())
-		print_json(NULL, r);
-	else
-		printf("latency accounting disabled for %s\n", json_str(r, "name"));
+	print_record(PRINT_ANY, r, (const struct print_field[]){
+		PF("name", "latency accounting disabled for %s\n"), PF_END });
 	json_decref(r);
 	return 0;
 }
@@ -131,38 +136,27 @@ int cmd_latency_show(struct cli *c, int argc, char **argv)
 
 	if (lat_call(c, "latency show", "GET", argc, argv, &r))
 		return 1;
-	if (is_json_context())
-		print_json(NULL, r);
-	else
-		print_lat(r);
+	print_lat(r);
 	json_decref(r);
 	return 0;
 }
 
 int cmd_latency_list(struct cli *c, int argc, char **argv)
 {
-	json_t *r, *e;
-	size_t i;
+	json_t *r;
 
 	if (argc)
 		return cli_usage(c, "latency list", "unexpected argument '%s'", argv[0]);
 	if (cli_api(c, "GET", "/v1/latency", NULL, &r))
 		return 1;
-	if (is_json_context()) {
-		print_json(NULL, r);
-	} else {
-		printf("%-16s %10s %10s %12s %12s\n", "NAME", "EGRESS", "INGRESS", "EGRESS_P50", "INGRESS_P50");
-		json_array_foreach(json_object_get(r, "enabled"), i, e) {
-			json_t *eh = json_object_get(json_object_get(e, "egress"), "histogram");
-			json_t *ih = json_object_get(json_object_get(e, "ingress"), "histogram");
-
-			printf("%-16s %10lld %10lld %9.1f us %9.1f us\n", json_str(e, "name"),
-			       (long long)json_integer_value(json_object_get(eh, "count")),
-			       (long long)json_integer_value(json_object_get(ih, "count")),
-			       (double)json_integer_value(json_object_get(eh, "p50_ns")) / 1e3,
-			       (double)json_integer_value(json_object_get(ih, "p50_ns")) / 1e3);
-		}
-	}
+	print_record(PRINT_JSON, r, NULL);
+	print_table(PRINT_FP, json_object_get(r, "enabled"),
+		    "NAME                 EGRESS    INGRESS   EGRESS_P50  INGRESS_P50\n",
+		    (const struct print_field[]){
+			PF("name", "%-16s "), PF("egress.histogram.count", "%10s "),
+			PF("ingress.histogram.count", "%10s "),
+			PF_FN("egress.histogram.p50_ns", "%9s us ", print_fmt_us),
+			PF_FN("ingress.histogram.p50_ns", "%9s us\n", print_fmt_us), PF_END });
 	json_decref(r);
 	return 0;
 }
@@ -174,6 +168,12 @@ struct ping_opts {
 	long count;
 	const char *size, *interval, *deadline_s;
 };
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig)
+{
+	interrupted = 1;
+}
 
 static int connect_unix(const char *path)
 {
@@ -258,43 +258,62 @@ struct pending {
 	uint64_t since_ms;
 };
 
-static void print_reply(struct lat_ping *lp, uint32_t seq, json_t *replies)
+/* One reply: raw RTT, the accounted latencies and the corrected RTT, in microseconds. */
+static json_t *reply_json(struct lat_ping *lp, uint32_t seq)
 {
 	struct lat_ping_entry *e = &lp->e[seq % LAT_PING_MAX];
-	bool ok = lat_ping_complete(lp, seq);
+	json_t *j = json_pack("{s:i, s:f}", "seq", (int)seq, "raw_us", (double)e->rtt_ns / 1e3);
+
+	if (e->has_egress) {
+		json_object_set_new(j, "egress_us", json_real((double)e->egress_ns / 1e3));
+		json_object_set_new(j, "egress_stack_us", json_real((double)e->stack_ns / 1e3));
+	}
+	if (e->has_ingress)
+		json_object_set_new(j, "ingress_us", json_real((double)e->ingress_ns / 1e3));
+	if (lat_ping_complete(lp, seq)) {
+		json_object_set_new(j, "corrected_us", json_real((double)lat_ping_corrected(lp, seq) / 1e3));
+		json_object_set_new(j, "path_corrected_us",
+				    json_real((double)lat_ping_path_corrected(lp, seq) / 1e3));
+	}
+	return j;
+}
+
+/* A value in microseconds with one decimal, "-" when absent. */
+static void fmt_us1(json_t *r, const char *key, char *buf, size_t len)
+{
+	json_t *v = print_lookup(r, key);
+
+	if (json_is_number(v))
+		snprintf(buf, len, "%.1f us", json_number_value(v));
+	else
+		snprintf(buf, len, "-");
+}
+
+static void fmt_corrected(json_t *r, const char *key, char *buf, size_t len)
+{
+	fmt_us1(r, key, buf, len);
+	if (!strcmp(buf, "-"))
+		snprintf(buf, len, "-  (not every latency was accounted)");
+}
+
+static const struct print_field reply_line[] = {
+	PF("seq", "seq=%-5s "), PF_FN("raw_us", "raw %12s", fmt_us1),
+	PF_FN("egress_us", "  egress %11s", fmt_us1), PF_FN("ingress_us", "  ingress %11s", fmt_us1),
+	PF_FN("corrected_us", "  corrected %s\n", fmt_corrected),
+	PF_END
+};
+
+/* Text: a line now; -j: kept for the summary's replies_detail. */
+static void print_reply(struct lat_ping *lp, uint32_t seq, json_t *replies)
+{
+	json_t *j = reply_json(lp, seq);
 
 	lat_ping_account(lp, seq);
-	if (replies) {
-		json_t *j = json_pack("{s:i, s:f}", "seq", (int)seq, "raw_us", (double)e->rtt_ns / 1e3);
-
-		if (e->has_egress)
-			json_object_set_new(j, "egress_us", json_real((double)e->egress_ns / 1e3));
-		if (e->has_ingress)
-			json_object_set_new(j, "ingress_us", json_real((double)e->ingress_ns / 1e3));
-		if (e->has_egress)
-			json_object_set_new(j, "egress_stack_us", json_real((double)e->stack_ns / 1e3));
-		if (ok) {
-			json_object_set_new(j, "corrected_us", json_real((double)lat_ping_corrected(lp, seq) / 1e3));
-			json_object_set_new(j, "path_corrected_us",
-					    json_real((double)lat_ping_path_corrected(lp, seq) / 1e3));
-		}
-		json_array_append_new(replies, j);
-		return;
-	}
-	printf("seq=%-5u raw %9.1f us", seq, (double)e->rtt_ns / 1e3);
-	if (e->has_egress)
-		printf("  egress %8.1f us", (double)e->egress_ns / 1e3);
-	else
-		printf("  egress %8s   ", "-");
-	if (e->has_ingress)
-		printf("  ingress %8.1f us", (double)e->ingress_ns / 1e3);
-	else
-		printf("  ingress %8s   ", "-");
-	if (ok)
-		printf("  corrected %9.1f us\n", (double)lat_ping_corrected(lp, seq) / 1e3);
-	else
-		printf("  corrected -  (not every latency was accounted)\n");
+	print_record(PRINT_FP, j, reply_line);
 	fflush(stdout);
+	if (replies)
+		json_array_append(replies, j);
+	json_decref(j);
 }
 
 /* Read newline-terminated pieces from fd into buf; call fn per line. -1 at EOF. */
@@ -322,10 +341,9 @@ struct ping_state {
 	struct pending *pend;
 	size_t npend, cap;
 	uint64_t transmitted;
-	json_t *replies;            /* -j: collected instead of printed */
+	json_t *replies;            /* -j: collected for the summary */
 	struct lat_record_view early[512];
 	size_t nearly;
-	bool text;
 };
 
 static void use_record(struct ping_state *st, const struct lat_record_view *v)
@@ -360,8 +378,7 @@ static void on_ping_line(char *line, void *arg)
 	const char *s;
 
 	if (!*st->target_ip && !lat_ping_parse_header(line, st->target_ip, sizeof(st->target_ip))) {
-		if (st->text)
-			printf("%s\n", line);
+		print_string(PRINT_FP, NULL, "%s\n", line);
 		for (size_t i = 0; i < st->nearly; i++)
 			use_record(st, &st->early[i]);
 		st->nearly = 0;
@@ -395,95 +412,169 @@ static void flush_pending(struct ping_state *st, bool all)
 	st->npend -= k;
 }
 
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig)
+static bool size_valid(const char *v)
 {
-	interrupted = 1;
+	long n;
+
+	return args_uint(v, 0, 65507, &n) == 0;
+}
+
+static bool interval_valid(const char *v)
+{
+	char *end;
+	double d = strtod(v, &end);
+
+	return !*end && end != v && d >= 0.002;
+}
+
+static const struct args_opt ping_options[] = {
+	ARGS_OPT_LONG("-c", NULL, struct ping_opts, count, 1, 60000, "a count of 1 to 60000"),
+	ARGS_OPT_STRING("-s", NULL, struct ping_opts, size, size_valid, "a payload size of 0 to 65507 bytes"),
+	ARGS_OPT_STRING("-i", NULL, struct ping_opts, interval, interval_valid, "an interval of at least 0.002 s"),
+	ARGS_OPT_END
+};
+
+/* The endpoint's namespace (into netns); in a lab, the agent of the node hosting it. */
+static int ping_endpoint(struct cli *c, const char *name, char *netns, size_t len)
+{
+	static char node[64];
+	char path[128];
+	json_t *ep;
+
+	snprintf(path, sizeof(path), "/v1/endpoints/%s", name);
+	if (cli_api(c, "GET", path, NULL, &ep))
+		return 1;
+	snprintf(netns, len, "%s", json_str(ep, "netns"));
+	if (c->node && strcmp(c->node, json_str(ep, "node")) && *json_str(ep, "node")) {
+		snprintf(node, sizeof(node), "%s", json_str(ep, "node"));
+		c->node = node;
+		c->socket[0] = 0;
+	}
+	json_decref(ep);
+	return 0;
+}
+
+/* Use accounting that is already on; otherwise turn it on for this run (*enabled_here).
+ * The record socket's path into sock. */
+static int ping_accounting(struct cli *c, const char *path, bool *enabled_here, char *sock, size_t len)
+{
+	int quiet = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), ret;
+	json_t *r = NULL;
+
+	if (devnull >= 0)
+		dup2(devnull, 2);
+	ret = cli_api(c, "GET", path, NULL, &r);
+	dup2(quiet, 2);
+	close(quiet);
+	if (devnull >= 0)
+		close(devnull);
+	if (ret) {
+		if (cli_api(c, "POST", path, NULL, &r))
+			return 1;
+		*enabled_here = true;
+	}
+	snprintf(sock, len, "%s", json_str(r, "socket"));
+	json_decref(r);
+	return 0;
+}
+
+/* Run ping and pair its replies with the records from sfd until it ends; its wait status. */
+static int ping_loop(struct cli *c, struct ping_state *st, int sfd, const char *netns,
+		     const struct ping_opts *o, int *status)
+{
+	struct growbuf pb = { 0 }, rb = { 0 };
+	int pfd = -1;
+	pid_t pid;
+
+	pid = spawn_ping(netns, o, &pfd);
+	if (pid < 0)
+		return cli_error(c, "cannot start ping: %s", strerror((int)-pid));
+	signal(SIGINT, on_sigint);
+	while (pfd >= 0 && !interrupted) {
+		struct pollfd fds[2] = { { .fd = pfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+
+		if (poll(fds, 2, 200) < 0 && errno != EINTR)
+			break;
+		if (sfd >= 0 && fds[1].revents & (POLLIN | POLLHUP) && read_lines(sfd, &rb, on_record, st) < 0) {
+			sfd = -1;
+			cli_error(c, "the agent closed the record stream (was accounting disabled?)");
+			break;
+		}
+		if (fds[0].revents & (POLLIN | POLLHUP) && read_lines(pfd, &pb, on_ping_line, st) < 0) {
+			close(pfd);
+			pfd = -1;
+		}
+		flush_pending(st, false);
+	}
+	if (interrupted)
+		kill(pid, SIGINT);
+	/* Records of the last replies may still be on their way. */
+	for (uint64_t t0 = now_ms(); sfd >= 0 && st->npend && now_ms() - t0 < 1000;) {
+		struct pollfd fd = { .fd = sfd, .events = POLLIN };
+
+		if (poll(&fd, 1, 100) > 0 && read_lines(sfd, &rb, on_record, st) < 0)
+			break;
+		flush_pending(st, false);
+	}
+	flush_pending(st, true);
+	if (pfd >= 0)
+		close(pfd);
+	waitpid(pid, status, 0);
+	free(pb.data);
+	free(rb.data);
+	return 0;
+}
+
+static const struct print_field summary_lines[] = {
+	PF("endpoint", "--- %s -> "), PF("target", "%s: "), PF("transmitted", "%s transmitted, "),
+	PF("replies", "%s replies, "), PF("matched", "%s with both latencies "),
+	PF("matched_ratio", "(matched_ratio %s)\n"),
+	PF_FN("raw_avg_us", "raw_avg %s  ", fmt_us1), PF_FN("corrected_avg_us", "corrected_avg %s  ", fmt_us1),
+	PF_FN("egress_avg_us", "egress_avg %s  ", fmt_us1), PF_FN("ingress_avg_us", "ingress_avg %s  ", fmt_us1),
+	PF_FN("path_corrected_avg_us", "path_corrected_avg %s\n", fmt_us1),
+	PF_END
+};
+
+static void ping_report(struct ping_state *st, const struct ping_opts *o)
+{
+	json_t *sum;
+
+	if (!st->transmitted)
+		st->transmitted = st->lp.replies;
+	sum = lat_ping_summary(&st->lp, st->transmitted);
+	json_object_set_new(sum, "endpoint", json_string(o->name));
+	json_object_set_new(sum, "target", json_string(*st->target_ip ? st->target_ip : o->target));
+	if (st->replies)
+		json_object_set(sum, "replies_detail", st->replies);
+	print_record(PRINT_ANY, sum, summary_lines);
+	json_decref(sum);
 }
 
 int cmd_ping(struct cli *c, int argc, char **argv)
 {
 	struct ping_opts o = { .count = 10 };
+	const char *pos[2] = { NULL, NULL };
 	static struct ping_state st;
-	struct growbuf pb = { 0 }, rb = { 0 };
-	json_t *ep = NULL, *r = NULL, *sum;
 	char path[128], netns[256], sock[512];
 	bool enabled_here = false;
-	int ret = 1, pfd = -1, sfd = -1, status = 0;
-	pid_t pid = -1;
-	char *end;
+	int ret, sfd = -1, status = 0;
+	json_t *r;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "-c") && i + 1 < argc) {
-			o.count = strtol(argv[++i], &end, 10);
-			if (*end || o.count < 1 || o.count > 60000)
-				return cli_usage(c, "ping", "-c wants a count of 1 to 60000, not '%s'", argv[i]);
-		} else if (!strcmp(a, "-s") && i + 1 < argc) {
-			long s = strtol(argv[++i], &end, 10);
-			if (*end || s < 0 || s > 65507)
-				return cli_usage(c, "ping", "-s wants a payload size of 0 to 65507 bytes, not '%s'", argv[i]);
-			o.size = argv[i];
-		} else if (!strcmp(a, "-i") && i + 1 < argc) {
-			double v = strtod(argv[++i], &end);
-			if (*end || v < 0.002)
-				return cli_usage(c, "ping", "-i wants an interval of at least 0.002 s, not '%s'", argv[i]);
-			o.interval = argv[i];
-		} else if (a[0] == '-') {
-			return cli_usage(c, "ping", "unknown option '%s'", a);
-		} else if (!o.name) {
-			o.name = a;
-		} else if (!o.target) {
-			o.target = a;
-		} else {
-			return cli_usage(c, "ping", "unexpected argument '%s'", a);
-		}
-	}
+	if ((ret = cli_args(c, "ping", ping_options, &o, argc, argv, pos, 2, NULL)))
+		return ret;
+	o.name = pos[0];
+	o.target = pos[1];
 	if (!o.name || !o.target)
 		return cli_usage(c, "ping", "expected NAME TARGET");
 	if (!name_valid(o.name))
 		return cli_usage(c, "ping", "'%s' is not a valid endpoint name", o.name);
 	if (o.target[0] == '-' || strlen(o.target) > 253)
 		return cli_usage(c, "ping", "'%s' is not a valid target", o.target);
-	if ((ret = cli_require_root(c, "ping")))
+	if ((ret = cli_require_root(c, "ping")) || (ret = ping_endpoint(c, o.name, netns, sizeof(netns))))
 		return ret;
-	snprintf(path, sizeof(path), "/v1/endpoints/%s", o.name);
-	if (cli_api(c, "GET", path, NULL, &ep))
-		return 1;
-	snprintf(netns, sizeof(netns), "%s", json_str(ep, "netns"));
-	/* In a lab, follow the endpoint to the node hosting it. */
-	if (c->node && strcmp(c->node, json_str(ep, "node")) && *json_str(ep, "node")) {
-		static char node[64];
-		snprintf(node, sizeof(node), "%s", json_str(ep, "node"));
-		c->node = node;
-		c->socket[0] = 0;
-	}
-	json_decref(ep);
 	snprintf(path, sizeof(path), "/v1/latency/%s", o.name);
-	/* Use accounting that is already on; otherwise turn it on for this run only. */
-	{
-		json_t *cur = NULL;
-		int quiet = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		if (devnull >= 0)
-			dup2(devnull, 2);
-		ret = cli_api(c, "GET", path, NULL, &cur);
-		dup2(quiet, 2);
-		close(quiet);
-		if (devnull >= 0)
-			close(devnull);
-		if (ret) {
-			if (cli_api(c, "POST", path, NULL, &r))
-				return 1;
-			enabled_here = true;
-		} else {
-			r = cur;
-		}
-	}
-	snprintf(sock, sizeof(sock), "%s", json_str(r, "socket"));
-	json_decref(r);
-	r = NULL;
+	if (ping_accounting(c, path, &enabled_here, sock, sizeof(sock)))
+		return 1;
 	ret = 1;
 	sfd = connect_unix(sock);
 	if (sfd < 0) {
@@ -495,8 +586,7 @@ int cmd_ping(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	st.cap = (size_t)o.count + 1;
-	st.text = !is_json_context();
-	if (!st.text)
+	if (is_json_context())
 		st.replies = json_array();
 	/* Wait for the agent's first line: from then on, every record reaches us. */
 	{
@@ -510,74 +600,15 @@ int cmd_ping(struct cli *c, int argc, char **argv)
 			}
 		} while (ch != '\n');
 	}
-	pid = spawn_ping(netns, &o, &pfd);
-	if (pid < 0) {
-		cli_error(c, "cannot start ping: %s", strerror((int)-pid));
+	if (ping_loop(c, &st, sfd, netns, &o, &status))
 		goto out;
-	}
-	signal(SIGINT, on_sigint);
-	while (pfd >= 0 && !interrupted) {
-		struct pollfd fds[2] = { { .fd = pfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-
-		if (poll(fds, 2, 200) < 0 && errno != EINTR)
-			break;
-		if (fds[1].revents & (POLLIN | POLLHUP) && read_lines(sfd, &rb, on_record, &st) < 0) {
-			close(sfd);
-			sfd = -1;
-			cli_error(c, "the agent closed the record stream (was accounting disabled?)");
-			break;
-		}
-		if (fds[0].revents & (POLLIN | POLLHUP) && read_lines(pfd, &pb, on_ping_line, &st) < 0) {
-			close(pfd);
-			pfd = -1;
-		}
-		flush_pending(&st, false);
-	}
-	if (interrupted)
-		kill(pid, SIGINT);
-	/* Records of the last replies may still be on their way. */
-	for (uint64_t t0 = now_ms(); sfd >= 0 && st.npend && now_ms() - t0 < 1000;) {
-		struct pollfd fd = { .fd = sfd, .events = POLLIN };
-
-		if (poll(&fd, 1, 100) > 0 && read_lines(sfd, &rb, on_record, &st) < 0)
-			break;
-		flush_pending(&st, false);
-	}
-	flush_pending(&st, true);
-	waitpid(pid, &status, 0);
-	if (!st.transmitted)
-		st.transmitted = st.lp.replies;
-	sum = lat_ping_summary(&st.lp, st.transmitted);
-	json_object_set_new(sum, "endpoint", json_string(o.name));
-	json_object_set_new(sum, "target", json_string(*st.target_ip ? st.target_ip : o.target));
-	if (st.text) {
-		printf("--- %s -> %s: %llu transmitted, %llu replies, %llu with both latencies (matched_ratio %.3f)\n",
-		       o.name, json_str(sum, "target"), (unsigned long long)st.transmitted,
-		       (unsigned long long)st.lp.replies, (unsigned long long)st.lp.matched,
-		       json_real_value(json_object_get(sum, "matched_ratio")));
-		printf("raw_avg_us %.1f  corrected_avg_us %.1f  egress_avg_us %.1f  ingress_avg_us %.1f  "
-		       "path_corrected_avg_us %.1f\n",
-		       json_real_value(json_object_get(sum, "raw_avg_us")),
-		       json_real_value(json_object_get(sum, "corrected_avg_us")),
-		       json_real_value(json_object_get(sum, "egress_avg_us")),
-		       json_real_value(json_object_get(sum, "ingress_avg_us")),
-		       json_real_value(json_object_get(sum, "path_corrected_avg_us")));
-	} else {
-		json_object_set_new(sum, "replies_detail", st.replies);
-		st.replies = NULL;
-		print_json(NULL, sum);
-	}
-	json_decref(sum);
+	ping_report(&st, &o);
 	ret = WIFEXITED(status) && WEXITSTATUS(status) == 127 ? 1 : (st.lp.replies ? 0 : 1);
 	if (!st.lp.replies && !WIFEXITED(status))
 		ret = 1;
 out:
-	if (pfd >= 0)
-		close(pfd);
 	if (sfd >= 0)
 		close(sfd);
-	free(pb.data);
-	free(rb.data);
 	free(st.pend);
 	json_decref(st.replies);
 	lat_ping_free(&st.lp);

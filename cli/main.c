@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "args.h"
 #include "api_client.h"
 #include "print.h"
 
@@ -52,9 +53,7 @@ static void usage(FILE *f)
 
 static int print_line(json_t *line, void *arg)
 {
-	json_dumpf(line, stdout, JSON_COMPACT);
-	fputc('\n', stdout);
-	fflush(stdout);
+	print_stream_record(line, NULL);
 	return 0;
 }
 
@@ -72,6 +71,16 @@ int cli_stream(struct cli *c, const char *path, const char *what)
 		return cli_error(c, "no agent answers on %s: %s", sock, strerror(-ret));
 	if (status != 200)
 		return cli_error(c, "the agent refused the %s query (HTTP %ld)", what, status);
+	return 0;
+}
+
+int cli_args(struct cli *c, const char *cmd, const struct args_opt *opts, void *cfg, int argc,
+	     char **argv, const char **pos, int npos, int *rest)
+{
+	char err[320];
+
+	if (args_parse(opts, cfg, argc, argv, pos, npos, rest, err, sizeof(err)))
+		return cli_usage(c, cmd, "%s", err);
 	return 0;
 }
 

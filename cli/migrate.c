@@ -5,22 +5,15 @@
 #include <string.h>
 #include "cli.h"
 #include "api_client.h"
+#include "args.h"
+#include "config.h"
+#include "print.h"
 
 struct watch {
 	struct cli *c;
 	json_t *report;
 	json_t *error;
 };
-
-static void human_bytes(json_int_t n, char *buf, size_t len)
-{
-	if (n >= 10 << 20)
-		snprintf(buf, len, "%.1f MiB", n / 1048576.0);
-	else if (n >= 10 << 10)
-		snprintf(buf, len, "%.1f KiB", n / 1024.0);
-	else
-		snprintf(buf, len, "%lld B", (long long)n);
-}
 
 static int on_line(json_t *line, void *arg)
 {
@@ -33,7 +26,7 @@ static int on_line(json_t *line, void *arg)
 	} else if (json_object_get(line, "error")) {
 		w->error = json_incref(line);
 	} else if (json_object_get(line, "phase")) {
-		human_bytes(json_integer_value(json_object_get(line, "bytes")), b, sizeof(b));
+		print_fmt_bytes(line, "bytes", b, sizeof(b));
 		fprintf(stderr, "  %-9s %8.3f s %11s  %s\n",
 			json_string_value(json_object_get(line, "phase")),
 			json_integer_value(json_object_get(line, "elapsed_ms")) / 1000.0, b,
@@ -42,35 +35,54 @@ static int on_line(json_t *line, void *arg)
 	return 0;
 }
 
-static void print_report(json_t *r)
+/* Where the freeze went, in the order it happened. */
+static void fmt_phases(json_t *r, const char *key, char *buf, size_t len)
 {
-	static const char *keys[] = { "container", "from", "to", "mode", "total_ms", "frozen_ms",
-				      "restore_ms", "runc_restore_ms", "bytes", "wire_bytes", "tcp_connections",
-				      "udp_flows", "published_flows", "held_packets" };
 	static const char *phases[] = { "hold", "pause", "dump", "transfer", "restore", "release" };
-	json_t *ph = json_object_get(r, "phases_ms");
+	json_t *ph = print_lookup(r, key);
+	size_t off = 0;
 
-	printf("migration report\n");
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		json_t *v = json_object_get(r, keys[i]);
-
-		if (json_is_string(v))
-			printf("  %-16s %s\n", keys[i], json_string_value(v));
-		else if (json_is_integer(v))
-			printf("  %-16s %lld\n", keys[i], (long long)json_integer_value(v));
-	}
-	/* Where the freeze went, in the order it happened. */
-	if (json_is_object(ph)) {
-		printf("  %-16s", "phases_ms");
-		for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
-			printf("%s %s %lld", i ? "," : "", phases[i],
-			       (long long)json_integer_value(json_object_get(ph, phases[i])));
-		printf("\n");
-	}
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]) && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s %lld", i ? ", " : "", phases[i],
+					(long long)json_integer_value(json_object_get(ph, phases[i])));
 }
+
+static const struct print_field report_lines[] = {
+	PF(NULL, "migration report\n"),
+	PF("container", "  container        %s\n"),
+	PF("from", "  from             %s\n"),
+	PF("to", "  to               %s\n"),
+	PF("mode", "  mode             %s\n"),
+	PF("total_ms", "  total_ms         %s\n"),
+	PF("frozen_ms", "  frozen_ms        %s\n"),
+	PF("restore_ms", "  restore_ms       %s\n"),
+	PF("runc_restore_ms", "  runc_restore_ms  %s\n"),
+	PF("bytes", "  bytes            %s\n"),
+	PF("wire_bytes", "  wire_bytes       %s\n"),
+	PF("tcp_connections", "  tcp_connections  %s\n"),
+	PF("udp_flows", "  udp_flows        %s\n"),
+	PF("published_flows", "  published_flows  %s\n"),
+	PF("held_packets", "  held_packets     %s\n"),
+	PF_FN("phases_ms", "  phases_ms        %s\n", fmt_phases),
+	PF_END
+};
+
+struct migrate_opts {
+	const char *to;
+	bool lazy, pre_copy;
+};
+
+static const struct args_opt migrate_options[] = {
+	ARGS_OPT_STRING("--to", NULL, struct migrate_opts, to, name_valid, "a node name"),
+	ARGS_OPT_FLAG("--lazy", NULL, struct migrate_opts, lazy),
+	ARGS_OPT_FLAG("--pre-copy", NULL, struct migrate_opts, pre_copy),
+	ARGS_OPT_END
+};
 
 int cmd_migrate(struct cli *c, int argc, char **argv)
 {
+	struct migrate_opts o = { 0 };
 	const char *name = NULL, *to = NULL, *sock;
 	struct watch w = { .c = c };
 	json_t *ct = NULL, *body;
@@ -79,18 +91,11 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 	long status = 0;
 	int ret, err = 0;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--to") && i + 1 < argc)
-			to = argv[++i];
-		else if (!strcmp(argv[i], "--lazy"))
-			lazy = true;
-		else if (!strcmp(argv[i], "--pre-copy"))
-			pre_copy = true;
-		else if (argv[i][0] != '-' && !name)
-			name = argv[i];
-		else
-			return cli_usage(c, "migrate", "unexpected argument '%s'", argv[i]);
-	}
+	if ((ret = cli_args(c, "migrate", migrate_options, &o, argc, argv, &name, 1, NULL)))
+		return ret;
+	to = o.to;
+	lazy = o.lazy;
+	pre_copy = o.pre_copy;
 	if (!name || !to)
 		return cli_usage(c, "migrate", "need a container NAME and --to NODE");
 	if (lazy && pre_copy)
@@ -124,11 +129,7 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 	}
 	if (!w.report)
 		return cli_error(c, "the migration ended without a report; see the agent's log");
-	if (c->json) {
-		json_dumpf(w.report, stdout, JSON_COMPACT);
-		putchar('\n');
-	} else
-		print_report(w.report);
+	print_stream_record(w.report, report_lines);
 	json_decref(w.report);
 	return 0;
 }

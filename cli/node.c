@@ -4,36 +4,37 @@
 #include "cli.h"
 #include "print.h"
 
+static void fmt_alive(json_t *n, const char *key, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", json_is_true(print_lookup(n, key)) ? "alive" : "down");
+}
+
+static const struct print_field node_lines[] = {
+	PF("name", "node %s  "), PF("mode", "mode %s  "), PF("store", "store %s  "),
+	PF("uptime_s", "up %ss\n"),
+	PF("underlay.device", "  underlay  %s  "), PF("underlay.ipv4", "%s  "), PF("underlay.ipv6", "%s\n"),
+	PF("block.ipv4", "  blocks    %s  "), PF("block.ipv6", "%s\n"),
+	PF("endpoints", "  endpoints %s local\n"),
+	PF_FN("drops", "  drops     %s\n", print_fmt_pairs),
+	PF(NULL, "  nodes:\n"),
+	PF_END
+};
+static const struct print_field node_row[] = {
+	PF("name", "    %-12s "), PF("ipv4", "%-16s "), PF("ipv6", "%-22s "), PF("block4", "%-16s "),
+	PF_FN("alive", "%s\n", fmt_alive),
+	PF_END
+};
+
 int cmd_node_status(struct cli *c, int argc, char **argv)
 {
-	json_t *st, *n, *v;
-	const char *k;
-	size_t i;
+	json_t *st;
 
 	if (argc)
 		return cli_usage(c, "node status", "unexpected argument '%s'", argv[0]);
 	if (cli_api(c, "GET", "/v1/node", NULL, &st))
 		return 1;
-	if (is_json_context()) {
-		print_json(NULL, st);
-		json_decref(st);
-		return 0;
-	}
-	printf("node %s  mode %s  store %s  up %llds\n", json_str(st, "name"), json_str(st, "mode"),
-	       json_str(st, "store"), (long long)json_integer_value(json_object_get(st, "uptime_s")));
-	v = json_object_get(st, "underlay");
-	printf("  underlay  %s  %s  %s\n", json_str(v, "device"), json_str(v, "ipv4"), json_str(v, "ipv6"));
-	v = json_object_get(st, "block");
-	printf("  blocks    %s  %s\n", json_str(v, "ipv4"), json_str(v, "ipv6"));
-	printf("  endpoints %lld local\n", (long long)json_integer_value(json_object_get(st, "endpoints")));
-	printf("  nodes:\n");
-	json_array_foreach(json_object_get(st, "nodes"), i, n)
-		printf("    %-12s %-16s %-22s %-16s %s\n", json_str(n, "name"), json_str(n, "ipv4"), json_str(n, "ipv6"),
-		       json_str(n, "block4"), json_is_true(json_object_get(n, "alive")) ? "alive" : "down");
-	printf("  drops:");
-	json_object_foreach(json_object_get(st, "drops"), k, v)
-		printf(" %s=%lld", k, (long long)json_integer_value(v));
-	printf("\n");
+	print_record(PRINT_ANY, st, node_lines);
+	print_table(PRINT_FP, json_object_get(st, "nodes"), NULL, node_row);
 	json_decref(st);
 	return 0;
 }

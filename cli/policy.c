@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "args.h"
 #include "api_client.h"
 #include "config.h"
 #include "policy.h"
@@ -38,68 +39,65 @@ int cmd_policy_apply(struct cli *c, int argc, char **argv)
 		return ret;
 	json_array_foreach(json_object_get(resp, "warnings"), i, w)
 		fprintf(stderr, "petrel: warning: %s\n", json_string_value(w));
-	if (is_json_context()) {
-		print_json(NULL, resp);
-	} else {
-		json_array_foreach(json_object_get(resp, "applied"), i, w)
-			printf("applied policy %s\n", json_string_value(w));
-	}
+	print_record(PRINT_JSON, resp, NULL);
+	print_table(PRINT_FP, json_object_get(resp, "applied"), NULL,
+		    (const struct print_field[]){ PF("", "applied policy %s\n"), PF_END });
 	json_decref(resp);
 	return 0;
 }
 
-static void print_policy(json_t *pol, bool row)
-{
-	static const char *sections[] = { "ingress", "egress", "ingressDeny", "egressDeny" };
-	json_t *cnt = json_object_get(pol, "counters"), *ml = json_object_get(json_object_get(pol, "endpointSelector"), "matchLabels");
-	char sel[256] = "";
-	size_t off = 0;
-	const char *k;
-	json_t *v;
+static const char *const sections[] = { "ingress", "egress", "ingressDeny", "egressDeny" };
 
-	json_object_foreach(ml, k, v)
-		off += (size_t)snprintf(sel + off, sizeof(sel) - off, "%s%s=%s", off ? "," : "", k, json_string_value(v));
-	if (row) {
-		int rules = 0;
-		for (int s = 0; s < 4; s++)
-			rules += (int)json_array_size(json_object_get(pol, sections[s]));
-		printf("%-24s %-30s %5d %10lld %12lld\n", json_str(pol, "name"), *sel ? sel : "(all)", rules,
-		       (long long)json_integer_value(json_object_get(cnt, "packets")),
-		       (long long)json_integer_value(json_object_get(cnt, "bytes")));
-		return;
-	}
-	printf("policy %s (id %lld)\n  selects  %s\n", json_str(pol, "name"),
-	       (long long)json_integer_value(json_object_get(pol, "id")), *sel ? sel : "(every endpoint)");
+static void fmt_selector(json_t *pol, const char *key, char *buf, size_t len)
+{
+	print_fmt_pairs(pol, key, buf, len);
+	if (!strcmp(buf, "-"))
+		snprintf(buf, len, "(every endpoint)");
+}
+
+static void fmt_rule_count(json_t *pol, const char *key, char *buf, size_t len)
+{
+	size_t rules = 0;
+
+	for (int s = 0; s < 4; s++)
+		rules += json_array_size(json_object_get(pol, sections[s]));
+	snprintf(buf, len, "%zu", rules);
+}
+
+static const char policy_header[] = "NAME                     SELECTOR                       RULES    PACKETS        BYTES\n";
+static const struct print_field policy_row[] = {
+	PF("name", "%-24s "), PF_FN("endpointSelector.matchLabels", "%-30s ", fmt_selector),
+	PF_FN(NULL, "%5s ", fmt_rule_count), PF("counters.packets", "%10s "),
+	PF("counters.bytes", "%12s\n"),
+	PF_END
+};
+
+static void print_policy(json_t *pol)
+{
+	print_record(PRINT_ANY, pol, (const struct print_field[]){
+		PF("name", "policy %s "), PF("id", "(id %s)\n"),
+		PF_FN("endpointSelector.matchLabels", "  selects  %s\n", fmt_selector), PF_END });
 	for (int s = 0; s < 4; s++) {
-		size_t i;
-		json_t *r;
-		json_array_foreach(json_object_get(pol, sections[s]), i, r) {
-			char *t = json_dumps(r, JSON_COMPACT);
-			printf("  %-11s rule %zu: %s\n", sections[s], i, t);
-			free(t);
-		}
+		char fmt[32];
+
+		snprintf(fmt, sizeof(fmt), "  %-11s %%s\n", sections[s]);
+		print_table(PRINT_FP, json_object_get(pol, sections[s]), NULL,
+			    (const struct print_field[]){ PF("", fmt), PF_END });
 	}
-	printf("  counters on %s: %lld packets, %lld bytes decided by this policy\n", json_str(cnt, "node"),
-	       (long long)json_integer_value(json_object_get(cnt, "packets")),
-	       (long long)json_integer_value(json_object_get(cnt, "bytes")));
+	print_record(PRINT_FP, pol, (const struct print_field[]){
+		PF("counters.node", "  counters on %s: "), PF("counters.packets", "%s packets, "),
+		PF("counters.bytes", "%s bytes decided by this policy\n"), PF_END });
 }
 
 int cmd_policy_list(struct cli *c, int argc, char **argv)
 {
-	json_t *resp, *pol;
-	size_t i;
+	json_t *resp;
 
 	if (argc)
 		return cli_usage(c, "policy list", "unexpected argument '%s'", argv[0]);
 	if (cli_api(c, "GET", "/v1/policies", NULL, &resp))
 		return 1;
-	if (is_json_context()) {
-		print_json(NULL, json_object_get(resp, "policies"));
-	} else {
-		printf("%-24s %-30s %5s %10s %12s\n", "NAME", "SELECTOR", "RULES", "PACKETS", "BYTES");
-		json_array_foreach(json_object_get(resp, "policies"), i, pol)
-			print_policy(pol, true);
-	}
+	print_table(PRINT_ANY, json_object_get(resp, "policies"), policy_header, policy_row);
 	json_decref(resp);
 	return 0;
 }
@@ -124,10 +122,7 @@ int cmd_policy_show(struct cli *c, int argc, char **argv)
 		return ret;
 	if (cli_api(c, "GET", path, NULL, &resp))
 		return 1;
-	if (is_json_context())
-		print_json(NULL, resp);
-	else
-		print_policy(resp, false);
+	print_policy(resp);
 	json_decref(resp);
 	return 0;
 }
@@ -142,35 +137,40 @@ int cmd_policy_delete(struct cli *c, int argc, char **argv)
 		return ret;
 	if (cli_api(c, "DELETE", path, NULL, &resp))
 		return 1;
-	if (is_json_context())
-		print_json(NULL, resp);
-	else
-		printf("deleted policy %s\n", argv[0]);
+	print_record(PRINT_ANY, resp, (const struct print_field[]){
+		PF("deleted", "deleted policy %s\n"), PF_END });
 	json_decref(resp);
 	return 0;
 }
 
+struct flows_opts {
+	bool follow;
+	const char *endpoint, *verdict;
+};
+
+static bool verdict_valid(const char *v)
+{
+	return !strcmp(v, "allowed") || !strcmp(v, "denied");
+}
+
+static const struct args_opt flows_options[] = {
+	ARGS_OPT_FLAG("--follow", "-f", struct flows_opts, follow),
+	ARGS_OPT_STRING("--endpoint", NULL, struct flows_opts, endpoint, name_valid, "a valid endpoint name"),
+	ARGS_OPT_STRING("--verdict", NULL, struct flows_opts, verdict, verdict_valid, "allowed or denied"),
+	ARGS_OPT_END
+};
+
 int cmd_flows(struct cli *c, int argc, char **argv)
 {
-	char path[256] = "/v1/flows?x=1";
-	size_t off = strlen(path);
+	struct flows_opts o = { 0 };
+	char path[256];
+	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f")) {
-			off += (size_t)snprintf(path + off, sizeof(path) - off, "&follow=1");
-		} else if (!strcmp(argv[i], "--endpoint") && i + 1 < argc) {
-			if (!name_valid(argv[++i]))
-				return cli_usage(c, "flows", "'%s' is not a valid endpoint name", argv[i]);
-			off += (size_t)snprintf(path + off, sizeof(path) - off, "&endpoint=%s", argv[i]);
-		} else if (!strcmp(argv[i], "--verdict") && i + 1 < argc) {
-			i++;
-			if (strcmp(argv[i], "allowed") && strcmp(argv[i], "denied"))
-				return cli_usage(c, "flows", "--verdict must be allowed or denied");
-			off += (size_t)snprintf(path + off, sizeof(path) - off, "&verdict=%s", argv[i]);
-		} else {
-			return cli_usage(c, "flows", "unexpected argument '%s'", argv[i]);
-		}
-	}
+	if ((ret = cli_args(c, "flows", flows_options, &o, argc, argv, NULL, 0, NULL)))
+		return ret;
+	snprintf(path, sizeof(path), "/v1/flows?x=1%s%s%s%s%s", o.follow ? "&follow=1" : "",
+		 o.endpoint ? "&endpoint=" : "", o.endpoint ?: "", o.verdict ? "&verdict=" : "",
+		 o.verdict ?: "");
 	return cli_stream(c, path, "flow");
 }
 

@@ -75,3 +75,88 @@ int args_label(const char *s, struct ep_label *out, char *err, size_t errlen)
 	snprintf(out->value, sizeof(out->value), "%s", eq + 1);
 	return 0;
 }
+
+static const struct args_opt *args_find(const struct args_opt *opts, const char *word)
+{
+	for (; opts->name; opts++)
+		if (!strcmp(word, opts->name) || (opts->alias && !strcmp(word, opts->alias)))
+			return opts;
+	return NULL;
+}
+
+/* One option's value into cfg; 0 or -EINVAL with err set. */
+static int args_take(const struct args_opt *o, const char *word, const char *v, void *cfg,
+		     char *err, size_t errlen)
+{
+	void *dst = (char *)cfg + o->off;
+	long n;
+
+	switch (o->kind) {
+	case ARGS_FLAG:
+		*(bool *)dst = true;
+		return 0;
+	case ARGS_STRING:
+		if (o->valid && !o->valid(v))
+			break;
+		*(const char **)dst = v;
+		return 0;
+	case ARGS_LONG:
+		if (args_uint(v, o->lo, o->hi, &n))
+			break;
+		*(long *)dst = n;
+		return 0;
+	case ARGS_EACH:
+		return o->each(v, dst, err, errlen) ? -EINVAL : 0;
+	case ARGS_PAIR:
+		break;          /* taken by args_parse */
+	}
+	snprintf(err, errlen, "%s '%s' is not %s", word, v, o->what ? o->what : "valid");
+	return -EINVAL;
+}
+
+int args_parse(const struct args_opt *opts, void *cfg, int argc, char **argv,
+	       const char **pos, int npos, int *rest, char *err, size_t errlen)
+{
+	int npositional = 0;
+
+	if (rest)
+		*rest = argc;
+	for (int i = 0; i < argc; i++) {
+		const struct args_opt *o = args_find(opts, argv[i]);
+
+		if (!strcmp(argv[i], "--") && !o) {
+			if (!rest) {
+				snprintf(err, errlen, "unexpected argument '--'");
+				return -EINVAL;
+			}
+			*rest = i + 1;
+			return 0;
+		}
+		if (!o) {
+			if (argv[i][0] == '-' || npositional >= npos) {
+				snprintf(err, errlen, "unexpected argument '%s'", argv[i]);
+				return -EINVAL;
+			}
+			pos[npositional++] = argv[i];
+			continue;
+		}
+		if (o->kind == ARGS_PAIR) {
+			if (i + 2 >= argc || !strcmp(argv[i + 1], "--") || !strcmp(argv[i + 2], "--")) {
+				snprintf(err, errlen, "%s needs two values", argv[i]);
+				return -EINVAL;
+			}
+			((const char **)((char *)cfg + o->off))[0] = argv[i + 1];
+			((const char **)((char *)cfg + o->off))[1] = argv[i + 2];
+			i += 2;
+			continue;
+		}
+		if (o->kind != ARGS_FLAG && (i + 1 >= argc || !strcmp(argv[i + 1], "--"))) {
+			snprintf(err, errlen, "%s needs a value", argv[i]);
+			return -EINVAL;
+		}
+		if (args_take(o, argv[i], o->kind == ARGS_FLAG ? NULL : argv[i + 1], cfg, err, errlen))
+			return -EINVAL;
+		i += o->kind != ARGS_FLAG;
+	}
+	return 0;
+}

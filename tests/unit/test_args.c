@@ -58,6 +58,81 @@ static void test_uint(void)
 }
 
 /* Capture stdout of fn into buf. */
+struct cmd_opts {
+	bool follow;
+	const char *to;
+	long timeout;
+	int labels;
+};
+
+static int count_label(const char *v, void *dst, char *err, size_t len)
+{
+	struct ep_label l;
+
+	if (args_label(v, &l, err, len))
+		return -1;
+	(*(int *)dst)++;
+	return 0;
+}
+
+static bool is_node(const char *v)
+{
+	return v[0] == 'n';
+}
+
+static const struct args_opt cmd_table[] = {
+	ARGS_OPT_FLAG("--follow", "-f", struct cmd_opts, follow),
+	ARGS_OPT_STRING("--to", NULL, struct cmd_opts, to, is_node, "a node name"),
+	ARGS_OPT_LONG("--timeout", NULL, struct cmd_opts, timeout, 0, 3600, "a number of seconds in 0-3600"),
+	ARGS_OPT_EACH("--label", NULL, struct cmd_opts, labels, count_label),
+	ARGS_OPT_END
+};
+
+static int parse(char *line, struct cmd_opts *o, const char **pos, int *rest, char *err)
+{
+	static char buf[256];
+	char *argv[16];
+	int argc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *t = strtok(buf, " "); t && argc < 16; t = strtok(NULL, " "))
+		argv[argc++] = t;
+	memset(o, 0, sizeof(*o));
+	return args_parse(cmd_table, o, argc, argv, pos, 2, rest, err, 256);
+}
+
+static void test_parse(void)
+{
+	struct cmd_opts o;
+	const char *pos[2] = { 0 };
+	char err[256];
+	int rest;
+
+	CHECK(parse("web --to node2 -f --timeout 30 --label a=b --label c=d", &o, pos, NULL, err) == 0);
+	CHECK_STR(pos[0], "web");
+	CHECK_STR(o.to, "node2");
+	CHECK(o.follow && o.timeout == 30 && o.labels == 2);
+	CHECK(parse("web extra --follow", &o, pos, NULL, err) == 0);
+	CHECK_STR(pos[1], "extra");
+	CHECK(parse("a b c", &o, pos, NULL, err) == -EINVAL);
+	CHECK_STR(err, "unexpected argument 'c'");
+	CHECK(parse("web --bogus", &o, pos, NULL, err) == -EINVAL);
+	CHECK_STR(err, "unexpected argument '--bogus'");
+	CHECK(parse("web --to", &o, pos, NULL, err) == -EINVAL);
+	CHECK_STR(err, "--to needs a value");
+	CHECK(parse("web --to xyz", &o, pos, NULL, err) == -EINVAL);
+	CHECK_STR(err, "--to 'xyz' is not a node name");
+	CHECK(parse("web --timeout 4000", &o, pos, NULL, err) == -EINVAL);
+	CHECK_STR(err, "--timeout '4000' is not a number of seconds in 0-3600");
+	CHECK(parse("web --label nokey", &o, pos, NULL, err) == -EINVAL);
+	CHECK(strstr(err, "not key=value") != NULL);
+	CHECK(parse("web --timeout -- x", &o, pos, &rest, err) == -EINVAL);
+	CHECK(parse("web -f -- ls -l", &o, pos, &rest, err) == 0);
+	CHECK(o.follow && rest == 3);
+	CHECK(parse("web -- ls", &o, pos, NULL, err) == -EINVAL);
+	CHECK(parse("web", &o, pos, &rest, err) == 0 && rest == 1);
+}
+
 static void capture(void (*fn)(void), char *buf, size_t len)
 {
 	int fds[2], saved = dup(STDOUT_FILENO);
@@ -112,6 +187,7 @@ static void test_print(void)
 
 int main(void)
 {
+	test_parse();
 	test_publish();
 	test_label();
 	test_uint();
