@@ -110,6 +110,21 @@ fmedian() { median <"$1" | fix2; }
 ftmean() { tmean <"$1" | fix2; }
 coverage() { awk '{r += $1; m += $2} END {if (r) printf "%.4f", m / r; else print "nan"}' "$1"; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "nan" || b == "nan") print "nan"; else printf "%.2f", a - b}'; }
+# The figures both tables share, from the samples at PREFIX.{native,off,raw,corr,path,cov}:
+# set as variables for the Markdown rows and as KEY=VALUE pairs in SHARED for the JSON.
+shared_stats() {
+	local f=$1
+	nm=$(fmean "$f.native") cm=$(fmean "$f.off") am=$(fmean "$f.raw") corr=$(fmean "$f.corr")
+	nmed=$(fmedian "$f.native") cmed=$(fmedian "$f.off") amed=$(fmedian "$f.raw") cormed=$(fmedian "$f.corr")
+	cov=$(coverage "$f.cov")
+	perr=$(sub "$(fmean "$f.path")" "$nm") perrmed=$(sub "$(fmedian "$f.path")" "$nmed")
+	err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
+	SHARED=(native_us="$nm" native_median_us="$nmed" container_us="$cm" container_median_us="$cmed"
+		accounted_raw_us="$am" accounted_raw_median_us="$amed" corrected_us="$corr"
+		corrected_median_us="$cormed" corrected_minus_native_us="$err"
+		corrected_minus_native_median_us="$errmed" path_corrected_minus_native_us="$perr"
+		path_corrected_minus_native_median_us="$perrmed" coverage="$cov")
+}
 
 echo "# figure 1: payload size vs container overhead (no neighbours, $ROUNDS rounds x $COUNT pings)" >&2
 for r in $(seq "$ROUNDS"); do
@@ -153,28 +168,11 @@ ROWS_SIZES=() ROWS_NEIGHBOURS=() ROWS_TARGETS=()
 } >"$OUT/latency-sizes.md"
 : >"$OUT/latency-sizes.dat"
 for s in $SIZES; do
-	nm=$(fmean "$S/s$s.native") cm=$(fmean "$S/s$s.off") am=$(fmean "$S/s$s.raw") corr=$(fmean "$S/s$s.corr")
-	nmed=$(fmedian "$S/s$s.native") cmed=$(fmedian "$S/s$s.off") cormed=$(fmedian "$S/s$s.corr")
-	cov=$(coverage "$S/s$s.cov")
-	perr=$(sub "$(fmean "$S/s$s.path")" "$nm") perrmed=$(sub "$(fmedian "$S/s$s.path")" "$nmed")
-	ovh=$(sub "$cm" "$nm") ovhmed=$(sub "$cmed" "$nmed") err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
+	shared_stats "$S/s$s"
+	ovh=$(sub "$cm" "$nm") ovhmed=$(sub "$cmed" "$nmed")
 	echo "| $s | $nm ($nmed) | $cm ($cmed) | $ovh ($ovhmed) | $am | $corr ($cormed) | $err ($errmed) | $perr ($perrmed) | $cov |" >>"$OUT/latency-sizes.md"
 	echo "$s $nm $cm $ovh $am $corr $err $ovhmed $errmed" >>"$OUT/latency-sizes.dat"
-	ROWS_SIZES+=("$(json_row \
-		size="$s" \
-		native_us="$nm" \
-		native_median_us="$nmed" \
-		container_us="$cm" \
-		container_median_us="$cmed" \
-		overhead_us="$ovh" \
-		accounted_raw_us="$am" \
-		corrected_us="$corr" \
-		corrected_median_us="$cormed" \
-		corrected_minus_native_us="$err" \
-		corrected_minus_native_median_us="$errmed" \
-		path_corrected_minus_native_us="$perr" \
-		path_corrected_minus_native_median_us="$perrmed" \
-		coverage="$cov")")
+	ROWS_SIZES+=("$(json_row size="$s" overhead_us="$ovh" "${SHARED[@]}")")
 done
 {
 	echo "| neighbours | native µs | container µs | accounting on (raw) µs | corrected µs | corrected − native µs | path-corrected − native µs | egress (stack part) / ingress µs | coverage | flooding neighbour matched egress / ingress (packets) | perturbation on − off µs | ftrace − off µs |"
@@ -183,45 +181,18 @@ done
 : >"$OUT/latency-neighbours.dat"
 for n in $NEIGHBOURS; do
 	f=$S/n$n
-	nm=$(fmean "$f.native") cm=$(fmean "$f.off") am=$(fmean "$f.raw") corr=$(fmean "$f.corr") fm=$(fmean "$f.ftrace")
-	nmed=$(fmedian "$f.native") cmed=$(fmedian "$f.off") amed=$(fmedian "$f.raw") cormed=$(fmedian "$f.corr") fmed=$(fmedian "$f.ftrace")
-	onm=$(fmean "$f.on") onmed=$(fmedian "$f.on")
-	eg=$(fmean "$f.eg") in=$(fmean "$f.in") cov=$(coverage "$f.cov") stk=$(fmean "$f.stack")
-	pc=$(fmean "$f.path") pcmed=$(fmedian "$f.path")
-	perr=$(sub "$pc" "$nm") perrmed=$(sub "$pcmed" "$nmed")
-	err=$(sub "$corr" "$nm") errmed=$(sub "$cormed" "$nmed")
+	shared_stats "$f"
+	fm=$(fmean "$f.ftrace") fmed=$(fmedian "$f.ftrace") onm=$(fmean "$f.on") onmed=$(fmedian "$f.on")
+	eg=$(fmean "$f.eg") in=$(fmean "$f.in") stk=$(fmean "$f.stack")
 	pon=$(sub "$onm" "$cm") ponmed=$(sub "$onmed" "$cmed") pft=$(sub "$fm" "$cm") pftmed=$(sub "$fmed" "$cmed")
 	read -r fe fi fes fid feu fiu flost <<<"${FC[$n]}"
 	echo "| $n | $nm ($nmed) | $cm ($cmed) | $am ($amed) | $corr ($cormed) | $err ($errmed) | $perr ($perrmed) | $eg ($stk) / $in | $cov | $fe / $fi ($fes / $fid) | $pon ($ponmed) | $pft ($pftmed) |" >>"$OUT/latency-neighbours.md"
 	echo "$n $nm $cm $am $corr $err $cov $pon $pft $fe $fi $errmed $ponmed $pftmed $perr $perrmed" >>"$OUT/latency-neighbours.dat"
-	ROWS_NEIGHBOURS+=("$(json_row \
-		neighbours="$n" \
-		native_us="$nm" \
-		native_median_us="$nmed" \
-		container_us="$cm" \
-		container_median_us="$cmed" \
-		accounted_raw_us="$am" \
-		accounted_raw_median_us="$amed" \
-		corrected_us="$corr" \
-		corrected_median_us="$cormed" \
-		corrected_minus_native_us="$err" \
-		corrected_minus_native_median_us="$errmed" \
-		path_corrected_minus_native_us="$perr" \
-		path_corrected_minus_native_median_us="$perrmed" \
-		egress_us="$eg" \
-		egress_stack_us="$stk" \
-		ingress_us="$in" \
-		coverage="$cov" \
-		flood_egress_matched="$fe" \
-		flood_ingress_matched="$fi" \
-		flood_egress_packets="$fes" \
-		flood_ingress_packets="$fid" \
-		flood_unmatched_egress="$feu" \
-		flood_unmatched_ingress="$fiu" \
-		flood_records_lost="$flost" \
-		perturbation_us="$pon" \
-		perturbation_median_us="$ponmed" \
-		ftrace_perturbation_us="$pft" \
+	ROWS_NEIGHBOURS+=("$(json_row neighbours="$n" "${SHARED[@]}" egress_us="$eg" egress_stack_us="$stk" \
+		ingress_us="$in" flood_egress_matched="$fe" flood_ingress_matched="$fi" \
+		flood_egress_packets="$fes" flood_ingress_packets="$fid" flood_unmatched_egress="$feu" \
+		flood_unmatched_ingress="$fiu" flood_records_lost="$flost" perturbation_us="$pon" \
+		perturbation_median_us="$ponmed" ftrace_perturbation_us="$pft" \
 		ftrace_perturbation_median_us="$pftmed")")
 done
 {

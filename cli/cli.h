@@ -34,6 +34,8 @@ int cli_api(struct cli *c, const char *method, const char *path, json_t *body, j
 /* The same with a reply deadline in ms (0: the default 30 s), for slow requests. */
 int cli_api_timeout(struct cli *c, const char *method, const char *path, json_t *body,
 		    long timeout_ms, json_t **resp);
+/* GET path for command cmd, which takes no arguments (a usage error otherwise). */
+int cli_get(struct cli *c, const char *cmd, int argc, char **argv, const char *path, json_t **resp);
 const char *cli_socket(struct cli *c, int *err);
 bool cli_is_help(int argc, char **argv);
 /* args_parse for command cmd, a usage error (2) on bad input. */

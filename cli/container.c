@@ -235,11 +235,10 @@ out:
 int cmd_ps(struct cli *c, int argc, char **argv)
 {
 	json_t *resp;
+	int ret;
 
-	if (argc)
-		return cli_usage(c, "ps", "unexpected argument '%s'", argv[0]);
-	if (cli_api(c, "GET", "/v1/containers", NULL, &resp))
-		return 1;
+	if ((ret = cli_get(c, "ps", argc, argv, "/v1/containers", &resp)))
+		return ret;
 	print_table(PRINT_ANY, json_object_get(resp, "containers"), container_header, container_row);
 	json_decref(resp);
 	return 0;

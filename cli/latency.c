@@ -144,11 +144,10 @@ int cmd_latency_show(struct cli *c, int argc, char **argv)
 int cmd_latency_list(struct cli *c, int argc, char **argv)
 {
 	json_t *r;
+	int ret;
 
-	if (argc)
-		return cli_usage(c, "latency list", "unexpected argument '%s'", argv[0]);
-	if (cli_api(c, "GET", "/v1/latency", NULL, &r))
-		return 1;
+	if ((ret = cli_get(c, "latency list", argc, argv, "/v1/latency", &r)))
+		return ret;
 	print_record(PRINT_JSON, r, NULL);
 	print_table(PRINT_FP, json_object_get(r, "enabled"),
 		    "NAME                 EGRESS    INGRESS   EGRESS_P50  INGRESS_P50\n",

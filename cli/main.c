@@ -74,6 +74,13 @@ int cli_stream(struct cli *c, const char *path, const char *what)
 	return 0;
 }
 
+int cli_get(struct cli *c, const char *cmd, int argc, char **argv, const char *path, json_t **resp)
+{
+	if (argc)
+		return cli_usage(c, cmd, "unexpected argument '%s'", argv[0]);
+	return cli_api(c, "GET", path, NULL, resp);
+}
+
 int cli_args(struct cli *c, const char *cmd, const struct args_opt *opts, void *cfg, int argc,
 	     char **argv, const char **pos, int npos, int *rest)
 {

@@ -28,11 +28,10 @@ static const struct print_field node_row[] = {
 int cmd_node_status(struct cli *c, int argc, char **argv)
 {
 	json_t *st;
+	int ret;
 
-	if (argc)
-		return cli_usage(c, "node status", "unexpected argument '%s'", argv[0]);
-	if (cli_api(c, "GET", "/v1/node", NULL, &st))
-		return 1;
+	if ((ret = cli_get(c, "node status", argc, argv, "/v1/node", &st)))
+		return ret;
 	print_record(PRINT_ANY, st, node_lines);
 	print_table(PRINT_FP, json_object_get(st, "nodes"), NULL, node_row);
 	json_decref(st);

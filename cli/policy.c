@@ -92,11 +92,10 @@ static void print_policy(json_t *pol)
 int cmd_policy_list(struct cli *c, int argc, char **argv)
 {
 	json_t *resp;
+	int ret;
 
-	if (argc)
-		return cli_usage(c, "policy list", "unexpected argument '%s'", argv[0]);
-	if (cli_api(c, "GET", "/v1/policies", NULL, &resp))
-		return 1;
+	if ((ret = cli_get(c, "policy list", argc, argv, "/v1/policies", &resp)))
+		return ret;
 	print_table(PRINT_ANY, json_object_get(resp, "policies"), policy_header, policy_row);
 	json_decref(resp);
 	return 0;
