@@ -83,7 +83,7 @@ static bool is_mountpoint(const char *path)
 
 int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e)
 {
-	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256], latency[CONFIG_STR + 16];
+	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256], latency[CONFIG_STR + EP_NAME_MAX + 16];
 	char netns[300], cgroups[400], opts[3 * (CONFIG_STR + 256)], criu_conf[CONFIG_STR + 256];
 	struct oci_opts o = { .netns_path = netns, .cgroups_path = cgroups, .latency_dir = latency,
 			      .criu_config = criu_conf };
@@ -94,7 +94,8 @@ int container_write_bundle(struct agent *a, const struct container *c, struct ap
 
 	if ((ret = container_bundle_dir(a, c->name, dir, sizeof(dir))))
 		return api_fail(e, 400, NULL, "bundle path of '%s': %s", c->name, strerror(-ret));
-	snprintf(latency, sizeof(latency), "%s/latency", a->cfg.state_dir);
+	/* Only its own record socket's directory: never another endpoint's stream. */
+	latency_dir(a, c->name, latency, sizeof(latency));
 	container_bundle_file(a, c->name, CT_CRIU_CONF, criu_conf, sizeof(criu_conf));
 	snprintf(netns, sizeof(netns), NETNS_RUN_DIR "/%s", c->netns);
 	container_cgroup_path(a, c, cgroups, sizeof(cgroups));
@@ -122,11 +123,15 @@ int container_write_bundle(struct agent *a, const struct container *c, struct ap
 	if (mount("overlay", path, "overlay", 0, opts))
 		return api_fail(e, 500, "the rootfs must be on a file system overlayfs accepts as a lower layer",
 				"cannot mount the overlay of '%s' on %s: %s", c->name, path, strerror(errno));
-	/* POSIX shared memory lives in the writable layer, not in a tmpfs (see lib/oci.c). */
-	snprintf(path, sizeof(path), "%s/rootfs/dev/shm", dir);
-	if ((ret = mkdir_p(path, 01777)) || chmod(path, 01777))
-		return api_fail(e, 500, NULL, "cannot create %s: %s", path,
-				strerror(ret ? -ret : errno));
+	/* POSIX shared memory lives in the writable layer, not in a tmpfs (see lib/oci.c).
+	 * The layer is the container's: its /dev/shm may be a link to anywhere on this host,
+	 * so the directory is made and chmod-ed beneath the rootfs, following no link. A
+	 * container that put a link there keeps it, and no host file changes mode. */
+	snprintf(path, sizeof(path), "%s/rootfs", dir);
+	if ((ret = mkdir_beneath(path, "dev/shm", 01777)) == -ELOOP || ret == -EXDEV)
+		log_warn("container %s: its /dev/shm is a link; left as it is", c->name);
+	else if (ret)
+		return api_fail(e, 500, NULL, "cannot create %s/dev/shm: %s", path, strerror(-ret));
 	return 0;
 }
 

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 #include "util.h"
 
 int exe_sibling(const char *name, char *buf, size_t len)
@@ -183,4 +185,47 @@ int rm_tree(const char *dir)
 	if (access(dir, F_OK))
 		return 0;
 	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) && errno != ENOENT ? -errno : 0;
+}
+
+/* openat2 beneath dirfd, never through a link; glibc 2.36 has no wrapper. */
+static int open_beneath(int dirfd, const char *name, int flags)
+{
+	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int mkdir_beneath(const char *dir, const char *relpath, unsigned int mode)
+{
+	char path[4096], *save = NULL;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s", relpath);
+	for (char *part = strtok_r(path, "/", &save); part && !ret; part = strtok_r(NULL, "/", &save)) {
+		int next;
+
+		if (!strcmp(part, "..") || !strcmp(part, ".")) {
+			ret = -EXDEV;
+			break;
+		}
+		if (mkdirat(fd, part, mode) && errno != EEXIST) {
+			ret = -errno;
+			break;
+		}
+		next = open_beneath(fd, part, O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = next;
+		if (fd < 0)
+			ret = fd == -ENOTDIR ? -ELOOP : fd;
+	}
+	/* The last component's mode, on the descriptor: no path, so no link to follow. */
+	if (!ret && fchmod(fd, mode))
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }

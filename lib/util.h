@@ -9,6 +9,11 @@ int write_file_atomic(const char *path, const char *data); /* tmp file + rename 
 /* Remove dir and everything below it, never crossing into another mount (a rootfs still
  * mounted inside stays whole, and the removal fails); 0 if dir does not exist. */
 int rm_tree(const char *dir);
+/* Make dir/relpath (each missing component with mode, the last one chmod-ed to it) without
+ * following any symbolic link and without leaving dir: for paths inside a container's
+ * file system, which the container may have filled with links to host files. -ELOOP when
+ * a component is a link, -EXDEV when it would leave dir. */
+int mkdir_beneath(const char *dir, const char *relpath, unsigned int mode);
 /* The program name in the running executable's directory, into buf: 0 when it is there
  * and executable, -errno otherwise. */
 int exe_sibling(const char *name, char *buf, size_t len);
