@@ -37,6 +37,7 @@ struct agent {
 	struct cidr block4, block6;
 	int64_t lease;
 	time_t started;
+	uint64_t host_netns;            /* inode of the network namespace petreld started in */
 	volatile int stopping;
 	pthread_t watch_thread, apply_thread, keepalive_thread;
 	bool threads_started;
@@ -199,7 +200,7 @@ void container_runc_root(struct agent *a, char *buf, size_t len);
 /* cgroupsPath: /petrel/<node>/<netns>, unique on the machine (lab nodes share names). */
 void container_cgroup_path(struct agent *a, const struct container *c, char *buf, size_t len);
 /* config.json (netns /run/netns/<c->netns>), upper/, work/, rootfs/ with the overlay mounted
- * (no-op if it already is), and <state-dir>/latency. */
+ * (no-op if it already is), and its latency directory (latency_dir). */
 int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e);
 int container_unmount(struct agent *a, const char *name);                     /* 0 if not mounted */
 /* runc --root R --log <bundle>/runc.log --log-format json ARGS..., with fresh pipes as its
@@ -308,6 +309,9 @@ int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, 
 int latency_subscribe(struct agent *a);
 void latency_metrics(struct agent *a, FILE *f);
 void latency_stop(struct agent *a);
+/* <state-dir>/latency/NAME: where NAME's record socket (latency.sock) appears when its
+ * accounting is on; a container gets this directory alone, at /run/petrel. */
+void latency_dir(struct agent *a, const char *name, char *buf, size_t len);
 
 /* ioam.c: IPv6 IOAM (native mode): config in cluster state, programs on the underlay. */
 int ioam_start(struct agent *a);

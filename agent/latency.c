@@ -1,7 +1,9 @@
 /* Per-container latency accounting (docs/latency.md): loads bpf/latency.bpf.c while at
  * least one local endpoint is enabled, aggregates its per-packet records into histograms,
  * and streams them as JSON lines on a Unix socket per endpoint,
- * <state-dir>/latency/NAME.sock, readable without privileges.
+ * <state-dir>/latency/NAME/latency.sock: any process may connect, but only one in the
+ * endpoint's own network namespace or the host's is served, and a container sees its own
+ * directory alone.
  *
  * Routes: GET /v1/latency, POST|GET|DELETE /v1/latency/NAME. One thread polls the ring
  * buffer, accepts stream clients, expires packets that never reached the underlay and
@@ -163,12 +165,38 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Who may read an endpoint's records: a process in the endpoint's own network namespace
+ * (the container), or in the one petreld started in or runs in (operators, `petrel
+ * ping`). One in another endpoint's namespace may not, even if it finds the path. */
+static bool peer_may_read(const struct lat_ep *e, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char path[64];
+	struct stat peer, self;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)cred.pid);
+	if (stat(path, &peer))
+		return false;
+	return (uint32_t)peer.st_ino == e->netns || peer.st_ino == lat.a->host_netns ||
+	       (!stat("/proc/self/ns/net", &self) && peer.st_ino == self.st_ino);
+}
+
 static void accept_clients(struct lat_ep *e)
 {
 	int fd;
 
 	while ((fd = accept4(e->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		int i;
+
+		if (!peer_may_read(e, fd)) {
+			static const char no[] = "{\"error\":\"not this endpoint's stream\"}\n";
+			(void)!write(fd, no, sizeof(no) - 1);
+			close(fd);
+			continue;
+		}
 
 		for (i = 0; i < LAT_CLIENTS && e->clients[i] >= 0; i++)
 			;
@@ -277,7 +305,7 @@ static void *lat_main(void *arg)
 			expire_inflight();
 			for (int i = 0; i < LAT_MAX_CONTAINERS; i++) {
 				struct lat_ep *e = &lat.ep[i];
-				uint32_t ino;
+				uint32_t ino = 0;
 
 				if (e->used && (netns_inode(e->netns_path, &ino) || ino != e->netns)) {
 					log_warn("latency: endpoint %s's namespace is gone; accounting disabled",
@@ -339,19 +367,21 @@ static void unload(void)
 	log_info("latency: probes detached (no endpoint enabled)");
 }
 
+void latency_dir(struct agent *a, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/latency/%s", a->cfg.state_dir, name);
+}
+
 static int open_stream_socket(struct agent *a, struct lat_ep *e)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char dir[CONFIG_STR + 16];
+	char dir[CONFIG_STR + EP_NAME_MAX + 16];
 	int fd, ret;
 
-	snprintf(dir, sizeof(dir), "%s/latency", a->cfg.state_dir);
+	latency_dir(a, e->name, dir, sizeof(dir));
 	if ((ret = mkdir_p(dir, 0755)))
 		return ret;
-	char name[EP_NAME_MAX];
-
-	snprintf(name, sizeof(name), "%s", e->name);
-	snprintf(e->sock_path, sizeof(e->sock_path), "%s/%s.sock", dir, name);
+	snprintf(e->sock_path, sizeof(e->sock_path), "%s/latency.sock", dir);
 	if (strlen(e->sock_path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sun.sun_path, e->sock_path);
@@ -359,7 +389,8 @@ static int open_stream_socket(struct agent *a, struct lat_ep *e)
 	if (fd < 0)
 		return -errno;
 	unlink(e->sock_path);
-	/* World-readable: the container reads it without privileges through a bind mount. */
+	/* World-connectable: the container reads it without privileges through a bind mount
+	 * of this directory alone; accept_clients checks who connects. */
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || chmod(e->sock_path, 0666) ||
 	    listen(fd, 16)) {
 		ret = -errno;
@@ -570,13 +601,20 @@ int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, 
  * to another node is the migration's to handle.) */
 static void endpoint_changed(void *ctx, const struct cc_entry *old, const struct cc_entry *new)
 {
+	struct agent *a = ctx;
 	struct lat_ep *e;
+	char dir[CONFIG_STR + EP_NAME_MAX + 16];
 
-	if (!old || new)
+	if (!old || !strcmp(old->u.ep.node, new ? new->u.ep.node : ""))
 		return;
 	pthread_mutex_lock(&lat.lock);
-	if ((e = find_by_name(old->name)))
+	if (!new && (e = find_by_name(old->name)))
 		disable_locked(e);
+	/* Gone from this node (deleted, or moved on): its socket's directory goes too, once
+	 * no accounting uses it. */
+	latency_dir(a, old->name, dir, sizeof(dir));
+	if (!strcmp(old->u.ep.node, a->cfg.node) && !find_by_name(old->name))
+		rmdir(dir);
 	pthread_mutex_unlock(&lat.lock);
 }
 

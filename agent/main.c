@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,14 @@ int main(int argc, char **argv)
 				a.cfg.conntrack_buckets, strerror(-ret));
 		else if (old != (unsigned int)a.cfg.conntrack_buckets)
 			fprintf(stderr, "petreld: nf_conntrack_buckets %u -> %d\n", old, a.cfg.conntrack_buckets);
+	}
+	/* The namespace it started in is the host's: its processes (operators' tools, `petrel
+	 * ping`) may read latency streams, which are otherwise an endpoint's own. */
+	{
+		struct stat st;
+
+		if (stat("/proc/self/ns/net", &st) == 0)
+			a.host_netns = st.st_ino;
 	}
 	/* Enter the node's netns before any thread exists: setns applies to this thread only. */
 	if (netns && (ret = netns_enter(netns))) {

@@ -625,10 +625,11 @@ const struct command latency_commands[] = {
 	  "underlay device, ingress from reception on the underlay device to delivery to the\n"
 	  "endpoint's socket; ICMP, UDP and TCP, by tracepoint eBPF programs that are attached only\n"
 	  "while some endpoint of the node is enabled. Records stream as JSON lines on the Unix\n"
-	  "socket STATE-DIR/latency/NAME.sock (world-readable; a runtime bind-mounts it into the\n"
-	  "container at /run/petrel/latency.sock). Enabling twice is an error; deleting the endpoint\n"
-	  "or losing its namespace disables it.\n\n"
-	  "Example:\n  petrel --node node1 latency enable web && socat - UNIX:/var/lib/petrel/latency/web.sock\n" },
+	  "socket STATE-DIR/latency/NAME/latency.sock (any process may connect; only the endpoint's\n"
+	  "own network namespace and the host's are served; a runtime bind-mounts that directory,\n"
+	  "alone, at the container's /run/petrel). Enabling twice is an error; deleting the\n"
+	  "endpoint or losing its namespace disables it.\n\n"
+	  "Example:\n  petrel --node node1 latency enable web && socat - UNIX:/var/lib/petrel/latency/web/latency.sock\n" },
 	{ "latency", "disable", cmd_latency_disable, "stop accounting an endpoint's latency",
 	  "petrel [-j] [--node NAME] latency disable NAME\n\n"
 	  "Stops accounting for NAME: its map entries go, its record socket is closed and removed,\n"

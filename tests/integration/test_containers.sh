@@ -74,6 +74,26 @@ set -e
 [ $rc -eq 7 ] || fail "exec exit status $rc, expected 7"
 ok "exec runs inside the container and returns the command's exit status"
 
+# --- latency streams: each container sees its own socket, never another's ------------------
+p --node node1 run c9 --rootfs "$ROOTFS" -- sleep 1000 >/dev/null || fail "run c9"
+wait_state c9 running
+p --node node1 latency enable c1 >/dev/null && p --node node1 latency enable c9 >/dev/null ||
+	fail "latency enable c1 c9"
+[ "$(p --node node1 exec c1 -- ls /run/petrel)" = latency.sock ] ||
+	fail "c1 sees in /run/petrel: $(p --node node1 exec c1 -- ls /run/petrel)"
+p --node node1 exec c1 -- sh -c 'ls -R /run/petrel; cat /proc/mounts' | grep -q 'c9' &&
+	fail "c1 can see c9's latency stream"
+line=$(p --node node1 exec c1 -- timeout 2 socat -u UNIX-CONNECT:/run/petrel/latency.sock - | head -1)
+[ "$(jq -r .endpoint <<<"$line")" = c1 ] || fail "c1 cannot read its own stream: $line"
+C9SOCK=$STATE1/latency/c9/latency.sock
+line=$(ip netns exec "$(ep_ns c1)" timeout 2 socat -u UNIX-CONNECT:"$C9SOCK" - | head -1)
+grep -q "not this endpoint's stream" <<<"$line" || fail "c1's namespace read c9's stream: $line"
+p --node node1 latency disable c1 >/dev/null && p --node node1 latency disable c9 >/dev/null
+p --node node1 rm --force c9 >/dev/null || fail "rm c9"
+[ ! -e "$STATE1/latency/c9" ] || fail "c9's latency directory left behind"
+ok "latency: a container sees only its own record socket, and another endpoint's namespace is refused"
+
+
 # --- published port, cross-node ------------------------------------------------------------
 p --node node1 run web --rootfs "$ROOTFS" --publish 18080:80 --memory 64M -- \
 	socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 PIPE >/dev/null || fail "run web"

@@ -15,7 +15,7 @@ p --node node1 endpoint add a3 >/dev/null
 p --node node2 endpoint add b1 >/dev/null
 B1=$(ep_field b1 ipv4)
 OUT=$(outside_ip 4)
-SOCK=/run/petrel/labs/$LAB/node1/state/latency/a1.sock
+SOCK=/run/petrel/labs/$LAB/node1/state/latency/a1/latency.sock
 agent_pid() { p -j lab status | jq -r ".nodes[] | select(.name==\"$1\") | .pid"; }
 # Latency programs the node1 agent holds (program and link fds both name their program).
 lat_progs() {
@@ -137,7 +137,11 @@ for i in $(seq 30); do
 done
 p -j --node node1 latency list | jq -e '.enabled == [] and .probes_attached == false' >/dev/null ||
 	fail "a dead endpoint stayed enabled: $(p -j --node node1 latency list | jq -c '[.enabled[].name]')"
-[ -z "$(ls /run/petrel/labs/$LAB/node1/state/latency/ 2>/dev/null)" ] || fail "record sockets left behind"
+# The endpoints still there keep their (empty) directories, which their containers mount;
+# a deleted endpoint's goes.
+left=$(find "/run/petrel/labs/$LAB/node1/state/latency/" -name '*.sock' 2>/dev/null)
+[ -z "$left" ] || fail "record sockets left behind: $left"
+[ ! -e "/run/petrel/labs/$LAB/node1/state/latency/a2" ] || fail "deleted endpoint a2's directory left behind"
 [ "$(lat_progs)" = 0 ] || fail "probes left after the enabled endpoints died"
 ok "a deleted endpoint and a vanished namespace are disabled and cleaned up"
 rm -f "$REC" "$MNT"
