@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include "agent.h"
+#include "cluster_cache.h"
 #include "log.h"
 #include "tls.h"
 
@@ -25,6 +26,31 @@ struct conn {
 	struct agent *a;
 	int fd;
 };
+
+/* Connections not yet authenticated, and all of them: a flood of handshakes or of open
+ * connections costs a bounded number of threads. */
+#define MAX_PREAUTH 32
+#define MAX_CONNS   256
+static _Atomic int n_preauth, n_conns;
+
+/* A peer is a node cluster state knows: a certificate from the cluster CA for a name no
+ * node registered (a retired node's, say) is not enough. */
+static bool registered_node(struct agent *a, const char *name)
+{
+	char key[128], *v = NULL;
+	bool known;
+
+	if (!*name || !name_valid(name))
+		return false;
+	if (cluster_get(a, CC_NODE, name, &v) == 0) {
+		free(v);
+		return true;
+	}
+	snprintf(key, sizeof(key), KEY_NODES "%s", name);
+	known = store_get(a->store, key, &v, NULL) == 0;
+	free(v);
+	return known;
+}
 
 /* What other agents may ask of this one, by operation: registered by the subsystems that
  * serve them (migration) before peer_start. */
@@ -56,14 +82,20 @@ static void *conn_main(void *arg)
 
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	ssl = tls_accept(a->peer->server, c->fd, peer, sizeof(peer), err, sizeof(err));
+	if (ssl && !registered_node(a, peer)) {
+		snprintf(err, sizeof(err), "certificate of '%s', which is no registered node", peer);
+		tls_close(ssl);
+		ssl = NULL;
+	}
 	if (!ssl) {
 		log_warn("peer connection refused: %s", err);
+		n_preauth--;
 		close(c->fd);
-		free(c);
-		return NULL;
+		goto out;
 	}
 	if (tls_read_line(ssl, line, sizeof(line)) == 0)
 		hello = json_loads(line, 0, NULL);
+	n_preauth--;
 	tv.tv_sec = 0;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	op = json_string_value(json_object_get(hello, "op"));
@@ -77,6 +109,8 @@ static void *conn_main(void *arg)
 		peer_reply_error(ssl, "unknown operation '%s'", op);
 	json_decref(hello);
 	tls_close(ssl);
+out:
+	n_conns--;
 	free(c);
 	return NULL;
 }
@@ -97,14 +131,24 @@ static void *listen_main(void *arg)
 		if (fd < 0)
 			continue;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (n_preauth >= MAX_PREAUTH || n_conns >= MAX_CONNS) {
+			log_warn("peer connection dropped: %d handshakes and %d connections open",
+				 (int)n_preauth, (int)n_conns);
+			close(fd);
+			continue;
+		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
 			continue;
 		}
+		n_preauth++;
+		n_conns++;
 		c->a = a;
 		c->fd = fd;
 		if (pthread_create(&t, NULL, conn_main, c)) {
+			n_preauth--;
+			n_conns--;
 			close(fd);
 			free(c);
 			continue;

@@ -149,8 +149,9 @@ int lab_run_tool(char *const argv[], const char *log)
 	return proc_wait(pid, -1) == 0 ? 0 : -EIO;
 }
 
-/* The lab's PKI for the agents' mutual TLS: one CA, and per node a key and a certificate
- * naming the node (CN and subjectAltName), made with the openssl tool. */
+/* The lab's PKI for the agents' mutual TLS: one CA (for signing certificates only), and
+ * per node a key and a certificate naming the node (CN and subjectAltName) for TLS client
+ * and server authentication, made with the openssl tool. */
 int lab_make_certs(struct cli *c, struct lab *l)
 {
 	char dir[256], log[300], ca[300], cakey[300], subj[128], key[300], csr[300], crt[300];
@@ -168,7 +169,9 @@ int lab_make_certs(struct cli *c, struct lab *l)
 	{
 		char *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
 				 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", cakey, "-out", ca,
-				 "-days", "3650", "-subj", subj, NULL };
+				 "-days", "3650", "-subj", subj,
+				 "-addext", "basicConstraints=critical,CA:TRUE",
+				 "-addext", "keyUsage=critical,keyCertSign,cRLSign", NULL };
 		if (lab_run_tool(argv, log))
 			return cli_error(c, "cannot create the lab CA; see %s", log);
 	}
@@ -180,7 +183,10 @@ int lab_make_certs(struct cli *c, struct lab *l)
 		snprintf(san, sizeof(san), "subjectAltName=DNS:node%d", i);
 		char *req[] = { "openssl", "req", "-newkey", "ec", "-pkeyopt",
 				"ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr,
-				"-subj", subj, "-addext", san, NULL };
+				"-subj", subj, "-addext", san,
+				/* For TLS both ways between agents, and nothing else. */
+				"-addext", "keyUsage=critical,digitalSignature",
+				"-addext", "extendedKeyUsage=serverAuth,clientAuth", NULL };
 		char *sign[] = { "openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
 				 "-CAcreateserial", "-out", crt, "-days", "3650", "-copy_extensions",
 				 "copy", NULL };

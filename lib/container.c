@@ -35,6 +35,25 @@ bool container_path_valid(const char *s)
 	return true;
 }
 
+bool container_rootfs_valid(const char *s)
+{
+	static const char *host[] = { "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib",
+				      "/lib32", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin",
+				      "/srv", "/sys", "/tmp", "/usr", "/var", NULL };
+	char trimmed[CT_PATH_MAX];
+	size_t n;
+
+	if (!container_path_valid(s))
+		return false;
+	snprintf(trimmed, sizeof(trimmed), "%s", s);
+	while ((n = strlen(trimmed)) > 1 && trimmed[n - 1] == '/')
+		trimmed[n - 1] = 0;
+	for (int i = 0; host[i]; i++)
+		if (!strcmp(trimmed, host[i]) || strstr(trimmed, "//"))
+			return false;
+	return true;
+}
+
 bool container_state_valid(const char *s)
 {
 	static const char *states[] = { CT_CREATING, CT_RUNNING, CT_STOPPED, CT_EXITED, CT_ERROR,
@@ -144,8 +163,9 @@ int container_request_parse(json_t *body, struct container *c, char *err, size_t
 	s = json_string_value(json_object_get(body, "rootfs"));
 	if (!s)
 		FAIL("rootfs: required string (a directory)");
-	if (!container_path_valid(s))
-		FAIL("rootfs: '%s' must be an absolute path without '..', ',', ':' or spaces", s);
+	if (!container_rootfs_valid(s))
+		FAIL("rootfs: '%s' must be an absolute path without '..', ',', ':' or spaces, and not / "
+		     "or a top-level directory of the host", s);
 	snprintf(c->rootfs, sizeof(c->rootfs), "%s", s);
 	if (!json_object_get(body, "cmd"))
 		FAIL("cmd: required (the program and its arguments)");

@@ -45,6 +45,9 @@ int container_request_parse(json_t *body, struct container *c, char *err, size_t
 bool container_env_valid(const char *s);
 /* Absolute, no "..", ',', ':' or whitespace (it goes into overlay mount options). */
 bool container_path_valid(const char *s);
+/* A rootfs: a valid path that is neither / nor one of the host's own top-level trees
+ * (/etc, /usr, /var, ...), which would hand the host's files to a container. */
+bool container_rootfs_valid(const char *s);
 bool container_state_valid(const char *s);
 
 json_t *container_to_json(const struct container *c);

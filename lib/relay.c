@@ -70,6 +70,8 @@ static int recv_in(struct relay *r, const char *data, size_t n)
 	r->st->wire_in += n;
 	if (!r->o->decompress_in) {
 		r->st->raw_in += n;
+		if (r->o->max_in && r->st->raw_in > r->o->max_in)
+			return -EFBIG;
 		return write_fd_all(r->fd, data, n);
 	}
 	while (in.pos < in.size) {
@@ -78,9 +80,11 @@ static int recv_in(struct relay *r, const char *data, size_t n)
 
 		if (ZSTD_isError(ret))
 			return -EPROTO;   /* a corrupt or truncated stream */
+		r->st->raw_in += out.pos;
+		if (r->o->max_in && r->st->raw_in > r->o->max_in)
+			return -EFBIG;    /* checked before writing: nothing past the limit lands */
 		if (out.pos && write_fd_all(r->fd, r->out, out.pos))
 			return -EIO;
-		r->st->raw_in += out.pos;
 	}
 	return 0;
 }
@@ -124,11 +128,15 @@ int relay_run(int fd, SSL *ssl, const struct relay_opts *o, struct relay_stats *
 			{ .fd = ssl_open ? SSL_get_fd(ssl) : -1, .events = POLLIN },
 		};
 
-		if (!(ssl_open && SSL_pending(ssl)) && poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
+		if (!(ssl_open && SSL_pending(ssl))) {
+			int n = poll(p, 2, o->idle_ms ? o->idle_ms : -1);
+
+			if (n < 0 && errno == EINTR)
 				continue;
-			ret = -errno;
-			break;
+			if (n <= 0) {
+				ret = n ? -errno : -ETIMEDOUT;   /* a peer that went quiet for good */
+				break;
+			}
 		}
 		if (fd_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t n = read(fd, r.in, CHUNK);

@@ -18,9 +18,12 @@ struct relay_opts {
 	bool read_fd;          /* fd is readable (socket or pipe read end) */
 	bool write_fd;         /* fd is writable */
 	volatile uint64_t *progress;   /* optional: raw bytes moved so far (both ways) */
+	int idle_ms;           /* give up with -ETIMEDOUT after this long without a byte (0: never) */
+	uint64_t max_in;       /* give up with -EFBIG past this many bytes to fd (0: no limit), so
+				* a small compressed stream cannot fill a disk */
 };
 
 /* Run until both directions are finished (EOF on each, or the directions not in use).
  * When fd reaches EOF the peer sees a TLS close_notify; when the peer closes, fd is shut
- * for writing. Returns 0, or -EIO/-EPROTO (corrupt stream) on failure. */
+ * for writing. Returns 0, or -EIO/-EPROTO (corrupt stream), -ETIMEDOUT or -EFBIG on failure. */
 int relay_run(int fd, SSL *ssl, const struct relay_opts *o, struct relay_stats *st);

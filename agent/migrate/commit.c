@@ -4,9 +4,11 @@
  * runs; the source then removes its frozen copy, or, when the destination's answer was
  * lost, asks the store which side won. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "migration.h"
 #include "log.h"
 #include "netlink.h"
@@ -116,6 +118,63 @@ bool destination_owns(struct mig *m)
 }
 
 
+
+/* A rootfs this node will mount as the lower layer: canonical (no link to follow), a
+ * directory, not a host tree, and not holding this agent's own state. */
+static bool rootfs_acceptable(struct agent *a, const char *rootfs)
+{
+	char real[PATH_MAX];
+	size_t n = strlen(rootfs);
+	struct stat st;
+
+	return container_rootfs_valid(rootfs) && realpath(rootfs, real) && !strcmp(real, rootfs) &&
+	       !lstat(rootfs, &st) && S_ISDIR(st.st_mode) &&
+	       !(strncmp(a->cfg.state_dir, rootfs, n) == 0 &&
+		 (a->cfg.state_dir[n] == '/' || a->cfg.state_dir[n] == 0));
+}
+
+static bool in_cluster(const struct cidr *pool, const struct ip_addr *ip)
+{
+	return !ip->family || cidr_contains(pool, ip);
+}
+
+int claim_verify(struct agent *a, const char *id, const char *name, const char *peer,
+		 struct container *c, struct endpoint *ep, struct api_error *e)
+{
+	char key[128], *v = NULL;
+	json_t *j = NULL;
+	bool claimed;
+	int ret;
+
+	if (!name || !name_valid(name))
+		return api_fail(e, 400, NULL, "malformed migration request");
+	snprintf(key, sizeof(key), KEY_MIGRATIONS "%s", name);
+	pthread_mutex_lock(&a->lock);
+	if (store_get(a->store, key, &v, NULL) == 0)
+		j = json_loads(v, 0, NULL);
+	free(v);
+	claimed = j && !strcmp(json_string_value(json_object_get(j, "id")) ?: "", id) &&
+		  !strcmp(json_string_value(json_object_get(j, "from")) ?: "", peer) &&
+		  !strcmp(json_string_value(json_object_get(j, "to")) ?: "", a->cfg.node);
+	json_decref(j);
+	if (!claimed)
+		ret = api_fail(e, 403, NULL, "cluster state holds no claim for migration %s of '%s' "
+			       "from %s to %s", id, name, peer, a->cfg.node);
+	else if (container_get(a, name, c) || strcmp(c->node, peer))
+		ret = api_fail(e, 403, NULL, "container '%s' is not %s's to move", name, peer);
+	else if (cluster_endpoint_read(a, name, ep) || strcmp(ep->node, peer))
+		ret = api_fail(e, 403, NULL, "endpoint '%s' is not %s's to move", name, peer);
+	else if (!rootfs_acceptable(a, c->rootfs))
+		ret = api_fail(e, 403, NULL, "container '%s' names rootfs '%s', which this node does not "
+			       "accept (not canonical, not a directory, or a host tree)", name, c->rootfs);
+	else if (!in_cluster(&a->cfg.pools.cluster4, &ep->ip4) ||
+		 !in_cluster(&a->cfg.pools.cluster6, &ep->ip6))
+		ret = api_fail(e, 403, NULL, "endpoint '%s' has addresses outside the cluster's", name);
+	else
+		ret = 0;
+	pthread_mutex_unlock(&a->lock);
+	return ret;
+}
 
 int dest_commit(struct dest *d, struct api_error *e)
 {

@@ -104,14 +104,12 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 {
 	struct agent *a = d->a;
 	struct container existing;
-	char *text;
 	int ret;
 
-	text = json_dumps(json_object_get(hello, "container"), JSON_COMPACT);
-	ret = text ? container_decode(text, &d->c) : -EINVAL;
-	free(text);
-	if (ret || endpoint_from_json(json_object_get(hello, "endpoint"), &d->ep))
-		return api_fail(e, 400, NULL, "malformed migration request");
+	/* Only the name comes from the peer: what is built comes from cluster state. */
+	if (claim_verify(a, d->in.id, json_string_value(json_object_get(json_object_get(hello,
+			 "container"), "name")), d->in.source, &d->c, &d->ep, e))
+		return -1;
 	local_versions(a, &d->v);
 	if (!*d->v.criu)
 		return api_fail(e, 412, NULL, "cannot restore here: %s", d->v.criu_error);
@@ -285,7 +283,7 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 	d->a = a;
 	d->lazy_listen = -1;
 	d->in.lazy = json_is_true(json_object_get(hello, "lazy"));
-	snprintf(d->source, sizeof(d->source), "%s", peer);
+	snprintf(d->in.source, sizeof(d->in.source), "%s", peer);
 	snprintf(d->in.id, sizeof(d->in.id), "%s", id);
 	log_info("migration %s: from %s", id, peer);
 	if (dest_prepare(d, hello, &e))

@@ -74,7 +74,7 @@ static void *page_relay_main(void *arg)
 {
 	struct mig *m = arg;
 	struct relay_opts o = { .compress_out = true, .read_fd = true, .write_fd = true,
-				.progress = &m->bytes };
+				.progress = &m->bytes, .idle_ms = STREAM_WAIT_MS };
 	struct pollfd p = { .fd = m->page_listen, .events = POLLIN };
 	struct api_error e = { 0 };
 	SSL *ssl;

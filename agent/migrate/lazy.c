@@ -20,16 +20,21 @@
 /* Source side: CRIU's page server port, found by migration id when the destination's
  * lazy-pages daemon calls back through the peer channel. */
 static pthread_mutex_t lazy_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct { char id[MIGRATION_ID_MAX]; int port; uint64_t bytes; } lazy_out[16];
+static struct {
+	char id[MIGRATION_ID_MAX], to[EP_NAME_MAX];
+	int port;
+	uint64_t bytes;
+} lazy_out[16];
 
 /* ---- the source side ---- */
 
-static void lazy_register(const char *id, int port)
+static void lazy_register(const char *id, const char *to, int port)
 {
 	pthread_mutex_lock(&lazy_mu);
 	for (size_t i = 0; i < sizeof(lazy_out) / sizeof(lazy_out[0]); i++)
 		if (!lazy_out[i].port || !strcmp(lazy_out[i].id, id)) {
 			snprintf(lazy_out[i].id, sizeof(lazy_out[i].id), "%s", port ? id : "");
+			snprintf(lazy_out[i].to, sizeof(lazy_out[i].to), "%s", port ? to : "");
 			lazy_out[i].port = port;
 			lazy_out[i].bytes = 0;
 			break;
@@ -50,13 +55,14 @@ static void lazy_count(const char *id, uint64_t bytes, uint64_t *total)
 	pthread_mutex_unlock(&lazy_mu);
 }
 
-static int lazy_port_of(const char *id)
+/* CRIU's page server port for migration id, if peer is its destination. */
+static int lazy_port_of(const char *id, const char *peer)
 {
 	int port = 0;
 
 	pthread_mutex_lock(&lazy_mu);
 	for (size_t i = 0; i < sizeof(lazy_out) / sizeof(lazy_out[0]) && !port; i++)
-		if (lazy_out[i].port && !strcmp(lazy_out[i].id, id))
+		if (lazy_out[i].port && !strcmp(lazy_out[i].id, id) && !strcmp(lazy_out[i].to, peer))
 			port = lazy_out[i].port;
 	pthread_mutex_unlock(&lazy_mu);
 	return port;
@@ -91,7 +97,7 @@ int dump_lazy(struct mig *m, struct api_error *e)
 		return api_fail(e, 500, "see dump.log in the migration directory",
 				"runc checkpoint --lazy-pages failed");
 	}
-	lazy_register(m->id, m->lazy_port);
+	lazy_register(m->id, m->to, m->lazy_port);
 	return 0;
 }
 
@@ -104,15 +110,15 @@ void lazy_abort(struct mig *m)
 			log_warn("migrate %s: runc checkpoint had to be killed", m->name);
 	}
 	m->lazy_pid = 0;
-	lazy_register(m->id, 0);
+	lazy_register(m->id, NULL, 0);
 }
 
 
-bool lazy_serve_stream(const char *id, SSL *ssl)
+bool lazy_serve_stream(const char *id, const char *peer, SSL *ssl)
 {
 	struct relay_opts o = { .compress_out = true, .read_fd = true, .write_fd = true };
 	struct relay_stats st = { 0 };
-	int port = lazy_port_of(id), ret;
+	int port = lazy_port_of(id, peer), ret;
 
 	if (!port)
 		return false;
@@ -142,7 +148,7 @@ void lazy_drain(struct mig *m)
 	m->lazy_pid = 0;
 	lazy_count(m->id, 0, &lazy_bytes);
 	m->bytes += lazy_bytes;
-	lazy_register(m->id, 0);
+	lazy_register(m->id, NULL, 0);
 	if (rc)
 		log_err("migrate %s: the lazy page transfer ended badly (%d); see dump.log", m->name, rc);
 }
@@ -167,7 +173,7 @@ static void *lazy_relay_main(void *arg)
 		return NULL;
 	nodelay(fd);
 	hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", d->in.id, "kind", "lazy");
-	ssl = peer_dial(d->a, d->source, hello, &e);
+	ssl = peer_dial(d->a, d->in.source, hello, &e);
 	json_decref(hello);
 	ret = ssl ? relay_run(fd, ssl, &o, &st) : -EIO;
 	tls_close(ssl);

@@ -118,8 +118,9 @@ int dump_lazy(struct mig *m, struct api_error *e);
 void lazy_abort(struct mig *m);
 /* The destination runs the container: wait until the frozen copy served every page. */
 void lazy_drain(struct mig *m);
-/* A "lazy" stream for a migration this node serves pages for: true when it was one. */
-bool lazy_serve_stream(const char *id, SSL *ssl);
+/* A "lazy" stream for a migration this node serves pages for: true when it was one (and
+ * served only if peer is the migration's destination). */
+bool lazy_serve_stream(const char *id, const char *peer, SSL *ssl);
 
 /* ---- the wire: proto.c ---- */
 
@@ -138,6 +139,7 @@ bool migration_id_valid(const char *id);
 /* Destination side of one migration, found by id from its stream connections. */
 struct incoming {
 	char id[MIGRATION_ID_MAX], name[EP_NAME_MAX];
+	char source[EP_NAME_MAX];       /* the source node: its streams must come from it */
 	char dir[MIGRATION_DIR_MAX], images[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX];
 	char bundle[CONFIG_STR + 80];
 	int page_port;
@@ -145,6 +147,7 @@ struct incoming {
 	bool lazy;                      /* pages come on demand after the restore */
 	bool bundle_ready;              /* overlay mounted and config written (bundle_landed) */
 	int streams_done, streams_failed;
+	int refs;                       /* streams using it (proto.c) */
 	uint64_t bytes;
 	struct incoming *next;
 };
@@ -163,7 +166,6 @@ struct dest {
 	struct endpoint ep;
 	struct versions v;
 	bool adopted, restored;
-	char source[64];                /* the source node (its certificate's name) */
 	pid_t lazy_daemon;
 	int lazy_listen;
 	pthread_t lazy_thread;
@@ -192,5 +194,11 @@ void point_at_destination(struct mig *m);
 void cleanup_source(struct mig *m);
 /* Did the destination take over? From the store, when its answer was lost. */
 bool destination_owns(struct mig *m);
+/* The destination's check before it builds anything: cluster state holds a claim for
+ * migration id of container name from peer (its certificate's node) to this node, and the
+ * container's and endpoint's records name peer. c and ep get those records, from the
+ * store, never from the peer; they are validated like API input. 403 otherwise. */
+int claim_verify(struct agent *a, const char *id, const char *name, const char *peer,
+		 struct container *c, struct endpoint *ep, struct api_error *e);
 /* The destination's commit point: the endpoint's record names this node. Lock held. */
 int dest_commit(struct dest *d, struct api_error *e);

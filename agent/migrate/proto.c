@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include "migration.h"
 #include "log.h"
 #include "proc.h"
@@ -56,7 +57,7 @@ int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, bool co
 	char *argv[] = { "/bin/tar", "-C", (char *)dir, "--xattrs", "--xattrs-include=trusted.*",
 			 "--numeric-owner", "--exclude=./rootfs", "--exclude=./work", "-cf", "-", ".",
 			 NULL };
-	struct relay_opts o = { .compress_out = true, .read_fd = true, .progress = NULL };
+	struct relay_opts o = { .compress_out = true, .read_fd = true, .idle_ms = STREAM_WAIT_MS };
 	struct relay_stats st;
 	int p[2], fds[3] = { -1, -1, -1 }, ret, status;
 	json_t *r;
@@ -116,14 +117,28 @@ bool migration_id_valid(const char *id)
 
 /* ---- the incoming registry (destination side) ---- */
 
-static struct incoming *incoming_find(const char *id)
+/* A stream's hold on its migration: incoming_remove waits until every stream let go, so
+ * a failing migration never frees what a stream thread still writes to. */
+static struct incoming *incoming_get(const char *id)
 {
 	struct incoming *in;
 
+	pthread_mutex_lock(&mu);
 	for (in = incoming; in; in = in->next)
-		if (!strcmp(in->id, id))
-			return in;
-	return NULL;
+		if (!strcmp(in->id, id)) {
+			in->refs++;
+			break;
+		}
+	pthread_mutex_unlock(&mu);
+	return in;
+}
+
+static void incoming_put(struct incoming *in)
+{
+	pthread_mutex_lock(&mu);
+	in->refs--;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
 }
 
 void incoming_add(struct incoming *in)
@@ -142,6 +157,8 @@ void incoming_remove(struct incoming *gone)
 			*p = gone->next;
 			break;
 		}
+	while (gone->refs)        /* streams end on their own: EOF, error or idle timeout */
+		pthread_cond_wait(&cv, &mu);
 	pthread_mutex_unlock(&mu);
 }
 
@@ -161,31 +178,49 @@ int incoming_wait_streams(struct incoming *in)
 	return ret;
 }
 
+/* What a tar stream may unpack into dir: the file system's free space but 5% of its size,
+ * so a stream that decompresses to far more than it weighed stops before the disk fills. */
+static uint64_t disk_budget(const char *dir)
+{
+	struct statvfs v;
+	uint64_t free_b, reserve;
+
+	if (statvfs(dir, &v))
+		return 1;       /* unknown: take nothing */
+	free_b = (uint64_t)v.f_bavail * v.f_frsize;
+	reserve = (uint64_t)v.f_blocks * v.f_frsize / 20;
+	return free_b > reserve ? free_b - reserve : 1;
+}
+
 static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 {
 	const char *id = json_string_value(json_object_get(hello, "id"));
 	const char *kind = json_string_value(json_object_get(hello, "kind"));
-	struct relay_opts o = { .decompress_in = true, .write_fd = true };
+	struct relay_opts o = { .decompress_in = true, .write_fd = true, .idle_ms = STREAM_WAIT_MS };
 	struct relay_stats st = { 0 };
 	struct incoming *in;
 	int ret = -EINVAL;
 
-	(void)peer;
-	if (!migration_id_valid(id)) {
+	if (!migration_id_valid(id) || !kind) {
 		peer_reply_error(ssl, "malformed stream request");
 		return;
 	}
-	pthread_mutex_lock(&mu);
-	in = incoming_find(id);
-	pthread_mutex_unlock(&mu);
-	if (kind && !strcmp(kind, "lazy") && lazy_serve_stream(id, ssl))
+	if (!strcmp(kind, "lazy") && lazy_serve_stream(id, peer, ssl))
 		return;
-	if (!in || !kind) {
-		peer_reply_error(ssl, "no migration '%s' is being prepared here", id ? id : "?");
+	in = incoming_get(id);
+	/* A stream belongs to the node that opened the migration, and no other. */
+	if (!in || strcmp(peer, in->source)) {
+		if (in)
+			log_warn("migration %s: %s stream from %s refused (the source is %s)", id, kind,
+				 peer, in->source);
+		peer_reply_error(ssl, "no migration '%s' from %s is being prepared here", id, peer);
+		if (in)
+			incoming_put(in);
 		return;
 	}
 	if (!strcmp(kind, "pages")) {
 		o.read_fd = true;      /* the page server answers some requests */
+		o.max_in = disk_budget(in->images);
 		ret = relay_to_local(in->page_port, ssl, &o, &st);
 	} else if (!strcmp(kind, "images") || !strcmp(kind, "bundle")) {
 		if (!strcmp(kind, "images") && fault(a, "exit-in-transfer")) {
@@ -202,6 +237,7 @@ static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, js
 		pid_t pid;
 
 		mkdir_p(dir, 0755);
+		o.max_in = disk_budget(dir);
 		if (pipe2(p, O_CLOEXEC) == 0) {
 			fds[0] = p[0];
 			pid = proc_spawn(argv, fds, -1);
@@ -226,6 +262,7 @@ static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, js
 	in->bytes += st.raw_in;
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
+	incoming_put(in);
 	log_info("migration %s: %s stream: %llu bytes (%llu on the wire)%s", id, kind,
 		 (unsigned long long)st.raw_in, (unsigned long long)st.wire_in,
 		 ret ? ", failed" : "");

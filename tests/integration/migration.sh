@@ -109,6 +109,36 @@ r=$(migrate web node1)
 ok "web migrated back node2 -> node1: $(echo "$r" | jq -c '{frozen_ms, total_ms}')"
 sleep 1
 
+# --- a node may only move what cluster state says it may: node3's own certificate, used to
+# push web (node1's) to node2, is refused, and node2 builds nothing
+PKI=/run/petrel/labs/$LAB/pki
+push_as_node3() {   # ID: a migrate request for web, as node3, to node2's peer port
+	local hello
+	hello=$(jq -nc --arg id "$1" --argjson c "$(p --node node1 -j ps | jq -c '.[] | select(.name=="web")')" \
+		--argjson e "$(p --node node1 -j endpoint show web)" \
+		'{op: "migrate", id: $id, lazy: false, container: $c, endpoint: $e}')
+	{ echo "$hello"; sleep 2; } | timeout 10 ip netns exec "$LAB-node3" openssl s_client -quiet \
+		-connect "$(node_ip node2 4):4791" -verify_hostname node2 -verify_return_error \
+		-CAfile "$PKI/ca.pem" -cert "$PKI/node3.pem" -key "$PKI/node3.key" 2>/dev/null
+}
+out=$(push_as_node3 web-node1-1-1)
+grep -q "no claim" <<<"$out" || fail "node2 did not refuse node3's unclaimed push: $out"
+grep -q "node3" "/run/petrel/labs/$LAB/node2/petreld.log" || true
+ip netns list | grep -q "web.node2" && fail "node2 built a namespace for node3's push"
+[ ! -e "$(state_dir node2)/containers/web" ] || fail "node2 made a bundle for node3's push"
+[ "$(where web)" = "node1 running" ] || fail "web is '$(where web)' after node3's push"
+# A claim in cluster state for node1's migration does not let node3 use it either.
+claim=$(jq -nc '{id: "web-node1-9-9", from: "node1", to: "node2"}')
+ip netns exec "$LAB-fabric" curl -sf -X POST "http://198.18.0.1:2379/v3/kv/put" -d \
+	"$(jq -nc --arg k "$(printf /petrel/migrations/web | base64)" --arg v "$(printf %s "$claim" | base64)" '{key: $k, value: $v}')" >/dev/null ||
+	fail "cannot plant a claim"
+out=$(push_as_node3 web-node1-9-9)
+grep -q "no claim" <<<"$out" || fail "node2 accepted node3's push under node1's claim: $out"
+ip netns exec "$LAB-fabric" curl -sf -X POST "http://198.18.0.1:2379/v3/kv/deleterange" -d \
+	"$(jq -nc --arg k "$(printf /petrel/migrations/web | base64)" '{key: $k}')" >/dev/null
+[ "$(where web)" = "node1 running" ] || fail "web is '$(where web)' after node3's pushes"
+ok "node3's certificate cannot push node1's container to node2 (with or without a claim); nothing was built"
+
 # finish NAME...: stop those sessions and check each: no break, byte for byte, nothing lost
 finish() {
 	for s in "$@"; do touch "$TMP/stop.$s"; done
@@ -121,6 +151,21 @@ finish() {
 	done
 }
 finish udp outside_udp
+
+# --- a container's /dev/shm made a link to a host file: no agent ever follows it
+HOSTFILE=$TMP/host-file
+echo secret >"$HOSTFILE"
+chmod 0600 "$HOSTFILE"
+p --node node1 run shm --rootfs "$ROOTFS" -- sleep 1000 >/dev/null || fail "run shm"
+p --node node1 exec shm -- sh -c "rm -rf /dev/shm && ln -s $HOSTFILE /dev/shm" || fail "link /dev/shm"
+p migrate shm --to node2 >"$TMP/shm.out" 2>&1 || true     # it may go through or roll back
+[ "$(stat -c %a "$HOSTFILE")" = 600 ] || fail "the host file's mode became $(stat -c %a "$HOSTFILE")"
+case "$(where shm)" in
+"node1 running"|"node2 running") ;;
+*) fail "shm is '$(where shm)' after migrating with a linked /dev/shm: $(cat "$TMP/shm.out")" ;;
+esac
+ok "a /dev/shm linked to a host file: its mode stays 600, shm runs on $(where shm | cut -d' ' -f1)"
+p rm --force shm >/dev/null || fail "rm shm"
 
 # --- bad requests fail before anything is frozen
 bad() {

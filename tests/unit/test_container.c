@@ -93,6 +93,12 @@ static void test_validators(void)
 	CHECK(!container_path_valid("/a:b"));
 	CHECK(!container_path_valid("/a b"));
 	CHECK(!container_path_valid("/a,b"));
+	/* A rootfs is never the host's own tree: a migrated-in record could name one. */
+	CHECK(container_rootfs_valid("/srv/rootfs") && container_rootfs_valid("/var/lib/images/busybox"));
+	CHECK(!container_rootfs_valid("/") && !container_rootfs_valid("//"));
+	CHECK(!container_rootfs_valid("/etc") && !container_rootfs_valid("/etc/"));
+	CHECK(!container_rootfs_valid("/usr") && !container_rootfs_valid("/var//"));
+	CHECK(!container_rootfs_valid("/srv/../etc") && !container_rootfs_valid(NULL));
 	CHECK(container_state_valid("running") && container_state_valid("migrating"));
 	CHECK(!container_state_valid("paused") && !container_state_valid(NULL));
 }
