@@ -53,6 +53,12 @@ int store_cas(struct store *s, const char *key, const char *value, int64_t expec
 	return s->ops->cas(s, key, value, expected);
 }
 
+int store_txn_if(struct store *s, const char *key, int64_t expected, const struct store_op *ops,
+		 size_t n)
+{
+	return s->ops->txn_if(s, key, expected, ops, n);
+}
+
 int store_delete(struct store *s, const char *key)
 {
 	return s->ops->del(s, key);

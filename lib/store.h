@@ -41,6 +41,15 @@ int store_create(struct store *s, const char *key, const char *value, int64_t le
 /* Replace only if the key's mod_revision still equals expected: -EAGAIN otherwise. */
 int store_cas(struct store *s, const char *key, const char *value, int64_t expected_mod_revision);
 int store_delete(struct store *s, const char *key);                                     /* 0 if absent */
+/* One write of store_txn_if: key = value, or key deleted when value is NULL. */
+struct store_op {
+	const char *key, *value;
+};
+/* If key exists with mod_revision expected, apply every op in one atomic transaction;
+ * -EAGAIN otherwise (nothing applied). Two parties each expecting the same revision: one
+ * wins, the other gets -EAGAIN. A key appears at most once in ops. */
+int store_txn_if(struct store *s, const char *key, int64_t expected, const struct store_op *ops,
+		 size_t n);
 /* All keys with prefix, sorted by key. *rev gets the store revision of the read (may be NULL). */
 int store_list(struct store *s, const char *prefix, struct store_kv **kvs, size_t *n, int64_t *rev);
 void store_kvs_free(struct store_kv *kvs, size_t n);

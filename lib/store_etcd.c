@@ -165,6 +165,38 @@ static int et_cas(struct store *s, const char *key, const char *value, int64_t e
 	return txn_put(s, cmp, key, value, 0, -EAGAIN);
 }
 
+static int et_txn_if(struct store *s, const char *key, int64_t expected, const struct store_op *ops,
+		     size_t n)
+{
+	char *k = etcd_b64(key), rev[24];
+	json_t *cmp, *success = json_array(), *resp = NULL;
+	int ret;
+
+	snprintf(rev, sizeof(rev), "%lld", (long long)expected);
+	cmp = json_pack("[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]",
+			"key", k, "target", "MOD", "result", "EQUAL", "mod_revision", rev,
+			"key", k, "target", "CREATE", "result", "GREATER", "create_revision", "0");
+	free(k);
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].value) {
+			json_array_append_new(success, json_pack("{s:o}", "request_put",
+								 kv_obj(ops[i].key, ops[i].value, 0)));
+		} else {
+			char *dk = etcd_b64(ops[i].key);
+
+			json_array_append_new(success, json_pack("{s:{s:s}}", "request_delete_range",
+								 "key", dk));
+			free(dk);
+		}
+	}
+	ret = call(ET(s), "/v3/kv/txn", json_pack("{s:o, s:o}", "compare", cmp, "success", success),
+		   &resp);
+	if (!ret && !json_is_true(json_object_get(resp, "succeeded")))
+		ret = -EAGAIN;
+	json_decref(resp);
+	return ret;
+}
+
 static int et_del(struct store *s, const char *key)
 {
 	char *k = etcd_b64(key);
@@ -427,7 +459,7 @@ static void et_close(struct store *s)
 
 static const struct store_ops etcd_ops = {
 	.name = "etcd", .close = et_close, .get = et_get, .put = et_put, .create = et_create,
-	.cas = et_cas, .del = et_del, .list = et_list, .lease_grant = et_lease_grant,
+	.cas = et_cas, .txn_if = et_txn_if, .del = et_del, .list = et_list, .lease_grant = et_lease_grant,
 	.lease_keepalive = et_lease_keepalive, .watch = et_watch, .watch_stop = et_watch_stop,
 };
 

@@ -10,6 +10,8 @@ struct store_ops {
 	int (*create)(struct store *s, const char *key, const char *value, int64_t lease);
 	int (*cas)(struct store *s, const char *key, const char *value, int64_t expected);
 	int (*del)(struct store *s, const char *key);
+	int (*txn_if)(struct store *s, const char *key, int64_t expected, const struct store_op *ops,
+		      size_t n);
 	int (*list)(struct store *s, const char *prefix, struct store_kv **kvs, size_t *n, int64_t *rev);
 	int (*lease_grant)(struct store *s, int ttl, int64_t *lease);
 	int (*lease_keepalive)(struct store *s, int64_t lease);

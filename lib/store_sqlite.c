@@ -123,6 +123,48 @@ static int sq_cas(struct store *s, const char *key, const char *value, int64_t e
 			key, value, expected, CHANGE_OR_EAGAIN);
 }
 
+static int sq_txn_if(struct store *s, const char *key, int64_t expected, const struct store_op *ops,
+		     size_t n)
+{
+	struct store_sqlite *q = SQ(s);
+	sqlite3_stmt *st = NULL;
+	int64_t rev = 0, cur = -1;
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	ret = exec(q->db, "BEGIN IMMEDIATE");
+	if (ret)
+		goto out;
+	ret = sq_err(sqlite3_prepare_v2(q->db, "SELECT mod_revision FROM kv WHERE key = ?1", -1, &st, NULL));
+	if (!ret) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			cur = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+		ret = cur == expected ? next_rev(q->db, &rev) : -EAGAIN;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		ret = sq_err(sqlite3_prepare_v2(q->db, ops[i].value ?
+			"INSERT INTO kv(key, value, mod_revision) VALUES (?1, ?2, ?3) "
+			"ON CONFLICT(key) DO UPDATE SET value = ?2, mod_revision = ?3" :
+			"DELETE FROM kv WHERE key = ?1 AND ?3 = ?3", -1, &st, NULL));
+		if (ret)
+			break;
+		sqlite3_bind_text(st, 1, ops[i].key, -1, SQLITE_STATIC);
+		if (ops[i].value)
+			sqlite3_bind_text(st, 2, ops[i].value, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, rev);
+		ret = sq_err(sqlite3_step(st));
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	ret = ret ? (exec(q->db, "ROLLBACK"), ret) : exec(q->db, "COMMIT");
+out:
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
 static int sq_del(struct store *s, const char *key)
 {
 	return write_op(s, "DELETE FROM kv WHERE key = ?1 AND ?3 = ?3", key, NULL, 0, CHANGE_OR_NOTHING);
@@ -237,7 +279,7 @@ static void sq_close(struct store *s)
 
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite", .close = sq_close, .get = sq_get, .put = sq_put, .create = sq_create,
-	.cas = sq_cas, .del = sq_del, .list = sq_list, .lease_grant = sq_lease_grant,
+	.cas = sq_cas, .txn_if = sq_txn_if, .del = sq_del, .list = sq_list, .lease_grant = sq_lease_grant,
 	.lease_keepalive = sq_lease_keepalive,
 };
 

@@ -172,6 +172,43 @@ static void *racer(void *arg)
 	return NULL;
 }
 
+/* The migration commit's fence: two parties expecting the same revision of a claim, one
+ * committing three keys at once and one aborting; exactly one wins, and all or nothing of
+ * the winner's writes land. */
+static void test_txn(struct store *s)
+{
+	int64_t rev = 0, after = 0;
+	char *v = NULL;
+	const struct store_op commit[] = {
+		{ "/m/claim", "{\"state\":\"committed\"}" }, { "/m/ep", "dest" }, { "/m/ct", "dest" },
+		{ "/m/gone", NULL },
+	};
+	const struct store_op abort_op[] = { { "/m/claim", "{\"state\":\"aborted\"}" } };
+
+	CHECK(store_put(s, "/m/ep", "source", 0) == 0);
+	CHECK(store_put(s, "/m/gone", "x", 0) == 0);
+	CHECK(store_create(s, "/m/claim", "{\"state\":\"claimed\"}", 0) == 0);
+	CHECK(store_get(s, "/m/claim", &v, &rev) == 0 && rev > 0);
+	free(v);
+	CHECK(store_txn_if(s, "/m/claim", rev, commit, 4) == 0);
+	CHECK(store_txn_if(s, "/m/claim", rev, abort_op, 1) == -EAGAIN);
+	CHECK(store_get(s, "/m/claim", &v, &after) == 0 && after > rev);
+	CHECK_STR(v, "{\"state\":\"committed\"}");
+	free(v);
+	CHECK(store_get(s, "/m/ep", &v, NULL) == 0);
+	CHECK_STR(v, "dest");
+	free(v);
+	CHECK(store_get(s, "/m/ct", &v, NULL) == 0);
+	CHECK_STR(v, "dest");
+	free(v);
+	CHECK(store_get(s, "/m/gone", &v, NULL) == -ENOENT);
+	/* A losing commit changes nothing; an absent key never matches. */
+	CHECK(store_txn_if(s, "/m/claim", rev, commit, 3) == -EAGAIN);
+	CHECK(store_txn_if(s, "/m/none", 0, abort_op, 1) == -EAGAIN);
+	CHECK(store_get(s, "/m/claim", &v, &rev) == 0 && rev == after);
+	free(v);
+}
+
 static void test_race(struct store *s)
 {
 	struct race a = { .s = s }, b = { .s = s };
@@ -360,6 +397,7 @@ static void test_sqlite(const char *dir)
 	CHECK_STR(store_backend(s), "sqlite");
 	conformance(s);
 	test_race(s);
+	test_txn(s);
 	CHECK(store_watch(s, "/w/", 0, on_event, NULL) == -ENOTSUP);
 	store_watch_stop(s);      /* harmless */
 	store_close(s);
@@ -412,6 +450,7 @@ static void test_etcd(const char *dir, const char *etcd)
 		CHECK_STR(store_backend(s), "etcd");
 		conformance(s);
 		test_race(s);
+		test_txn(s);
 		test_watch(s);
 		test_lease_expiry(s);
 		store_close(s);
