@@ -244,6 +244,10 @@ int container_runc_argv(struct agent *a, char *const runc_args[], char *root, si
  * "running" and pid in *c, store it, and watch the process (its exit sets "exited" with
  * exit_code, unless the record's state is no longer "running", e.g. "migrating"). */
 int container_started(struct agent *a, struct container *c, struct api_error *e);
+/* Its two halves, for a caller that records c itself (a migration's commit): the pid and
+ * "running" into c; then the exit watch. */
+int container_read_pid(struct agent *a, struct container *c, struct api_error *e);
+void container_watch(struct agent *a, const struct container *c);
 /* After an agent restart: watch local running containers again and resume capturing
  * their output; record the ones that ended meanwhile as exited (exit code unknown). */
 int containers_restore(struct agent *a);

@@ -305,10 +305,10 @@ static int watch_start(struct agent *a, const char *name, pid_t pid)
 	return 0;
 }
 
-int container_started(struct agent *a, struct container *c, struct api_error *e)
+int container_read_pid(struct agent *a, struct container *c, struct api_error *e)
 {
 	char status[32], pidfile[CONFIG_STR + 256], *text = NULL;
-	int pid = 0, ret;
+	int pid = 0;
 
 	/* The pid file is there even when the process already ended (and is then a zombie
 	 * of ours until its watcher reaps it); runc state is the fallback. */
@@ -322,10 +322,26 @@ int container_started(struct agent *a, struct container *c, struct api_error *e)
 	snprintf(c->state, sizeof(c->state), CT_RUNNING);
 	c->pid = pid;
 	c->exit_code = -1;
+	return 0;
+}
+
+void container_watch(struct agent *a, const struct container *c)
+{
+	int ret = watch_start(a, c->name, c->pid);
+
+	if (ret)
+		log_warn("container %s: cannot watch pid %d: %s", c->name, c->pid, strerror(-ret));
+}
+
+int container_started(struct agent *a, struct container *c, struct api_error *e)
+{
+	int ret;
+
+	if (container_read_pid(a, c, e))
+		return -1;
 	if ((ret = container_put(a, c)))
 		return api_fail(e, 503, NULL, "cannot record container '%s': %s", c->name, strerror(-ret));
-	if ((ret = watch_start(a, c->name, pid)))
-		log_warn("container %s: cannot watch pid %d: %s", c->name, pid, strerror(-ret));
+	container_watch(a, c);
 	return 0;
 }
 

@@ -131,6 +131,7 @@ static void *listen_main(void *arg)
 		if (fd < 0)
 			continue;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		tls_keepalive(fd);
 		if (n_preauth >= MAX_PREAUTH || n_conns >= MAX_CONNS) {
 			log_warn("peer connection dropped: %d handshakes and %d connections open",
 				 (int)n_preauth, (int)n_conns);

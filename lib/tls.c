@@ -111,6 +111,18 @@ SSL *tls_accept(SSL_CTX *ctx, int fd, char *peer, size_t peerlen, char *err, siz
 	return ssl;
 }
 
+void tls_keepalive(int fd)
+{
+	int on = 1, idle = 5, intvl = 2, cnt = 3;
+	unsigned int user_timeout = 20000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+}
+
 static int dial(const char *host, uint16_t port, int timeout_ms, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST }, *ai;
@@ -146,6 +158,7 @@ static int dial(const char *host, uint16_t port, int timeout_ms, char *err, size
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tls_keepalive(fd);
 	return fd;
 fail:
 	ret = -errno;

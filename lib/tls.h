@@ -16,6 +16,10 @@ SSL_CTX *tls_context(const struct tls_files *f, int server, char *err, size_t er
  * tls_accept writes the client's node name (certificate CN) into peer. NULL on failure. */
 SSL *tls_connect(SSL_CTX *ctx, int fd, const char *expect_node, char *err, size_t errlen);
 SSL *tls_accept(SSL_CTX *ctx, int fd, char *peer, size_t peerlen, char *err, size_t errlen);
+/* TCP keepalives every 2 s after 5 s of silence, and a 20 s limit on unacknowledged data:
+ * a peer that dies or drops off the network breaks the connection in about 11-20 s, even
+ * when nothing is being sent (a control channel waiting through a restore). */
+void tls_keepalive(int fd);
 /* Connect a TCP socket to host:port with a timeout, then tls_connect. */
 SSL *tls_dial(SSL_CTX *ctx, const char *host, uint16_t port, const char *expect_node,
 	      int timeout_ms, char *err, size_t errlen);

@@ -1,13 +1,22 @@
-/* The commit: which node runs the container is decided in cluster state, once. The source
- * claims the migration (/petrel/migrations/NAME) before it sends anything; the destination
- * commits by writing the endpoint's record with its own node once the restored container
- * runs; the source then removes its frozen copy, or, when the destination's answer was
- * lost, asks the store which side won. */
+/* The commit: which node runs the container is decided in cluster state, once, by a
+ * compare-and-set on the migration's claim (/petrel/migrations/NAME):
+ *
+ *   source: create  {"id","from","to","state":"claimed"}        (revision R)
+ *   destination, once the restored copy runs:
+ *           if claim still at R: claim "committed", endpoint and container records name
+ *           the destination, in one transaction
+ *   source, when it would resume (a failure, or the answer lost):
+ *           if claim still at R: claim "aborted"
+ *
+ * Both expect revision R, so exactly one of them wins: the container runs on exactly one
+ * node. A side that cannot reach the store does not guess: the source stays frozen, the
+ * destination freezes its copy, and both retry until the store answers. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include "migration.h"
 #include "log.h"
@@ -15,15 +24,31 @@
 #include "runc.h"
 #include "util.h"
 
+#define SETTLE_RETRY_MS 500
+
+static void claim_key(char *key, size_t len, const char *name)
+{
+	snprintf(key, len, KEY_MIGRATIONS "%s", name);
+}
+
+static char *claim_text(const char *id, const char *from, const char *to, const char *state)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "from", from, "to", to,
+			      "state", state);
+	char *text = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	return text;
+}
+
 int claim(struct mig *m, struct api_error *e)
 {
 	char key[128], *text, *owner = NULL;
 	int ret;
 
-	snprintf(key, sizeof(key), KEY_MIGRATIONS "%s", m->name);
-	text = json_dumps(json_pack("{s:s, s:s, s:s}", "id", m->id, "from", m->a->cfg.node,
-				    "to", m->to), JSON_COMPACT);
-	ret = store_create(m->a->store, key, text, 0);
+	claim_key(key, sizeof(key), m->name);
+	text = claim_text(m->id, m->a->cfg.node, m->to, CLAIM_CLAIMED);
+	ret = text ? store_create(m->a->store, key, text, 0) : -ENOMEM;
 	free(text);
 	if (ret == -EEXIST) {
 		store_get(m->a->store, key, &owner, NULL);
@@ -32,10 +57,36 @@ int claim(struct mig *m, struct api_error *e)
 		free(owner);
 		return -1;
 	}
+	if (!ret && (ret = store_get(m->a->store, key, &owner, &m->claim_rev)) == 0)
+		free(owner);
 	if (ret)
 		return api_fail(e, 503, NULL, "cannot record the migration: %s", strerror(-ret));
 	m->claimed = true;
+	/* This node's half of the endpoint, for a restarted agent that must remove it: once
+	 * the destination commits, the record describes the destination's half. */
+	text = endpoint_encode(&m->ep);
+	{
+		char path[MIGRATION_DIR_MAX + 32];
+
+		snprintf(path, sizeof(path), "%s/source-endpoint.json", m->dir);
+		if (!text || mkdir_p(m->dir, 0700) || write_file_atomic(path, text))
+			log_warn("migrate %s: cannot keep %s", m->name, path);
+	}
+	free(text);
 	return 0;
+}
+
+int claim_source_endpoint(struct agent *a, const char *id, struct endpoint *ep)
+{
+	char path[MIGRATION_DIR_MAX + 32], *text = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/migrations/%s/source-endpoint.json", a->cfg.state_dir, id);
+	if ((ret = read_file(path, &text)))
+		return ret;
+	ret = endpoint_decode(text, ep);
+	free(text);
+	return ret;
 }
 
 void unclaim(struct mig *m)
@@ -44,9 +95,82 @@ void unclaim(struct mig *m)
 
 	if (!m->claimed)
 		return;
-	snprintf(key, sizeof(key), KEY_MIGRATIONS "%s", m->name);
+	claim_key(key, sizeof(key), m->name);
 	store_delete(m->a->store, key);
 	m->claimed = false;
+}
+
+/* The claim's state ("claimed", "committed", "aborted") and id into state/id; -ENOENT when
+ * there is none, -errno when the store does not answer. */
+static int claim_read(struct agent *a, const char *name, char *state, size_t slen, char *id,
+		      size_t idlen, int64_t *rev)
+{
+	char key[128], *v = NULL;
+	json_t *j;
+	int ret;
+
+	claim_key(key, sizeof(key), name);
+	if ((ret = store_get(a->store, key, &v, rev)))
+		return ret;
+	j = json_loads(v, 0, NULL);
+	free(v);
+	snprintf(state, slen, "%s", json_string_value(json_object_get(j, "state")) ?: CLAIM_CLAIMED);
+	snprintf(id, idlen, "%s", json_string_value(json_object_get(j, "id")) ?: "");
+	json_decref(j);
+	return 0;
+}
+
+/* No claim of this migration is left (the source ends its claim only once settled): the
+ * endpoint's record says where the container runs. 1 there, 0 not, -errno unknown. */
+static int record_says(struct agent *a, const char *name, const char *to)
+{
+	struct endpoint ep;
+	int ret;
+
+	pthread_mutex_lock(&a->lock);
+	ret = cluster_endpoint_read(a, name, &ep);
+	pthread_mutex_unlock(&a->lock);
+	if (ret == -ENOENT)
+		return 0;
+	return ret ? ret : !strcmp(ep.node, to);
+}
+
+int claim_settle(struct agent *a, const char *name, const char *id, const char *from,
+		 const char *to, int64_t rev)
+{
+	char key[128], state[16], seen[MIGRATION_ID_MAX];
+	char *text = claim_text(id, from, to, CLAIM_ABORTED);
+	uint64_t t0 = now_ms(), told = 0;
+	int ret = -ENOMEM;
+
+	claim_key(key, sizeof(key), name);
+	while (text) {
+		ret = store_cas(a->store, key, text, rev);
+		if (ret == 0)
+			break;                  /* aborted: the source resumes */
+		if (ret == -EAGAIN) {
+			/* The claim moved on: committed by the destination, or settled before. */
+			ret = claim_read(a, name, state, sizeof(state), seen, sizeof(seen), NULL);
+			if (ret == 0 && !strcmp(seen, id)) {
+				ret = !strcmp(state, CLAIM_COMMITTED);
+				break;
+			}
+			if (ret == 0 || ret == -ENOENT)
+				ret = record_says(a, name, to);
+			if (ret >= 0)
+				break;
+		}
+		if (a->stopping)
+			break;
+		if (now_ms() - t0 >= told) {
+			log_warn("migration %s: the store does not answer (%s); %s stays frozen until "
+				 "it can tell where it runs", id, strerror(-ret), name);
+			told += 10000;
+		}
+		usleep(SETTLE_RETRY_MS * 1000);
+	}
+	free(text);
+	return ret;
 }
 
 /* This node's return flows for the endpoint: carried to its next node, or no longer needed. */
@@ -104,18 +228,6 @@ void cleanup_source(struct mig *m)
 	m->frozen = false;
 }
 
-/* Did the destination take over? Asked of cluster state when its answer was lost. */
-bool destination_owns(struct mig *m)
-{
-	struct endpoint ep;
-	bool owns;
-
-	/* From the store, not the cache: this decides which copy lives. */
-	pthread_mutex_lock(&m->a->lock);
-	owns = cluster_endpoint_read(m->a, m->name, &ep) == 0 && !strcmp(ep.node, m->to);
-	pthread_mutex_unlock(&m->a->lock);
-	return owns;
-}
 
 
 
@@ -139,7 +251,7 @@ static bool in_cluster(const struct cidr *pool, const struct ip_addr *ip)
 }
 
 int claim_verify(struct agent *a, const char *id, const char *name, const char *peer,
-		 struct container *c, struct endpoint *ep, struct api_error *e)
+		 struct container *c, struct endpoint *ep, int64_t *claim_rev, struct api_error *e)
 {
 	char key[128], *v = NULL;
 	json_t *j = NULL;
@@ -148,14 +260,15 @@ int claim_verify(struct agent *a, const char *id, const char *name, const char *
 
 	if (!name || !name_valid(name))
 		return api_fail(e, 400, NULL, "malformed migration request");
-	snprintf(key, sizeof(key), KEY_MIGRATIONS "%s", name);
+	claim_key(key, sizeof(key), name);
 	pthread_mutex_lock(&a->lock);
-	if (store_get(a->store, key, &v, NULL) == 0)
+	if (store_get(a->store, key, &v, claim_rev) == 0)
 		j = json_loads(v, 0, NULL);
 	free(v);
 	claimed = j && !strcmp(json_string_value(json_object_get(j, "id")) ?: "", id) &&
 		  !strcmp(json_string_value(json_object_get(j, "from")) ?: "", peer) &&
-		  !strcmp(json_string_value(json_object_get(j, "to")) ?: "", a->cfg.node);
+		  !strcmp(json_string_value(json_object_get(j, "to")) ?: "", a->cfg.node) &&
+		  !strcmp(json_string_value(json_object_get(j, "state")) ?: "", CLAIM_CLAIMED);
 	json_decref(j);
 	if (!claimed)
 		ret = api_fail(e, 403, NULL, "cluster state holds no claim for migration %s of '%s' "
@@ -176,17 +289,70 @@ int claim_verify(struct agent *a, const char *id, const char *name, const char *
 	return ret;
 }
 
+/* The destination's transaction: claim committed, endpoint and container here. 0, -EAGAIN
+ * (the source aborted first), or -errno (the store did not answer: outcome unknown). */
+static int commit_txn(struct dest *d)
+{
+	char key[128], ekey[128], ckey[128];
+	char *claim = claim_text(d->in.id, d->in.source, d->a->cfg.node, CLAIM_COMMITTED);
+	char *ep = endpoint_encode(&d->ep), *ct = container_encode(&d->c);
+	int ret = -ENOMEM;
+
+	claim_key(key, sizeof(key), d->c.name);
+	snprintf(ekey, sizeof(ekey), KEY_ENDPOINTS "%s", d->ep.name);
+	snprintf(ckey, sizeof(ckey), KEY_CONTAINERS "%s", d->c.name);
+	if (claim && ep && ct) {
+		const struct store_op ops[] = { { key, claim }, { ekey, ep }, { ckey, ct } };
+
+		ret = store_txn_if(d->a->store, key, d->claim_rev, ops, 3);
+	}
+	free(claim);
+	free(ep);
+	free(ct);
+	return ret;
+}
+
 int dest_commit(struct dest *d, struct api_error *e)
 {
-	char key[128], *text;
+	char state[16], seen[MIGRATION_ID_MAX];
+	bool frozen = false;
+	uint64_t t0 = now_ms(), told = 0;
 	int ret;
 
 	d->ep.moved = true;
 	snprintf(d->ep.state, sizeof(d->ep.state), "ready");
-	text = endpoint_encode(&d->ep);
-	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", d->ep.name);
-	ret = text ? store_put(d->a->store, key, text, 0) : -ENOMEM;
-	free(text);
+	while ((ret = commit_txn(d)) != 0 && ret != -EAGAIN && !d->a->stopping) {
+		/* Unknown: the transaction may have landed. The restored copy must not run
+		 * while the source might resume, so it waits frozen until the store answers. */
+		if (!frozen) {
+			pthread_mutex_lock(&d->a->lock);
+			frozen = container_freeze(d->a, &d->c, true, e) == 0;
+			pthread_mutex_unlock(&d->a->lock);
+			if (!frozen)
+				log_err("migration %s: cannot freeze the restored copy: %s", d->in.id,
+					e->msg);
+		}
+		if (now_ms() - t0 >= told) {
+			log_warn("migration %s: the store does not answer the commit (%s); retrying",
+				 d->in.id, strerror(-ret));
+			told += 10000;
+		}
+		usleep(SETTLE_RETRY_MS * 1000);
+	}
+	/* -EAGAIN after an unanswered attempt may be that attempt having landed. */
+	if (ret == -EAGAIN && claim_read(d->a, d->c.name, state, sizeof(state), seen, sizeof(seen),
+					 NULL) == 0 && !strcmp(seen, d->in.id) &&
+	    !strcmp(state, CLAIM_COMMITTED))
+		ret = 0;
+	if (frozen) {
+		pthread_mutex_lock(&d->a->lock);
+		if (container_freeze(d->a, &d->c, false, e))
+			log_err("migration %s: cannot thaw the restored copy: %s", d->in.id, e->msg);
+		pthread_mutex_unlock(&d->a->lock);
+	}
+	memset(e, 0, sizeof(*e));
+	if (ret == -EAGAIN)
+		return api_fail(e, 409, NULL, "the source aborted the migration first");
 	if (ret)
 		return api_fail(e, 503, NULL, "cannot record the new location: %s", strerror(-ret));
 	return 0;

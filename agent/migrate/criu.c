@@ -36,6 +36,17 @@ bool fault(struct agent *a, const char *name)
 	return true;
 }
 
+void fault_pause(struct agent *a, const char *marker)
+{
+	char path[CONFIG_STR + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", a->cfg.state_dir, marker);
+	write_file_atomic(path, "");
+	for (int i = 0; i < 100 && access(path, F_OK) == 0; i++)
+		usleep(100000);
+	unlink(path);
+}
+
 /* A migration's directory (images, CRIU's logs) goes once it is over, unless the file
  * <state>/keep-migrations exists: then it stays for a post-mortem. */
 void remove_dir(struct agent *a, const char *dir)

@@ -108,7 +108,7 @@ static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
 
 	/* Only the name comes from the peer: what is built comes from cluster state. */
 	if (claim_verify(a, d->in.id, json_string_value(json_object_get(json_object_get(hello,
-			 "container"), "name")), d->in.source, &d->c, &d->ep, e))
+			 "container"), "name")), d->in.source, &d->c, &d->ep, &d->claim_rev, e))
 		return -1;
 	local_versions(a, &d->v);
 	if (!*d->v.criu)
@@ -227,6 +227,8 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		t_runc = now_ms() - t_runc;
 		d->restored = ret == 0;
 	}
+	if (!ret)
+		ret = container_read_pid(a, &d->c, e);
 	if (ret) {
 		pthread_mutex_unlock(&a->lock);
 		return -1;
@@ -235,16 +237,21 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	 * the source releases what it held. */
 	if (a->cfg.backend == BACKEND_EBPF && (ret = endpoint_datapath_attach(a, &d->ep)))
 		log_warn("migration %s: cannot attach the endpoint: %s", d->in.id, strerror(-ret));
+	pthread_mutex_unlock(&a->lock);
+	if (fault(a, "dest-exit-before-commit"))
+		_exit(3);
+	if (fault(a, "dest-pause-before-commit"))
+		fault_pause(a, "at-commit");
 	/* The commit point: the location flips, every node now sends here. (Its ports are
 	 * published here after the answer: see publish_here.) */
-	if (dest_commit(d, e)) {
-		pthread_mutex_unlock(&a->lock);
+	if (dest_commit(d, e))
 		return -1;
-	}
+	if (fault(a, "dest-exit-after-commit"))
+		_exit(3);
+	pthread_mutex_lock(&a->lock);
 	if (d->in.lazy)
 		lazy_watch(d);
-	if (container_started(a, &d->c, e))
-		log_warn("migration %s: restored, but: %s", d->in.id, e->msg);
+	container_watch(a, &d->c);
 	pthread_mutex_unlock(&a->lock);
 	*reply = json_pack("{s:b, s:I, s:I, s:i, s:I}", "ok", 1,
 			   "restore_ms", (json_int_t)(now_ms() - t0), "runc_restore_ms", (json_int_t)t_runc,

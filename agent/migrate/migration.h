@@ -25,6 +25,9 @@
 #define MIGRATION_ID_MAX 160     /* NAME-NODE-TIME-SEQ */
 #define MIGRATION_DIR_MAX (CONFIG_STR + MIGRATION_ID_MAX + 32)   /* <state>/migrations/<id>/... */
 #define DRAIN_MS       100     /* between holding a container's packets and freezing it */
+#define CLAIM_CLAIMED   "claimed"
+#define CLAIM_COMMITTED "committed"
+#define CLAIM_ABORTED   "aborted"
 
 /* ---- criu.c ---- */
 
@@ -44,6 +47,9 @@ int pre_copy_refusal(struct agent *a, bool lazy, struct api_error *e);
 void criu_kdat_refresh(struct agent *a);
 /* Fault injection for tests: true once if <state-dir>/fault-NAME existed. */
 bool fault(struct agent *a, const char *name);
+/* For a test to act at this point: write <state-dir>/MARKER, then wait until the test
+ * removes it (10 s at most). */
+void fault_pause(struct agent *a, const char *marker);
 /* Remove a migration's directory, unless <state>/keep-migrations asks to keep it. */
 void remove_dir(struct agent *a, const char *dir);
 /* Start argv, which reports readiness by writing a byte to fd 3; its pid, or -errno. */
@@ -70,6 +76,8 @@ struct mig {
 	struct versions local;
 	char dir[MIGRATION_DIR_MAX];    /* <state>/migrations/<id> */
 	bool claimed, frozen, redirected;
+	int64_t claim_rev;              /* the claim's revision when created (commit.c) */
+	bool restore_sent;              /* the destination may have committed from here on */
 	struct hold *hold;              /* the container's packets, queued while it is frozen */
 	pid_t lazy_pid;                 /* lazy mode: runc checkpoint, serving pages until done */
 	int lazy_port;
@@ -166,6 +174,7 @@ struct dest {
 	struct endpoint ep;
 	struct versions v;
 	bool adopted, restored;
+	int64_t claim_rev;              /* the claim as verified: the commit expects it unchanged */
 	pid_t lazy_daemon;
 	int lazy_listen;
 	pthread_t lazy_thread;
@@ -186,19 +195,26 @@ void lazy_stop(struct dest *d);
 /* Record /petrel/migrations/NAME for this migration; 409 when one exists. */
 int claim(struct mig *m, struct api_error *e);
 void unclaim(struct mig *m);
+/* The source's own half of the endpoint, kept by claim() in the migration's directory. */
+int claim_source_endpoint(struct agent *a, const char *id, struct endpoint *ep);
 /* Drop this node's return flows for the endpoint. */
 void clear_return_flows(struct agent *a, const struct endpoint *ep);
 /* The destination committed: point the addresses there; agent lock held. */
 void point_at_destination(struct mig *m);
 /* Release what was held to the destination and remove the frozen copy. */
 void cleanup_source(struct mig *m);
-/* Did the destination take over? From the store, when its answer was lost. */
-bool destination_owns(struct mig *m);
+/* Source: end the claim "aborted" unless the destination committed first, retrying
+ * while the store does not answer (the container stays frozen meanwhile). 0 aborted (the
+ * source resumes), 1 committed (the destination runs it), -errno only when the agent stops. */
+int claim_settle(struct agent *a, const char *name, const char *id, const char *from,
+		 const char *to, int64_t rev);
 /* The destination's check before it builds anything: cluster state holds a claim for
  * migration id of container name from peer (its certificate's node) to this node, and the
  * container's and endpoint's records name peer. c and ep get those records, from the
  * store, never from the peer; they are validated like API input. 403 otherwise. */
 int claim_verify(struct agent *a, const char *id, const char *name, const char *peer,
-		 struct container *c, struct endpoint *ep, struct api_error *e);
-/* The destination's commit point: the endpoint's record names this node. Lock held. */
+		 struct container *c, struct endpoint *ep, int64_t *claim_rev, struct api_error *e);
+/* The destination's commit point, once its copy runs: the claim "committed" and the
+ * endpoint's and container's records naming this node, in one transaction that holds only
+ * if the source has not aborted. While the store does not answer, the copy waits frozen. */
 int dest_commit(struct dest *d, struct api_error *e);

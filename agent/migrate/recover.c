@@ -1,15 +1,98 @@
-/* An agent restarting in the middle of a migration settles it from cluster state. */
+/* An agent restarting in the middle of a migration settles it from cluster state: the
+ * claim says which side won (commit.c), and the container's record says where it runs. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "migration.h"
 #include "log.h"
+#include "util.h"
 
-/* The source agent died mid-migration: its claims are stale. A container of ours left
- * frozen for a migration that never committed (the record still names this node) runs
- * again here, with its endpoint back in the datapath; one whose destination committed
- * (the record names the destination) is the destination's, and this node's frozen copy
- * goes. Held packets were lost with the agent; TCP resends them. */
+/* A claim this node made as the source, left by its previous run. Called unlocked. */
+static void settle_own_claim(struct agent *a, const char *name, json_t *claim, int64_t rev)
+{
+	const char *id = json_string_value(json_object_get(claim, "id")) ?: "";
+	const char *state = json_string_value(json_object_get(claim, "state")) ?: CLAIM_CLAIMED;
+	struct mig m = { .a = a, .claimed = true };
+	int won;
+
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	snprintf(m.to, sizeof(m.to), "%s", json_string_value(json_object_get(claim, "to")) ?: "");
+	/* Not settled yet: settle it now (frozen here until the store answers). */
+	won = !strcmp(state, CLAIM_COMMITTED) ? 1 : !strcmp(state, CLAIM_ABORTED) ? 0 :
+	      claim_settle(a, name, id, a->cfg.node, m.to, rev);
+	snprintf(m.id, sizeof(m.id), "%s", id);
+	if (migration_id_valid(id))
+		snprintf(m.dir, sizeof(m.dir), "%s/migrations/%s", a->cfg.state_dir, id);
+	pthread_mutex_lock(&a->lock);
+	/* This node's half of the endpoint as it was, not the record (which, committed,
+	 * describes the destination's). */
+	if (container_get(a, name, &m.c) || !migration_id_valid(id) ||
+	    claim_source_endpoint(a, id, &m.ep)) {
+		pthread_mutex_unlock(&a->lock);
+		log_warn("migration %s of %s: nothing of it left here", id, name);
+		unclaim(&m);
+		return;
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (won == 1) {
+		log_warn("migration %s of %s to %s had committed; removing the copy left here", id,
+			 name, m.to);
+		cleanup_source(&m);
+	} else if (won == 0) {
+		log_warn("migration %s of %s to %s did not commit; resuming it here", id, name, m.to);
+		m.frozen = m.redirected = true;
+		unfreeze(&m);
+	} else {
+		return;         /* stopping: the next start settles it */
+	}
+	unclaim(&m);
+	remove_dir(a, m.dir);
+}
+
+/* A container runc has here whose record names another node, or none: a destination's
+ * restored copy whose agent died before it committed (the source resumed it), or half
+ * made. The record says where a container runs; this copy goes. Lock held. */
+static void remove_orphan(struct agent *a, const char *name)
+{
+	char *argv[] = { "delete", "--force", (char *)name, NULL }, bundle[CONFIG_STR + 64];
+	struct api_error e = { 0 };
+	struct endpoint ep;
+
+	log_warn("container %s runs here but its record names another node; removing this copy",
+		 name);
+	if (container_runc(a, argv, NULL, &e))
+		log_warn("container %s: %s", name, e.msg);
+	container_unmount(a, name);
+	container_bundle_dir(a, name, bundle, sizeof(bundle));
+	rm_tree(bundle);
+	/* The endpoint half it adopted: same addresses, this node's own namespace name. */
+	if (cluster_endpoint_get(a, name, &ep) == 0 && strcmp(ep.node, a->cfg.node)) {
+		snprintf(ep.node, sizeof(ep.node), "%s", a->cfg.node);
+		snprintf(ep.netns, sizeof(ep.netns), "%s%s.%s", a->cfg.netns_prefix, ep.name,
+			 a->cfg.node);
+		endpoint_release_local(a, &ep);
+		cluster_refresh_endpoint(a, name);
+	}
+}
+
+static void remove_orphans(struct agent *a)
+{
+	char *argv[] = { "list", "-q", NULL }, *out = NULL, *save = NULL;
+	struct api_error e = { 0 };
+
+	if (container_runc(a, argv, &out, &e))
+		return;
+	for (char *name = strtok_r(out, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
+		struct container c;
+		int ret = container_get(a, name, &c);
+
+		if (name_valid(name) && (ret == -ENOENT || (!ret && strcmp(c.node, a->cfg.node))))
+			remove_orphan(a, name);
+	}
+	free(out);
+}
+
 void migrate_recover(struct agent *a)
 {
 	struct store_kv *kvs = NULL;
@@ -17,41 +100,19 @@ void migrate_recover(struct agent *a)
 
 	hold_cleanup_stale();
 	criu_kdat_refresh(a);
-	if (store_list(a->store, KEY_MIGRATIONS, &kvs, &n, NULL))
-		return;
-	for (size_t i = 0; i < n; i++) {
-		json_t *j = json_loads(kvs[i].value, 0, NULL);
-		const char *from = json_string_value(json_object_get(j, "from"));
-		const char *name = kvs[i].key + strlen(KEY_MIGRATIONS);
-		struct mig m = { .a = a };
-		struct container c;
+	if (store_list(a->store, KEY_MIGRATIONS, &kvs, &n, NULL) == 0) {
+		pthread_mutex_unlock(&a->lock);
+		for (size_t i = 0; i < n; i++) {
+			json_t *j = json_loads(kvs[i].value, 0, NULL);
+			const char *from = json_string_value(json_object_get(j, "from"));
 
-		if (!from || strcmp(from, a->cfg.node)) {
+			if (from && !strcmp(from, a->cfg.node))
+				settle_own_claim(a, kvs[i].key + strlen(KEY_MIGRATIONS), j,
+						 kvs[i].mod_revision);
 			json_decref(j);
-			continue;
 		}
-		snprintf(m.name, sizeof(m.name), "%s", name);
-		snprintf(m.to, sizeof(m.to), "%s", json_string_value(json_object_get(j, "to")) ?: "");
-		m.claimed = true;
-		if (container_get(a, name, &c) == 0 && cluster_endpoint_get(a, name, &m.ep) == 0) {
-			m.c = c;
-			if (!strcmp(m.ep.node, a->cfg.node)) {
-				log_warn("migration of %s to %s was interrupted; resuming it here", name, m.to);
-				m.frozen = m.redirected = true;
-				pthread_mutex_unlock(&a->lock);
-				unfreeze(&m);
-				pthread_mutex_lock(&a->lock);
-			} else if (!strcmp(c.node, m.ep.node)) {
-				log_warn("migration of %s to %s had committed; removing the copy left here",
-					 name, m.ep.node);
-				pthread_mutex_unlock(&a->lock);
-				cleanup_source(&m);
-				pthread_mutex_lock(&a->lock);
-			}
-		}
-		unclaim(&m);
-		json_decref(j);
+		pthread_mutex_lock(&a->lock);
+		store_kvs_free(kvs, n);
 	}
-	store_kvs_free(kvs, n);
+	remove_orphans(a);
 }
-

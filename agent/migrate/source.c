@@ -305,8 +305,9 @@ static int source_checkpoint(struct mig *m, struct api_error *e)
 	return 0;
 }
 
-/* Ask for the restore and wait for its answer (*reply). A lost answer is settled from
- * cluster state: *answered tells which. -1 when the destination does not run it. */
+/* Ask for the restore and wait for its answer (*reply); -1 when none came, or a refusal.
+ * From the request on, the destination may commit: the caller settles the claim before it
+ * resumes anything. */
 static int source_restore(struct mig *m, SSL *ctl, json_t **reply, bool *answered,
 			  struct api_error *e)
 {
@@ -315,8 +316,11 @@ static int source_restore(struct mig *m, SSL *ctl, json_t **reply, bool *answere
 	progress(m, "restore", "node %s restores %s", m->to, m->name);
 	flows = m->flows ? m->flows : published_flows(m);
 	m->flows = NULL;
+	m->restore_sent = true;         /* even a send that fails may have got through */
 	if (peer_send(ctl, json_pack("{s:s, s:o, s:b}", "op", "restore", "flows", flows,
 				     "lazy", m->lazy)) == 0) {
+		if (fault(m->a, "source-exit-after-restore-sent"))
+			_exit(3);
 		/* The images were complete at CRIU's post-dump hook; runc's own end changes
 		 * nothing now, but the frozen copy is only removed after it. */
 		if (checkpoint_reap(m, e))
@@ -334,10 +338,7 @@ static int source_restore(struct mig *m, SSL *ctl, json_t **reply, bool *answere
 	*reply = r;
 	if (!r) {
 		checkpoint_reap(m, NULL);
-		/* The answer is lost: cluster state says who runs the container. */
-		if (!destination_owns(m))
-			return api_fail(e, 502, NULL, "node %s stopped answering during the restore",
-					m->to);
+		return api_fail(e, 502, NULL, "node %s stopped answering during the restore", m->to);
 	}
 	m->t_resume = now_ms();
 	return 0;
@@ -400,11 +401,29 @@ static void *migrate_main(void *arg)
 	bool answered = false;
 	SSL *ctl = NULL;
 
-	if (source_prepare(m, &ctl, &e) || source_checkpoint(m, &e) ||
-	    source_restore(m, ctl, &reply, &answered, &e))
-		source_rollback(m, ctl, &e);
-	else
+	if (!source_prepare(m, &ctl, &e) && !source_checkpoint(m, &e) &&
+	    !source_restore(m, ctl, &reply, &answered, &e)) {
 		source_finish(m, ctl, reply, answered);
+	} else if (!m->restore_sent) {
+		source_rollback(m, ctl, &e);     /* the destination cannot have committed */
+	} else {
+		/* Only the claim says whether the destination committed: abort it, unless the
+		 * destination committed first. Frozen until the store tells. */
+		switch (claim_settle(m->a, m->name, m->id, m->a->cfg.node, m->to, m->claim_rev)) {
+		case 1:
+			log_warn("migrate %s: %s; but node %s committed it: it runs there", m->name,
+				 e.msg, m->to);
+			m->t_resume = now_ms();
+			source_finish(m, NULL, NULL, false);
+			break;
+		case 0:
+			source_rollback(m, ctl, &e);
+			break;
+		default:        /* the agent stops: its next start settles the claim */
+			fail_msg(m, &e);
+			break;
+		}
+	}
 	json_decref(reply);
 	tls_close(ctl);
 	close(m->out);
