@@ -63,10 +63,35 @@ static int send_out(struct relay *r, const char *data, size_t n, bool end)
 	return 0;
 }
 
-static int recv_in(struct relay *r, const char *data, size_t n)
+int relay_decode(struct ZSTD_DCtx_s *dctx, const void *data, size_t n, void *buf, size_t cap,
+		 uint64_t *raw, uint64_t max, int (*sink)(void *ctx, const void *p, size_t n),
+		 void *ctx)
 {
 	ZSTD_inBuffer in = { data, n, 0 };
+	int ret;
 
+	while (in.pos < in.size) {
+		ZSTD_outBuffer out = { buf, cap, 0 };
+		size_t left = ZSTD_decompressStream(dctx, &out, &in);
+
+		if (ZSTD_isError(left))
+			return -EPROTO;   /* a corrupt or truncated stream */
+		*raw += out.pos;
+		if (max && *raw > max)
+			return -EFBIG;    /* checked before writing: nothing past the limit lands */
+		if (out.pos && (ret = sink(ctx, buf, out.pos)))
+			return ret;
+	}
+	return 0;
+}
+
+static int sink_fd(void *ctx, const void *p, size_t n)
+{
+	return write_fd_all(*(int *)ctx, p, n);
+}
+
+static int recv_in(struct relay *r, const char *data, size_t n)
+{
 	r->st->wire_in += n;
 	if (!r->o->decompress_in) {
 		r->st->raw_in += n;
@@ -74,19 +99,8 @@ static int recv_in(struct relay *r, const char *data, size_t n)
 			return -EFBIG;
 		return write_fd_all(r->fd, data, n);
 	}
-	while (in.pos < in.size) {
-		ZSTD_outBuffer out = { r->out, r->outcap, 0 };
-		size_t ret = ZSTD_decompressStream(r->dctx, &out, &in);
-
-		if (ZSTD_isError(ret))
-			return -EPROTO;   /* a corrupt or truncated stream */
-		r->st->raw_in += out.pos;
-		if (r->o->max_in && r->st->raw_in > r->o->max_in)
-			return -EFBIG;    /* checked before writing: nothing past the limit lands */
-		if (out.pos && write_fd_all(r->fd, r->out, out.pos))
-			return -EIO;
-	}
-	return 0;
+	return relay_decode(r->dctx, data, n, r->out, r->outcap, &r->st->raw_in, r->o->max_in,
+			    sink_fd, &r->fd);
 }
 
 /* A socket is half-closed; a pipe's reader sees EOF when the caller closes it after

@@ -23,6 +23,15 @@ struct relay_opts {
 				* a small compressed stream cannot fill a disk */
 };
 
+/* The receiving half of the framing, on its own (for the relay and its fuzzer): feed n
+ * bytes of a zstd stream through dctx into sink, buf (cap bytes) as scratch; *raw counts
+ * what came out, and past max (0: no limit) it stops with -EFBIG before the sink sees it.
+ * -EPROTO on a corrupt stream; a sink's error is returned as is. */
+struct ZSTD_DCtx_s;
+int relay_decode(struct ZSTD_DCtx_s *dctx, const void *data, size_t n, void *buf, size_t cap,
+		 uint64_t *raw, uint64_t max, int (*sink)(void *ctx, const void *p, size_t n),
+		 void *ctx);
+
 /* Run until both directions are finished (EOF on each, or the directions not in use).
  * When fd reaches EOF the peer sees a TLS close_notify; when the peer closes, fd is shut
  * for writing. Returns 0, or -EIO/-EPROTO (corrupt stream), -ETIMEDOUT or -EFBIG on failure. */

@@ -106,17 +106,20 @@ static int claim_read(struct agent *a, const char *name, char *state, size_t sle
 		      size_t idlen, int64_t *rev)
 {
 	char key[128], *v = NULL;
-	json_t *j;
+	struct mig_claim cl;
 	int ret;
 
 	claim_key(key, sizeof(key), name);
 	if ((ret = store_get(a->store, key, &v, rev)))
 		return ret;
-	j = json_loads(v, 0, NULL);
+	if (mig_claim_parse(v, &cl)) {
+		snprintf(state, slen, "%s", "?");
+		snprintf(id, idlen, "%s", "");
+	} else {
+		snprintf(state, slen, "%s", cl.state);
+		snprintf(id, idlen, "%s", cl.id);
+	}
 	free(v);
-	snprintf(state, slen, "%s", json_string_value(json_object_get(j, "state")) ?: CLAIM_CLAIMED);
-	snprintf(id, idlen, "%s", json_string_value(json_object_get(j, "id")) ?: "");
-	json_decref(j);
 	return 0;
 }
 
@@ -254,7 +257,7 @@ int claim_verify(struct agent *a, const char *id, const char *name, const char *
 		 struct container *c, struct endpoint *ep, int64_t *claim_rev, struct api_error *e)
 {
 	char key[128], *v = NULL;
-	json_t *j = NULL;
+	struct mig_claim cl;
 	bool claimed;
 	int ret;
 
@@ -262,14 +265,10 @@ int claim_verify(struct agent *a, const char *id, const char *name, const char *
 		return api_fail(e, 400, NULL, "malformed migration request");
 	claim_key(key, sizeof(key), name);
 	pthread_mutex_lock(&a->lock);
-	if (store_get(a->store, key, &v, claim_rev) == 0)
-		j = json_loads(v, 0, NULL);
+	claimed = store_get(a->store, key, &v, claim_rev) == 0 && mig_claim_parse(v, &cl) == 0 &&
+		  !strcmp(cl.id, id) && !strcmp(cl.from, peer) && !strcmp(cl.to, a->cfg.node) &&
+		  !strcmp(cl.state, CLAIM_CLAIMED);
 	free(v);
-	claimed = j && !strcmp(json_string_value(json_object_get(j, "id")) ?: "", id) &&
-		  !strcmp(json_string_value(json_object_get(j, "from")) ?: "", peer) &&
-		  !strcmp(json_string_value(json_object_get(j, "to")) ?: "", a->cfg.node) &&
-		  !strcmp(json_string_value(json_object_get(j, "state")) ?: "", CLAIM_CLAIMED);
-	json_decref(j);
 	if (!claimed)
 		ret = api_fail(e, 403, NULL, "cluster state holds no claim for migration %s of '%s' "
 			       "from %s to %s", id, name, peer, a->cfg.node);

@@ -54,21 +54,15 @@ static int add_return_flows(struct agent *a, json_t *flows)
 	if (a->cfg.backend != BACKEND_EBPF)
 		return 0;
 	json_array_foreach(flows, i, f) {
-		struct dp_return_flow rf = { 0 };
-		const char *n6 = json_string_value(json_object_get(f, "node6"));
+		struct mig_flow mf;
+		struct dp_return_flow rf;
 
-		rf.proto = (uint8_t)json_integer_value(json_object_get(f, "proto"));
-		rf.ep_port = (uint16_t)json_integer_value(json_object_get(f, "ep_port"));
-		rf.peer_port = (uint16_t)json_integer_value(json_object_get(f, "peer_port"));
-		if (ip_parse(json_string_value(json_object_get(f, "ep")) ?: "", &rf.ep) ||
-		    ip_parse(json_string_value(json_object_get(f, "peer")) ?: "", &rf.peer) ||
-		    ip_parse(json_string_value(json_object_get(f, "node4")) ?: "", &rf.node4))
+		/* A malformed flow, or one that entered through this very node (no detour). */
+		if (mig_flow_parse(f, &mf) || ip_equal(&mf.node4, &a->cfg.underlay4))
 			continue;
-		/* A flow that entered through this very node needs no detour. */
-		if (ip_equal(&rf.node4, &a->cfg.underlay4))
-			continue;
-		if (n6 && *n6)
-			ip_parse(n6, &rf.node6);
+		rf = (struct dp_return_flow){ .proto = mf.proto, .ep = mf.ep, .peer = mf.peer,
+					      .ep_port = mf.ep_port, .peer_port = mf.peer_port,
+					      .node4 = mf.node4, .node6 = mf.node6 };
 		if (datapath_return_flow_add(a->dp, &rf) == 0)
 			n++;
 	}
@@ -100,15 +94,14 @@ static void dest_undo(struct dest *d)
 	}
 }
 
-static int dest_prepare(struct dest *d, json_t *hello, struct api_error *e)
+static int dest_prepare(struct dest *d, const char *name, struct api_error *e)
 {
 	struct agent *a = d->a;
 	struct container existing;
 	int ret;
 
 	/* Only the name comes from the peer: what is built comes from cluster state. */
-	if (claim_verify(a, d->in.id, json_string_value(json_object_get(json_object_get(hello,
-			 "container"), "name")), d->in.source, &d->c, &d->ep, &d->claim_rev, e))
+	if (claim_verify(a, d->in.id, name, d->in.source, &d->c, &d->ep, &d->claim_rev, e))
 		return -1;
 	local_versions(a, &d->v);
 	if (!*d->v.criu)
@@ -276,24 +269,23 @@ static void publish_here(struct dest *d, SSL *ssl)
 
 void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 {
-	const char *id = json_string_value(json_object_get(hello, "id"));
 	struct api_error e = { 0 };
 	struct dest *d = calloc(1, sizeof(*d));
 	json_t *msg = NULL, *reply = NULL;
-	const char *op;
+	char name[EP_NAME_MAX];
+	const char *op, *id;
 
-	if (!d || !migration_id_valid(id)) {
+	if (!d || mig_request_parse(hello, d->in.id, &d->in.lazy, name)) {
 		peer_reply_error(ssl, "malformed migration request");
 		free(d);
 		return;
 	}
+	id = d->in.id;
 	d->a = a;
 	d->lazy_listen = -1;
-	d->in.lazy = json_is_true(json_object_get(hello, "lazy"));
 	snprintf(d->in.source, sizeof(d->in.source), "%s", peer);
-	snprintf(d->in.id, sizeof(d->in.id), "%s", id);
 	log_info("migration %s: from %s", id, peer);
-	if (dest_prepare(d, hello, &e))
+	if (dest_prepare(d, name, &e))
 		goto fail;
 	incoming_add(&d->in);
 	if (peer_send(ssl, json_pack("{s:b}", "ok", 1)))

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "agent.h"
+#include "migration_msg.h"
 #include "relay.h"
 #include "tls.h"
 
@@ -22,7 +23,7 @@
 #define CRIU_DEFAULT   "/opt/petrel/criu/bin/criu"
 #define STREAM_WAIT_MS 60000
 #define RESTORE_MS     120000
-#define MIGRATION_ID_MAX 160     /* NAME-NODE-TIME-SEQ */
+#define MIGRATION_ID_MAX MIG_ID_MAX
 #define MIGRATION_DIR_MAX (CONFIG_STR + MIGRATION_ID_MAX + 32)   /* <state>/migrations/<id>/... */
 #define DRAIN_MS       100     /* between holding a container's packets and freezing it */
 #define CLAIM_CLAIMED   "claimed"
@@ -142,7 +143,6 @@ int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, bool co
 	     uint64_t *raw, uint64_t *wire, struct api_error *e);
 /* Relay a peer stream to and from a CRIU server on this node's loopback port. */
 int relay_to_local(int port, SSL *ssl, const struct relay_opts *o, struct relay_stats *st);
-bool migration_id_valid(const char *id);
 
 /* Destination side of one migration, found by id from its stream connections. */
 struct incoming {

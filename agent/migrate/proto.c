@@ -105,16 +105,6 @@ int relay_to_local(int port, SSL *ssl, const struct relay_opts *o, struct relay_
 	return ret;
 }
 
-/* Ids are made as NAME-NODE-TIME-SEQ from names: lower-case letters, digits and '-' (so
- * never "..", "/" or anything a path could misread), shorter than MIGRATION_ID_MAX. */
-bool migration_id_valid(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-
-	return n && n < MIGRATION_ID_MAX && id[0] != '-' &&
-	       strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
-}
-
 /* ---- the incoming registry (destination side) ---- */
 
 /* A stream's hold on its migration: incoming_remove waits until every stream let go, so
@@ -194,18 +184,21 @@ static uint64_t disk_budget(const char *dir)
 
 static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 {
-	const char *id = json_string_value(json_object_get(hello, "id"));
-	const char *kind = json_string_value(json_object_get(hello, "kind"));
+	static const char *kinds[] = { "pages", "images", "bundle", "lazy" };
+	enum mig_stream_kind k;
+	char id[MIG_ID_MAX];
+	const char *kind;
 	struct relay_opts o = { .decompress_in = true, .write_fd = true, .idle_ms = STREAM_WAIT_MS };
 	struct relay_stats st = { 0 };
 	struct incoming *in;
 	int ret = -EINVAL;
 
-	if (!migration_id_valid(id) || !kind) {
+	if (mig_stream_parse(hello, id, &k)) {
 		peer_reply_error(ssl, "malformed stream request");
 		return;
 	}
-	if (!strcmp(kind, "lazy") && lazy_serve_stream(id, peer, ssl))
+	kind = kinds[k];
+	if (k == MIG_LAZY && lazy_serve_stream(id, peer, ssl))
 		return;
 	in = incoming_get(id);
 	/* A stream belongs to the node that opened the migration, and no other. */
@@ -218,19 +211,19 @@ static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, js
 			incoming_put(in);
 		return;
 	}
-	if (!strcmp(kind, "pages")) {
+	if (k == MIG_PAGES) {
 		o.read_fd = true;      /* the page server answers some requests */
 		o.max_in = disk_budget(in->images);
 		ret = relay_to_local(in->page_port, ssl, &o, &st);
-	} else if (!strcmp(kind, "images") || !strcmp(kind, "bundle")) {
-		if (!strcmp(kind, "images") && fault(a, "exit-in-transfer")) {
+	} else if (k == MIG_IMAGES || k == MIG_BUNDLE) {
+		if (k == MIG_IMAGES && fault(a, "exit-in-transfer")) {
 			/* The connection comes before the freeze; the images once it is dumped. */
 			struct pollfd pf = { .fd = SSL_get_fd(ssl), .events = POLLIN };
 
 			poll(&pf, 1, STREAM_WAIT_MS);
 			_exit(3);
 		}
-		char *dir = !strcmp(kind, "images") ? in->images : in->bundle;
+		char *dir = k == MIG_IMAGES ? in->images : in->bundle;
 		char *argv[] = { "/bin/tar", "-C", dir, "--xattrs", "--xattrs-include=trusted.*",
 				 "--numeric-owner", "-xpf", "-", NULL };
 		int p[2], fds[3] = { -1, -1, -1 };
@@ -251,7 +244,7 @@ static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, js
 			peer_reply_error(ssl, "unpacking the %s failed: %s", kind, strerror(-ret));
 		else
 			peer_send(ssl, json_pack("{s:b}", "ok", 1));
-		if (!ret && !strcmp(kind, "bundle"))
+		if (!ret && k == MIG_BUNDLE)
 			bundle_landed(a, in);
 	}
 	pthread_mutex_lock(&mu);

@@ -9,25 +9,25 @@
 #include "util.h"
 
 /* A claim this node made as the source, left by its previous run. Called unlocked. */
-static void settle_own_claim(struct agent *a, const char *name, json_t *claim, int64_t rev)
+static void settle_own_claim(struct agent *a, const char *name, const struct mig_claim *cl,
+			     int64_t rev)
 {
-	const char *id = json_string_value(json_object_get(claim, "id")) ?: "";
-	const char *state = json_string_value(json_object_get(claim, "state")) ?: CLAIM_CLAIMED;
+	const char *id = cl->id, *state = cl->state;
 	struct mig m = { .a = a, .claimed = true };
 	int won;
 
 	snprintf(m.name, sizeof(m.name), "%s", name);
-	snprintf(m.to, sizeof(m.to), "%s", json_string_value(json_object_get(claim, "to")) ?: "");
+	snprintf(m.to, sizeof(m.to), "%s", cl->to);
 	/* Not settled yet: settle it now (frozen here until the store answers). */
 	won = !strcmp(state, CLAIM_COMMITTED) ? 1 : !strcmp(state, CLAIM_ABORTED) ? 0 :
 	      claim_settle(a, name, id, a->cfg.node, m.to, rev);
 	snprintf(m.id, sizeof(m.id), "%s", id);
-	if (migration_id_valid(id))
+	if (mig_id_valid(id))
 		snprintf(m.dir, sizeof(m.dir), "%s/migrations/%s", a->cfg.state_dir, id);
 	pthread_mutex_lock(&a->lock);
 	/* This node's half of the endpoint as it was, not the record (which, committed,
 	 * describes the destination's). */
-	if (container_get(a, name, &m.c) || !migration_id_valid(id) ||
+	if (container_get(a, name, &m.c) || !mig_id_valid(id) ||
 	    claim_source_endpoint(a, id, &m.ep)) {
 		pthread_mutex_unlock(&a->lock);
 		log_warn("migration %s of %s: nothing of it left here", id, name);
@@ -103,13 +103,11 @@ void migrate_recover(struct agent *a)
 	if (store_list(a->store, KEY_MIGRATIONS, &kvs, &n, NULL) == 0) {
 		pthread_mutex_unlock(&a->lock);
 		for (size_t i = 0; i < n; i++) {
-			json_t *j = json_loads(kvs[i].value, 0, NULL);
-			const char *from = json_string_value(json_object_get(j, "from"));
+			struct mig_claim cl;
 
-			if (from && !strcmp(from, a->cfg.node))
-				settle_own_claim(a, kvs[i].key + strlen(KEY_MIGRATIONS), j,
+			if (mig_claim_parse(kvs[i].value, &cl) == 0 && !strcmp(cl.from, a->cfg.node))
+				settle_own_claim(a, kvs[i].key + strlen(KEY_MIGRATIONS), &cl,
 						 kvs[i].mod_revision);
-			json_decref(j);
 		}
 		pthread_mutex_lock(&a->lock);
 		store_kvs_free(kvs, n);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fuzz_input.h"
 #include "etcd_codec.h"
 
 static int count_event(const struct store_event *ev, void *arg)
@@ -16,13 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text;
 
-	if (size < 1 || size > 1 << 16)
+	if (!(text = fuzz_text(data, size)))
 		return 0;
-	text = malloc(size);
-	if (!text)
-		return 0;
-	memcpy(text, data + 1, size - 1);
-	text[size - 1] = 0;
 	switch (data[0] % 3) {
 	case 0: {
 		char *plain = etcd_unb64(text), *again, *back;

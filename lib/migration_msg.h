@@ -1,0 +1,37 @@
+/* The migration protocol's messages between agents, parsed and checked before any of
+ * their content is used (pure, and fuzzed: tests/fuzz/fuzz_migration.c). The agents'
+ * side of the protocol is agent/migrate/. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "cidr.h"
+#include "endpoint.h"
+
+#define MIG_ID_MAX 160          /* NAME-NODE-TIME-SEQ */
+
+/* Ids are made as NAME-NODE-TIME-SEQ from names: lower-case letters, digits and '-' (so
+ * never "..", "/" or anything a path could misread), shorter than MIG_ID_MAX. */
+bool mig_id_valid(const char *id);
+
+/* A stream connection's opening line: {"op":"stream","id":ID,"kind":KIND}. */
+enum mig_stream_kind { MIG_PAGES, MIG_IMAGES, MIG_BUNDLE, MIG_LAZY };
+int mig_stream_parse(json_t *hello, char id[MIG_ID_MAX], enum mig_stream_kind *kind);
+
+/* A migrate request's opening line: {"op":"migrate","id":ID,"lazy":bool,"container":{"name":..}}.
+ * Only the id, the mode and the container's name are taken from the peer. */
+int mig_request_parse(json_t *hello, char id[MIG_ID_MAX], bool *lazy, char name[EP_NAME_MAX]);
+
+/* The claim record /petrel/migrations/NAME. */
+struct mig_claim {
+	char id[MIG_ID_MAX], from[EP_NAME_MAX], to[EP_NAME_MAX], state[16];
+};
+int mig_claim_parse(const char *text, struct mig_claim *out);
+
+/* One published-port flow of a restore request's "flows". */
+struct mig_flow {
+	uint8_t proto;
+	struct ip_addr ep, peer, node4, node6;
+	uint16_t ep_port, peer_port;
+};
+int mig_flow_parse(json_t *f, struct mig_flow *out);
