@@ -20,7 +20,12 @@ static int open_store(struct agent *a, struct api_error *e)
 	int ret;
 
 	if (*a->cfg.etcd) {
-		ret = store_open_etcd(&a->store, a->cfg.etcd);
+		struct store_tls tls;
+
+		snprintf(tls.ca, sizeof(tls.ca), "%s", a->cfg.etcd_ca);
+		snprintf(tls.cert, sizeof(tls.cert), "%s", a->cfg.etcd_cert);
+		snprintf(tls.key, sizeof(tls.key), "%s", a->cfg.etcd_key);
+		ret = store_open_etcd_tls(&a->store, a->cfg.etcd, &tls);
 		if (ret)
 			return api_fail(e, 503, "is etcd running and reachable from this node's namespace?",
 					"cannot reach etcd at %s: %s", a->cfg.etcd, strerror(-ret));

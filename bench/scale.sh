@@ -44,7 +44,9 @@ run_version() {
 	shift 3
 	: > "$rows"
 	LABS+=("$lab")
-	PETRELD=$petreld "$PETREL" lab up --name "$lab" --nodes 2 --mode vxlan >/dev/null
+	# Plain etcd for both versions: the baseline predates etcd TLS, and the two must pay
+	# for the same store.
+	PETRELD=$petreld "$PETREL" lab up --name "$lab" --nodes 2 --mode vxlan --insecure-etcd >/dev/null
 	pid=$("$PETREL" -j lab status --name "$lab" | jq '.nodes[1].pid')
 	pin=/sys/fs/bpf/petrel/$lab/node2
 	for size in "$@"; do

@@ -32,7 +32,8 @@ static int status_print(struct cli *c, const char *name);
 
 struct up_opts {
 	const char *name, *mode, *backend;
-	long nodes, ct_buckets;
+	long nodes, ct_buckets, etcd_members;
+	bool insecure_etcd;
 };
 
 static bool mode_valid(const char *v)
@@ -55,6 +56,9 @@ static const struct args_opt up_options[] = {
 	ARGS_OPT_STRING("--policy-backend", NULL, struct up_opts, backend, backend_valid, "ebpf or iptables"),
 	ARGS_OPT_LONG("--conntrack-buckets", NULL, struct up_opts, ct_buckets, 1024, 1 << 24,
 		      "a number in 1024-16777216"),
+	ARGS_OPT_LONG("--etcd-members", NULL, struct up_opts, etcd_members, 1, MAX_ETCD_MEMBERS,
+		      "a number of etcd members in 1-5"),
+	ARGS_OPT_FLAG("--insecure-etcd", NULL, struct up_opts, insecure_etcd),
 	ARGS_OPT_END
 };
 
@@ -71,7 +75,7 @@ static const struct args_opt name_options[] = {
 int cmd_lab_up(struct cli *c, int argc, char **argv)
 {
 	struct up_opts o = { .name = c->lab, .nodes = 3, .mode = "vxlan", .backend = "ebpf" };
-	struct lab l = { .etcd_pid = 0 };
+	struct lab l = { .etcd_members = 0 };
 	const char *name;
 	char ns[64], side[16], ip4[32], ip6[48], next[160];
 	struct stat st;
@@ -84,6 +88,9 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 	l.mode = o.mode;
 	l.backend = o.backend;
 	l.ct_buckets = o.ct_buckets;
+	/* One node needs no etcd; two or more share one, of one member unless asked. */
+	l.etcd_members = o.etcd_members ? (int)o.etcd_members : l.nodes >= 2 ? 1 : 0;
+	l.etcd_insecure = o.insecure_etcd;
 	if (!lab_name_valid(name))
 		return cli_usage(c, "lab up", "lab name '%s' must be 1-12 characters of a-z and 0-9", name);
 	if (!strcmp(l.backend, "iptables") && strcmp(l.mode, "native"))
@@ -123,9 +130,9 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 		cli_error(c, "cannot build the outside namespace: %s", strerror(-ret));
 		goto fail;
 	}
-	if (l.nodes >= 2 && lab_start_etcd(c, &l))
-		goto fail;
 	if (lab_make_certs(c, &l))
+		goto fail;
+	if (l.etcd_members && lab_start_etcd(c, &l))
 		goto fail;
 	lab_allow_lazy_migration(c);
 	for (int i = 1; i <= l.nodes; i++)
@@ -196,7 +203,7 @@ static void fmt_etcd(json_t *lab, const char *key, char *buf, size_t len)
 {
 	json_t *e = print_lookup(lab, key);
 
-	snprintf(buf, len, "%s", json_is_object(e) ? json_str(e, "endpoint") : "none (single node, SQLite)");
+	snprintf(buf, len, "%s", json_is_object(e) ? json_str(e, "endpoints") : "none (single node, SQLite)");
 }
 
 static int status_print(struct cli *c, const char *name)
@@ -268,11 +275,13 @@ int cmd_lab_exec(struct cli *c, int argc, char **argv)
 const struct command lab_commands[] = {
 	{ "lab", "up", cmd_lab_up, "build a lab cluster of N nodes in network namespaces",
 	  "petrel lab up [--nodes N] [--mode vxlan|native] [--name LAB] [--policy-backend ebpf|iptables]\n"
-	  "              [--conntrack-buckets N]\n\n"
+	  "              [--conntrack-buckets N] [--etcd-members N] [--insecure-etcd]\n\n"
 	  "Builds a cluster on this machine: a fabric namespace with a bridge joining every node\n"
 	  "(198.18.0.0/24 and fd00:198:18::/64), N node namespaces each running petreld, an\n"
 	  "'outside' namespace acting as a client outside the cluster, and, for N >= 2, an etcd\n"
-	  "holding cluster state. Anything half-built is removed if a step fails.\n\n"
+	  "holding cluster state, reached over TLS with client certificates from the lab's CA\n"
+	  "(`petrel -j lab status` gives its endpoints, the CA and an operator's certificate and\n"
+	  "key). Anything half-built is removed if a step fails.\n\n"
 	  "Options:\n"
 	  "  --nodes N       number of nodes, 1-16 (default 3)\n"
 	  "  --mode MODE     vxlan (overlay, default) or native (plain routing)\n"
@@ -283,8 +292,13 @@ const struct command lab_commands[] = {
 	  "  --conntrack-buckets N\n"
 	  "                  size the host's conntrack hash (host-wide, and it stays after lab down):\n"
 	  "                  CRIU walks every bucket twice in a migration's freeze, about 20 ms with\n"
-	  "                  262144 buckets; sets petreld's conntrack-buckets on every node\n\n"
-	  "Example:\n  petrel lab up --nodes 3 --mode native --name demo\n" },
+	  "                  262144 buckets; sets petreld's conntrack-buckets on every node\n"
+	  "  --etcd-members N\n"
+	  "                  run etcd as a cluster of N members, 1-5 (default 1); the agents use\n"
+	  "                  them all and keep working while a minority is down\n"
+	  "  --insecure-etcd plain http and no client certificates (for benchmarking agents older\n"
+	  "                  than etcd TLS)\n\n"
+	  "Example:\n  petrel lab up --nodes 3 --mode native --name demo --etcd-members 3\n" },
 	{ "lab", "down", cmd_lab_down, "remove a lab and everything it created",
 	  "petrel lab down [--name LAB]\n\n"
 	  "Stops the lab's agents and etcd, deletes its namespaces (nodes, endpoints, routers,\n"

@@ -15,8 +15,12 @@
 #define FABRIC6  "fd00:198:18::1"
 #define OUTSIDE4 "198.18.0.254"
 #define OUTSIDE6 "fd00:198:18::254"
-#define ETCD_URL "http://" FABRIC4 ":2379"
 #define MAX_NODES 16          /* also in `lab up --nodes` errors (cli/lab.c) */
+#define MAX_ETCD_MEMBERS 5
+/* etcd member m (1-based) listens in the fabric on FABRIC4, client port 2379 + 10(m-1):
+ * TLS with client certificates, or plain with --insecure-etcd; peers on loopback, plain
+ * metrics on its client port + 2. */
+#define ETCD_PORT(m) (2379 + 10 * ((m) - 1))
 
 struct lab {
 	char name[16];
@@ -25,7 +29,10 @@ struct lab {
 	const char *mode;
 	const char *backend;
 	long ct_buckets;               /* conntrack-buckets for every node's petreld (0: unset) */
-	pid_t etcd_pid;
+	int etcd_members;              /* 0: no etcd (one node) */
+	bool etcd_insecure;            /* plain http, no client certificates (older agents) */
+	char etcd_urls[512];           /* the members' client URLs, comma-separated */
+	pid_t etcd_pid[MAX_ETCD_MEMBERS + 1];
 	pid_t agent_pid[MAX_NODES + 1];
 };
 

@@ -64,42 +64,116 @@ static bool alive(pid_t pid)
 	return kill(pid, 0) == 0;
 }
 
-static int tcp_probe(void *arg)
+/* A member's plain metrics port answers /health with "true" once the cluster it is in
+ * has a leader: a client port accepts connections before that. */
+static int health_probe(void *arg)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(2379) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(*(int *)arg + 2) };
+	static const char req[] = "GET /health HTTP/1.0\r\n\r\n";
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret = -EAGAIN;
+	struct timeval tv = { .tv_sec = 1 };
+	char buf[1024];
+	ssize_t n, got = 0;
 
 	inet_pton(AF_INET, FABRIC4, &a.sin_addr);
-	ret = connect(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1) {
+		while (got < (ssize_t)sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+			got += n;
+		buf[got] = 0;
+		if (strstr(buf, "\"health\":\"true\""))
+			ret = 0;
+	}
 	close(fd);
 	return ret;
 }
 
+/* etcd member m's argv into args (strings in buf): TLS with client certificates from the
+ * lab's CA unless insecure; peers on the fabric's loopback. */
+static void etcd_argv(struct lab *l, int m, const char *cluster, char *buf, size_t len, char **args)
+{
+	char *p = buf;
+	int n = 0;
+
+#define ARG(...) (args[n++] = p, p += snprintf(p, (size_t)(buf + len - p), __VA_ARGS__) + 1)
+	ARG("etcd");
+	ARG("--name");
+	ARG("%s-e%d", l->name, m);
+	ARG("--data-dir");
+	ARG("%s/etcd/member%d", l->dir, m);
+	ARG("--listen-client-urls");
+	ARG("%s://%s:%d", l->etcd_insecure ? "http" : "https", FABRIC4, ETCD_PORT(m));
+	ARG("--advertise-client-urls");
+	ARG("%s://%s:%d", l->etcd_insecure ? "http" : "https", FABRIC4, ETCD_PORT(m));
+	ARG("--listen-metrics-urls");
+	ARG("http://%s:%d", FABRIC4, ETCD_PORT(m) + 2);
+	ARG("--listen-peer-urls");
+	ARG("http://127.0.0.1:%d", ETCD_PORT(m) + 1);
+	ARG("--initial-advertise-peer-urls");
+	ARG("http://127.0.0.1:%d", ETCD_PORT(m) + 1);
+	ARG("--initial-cluster");
+	ARG("%s", cluster);
+	if (!l->etcd_insecure) {
+		ARG("--client-cert-auth");
+		ARG("--trusted-ca-file");
+		ARG("%s/pki/ca.pem", l->dir);
+		ARG("--cert-file");
+		ARG("%s/pki/etcd.pem", l->dir);
+		ARG("--key-file");
+		ARG("%s/pki/etcd.key", l->dir);
+	}
+#undef ARG
+	args[n] = NULL;
+}
+
 int lab_start_etcd(struct cli *c, struct lab *l)
 {
-	char ns[64], data[200], log[200], cluster[64];
-	char *argv[] = { "etcd", "--name", l->name, "--data-dir", data,
-			 "--listen-client-urls", ETCD_URL, "--advertise-client-urls", ETCD_URL,
-			 "--listen-peer-urls", "http://127.0.0.1:2380",
-			 "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-			 "--initial-cluster", cluster, NULL };
+	char ns[64], log[200], cluster[512] = "", buf[2048], *argv[32];
+	size_t off = 0;
 
 	snprintf(ns, sizeof(ns), "%s-fabric", l->name);
-	snprintf(data, sizeof(data), "%s/etcd", l->dir);
-	snprintf(log, sizeof(log), "%s/etcd.log", l->dir);
-	snprintf(cluster, sizeof(cluster), "%s=http://127.0.0.1:2380", l->name);
-	lab_progress("starting etcd in %s", ns);
-	l->etcd_pid = spawn(ns, argv, log);
-	if (l->etcd_pid < 0)
-		return cli_error(c, "cannot start etcd: %s (is etcd-server installed?)", strerror(-l->etcd_pid));
-	for (int i = 0; i < 150; i++) {
-		if (!alive(l->etcd_pid))
-			return cli_error(c, "etcd exited at start; see %s", log);
-		if (lab_in_netns(ns, tcp_probe, NULL) == 0)
-			return 0;
-		usleep(100 * 1000);
+	l->etcd_urls[0] = 0;
+	for (int m = 1; m <= l->etcd_members; m++) {
+		off += (size_t)snprintf(cluster + off, sizeof(cluster) - off, "%s%s-e%d=http://127.0.0.1:%d",
+					m > 1 ? "," : "", l->name, m, ETCD_PORT(m) + 1);
+		snprintf(l->etcd_urls + strlen(l->etcd_urls), sizeof(l->etcd_urls) - strlen(l->etcd_urls),
+			 "%s%s://%s:%d", m > 1 ? "," : "", l->etcd_insecure ? "http" : "https", FABRIC4,
+			 ETCD_PORT(m));
 	}
-	return cli_error(c, "etcd did not answer on %s within 15 s; see %s", ETCD_URL, log);
+	{
+		char what[128];
+
+		snprintf(what, sizeof(what), "%d etcd member%s in %s (%s)", l->etcd_members,
+			 l->etcd_members > 1 ? "s" : "", ns, l->etcd_insecure ? "plain http" :
+			 "TLS, client certificates");
+		lab_progress("starting %s", what);
+	}
+	for (int m = 1; m <= l->etcd_members; m++) {
+		etcd_argv(l, m, cluster, buf, sizeof(buf), argv);
+		snprintf(log, sizeof(log), "%s/etcd%d.log", l->dir, m);
+		l->etcd_pid[m] = spawn(ns, argv, log);
+		if (l->etcd_pid[m] < 0)
+			return cli_error(c, "cannot start etcd: %s (is etcd-server installed?)",
+					 strerror(-l->etcd_pid[m]));
+	}
+	/* Every member healthy: the cluster has its quorum and a leader. */
+	for (int m = 1; m <= l->etcd_members; m++) {
+		int port = ETCD_PORT(m), i;
+
+		snprintf(log, sizeof(log), "%s/etcd%d.log", l->dir, m);
+		for (i = 0; i < 150; i++) {
+			if (!alive(l->etcd_pid[m]))
+				return cli_error(c, "etcd member %d exited at start; see %s", m, log);
+			if (lab_in_netns(ns, health_probe, &port) == 0)
+				break;
+			usleep(100 * 1000);
+		}
+		if (i == 150)
+			return cli_error(c, "etcd member %d was not healthy on port %d within 15 s; see %s",
+					 m, port + 2, log);
+	}
+	return 0;
 }
 
 static void petreld_path(char *buf, size_t len)
@@ -149,13 +223,35 @@ int lab_run_tool(char *const argv[], const char *log)
 	return proc_wait(pid, -1) == 0 ? 0 : -EIO;
 }
 
-/* The lab's PKI for the agents' mutual TLS: one CA (for signing certificates only), and
- * per node a key and a certificate naming the node (CN and subjectAltName) for TLS client
- * and server authentication, made with the openssl tool. */
+/* A key and a certificate signed by the lab's CA: dir/NAME.key, dir/NAME.pem. */
+static int make_cert(const char *dir, const char *log, const char *name, const char *cn,
+		     const char *san, const char *eku)
+{
+	char key[300], csr[300], crt[300], ca[300], cakey[300], subj[128], sanx[128], ekux[96];
+	char *req[] = { "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+			"-nodes", "-keyout", key, "-out", csr, "-subj", subj, "-addext", sanx,
+			"-addext", "keyUsage=critical,digitalSignature", "-addext", ekux, NULL };
+	char *sign[] = { "openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
+			 "-CAcreateserial", "-out", crt, "-days", "3650", "-copy_extensions", "copy", NULL };
+
+	snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+	snprintf(csr, sizeof(csr), "%s/%s.csr", dir, name);
+	snprintf(crt, sizeof(crt), "%s/%s.pem", dir, name);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(cakey, sizeof(cakey), "%s/ca.key", dir);
+	snprintf(subj, sizeof(subj), "/CN=%s", cn);
+	snprintf(sanx, sizeof(sanx), "subjectAltName=%s", san);
+	snprintf(ekux, sizeof(ekux), "extendedKeyUsage=%s", eku);
+	return lab_run_tool(req, log) || lab_run_tool(sign, log) ? -EIO : 0;
+}
+
+/* The lab's PKI: one CA (for signing certificates only); per node a key and a certificate
+ * naming the node (CN and subjectAltName) for the agents' mutual TLS, both ways, which is
+ * also its etcd client certificate; etcd's server certificate for the fabric's address;
+ * and an operator's client certificate for etcdctl. Made with the openssl tool. */
 int lab_make_certs(struct cli *c, struct lab *l)
 {
-	char dir[256], log[300], ca[300], cakey[300], subj[128], key[300], csr[300], crt[300];
-	char san[64];
+	char dir[256], log[300], ca[300], cakey[300], subj[128], name[16], san[64];
 	int ret;
 
 	snprintf(dir, sizeof(dir), "%s/pki", l->dir);
@@ -176,23 +272,16 @@ int lab_make_certs(struct cli *c, struct lab *l)
 			return cli_error(c, "cannot create the lab CA; see %s", log);
 	}
 	for (int i = 1; i <= l->nodes; i++) {
-		snprintf(key, sizeof(key), "%s/node%d.key", dir, i);
-		snprintf(csr, sizeof(csr), "%s/node%d.csr", dir, i);
-		snprintf(crt, sizeof(crt), "%s/node%d.pem", dir, i);
-		snprintf(subj, sizeof(subj), "/CN=node%d", i);
-		snprintf(san, sizeof(san), "subjectAltName=DNS:node%d", i);
-		char *req[] = { "openssl", "req", "-newkey", "ec", "-pkeyopt",
-				"ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr,
-				"-subj", subj, "-addext", san,
-				/* For TLS both ways between agents, and nothing else. */
-				"-addext", "keyUsage=critical,digitalSignature",
-				"-addext", "extendedKeyUsage=serverAuth,clientAuth", NULL };
-		char *sign[] = { "openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
-				 "-CAcreateserial", "-out", crt, "-days", "3650", "-copy_extensions",
-				 "copy", NULL };
-		if (lab_run_tool(req, log) || lab_run_tool(sign, log))
+		snprintf(name, sizeof(name), "node%d", i);
+		snprintf(san, sizeof(san), "DNS:node%d", i);
+		if (make_cert(dir, log, name, name, san, "serverAuth,clientAuth"))
 			return cli_error(c, "cannot create the certificate of node%d; see %s", i, log);
 	}
+	if (l->etcd_members && !l->etcd_insecure &&
+	    /* etcd's gateway dials etcd itself with this certificate: client too. */
+	    (make_cert(dir, log, "etcd", "etcd", "IP:" FABRIC4, "serverAuth,clientAuth") ||
+	     make_cert(dir, log, "operator", "operator", "DNS:operator", "clientAuth")))
+		return cli_error(c, "cannot create etcd's certificates; see %s", log);
 	return 0;
 }
 
@@ -215,11 +304,17 @@ int lab_start_agent(struct cli *c, struct lab *l, int i)
 		 "# written by petrel lab up\nnode = node%d\nunderlay-device = eth0\n"
 		 "underlay-ipv4 = 198.18.0.%d\nunderlay-ipv6 = fd00:198:18::%d\nmode = %s\n"
 		 "state-dir = %s/state\nsocket = %s\nbpf-pin-dir = /sys/fs/bpf/petrel/%s/node%d\n"
-		 "netns-prefix = %s-ep-\npolicy-backend = %s\nioam-node-id = %d\n%s%s\n"
+		 "netns-prefix = %s-ep-\npolicy-backend = %s\nioam-node-id = %d\n"
 		 "tls-ca = %s/pki/ca.pem\ntls-cert = %s/pki/node%d.pem\ntls-key = %s/pki/node%d.key\n",
 		 i, 10 + i, 10 + i, l->mode, dir, sock, l->name, i, l->name, l->backend, i,
-		 l->nodes >= 2 ? "etcd = " : "", l->nodes >= 2 ? ETCD_URL : "",
 		 l->dir, l->dir, i, l->dir, i);
+	/* The node's own certificate is its etcd client certificate too. */
+	if (l->etcd_members)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "etcd = %s\n", l->etcd_urls);
+	if (l->etcd_members && !l->etcd_insecure)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 "etcd-ca = %s/pki/ca.pem\netcd-cert = %s/pki/node%d.pem\netcd-key = %s/pki/node%d.key\n",
+			 l->dir, l->dir, i, l->dir, i);
 	if (l->ct_buckets)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), "conntrack-buckets = %ld\n",
 			 l->ct_buckets);
@@ -247,6 +342,37 @@ int lab_start_agent(struct cli *c, struct lab *l, int i)
 	return cli_error(c, "petreld for node%d did not answer within 20 s; see %s", i, log);
 }
 
+/* What an operator needs to reach the lab's etcd with etcdctl or curl: every member's
+ * endpoint and pid, the CA, and a client certificate of the operator's own. */
+static json_t *etcd_json(struct lab *l)
+{
+	json_t *members = json_array(), *j;
+	char url[64], path[256];
+
+	for (int m = 1; m <= l->etcd_members; m++) {
+		snprintf(url, sizeof(url), "%s://%s:%d", l->etcd_insecure ? "http" : "https", FABRIC4,
+			 ETCD_PORT(m));
+		json_array_append_new(members, json_pack("{s:i, s:s, s:s+, s:i}", "member", m,
+			"endpoint", url, "metrics", "http://" FABRIC4 ":",
+			(snprintf(path, sizeof(path), "%d", ETCD_PORT(m) + 2), path), "pid",
+			(int)l->etcd_pid[m]));
+	}
+	snprintf(url, sizeof(url), "%s://%s:%d", l->etcd_insecure ? "http" : "https", FABRIC4,
+		 ETCD_PORT(1));
+	j = json_pack("{s:s, s:s, s:o, s:i, s:s+}", "endpoint", url, "endpoints", l->etcd_urls,
+		      "members", members, "pid", (int)l->etcd_pid[1], "metrics",
+		      "http://" FABRIC4 ":", (snprintf(path, sizeof(path), "%d", ETCD_PORT(1) + 2), path));
+	if (!l->etcd_insecure) {
+		snprintf(path, sizeof(path), "%s/pki/ca.pem", l->dir);
+		json_object_set_new(j, "ca", json_string(path));
+		snprintf(path, sizeof(path), "%s/pki/operator.pem", l->dir);
+		json_object_set_new(j, "cert", json_string(path));
+		snprintf(path, sizeof(path), "%s/pki/operator.key", l->dir);
+		json_object_set_new(j, "key", json_string(path));
+	}
+	return j;
+}
+
 int lab_write_json(struct lab *l)
 {
 	json_t *nodes = json_array(), *j;
@@ -267,8 +393,7 @@ int lab_write_json(struct lab *l)
 		      "name", l->name, "mode", l->mode, "created", (json_int_t)time(NULL),
 		      "nodes", nodes, "outside", "netns", ns, "ipv4", OUTSIDE4, "ipv6", OUTSIDE6,
 		      "fabric", "netns", l->name, "-fabric", "ipv4", FABRIC4, "ipv6", FABRIC6);
-	json_object_set_new(j, "etcd", l->etcd_pid > 0 ?
-			    json_pack("{s:s, s:i}", "endpoint", ETCD_URL, "pid", (int)l->etcd_pid) : json_null());
+	json_object_set_new(j, "etcd", l->etcd_members ? etcd_json(l) : json_null());
 	ret = lab_json_save(l->name, j);
 	json_decref(j);
 	return ret;

@@ -100,12 +100,12 @@ static int check_etcd(const char *v, const char *key, char *err, size_t len)
 		char *end;
 		long port;
 
-		if (strncmp(tok, "http://", 7))
-			return bad(err, len, key, "'%s' is not http://HOST:PORT", tok);
-		host = tok + 7;
+		if (strncmp(tok, "http://", 7) && strncmp(tok, "https://", 8))
+			return bad(err, len, key, "'%s' is not http[s]://HOST:PORT", tok);
+		host = tok + (tok[4] == 's' ? 8 : 7);
 		colon = strrchr(host, ':');
 		if (!colon || colon == host || strpbrk(host, "/?#@ \t"))
-			return bad(err, len, key, "'%s' is not http://HOST:PORT", tok);
+			return bad(err, len, key, "'%s' is not http[s]://HOST:PORT", tok);
 		if (!isdigit((unsigned char)colon[1]))
 			return bad(err, len, key, "'%s' has no valid port", tok);
 		port = strtol(colon + 1, &end, 10);
@@ -204,13 +204,19 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 		else
 			return bad(err, len, key, "'%s' is not ebpf or iptables", v);
 		c->flags |= HAS_BACKEND;
-	} else if (!strcmp(key, "tls-ca") || !strcmp(key, "tls-cert") || !strcmp(key, "tls-key")) {
-		char *dst = !strcmp(key, "tls-ca") ? c->tls_ca :
-			    !strcmp(key, "tls-cert") ? c->tls_cert : c->tls_key;
+	} else if (!strncmp(key, "tls-", 4) || !strncmp(key, "etcd-", 5)) {
+		char *dst = !strcmp(key, "tls-ca") ? c->tls_ca : !strcmp(key, "tls-cert") ? c->tls_cert :
+			    !strcmp(key, "tls-key") ? c->tls_key : !strcmp(key, "etcd-ca") ? c->etcd_ca :
+			    !strcmp(key, "etcd-cert") ? c->etcd_cert :
+			    !strcmp(key, "etcd-key") ? c->etcd_key : NULL;
+
+		if (!dst)
+			return bad(err, len, key, "unknown setting");
 
 		if ((ret = set_str(dst, CONFIG_STR, key, v, true, err, len)))
 			return ret;
-		c->flags |= HAS_TLS;
+		if (key[0] == 't')
+			c->flags |= HAS_TLS;
 	} else if (!strcmp(key, "peer-port")) {
 		if ((ret = set_uint(&c->peer_port, key, v, 1, 65535, err, len)))
 			return ret;
@@ -343,6 +349,12 @@ int config_validate(struct petreld_config *c, char *err, size_t len)
 	if (c->backend == BACKEND_IPTABLES && c->mode != MODE_NATIVE)
 		return bad(err, len, "policy-backend", "iptables works with mode = native only "
 			   "(the classic setup routes pod prefixes)");
+	/* A TLS etcd is checked against its CA; a client certificate comes with its key. */
+	if (strstr(c->etcd, "https://") && !*c->etcd_ca)
+		return bad(err, len, "etcd-ca", "required with an https:// etcd (the CA of its certificates)");
+	if (!*c->etcd_cert != !*c->etcd_key)
+		return bad(err, len, *c->etcd_cert ? "etcd-key" : "etcd-cert",
+			   "etcd-cert and etcd-key go together");
 	if (!(c->flags & HAS_BPF_DIR))
 		snprintf(c->bpf_dir, sizeof(c->bpf_dir), "/sys/fs/bpf/petrel/%s", c->node);
 	return 0;

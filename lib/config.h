@@ -45,7 +45,10 @@ struct petreld_config {
 	enum routing_mode mode;             /* mode = vxlan|native */
 	char state_dir[CONFIG_STR];         /* state-dir       */
 	char socket[CONFIG_STR];            /* socket          */
-	char etcd[CONFIG_STR];              /* etcd = http://h:p[,http://h2:p2] (empty: single node) */
+	char etcd[CONFIG_STR];              /* etcd = http[s]://h:p[,...] (empty: single node) */
+	char etcd_ca[CONFIG_STR];           /* etcd-ca: the CA that signs etcd's server certificates */
+	char etcd_cert[CONFIG_STR];         /* etcd-cert, etcd-key: this node's etcd client certificate */
+	char etcd_key[CONFIG_STR];
 	char bpf_dir[CONFIG_STR];           /* bpf-pin-dir     */
 	char netns_prefix[64];              /* netns-prefix: endpoint netns = prefix + endpoint name */
 	int underlay_mtu;                   /* underlay-mtu (default 1500) */

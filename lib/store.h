@@ -28,9 +28,15 @@ struct store_event {
 typedef int (*store_watch_cb)(const struct store_event *ev, void *arg);
 
 int store_open_sqlite(struct store **s, const char *path);
-/* endpoints: comma-separated "http://host:port" list; fails with -ECONNREFUSED/-ETIMEDOUT
+/* endpoints: comma-separated "http[s]://host:port" list; fails with -ECONNREFUSED/-ETIMEDOUT
  * (after trying each for ~2 s) when none answers. */
 int store_open_etcd(struct store **s, const char *endpoints);
+/* The same over https://: etcd's certificate is checked against ca, and cert/key (both
+ * empty: none) authenticate this client to an etcd that asks for client certificates. */
+struct store_tls {
+	char ca[256], cert[256], key[256];
+};
+int store_open_etcd_tls(struct store **s, const char *endpoints, const struct store_tls *tls);
 void store_close(struct store *s);
 const char *store_backend(const struct store *s);       /* "sqlite" or "etcd" */
 

@@ -19,7 +19,19 @@ struct store_etcd {
 	int n_endpoints;
 	atomic_int preferred;          /* the endpoint that answered last */
 	atomic_int stop_watch;
+	struct store_tls tls;          /* https:// endpoints: CA, client certificate and key */
 };
+
+/* Every connection to etcd: its certificate checked against the CA, ours presented. */
+static void tls_opts(const struct store_etcd *e, CURL *c)
+{
+	if (*e->tls.ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, e->tls.ca);
+	if (*e->tls.cert) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, e->tls.cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, e->tls.key);
+	}
+}
 
 #define ET(s) ((struct store_etcd *)(s))
 
@@ -66,6 +78,7 @@ static int call(struct store_etcd *e, const char *path, json_t *body, json_t **r
 		}
 		snprintf(url, sizeof(url), "%s%s", e->endpoints[i], path);
 		curl_easy_setopt(c, CURLOPT_URL, url);
+		tls_opts(e, c);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -373,6 +386,7 @@ static CURLcode watch_once(struct watch_ctx *w, int i, const char *text, long *s
 		return CURLE_OUT_OF_MEMORY;
 	snprintf(url, sizeof(url), "%s/v3/watch", w->e->endpoints[i]);
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	tls_opts(w->e, c);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
@@ -465,6 +479,11 @@ static const struct store_ops etcd_ops = {
 
 int store_open_etcd(struct store **out, const char *endpoints)
 {
+	return store_open_etcd_tls(out, endpoints, NULL);
+}
+
+int store_open_etcd_tls(struct store **out, const char *endpoints, const struct store_tls *tls)
+{
 	struct store_etcd *e = calloc(1, sizeof(*e));
 	char *copy = strdup(endpoints), *save = NULL, *tok;
 	json_t *resp = NULL;
@@ -477,6 +496,8 @@ int store_open_etcd(struct store **out, const char *endpoints)
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	e->base.ops = &etcd_ops;
+	if (tls)
+		e->tls = *tls;
 	for (tok = strtok_r(copy, ",", &save); tok && e->n_endpoints < MAX_ENDPOINTS;
 	     tok = strtok_r(NULL, ",", &save)) {
 		size_t l = strlen(tok);

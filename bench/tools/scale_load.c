@@ -7,6 +7,8 @@
  *   scale_load burst NETNS ETCD PIN COUNT PID         COUNT new endpoints at once
  *   scale_load unburst NETNS ETCD PIN COUNT PID       remove the burst's endpoints
  *   scale_load settle NETNS ETCD PIN COUNT SECONDS    wait until fill's COUNT endpoints
+ * A TLS etcd (https://) takes its CA and client certificate from $ETCD_CA, $ETCD_CERT and
+ * $ETCD_KEY, as `petrel -j lab status` gives them under .etcd.
  *                                                     are all in the node's location map
  *
  * NETNS is where ETCD answers (the lab's fabric); PIN the node's pin directory; PID its
@@ -63,6 +65,12 @@ static int post(const char *path, json_t *body)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	if (getenv("ETCD_CA"))
+		curl_easy_setopt(c, CURLOPT_CAINFO, getenv("ETCD_CA"));
+	if (getenv("ETCD_CERT") && getenv("ETCD_KEY")) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, getenv("ETCD_CERT"));
+		curl_easy_setopt(c, CURLOPT_SSLKEY, getenv("ETCD_KEY"));
+	}
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	free(text);

@@ -46,10 +46,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# lab_up NODES MODE [POLICY-BACKEND]
+# lab_up NODES MODE [POLICY-BACKEND [LAB-UP-OPTION...]]
 lab_up() {
-	p lab up --name "$LAB" --nodes "$1" --mode "$2" --policy-backend "${3:-ebpf}" >/dev/null \
-		|| fail "lab up --nodes $1 --mode $2 --policy-backend ${3:-ebpf}"
+	local n=$1 mode=$2 be=${3:-ebpf}
+	shift 2; [ $# -gt 0 ] && shift
+	p lab up --name "$LAB" --nodes "$n" --mode "$mode" --policy-backend "$be" "$@" >/dev/null \
+		|| fail "lab up --nodes $n --mode $mode --policy-backend $be $*"
 }
 
 # ep_field NAME FIELD  (from the cluster view of any node)
@@ -57,6 +59,25 @@ ep_field() { p --node node1 -j endpoint show "$1" | jq -r ".$2"; }
 ep_ns()    { ep_field "$1" netns; }
 node_ip()  { p -j lab status | jq -r ".nodes[] | select(.name==\"$1\") | .ipv$2"; }
 outside_ip() { p -j lab status | jq -r ".outside.ipv$1"; }
+
+# etcd_curl PATH [CURL-ARGS...]: POST to the lab's etcd gateway from the fabric namespace,
+# with the lab's CA and the operator's client certificate (lab status -j .etcd).
+etcd_curl() {
+	local path=$1 e
+	shift
+	e=$(p -j lab status | jq -c .etcd)
+	ip netns exec "$LAB-fabric" curl -sf --cacert "$(jq -r .ca <<<"$e")" \
+		--cert "$(jq -r .cert <<<"$e")" --key "$(jq -r .key <<<"$e")" \
+		-X POST "$(jq -r .endpoint <<<"$e")$path" "$@"
+}
+# The same certificates for programs that read them from the environment.
+etcd_env() {
+	local e
+	e=$(p -j lab status | jq -c .etcd)
+	export ETCD_CA=$(jq -r .ca <<<"$e") ETCD_CERT=$(jq -r .cert <<<"$e") ETCD_KEY=$(jq -r .key <<<"$e")
+	ETCD=$(jq -r .endpoint <<<"$e")
+	ETCD_METRICS=$(jq -r .metrics <<<"$e")
+}
 
 # in_ns NS CMD...: run in a network namespace (endpoint, node or outside).
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }

@@ -129,13 +129,12 @@ ip netns list | grep -q "web.node2" && fail "node2 built a namespace for node3's
 [ "$(where web)" = "node1 running" ] || fail "web is '$(where web)' after node3's push"
 # A claim in cluster state for node1's migration does not let node3 use it either.
 claim=$(jq -nc '{id: "web-node1-9-9", from: "node1", to: "node2"}')
-ip netns exec "$LAB-fabric" curl -sf -X POST "http://198.18.0.1:2379/v3/kv/put" -d \
+etcd_curl /v3/kv/put -d \
 	"$(jq -nc --arg k "$(printf /petrel/migrations/web | base64)" --arg v "$(printf %s "$claim" | base64)" '{key: $k, value: $v}')" >/dev/null ||
 	fail "cannot plant a claim"
 out=$(push_as_node3 web-node1-9-9)
 grep -q "no claim" <<<"$out" || fail "node2 accepted node3's push under node1's claim: $out"
-ip netns exec "$LAB-fabric" curl -sf -X POST "http://198.18.0.1:2379/v3/kv/deleterange" -d \
-	"$(jq -nc --arg k "$(printf /petrel/migrations/web | base64)" '{key: $k}')" >/dev/null
+etcd_curl /v3/kv/deleterange -d "$(jq -nc --arg k "$(printf /petrel/migrations/web | base64)" '{key: $k}')" >/dev/null
 [ "$(where web)" = "node1 running" ] || fail "web is '$(where web)' after node3's pushes"
 ok "node3's certificate cannot push node1's container to node2 (with or without a claim); nothing was built"
 

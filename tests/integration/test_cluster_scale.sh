@@ -6,9 +6,9 @@
 . "$(dirname "$0")/lib.sh"
 LOAD=$BUILD/bench/scale_load
 [ -x "$LOAD" ] || fail "build first: make all ($LOAD)"
-ETCD=http://198.18.0.1:2379
 
 lab_up 2 vxlan
+etcd_env
 p --node node1 endpoint add client >/dev/null
 "$LOAD" fill "$LAB-fabric" "$ETCD" 50 5000 || fail "writing 5000 simulated endpoints"
 
@@ -49,7 +49,7 @@ send "$(ep_ns client)" TCP "$IP" 7000 || fail "node1 cannot reach the new endpoi
 ok "a new endpoint on node2 answers node1 after $ms ms"
 
 # Removing the simulated endpoints converges too.
-"$PETREL" lab exec --name "$LAB" fabric -- curl -s -X POST "$ETCD/v3/kv/deleterange" \
+etcd_curl /v3/kv/deleterange \
 	-d "{\"key\":\"$(printf /petrel/endpoints/sim-ep | base64)\",\"range_end\":\"$(printf /petrel/endpoints/sim-eq | base64)\"}" >/dev/null
 for i in $(seq 1 100); do
 	[ "$(records node2)" -le 2 ] && break

@@ -176,8 +176,19 @@ static void test_bad(void)
 	expect_bad(BASE "underlay-mtu = 70000\n", "key 'underlay-mtu'");
 
 	/* etcd endpoints */
-	expect_bad(BASE "etcd = 198.18.0.1:2379\n", "key 'etcd': '198.18.0.1:2379' is not http://HOST:PORT");
-	expect_bad(BASE "etcd = https://h:2379\n", "key 'etcd'");
+	expect_bad(BASE "etcd = 198.18.0.1:2379\n", "key 'etcd': '198.18.0.1:2379' is not http[s]://HOST:PORT");
+	expect_bad(BASE "etcd = https://h:2379\n", "key 'etcd-ca': required with an https:// etcd");
+	expect_bad(BASE "etcd = https://h:2379\netcd-ca = /ca\netcd-cert = /c\n",
+		   "key 'etcd-key': etcd-cert and etcd-key go together");
+	expect_bad(BASE "etcd-bogus = x\n", "key 'etcd-bogus': unknown setting");
+	{
+		struct petreld_config t;
+
+		CHECK(parse(&t, BASE "etcd = https://h:2379,https://h2:2379\netcd-ca = /ca\n"
+			    "etcd-cert = /c\netcd-key = /k\n") == 0);
+		CHECK_STR(t.etcd_ca, "/ca");
+		CHECK_STR(t.etcd_key, "/k");
+	}
 	expect_bad(BASE "etcd = http://h\n", "key 'etcd'");
 	expect_bad(BASE "etcd = http://:2379\n", "key 'etcd'");
 	expect_bad(BASE "etcd = http://h:\n", "key 'etcd'");
