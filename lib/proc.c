@@ -188,7 +188,7 @@ static unsigned long tcp4_inode(const struct sockaddr_in *local, const struct so
 	return inode;
 }
 
-/* Which process holds socket inode, and as which descriptor. */
+/* Which process holds socket inode, and as which descriptor (the agent itself excluded). */
 static int socket_owner(unsigned long inode, pid_t *pid, int *fd)
 {
 	char want[64], path[64], link[64];
@@ -225,13 +225,11 @@ static int socket_owner(unsigned long inode, pid_t *pid, int *fd)
 	return ret;
 }
 
-int proc_uncork_tcp_peer(int fd)
+int proc_tcp_peer(int fd, pid_t *pid, int *their_fd)
 {
 	struct sockaddr_in local, remote;
 	socklen_t ll = sizeof(local), rl = sizeof(remote);
 	unsigned long inode;
-	int pidfd, theirs, ret, zero = 0, one = 1, their_fd = -1;
-	pid_t pid = 0;
 
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) ||
 	    getpeername(fd, (struct sockaddr *)&remote, &rl))
@@ -241,7 +239,38 @@ int proc_uncork_tcp_peer(int fd)
 	/* Their end is the connection remote -> local. */
 	if (!(inode = tcp4_inode(&remote, &local)))
 		return -ENOENT;
-	if ((ret = socket_owner(inode, &pid, &their_fd)))
+	return socket_owner(inode, pid, their_fd ? their_fd : &(int){ 0 });
+}
+
+bool proc_descends_from(pid_t pid, pid_t ancestor)
+{
+	for (int depth = 0; pid > 1 && depth < 64; depth++) {
+		char path[64], *text = NULL, *close_paren;
+		int ppid = 0;
+
+		if (pid == ancestor)
+			return true;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if (read_file(path, &text))
+			return false;
+		/* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+		close_paren = strrchr(text, ')');
+		if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1) {
+			free(text);
+			return false;
+		}
+		free(text);
+		pid = ppid;
+	}
+	return pid == ancestor;
+}
+
+int proc_uncork_tcp_peer(int fd)
+{
+	int pidfd, theirs, ret, zero = 0, one = 1, their_fd = -1;
+	pid_t pid = 0;
+
+	if ((ret = proc_tcp_peer(fd, &pid, &their_fd)))
 		return ret;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)

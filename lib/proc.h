@@ -23,6 +23,11 @@ int proc_wait(pid_t pid, int timeout_ms);
 /* Run to completion, stdout (and stderr) into *out (NUL-terminated, caller frees).
  * Returns the exit status or -errno. */
 int proc_output(char *const argv[], char **out, int timeout_ms);
+/* fd is a loopback TCP connection: the process holding its other end, and as which
+ * descriptor. -ENOENT when no process holds it. */
+int proc_tcp_peer(int fd, pid_t *pid, int *their_fd);
+/* pid is ancestor or one of its descendants (by /proc's parent links). */
+bool proc_descends_from(pid_t pid, pid_t ancestor);
 /* fd is a loopback TCP connection whose other end another local process owns: take a
  * copy of that end (pidfd_getfd) and clear TCP_CORK on it, with TCP_NODELAY set, so what
  * it has queued goes out now and what it writes later goes out at once. Returns 0 or

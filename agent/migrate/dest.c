@@ -15,19 +15,22 @@
 #include "runc.h"
 #include "util.h"
 
-/* CRIU's page server, on loopback; the stream handler feeds it from the source. */
+/* CRIU's page server, on one end of a socket pair (--ps-socket): the pages stream from
+ * the source is relayed into the other end, and no listener exists that another process
+ * of this host could reach. */
 static int start_page_server(struct incoming *in, const struct versions *v, struct api_error *e)
 {
-	char port[16], log[MIGRATION_DIR_MAX];
+	char log[MIGRATION_DIR_MAX];
 	char *argv[] = { (char *)v->criu_path, "page-server", "--images-dir", in->images,
-			 "--address", "127.0.0.1", "--port", port, "--status-fd", "3",
-			 "-o", log, "-v2", NULL };
+			 "--ps-socket", "3", "-o", log, "-v2", NULL };
+	int fds[3] = { -1, -1, -1 }, sv[2];
 
-	in->page_port = free_port();
-	snprintf(port, sizeof(port), "%d", in->page_port);
 	snprintf(log, sizeof(log), "%s/page-server.log", in->dir);
-	/* Ready once it listens (probing by connecting would use up its one connection). */
-	in->page_server = spawn_ready(argv, 5000);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return api_fail(e, 500, NULL, "cannot make CRIU's page socket: %s", strerror(errno));
+	in->page_server = proc_spawn(argv, fds, sv[0]);
+	close(sv[0]);
+	in->page_fd = sv[1];
 	if (in->page_server < 0) {
 		in->page_server = 0;
 		return api_fail(e, 500, "see page-server.log in the migration directory",
@@ -43,6 +46,9 @@ static void stop_page_server(struct incoming *in)
 		proc_wait(in->page_server, 5000);
 		in->page_server = 0;
 	}
+	if (in->page_fd >= 0)
+		close(in->page_fd);
+	in->page_fd = -1;
 }
 
 static int add_return_flows(struct agent *a, json_t *flows)
@@ -282,7 +288,8 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 	}
 	id = d->in.id;
 	d->a = a;
-	d->lazy_listen = -1;
+	d->lazy_fd = -1;
+	d->in.page_fd = -1;
 	snprintf(d->in.source, sizeof(d->in.source), "%s", peer);
 	log_info("migration %s: from %s", id, peer);
 	if (dest_prepare(d, name, &e))

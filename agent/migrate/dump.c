@@ -81,11 +81,23 @@ static void *page_relay_main(void *arg)
 	int fd, ret;
 
 	m->page_ret = -ETIMEDOUT;
-	if (poll(&p, 1, RESTORE_MS) <= 0)
-		return NULL;
-	fd = accept4(m->page_listen, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return NULL;
+	/* The listener is on this node's loopback, where any local process can connect: only
+	 * a process of the checkpoint's own tree (CRIU, under runc) is served. */
+	for (;;) {
+		pid_t peer = 0;
+
+		if (poll(&p, 1, RESTORE_MS) <= 0)
+			return NULL;
+		fd = accept4(m->page_listen, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return NULL;
+		if (proc_tcp_peer(fd, &peer, NULL) == 0 &&
+		    proc_descends_from(peer, m->ckpt_pid > 0 ? m->ckpt_pid : getpid()))
+			break;
+		log_warn("migrate %s: page relay connection from pid %d, not CRIU's: refused", m->name,
+			 (int)peer);
+		close(fd);
+	}
 	nodelay(fd);
 	ssl = dial_stream(m->a, m->to, m->id, "pages", &e);
 	/* CRIU corks its page-server socket and, since 4.x, never pushes it again: its last

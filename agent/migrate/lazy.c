@@ -23,12 +23,13 @@ static pthread_mutex_t lazy_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	char id[MIGRATION_ID_MAX], to[EP_NAME_MAX];
 	int port;
+	pid_t server;                   /* runc checkpoint: CRIU's page server is below it */
 	uint64_t bytes;
 } lazy_out[16];
 
 /* ---- the source side ---- */
 
-static void lazy_register(const char *id, const char *to, int port)
+static void lazy_register(const char *id, const char *to, int port, pid_t server)
 {
 	pthread_mutex_lock(&lazy_mu);
 	for (size_t i = 0; i < sizeof(lazy_out) / sizeof(lazy_out[0]); i++)
@@ -36,6 +37,7 @@ static void lazy_register(const char *id, const char *to, int port)
 			snprintf(lazy_out[i].id, sizeof(lazy_out[i].id), "%s", port ? id : "");
 			snprintf(lazy_out[i].to, sizeof(lazy_out[i].to), "%s", port ? to : "");
 			lazy_out[i].port = port;
+			lazy_out[i].server = server;
 			lazy_out[i].bytes = 0;
 			break;
 		}
@@ -55,15 +57,17 @@ static void lazy_count(const char *id, uint64_t bytes, uint64_t *total)
 	pthread_mutex_unlock(&lazy_mu);
 }
 
-/* CRIU's page server port for migration id, if peer is its destination. */
-static int lazy_port_of(const char *id, const char *peer)
+/* CRIU's page server port (and its process) for migration id, if peer is its destination. */
+static int lazy_port_of(const char *id, const char *peer, pid_t *server)
 {
 	int port = 0;
 
 	pthread_mutex_lock(&lazy_mu);
 	for (size_t i = 0; i < sizeof(lazy_out) / sizeof(lazy_out[0]) && !port; i++)
-		if (lazy_out[i].port && !strcmp(lazy_out[i].id, id) && !strcmp(lazy_out[i].to, peer))
+		if (lazy_out[i].port && !strcmp(lazy_out[i].id, id) && !strcmp(lazy_out[i].to, peer)) {
 			port = lazy_out[i].port;
+			*server = lazy_out[i].server;
+		}
 	pthread_mutex_unlock(&lazy_mu);
 	return port;
 }
@@ -97,7 +101,7 @@ int dump_lazy(struct mig *m, struct api_error *e)
 		return api_fail(e, 500, "see dump.log in the migration directory",
 				"runc checkpoint --lazy-pages failed");
 	}
-	lazy_register(m->id, m->to, m->lazy_port);
+	lazy_register(m->id, m->to, m->lazy_port, m->lazy_pid);
 	return 0;
 }
 
@@ -110,7 +114,7 @@ void lazy_abort(struct mig *m)
 			log_warn("migrate %s: runc checkpoint had to be killed", m->name);
 	}
 	m->lazy_pid = 0;
-	lazy_register(m->id, NULL, 0);
+	lazy_register(m->id, NULL, 0, 0);
 }
 
 
@@ -118,11 +122,12 @@ bool lazy_serve_stream(const char *id, const char *peer, SSL *ssl)
 {
 	struct relay_opts o = { .compress_out = true, .read_fd = true, .write_fd = true };
 	struct relay_stats st = { 0 };
-	int port = lazy_port_of(id, peer), ret;
+	pid_t server = 0;
+	int port = lazy_port_of(id, peer, &server), ret;
 
 	if (!port)
 		return false;
-	ret = relay_to_local(port, ssl, &o, &st);
+	ret = relay_to_local(port, server, ssl, &o, &st);
 	lazy_count(id, st.raw_out, NULL);
 	log_info("migration %s: lazy pages served: %llu bytes (%llu on the wire)%s", id,
 		 (unsigned long long)st.raw_out, (unsigned long long)st.wire_out,
@@ -148,36 +153,26 @@ void lazy_drain(struct mig *m)
 	m->lazy_pid = 0;
 	lazy_count(m->id, 0, &lazy_bytes);
 	m->bytes += lazy_bytes;
-	lazy_register(m->id, NULL, 0);
+	lazy_register(m->id, NULL, 0, 0);
 	if (rc)
 		log_err("migrate %s: the lazy page transfer ended badly (%d); see dump.log", m->name, rc);
 }
 
 /* ---- the destination side ---- */
 
-/* Lazy mode, destination side: CRIU's lazy-pages daemon asks a loopback relay for pages,
- * which it fetches from the source's page server through the peer channel. */
+/* Lazy mode, destination side: CRIU's lazy-pages daemon asks for pages on one end of a
+ * socket pair (--ps-socket: no listener anyone else could reach); this relays the other
+ * end to the source's page server through the peer channel. */
 static void *lazy_relay_main(void *arg)
 {
 	struct dest *d = arg;
 	struct relay_opts o = { .decompress_in = true, .read_fd = true, .write_fd = true };
-	struct pollfd p = { .fd = d->lazy_listen, .events = POLLIN };
 	struct api_error e = { 0 };
 	struct relay_stats st;
-	json_t *hello;
-	SSL *ssl;
-	int fd, ret;
+	SSL *ssl = dial_stream(d->a, d->in.source, d->in.id, "lazy", &e);
+	int ret = ssl ? relay_run(d->lazy_fd, ssl, &o, &st) : -EIO;
 
-	if (poll(&p, 1, STREAM_WAIT_MS) <= 0 ||
-	    (fd = accept4(d->lazy_listen, NULL, NULL, SOCK_CLOEXEC)) < 0)
-		return NULL;
-	nodelay(fd);
-	hello = json_pack("{s:s, s:s, s:s}", "op", "stream", "id", d->in.id, "kind", "lazy");
-	ssl = peer_dial(d->a, d->in.source, hello, &e);
-	json_decref(hello);
-	ret = ssl ? relay_run(fd, ssl, &o, &st) : -EIO;
 	tls_close(ssl);
-	close(fd);
 	if (ret)
 		log_err("migration %s: the lazy page stream broke: %s", d->in.id, strerror(-ret));
 	return NULL;
@@ -185,23 +180,24 @@ static void *lazy_relay_main(void *arg)
 
 int lazy_start(struct dest *d, struct api_error *e)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sin);
-	char port[16], log[MIGRATION_DIR_MAX], sock[MIGRATION_DIR_MAX];
-	char *argv[] = { d->v.criu_path, "lazy-pages", "--page-server", "--address", "127.0.0.1",
-			 "--port", port, "-D", d->in.images, "-W", d->in.work, "-o", log, "-v2", NULL };
-	int fds[3] = { -1, -1, -1 };
+	char log[MIGRATION_DIR_MAX], sock[MIGRATION_DIR_MAX];
+	char *argv[] = { d->v.criu_path, "lazy-pages", "--page-server", "--ps-socket", "3",
+			 "-D", d->in.images, "-W", d->in.work, "-o", log, "-v2", NULL };
+	int fds[3] = { -1, -1, -1 }, sv[2];
 
-	d->lazy_listen = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (d->lazy_listen < 0 || bind(d->lazy_listen, (struct sockaddr *)&sin, sizeof(sin)) ||
-	    listen(d->lazy_listen, 1) || getsockname(d->lazy_listen, (struct sockaddr *)&sin, &sl) ||
-	    pthread_create(&d->lazy_thread, NULL, lazy_relay_main, d))
-		return api_fail(e, 500, NULL, "cannot start the lazy page relay: %s", strerror(errno));
-	snprintf(port, sizeof(port), "%d", ntohs(sin.sin_port));
 	snprintf(log, sizeof(log), "%s/lazy-pages.log", d->in.dir);
-	d->lazy_daemon = proc_spawn(argv, fds, -1);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return api_fail(e, 500, NULL, "cannot start the lazy page relay: %s", strerror(errno));
+	d->lazy_daemon = proc_spawn(argv, fds, sv[0]);
+	close(sv[0]);
+	d->lazy_fd = sv[1];
 	if (d->lazy_daemon < 0)
 		return api_fail(e, 500, NULL, "cannot start CRIU's lazy-pages daemon");
+	if (pthread_create(&d->lazy_thread, NULL, lazy_relay_main, d)) {
+		d->lazy_thread_started = false;
+		return api_fail(e, 500, NULL, "cannot start the lazy page relay: %s", strerror(errno));
+	}
+	d->lazy_thread_started = true;
 	snprintf(sock, sizeof(sock), "%s/lazy-pages.socket", d->in.work);
 	/* Inside the freeze: look often. */
 	for (int i = 0; i < 10000 && access(sock, F_OK); i++)
@@ -218,7 +214,7 @@ struct lazy_watch {
 	struct agent *a;
 	char name[EP_NAME_MAX], id[MIGRATION_ID_MAX];
 	pid_t daemon;
-	int listen;
+	int fd;                         /* our end of the daemon's page socket */
 	pthread_t relay;
 };
 
@@ -227,9 +223,9 @@ static void *lazy_watch_main(void *arg)
 	struct lazy_watch *w = arg;
 	int rc = proc_wait(w->daemon, -1);
 
-	shutdown(w->listen, SHUT_RDWR);
+	shutdown(w->fd, SHUT_RDWR);
 	pthread_join(w->relay, NULL);
-	close(w->listen);
+	close(w->fd);
 	if (rc) {
 		char *argv[] = { "kill", w->name, "KILL", NULL };
 		struct api_error e = { 0 };
@@ -262,10 +258,11 @@ void lazy_watch(struct dest *d)
 	snprintf(w->name, sizeof(w->name), "%s", d->c.name);
 	snprintf(w->id, sizeof(w->id), "%s", d->in.id);
 	w->daemon = d->lazy_daemon;
-	w->listen = d->lazy_listen;
+	w->fd = d->lazy_fd;
 	w->relay = d->lazy_thread;
 	d->lazy_daemon = 0;
-	d->lazy_listen = -1;
+	d->lazy_fd = -1;
+	d->lazy_thread_started = false;
 	if (pthread_create(&t, NULL, lazy_watch_main, w) == 0)
 		pthread_detach(t);
 }
@@ -277,10 +274,12 @@ void lazy_stop(struct dest *d)
 		proc_wait(d->lazy_daemon, 5000);
 		d->lazy_daemon = 0;
 	}
-	if (d->lazy_listen >= 0) {
-		shutdown(d->lazy_listen, SHUT_RDWR);
-		pthread_join(d->lazy_thread, NULL);
-		close(d->lazy_listen);
-		d->lazy_listen = -1;
+	if (d->lazy_fd >= 0) {
+		shutdown(d->lazy_fd, SHUT_RDWR);
+		if (d->lazy_thread_started)
+			pthread_join(d->lazy_thread, NULL);
+		d->lazy_thread_started = false;
+		close(d->lazy_fd);
+		d->lazy_fd = -1;
 	}
 }

@@ -141,8 +141,10 @@ SSL *dial_stream(struct agent *a, const char *to, const char *id, const char *ki
 /* dir as a compressed tar stream (see the function). */
 int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, bool confirm,
 	     uint64_t *raw, uint64_t *wire, struct api_error *e);
-/* Relay a peer stream to and from a CRIU server on this node's loopback port. */
-int relay_to_local(int port, SSL *ssl, const struct relay_opts *o, struct relay_stats *st);
+/* Relay a peer stream to and from a CRIU server on this node's loopback port, once the
+ * server's process tree (server: its ancestor) holds the other end of our connection. */
+int relay_to_local(int port, pid_t server, SSL *ssl, const struct relay_opts *o,
+		   struct relay_stats *st);
 
 /* Destination side of one migration, found by id from its stream connections. */
 struct incoming {
@@ -150,7 +152,7 @@ struct incoming {
 	char source[EP_NAME_MAX];       /* the source node: its streams must come from it */
 	char dir[MIGRATION_DIR_MAX], images[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX];
 	char bundle[CONFIG_STR + 80];
-	int page_port;
+	int page_fd;                    /* our end of CRIU's page server socket (a socket pair) */
 	pid_t page_server;
 	bool lazy;                      /* pages come on demand after the restore */
 	bool bundle_ready;              /* overlay mounted and config written (bundle_landed) */
@@ -176,7 +178,8 @@ struct dest {
 	bool adopted, restored;
 	int64_t claim_rev;              /* the claim as verified: the commit expects it unchanged */
 	pid_t lazy_daemon;
-	int lazy_listen;
+	int lazy_fd;                    /* our end of the lazy-pages daemon's page socket */
+	bool lazy_thread_started;
 	pthread_t lazy_thread;
 };
 

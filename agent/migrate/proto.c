@@ -90,17 +90,31 @@ int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, bool co
 	return 0;
 }
 
-/* Relay a peer stream to and from a CRIU server listening on this node's loopback. */
-int relay_to_local(int port, SSL *ssl, const struct relay_opts *o, struct relay_stats *st)
+int relay_to_local(int port, pid_t server, SSL *ssl, const struct relay_opts *o,
+		   struct relay_stats *st)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+	pid_t peer = 0;
 
 	if (fd < 0)
 		return -errno;
 	nodelay(fd);
-	ret = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) ? -errno : relay_run(fd, ssl, o, st);
+	ret = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) ? -errno : -EPERM;
+	/* Ours must be the connection the server accepted: another local process that got to
+	 * its port first would be served instead, and ours would wait in the backlog. */
+	for (int i = 0; ret == -EPERM && i < 200; i++) {
+		if (proc_tcp_peer(fd, &peer, NULL) == 0 && proc_descends_from(peer, server))
+			ret = 0;
+		else
+			usleep(10000);
+	}
+	if (ret == -EPERM)
+		log_err("the CRIU server on port %d (pid %d) did not take our connection: another "
+			"process may have; refusing", port, (int)server);
+	if (!ret)
+		ret = relay_run(fd, ssl, o, st);
 	close(fd);
 	return ret;
 }
@@ -214,7 +228,7 @@ static void migrate_serve_stream(struct agent *a, SSL *ssl, const char *peer, js
 	if (k == MIG_PAGES) {
 		o.read_fd = true;      /* the page server answers some requests */
 		o.max_in = disk_budget(in->images);
-		ret = relay_to_local(in->page_port, ssl, &o, &st);
+		ret = relay_run(in->page_fd, ssl, &o, &st);
 	} else if (k == MIG_IMAGES || k == MIG_BUNDLE) {
 		if (k == MIG_IMAGES && fault(a, "exit-in-transfer")) {
 			/* The connection comes before the freeze; the images once it is dumped. */
