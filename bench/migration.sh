@@ -8,7 +8,11 @@
 #    run. Throughput, RTT, loss and jitter over time go to bench/out/migration-streams.svg.
 # 2. frozen_ms, total_ms and the stall a client sees, over N migrations (default 20) back
 #    and forth, for an idle echo server and for containers holding 64 MiB and 512 MiB.
-#    Medians and 95th percentiles go to bench/out/migration.md.
+#    Medians and 95th percentiles go to bench/out/migration.md, with each migration's
+#    floor: what CRIU itself spent dumping (from the end of its pre-dump hook, the freeze,
+#    to its post-dump hook) and restoring this container, by its own logs' timestamps, so
+#    frozen_ms / floor is the figure that carries from one machine to another, and the
+#    milliseconds petrel adds outside CRIU, by phase.
 #
 # Each workload runs in the default mode and in lazy (post-copy) mode; a mode the agent
 # refuses is reported with its reason.
@@ -106,9 +110,13 @@ p --node node3 endpoint add probe >/dev/null
 PROBE_NS=$(p --node node1 -j endpoint show probe | jq -r .netns)
 stats() { echo "$(median <"$1") $(percentile 95 <"$1")"; }   # FILE -> "median p95"
 {
-	echo "| workload | mode | migrations | frozen_ms median | frozen_ms p95 | total_ms median | total_ms p95 | client stall ms median | p95 | sessions broken |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| workload | mode | migrations | frozen_ms median | frozen_ms p95 | floor_ms median (CRIU dump + restore) | frozen_ms / floor, median | total_ms median | total_ms p95 | client stall ms median | p95 | sessions broken |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$TMP/table.md"
+{
+	echo "| workload | mode | hold | pause | dump outside CRIU | transfer | restore outside CRIU (runc, commit) | release | CRIU dump | CRIU restore |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+} >"$TMP/outside.md"
 for w in $WORKLOADS; do
 for mode in default lazy; do
 	flag=$([ $mode = lazy ] && echo --lazy || true)
@@ -116,6 +124,7 @@ for mode in default lazy; do
 	ip=$(p --node node1 -j ps | jq -r ".[] | select(.name==\"$w\") | .ipv4")
 	sleep $([ $w = mem512 ] && echo 4 || echo 1)
 	: >"$TMP/frozen" ; : >"$TMP/total"; : >"$TMP/stall"; : >"$TMP/reports"
+	: >"$TMP/floor"; : >"$TMP/ratio"
 	broken=0 at=node1 done_n=0 refused=""
 	for i in $(seq "$N"); do
 		to=$([ $at = node1 ] && echo node2 || echo node1)
@@ -127,7 +136,9 @@ for mode in default lazy; do
 		if r=$(p -j migrate "$w" --to "$to" $flag 2>"$TMP/err"); then
 			echo "$r" | jq -r .frozen_ms >>"$TMP/frozen"
 			echo "$r" | jq -r .total_ms >>"$TMP/total"
-			echo "$r" | jq -c .phases_ms >>"$TMP/reports"
+			echo "$r" | jq -c '.phases_ms + {criu_dump: .criu_dump_ms, criu_restore: .criu_restore_ms}' >>"$TMP/reports"
+			echo "$r" | jq -r '.floor_ms // empty' >>"$TMP/floor"
+			echo "$r" | jq -r '.frozen_over_floor // empty' >>"$TMP/ratio"
 			at=$to done_n=$((done_n + 1))
 		else
 			refused=$(grep -m1 '^petrel:' "$TMP/err" | sed 's/^petrel: //; s/|/\//g')
@@ -142,12 +153,19 @@ for mode in default lazy; do
 	read -r fm fp < <(stats "$TMP/frozen")
 	read -r tm tp < <(stats "$TMP/total")
 	read -r sm sp < <(stats "$TMP/stall")
+	flm=$(median <"$TMP/floor") rm_=$(median <"$TMP/ratio" | fix2)
+	[ "$flm" = nan ] && flm="- (no floor: lazy)" rm_=-
 	if [ $done_n -eq 0 ] && [ -n "$refused" ]; then
-		echo "| $w | $mode | 0/$N | refused: $refused | | | | | | |" >>"$TMP/table.md"
+		echo "| $w | $mode | 0/$N | refused: $refused | | | | | | | | |" >>"$TMP/table.md"
 	else
-		echo "| $w | $mode | $done_n/$N | $fm | $fp | $tm | $tp | $sm | $sp | $broken |" >>"$TMP/table.md"
+		echo "| $w | $mode | $done_n/$N | $fm | $fp | $flm | $rm_ | $tm | $tp | $sm | $sp | $broken |" >>"$TMP/table.md"
 	fi
-	log "$w $mode: frozen $fm/$fp total $tm/$tp stall $sm/$sp broken $broken"
+	log "$w $mode: frozen $fm/$fp floor $flm ratio $rm_ total $tm/$tp stall $sm/$sp broken $broken"
+	# What petrel adds outside CRIU, by phase (medians, ms); lazy dumps have no floor.
+	[ "$mode" = default ] && [ -s "$TMP/reports" ] && jq -rs --arg w "$w" --arg m "$mode" '
+		def med(f): [.[] | f] | sort | .[length / 2 | floor];
+		"| \($w) | \($m) | \(med(.hold)) | \(med(.pause)) | \(med(.dump - .criu_dump)) | \(med(.transfer)) | \(med(.restore - .criu_restore)) | \(med(.release)) | \(med(.criu_dump)) | \(med(.criu_restore)) |"' \
+		"$TMP/reports" >>"$TMP/outside.md"
 	log "$w $mode: median phases_ms $(jq -rs 'if length == 0 then "-" else
 		. as $r | [.[0] | keys_unsorted[] | . as $k | "\($k) \([$r[][$k]] | sort | .[length / 2 | floor])"] | join(", ") end' "$TMP/reports")"
 	p --node "$at" rm "$w" --force >/dev/null 2>&1 || true
@@ -168,4 +186,8 @@ done
 	fi
 	echo
 	cat "$TMP/table.md"
+	echo
+	echo "Where the freeze goes, default mode (medians, ms): petrel's own work by phase, and CRIU's."
+	echo
+	cat "$TMP/outside.md"
 } | tee "$OUT/migration.md"

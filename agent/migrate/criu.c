@@ -47,6 +47,34 @@ void fault_pause(struct agent *a, const char *marker)
 	unlink(path);
 }
 
+long criu_log_ms(const char *path, const char *from, const char *to)
+{
+	char *text = NULL, *line, *save = NULL;
+	double start = from ? -1 : 0, end = -1, t;
+	bool seen = false;
+
+	if (read_file(path, &text))
+		return -1;
+	/* Every line starts "(SS.uuuuuu)": seconds since that CRIU started; some (a script's
+	 * path, below the line that runs it) have none. */
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		bool stamped = sscanf(line, " (%lf)", &t) == 1;
+
+		if (from && !seen && strstr(line, from)) {
+			seen = true;
+			continue;
+		}
+		if (!stamped)
+			continue;
+		if (seen && start < 0)
+			start = t;
+		if (strstr(line, to))
+			end = t;
+	}
+	free(text);
+	return start >= 0 && end >= start ? (long)((end - start) * 1000 + 0.5) : -1;
+}
+
 /* A migration's directory (images, CRIU's logs) goes once it is over, unless the file
  * <state>/keep-migrations exists: then it stays for a post-mortem. */
 void remove_dir(struct agent *a, const char *dir)

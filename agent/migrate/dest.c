@@ -252,9 +252,16 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		lazy_watch(d);
 	container_watch(a, &d->c);
 	pthread_mutex_unlock(&a->lock);
-	*reply = json_pack("{s:b, s:I, s:I, s:i, s:I}", "ok", 1,
-			   "restore_ms", (json_int_t)(now_ms() - t0), "runc_restore_ms", (json_int_t)t_runc,
-			   "flows", flows, "bytes", (json_int_t)d->in.bytes);
+	{
+		char log[MIGRATION_DIR_MAX + 16];
+
+		snprintf(log, sizeof(log), "%s/restore.log", d->in.work);
+		*reply = json_pack("{s:b, s:I, s:I, s:i, s:I, s:I}", "ok", 1,
+				   "restore_ms", (json_int_t)(now_ms() - t0),
+				   "runc_restore_ms", (json_int_t)t_runc, "flows", flows,
+				   "bytes", (json_int_t)d->in.bytes, "criu_restore_ms",
+				   (json_int_t)criu_log_ms(log, NULL, "Restore finished successfully"));
+	}
 	return 0;
 }
 

@@ -55,6 +55,10 @@ void fault_pause(struct agent *a, const char *marker);
 void remove_dir(struct agent *a, const char *dir);
 /* Start argv, which reports readiness by writing a byte to fd 3; its pid, or -errno. */
 pid_t spawn_ready(char *const argv[], int timeout_ms);
+/* Milliseconds CRIU spent by its own log's timestamps, from the first line after the one
+ * containing from (NULL: its start) to the last containing to; -1 when the log lacks
+ * them. What CRIU itself takes is the floor a migration's freeze is measured against. */
+long criu_log_ms(const char *path, const char *from, const char *to);
 /* A free TCP port on loopback, or -1. */
 int free_port(void);
 
@@ -68,6 +72,8 @@ struct mig {
 	int64_t t0, t_freeze, t_resume;
 	/* Phase ends inside the freeze, for the report: held, paused, dumped, sent, released. */
 	int64_t t_held, t_paused, t_dumped, t_sent, t_released;
+	long criu_dump_ms;              /* CRIU's own dump inside the freeze (-1: unknown) */
+	bool hooked;                    /* frozen by CRIU's pre-dump hook */
 	volatile uint64_t bytes;        /* raw bytes moved so far */
 	uint64_t wire_bytes;
 	int tcp, udp;

@@ -217,6 +217,19 @@ static void report(struct mig *m, json_t *dest)
 		"restore", (json_int_t)(m->t_resume - m->t_sent),
 		"release", (json_int_t)(m->t_released > m->t_resume ? m->t_released - m->t_resume : 0)));
 	json_object_set_new(r, "held_packets", json_integer((json_int_t)m->held));
+	/* The floor: what CRIU itself spends dumping and restoring this container. */
+	{
+		json_int_t rs = json_integer_value(json_object_get(dest, "criu_restore_ms"));
+		bool known = m->criu_dump_ms >= 0 && json_is_integer(json_object_get(dest, "criu_restore_ms")) &&
+			     rs >= 0;
+
+		json_object_set_new(r, "criu_dump_ms", json_integer(m->criu_dump_ms));
+		json_object_set_new(r, "criu_restore_ms", json_integer(known ? rs : -1));
+		json_object_set_new(r, "floor_ms", known ? json_integer(m->criu_dump_ms + rs) : json_null());
+		json_object_set_new(r, "frozen_over_floor", known && m->criu_dump_ms + rs > 0 ?
+			json_real((double)(m->t_resume - m->t_freeze) / (double)(m->criu_dump_ms + rs)) :
+			json_null());
+	}
 	pthread_mutex_lock(&stats_mu);
 	stats.committed++;
 	stats.frozen_ms_sum += (uint64_t)(m->t_resume - m->t_freeze);
@@ -283,6 +296,7 @@ static int source_checkpoint(struct mig *m, struct api_error *e)
 	 * frozen before runc starts, and the stall also pays for runc's and CRIU's start. */
 	hook = !m->lazy && !exe_sibling("petrel-criu-hook", hook_path, sizeof(hook_path)) ?
 	       hook_path : NULL;
+	m->hooked = hook != NULL;
 	if (!hook) {
 		if (freeze(m, e))
 			return -1;
@@ -303,6 +317,22 @@ static int source_checkpoint(struct mig *m, struct api_error *e)
 		return -1;
 	m->t_sent = now_ms();
 	return 0;
+}
+
+/* CRIU's own share of the freeze's dump, from its log: from its pre-dump hook (the freeze)
+ * when it froze the container, from its start otherwise. Lazy dumps end when the last page
+ * is served, long after the freeze: no floor for them. */
+static void criu_dump_floor(struct mig *m)
+{
+	char path[MIGRATION_DIR_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/work/dump.log", m->dir);
+	/* With the hooks: from the end of the pre-dump hook (where the agent froze the
+	 * container) to the post-dump hook (every image complete); what CRIU does after, its
+	 * own cleanup, is off the freeze's path. */
+	m->criu_dump_ms = m->lazy ? -1 : m->hooked ?
+		criu_log_ms(path, "petrel-criu-hook", "Running post-dump scripts") :
+		criu_log_ms(path, NULL, "Dumping finished successfully");
 }
 
 /* Ask for the restore and wait for its answer (*reply); -1 when none came, or a refusal.
@@ -326,6 +356,7 @@ static int source_restore(struct mig *m, SSL *ctl, json_t **reply, bool *answere
 		if (checkpoint_reap(m, e))
 			log_warn("migrate %s: after its post-dump hook, %s", m->name, e->msg);
 		memset(e, 0, sizeof(*e));
+		criu_dump_floor(m);
 		r = peer_recv(ctl);
 	}
 	if (r && !json_is_true(json_object_get(r, "ok"))) {
@@ -455,6 +486,7 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 	m->a = a;
 	m->out = p[1];
 	m->t0 = now_ms();
+	m->criu_dump_ms = -1;
 	m->lazy = json_is_true(json_object_get(body, "lazy"));
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	snprintf(m->to, sizeof(m->to), "%s", to);

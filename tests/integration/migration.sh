@@ -95,9 +95,12 @@ r=$(migrate web node2)
 [ "$(where web)" = "node2 running" ] || fail "web is '$(where web)' after migrating to node2"
 [ "$(echo "$r" | jq .tcp_connections)" -ge 3 ] || fail "report counts $(echo "$r" | jq .tcp_connections) TCP connections: $r"
 [ "$(echo "$r" | jq .published_flows)" -ge 2 ] || fail "report counts $(echo "$r" | jq .published_flows) published flows: $r"
-for k in total_ms frozen_ms bytes tcp_connections udp_flows mode; do
+for k in total_ms frozen_ms bytes tcp_connections udp_flows mode floor_ms frozen_over_floor; do
 	echo "$r" | jq -e "has(\"$k\")" >/dev/null || fail "report lacks $k: $r"
 done
+# The floor is CRIU's own dump and restore, from its logs: part of the freeze, never all.
+echo "$r" | jq -e '.criu_dump_ms > 0 and .criu_restore_ms > 0 and .floor_ms == .criu_dump_ms + .criu_restore_ms
+	and .floor_ms < .frozen_ms + 50' >/dev/null || fail "the report's floor is off: $r"
 ok "web migrated node1 -> node2: $(echo "$r" | jq -c '{frozen_ms, total_ms, tcp_connections, udp_flows, published_flows, held_packets}')"
 # New connections use the port published on the new node.
 got=$(echo new | timeout 5 ip netns exec "$LAB-outside" socat -T2 - "TCP:$N2:8080") || true
