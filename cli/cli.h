@@ -69,6 +69,8 @@ int cmd_policy_list(struct cli *c, int argc, char **argv);
 int cmd_policy_show(struct cli *c, int argc, char **argv);
 int cmd_policy_delete(struct cli *c, int argc, char **argv);
 int cmd_flows(struct cli *c, int argc, char **argv);
+/* flow_graph.c: the flow events at path drawn as a service map (SVG; JSON with -j). */
+int flows_graph(struct cli *c, const char *path);
 int cmd_ioam_namespace(struct cli *c, int argc, char **argv);
 int cmd_ioam_encap(struct cli *c, int argc, char **argv);
 int cmd_ioam_role(struct cli *c, int argc, char **argv);

@@ -143,7 +143,7 @@ int cmd_policy_delete(struct cli *c, int argc, char **argv)
 }
 
 struct flows_opts {
-	bool follow;
+	bool follow, graph;
 	const char *endpoint, *verdict;
 };
 
@@ -154,6 +154,7 @@ static bool verdict_valid(const char *v)
 
 static const struct args_opt flows_options[] = {
 	ARGS_OPT_FLAG("--follow", "-f", struct flows_opts, follow),
+	ARGS_OPT_FLAG("--graph", NULL, struct flows_opts, graph),
 	ARGS_OPT_STRING("--endpoint", NULL, struct flows_opts, endpoint, name_valid, "a valid endpoint name"),
 	ARGS_OPT_STRING("--verdict", NULL, struct flows_opts, verdict, verdict_valid, "allowed or denied"),
 	ARGS_OPT_END
@@ -167,10 +168,12 @@ int cmd_flows(struct cli *c, int argc, char **argv)
 
 	if ((ret = cli_args(c, "flows", flows_options, &o, argc, argv, NULL, 0, NULL)))
 		return ret;
+	if (o.graph && o.follow)
+		return cli_usage(c, "flows", "--graph draws the events so far: not with --follow");
 	snprintf(path, sizeof(path), "/v1/flows?x=1%s%s%s%s%s", o.follow ? "&follow=1" : "",
 		 o.endpoint ? "&endpoint=" : "", o.endpoint ?: "", o.verdict ? "&verdict=" : "",
 		 o.verdict ?: "");
-	return cli_stream(c, path, "flow");
+	return o.graph ? flows_graph(c, path) : cli_stream(c, path, "flow");
 }
 
 /* This file's commands and their help: main.c lists and matches them. */
@@ -195,11 +198,17 @@ const struct command policy_commands[] = {
 	  "Deletes the policy everywhere. Endpoints no other policy selects become open again.\n\n"
 	  "Example:\n  petrel policy delete allow-web\n" },
 	{ "flows", "show", cmd_flows, "print policy decisions as JSON lines",
-	  "petrel [--node NAME] flows show [--follow] [--endpoint NAME] [--verdict allowed|denied]\n\n"
+	  "petrel [-j] [--node NAME] flows show [--follow | --graph] [--endpoint NAME]\n"
+	  "                                     [--verdict allowed|denied]\n\n"
 	  "Prints one JSON object per policy decision on this node: source and destination (ip,\n"
 	  "port, identity, labels), protocol, direction, verdict, and the policy and rule that\n"
 	  "decided (\"default-deny\" when no rule matched). Events are rate-limited in the\n"
 	  "datapath. --follow keeps printing new events.\n\n"
-	  "Example:\n  petrel --node node1 flows show --follow --verdict denied\n" },
+	  "--graph draws the events so far as a service map in SVG (graphviz's dot): a box per\n"
+	  "identity with its labels and this node's endpoints in it, an edge per source, destination,\n"
+	  "protocol, port and verdict with its count and deciding policies (allowed solid green,\n"
+	  "denied dashed red). With -j it prints that graph as JSON: nodes and edges.\n\n"
+	  "Examples:\n  petrel --node node1 flows show --follow --verdict denied\n"
+	  "  petrel --node node1 flows --graph > map.svg\n" },
 	{ 0 }
 };

@@ -47,6 +47,23 @@ p --node node2 flows --endpoint app2b --verdict denied | jq -se \
 	'map(select(.policy == "default-deny" and (.src.labels | index("app=app3")))) | length > 0' \
 	>/dev/null || fail "no denied flow event for app3 on node2"
 ok "flow events name the deciding policy and default-deny, with identities and labels"
+# The flow log as a service map: identities as boxes, allowed and denied edges with counts.
+MAP=$(mktemp /tmp/petrel-map-XXXXXX)
+p --node node1 flows --graph >"$MAP" || { rm -f "$MAP"; fail "flows --graph"; }
+svg=$(cat "$MAP"); rm -f "$MAP"
+grep -q '<svg' <<<"$svg" && grep -q 'app=app1' <<<"$svg" && grep -q 'app=app2' <<<"$svg" ||
+	fail "the service map lacks its identities: ${svg:0:300}"
+grep -q 'tcp/80' <<<"$svg" && grep -q 'allowed' <<<"$svg" && grep -q 'denied' <<<"$svg" ||
+	fail "the service map lacks allowed and denied edges"
+g=$(p --node node1 -j flows --graph)
+jq -e '[.edges[] | select(.verdict == "allowed" and .port == 80 and .count > 0 and
+	(.policies | has("app1-to-app2-web")))] | length > 0' <<<"$g" >/dev/null ||
+	fail "flows --graph -j has no allowed edge to port 80 by app1-to-app2-web: $g"
+jq -e '[.edges[] | select(.verdict == "denied" and .count > 0)] | length > 0' <<<"$g" >/dev/null ||
+	fail "flows --graph -j has no denied edge: $g"
+jq -e '[.nodes[] | select(.labels | index("app=app1"))] | length == 1' <<<"$g" >/dev/null ||
+	fail "flows --graph -j does not group app1 as one identity: $g"
+ok "flows --graph draws the service map (SVG) and gives it as JSON: allowed and denied edges with counts"
 p --node node1 -j policy show app1-to-app2-web | jq -e '.counters.packets > 0' >/dev/null \
 	|| fail "policy counters did not move"
 ok "per-policy counters count the traffic the policy allowed"
