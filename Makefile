@@ -147,9 +147,41 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all fuzz
 	$(Q)tests/run.sh
 
-install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+# Manual pages and the bash completion, made by the programs themselves from their --help
+# text and command table (so they never drift); petreld.conf(5) from the example config.
+MAN_PAGES := $(BUILD)/man/petrel.8 $(BUILD)/man/petreld.8 $(BUILD)/man/petrel-cni.8 \
+             $(BUILD)/man/petreld.conf.5
+$(BUILD)/man/%.8: $(BUILD)/bin/%
+	@mkdir -p $(@D)
+	$(call msg,MAN,$@)
+	$(Q)$< --man > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/petreld.conf.5: etc/petreld.conf
+	@mkdir -p $(@D)
+	$(call msg,MAN,$@)
+	$(Q){ printf '.TH PETRELD.CONF 5 "" petrel "petrel manual"\n.SH NAME\npetreld.conf \\- the petrel node agent'"'"'s settings\n.SH DESCRIPTION\n.nf\n'; \
+	      sed -e 's/\\/\\e/g' -e "s/^\([.']\)/\\\\\&\1/" $<; printf '.fi\n.SH SEE ALSO\npetreld(8)\n'; } > $@
+$(BUILD)/petrel.bash: $(BUILD)/bin/petrel
+	$(call msg,GEN,$@)
+	$(Q)$< --completion bash > $@.tmp && mv $@.tmp $@
+
+# A real host: the agent and its CRIU hook in sbin (the hook must sit next to petreld),
+# the CLI in bin, the CNI plugin where CNI runtimes look, the unit, a config example, the
+# manual pages and the completion. DESTDIR stages it elsewhere.
+SBINDIR := $(PREFIX)/sbin
+install: $(BINS) $(MAN_PAGES) $(BUILD)/petrel.bash
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)/opt/cni/bin \
+		$(DESTDIR)/usr/lib/cni $(DESTDIR)/etc/petrel $(DESTDIR)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)/usr/share/bash-completion/completions
+	install -m 0755 $(BUILD)/bin/petrel $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/bin/petreld $(BUILD)/bin/petrel-criu-hook $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/bin/petrel-cni $(DESTDIR)/opt/cni/bin/
+	install -m 0755 $(BUILD)/bin/petrel-cni $(DESTDIR)/usr/lib/cni/
+	install -m 0644 etc/petreld.conf $(DESTDIR)/etc/petrel/petreld.conf.example
+	sed 's|@SBINDIR@|$(SBINDIR)|' etc/petreld.service > $(DESTDIR)/lib/systemd/system/petreld.service
+	install -m 0644 $(BUILD)/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 $(BUILD)/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(BUILD)/petrel.bash $(DESTDIR)/usr/share/bash-completion/completions/petrel
 
 clean:
 	rm -rf $(BUILD)

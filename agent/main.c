@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "conntrack.h"
 #include "log.h"
+#include "man.h"
 #include "netns.h"
 #include "util.h"
 
@@ -28,7 +29,10 @@ static const char usage[] =
 "  --KEY=VALUE         override a setting from the file; keys:\n"
 "                      node, underlay-device, underlay-ipv4, underlay-ipv6,\n"
 "                      cluster-ipv4, cluster-ipv6, block-ipv4-len, block-ipv6-len,\n"
-"                      mode (vxlan|native), state-dir, socket, etcd, bpf-pin-dir,\n"
+"                      mode (vxlan|native), state-dir, socket, etcd (http[s]://..,\n"
+"                      every member), etcd-ca, etcd-cert, etcd-key (a TLS etcd's CA\n"
+"                      and this node's client certificate), tls-ca, tls-cert, tls-key\n"
+"                      (the agents' mutual TLS), peer-port, criu, bpf-pin-dir,\n"
 "                      netns-prefix, underlay-mtu, ioam-node-id, ioam-node-id-wide,\n"
 "                      ioam-headroom, ioam-export-rate, conntrack-buckets (the\n"
 "                      host's conntrack hash size: CRIU walks it twice per migration\n"
@@ -36,6 +40,7 @@ static const char usage[] =
 "                      max-cluster-endpoints (addresses the location and ipcache\n"
 "                      maps hold; default 262144)\n"
 "  -h, --help          show this help\n"
+"  --man               this help as a manual page, petreld(8)\n"
 "\n"
 "Example:\n"
 "  petreld --config /etc/petrel/petreld.conf --node=node1 --underlay-ipv4=192.0.2.10\n"
@@ -60,6 +65,9 @@ int main(int argc, char **argv)
 
 		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(arg, "--man")) {
+			man_page(stdout, "petreld", 8, "the petrel node agent", usage);
 			return 0;
 		} else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
 			log_set_level(LOG_DEBUG);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include "cli.h"
 #include "args.h"
+#include "man.h"
 #include "api_client.h"
 #include "print.h"
 
@@ -38,7 +39,10 @@ static void usage(FILE *f)
 		   "  --lab LAB        the lab --node refers to (default: $PETREL_LAB or petrel)\n"
 		   "  --node NAME      talk to the agent of lab node NAME\n"
 		   "  --socket PATH    talk to the agent listening on PATH (default " DEFAULT_SOCKET ")\n"
-		   "  -h, --help       this help; `petrel OBJECT VERB --help` describes one command\n\n"
+		   "  -h, --help       this help; `petrel OBJECT VERB --help` describes one command\n"
+		   "  --man            this help and every command's, as a manual page, petrel(8)\n"
+		   "  --completion bash\n"
+		   "                   a bash completion script for petrel's objects and verbs\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++) {
 		if (strcmp(last, commands[i].object) && (commands[i].verb || (i && commands[i - 1].verb)))
@@ -49,6 +53,70 @@ static void usage(FILE *f)
 	}
 	fprintf(f, "\nExample:\n  petrel lab up --nodes 3 && petrel --node node1 endpoint add web\n"
 		   "  petrel --node node1 run web --rootfs ./rootfs --publish 8080:80 -- httpd -f -p 80\n");
+}
+
+/* petrel(8): the usage, then every command's own help, as `petrel OBJECT VERB --help`
+ * prints it. */
+static void man(FILE *f)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (m) {
+		usage(m);
+		fclose(m);
+	}
+	man_begin(f, "petrel", 8, "drive a petrel container network and its labs");
+	man_section(f, "DESCRIPTION");
+	man_text(f, text ? text : "");
+	free(text);
+	man_section(f, "COMMANDS");
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		fprintf(f, ".SS %s%s%s\n", commands[i].object, commands[i].verb ? " " : "",
+			commands[i].verb ? commands[i].verb : "");
+		man_text(f, commands[i].help);
+	}
+	man_section(f, "SEE ALSO");
+	fputs("petreld(8), petrel-cni(8), petreld.conf(5)\n", f);
+	man_end(f);
+}
+
+/* A bash completion script: objects, then each object's verbs, from the command table. */
+static void completion(FILE *f)
+{
+	fputs("# bash completion for petrel, made by `petrel --completion bash`\n"
+	      "_petrel() {\n"
+	      "\tlocal cur=${COMP_WORDS[COMP_CWORD]} obj= i\n"
+	      "\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
+	      "\t\tcase ${COMP_WORDS[i]} in\n"
+	      "\t\t--lab|--node|--socket) ((i++)) ;;\n"
+	      "\t\t-*) ;;\n"
+	      "\t\t*) obj=${COMP_WORDS[i]}; break ;;\n"
+	      "\t\tesac\n"
+	      "\tdone\n"
+	      "\tif [ -z \"$obj\" ]; then\n"
+	      "\t\tCOMPREPLY=($(compgen -W \"", f);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!i || strcmp(commands[i].object, commands[i - 1].object))
+			fprintf(f, "%s ", commands[i].object);
+	fputs("-j --json --lab --node --socket --help\" -- \"$cur\"))\n"
+	      "\t\treturn\n"
+	      "\tfi\n"
+	      "\t[ $((COMP_CWORD - i)) -eq 1 ] || { COMPREPLY=($(compgen -f -- \"$cur\")); return; }\n"
+	      "\tcase $obj in\n", f);
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (!commands[i].verb || (i && !strcmp(commands[i].object, commands[i - 1].object)))
+			continue;
+		fprintf(f, "\t%s) COMPREPLY=($(compgen -W \"", commands[i].object);
+		for (size_t k = i; k < N_COMMANDS && !strcmp(commands[k].object, commands[i].object); k++)
+			fprintf(f, "%s ", commands[k].verb ? commands[k].verb : "");
+		fputs("--help\" -- \"$cur\")) ;;\n", f);
+	}
+	fputs("\t*) COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
+	      "\tesac\n"
+	      "}\n"
+	      "complete -F _petrel petrel\n", f);
 }
 
 static int print_line(json_t *line, void *arg)
@@ -247,6 +315,12 @@ int main(int argc, char **argv)
 			c.json = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--man")) {
+			man(stdout);
+			return 0;
+		} else if (!strcmp(a, "--completion") && i + 1 < argc && !strcmp(argv[i + 1], "bash")) {
+			completion(stdout);
 			return 0;
 		} else if ((!strcmp(a, "--lab") || !strcmp(a, "--node") || !strcmp(a, "--socket")) && i + 1 < argc) {
 			if (!strcmp(a, "--lab"))

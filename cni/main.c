@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "man.h"
 #include "api_client.h"
 #include "cni.h"
 #include "nsquery.h"
@@ -282,7 +283,25 @@ static const char *env_get(const char *name)
 	return getenv(name);
 }
 
-int main(void)
+static const char help[] =
+"Usage: petrel-cni            (run by a container runtime, as every CNI plugin)\n"
+"       petrel-cni --help | --man\n"
+"\n"
+"The petrel CNI plugin. A runtime such as Podman runs it with CNI_COMMAND (ADD, DEL,\n"
+"CHECK, STATUS, GC or VERSION), CNI_CONTAINERID, CNI_NETNS and CNI_IFNAME in the\n"
+"environment and the network's configuration on standard input; it asks the node's\n"
+"petreld (the \"socket\" in the configuration, default /run/petrel/petreld.sock) to make\n"
+"or remove the container's endpoint, and prints the CNI result as JSON. Errors follow\n"
+"the CNI specification's codes, as JSON on standard output.\n"
+"\n"
+"Configuration (a network's plugin entry):\n"
+"  {\"type\": \"petrel-cni\", \"socket\": \"/run/petrel/petreld.sock\",\n"
+"   \"labels\": {\"app\": \"web\"}}\n"
+"\n"
+"Install it where runtimes look for plugins: /opt/cni/bin and /usr/lib/cni\n"
+"(`make install` does). See docs/cni.md.\n";
+
+int main(int argc, char **argv)
 {
 	struct cni_env env;
 	struct cni_conf conf = { 0 };
@@ -291,6 +310,14 @@ int main(void)
 	size_t len;
 	int ret = -1;
 
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(help, stdout);
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--man")) {
+		man_page(stdout, "petrel-cni", 8, "the petrel CNI plugin", help);
+		return 0;
+	}
 	if (cni_env_parse(env_get, &env, &e))
 		goto fail;
 	if (!strcmp(env.command, "VERSION"))
