@@ -116,6 +116,10 @@ static void fmt_cmd(json_t *ct, const char *key, char *buf, size_t len)
 	json_array_foreach(print_lookup(ct, key), i, v)
 		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s", off ? " " : "",
 					json_string_value(v));
+	/* One line in a table: a script's newlines and tabs become spaces. */
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
 }
 
 /* "exited(3)" for a container that ended with a code; its state otherwise. */

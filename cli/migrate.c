@@ -64,6 +64,10 @@ static const struct print_field report_lines[] = {
 	PF("udp_flows", "  udp_flows        %s\n"),
 	PF("published_flows", "  published_flows  %s\n"),
 	PF("held_packets", "  held_packets     %s\n"),
+	PF("criu_dump_ms", "  criu_dump_ms     %s\n"),
+	PF("criu_restore_ms", "  criu_restore_ms  %s\n"),
+	PF("floor_ms", "  floor_ms         %s\n"),
+	PF("frozen_over_floor", "  frozen/floor     %s\n"),
 	PF_FN("phases_ms", "  phases_ms        %s\n", fmt_phases),
 	PF_END
 };
@@ -154,7 +158,8 @@ const struct command migrate_commands[] = {
 	  "(one JSON object with -j) gives total_ms, frozen_ms (freeze to resume), restore_ms and\n"
 	  "runc_restore_ms, phases_ms (hold, pause, dump, transfer, restore, release: where the\n"
 	  "freeze went), bytes (raw) and wire_bytes (compressed), tcp_connections, udp_flows,\n"
-	  "published_flows, held_packets and mode.\n\n"
+	  "published_flows, held_packets and mode, and the freeze's floor: criu_dump_ms and\n"
+	  "criu_restore_ms (what CRIU itself spent, by its logs), floor_ms and frozen_over_floor.\n\n"
 	  "Options:\n"
 	  "  --to NODE   the destination node (required)\n"
 	  "  --lazy      post-copy: restore first, fetch memory on demand (userfaultfd). Refused with\n"
