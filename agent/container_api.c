@@ -29,7 +29,7 @@ static int container_logs(struct agent *a, const char *name, json_int_t offset, 
 	if (container_local(a, name, &c, "read its logs", e))
 		return -1;
 	container_bundle_file(a, name, "log", path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	st.st_size = 0;
 	if (fd >= 0 && fstat(fd, &st))
 		st.st_size = 0;

@@ -145,7 +145,8 @@ static void *pump_main(void *arg)
 {
 	struct pump *p = arg;
 	char buf[16384];
-	int fd = open(p->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* No link followed: a bundle that arrived by migration is another node's tar. */
+	int fd = open(p->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	bool stop = false;
 
 	if (fd < 0)
@@ -484,7 +485,7 @@ pid_t container_runc_start(struct agent *a, char *const runc_args[], char *const
 
 	if (runc_argv(a, root, sizeof(root), NULL, runc_args, argv, RUNC_MAX_ARGS) < 0)
 		return -E2BIG;
-	fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	become_subreaper();
