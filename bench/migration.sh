@@ -12,7 +12,9 @@
 #    floor: what CRIU itself spent dumping (from the end of its pre-dump hook, the freeze,
 #    to its post-dump hook) and restoring this container, by its own logs' timestamps, so
 #    frozen_ms / floor is the figure that carries from one machine to another, and the
-#    milliseconds petrel adds outside CRIU, by phase.
+#    milliseconds petrel adds outside CRIU, by phase. The memory's rate through the dump
+#    and transfer (MiB/s) is set against this machine's own memcpy and zstd rates for the
+#    same pages, measured in the same run (bench/tools/memrate.c).
 #
 # Each workload runs in the default mode and in lazy (post-copy) mode; a mode the agent
 # refuses is reported with its reason.
@@ -106,12 +108,17 @@ declare -A CMD=(
 	[mem64]="sh -c 'socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE & exec memhog 64'"
 	[mem512]="sh -c 'socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE & exec memhog 512'"
 )
+# This machine's memcpy and zstd rates for the largest workload's pages, in this run.
+RATE_MIB=$(for w in $WORKLOADS; do case $w in mem*) echo "${w#mem}" ;; esac; done | sort -n | tail -1)
+RATE_MIB=${RATE_MIB:-64}
+MEMRATE=$("$BUILD/bench/memrate" "$RATE_MIB" 5)
+log "this machine: $MEMRATE"
 p --node node3 endpoint add probe >/dev/null
 PROBE_NS=$(p --node node1 -j endpoint show probe | jq -r .netns)
 stats() { echo "$(median <"$1") $(percentile 95 <"$1")"; }   # FILE -> "median p95"
 {
-	echo "| workload | mode | migrations | frozen_ms median | frozen_ms p95 | floor_ms median (CRIU dump + restore) | frozen_ms / floor, median | total_ms median | total_ms p95 | client stall ms median | p95 | sessions broken |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| workload | mode | migrations | frozen_ms median | frozen_ms p95 | floor_ms median (CRIU dump + restore) | frozen_ms / floor, median | memory MiB/s through dump + transfer, median | total_ms median | total_ms p95 | client stall ms median | p95 | sessions broken |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$TMP/table.md"
 {
 	echo "| workload | mode | hold | pause | dump outside CRIU | transfer | restore outside CRIU (runc, commit) | release | CRIU dump | CRIU restore |"
@@ -124,7 +131,7 @@ for mode in default lazy; do
 	ip=$(p --node node1 -j ps | jq -r ".[] | select(.name==\"$w\") | .ipv4")
 	sleep $([ $w = mem512 ] && echo 4 || echo 1)
 	: >"$TMP/frozen" ; : >"$TMP/total"; : >"$TMP/stall"; : >"$TMP/reports"
-	: >"$TMP/floor"; : >"$TMP/ratio"
+	: >"$TMP/floor"; : >"$TMP/ratio"; : >"$TMP/rate"
 	broken=0 at=node1 done_n=0 refused=""
 	for i in $(seq "$N"); do
 		to=$([ $at = node1 ] && echo node2 || echo node1)
@@ -139,6 +146,8 @@ for mode in default lazy; do
 			echo "$r" | jq -c '.phases_ms + {criu_dump: .criu_dump_ms, criu_restore: .criu_restore_ms}' >>"$TMP/reports"
 			echo "$r" | jq -r '.floor_ms // empty' >>"$TMP/floor"
 			echo "$r" | jq -r '.frozen_over_floor // empty' >>"$TMP/ratio"
+			echo "$r" | jq -r 'if (.phases_ms.dump + .phases_ms.transfer) > 0 then
+				.bytes / 1048576 / ((.phases_ms.dump + .phases_ms.transfer) / 1000) else empty end' >>"$TMP/rate"
 			at=$to done_n=$((done_n + 1))
 		else
 			refused=$(grep -m1 '^petrel:' "$TMP/err" | sed 's/^petrel: //; s/|/\//g')
@@ -153,12 +162,13 @@ for mode in default lazy; do
 	read -r fm fp < <(stats "$TMP/frozen")
 	read -r tm tp < <(stats "$TMP/total")
 	read -r sm sp < <(stats "$TMP/stall")
-	flm=$(median <"$TMP/floor") rm_=$(median <"$TMP/ratio" | fix2)
-	[ "$flm" = nan ] && flm="- (no floor: lazy)" rm_=-
+	flm=$(median <"$TMP/floor") rm_=$(median <"$TMP/ratio" | fix2) rate=$(median <"$TMP/rate" | awk '{printf "%.0f", $1}')
+	# Lazy mode moves the memory after the freeze: no floor and no rate through it.
+	[ "$mode" = lazy ] && flm="- (no floor: lazy)" rm_=- rate=-
 	if [ $done_n -eq 0 ] && [ -n "$refused" ]; then
-		echo "| $w | $mode | 0/$N | refused: $refused | | | | | | | | |" >>"$TMP/table.md"
+		echo "| $w | $mode | 0/$N | refused: $refused | | | | | | | | | |" >>"$TMP/table.md"
 	else
-		echo "| $w | $mode | $done_n/$N | $fm | $fp | $flm | $rm_ | $tm | $tp | $sm | $sp | $broken |" >>"$TMP/table.md"
+		echo "| $w | $mode | $done_n/$N | $fm | $fp | $flm | $rm_ | $rate | $tm | $tp | $sm | $sp | $broken |" >>"$TMP/table.md"
 	fi
 	log "$w $mode: frozen $fm/$fp floor $flm ratio $rm_ total $tm/$tp stall $sm/$sp broken $broken"
 	# What petrel adds outside CRIU, by phase (medians, ms); lazy dumps have no floor.
@@ -184,6 +194,8 @@ done
 	else
 	echo "Streams: not run (-S)."
 	fi
+	echo
+	echo "This machine's own rates for ${RATE_MIB} MiB of such pages (bench/tools/memrate, medians of 5): memcpy $(jq -r .memcpy_mib_s <<<"$MEMRATE") MiB/s, zstd level 1 in 128 KiB flushed chunks $(jq -r .zstd_mib_s <<<"$MEMRATE") MiB/s; the migration's target is at least half of the lower."
 	echo
 	cat "$TMP/table.md"
 	echo
