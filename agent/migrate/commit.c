@@ -343,6 +343,13 @@ int dest_commit(struct dest *d, struct api_error *e)
 					 NULL) == 0 && !strcmp(seen, d->in.id) &&
 	    !strcmp(state, CLAIM_COMMITTED))
 		ret = 0;
+	/* Stopping with the outcome unknown: the copy stays, frozen, for the next start to
+	 * settle by the records (recover.c): removing it could lose a committed container. */
+	if (ret && ret != -EAGAIN) {
+		d->keep_restored = true;
+		return api_fail(e, 503, NULL, "the agent stops before the store told whether the "
+				"commit landed: the restored copy waits frozen for its next start");
+	}
 	if (frozen) {
 		pthread_mutex_lock(&d->a->lock);
 		if (container_freeze(d->a, &d->c, false, e))
@@ -352,7 +359,5 @@ int dest_commit(struct dest *d, struct api_error *e)
 	memset(e, 0, sizeof(*e));
 	if (ret == -EAGAIN)
 		return api_fail(e, 409, NULL, "the source aborted the migration first");
-	if (ret)
-		return api_fail(e, 503, NULL, "cannot record the new location: %s", strerror(-ret));
 	return 0;
 }

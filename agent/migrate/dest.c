@@ -332,6 +332,12 @@ fail_registered:
 	incoming_remove(&d->in);
 fail:
 	log_warn("migration %s failed here: %s", id, e.msg);
+	if (d->keep_restored) {         /* settled at the next start, by the records */
+		peer_reply_error(ssl, "%s", e.msg);
+		json_decref(msg);
+		free(d);
+		return;
+	}
 	dest_undo(d);
 	remove_dir(a, d->in.dir);
 	peer_reply_error(ssl, "%s", e.msg);

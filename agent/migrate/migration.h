@@ -182,6 +182,7 @@ struct dest {
 	struct endpoint ep;
 	struct versions v;
 	bool adopted, restored;
+	bool keep_restored;             /* the commit's outcome unknown at stop: leave the copy */
 	int64_t claim_rev;              /* the claim as verified: the commit expects it unchanged */
 	pid_t lazy_daemon;
 	int lazy_fd;                    /* our end of the lazy-pages daemon's page socket */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "migration.h"
 #include "log.h"
+#include "runc.h"
 #include "util.h"
 
 /* A claim this node made as the source, left by its previous run. Called unlocked. */
@@ -86,9 +87,23 @@ static void remove_orphans(struct agent *a)
 	for (char *name = strtok_r(out, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
 		struct container c;
 		int ret = container_get(a, name, &c);
+		char status[32] = "";
+		int pid = 0;
 
-		if (name_valid(name) && (ret == -ENOENT || (!ret && strcmp(c.node, a->cfg.node))))
+		if (!name_valid(name))
+			continue;
+		if (ret == -ENOENT || (!ret && strcmp(c.node, a->cfg.node))) {
 			remove_orphan(a, name);
+		} else if (!ret && container_runc_state(a, name, &pid, status, sizeof(status)) == 0 &&
+			   !strcmp(status, "paused")) {
+			/* Left frozen by a migration that ended with the agent (a source that
+			 * never resumed it, or a destination whose commit landed unseen): the
+			 * record names this node, so it runs here. petrel pauses nothing else. */
+			log_warn("container %s was left frozen by a migration; it runs here: thawing it",
+				 name);
+			if (container_freeze(a, &c, false, &e))
+				log_warn("container %s: %s", name, e.msg);
+		}
 	}
 	free(out);
 }

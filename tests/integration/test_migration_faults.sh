@@ -115,6 +115,28 @@ kill -CONT "$ETCD_PID"
 wait $mig || fail "case 5: the migration failed: $(cat "$TMP/5.out")"
 expect node2 "etcd stopped during the commit"
 
+# 6. etcd stops at the destination's commit, and the destination's agent dies while it
+#    waits, its copy frozen and the outcome unknown; then etcd comes back. Whichever way the
+#    claim went, the next start of each agent settles it: one running copy.
+touch "$(state_dir node1)/fault-dest-pause-before-commit"
+p --node node2 migrate web --to node1 >"$TMP/6.out" 2>&1 &
+mig=$!
+for _ in $(seq 300); do [ -e "$(state_dir node1)/at-commit" ] && break; sleep 0.1; done
+[ -e "$(state_dir node1)/at-commit" ] || fail "case 6: the destination never reached its commit"
+kill -STOP "$ETCD_PID"
+rm -f "$(state_dir node1)/at-commit"
+for _ in $(seq 13); do
+	[ "$(running_on)" != "node1 node2" ] || fail "case 6: web ran on both nodes"
+	sleep 1
+done
+pkill -9 -f -- "--config /run/petrel/labs/$LAB/node1/petreld.conf"
+kill -CONT "$ETCD_PID"
+wait $mig || true
+restart_agent node1
+where=$(running_on)
+[ "$where" = node1 ] || [ "$where" = node2 ] || fail "case 6: web runs on '$where'"
+expect "$where" "the destination killed waiting on a stopped etcd at its commit"
+
 touch "$TMP/stop.tcp"
 for _ in $(seq 150); do [ -s "$TMP/tcp.json" ] && break; sleep 0.1; done
 res=$(cat "$TMP/tcp.json")
