@@ -95,40 +95,36 @@ p migrate web --to node2 >"$TMP/4.out" 2>&1 && fail "case 4: the migration succe
 restart_agent node1
 expect node1 "source killed frozen before asking for the restore"
 
+# commit_with_etcd_stopped FROM TO: migrate web FROM -> TO (in the background, as $mig) and
+# stop etcd when TO reaches its commit, for 13 s: past the store's 10 s call timeout, so TO
+# cannot tell whether its commit landed. web never runs on both nodes meanwhile.
+commit_with_etcd_stopped() {
+	touch "$(state_dir "$2")/fault-dest-pause-before-commit"
+	p --node "$1" migrate web --to "$2" >"$TMP/to-$2.out" 2>&1 &
+	mig=$!
+	for _ in $(seq 300); do [ -e "$(state_dir "$2")/at-commit" ] && break; sleep 0.1; done
+	[ -e "$(state_dir "$2")/at-commit" ] || fail "$2 never reached its commit"
+	kill -STOP "$ETCD_PID"
+	rm -f "$(state_dir "$2")/at-commit"
+	for _ in $(seq 13); do
+		[ "$(running_on)" != "node1 node2" ] || fail "web ran on both nodes while etcd was stopped"
+		sleep 1
+	done
+}
+
 # 5. etcd stops while the destination commits: the destination's copy waits frozen, the
 #    source stays frozen, and once etcd is back the commit lands.
-touch "$(state_dir node2)/fault-dest-pause-before-commit"
-p migrate web --to node2 >"$TMP/5.out" 2>&1 &
-mig=$!
-for _ in $(seq 300); do [ -e "$(state_dir node2)/at-commit" ] && break; sleep 0.1; done
-[ -e "$(state_dir node2)/at-commit" ] || fail "case 5: the destination never reached its commit"
-kill -STOP "$ETCD_PID"
-rm -f "$(state_dir node2)/at-commit"
-# Past the store's 10 s call timeout: the destination cannot tell whether its commit landed.
-for _ in $(seq 13); do
-	[ "$(running_on)" != "node1 node2" ] || fail "case 5: web ran on both nodes while etcd was stopped"
-	sleep 1
-done
+commit_with_etcd_stopped node1 node2
 grep -q "the store does not answer the commit" "/run/petrel/labs/$LAB/node2/petreld.log" ||
 	fail "case 5: the destination never had to wait for the store"
 kill -CONT "$ETCD_PID"
-wait $mig || fail "case 5: the migration failed: $(cat "$TMP/5.out")"
+wait $mig || fail "case 5: the migration failed: $(cat "$TMP/to-node2.out")"
 expect node2 "etcd stopped during the commit"
 
-# 6. etcd stops at the destination's commit, and the destination's agent dies while it
-#    waits, its copy frozen and the outcome unknown; then etcd comes back. Whichever way the
-#    claim went, the next start of each agent settles it: one running copy.
-touch "$(state_dir node1)/fault-dest-pause-before-commit"
-p --node node2 migrate web --to node1 >"$TMP/6.out" 2>&1 &
-mig=$!
-for _ in $(seq 300); do [ -e "$(state_dir node1)/at-commit" ] && break; sleep 0.1; done
-[ -e "$(state_dir node1)/at-commit" ] || fail "case 6: the destination never reached its commit"
-kill -STOP "$ETCD_PID"
-rm -f "$(state_dir node1)/at-commit"
-for _ in $(seq 13); do
-	[ "$(running_on)" != "node1 node2" ] || fail "case 6: web ran on both nodes"
-	sleep 1
-done
+# 6. The same, and the destination's agent dies while it waits, its copy frozen and the
+#    outcome unknown; then etcd comes back. Whichever way the claim went, each agent's next
+#    start settles it: one running copy.
+commit_with_etcd_stopped node2 node1
 pkill -9 -f -- "--config /run/petrel/labs/$LAB/node1/petreld.conf"
 kill -CONT "$ETCD_PID"
 wait $mig || true
