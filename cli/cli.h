@@ -47,6 +47,8 @@ int cli_args(struct cli *c, const char *cmd, const struct args_opt *opts, void *
 int cli_opt_label(const char *v, void *dst, char *err, size_t len);
 int cli_opt_publish(const char *v, void *dst, char *err, size_t len);
 int cli_require_root(struct cli *c, const char *what);
+/* print_field formatter: the publish array at key as "HOSTPORT:PORT/PROTO,..." ("-" if none). */
+void cli_fmt_publish(json_t *rec, const char *key, char *buf, size_t len);
 
 /* Each object file's commands, ending with { 0 }. */
 extern const struct command lab_commands[], lab_router_commands[], node_commands[], endpoint_commands[], policy_commands[], container_commands[], migrate_commands[], latency_commands[], ioam_commands[];

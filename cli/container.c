@@ -95,18 +95,6 @@ static int parse_bytes(const char *s, long long *out)
 	return 0;
 }
 
-static void fmt_publish(json_t *ct, const char *key, char *buf, size_t len)
-{
-	size_t i, off = 0;
-	json_t *v;
-
-	snprintf(buf, len, "-");
-	json_array_foreach(print_lookup(ct, key), i, v)
-		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%lld:%lld/%s", off ? "," : "",
-					(long long)json_integer_value(json_object_get(v, "host_port")),
-					(long long)json_integer_value(json_object_get(v, "port")), json_str(v, "proto"));
-}
-
 static void fmt_cmd(json_t *ct, const char *key, char *buf, size_t len)
 {
 	size_t i, off = 0;
@@ -137,13 +125,13 @@ static const char container_header[] = "NAME             NODE     STATE        P
 static const struct print_field container_row[] = {
 	PF("name", "%-16s "), PF("node", "%-8s "), PF_FN("state", "%-12s ", fmt_state),
 	PF("pid", "%-7s "), PF("ipv4", "%-15s "), PF("ipv6", "%-22s "),
-	PF_FN("publish", "%-16s ", fmt_publish), PF_FN("cmd", "%.60s\n", fmt_cmd),
+	PF_FN("publish", "%-16s ", cli_fmt_publish), PF_FN("cmd", "%.60s\n", fmt_cmd),
 	PF_END
 };
 static const struct print_field container_lines[] = {
 	PF("name", "container %s\n"), PF("node", "  node      %s\n"), PF("state", "  state     %s\n"),
 	PF("pid", "  pid       %s\n"), PF("ipv4", "  ipv4      %s\n"), PF("ipv6", "  ipv6      %s\n"),
-	PF_FN("publish", "  publish   %s\n", fmt_publish),
+	PF_FN("publish", "  publish   %s\n", cli_fmt_publish),
 	PF_FN("labels", "  labels    %s\n", print_fmt_pairs), PF("rootfs", "  rootfs    %s\n"),
 	PF_FN("cmd", "  cmd       %s\n", fmt_cmd),
 	PF_END

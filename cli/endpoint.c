@@ -12,8 +12,7 @@
 #include "config.h"
 #include "print.h"
 
-/* "HOST:PORT/proto,..." from the publish array. */
-static void fmt_publish(json_t *ep, const char *key, char *buf, size_t len)
+void cli_fmt_publish(json_t *ep, const char *key, char *buf, size_t len)
 {
 	size_t i, off = 0;
 	json_t *v;
@@ -32,7 +31,7 @@ static void fmt_publish(json_t *ep, const char *key, char *buf, size_t len)
 static const char endpoint_header[] = "NAME             NODE       IPV4            IPV6                   STATE    LABELS PUBLISH\n";
 static const struct print_field endpoint_row[] = {
 	PF("name", "%-16s "), PF("node", "%-10s "), PF("ipv4", "%-15s "), PF("ipv6", "%-22s "),
-	PF("state", "%-8s "), PF_FN("labels", "%s ", print_fmt_pairs), PF_FN("publish", "%s\n", fmt_publish),
+	PF("state", "%-8s "), PF_FN("labels", "%s ", print_fmt_pairs), PF_FN("publish", "%s\n", cli_fmt_publish),
 	PF_END
 };
 static const struct print_field endpoint_lines[] = {
@@ -40,7 +39,7 @@ static const struct print_field endpoint_lines[] = {
 	PF("ipv4", "  ipv4      %s\n"), PF("ipv6", "  ipv6      %s\n"), PF("mac", "  mac       %s\n"),
 	PF("netns", "  netns     %s\n"), PF("ifname", "  ifname    %s\n"),
 	PF("identity", "  identity  %s\n"), PF_FN("labels", "  labels    %s\n", print_fmt_pairs),
-	PF_FN("publish", "  publish   %s\n", fmt_publish),
+	PF_FN("publish", "  publish   %s\n", cli_fmt_publish),
 	PF_END
 };
 static const struct print_field endpoint_counters[] = {

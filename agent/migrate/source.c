@@ -356,7 +356,6 @@ static int source_restore(struct mig *m, SSL *ctl, json_t **reply, bool *answere
 		if (checkpoint_reap(m, e))
 			log_warn("migrate %s: after its post-dump hook, %s", m->name, e->msg);
 		memset(e, 0, sizeof(*e));
-		criu_dump_floor(m);
 		r = peer_recv(ctl);
 	}
 	if (r && !json_is_true(json_object_get(r, "ok"))) {
@@ -393,6 +392,7 @@ static void source_finish(struct mig *m, SSL *ctl, json_t *reply, bool answered)
 	pthread_mutex_lock(&m->a->lock);
 	unclaim(m);
 	pthread_mutex_unlock(&m->a->lock);
+	criu_dump_floor(m);             /* reads the dump log: after the traffic moved */
 	remove_dir(m->a, m->dir);
 	report(m, reply);
 }

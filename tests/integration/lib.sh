@@ -76,7 +76,6 @@ etcd_env() {
 	e=$(p -j lab status | jq -c .etcd)
 	export ETCD_CA=$(jq -r .ca <<<"$e") ETCD_CERT=$(jq -r .cert <<<"$e") ETCD_KEY=$(jq -r .key <<<"$e")
 	ETCD=$(jq -r .endpoint <<<"$e")
-	ETCD_METRICS=$(jq -r .metrics <<<"$e")
 }
 
 # in_ns NS CMD...: run in a network namespace (endpoint, node or outside).
