@@ -14,6 +14,13 @@
 #include "util.h"
 
 #define MAX_BODY (1 << 20)
+/* A policy file may hold ten thousand policies, applied in one request to stay atomic. */
+#define MAX_POLICY_BODY (64 << 20)
+
+static size_t body_limit(const char *url)
+{
+	return strcmp(url, "/v1/policies") ? MAX_BODY : MAX_POLICY_BODY;
+}
 /* The store time one API request may spend, in all of its calls together. */
 #define API_STORE_BUDGET_MS 4000
 /* Concurrent API connections (each has a thread; followed flow streams hold theirs). */
@@ -286,7 +293,8 @@ static enum MHD_Result dispatch(struct agent *a, struct MHD_Connection *c, const
 	int status = 0;
 
 	if (raw->too_large)
-		return fail(c, 413, NULL, "request body larger than %s", "1 MiB");
+		return fail(c, 413, NULL, "request body larger than %s",
+			    body_limit(url) == MAX_BODY ? "1 MiB" : "64 MiB");
 	if (!strcmp(url, "/v1/flows") && !strcmp(method, "GET"))
 		return flows_response(a, c, false);
 	if (!strcmp(url, "/v1/ioam/traces") && !strcmp(method, "GET"))
@@ -335,7 +343,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	if (*size) {
-		if (rq->len + *size > MAX_BODY) {
+		if (rq->len + *size > body_limit(url)) {
 			rq->too_large = true;
 		} else {
 			char *nb = realloc(rq->body, rq->len + *size + 1);

@@ -249,8 +249,8 @@ static int cmp_cidr(const void *a, const void *b)
 	return memcmp(x->addr.bytes, y->addr.bytes, 16);
 }
 
-/* CIDRs named by policies get node-local identities: sorted and deduplicated, so the
- * numbering is stable for a given set of policies. Caller frees *out. */
+/* CIDRs named by policies, and their except prefixes, get node-local identities: sorted
+ * and deduplicated, so the numbering is stable for a given set of policies. Caller frees. */
 static int collect_cidrs(struct cidr **out)
 {
 	size_t count = 0, total = 0, w = 0;
@@ -258,15 +258,21 @@ static int collect_cidrs(struct cidr **out)
 
 	for (size_t i = 0; i < ps.n_pols; i++)
 		for (int r = 0; r < ps.pols[i].n_rules; r++)
-			total += (size_t)ps.pols[i].rules[r].n_cidrs;
+			for (int c = 0; c < ps.pols[i].rules[r].n_cidrs; c++)
+				total += 1 + (size_t)ps.pols[i].rules[r].cidrs[c].n_except;
 	v = calloc(total + 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < ps.n_pols; i++)
 		for (int r = 0; r < ps.pols[i].n_rules; r++)
-			for (int c = 0; c < ps.pols[i].rules[r].n_cidrs; c++)
-				if (ps.pols[i].rules[r].cidrs[c].prefixlen)   /* /0 is world */
-					v[count++] = ps.pols[i].rules[r].cidrs[c];
+			for (int c = 0; c < ps.pols[i].rules[r].n_cidrs; c++) {
+				const struct cidr_peer *cp = &ps.pols[i].rules[r].cidrs[c];
+
+				if (cp->cidr.prefixlen)                  /* /0 is world */
+					v[count++] = cp->cidr;
+				for (int x = 0; x < cp->n_except; x++)
+					v[count++] = cp->except[x];
+			}
 	qsort(v, count, sizeof(*v), cmp_cidr);
 	for (size_t i = 0; i < count; i++)
 		if (w == 0 || cmp_cidr(&v[w - 1], &v[i]))
@@ -277,6 +283,21 @@ static int collect_cidrs(struct cidr **out)
 	return (int)w;
 }
 
+/* The node's own addresses are the "host" entity: its underlay addresses and the
+ * link-local gateway its endpoints see. Returns how many of out[3] it filled. */
+static int host_prefixes(struct cidr *out)
+{
+	int n = 0;
+
+	if (ps.a->cfg.underlay4.family)
+		out[n++] = (struct cidr){ ps.a->cfg.underlay4, 32 };
+	if (ps.a->cfg.underlay6.family)
+		out[n++] = (struct cidr){ ps.a->cfg.underlay6, 128 };
+	if (!cidr_parse("169.254.1.1/32", &out[n]))
+		n++;
+	return n;
+}
+
 /* The policies' CIDR identities in the ipcache: the new set in, what is gone out. */
 static int sync_cidrs(void)
 {
@@ -285,6 +306,11 @@ static int sync_cidrs(void)
 
 	if (n < 0)
 		return n;
+	struct cidr host[3];
+	int n_host = host_prefixes(host);
+
+	for (int c = 0; c < n_host; c++)
+		datapath_ipcache_upsert(ps.a->dp, &host[c], IDENTITY_HOST);
 	for (int c = 0; c < n; c++)
 		datapath_ipcache_upsert(ps.a->dp, &cidrs[c], IDENTITY_FIRST_CIDR + (uint32_t)c);
 	for (int c = 0; c < ps.n_cidrs; c++)
@@ -463,8 +489,13 @@ static int ipcache_sweep(void)
 	struct prefix_sweep s = { .keep = keep };
 	int ret = keep ? cc_foreach(ps.a->cache, CC_ENDPOINT, keep_endpoint, keep) : -ENOMEM;
 
+	struct cidr host[3];
+	int n_host = host_prefixes(host);
+
 	for (int c = 0; !ret && c < ps.n_cidrs; c++)
 		ret = prefix_set_add(keep, &ps.cidrs[c]);
+	for (int c = 0; !ret && c < n_host; c++)
+		ret = prefix_set_add(keep, &host[c]);
 	if (!ret)
 		ret = datapath_ipcache_foreach(ps.a->dp, note_ipc, &s);
 	for (size_t i = 0; !ret && i < s.n; i++)

@@ -114,6 +114,11 @@ static void etcd_argv(struct lab *l, int m, const char *cluster, char *buf, size
 	ARG("http://127.0.0.1:%d", ETCD_PORT(m) + 1);
 	ARG("--initial-cluster");
 	ARG("%s", cluster);
+	/* One policy file applies in one transaction: room for ten thousand policies. */
+	ARG("--max-txn-ops");
+	ARG("20000");
+	ARG("--max-request-bytes");
+	ARG("33554432");
 	if (!l->etcd_insecure) {
 		ARG("--client-cert-auth");
 		ARG("--trusted-ca-file");

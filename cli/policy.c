@@ -178,13 +178,19 @@ int cmd_flows(struct cli *c, int argc, char **argv)
 
 /* This file's commands and their help: main.c lists and matches them. */
 const struct command policy_commands[] = {
-	{ "policy", "apply", cmd_policy_apply, "apply the policies in a JSON file",
+	{ "policy", "apply", cmd_policy_apply, "apply the policies in a JSON or YAML file",
 	  "petrel [-j] policy apply FILE\n\n"
-	  "Reads one policy object or an array of them (docs/policy.md) and applies them across the\n"
-	  "cluster, replacing policies of the same name. The file is checked first: any error names\n"
-	  "the file, the policy and the field, and nothing is applied. Selectors that match no\n"
-	  "endpoint yet are reported as warnings.\n\n"
-	  "Example:\n  petrel policy apply web.json\n" },
+	  "Reads JSON or YAML, one or more documents (YAML's ---, or a JSON array), each a petrel\n"
+	  "policy, a CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy (cilium.io/v2) or a\n"
+	  "Kubernetes NetworkPolicy (networking.k8s.io/v1), and applies them across the cluster,\n"
+	  "replacing policies of the same name (docs/policy.md). An endpoint's namespace is its\n"
+	  "label io.kubernetes.pod.namespace (default: \"default\").\n\n"
+	  "The file is checked first: any error names the file, the policy and the field, and\n"
+	  "nothing is applied. Fields petrel cannot enforce (L7 rules, toFQDNs, named ports, ...)\n"
+	  "are errors with the reason, never ignored. The whole file is stored in one transaction:\n"
+	  "the cluster sees all of it or none. Selectors that match no endpoint yet are reported as\n"
+	  "warnings.\n\n"
+	  "Examples:\n  petrel policy apply web.json\n  petrel policy apply cilium-policies.yaml\n" },
 	{ "policy", "list", cmd_policy_list, "list policies with their counters",
 	  "petrel [-j] policy list\n\n"
 	  "Lists every policy with its selector, rule count, and the packets and bytes this node's\n"

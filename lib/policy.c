@@ -1,5 +1,6 @@
-/* Policy language: strict JSON parsing with errors that name file, policy and field, and
- * the compiler from policies to flat LPM-friendly allow/deny entries. Pure code. */
+/* petrel's policy language: strict parsing of policy objects with errors that name the
+ * file, the policy and the field, the canonical encoding they are stored in, and label
+ * selectors. Pure code; compilation is in policy_compile.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -11,15 +12,9 @@
 #include <jansson.h>
 #include "policy.h"
 #include "config.h"
+#include "policy_error.h"
 
-struct perr {
-	char *buf;
-	size_t len;
-	const char *file;
-	const char *policy;
-};
-
-static int fail(struct perr *e, const char *field, const char *fmt, ...)
+int policy_fail(struct policy_error *e, const char *field, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -34,56 +29,126 @@ static int fail(struct perr *e, const char *field, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int check_keys(json_t *obj, const char *const *known, struct perr *e, const char *where)
+int policy_check_keys(json_t *obj, const char *const *known, struct policy_error *e, const char *where)
 {
 	const char *k;
 	json_t *v;
-	char field[160];
+	char field[192];
 
 	json_object_foreach(obj, k, v) {
-		int ok = 0;
-		for (int i = 0; known[i]; i++)
-			ok |= !strcmp(k, known[i]);
-		if (!ok) {
+		int i = 0;
+
+		while (known[i] && strcmp(k, known[i]))
+			i++;
+		if (!known[i]) {
 			snprintf(field, sizeof(field), "%s%s%s", where, *where ? "." : "", k);
-			return fail(e, field, "unknown field");
+			return policy_fail(e, field, "unknown field");
 		}
 	}
 	return 0;
 }
 
-static int parse_selector(json_t *j, struct label_selector *s, struct perr *e, const char *where)
+static int parse_string_list(json_t *arr, const char *field, struct policy_error *e,
+			     char (*out)[EP_LABEL_MAX], int *n)
 {
-	static const char *const known[] = { "matchLabels", NULL };
-	char field[192];
-	json_t *ml, *v;
-	const char *k;
+	json_t *v;
+	size_t i;
 
-	memset(s, 0, sizeof(*s));
-	if (!json_is_object(j))
-		return fail(e, where, "must be an object like {\"matchLabels\": {\"app\": \"web\"}}");
-	if (check_keys(j, known, e, where))
-		return -EINVAL;
-	ml = json_object_get(j, "matchLabels");
-	if (!ml)
-		return 0;
-	snprintf(field, sizeof(field), "%s.matchLabels", where);
-	if (!json_is_object(ml))
-		return fail(e, field, "must be an object of label strings");
-	json_object_foreach(ml, k, v) {
-		snprintf(field, sizeof(field), "%s.matchLabels.%s", where, k);
-		if (!json_is_string(v) || !ep_label_valid(k, json_string_value(v)))
-			return fail(e, field, "invalid label (keys and values use A-Z a-z 0-9 . _ / -)");
-		if (s->n >= SELECTOR_MAX)
-			return fail(e, field, "more than %d labels", SELECTOR_MAX);
-		snprintf(s->labels[s->n].key, EP_LABEL_MAX, "%s", k);
-		snprintf(s->labels[s->n].value, EP_LABEL_MAX, "%s", json_string_value(v));
-		s->n++;
+	if (!json_is_array(arr) || json_array_size(arr) > SELECTOR_MAX)
+		return policy_fail(e, field, "must be an array of at most %d label values", SELECTOR_MAX);
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v) || !ep_label_valid("k", json_string_value(v)))
+			return policy_fail(e, field, "[%zu] is not a valid label value", i);
+		snprintf(out[(*n)++], EP_LABEL_MAX, "%s", json_string_value(v));
 	}
 	return 0;
 }
 
-static int parse_port(json_t *v, const char *field, struct perr *e, uint16_t *out)
+static int parse_expression(json_t *j, struct selector_expr *x, struct policy_error *e, const char *where)
+{
+	static const char *const known[] = { "key", "operator", "values", NULL };
+	static const char *const ops[] = { "In", "NotIn", "Exists", "DoesNotExist" };
+	const char *key = json_string_value(json_object_get(j, "key"));
+	const char *op = json_string_value(json_object_get(j, "operator"));
+	json_t *values = json_object_get(j, "values");
+	char field[224];
+
+	if (!json_is_object(j))
+		return policy_fail(e, where, "must be an object {key, operator, values}");
+	if (policy_check_keys(j, known, e, where))
+		return -EINVAL;
+	snprintf(field, sizeof(field), "%s.key", where);
+	if (!key || !ep_label_valid(key, ""))
+		return policy_fail(e, field, "required; a label key (A-Z a-z 0-9 . _ / -)");
+	snprintf(x->key, sizeof(x->key), "%s", key);
+	snprintf(field, sizeof(field), "%s.operator", where);
+	x->op = SEL_IN;
+	while (op && x->op <= SEL_DOES_NOT_EXIST && strcmp(op, ops[x->op]))
+		x->op++;
+	if (!op || x->op > SEL_DOES_NOT_EXIST)
+		return policy_fail(e, field, "must be In, NotIn, Exists or DoesNotExist");
+	snprintf(field, sizeof(field), "%s.values", where);
+	if (x->op == SEL_IN || x->op == SEL_NOT_IN) {
+		if (!values || !json_array_size(values))
+			return policy_fail(e, field, "%s needs a non-empty list of values", op);
+		return parse_string_list(values, field, e, x->values, &x->n_values);
+	}
+	if (values && json_array_size(values))
+		return policy_fail(e, field, "%s takes no values", op);
+	return 0;
+}
+
+static int parse_selector(json_t *j, struct label_selector *s, struct policy_error *e, const char *where)
+{
+	static const char *const known[] = { "matchLabels", "matchExpressions", NULL };
+	char field[192];
+	json_t *ml, *mx, *v;
+	const char *k;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	if (!json_is_object(j))
+		return policy_fail(e, where, "must be an object like {\"matchLabels\": {\"app\": \"web\"}}");
+	if (policy_check_keys(j, known, e, where))
+		return -EINVAL;
+	ml = json_object_get(j, "matchLabels");
+	snprintf(field, sizeof(field), "%s.matchLabels", where);
+	if (ml && !json_is_object(ml))
+		return policy_fail(e, field, "must be an object of label strings");
+	json_object_foreach(ml, k, v) {
+		snprintf(field, sizeof(field), "%s.matchLabels.%s", where, k);
+		if (!json_is_string(v) || !ep_label_valid(k, json_string_value(v)))
+			return policy_fail(e, field, "invalid label (keys and values use A-Z a-z 0-9 . _ / -)");
+		if (s->n >= SELECTOR_MAX)
+			return policy_fail(e, field, "more than %d labels", SELECTOR_MAX);
+		snprintf(s->labels[s->n].key, EP_LABEL_MAX, "%s", k);
+		snprintf(s->labels[s->n].value, EP_LABEL_MAX, "%s", json_string_value(v));
+		s->n++;
+	}
+	mx = json_object_get(j, "matchExpressions");
+	if (!mx)
+		return 0;
+	snprintf(field, sizeof(field), "%s.matchExpressions", where);
+	if (!json_is_array(mx) || json_array_size(mx) > SELECTOR_MAX)
+		return policy_fail(e, field, "must be an array of at most %d {key, operator, values}", SELECTOR_MAX);
+	if (json_array_size(mx) && !(s->exprs = calloc(json_array_size(mx), sizeof(*s->exprs))))
+		return -ENOMEM;
+	json_array_foreach(mx, i, v) {
+		snprintf(field, sizeof(field), "%s.matchExpressions[%zu]", where, i);
+		if (parse_expression(v, &s->exprs[s->n_exprs++], e, field))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void selector_free(struct label_selector *s)
+{
+	free(s->exprs);
+	s->exprs = NULL;
+	s->n_exprs = 0;
+}
+
+static int parse_port(json_t *v, const char *field, struct policy_error *e, bool zero_ok, uint16_t *out)
 {
 	json_int_t n;
 
@@ -91,152 +156,308 @@ static int parse_port(json_t *v, const char *field, struct perr *e, uint16_t *ou
 		char *end;
 		n = strtoll(json_string_value(v), &end, 10);
 		if (*end || !*json_string_value(v))
-			return fail(e, field, "'%s' is not a port number", json_string_value(v));
+			return policy_fail(e, field, "named port '%s' cannot be resolved: petrel knows no "
+				    "container port names; give the number", json_string_value(v));
 	} else if (json_is_integer(v)) {
 		n = json_integer_value(v);
 	} else {
-		return fail(e, field, "must be a port number");
+		return policy_fail(e, field, "must be a port number");
 	}
-	if (n < 1 || n > 65535)
-		return fail(e, field, "%lld is outside 1-65535", (long long)n);
+	if ((n < 1 && !(zero_ok && n == 0)) || n > 65535)
+		return policy_fail(e, field, "%lld is outside 1-65535", (long long)n);
 	*out = (uint16_t)n;
 	return 0;
 }
 
-static int parse_ports(json_t *arr, struct policy_rule *r, struct perr *e, const char *where)
+/* {port, endPort, protocol}; port 0 (Cilium's "every port") only without endPort. */
+static int parse_port_range(json_t *p, struct port_range *pr, struct policy_error *e, const char *where)
 {
 	static const char *const known[] = { "port", "endPort", "protocol", NULL };
-	char field[192];
-	json_t *p;
-	size_t i;
+	char field[224];
+	json_t *proto, *end;
+	const char *s;
 
-	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > POLICY_MAX_ITEMS)
-		return fail(e, where, "must be a non-empty array of at most %d {port, endPort, protocol}",
-			    POLICY_MAX_ITEMS);
-	r->ports = calloc(json_array_size(arr), sizeof(*r->ports));
+	if (!json_is_object(p))
+		return policy_fail(e, where, "must be an object {port, endPort, protocol}");
+	if (policy_check_keys(p, known, e, where))
+		return -EINVAL;
+	snprintf(field, sizeof(field), "%s.port", where);
+	if (!json_object_get(p, "port"))
+		return policy_fail(e, field, "required");
+	end = json_object_get(p, "endPort");
+	if (parse_port(json_object_get(p, "port"), field, e, !end, &pr->port))
+		return -EINVAL;
+	pr->end_port = pr->port ? pr->port : 65535;
+	if (end) {
+		snprintf(field, sizeof(field), "%s.endPort", where);
+		if (parse_port(end, field, e, false, &pr->end_port))
+			return -EINVAL;
+		if (pr->end_port < pr->port)
+			return policy_fail(e, field, "%u is below port %u", pr->end_port, pr->port);
+	}
+	proto = json_object_get(p, "protocol");
+	s = json_string_value(proto);
+	snprintf(field, sizeof(field), "%s.protocol", where);
+	pr->proto = IPPROTO_TCP;
+	if (!proto)
+		return 0;
+	if (s && !strcasecmp(s, "TCP"))
+		pr->proto = IPPROTO_TCP;
+	else if (s && !strcasecmp(s, "UDP"))
+		pr->proto = IPPROTO_UDP;
+	else if (s && !strcasecmp(s, "ANY"))
+		pr->proto = 0;
+	else if (s && (!strcasecmp(s, "SCTP") || !strcasecmp(s, "ICMP") || !strcasecmp(s, "ICMPv6")))
+		return policy_fail(e, field, "%s is not filtered by petrel (TCP, UDP or ANY)", s);
+	else
+		return policy_fail(e, field, "must be \"TCP\", \"UDP\" or \"ANY\"");
+	return 0;
+}
+
+/* Fields of a Cilium port rule that need an L7 proxy or TLS inspection petrel lacks. */
+static const char *const l7_fields[] = { "rules", "serverNames", "listener", "originatingTLS",
+					 "terminatingTLS", NULL };
+
+/* toPorts: petrel's flat [{port, endPort, protocol}] or Cilium's [{ports: [...]}]. */
+static int parse_ports(json_t *arr, struct policy_rule *r, struct policy_error *e, const char *where)
+{
+	char field[224];
+	size_t i, total = 0;
+	json_t *p;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0)
+		return policy_fail(e, where, "must be a non-empty array of {port, endPort, protocol} or {ports: [...]}");
+	json_array_foreach(arr, i, p)
+		total += json_is_array(json_object_get(p, "ports")) ?
+			 json_array_size(json_object_get(p, "ports")) : 1;
+	if (total > POLICY_MAX_ITEMS)
+		return policy_fail(e, where, "more than %d ports", POLICY_MAX_ITEMS);
+	r->ports = calloc(total + 1, sizeof(*r->ports));
 	if (!r->ports)
 		return -ENOMEM;
 	json_array_foreach(arr, i, p) {
-		struct port_range *pr = &r->ports[i];
-		json_t *proto, *end;
+		static const char *const known[] = { "ports", NULL };
+		json_t *ports = json_object_get(p, "ports"), *q;
+		size_t k;
 
 		snprintf(field, sizeof(field), "%s[%zu]", where, i);
-		if (!json_is_object(p))
-			return fail(e, field, "must be an object {port, endPort, protocol}");
-		if (check_keys(p, known, e, field))
-			return -EINVAL;
-		snprintf(field, sizeof(field), "%s[%zu].port", where, i);
-		if (!json_object_get(p, "port"))
-			return fail(e, field, "required");
-		if (parse_port(json_object_get(p, "port"), field, e, &pr->port))
-			return -EINVAL;
-		pr->end_port = pr->port;
-		end = json_object_get(p, "endPort");
-		if (end) {
-			snprintf(field, sizeof(field), "%s[%zu].endPort", where, i);
-			if (parse_port(end, field, e, &pr->end_port))
+		if (!ports) {
+			if (parse_port_range(p, &r->ports[r->n_ports++], e, field))
 				return -EINVAL;
-			if (pr->end_port < pr->port)
-				return fail(e, field, "%u is below port %u", pr->end_port, pr->port);
+			continue;
 		}
-		proto = json_object_get(p, "protocol");
-		snprintf(field, sizeof(field), "%s[%zu].protocol", where, i);
-		pr->proto = IPPROTO_TCP;
-		if (proto) {
-			const char *s = json_string_value(proto);
-			if (s && !strcasecmp(s, "TCP"))
-				pr->proto = IPPROTO_TCP;
-			else if (s && !strcasecmp(s, "UDP"))
-				pr->proto = IPPROTO_UDP;
-			else if (s && !strcasecmp(s, "ANY"))
-				pr->proto = 0;
-			else
-				return fail(e, field, "must be \"TCP\", \"UDP\" or \"ANY\"");
+		for (int l = 0; l7_fields[l]; l++)
+			if (json_object_get(p, l7_fields[l])) {
+				snprintf(field, sizeof(field), "%s[%zu].%s", where, i, l7_fields[l]);
+				return policy_fail(e, field, "L7 rules are not enforced: petrel filters at L3/L4 "
+					    "(remove the field to allow the ports whole)");
+			}
+		if (policy_check_keys(p, known, e, field))
+			return -EINVAL;
+		snprintf(field, sizeof(field), "%s[%zu].ports", where, i);
+		if (!json_is_array(ports) || !json_array_size(ports))
+			return policy_fail(e, field, "must be a non-empty array of {port, endPort, protocol}");
+		json_array_foreach(ports, k, q) {
+			snprintf(field, sizeof(field), "%s[%zu].ports[%zu]", where, i, k);
+			if (parse_port_range(q, &r->ports[r->n_ports++], e, field))
+				return -EINVAL;
 		}
-		r->n_ports++;
 	}
 	return 0;
 }
 
-static int parse_rule(json_t *j, struct policy_rule *r, enum policy_dir dir, bool deny,
-		      struct perr *e, const char *where)
+static int parse_cidr(json_t *v, const char *field, struct policy_error *e, struct cidr *c)
 {
-	static const char *const in_keys[] = { "fromEndpoints", "fromCIDR", "toPorts", NULL };
-	static const char *const out_keys[] = { "toEndpoints", "toCIDR", "toPorts", NULL };
-	const char *sel_key = dir == DIR_INGRESS ? "fromEndpoints" : "toEndpoints";
-	const char *cidr_key = dir == DIR_INGRESS ? "fromCIDR" : "toCIDR";
-	char field[192];
-	json_t *sels, *cidrs, *ports, *v;
+	struct cidr n;
+
+	if (!json_is_string(v) || cidr_parse(json_string_value(v), c))
+		return policy_fail(e, field, "'%s' is not a valid CIDR",
+			    json_is_string(v) ? json_string_value(v) : "(not a string)");
+	n = *c;
+	cidr_normalize(&n);
+	if (!ip_equal(&n.addr, &c->addr))
+		return policy_fail(e, field, "'%s' has host bits set", json_string_value(v));
+	return 0;
+}
+
+/* fromCIDR ["10.0.0.0/8"] or fromCIDRSet [{cidr, except: [...]}], appended to r->cidrs. */
+static int parse_cidrs(json_t *arr, bool set, struct policy_rule *r, struct policy_error *e,
+		       const char *where)
+{
+	static const char *const known[] = { "cidr", "except", NULL };
+	char field[224];
+	json_t *v;
 	size_t i;
+
+	if (!json_is_array(arr) || r->n_cidrs + json_array_size(arr) > POLICY_MAX_ITEMS)
+		return policy_fail(e, where, "must be an array; at most %d CIDRs in a rule", POLICY_MAX_ITEMS);
+	json_array_foreach(arr, i, v) {
+		struct cidr_peer *c = &r->cidrs[r->n_cidrs];
+		json_t *except, *x;
+		size_t k;
+
+		snprintf(field, sizeof(field), "%s[%zu]", where, i);
+		if (!set) {
+			if (parse_cidr(v, field, e, &c->cidr))
+				return -EINVAL;
+			r->n_cidrs++;
+			continue;
+		}
+		if (!json_is_object(v))
+			return policy_fail(e, field, "must be an object {cidr, except}");
+		if (policy_check_keys(v, known, e, field))
+			return -EINVAL;
+		snprintf(field, sizeof(field), "%s[%zu].cidr", where, i);
+		if (parse_cidr(json_object_get(v, "cidr"), field, e, &c->cidr))
+			return -EINVAL;
+		r->n_cidrs++;
+		except = json_object_get(v, "except");
+		if (!except)
+			continue;
+		snprintf(field, sizeof(field), "%s[%zu].except", where, i);
+		if (!json_is_array(except) || json_array_size(except) > POLICY_MAX_ITEMS)
+			return policy_fail(e, field, "must be an array of at most %d CIDRs", POLICY_MAX_ITEMS);
+		if (!(c->except = calloc(json_array_size(except) + 1, sizeof(*c->except))))
+			return -ENOMEM;
+		json_array_foreach(except, k, x) {
+			snprintf(field, sizeof(field), "%s[%zu].except[%zu]", where, i, k);
+			if (parse_cidr(x, field, e, &c->except[c->n_except]))
+				return -EINVAL;
+			if (c->except[c->n_except].addr.family != c->cidr.addr.family ||
+			    c->except[c->n_except].prefixlen <= c->cidr.prefixlen ||
+			    !cidr_contains(&c->cidr, &c->except[c->n_except].addr))
+				return policy_fail(e, field, "must be a smaller prefix inside the cidr");
+			c->n_except++;
+		}
+	}
+	return 0;
+}
+
+static const char *const entity_names[] = { "host", "world", "cluster", "all", NULL };
+
+static int parse_entities(json_t *arr, struct policy_rule *r, struct policy_error *e, const char *where)
+{
+	char field[224];
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(arr))
+		return policy_fail(e, where, "must be an array of entity names");
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		int k = 0;
+
+		while (s && entity_names[k] && strcmp(s, entity_names[k]))
+			k++;
+		snprintf(field, sizeof(field), "%s[%zu]", where, i);
+		if (!s || !entity_names[k])
+			return policy_fail(e, field, "'%s' is not an entity petrel has (host, world, cluster, all)",
+				    s ? s : "(not a string)");
+		r->entities |= 1u << k;
+	}
+	return 0;
+}
+
+/* Rule fields of Cilium's that petrel cannot enforce, and why: refused, never ignored. */
+static const struct { const char *field, *why; } unenforceable[] = {
+	{ "toFQDNs", "DNS names need a DNS proxy; petrel filters by address (use toCIDR)" },
+	{ "fromRequires", "requirements are deprecated in Cilium and not supported" },
+	{ "toRequires", "requirements are deprecated in Cilium and not supported" },
+	{ "toServices", "petrel has no service objects (use toEndpoints)" },
+	{ "toGroups", "cloud provider groups are not available to petrel" },
+	{ "fromGroups", "cloud provider groups are not available to petrel" },
+	{ "icmps", "petrel's policy filters TCP and UDP; ICMP is not selectable" },
+	{ "fromNodes", "node selectors need node labels petrel does not keep (use fromEntities host)" },
+	{ "toNodes", "node selectors need node labels petrel does not keep (use toEntities host)" },
+	{ "authentication", "mutual authentication of workloads is not part of petrel's policy" },
+	{ "fromCIDRGroupRef", "CIDR groups are cluster objects petrel does not have" },
+	{ "toCIDRGroupRef", "CIDR groups are cluster objects petrel does not have" },
+};
+
+static int parse_rule(json_t *j, struct policy_rule *r, enum policy_dir dir, bool deny,
+		      struct policy_error *e, const char *where)
+{
+	static const char *const in_keys[] = { "fromEndpoints", "fromCIDR", "fromCIDRSet",
+					       "fromEntities", "toPorts", NULL };
+	static const char *const out_keys[] = { "toEndpoints", "toCIDR", "toCIDRSet", "toEntities",
+						"toPorts", NULL };
+	const char *const *keys = dir == DIR_INGRESS ? in_keys : out_keys;
+	char field[192];
+	json_t *sels, *v;
+	size_t i, n_cidr = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->dir = dir;
 	r->deny = deny;
 	if (!json_is_object(j))
-		return fail(e, where, "must be an object");
-	if (check_keys(j, dir == DIR_INGRESS ? in_keys : out_keys, e, where))
+		return policy_fail(e, where, "must be an object");
+	for (i = 0; i < sizeof(unenforceable) / sizeof(unenforceable[0]); i++)
+		if (json_object_get(j, unenforceable[i].field)) {
+			snprintf(field, sizeof(field), "%s.%s", where, unenforceable[i].field);
+			return policy_fail(e, field, "not enforceable: %s", unenforceable[i].why);
+		}
+	if (policy_check_keys(j, keys, e, where))
 		return -EINVAL;
-	sels = json_object_get(j, sel_key);
+	sels = json_object_get(j, keys[0]);
 	if (sels) {
-		snprintf(field, sizeof(field), "%s.%s", where, sel_key);
+		snprintf(field, sizeof(field), "%s.%s", where, keys[0]);
 		if (!json_is_array(sels) || json_array_size(sels) > POLICY_MAX_ITEMS)
-			return fail(e, field, "must be an array of at most %d selectors", POLICY_MAX_ITEMS);
+			return policy_fail(e, field, "must be an array of at most %d selectors", POLICY_MAX_ITEMS);
 		r->selectors = calloc(json_array_size(sels) + 1, sizeof(*r->selectors));
 		if (!r->selectors)
 			return -ENOMEM;
 		json_array_foreach(sels, i, v) {
-			snprintf(field, sizeof(field), "%s.%s[%zu]", where, sel_key, i);
+			snprintf(field, sizeof(field), "%s.%s[%zu]", where, keys[0], i);
+			r->n_selectors++;
 			if (parse_selector(v, &r->selectors[i], e, field))
 				return -EINVAL;
-			r->n_selectors++;
 		}
 	}
-	cidrs = json_object_get(j, cidr_key);
-	if (cidrs) {
-		snprintf(field, sizeof(field), "%s.%s", where, cidr_key);
-		if (!json_is_array(cidrs) || json_array_size(cidrs) > POLICY_MAX_ITEMS)
-			return fail(e, field, "must be an array of at most %d CIDR strings", POLICY_MAX_ITEMS);
-		r->cidrs = calloc(json_array_size(cidrs) + 1, sizeof(*r->cidrs));
-		if (!r->cidrs)
-			return -ENOMEM;
-		json_array_foreach(cidrs, i, v) {
-			struct cidr c;
-
-			snprintf(field, sizeof(field), "%s.%s[%zu]", where, cidr_key, i);
-			if (!json_is_string(v) || cidr_parse(json_string_value(v), &c))
-				return fail(e, field, "'%s' is not a valid CIDR",
-					    json_is_string(v) ? json_string_value(v) : "(not a string)");
-			c.addr.family = c.addr.family;
-			{
-				struct cidr n = c;
-				cidr_normalize(&n);
-				if (!ip_equal(&n.addr, &c.addr))
-					return fail(e, field, "'%s' has host bits set", json_string_value(v));
-			}
-			r->cidrs[r->n_cidrs++] = c;
-		}
-	}
-	ports = json_object_get(j, "toPorts");
-	if (ports) {
-		snprintf(field, sizeof(field), "%s.toPorts", where);
-		if (parse_ports(ports, r, e, field))
+	for (int k = 1; k <= 2; k++)
+		n_cidr += json_array_size(json_object_get(j, keys[k]));
+	if (!(r->cidrs = calloc(n_cidr + 1, sizeof(*r->cidrs))))
+		return -ENOMEM;
+	for (int k = 1; k <= 2; k++) {
+		if (!(v = json_object_get(j, keys[k])))
+			continue;
+		snprintf(field, sizeof(field), "%s.%s", where, keys[k]);
+		if (parse_cidrs(v, k == 2, r, e, field))
 			return -EINVAL;
 	}
-	if (sels && !r->n_selectors && cidrs && !r->n_cidrs)
-		return fail(e, where, "empty %s and %s select no peer", sel_key, cidr_key);
+	if ((v = json_object_get(j, keys[3]))) {
+		snprintf(field, sizeof(field), "%s.%s", where, keys[3]);
+		if (parse_entities(v, r, e, field))
+			return -EINVAL;
+	}
+	if ((v = json_object_get(j, "toPorts"))) {
+		snprintf(field, sizeof(field), "%s.toPorts", where);
+		if (parse_ports(v, r, e, field))
+			return -EINVAL;
+	}
+	/* Peer lists all given but all empty select nobody, which is surely a mistake. */
+	if (sels && !r->n_selectors && !r->n_cidrs && !r->entities &&
+	    (json_object_get(j, keys[1]) || json_object_get(j, keys[2])))
+		return policy_fail(e, where, "empty %s and CIDR lists select no peer", keys[0]);
 	return 0;
 }
 
 static void rules_free(struct policy *p)
 {
 	for (int i = 0; i < p->n_rules; i++) {
-		free(p->rules[i].selectors);
-		free(p->rules[i].cidrs);
-		free(p->rules[i].ports);
+		struct policy_rule *r = &p->rules[i];
+
+		for (int k = 0; k < r->n_selectors; k++)
+			selector_free(&r->selectors[k]);
+		for (int k = 0; k < r->n_cidrs; k++)
+			free(r->cidrs[k].except);
+		free(r->selectors);
+		free(r->cidrs);
+		free(r->ports);
 	}
 	free(p->rules);
 	p->rules = NULL;
 	p->n_rules = 0;
+	selector_free(&p->subject);
 }
 
 void policy_free(struct policy *p, size_t n)
@@ -246,7 +467,7 @@ void policy_free(struct policy *p, size_t n)
 	free(p);
 }
 
-static int parse_one(json_t *j, struct policy *p, struct perr *e, size_t index)
+static int parse_one(json_t *j, struct policy *p, struct policy_error *e, size_t index)
 {
 	static const char *const known[] = { "name", "description", "endpointSelector", "ingress",
 					     "egress", "ingressDeny", "egressDeny", NULL };
@@ -257,21 +478,22 @@ static int parse_one(json_t *j, struct policy *p, struct perr *e, size_t index)
 	char field[64];
 	json_t *name, *sel;
 	size_t total = 0;
+	bool any = false;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(field, sizeof(field), "policies[%zu]", index);
 	if (!json_is_object(j))
-		return fail(e, field, "a policy must be a JSON object");
+		return policy_fail(e, field, "a policy must be a JSON object");
 	name = json_object_get(j, "name");
 	if (!json_is_string(name) || !name_valid(json_string_value(name)))
-		return fail(e, "name", "required; a-z, 0-9 and '-', at most 63 characters");
+		return policy_fail(e, "name", "required; a-z, 0-9 and '-', at most 63 characters");
 	snprintf(p->name, sizeof(p->name), "%s", json_string_value(name));
 	e->policy = p->name;
-	if (check_keys(j, known, e, ""))
+	if (policy_check_keys(j, known, e, ""))
 		return -EINVAL;
 	sel = json_object_get(j, "endpointSelector");
 	if (!sel)
-		return fail(e, "endpointSelector", "required (use {} to select every endpoint)");
+		return policy_fail(e, "endpointSelector", "required (use {} to select every endpoint)");
 	if (parse_selector(sel, &p->subject, e, "endpointSelector"))
 		return -EINVAL;
 	for (size_t s = 0; s < 4; s++) {
@@ -279,12 +501,13 @@ static int parse_one(json_t *j, struct policy *p, struct perr *e, size_t index)
 		if (!arr)
 			continue;
 		if (!json_is_array(arr))
-			return fail(e, sections[s].key, "must be an array of rules");
+			return policy_fail(e, sections[s].key, "must be an array of rules");
 		total += json_array_size(arr);
+		p->enforce[sections[s].dir] = any = true;
 	}
-	if (total == 0)
-		return fail(e, "ingress", "the policy has no ingress, egress, ingressDeny or egressDeny rule");
-	p->rules = calloc(total, sizeof(*p->rules));
+	if (!any)
+		return policy_fail(e, "ingress", "the policy has no ingress, egress, ingressDeny or egressDeny section");
+	p->rules = calloc(total + 1, sizeof(*p->rules));
 	if (!p->rules)
 		return -ENOMEM;
 	for (size_t s = 0; s < 4; s++) {
@@ -304,41 +527,61 @@ static int parse_one(json_t *j, struct policy *p, struct perr *e, size_t index)
 	return 0;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp((*(const struct policy *const *)a)->name, (*(const struct policy *const *)b)->name);
+}
+
+/* Names are unique in a file: sorted, so ten thousand policies cost no quadratic scan. */
+static int check_unique(struct policy *ps, size_t n, struct policy_error *e)
+{
+	struct policy **v = malloc((n + 1) * sizeof(*v));
+	int ret = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = &ps[i];
+	qsort(v, n, sizeof(*v), cmp_name);
+	for (size_t i = 1; i < n && !ret; i++)
+		if (!strcmp(v[i - 1]->name, v[i]->name)) {
+			e->policy = v[i]->name;
+			ret = policy_fail(e, "name", "defined twice in the file");
+		}
+	free(v);
+	return ret;
+}
+
 int policy_parse(const char *text, const char *filename, struct policy **out, size_t *n,
 		 char *err, size_t errlen)
 {
-	struct perr e = { err, errlen, filename ? filename : "policy", NULL };
-	json_error_t jerr;
+	struct policy_error e = { err, errlen, filename ? filename : "policy", NULL };
 	struct policy *ps;
-	json_t *root, *list;
+	json_t *list;
 	size_t i, count;
-	int ret = 0;
+	int ret;
 
-	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		snprintf(err, errlen, "%s: line %d, column %d: %s", e.file, jerr.line, jerr.column, jerr.text);
-		return -EINVAL;
-	}
-	list = json_is_array(root) ? root : NULL;
-	count = list ? json_array_size(list) : 1;
+	ret = policy_documents(text, e.file, &list, err, errlen);
+	if (ret)
+		return ret;
+	count = json_array_size(list);
 	if (count == 0) {
-		json_decref(root);
+		json_decref(list);
 		snprintf(err, errlen, "%s: no policy in the file", e.file);
 		return -EINVAL;
 	}
 	ps = calloc(count, sizeof(*ps));
 	if (!ps) {
-		json_decref(root);
+		json_decref(list);
 		return -ENOMEM;
 	}
 	for (i = 0; i < count && !ret; i++) {
 		e.policy = NULL;
-		ret = parse_one(list ? json_array_get(list, i) : root, &ps[i], &e, i);
-		for (size_t k = 0; !ret && k < i; k++)
-			if (!strcmp(ps[k].name, ps[i].name))
-				ret = fail(&e, "name", "defined twice in the file");
+		ret = parse_one(json_array_get(list, i), &ps[i], &e, i);
 	}
-	json_decref(root);
+	json_decref(list);
+	if (!ret)
+		ret = check_unique(ps, count, &e);
 	if (ret) {
 		policy_free(ps, i);
 		return ret;
@@ -348,300 +591,157 @@ int policy_parse(const char *text, const char *filename, struct policy **out, si
 	return 0;
 }
 
+static const char *const op_names[] = { "In", "NotIn", "Exists", "DoesNotExist" };
+
 static json_t *selector_json(const struct label_selector *s)
 {
-	json_t *ml = json_object();
+	json_t *ml = json_object(), *j = json_pack("{s:o}", "matchLabels", ml), *mx;
 
 	for (int i = 0; i < s->n; i++)
 		json_object_set_new(ml, s->labels[i].key, json_string(s->labels[i].value));
-	return json_pack("{s:o}", "matchLabels", ml);
+	if (!s->n_exprs)
+		return j;
+	mx = json_array();
+	for (int i = 0; i < s->n_exprs; i++) {
+		const struct selector_expr *x = &s->exprs[i];
+		json_t *o = json_pack("{s:s, s:s}", "key", x->key, "operator", op_names[x->op]);
+		json_t *values = json_array();
+
+		for (int v = 0; v < x->n_values; v++)
+			json_array_append_new(values, json_string(x->values[v]));
+		if (x->n_values)
+			json_object_set(o, "values", values);
+		json_decref(values);
+		json_array_append_new(mx, o);
+	}
+	json_object_set_new(j, "matchExpressions", mx);
+	return j;
+}
+
+static json_t *rule_json(const struct policy_rule *r)
+{
+	const char *from = r->dir == DIR_INGRESS ? "from" : "to";
+	json_t *rule = json_object(), *cidrs = json_array(), *sets = json_array();
+	char key[32], buf[CIDR_STRLEN];
+
+	if (r->n_selectors) {
+		json_t *sels = json_array();
+		for (int k = 0; k < r->n_selectors; k++)
+			json_array_append_new(sels, selector_json(&r->selectors[k]));
+		snprintf(key, sizeof(key), "%sEndpoints", from);
+		json_object_set_new(rule, key, sels);
+	}
+	for (int k = 0; k < r->n_cidrs; k++) {
+		const struct cidr_peer *c = &r->cidrs[k];
+		json_t *except = json_array();
+
+		if (!c->n_except) {
+			json_array_append_new(cidrs, json_string(cidr_str(&c->cidr, buf)));
+			json_decref(except);
+			continue;
+		}
+		for (int x = 0; x < c->n_except; x++)
+			json_array_append_new(except, json_string(cidr_str(&c->except[x], buf)));
+		json_array_append_new(sets, json_pack("{s:s, s:o}", "cidr", cidr_str(&c->cidr, buf),
+						      "except", except));
+	}
+	snprintf(key, sizeof(key), "%sCIDR", from);
+	json_object_set_new(rule, key, cidrs);
+	if (!json_array_size(cidrs))
+		json_object_del(rule, key);
+	snprintf(key, sizeof(key), "%sCIDRSet", from);
+	json_object_set_new(rule, key, sets);
+	if (!json_array_size(sets))
+		json_object_del(rule, key);
+	if (r->entities) {
+		json_t *ents = json_array();
+		for (int k = 0; entity_names[k]; k++)
+			if (r->entities & (1u << k))
+				json_array_append_new(ents, json_string(entity_names[k]));
+		snprintf(key, sizeof(key), "%sEntities", from);
+		json_object_set_new(rule, key, ents);
+	}
+	if (r->n_ports) {
+		json_t *ps = json_array();
+		for (int k = 0; k < r->n_ports; k++) {
+			const struct port_range *pr = &r->ports[k];
+			const char *proto = pr->proto == IPPROTO_UDP ? "UDP" :
+					    pr->proto == IPPROTO_TCP ? "TCP" : "ANY";
+
+			json_array_append_new(ps, pr->port ?
+				json_pack("{s:i, s:i, s:s}", "port", pr->port, "endPort", pr->end_port,
+					  "protocol", proto) :
+				json_pack("{s:i, s:s}", "port", 0, "protocol", proto));
+		}
+		json_object_set_new(rule, "toPorts", ps);
+	}
+	return rule;
 }
 
 char *policy_encode(const struct policy *p)
 {
 	static const char *names[2][2] = { { "ingress", "ingressDeny" }, { "egress", "egressDeny" } };
 	json_t *j = json_pack("{s:s, s:o}", "name", p->name, "endpointSelector", selector_json(&p->subject));
-	char buf[CIDR_STRLEN], *text;
+	char *text;
+	bool has_section[2] = { false, false };
 
 	for (int i = 0; i < p->n_rules; i++) {
 		const struct policy_rule *r = &p->rules[i];
 		const char *section = names[r->dir][r->deny];
-		json_t *rule = json_object(), *arr = json_object_get(j, section);
+		json_t *arr = json_object_get(j, section);
 
 		if (!arr) {
 			arr = json_array();
 			json_object_set_new(j, section, arr);
 		}
-		if (r->n_selectors) {
-			json_t *sels = json_array();
-			for (int k = 0; k < r->n_selectors; k++)
-				json_array_append_new(sels, selector_json(&r->selectors[k]));
-			json_object_set_new(rule, r->dir == DIR_INGRESS ? "fromEndpoints" : "toEndpoints", sels);
-		}
-		if (r->n_cidrs) {
-			json_t *cs = json_array();
-			for (int k = 0; k < r->n_cidrs; k++)
-				json_array_append_new(cs, json_string(cidr_str(&r->cidrs[k], buf)));
-			json_object_set_new(rule, r->dir == DIR_INGRESS ? "fromCIDR" : "toCIDR", cs);
-		}
-		if (r->n_ports) {
-			json_t *ps = json_array();
-			for (int k = 0; k < r->n_ports; k++)
-				json_array_append_new(ps, json_pack("{s:i, s:i, s:s}", "port", r->ports[k].port,
-					"endPort", r->ports[k].end_port,
-					"protocol", r->ports[k].proto == IPPROTO_UDP ? "UDP" :
-						    r->ports[k].proto == IPPROTO_TCP ? "TCP" : "ANY"));
-			json_object_set_new(rule, "toPorts", ps);
-		}
-		json_array_append_new(arr, rule);
+		has_section[r->dir] = true;
+		json_array_append_new(arr, rule_json(r));
 	}
+	/* An enforced direction with no rule stays as an empty section: it still denies. */
+	for (int d = 0; d < 2; d++)
+		if (p->enforce[d] && !has_section[d])
+			json_object_set_new(j, names[d][0], json_array());
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return text;
 }
 
+const char *label_value(const struct ep_label *labels, int n, const char *key)
+{
+	for (int k = 0; k < n; k++)
+		if (!strcmp(key, labels[k].key))
+			return labels[k].value;
+	return strcmp(key, POLICY_NAMESPACE_LABEL) ? NULL : POLICY_NAMESPACE_DEFAULT;
+}
+
+static bool expr_matches(const struct selector_expr *x, const char *value)
+{
+	bool in = false;
+
+	switch (x->op) {
+	case SEL_EXISTS:
+		return value != NULL;
+	case SEL_DOES_NOT_EXIST:
+		return value == NULL;
+	case SEL_IN:
+	case SEL_NOT_IN:
+		for (int v = 0; value && v < x->n_values && !in; v++)
+			in = !strcmp(value, x->values[v]);
+		return x->op == SEL_IN ? in : !in;
+	}
+	return false;
+}
+
 bool selector_matches(const struct label_selector *s, const struct ep_label *labels, int n)
 {
 	for (int i = 0; i < s->n; i++) {
-		bool found = false;
-		for (int k = 0; k < n && !found; k++)
-			found = !strcmp(s->labels[i].key, labels[k].key) &&
-				!strcmp(s->labels[i].value, labels[k].value);
-		if (!found)
+		const char *v = label_value(labels, n, s->labels[i].key);
+
+		if (!v || strcmp(v, s->labels[i].value))
 			return false;
 	}
+	for (int i = 0; i < s->n_exprs; i++)
+		if (!expr_matches(&s->exprs[i], label_value(labels, n, s->exprs[i].key)))
+			return false;
 	return true;
-}
-
-int port_range_blocks(uint16_t lo, uint16_t hi, uint16_t *ports, uint8_t *bits, int max)
-{
-	uint32_t cur = lo, end = hi;
-	int n = 0;
-
-	while (cur <= end && n < max) {
-		/* Largest aligned block starting at cur that stays inside [cur, end]. */
-		int size_bits = 0;
-		while (size_bits < 16 && (cur & ((1u << (size_bits + 1)) - 1)) == 0 &&
-		       cur + (1u << (size_bits + 1)) - 1 <= end)
-			size_bits++;
-		ports[n] = (uint16_t)cur;
-		bits[n] = (uint8_t)(16 - size_bits);
-		n++;
-		cur += 1u << size_bits;
-	}
-	return n;
-}
-
-static int emit(struct policy_compiled *c, const struct policy_entry *e)
-{
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct policy_entry *v = realloc(c->entries, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		c->entries = v;
-		c->cap = cap;
-	}
-	c->entries[c->n++] = *e;
-	return 0;
-}
-
-static bool cidr_covers(const struct cidr *outer, const struct cidr *inner)
-{
-	return outer->addr.family == inner->addr.family && outer->prefixlen <= inner->prefixlen &&
-	       cidr_contains(outer, &inner->addr);
-}
-
-/* Peer identities of a rule; 0 stands for "any peer". */
-static int rule_peers(const struct policy_rule *r, const struct identity_ref *ids, size_t n_ids,
-		      uint32_t **out, size_t *n_out)
-{
-	uint32_t *v = malloc((n_ids + 1) * sizeof(*v));
-	size_t n = 0;
-
-	if (!v)
-		return -ENOMEM;
-	if (!r->n_selectors && !r->n_cidrs) {
-		v[n++] = 0;
-	} else {
-		for (size_t i = 0; i < n_ids; i++) {
-			bool match = false;
-			if (ids[i].labels || ids[i].n_labels) {
-				for (int s = 0; s < r->n_selectors && !match; s++)
-					match = selector_matches(&r->selectors[s], ids[i].labels, ids[i].n_labels);
-			} else {
-				for (int k = 0; k < r->n_cidrs && !match; k++)
-					match = cidr_covers(&r->cidrs[k], &ids[i].cidr);
-			}
-			if (match)
-				v[n++] = ids[i].identity;
-		}
-	}
-	*out = v;
-	*n_out = n;
-	return 0;
-}
-
-static bool entry_covers(const struct policy_entry *d, const struct policy_entry *a)
-{
-	uint16_t mask;
-
-	if (d->ep_id != a->ep_id || d->dir != a->dir)
-		return false;
-	if (d->identity != 0 && d->identity != a->identity)
-		return false;
-	if (d->proto == 0)
-		return true;
-	if (d->proto != a->proto)
-		return false;
-	if (d->port_bits > a->port_bits)
-		return false;
-	mask = d->port_bits ? (uint16_t)(0xffff << (16 - d->port_bits)) : 0;
-	return (d->port & mask) == (a->port & mask);
-}
-
-static int same_key(const struct policy_entry *x, const struct policy_entry *y)
-{
-	return x->ep_id == y->ep_id && x->dir == y->dir && x->identity == y->identity &&
-	       x->proto == y->proto && x->port == y->port && x->port_bits == y->port_bits;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	const struct policy_entry *x = a, *y = b;
-
-#define CMP(f) if (x->f != y->f) return x->f < y->f ? -1 : 1
-	CMP(ep_id); CMP(dir); CMP(identity); CMP(proto); CMP(port); CMP(port_bits);
-	/* deny first, then the earliest policy and rule: they keep the attribution */
-	if (x->verdict != y->verdict)
-		return x->verdict == VERDICT_DENY ? -1 : 1;
-	CMP(policy_idx); CMP(rule_idx);
-#undef CMP
-	return 0;
-}
-
-static int set_enforce(struct policy_compiled *c, uint32_t ep_id, enum policy_dir dir)
-{
-	size_t i;
-
-	for (i = 0; i < c->n_enforce && c->enforce[i].ep_id != ep_id; i++)
-		;
-	if (i == c->n_enforce) {
-		void *v = realloc(c->enforce, (i + 1) * sizeof(*c->enforce));
-		if (!v)
-			return -ENOMEM;
-		c->enforce = v;
-		c->enforce[i].ep_id = ep_id;
-		c->enforce[i].ingress = c->enforce[i].egress = false;
-		c->n_enforce++;
-	}
-	if (dir == DIR_INGRESS)
-		c->enforce[i].ingress = true;
-	else
-		c->enforce[i].egress = true;
-	return 0;
-}
-
-static int compile_rule(const struct policy_rule *r, uint32_t ep_id, uint16_t pi, uint16_t ri,
-			const struct identity_ref *ids, size_t n_ids, struct policy_compiled *out)
-{
-	struct policy_entry e = { .ep_id = ep_id, .dir = r->dir, .policy_idx = pi, .rule_idx = ri,
-				  .verdict = r->deny ? VERDICT_DENY : VERDICT_ALLOW };
-	uint32_t *peers = NULL;
-	size_t n_peers = 0;
-	int ret = rule_peers(r, ids, n_ids, &peers, &n_peers);
-
-	for (size_t k = 0; !ret && k < n_peers; k++) {
-		e.identity = peers[k];
-		if (!r->n_ports) {
-			e.proto = 0;
-			e.port = 0;
-			e.port_bits = 0;
-			ret = emit(out, &e);
-			continue;
-		}
-		for (int p = 0; !ret && p < r->n_ports; p++) {
-			static const uint8_t both[] = { IPPROTO_TCP, IPPROTO_UDP };
-			const struct port_range *pr = &r->ports[p];
-			uint16_t ports[32];
-			uint8_t bits[32];
-			int nb = port_range_blocks(pr->port, pr->end_port, ports, bits, 32);
-
-			for (int pp = 0; !ret && pp < (pr->proto ? 1 : 2); pp++) {
-				e.proto = pr->proto ? pr->proto : both[pp];
-				for (int b = 0; !ret && b < nb; b++) {
-					e.port = ports[b];
-					e.port_bits = bits[b];
-					ret = emit(out, &e);
-				}
-			}
-		}
-	}
-	free(peers);
-	return ret;
-}
-
-int policy_compile(const struct policy *p, size_t n_policies,
-		   const struct policy_subject *subjects, size_t n_subjects,
-		   const struct identity_ref *ids, size_t n_ids, struct policy_compiled *out)
-{
-	size_t w = 0, *denies, n_denies = 0;
-	int ret = 0;
-
-	memset(out, 0, sizeof(*out));
-	for (size_t s = 0; s < n_subjects && !ret; s++) {
-		for (size_t pi = 0; pi < n_policies && !ret; pi++) {
-			if (!selector_matches(&p[pi].subject, subjects[s].labels, subjects[s].n_labels))
-				continue;
-			for (int ri = 0; ri < p[pi].n_rules && !ret; ri++) {
-				ret = set_enforce(out, subjects[s].ep_id, p[pi].rules[ri].dir);
-				if (!ret)
-					ret = compile_rule(&p[pi].rules[ri], subjects[s].ep_id, (uint16_t)pi,
-							   (uint16_t)ri, ids, n_ids, out);
-			}
-		}
-	}
-	if (ret) {
-		policy_compiled_free(out);
-		return ret;
-	}
-	/* One entry per key: deny wins, then the earliest policy/rule. */
-	qsort(out->entries, out->n, sizeof(*out->entries), cmp_entry);
-	for (size_t i = 0; i < out->n; i++)
-		if (w == 0 || !same_key(&out->entries[w - 1], &out->entries[i]))
-			out->entries[w++] = out->entries[i];
-	out->n = w;
-	/* An allow entry covered by a shorter deny entry must not win the LPM lookup. */
-	denies = malloc((out->n + 1) * sizeof(*denies));
-	if (!denies) {
-		policy_compiled_free(out);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < out->n; i++)
-		if (out->entries[i].verdict == VERDICT_DENY)
-			denies[n_denies++] = i;
-	for (size_t i = 0; n_denies && i < out->n; i++) {
-		struct policy_entry *a = &out->entries[i];
-
-		if (a->verdict != VERDICT_ALLOW)
-			continue;
-		for (size_t d = 0; d < n_denies; d++) {
-			const struct policy_entry *dn = &out->entries[denies[d]];
-			if (entry_covers(dn, a)) {
-				a->verdict = VERDICT_DENY;
-				a->policy_idx = dn->policy_idx;
-				a->rule_idx = dn->rule_idx;
-				break;
-			}
-		}
-	}
-	free(denies);
-	return 0;
-}
-
-void policy_compiled_free(struct policy_compiled *c)
-{
-	free(c->entries);
-	free(c->enforce);
-	memset(c, 0, sizeof(*c));
 }

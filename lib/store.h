@@ -51,8 +51,8 @@ int store_delete(struct store *s, const char *key);                             
 struct store_op {
 	const char *key, *value;
 };
-/* If key exists with mod_revision expected, apply every op in one atomic transaction;
- * -EAGAIN otherwise (nothing applied). Two parties each expecting the same revision: one
+/* If key exists with mod_revision expected (or key is NULL: always), apply every op in one
+ * atomic transaction; -EAGAIN otherwise (nothing applied). Two parties each expecting the same revision: one
  * wins, the other gets -EAGAIN. A key appears at most once in ops. */
 int store_txn_if(struct store *s, const char *key, int64_t expected, const struct store_op *ops,
 		 size_t n);

@@ -181,12 +181,12 @@ static int et_cas(struct store *s, const char *key, const char *value, int64_t e
 static int et_txn_if(struct store *s, const char *key, int64_t expected, const struct store_op *ops,
 		     size_t n)
 {
-	char *k = etcd_b64(key), rev[24];
+	char *k = key ? etcd_b64(key) : NULL, rev[24];
 	json_t *cmp, *success = json_array(), *resp = NULL;
 	int ret;
 
 	snprintf(rev, sizeof(rev), "%lld", (long long)expected);
-	cmp = json_pack("[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]",
+	cmp = !key ? json_array() : json_pack("[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]",
 			"key", k, "target", "MOD", "result", "EQUAL", "mod_revision", rev,
 			"key", k, "target", "CREATE", "result", "GREATER", "create_revision", "0");
 	free(k);

@@ -135,8 +135,10 @@ static int sq_txn_if(struct store *s, const char *key, int64_t expected, const s
 	ret = exec(q->db, "BEGIN IMMEDIATE");
 	if (ret)
 		goto out;
-	ret = sq_err(sqlite3_prepare_v2(q->db, "SELECT mod_revision FROM kv WHERE key = ?1", -1, &st, NULL));
-	if (!ret) {
+	ret = key ? sq_err(sqlite3_prepare_v2(q->db, "SELECT mod_revision FROM kv WHERE key = ?1", -1, &st, NULL)) : 0;
+	if (!ret && !key) {
+		ret = next_rev(q->db, &rev);
+	} else if (!ret) {
 		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			cur = sqlite3_column_int64(st, 0);

@@ -54,8 +54,12 @@ for layer in "${layers[@]}"; do
 			[ -x "$t" ] || continue
 			corpus=$BUILD/fuzz-corpus/$(basename "$t")
 			mkdir -p "$corpus"
+			# Checked-in seeds (tests/fuzz/seeds/NAME) start the search from real inputs.
+			seeds=tests/fuzz/seeds/$(basename "$t")
+			[ -d "$seeds" ] || seeds=
 			run_one "fuzz/$(basename "$t")" 120 "$t" -max_total_time="${FUZZ_SECONDS:-10}" \
-				-timeout=5 -rss_limit_mb=1024 "$corpus"
+				-timeout=5 -rss_limit_mb=1024 -error_exitcode=1 \
+				-artifact_prefix="$BUILD/test-logs/" "$corpus" $seeds
 		done ;;
 	integration)
 		for t in tests/integration/test_*.sh; do

@@ -73,7 +73,7 @@ static void test_parse_errors(void)
 	expect_error("{\"name\":\"a\",\"endpointSelector\":{},\"ingres\":[{}]}", "ingres: unknown field");
 	expect_error("{\"name\":\"a\",\"endpointSelector\":{},\"ingress\":[{\"toPorts\":[{\"port\":70000}]}]}",
 		     "ingress[0].toPorts[0].port: 70000 is outside 1-65535");
-	expect_error("{\"name\":\"a\",\"endpointSelector\":{},\"ingress\":[{\"toPorts\":[{\"port\":0}]}]}",
+	expect_error("{\"name\":\"a\",\"endpointSelector\":{},\"ingress\":[{\"toPorts\":[{\"port\":0,\"endPort\":5}]}]}",
 		     "outside 1-65535");
 	expect_error("{\"name\":\"a\",\"endpointSelector\":{},\"ingress\":[{\"toPorts\":[{\"port\":90,\"endPort\":80}]}]}",
 		     "endPort");

@@ -207,6 +207,16 @@ static void test_txn(struct store *s)
 	CHECK(store_txn_if(s, "/m/none", 0, abort_op, 1) == -EAGAIN);
 	CHECK(store_get(s, "/m/claim", &v, &rev) == 0 && rev == after);
 	free(v);
+
+	/* No guard key: a policy file's writes, applied together unconditionally. */
+	const struct store_op pols[] = { { "/m/p/a", "1" }, { "/m/p/b", "2" }, { "/m/ep", NULL } };
+	struct store_kv *kvs = NULL;
+	size_t n = 0;
+
+	CHECK(store_txn_if(s, NULL, 0, pols, 3) == 0);
+	CHECK(store_list(s, "/m/p/", &kvs, &n, NULL) == 0 && n == 2);
+	store_kvs_free(kvs, n);
+	CHECK(store_get(s, "/m/ep", &v, NULL) == -ENOENT);
 }
 
 static void test_race(struct store *s)
