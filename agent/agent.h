@@ -92,6 +92,8 @@ int cluster_load(struct agent *a);
 /* Wait until this thread's own last store write has reached the cache and its
  * subscribers (bounded); without a watch (SQLite), load again. */
 int cluster_catch_up(struct agent *a);
+/* The same with its own bound, for writes whose delivery takes longer (a large file). */
+int cluster_catch_up_within(struct agent *a, int ms);
 /* A node record's underlay addresses (ipv6 only when it has one); -EINVAL without ipv4. */
 int cluster_node_addrs(const json_t *node, struct ip_addr *ip4, struct ip_addr *ip6);
 int cluster_threads_start(struct agent *a);

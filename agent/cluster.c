@@ -78,19 +78,23 @@ int cluster_load(struct agent *a)
 	return ret;
 }
 
-int cluster_catch_up(struct agent *a)
+int cluster_catch_up_within(struct agent *a, int ms)
 {
 	int64_t rev;
 
 	if (!a->watching)
 		return cluster_load(a);
 	rev = store_last_write_revision();
-	if (cc_wait_revision(a->cache, rev, CATCH_UP_MS)) {
-		log_warn("cluster cache still behind revision %lld after %d ms", (long long)rev,
-			 CATCH_UP_MS);
+	if (cc_wait_revision(a->cache, rev, ms)) {
+		log_warn("cluster cache still behind revision %lld after %d ms", (long long)rev, ms);
 		return -ETIMEDOUT;
 	}
 	return 0;
+}
+
+int cluster_catch_up(struct agent *a)
+{
+	return cluster_catch_up_within(a, CATCH_UP_MS);
 }
 
 /* --- reads ------------------------------------------------------------------------- */

@@ -26,6 +26,12 @@ struct ident {
 	UT_hash_handle hh;
 };
 
+struct pol_slot {
+	char name[POLICY_NAME_MAX];
+	size_t index;
+	UT_hash_handle hh;
+};
+
 struct local_ep {
 	char name[EP_NAME_MAX];
 	uint32_t id;
@@ -40,16 +46,19 @@ static struct {
 	struct agent *a;
 	struct ident *ids;               /* by identity */
 	struct local_ep *locals;         /* by name */
-	struct policy *pols;
-	size_t n_pols;
+	struct policy *pols;             /* dense, for the compiler */
+	size_t n_pols, cap_pols;
+	struct pol_slot *slots;          /* by name: the index of each in pols */
 	struct cidr *cidrs;              /* the CIDR identities of the compiled policies */
 	int n_cidrs;
 	uint32_t *fresh;                 /* identities that appeared in this batch */
 	size_t n_fresh, cap_fresh;
-	bool pols_dirty, full, swept;
+	bool full, swept;
 	int last_error;
 	uint64_t full_compiles, partial_compiles;
 } ps = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void policy_set(const char *name, const char *text);
 
 uint32_t policy_id_of(const char *name)
 {
@@ -182,7 +191,8 @@ static void changed(void *ctx, const struct cc_entry *old, const struct cc_entry
 
 	pthread_mutex_lock(&ps.lock);
 	if (e->kind == CC_POLICY) {
-		ps.pols_dirty = ps.full = true;
+		policy_set(e->name, new ? new->value : NULL);
+		ps.full = true;
 		pthread_mutex_unlock(&ps.lock);
 		return;
 	}
@@ -208,34 +218,66 @@ static void changed(void *ctx, const struct cc_entry *old, const struct cc_entry
 
 /* --- compiling --------------------------------------------------------------------- */
 
-static int load_policy(const struct cc_entry *e, void *arg)
-{
-	struct policy *p;
-	size_t np;
-	char err[256];
+/* --- policies, kept parsed: a change parses only the policy that changed -------------- */
 
-	if (policy_parse(e->value, e->key, &p, &np, err, sizeof(err))) {
-		log_warn("ignoring stored policy: %s", err);
-		return 0;
+static void policy_remove(struct pol_slot *slot)
+{
+	size_t i = slot->index, last = ps.n_pols - 1;
+
+	policy_free_contents(&ps.pols[i]);
+	if (i != last) {                 /* the last one fills the hole */
+		struct pol_slot *moved;
+
+		ps.pols[i] = ps.pols[last];
+		HASH_FIND_STR(ps.slots, ps.pols[i].name, moved);
+		if (moved)
+			moved->index = i;
 	}
-	if (np == 1) {
-		ps.pols[ps.n_pols++] = p[0];
-		free(p);
-	} else {
-		policy_free(p, np);
-	}
-	return 0;
+	ps.n_pols--;
+	HASH_DEL(ps.slots, slot);
+	free(slot);
 }
 
-static int reload_policies(void)
+/* The stored policy NAME is now text (NULL: deleted). */
+static void policy_set(const char *name, const char *text)
 {
-	policy_free(ps.pols, ps.n_pols);
-	ps.n_pols = 0;
-	ps.pols = calloc(cc_count(ps.a->cache, CC_POLICY) + 1, sizeof(*ps.pols));
-	if (!ps.pols)
-		return -ENOMEM;
-	cc_foreach(ps.a->cache, CC_POLICY, load_policy, NULL);
-	return 0;
+	struct pol_slot *slot;
+	struct policy *p = NULL;
+	size_t np = 0;
+	char err[256];
+
+	HASH_FIND_STR(ps.slots, name, slot);
+	if (slot)
+		policy_remove(slot);
+	if (!text)
+		return;
+	if (policy_parse(text, name, &p, &np, err, sizeof(err)) || np != 1) {
+		if (np != 1)
+			policy_free(p, np);
+		log_warn("ignoring stored policy: %s", err);
+		return;
+	}
+	if (ps.n_pols == ps.cap_pols) {
+		size_t cap = ps.cap_pols ? ps.cap_pols * 2 : 64;
+		struct policy *v = realloc(ps.pols, cap * sizeof(*v));
+
+		if (!v || !(slot = calloc(1, sizeof(*slot)))) {
+			if (v)
+				ps.pols = v, ps.cap_pols = cap;
+			policy_free(p, np);
+			return;
+		}
+		ps.pols = v;
+		ps.cap_pols = cap;
+	} else if (!(slot = calloc(1, sizeof(*slot)))) {
+		policy_free(p, np);
+		return;
+	}
+	ps.pols[ps.n_pols] = p[0];
+	free(p);                         /* its contents now belong to ps.pols */
+	snprintf(slot->name, sizeof(slot->name), "%s", ps.pols[ps.n_pols].name);
+	slot->index = ps.n_pols++;
+	HASH_ADD_STR(ps.slots, name, slot);
 }
 
 static int cmp_cidr(const void *a, const void *b)
@@ -510,9 +552,7 @@ static void batch_end(void *ctx)
 	int ret = 0;
 
 	pthread_mutex_lock(&ps.lock);
-	if (ps.pols_dirty)
-		ret = reload_policies();
-	if (!ret && ps.full) {
+	if (ps.full) {
 		size_t n_ids;
 		struct identity_ref *ids;
 
@@ -536,7 +576,7 @@ static void batch_end(void *ctx)
 	if (ret)
 		log_warn("policy compile failed: %s", strerror(-ret));
 	ps.last_error = ret;
-	ps.pols_dirty = ps.full = false;
+	ps.full = false;
 	ps.n_fresh = 0;
 	pthread_mutex_unlock(&ps.lock);
 }

@@ -441,7 +441,7 @@ static int parse_rule(json_t *j, struct policy_rule *r, enum policy_dir dir, boo
 	return 0;
 }
 
-static void rules_free(struct policy *p)
+void policy_free_contents(struct policy *p)
 {
 	for (int i = 0; i < p->n_rules; i++) {
 		struct policy_rule *r = &p->rules[i];
@@ -463,7 +463,7 @@ static void rules_free(struct policy *p)
 void policy_free(struct policy *p, size_t n)
 {
 	for (size_t i = 0; p && i < n; i++)
-		rules_free(&p[i]);
+		policy_free_contents(&p[i]);
 	free(p);
 }
 

@@ -88,6 +88,8 @@ struct policy {
 int policy_parse(const char *text, const char *filename, struct policy **out, size_t *n,
 		 char *err, size_t errlen);
 void policy_free(struct policy *p, size_t n);
+/* What one policy owns (rules, selectors), not the struct itself. */
+void policy_free_contents(struct policy *p);
 /* The documents of a policy file as petrel policy objects, in a JSON array: Cilium and
  * Kubernetes kinds translated, petrel's own passed through for policy_parse to check. */
 int policy_documents(const char *text, const char *file, json_t **out, char *err, size_t errlen);

@@ -46,59 +46,132 @@ static bool cidr_covers(const struct cidr *outer, const struct cidr *inner)
 	       cidr_contains(outer, &inner->addr);
 }
 
-/* A CIDR identity is a peer of the rule when one of its CIDRs covers it and no except
- * prefix of that CIDR does (except prefixes are identities too, so LPM picks them). */
-static bool cidr_peer_matches(const struct policy_rule *r, const struct cidr *id)
-{
-	for (int k = 0; k < r->n_cidrs; k++) {
-		const struct cidr_peer *c = &r->cidrs[k];
-		bool excepted = false;
+/* The identities split for the rules' lookups: label sets for selectors, CIDR identities
+ * sorted by address so the ones inside a rule's CIDR are one contiguous run. A rule then
+ * costs its label checks plus a binary search, not a scan of every identity. */
+struct peer_index {
+	const struct identity_ref **labels, **cidrs;
+	size_t n_labels, n_cidrs;
+};
 
-		if (!cidr_covers(&c->cidr, id))
-			continue;
-		for (int x = 0; x < c->n_except && !excepted; x++)
-			excepted = cidr_covers(&c->except[x], id);
-		if (!excepted)
-			return true;
-	}
-	return false;
+static int cmp_cidr_ref(const void *a, const void *b)
+{
+	const struct cidr *x = &(*(const struct identity_ref *const *)a)->cidr;
+	const struct cidr *y = &(*(const struct identity_ref *const *)b)->cidr;
+	int c;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	if ((c = memcmp(x->addr.bytes, y->addr.bytes, sizeof(x->addr.bytes))))
+		return c;
+	return x->prefixlen - y->prefixlen;
 }
 
-static bool peer_matches(const struct policy_rule *r, const struct identity_ref *id)
+static int index_build(const struct identity_ref *ids, size_t n, struct peer_index *ix)
 {
-	bool endpoint = id->labels || id->n_labels;
-
-	if (endpoint && (r->entities & ENTITY_CLUSTER))
-		return true;
-	if (!endpoint && (r->entities & ENTITY_WORLD))
-		return true;                  /* world and every CIDR identity: outside */
-	for (int s = 0; endpoint && s < r->n_selectors; s++)
-		if (selector_matches(&r->selectors[s], id->labels, id->n_labels))
-			return true;
-	return !endpoint && cidr_peer_matches(r, &id->cidr);
-}
-
-/* Peer identities of a rule; 0 stands for "any peer". */
-static int rule_peers(const struct policy_rule *r, const struct identity_ref *ids, size_t n_ids,
-		      uint32_t **out, size_t *n_out)
-{
-	uint32_t *v = malloc((n_ids + 2) * sizeof(*v));
-	size_t n = 0;
-
-	if (!v)
+	memset(ix, 0, sizeof(*ix));
+	ix->labels = calloc(n + 1, sizeof(*ix->labels));
+	ix->cidrs = calloc(n + 1, sizeof(*ix->cidrs));
+	if (!ix->labels || !ix->cidrs)
 		return -ENOMEM;
-	if ((!r->n_selectors && !r->n_cidrs && !r->entities) || (r->entities & ENTITY_ALL)) {
-		v[n++] = 0;
-	} else {
-		if (r->entities & (ENTITY_HOST | ENTITY_CLUSTER))
-			v[n++] = IDENTITY_HOST;
-		for (size_t i = 0; i < n_ids; i++)
-			if (peer_matches(r, &ids[i]))
-				v[n++] = ids[i].identity;
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i].labels || ids[i].n_labels)
+			ix->labels[ix->n_labels++] = &ids[i];
+		else
+			ix->cidrs[ix->n_cidrs++] = &ids[i];
 	}
-	*out = v;
-	*n_out = n;
+	qsort(ix->cidrs, ix->n_cidrs, sizeof(*ix->cidrs), cmp_cidr_ref);
 	return 0;
+}
+
+static void index_free(struct peer_index *ix)
+{
+	free(ix->labels);
+	free(ix->cidrs);
+}
+
+/* First CIDR identity not ordered before c's network address. */
+static size_t cidr_lower_bound(const struct peer_index *ix, const struct cidr *c)
+{
+	struct identity_ref key = { .cidr = { c->addr, 0 } };
+	const struct identity_ref *kp = &key;
+	size_t lo = 0, hi = ix->n_cidrs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (cmp_cidr_ref(&ix->cidrs[mid], &kp) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct peers {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int peers_add(struct peers *p, uint32_t id)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		uint32_t *v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = id;
+	return 0;
+}
+
+/* Peer identities of a rule into out (reset first); 0 stands for "any peer". */
+static int rule_peers(const struct policy_rule *r, const struct peer_index *ix, struct peers *out)
+{
+	bool cluster = r->entities & ENTITY_CLUSTER;
+	int ret = 0;
+
+	out->n = 0;
+	if ((!r->n_selectors && !r->n_cidrs && !r->entities) || (r->entities & ENTITY_ALL))
+		return peers_add(out, 0);
+	if (r->entities & (ENTITY_HOST | ENTITY_CLUSTER))
+		ret = peers_add(out, IDENTITY_HOST);
+	for (size_t i = 0; !ret && (cluster || r->n_selectors) && i < ix->n_labels; i++) {
+		const struct identity_ref *id = ix->labels[i];
+		bool match = cluster;
+
+		for (int s = 0; !match && s < r->n_selectors; s++)
+			match = selector_matches(&r->selectors[s], id->labels, id->n_labels);
+		if (match)
+			ret = peers_add(out, id->identity);
+	}
+	if (r->entities & ENTITY_WORLD) {     /* world and every CIDR identity: outside */
+		for (size_t i = 0; !ret && i < ix->n_cidrs; i++)
+			ret = peers_add(out, ix->cidrs[i]->identity);
+		return ret;
+	}
+	/* An identity two CIDRs of the rule cover comes twice; the entries' dedup drops it. */
+	for (int k = 0; !ret && k < r->n_cidrs; k++) {
+		const struct cidr_peer *c = &r->cidrs[k];
+
+		for (size_t i = cidr_lower_bound(ix, &c->cidr); !ret && i < ix->n_cidrs; i++) {
+			const struct cidr *id = &ix->cidrs[i]->cidr;
+			bool excepted = false;
+
+			if (id->addr.family != c->cidr.addr.family || !cidr_contains(&c->cidr, &id->addr))
+				break;
+			if (id->prefixlen < c->cidr.prefixlen)
+				continue;
+			for (int x = 0; x < c->n_except && !excepted; x++)
+				excepted = cidr_covers(&c->except[x], id);
+			if (!excepted)
+				ret = peers_add(out, ix->cidrs[i]->identity);
+		}
+	}
+	return ret;
 }
 
 static bool entry_covers(const struct policy_entry *d, const struct policy_entry *a)
@@ -162,16 +235,14 @@ static int set_enforce(struct policy_compiled *c, uint32_t ep_id, enum policy_di
 }
 
 static int compile_rule(const struct policy_rule *r, uint32_t ep_id, uint16_t pi, uint16_t ri,
-			const struct identity_ref *ids, size_t n_ids, struct policy_compiled *out)
+			const struct peer_index *ix, struct peers *peers, struct policy_compiled *out)
 {
 	struct policy_entry e = { .ep_id = ep_id, .dir = r->dir, .policy_idx = pi, .rule_idx = ri,
 				  .verdict = r->deny ? VERDICT_DENY : VERDICT_ALLOW };
-	uint32_t *peers = NULL;
-	size_t n_peers = 0;
-	int ret = rule_peers(r, ids, n_ids, &peers, &n_peers);
+	int ret = rule_peers(r, ix, peers);
 
-	for (size_t k = 0; !ret && k < n_peers; k++) {
-		e.identity = peers[k];
+	for (size_t k = 0; !ret && k < peers->n; k++) {
+		e.identity = peers->v[k];
 		if (!r->n_ports) {
 			e.proto = 0;
 			e.port = 0;
@@ -196,7 +267,6 @@ static int compile_rule(const struct policy_rule *r, uint32_t ep_id, uint16_t pi
 			}
 		}
 	}
-	free(peers);
 	return ret;
 }
 
@@ -205,9 +275,14 @@ int policy_compile(const struct policy *p, size_t n_policies,
 		   const struct identity_ref *ids, size_t n_ids, struct policy_compiled *out)
 {
 	size_t w = 0, *denies, n_denies = 0;
-	int ret = 0;
+	struct peer_index ix;
+	struct peers peers = { 0 };
+	int ret;
 
 	memset(out, 0, sizeof(*out));
+	if (n_policies > UINT16_MAX)
+		return -E2BIG;                /* entries name their policy in 16 bits */
+	ret = index_build(ids, n_ids, &ix);
 	for (size_t s = 0; s < n_subjects && !ret; s++) {
 		for (size_t pi = 0; pi < n_policies && !ret; pi++) {
 			if (!selector_matches(&p[pi].subject, subjects[s].labels, subjects[s].n_labels))
@@ -217,10 +292,12 @@ int policy_compile(const struct policy *p, size_t n_policies,
 					ret = set_enforce(out, subjects[s].ep_id, (enum policy_dir)d);
 			for (int ri = 0; ri < p[pi].n_rules && !ret; ri++) {
 				ret = compile_rule(&p[pi].rules[ri], subjects[s].ep_id, (uint16_t)pi,
-							   (uint16_t)ri, ids, n_ids, out);
+							   (uint16_t)ri, &ix, &peers, out);
 			}
 		}
 	}
+	index_free(&ix);
+	free(peers.v);
 	if (ret) {
 		policy_compiled_free(out);
 		return ret;

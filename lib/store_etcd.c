@@ -336,6 +336,7 @@ static int et_lease_keepalive(struct store *s, int64_t lease)
 struct watch_ctx {
 	struct store_etcd *e;
 	struct growbuf b;
+	size_t scanned;         /* bytes of b known to hold no newline */
 	store_watch_cb cb;
 	void *arg;
 	int stopped;            /* the callback asked to stop */
@@ -358,13 +359,16 @@ static size_t watch_data(char *p, size_t size, size_t n, void *arg)
 	w->got_data = true;
 	if (!collect(p, size, n, &w->b))
 		return 0;
-	/* The gateway streams one JSON object per line. */
-	while ((nl = memchr(w->b.data, '\n', w->b.len))) {
+	/* The gateway streams one JSON object per line; a line of ten thousand events comes in
+	 * hundreds of pieces, so only the new bytes are searched for its end. */
+	while ((nl = memchr(w->b.data + w->scanned, '\n', w->b.len - w->scanned))) {
 		*nl = 0;
+		w->scanned = 0;
 		if (deliver(w, w->b.data))
 			return 0;
 		growbuf_consume(&w->b, (size_t)(nl + 1 - w->b.data));
 	}
+	w->scanned = w->b.len;
 	return size * n;
 }
 
@@ -448,6 +452,7 @@ static int et_watch(struct store *s, const char *prefix, int64_t start_rev, stor
 		}
 		ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
 		w.b.len = 0;
+		w.scanned = 0;
 	}
 	if (atomic_load(&e->stop_watch))
 		ret = 0;
