@@ -138,6 +138,6 @@ WEB6=$("${P3[@]}" -j endpoint show web | jq -r .ipv6)
 "${P3[@]}" endpoint exec client -- ping -6 -c1 -W2 "$WEB6" >/dev/null || fail "host 3 → web over IPv6: no reply"
 ok "an endpoint on host 3 reaches web on host 1 over IPv4 and IPv6 (VXLAN across hosts)"
 for h in 1 3; do
-	"$PETREL" --socket "$W/h$h/run/petrel/petreld.sock" endpoint rm "$([ $h = 1 ] && echo web || echo client)" >/dev/null || true
+	"$PETREL" --socket "$W/h$h/run/petrel/petreld.sock" endpoint del "$([ $h = 1 ] && echo web || echo client)" >/dev/null || true
 done
 echo "$CHECKS checks passed"
