@@ -311,8 +311,15 @@ void migrate_metrics(struct agent *a, FILE *f);
 
 /* latency.c: per-endpoint network-stack latency accounting (docs/latency.md). */
 int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
+
+/* check.c: `petrel check` (POST /v1/check) and the peer side of its probes. */
+int check_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
+int check_register(struct agent *a);
 /* Stops a deleted endpoint's accounting (subscribes to endpoint removals). */
 int latency_subscribe(struct agent *a);
+/* petrel check: enable accounting on local endpoint name, see the probes attached, and
+ * disable it again; detail says what was found. */
+int latency_check_attach(struct agent *a, const char *name, char *detail, size_t len);
 void latency_metrics(struct agent *a, FILE *f);
 void latency_stop(struct agent *a);
 /* <state-dir>/latency/NAME: where NAME's record socket (latency.sock) appears when its

@@ -280,7 +280,7 @@ static enum MHD_Result migrate_response(struct agent *a, struct MHD_Connection *
 
 /* Every JSON route module of the agent; the first that claims a path answers it. */
 static api_route_fn routes[] = { node_route, endpoints_route, policy_route, container_route,
-				 latency_route, ioam_route };
+				 latency_route, ioam_route, check_route };
 
 static enum MHD_Result dispatch(struct agent *a, struct MHD_Connection *c, const char *method,
 				const char *url, const struct request *raw)

@@ -537,6 +537,30 @@ static int start_thread(struct agent *a)
 	return 0;
 }
 
+int latency_check_attach(struct agent *a, const char *name, char *detail, size_t len)
+{
+	struct api_error e = { 0 };
+	struct lat_ep *le;
+	int ret = start_thread(a);
+
+	if (ret) {
+		snprintf(detail, len, "cannot start the latency thread: %s", strerror(-ret));
+		return ret;
+	}
+	pthread_mutex_lock(&lat.lock);
+	ret = enable(a, name, &e);
+	if (ret)
+		snprintf(detail, len, "cannot attach: %s", e.msg);
+	else if (!lat.skel)
+		ret = -ENODEV, snprintf(detail, len, "enabled, but no tracepoint program is attached");
+	else
+		snprintf(detail, len, "tracepoint programs attached (underlay %s)", a->cfg.underlay_dev);
+	if ((le = find_by_name(name)))
+		disable_locked(le);
+	pthread_mutex_unlock(&lat.lock);
+	return ret ? (ret < 0 ? ret : -EIO) : 0;
+}
+
 int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e)
 {
 	static const char prefix[] = "/v1/latency/";

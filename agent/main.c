@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	}
 	if (flows_start(&a))
 		log_warn("flow log could not start; `petrel flows` will stay empty");
-	if (migrate_register(&a) || peer_start(&a))
+	if (migrate_register(&a) || check_register(&a) || peer_start(&a))
 		log_warn("live migration disabled on this node (see the error above)");
 	if ((ret = ioam_start(&a)))
 		log_warn("IOAM could not start: %s", strerror(-ret));
