@@ -6,7 +6,7 @@ CLANG   ?= clang
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH    := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
 
-PKGS    := libbpf libnl-3.0 libnl-route-3.0 libnftables sqlite3 jansson libmicrohttpd libcurl openssl libnetfilter_queue libnetfilter_conntrack libzstd yaml-0.1
+PKGS    := libbpf libnl-3.0 libnl-route-3.0 libnftables sqlite3 jansson libmicrohttpd libcurl openssl libnetfilter_queue libnetfilter_conntrack libzstd yaml-0.1 libarchive
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
            -MMD -MP -D_GNU_SOURCE \

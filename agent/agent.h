@@ -312,6 +312,14 @@ void migrate_metrics(struct agent *a, FILE *f);
 /* latency.c: per-endpoint network-stack latency accounting (docs/latency.md). */
 int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
 
+/* image.c: images for run --image, on this node. Errors go to err with the reason. */
+struct image_info;
+int image_resolve(struct agent *a, const char *ref, struct image_info *out, char *err, size_t len);
+/* A new container from c->image: its image_id, process (image_apply) and uid/gid. */
+int image_prepare(struct agent *a, struct container *c, char *err, size_t len);
+/* The overlay lowerdir list of c's image here; -ESTALE if the image here is another. */
+int image_lower(struct agent *a, const struct container *c, char *lower, size_t llen, char *err, size_t len);
+
 /* check.c: `petrel check` (POST /v1/check) and the peer side of its probes. */
 int check_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
 int check_register(struct agent *a);

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "agent.h"
+#include "image.h"
 #include "log.h"
 #include "netns.h"
 #include "oci.h"
@@ -84,7 +85,8 @@ static bool is_mountpoint(const char *path)
 int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e)
 {
 	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256], latency[CONFIG_STR + EP_NAME_MAX + 16];
-	char netns[300], cgroups[400], opts[3 * (CONFIG_STR + 256)], criu_conf[CONFIG_STR + 256];
+	char netns[300], cgroups[400], opts[IMAGE_LOWER_MAX + 2 * (CONFIG_STR + 256)], criu_conf[CONFIG_STR + 256];
+	char lower[IMAGE_LOWER_MAX], err[512];
 	struct oci_opts o = { .netns_path = netns, .cgroups_path = cgroups, .latency_dir = latency,
 			      .criu_config = criu_conf };
 	static const char *subdirs[] = { "upper", "work", "rootfs" };
@@ -119,7 +121,11 @@ int container_write_bundle(struct agent *a, const struct container *c, struct ap
 	snprintf(path, sizeof(path), "%s/rootfs", dir);
 	if (is_mountpoint(path))
 		return 0;
-	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", c->rootfs, dir, dir);
+	/* The lower layers: the rootfs, or the image's layers as this node has them. */
+	if (*c->image && image_lower(a, c, lower, sizeof(lower), err, sizeof(err)))
+		return api_fail(e, 409, "load the image on this node", "image %s: %s", c->image, err);
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work",
+		 *c->image ? lower : c->rootfs, dir, dir);
 	if (mount("overlay", path, "overlay", 0, opts))
 		return api_fail(e, 500, "the rootfs must be on a file system overlayfs accepts as a lower layer",
 				"cannot mount the overlay of '%s' on %s: %s", c->name, path, strerror(errno));
@@ -455,10 +461,13 @@ int container_run(struct agent *a, json_t *body, struct container *c, struct api
 		return api_fail(e, 400, NULL, "this request needs a JSON body");
 	if (container_request_parse(body, c, msg, sizeof(msg)))
 		return api_fail(e, 400, NULL, "invalid container request: %s", msg);
-	if (stat(c->rootfs, &st))
+	if (*c->image && image_prepare(a, c, msg, sizeof(msg)))
+		return api_fail(e, 400, "podman images (with this node's containers-storage), or an OCI "
+				"image layout as oci:DIR[:TAG]", "image %s: %s", c->image, msg);
+	if (!*c->image && stat(c->rootfs, &st))
 		return api_fail(e, 400, "build one with scripts/mkrootfs.sh DIR", "rootfs %s: %s",
 				c->rootfs, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
+	if (!*c->image && !S_ISDIR(st.st_mode))
 		return api_fail(e, 400, NULL, "rootfs %s is not a directory", c->rootfs);
 	snprintf(c->node, sizeof(c->node), "%s", a->cfg.node);
 	c->created = time(NULL);
@@ -493,7 +502,7 @@ int container_run(struct agent *a, json_t *body, struct container *c, struct api
 	if (container_write_bundle(a, c, e) || container_runc_attached(a, c->name, run, e) ||
 	    container_started(a, c, e))
 		goto undo_all;
-	log_info("container %s running (pid %d, %s)", c->name, c->pid, c->rootfs);
+	log_info("container %s running (pid %d, %s)", c->name, c->pid, *c->image ? c->image : c->rootfs);
 	return 0;
 
 undo_all:

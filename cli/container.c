@@ -133,6 +133,7 @@ static const struct print_field container_lines[] = {
 	PF("pid", "  pid       %s\n"), PF("ipv4", "  ipv4      %s\n"), PF("ipv6", "  ipv6      %s\n"),
 	PF_FN("publish", "  publish   %s\n", cli_fmt_publish),
 	PF_FN("labels", "  labels    %s\n", print_fmt_pairs), PF("rootfs", "  rootfs    %s\n"),
+	PF("image", "  image     %s\n"), PF("image_id", "  image id  %s\n"),
 	PF_FN("cmd", "  cmd       %s\n", fmt_cmd),
 	PF_END
 };
@@ -147,7 +148,7 @@ static void emit(json_t *ct)
 
 struct run_opts {
 	json_t *labels, *publish, *env;
-	const char *rootfs;
+	const char *rootfs, *image;
 	long long memory;
 };
 
@@ -172,6 +173,8 @@ static int opt_memory(const char *v, void *dst, char *err, size_t len)
 
 static const struct args_opt run_options[] = {
 	ARGS_OPT_STRING("--rootfs", NULL, struct run_opts, rootfs, NULL, NULL),
+	ARGS_OPT_STRING("--image", NULL, struct run_opts, image, container_image_ref_valid,
+			"an image: oci:DIR[:TAG], or a name in containers-storage"),
 	ARGS_OPT_EACH("--label", NULL, struct run_opts, labels, cli_opt_label),
 	ARGS_OPT_EACH("--publish", NULL, struct run_opts, publish, cli_opt_publish),
 	ARGS_OPT_EACH("--env", NULL, struct run_opts, env, opt_env),
@@ -192,24 +195,31 @@ int cmd_run(struct cli *c, int argc, char **argv)
 		goto out;
 	i++;                    /* argv + 1 */
 	rootfs = o.rootfs;
-	if (!rootfs) {
-		ret = cli_usage(c, "run", "--rootfs DIR is required");
+	if (!rootfs == !o.image) {
+		ret = cli_usage(c, "run", "give --rootfs DIR or --image REF (one of them)");
 		goto out;
 	}
-	if (i >= argc) {
+	if (i >= argc && !o.image) {
 		ret = cli_usage(c, "run", "missing the command: petrel run NAME --rootfs DIR -- CMD [ARG]...");
 		goto out;
 	}
 	for (; i < argc; i++)
 		json_array_append_new(cmd, json_string(argv[i]));
-	/* The agent runs on this machine: hand it an absolute path. */
-	if (!realpath(rootfs, abs)) {
+	body = json_pack("{s:s, s:O, s:O, s:O, s:O, s:I}", "name", name, "cmd", cmd, "env", o.env,
+			 "labels", o.labels, "publish", o.publish, "memory", (json_int_t)o.memory);
+	if (o.image) {
+		/* An image layout's directory, like a rootfs, goes to the agent absolute. */
+		if (!strncmp(o.image, "oci:", 4) && o.image[4] != '/') {
+			ret = cli_usage(c, "run", "oci:DIR needs an absolute DIR");
+			goto out;
+		}
+		json_object_set_new(body, "image", json_string(o.image));
+	} else if (!realpath(rootfs, abs)) {
 		ret = cli_error(c, "rootfs %s: %s (build one with scripts/mkrootfs.sh DIR)", rootfs, strerror(errno));
 		goto out;
+	} else {
+		json_object_set_new(body, "rootfs", json_string(abs));
 	}
-	body = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:I}", "name", name, "rootfs", abs,
-			 "cmd", cmd, "env", o.env, "labels", o.labels, "publish", o.publish,
-			 "memory", (json_int_t)o.memory);
 	ret = cli_api_timeout(c, "POST", "/v1/containers", body, 120000, &resp);
 	if (ret)
 		goto out;
@@ -502,23 +512,31 @@ void lab_containers_down(const char *lab)
 /* This file's commands and their help: main.c lists and matches them. */
 const struct command container_commands[] = {
 	{ "run", NULL, cmd_run, "run a container with runc on a petrel endpoint",
-	  "petrel [-j] [--node NAME] run NAME --rootfs DIR [--publish HOSTPORT:PORT[/tcp|udp]]...\n"
-	  "       [--label KEY=VALUE]... [--env KEY=VALUE]... [--memory BYTES] -- CMD [ARG]...\n\n"
+	  "petrel [-j] [--node NAME] run NAME --rootfs DIR | --image REF\n"
+	  "       [--publish HOSTPORT:PORT[/tcp|udp]]... [--label KEY=VALUE]... [--env KEY=VALUE]...\n"
+	  "       [--memory BYTES] -- CMD [ARG]...\n\n"
 	  "Runs CMD in a new container NAME on the node, with runc. Its root file system is an\n"
-	  "overlay: DIR is the read-only lower layer and is never modified; writes land in the\n"
-	  "container's bundle (<state-dir>/containers/NAME/upper). Its network is a petrel endpoint\n"
+	  "overlay: DIR, or the image's layers, are the read-only lower layers and are never\n"
+	  "modified; writes land in the container's bundle (<state-dir>/containers/NAME/upper).\n"
+	  "With --image, REF is an image in the node's containers-storage (what podman pull, load\n"
+	  "or import put there; petreld.conf's containers-storage names the store) or an OCI image\n"
+	  "layout directory, oci:DIR[:TAG], whose layers are unpacked once by digest under the\n"
+	  "state directory. The image's Entrypoint, Cmd, Env, WorkingDir and User apply; CMD, when\n"
+	  "given, replaces Cmd, and --env overrides the image's variables. Its network is a petrel endpoint\n"
 	  "of the same name (addresses, labels, published ports); it gets its own pid, ipc, uts and\n"
 	  "mount namespaces and the cgroup /petrel/<node>/NAME. Standard output and error are\n"
 	  "captured by the agent (see `petrel logs`); all three standard fds are pipes, so the\n"
 	  "container can be checkpointed with CRIU. The node's <state-dir>/latency directory is\n"
 	  "mounted read-only at /run/petrel. If any step fails, nothing of the container is left.\n\n"
 	  "Options:\n"
-	  "  --rootfs DIR                   root file system (e.g. from scripts/mkrootfs.sh); required\n"
+	  "  --rootfs DIR                   root file system (e.g. from scripts/mkrootfs.sh)\n"
+	  "  --image REF                    an OCI image: oci:DIR[:TAG], or a containers-storage name\n"
 	  "  --publish HOSTPORT:PORT[/P]    publish a port on the node, tcp by default (repeatable)\n"
 	  "  --label KEY=VALUE              a label for policy selectors (repeatable)\n"
 	  "  --env KEY=VALUE                an environment variable (repeatable); PATH has a default\n"
 	  "  --memory BYTES                 memory limit; suffixes K, M, G (powers of 1024)\n\n"
-	  "Example:\n  petrel --node node1 run web --rootfs /srv/rootfs --publish 8080:80 -- httpd -f -p 80\n" },
+	  "Examples:\n  petrel --node node1 run web --rootfs /srv/rootfs --publish 8080:80 -- httpd -f -p 80\n"
+	  "  petrel --node node1 run app --image oci:/srv/images/app:1.0\n" },
 	{ "ps", NULL, cmd_ps, "list every container in the cluster",
 	  "petrel [-j] [--node NAME] ps\n\n"
 	  "Lists every container in the cluster, whichever node answers: name, node, state\n"

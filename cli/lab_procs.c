@@ -310,9 +310,11 @@ int lab_start_agent(struct cli *c, struct lab *l, int i)
 		 "underlay-ipv4 = 198.18.0.%d\nunderlay-ipv6 = fd00:198:18::%d\nmode = %s\n"
 		 "state-dir = %s/state\nsocket = %s\nbpf-pin-dir = /sys/fs/bpf/petrel/%s/node%d\n"
 		 "netns-prefix = %s-ep-\npolicy-backend = %s\nioam-node-id = %d\n"
-		 "tls-ca = %s/pki/ca.pem\ntls-cert = %s/pki/node%d.pem\ntls-key = %s/pki/node%d.key\n",
+		 "tls-ca = %s/pki/ca.pem\ntls-cert = %s/pki/node%d.pem\ntls-key = %s/pki/node%d.key\n"
+		 /* Each node its own image store, as separate hosts would have. */
+		 "containers-storage = %s/storage\ncontainers-runroot = %s/storage-run\n",
 		 i, 10 + i, 10 + i, l->mode, dir, sock, l->name, i, l->name, l->backend, i,
-		 l->dir, l->dir, i, l->dir, i);
+		 l->dir, l->dir, i, l->dir, i, dir, dir);
 	/* The node's own certificate is its etcd client certificate too. */
 	if (l->etcd_members)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), "etcd = %s\n", l->etcd_urls);

@@ -221,6 +221,10 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 		if ((ret = set_uint(&c->peer_port, key, v, 1, 65535, err, len)))
 			return ret;
 		c->flags |= HAS_PEER_PORT;
+	} else if (!strcmp(key, "containers-storage") || !strcmp(key, "containers-runroot")) {
+		if ((ret = set_str(key[11] == 's' ? c->storage_root : c->storage_runroot, CONFIG_STR,
+				   key, v, true, err, len)))
+			return ret;
 	} else if (!strcmp(key, "criu")) {
 		if ((ret = set_str(c->criu, sizeof(c->criu), key, v, true, err, len)))
 			return ret;

@@ -35,6 +35,16 @@ bool container_path_valid(const char *s)
 	return true;
 }
 
+bool container_image_ref_valid(const char *s)
+{
+	if (!s || !*s || strlen(s) >= CT_PATH_MAX || *s == '-')
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == ',' || *p == 0x7f)
+			return false;
+	return true;
+}
+
 bool container_rootfs_valid(const char *s)
 {
 	static const char *host[] = { "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib",
@@ -136,7 +146,7 @@ static int parse_memory(json_t *v, uint64_t *out, char *err, size_t errlen)
 
 int container_request_parse(json_t *body, struct container *c, char *err, size_t errlen)
 {
-	static const char *known[] = { "name", "rootfs", "cmd", "env", "labels", "publish",
+	static const char *known[] = { "name", "rootfs", "image", "cmd", "env", "labels", "publish",
 				       "memory", NULL };
 	const char *k, *s;
 	json_t *v;
@@ -160,18 +170,26 @@ int container_request_parse(json_t *body, struct container *c, char *err, size_t
 	if (!name_valid(s))
 		FAIL("name: '%s' is invalid (use a-z, 0-9 and '-', start with a letter or digit, at most 63 chars)", s);
 	snprintf(c->name, sizeof(c->name), "%s", s);
+	s = json_string_value(json_object_get(body, "image"));
+	if (s && json_object_get(body, "rootfs"))
+		FAIL("image: give an image or a rootfs, not both");
+	if (s && !container_image_ref_valid(s))
+		FAIL("image: '%s' is not an image reference (oci:DIR[:TAG], or a name in containers-storage)", s);
+	if (s)
+		snprintf(c->image, sizeof(c->image), "%s", s);
 	s = json_string_value(json_object_get(body, "rootfs"));
-	if (!s)
-		FAIL("rootfs: required string (a directory)");
-	if (!container_rootfs_valid(s))
+	if (!s && !*c->image)
+		FAIL("rootfs: required string (a directory), unless an image is given");
+	if (s && !container_rootfs_valid(s))
 		FAIL("rootfs: '%s' must be an absolute path without '..', ',', ':' or spaces, and not / "
 		     "or a top-level directory of the host", s);
-	snprintf(c->rootfs, sizeof(c->rootfs), "%s", s);
-	if (!json_object_get(body, "cmd"))
+	if (s)
+		snprintf(c->rootfs, sizeof(c->rootfs), "%s", s);
+	if (!json_object_get(body, "cmd") && !*c->image)
 		FAIL("cmd: required (the program and its arguments)");
 	if ((ret = parse_strings(json_object_get(body, "cmd"), c->cmd, &c->n_cmd, "cmd", false, err, errlen)))
 		return ret;
-	if (!c->n_cmd)
+	if (!c->n_cmd && !*c->image)
 		FAIL("cmd: must name a program");
 	if ((ret = parse_strings(json_object_get(body, "env"), c->env, &c->n_env, "env", true, err, errlen)))
 		return ret;
@@ -195,9 +213,10 @@ json_t *container_to_json(const struct container *c)
 	json_t *labels = ep_labels_json(c->labels, c->n_labels);
 	json_t *publish = ep_publish_json(c->publish, c->n_publish);
 
-	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:s, s:s, s:I, s:i}",
+	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:I, s:s, s:s, s:I, s:i}",
 			 "name", c->name, "node", c->node, "state", c->state, "pid", c->pid,
-			 "rootfs", c->rootfs, "netns", c->netns,
+			 "rootfs", c->rootfs, "image", c->image, "image_id", c->image_id, "cwd", c->cwd,
+			 "uid", (json_int_t)c->uid, "gid", (json_int_t)c->gid, "netns", c->netns,
 			 "cmd", strings_json(c->cmd, c->n_cmd),
 			 "env", strings_json(c->env, c->n_env),
 			 "labels", labels, "publish", publish,
@@ -234,7 +253,7 @@ static int get_int(json_t *obj, const char *key, json_int_t lo, json_int_t hi, j
 int container_from_json(json_t *obj, struct container *c)
 {
 	char tmp[IP_STRLEN] = "", err[256];
-	json_int_t pid = 0, created = 0, code = -1, memory = 0;
+	json_int_t pid = 0, created = 0, code = -1, memory = 0, uid = 0, gid = 0;
 
 	memset(c, 0, sizeof(*c));
 	if (!json_is_object(obj))
@@ -244,8 +263,16 @@ int container_from_json(json_t *obj, struct container *c)
 	    copy_str(obj, "state", c->state, sizeof(c->state), true) ||
 	    !container_state_valid(c->state) ||
 	    copy_str(obj, "rootfs", c->rootfs, sizeof(c->rootfs), false) ||
+	    copy_str(obj, "image", c->image, sizeof(c->image), false) ||
+	    copy_str(obj, "image_id", c->image_id, sizeof(c->image_id), false) ||
+	    copy_str(obj, "cwd", c->cwd, sizeof(c->cwd), false) ||
 	    copy_str(obj, "netns", c->netns, sizeof(c->netns), false))
 		return -EINVAL;
+	if ((*c->image && !container_image_ref_valid(c->image)) || (*c->cwd && !container_path_valid(c->cwd)) ||
+	    get_int(obj, "uid", 0, UINT32_MAX, &uid) || get_int(obj, "gid", 0, UINT32_MAX, &gid))
+		return -EINVAL;
+	c->uid = (uint32_t)uid;
+	c->gid = (uint32_t)gid;
 	if (get_int(obj, "pid", 0, INT32_MAX, &pid) || get_int(obj, "created", 0, INT64_MAX, &created) ||
 	    get_int(obj, "exit_code", -1, 255 + 128, &code) || get_int(obj, "memory", 0, INT64_MAX, &memory))
 		return -EINVAL;

@@ -10,6 +10,7 @@
 #define CT_MAX_ARGS   32        /* cmd and env entries */
 #define CT_ARG_MAX    256       /* bytes per cmd/env entry, NUL included */
 #define CT_PATH_MAX   512
+#define CT_IMAGE_ID_MAX 80          /* "sha256:" and 64 hex digits */
 
 /* Lifecycle states; "migrating" belongs to the migration code. */
 #define CT_CREATING  "creating"
@@ -24,7 +25,11 @@ struct container {
 	char node[EP_NAME_MAX];
 	char state[16];
 	int pid;                              /* host pid of the container's init, 0 if none */
-	char rootfs[CT_PATH_MAX];             /* read-only lower layer (absolute path) */
+	char rootfs[CT_PATH_MAX];             /* read-only lower layer (absolute path), or "" */
+	char image[CT_PATH_MAX];              /* or an OCI image: the reference as given, */
+	char image_id[CT_IMAGE_ID_MAX];       /* and its config digest, "sha256:<hex>" */
+	char cwd[CT_PATH_MAX];                /* working directory ("" is /) */
+	uint32_t uid, gid;                    /* the process's user (the image's User) */
 	char netns[256];                      /* the endpoint's netns name (/run/netns/NAME) */
 	int n_cmd, n_env, n_labels, n_publish;
 	char cmd[CT_MAX_ARGS][CT_ARG_MAX];
@@ -37,9 +42,9 @@ struct container {
 	int exit_code;                        /* -1 while unknown; 128+N after signal N */
 };
 
-/* POST /v1/containers body: {name, rootfs, cmd[], env[], labels{}, publish[], memory}.
- * Fills the request fields of c (state "creating", exit_code -1); -EINVAL with a message
- * naming the field. */
+/* POST /v1/containers body: {name, rootfs | image, cmd[], env[], labels{}, publish[],
+ * memory}; cmd may be empty with an image (its Cmd then). Fills the request fields of c
+ * (state "creating", exit_code -1); -EINVAL with a message naming the field. */
 int container_request_parse(json_t *body, struct container *c, char *err, size_t errlen);
 /* "KEY=VALUE" with KEY of [A-Za-z_][A-Za-z0-9_]* and the whole under CT_ARG_MAX. */
 bool container_env_valid(const char *s);
@@ -49,6 +54,9 @@ bool container_path_valid(const char *s);
  * (/etc, /usr, /var, ...), which would hand the host's files to a container. */
 bool container_rootfs_valid(const char *s);
 bool container_state_valid(const char *s);
+/* An image reference: "oci:DIR[:TAG]" or a name in containers-storage (no spaces, ',',
+ * or control characters; under CT_PATH_MAX). */
+bool container_image_ref_valid(const char *s);
 
 json_t *container_to_json(const struct container *c);
 int container_from_json(json_t *obj, struct container *c);   /* -EINVAL on bad fields */

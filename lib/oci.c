@@ -74,9 +74,10 @@ static json_t *process(const struct container *c)
 	json_array_append_new(env, json_sprintf("HOSTNAME=%s", c->name));
 	for (int i = 0; i < c->n_env; i++)
 		json_array_append_new(env, json_string(c->env[i]));
-	return json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:o, s:o, s:o, s:o}, "
+	return json_pack("{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:{s:o, s:o, s:o, s:o}, "
 			 "s:[{s:s, s:i, s:i}], s:b}",
-			 "terminal", 0, "user", "uid", 0, "gid", 0, "args", args, "env", env, "cwd", "/",
+			 "terminal", 0, "user", "uid", (json_int_t)c->uid, "gid", (json_int_t)c->gid,
+			 "args", args, "env", env, "cwd", *c->cwd ? c->cwd : "/",
 			 "capabilities", "bounding", json_deep_copy(capset), "effective",
 			 json_deep_copy(capset), "permitted", json_deep_copy(capset), "ambient", capset,
 			 "rlimits", "type", "RLIMIT_NOFILE", "hard", OCI_NOFILE, "soft", OCI_NOFILE,

@@ -10,7 +10,7 @@ PACKAGES=(
 	build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libnl-3-dev libnl-route-3-dev libnftables-dev libmicrohttpd-dev libcurl4-openssl-dev
 	libjansson-dev libsqlite3-dev uthash-dev libssl-dev libnetfilter-queue-dev libnetfilter-conntrack-dev libzstd-dev
-	libyaml-dev
+	libyaml-dev libarchive-dev
 	# run and test
 	etcd-server iproute2 nftables iptables socat iperf3 sockperf jq curl python3 gnuplot-nox
 	iputils-ping tcpdump tshark runc util-linux graphviz

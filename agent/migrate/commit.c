@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "migration.h"
+#include "image.h"
 #include "log.h"
 #include "netlink.h"
 #include "runc.h"
@@ -276,7 +277,8 @@ int claim_verify(struct agent *a, const char *id, const char *name, const char *
 		ret = api_fail(e, 403, NULL, "container '%s' is not %s's to move", name, peer);
 	else if (cluster_endpoint_read(a, name, ep) || strcmp(ep->node, peer))
 		ret = api_fail(e, 403, NULL, "endpoint '%s' is not %s's to move", name, peer);
-	else if (!rootfs_acceptable(a, c->rootfs))
+	else if (*c->image ? !container_image_ref_valid(c->image) || !image_digest_valid(c->image_id) :
+		 !rootfs_acceptable(a, c->rootfs))
 		ret = api_fail(e, 403, NULL, "container '%s' names rootfs '%s', which this node does not "
 			       "accept (not canonical, not a directory, or a host tree)", name, c->rootfs);
 	else if (!in_cluster(&a->cfg.pools.cluster4, &ep->ip4) ||

@@ -15,6 +15,7 @@
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include "migration.h"
+#include "image.h"
 #include "compat.h"
 #include "log.h"
 #include "proc.h"
@@ -172,6 +173,28 @@ static bool lazy_supported(const struct versions *v, char *why, size_t len)
 	return true;
 }
 
+/* An image container: does this node have the same image (by id)? Unpacks a layout's
+ * layers here if need be, so the restore later finds them ready. */
+static void image_probe(struct agent *a, json_t *hello, json_t *reply)
+{
+	struct container c = { 0 };
+	char lower[IMAGE_LOWER_MAX], err[256] = "";
+	const char *ref = json_string_value(json_object_get(hello, "image"));
+	const char *id = json_string_value(json_object_get(hello, "image_id"));
+
+	if (!ref || !*ref)
+		return;
+	if (!container_image_ref_valid(ref) || !id || !image_digest_valid(id)) {
+		json_object_set_new(reply, "image_error", json_string("malformed image reference"));
+		return;
+	}
+	snprintf(c.image, sizeof(c.image), "%s", ref);
+	snprintf(c.image_id, sizeof(c.image_id), "%s", id);
+	json_object_set_new(reply, "image", json_boolean(image_lower(a, &c, lower, sizeof(lower), err,
+								     sizeof(err)) == 0));
+	json_object_set_new(reply, "image_error", json_string(err));
+}
+
 void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 {
 	struct versions v;
@@ -187,6 +210,7 @@ void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *he
 		json_object_set_new(j, "lazy", json_boolean(lazy_supported(&v, why, sizeof(why))));
 	json_object_set_new(j, "lazy_error", json_string(why));
 	json_object_set_new(j, "rootfs", json_boolean(rootfs && access(rootfs, R_OK | X_OK) == 0));
+	image_probe(a, hello, j);
 	peer_send(ssl, j);
 }
 

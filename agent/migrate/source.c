@@ -163,7 +163,8 @@ static int check(struct mig *m, struct api_error *e)
 
 static int probe(struct mig *m, struct api_error *e)
 {
-	json_t *hello = json_pack("{s:s, s:s, s:b}", "op", "probe", "rootfs", m->c.rootfs,
+	json_t *hello = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "op", "probe", "rootfs", m->c.rootfs,
+				  "image", m->c.image, "image_id", m->c.image_id, "name", m->c.name,
 				  "lazy", m->lazy), *r;
 	SSL *ssl = peer_dial(m->a, m->to, hello, e);
 	const char *criu, *kernel;
@@ -185,7 +186,13 @@ static int probe(struct mig *m, struct api_error *e)
 	else if (!migration_compatible(m->local.criu, m->local.kernel, criu, kernel, why, sizeof(why)))
 		api_fail(e, 412, "migrate to a node with the same or newer CRIU and kernel",
 			 "node %s is incompatible: %s", m->to, why);
-	else if (!json_is_true(json_object_get(r, "rootfs")))
+	else if (*m->c.image && !json_is_true(json_object_get(r, "image")))
+		/* petrel sends the writable layer, not the image: refused before any freeze. */
+		api_fail(e, 412, "load the same image there first (podman load or pull into that "
+			 "node's containers-storage, or the same OCI layout at the same path)",
+			 "node %s lacks image %s (%.19s): %s", m->to, m->c.image, m->c.image_id,
+			 json_string_value(json_object_get(r, "image_error")) ?: "not found");
+	else if (!*m->c.image && !json_is_true(json_object_get(r, "rootfs")))
 		api_fail(e, 412, "make the image available at the same path on every node",
 			 "node %s has no rootfs at %s", m->to, m->c.rootfs);
 	else if (m->lazy && !json_is_true(json_object_get(r, "lazy")))

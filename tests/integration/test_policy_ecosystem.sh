@@ -18,7 +18,7 @@ done
 FE=$(ep_ns fe) OTHER=$(ep_ns other)
 echo_server "$LAB-outside" 80
 F=$(mktemp -d /tmp/petrel-pol-XXXXXX)
-trap 'rm -rf "$F"; cleanup' EXIT
+trap 'rc=$?; rm -rf "$F"; cleanup $rc' EXIT
 
 # Cilium's "Layer 3 Examples" policy, exactly as its documentation prints it.
 cat > "$F/l3.yaml" <<'YAML'
