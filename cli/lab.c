@@ -3,6 +3,7 @@
  * petreld runs per node. Everything a lab creates is named "<lab>-*", so `lab down` can
  * remove it even when lab.json is lost. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -253,7 +254,7 @@ int cmd_lab_exec(struct cli *c, int argc, char **argv)
 {
 	struct name_opt o = { c->lab };
 	const char *name, *host = NULL;
-	char ns[64];
+	char ns[64], conf[PATH_MAX];
 	int rest, ret;
 
 	if ((ret = cli_args(c, "lab exec", name_options, &o, argc, argv, &host, 1, &rest)))
@@ -268,6 +269,10 @@ int cmd_lab_exec(struct cli *c, int argc, char **argv)
 		snprintf(ns, sizeof(ns), "%s-" LAB_ROUTER_PREFIX "%s", name, host);
 	if (!netns_exists(ns))
 		return cli_error(c, "lab '%s' has no '%s' (see `petrel lab status --name %s`)", name, host, name);
+	/* Podman run there uses that node's own image store, as on a host of its own. */
+	snprintf(conf, sizeof(conf), LAB_DIR "/%s/%s/storage.conf", name, host);
+	if (!access(conf, R_OK))
+		setenv("CONTAINERS_STORAGE_CONF", conf, 1);
 	return exec_in_netns(c, ns, argv + rest);
 }
 
@@ -313,7 +318,10 @@ const struct command lab_commands[] = {
 	{ "lab", "exec", cmd_lab_exec, "run a command inside a lab node or the outside namespace",
 	  "petrel lab exec [--name LAB] NODE|ROUTER|outside|fabric -- CMD [ARG]...\n\n"
 	  "Runs CMD in the network namespace of a lab node, of a lab router, of the outside\n"
-	  "client, or of the fabric. The exit status is CMD's.\n\n"
-	  "Example:\n  petrel lab exec outside -- curl http://198.18.0.11:8080/\n" },
+	  "client, or of the fabric. The exit status is CMD's. On a node, Podman finds that\n"
+	  "node's own image store (CONTAINERS_STORAGE_CONF points at its storage.conf), the\n"
+	  "one its agent's run --image reads: each node keeps its images, as separate hosts do.\n\n"
+	  "Examples:\n  petrel lab exec outside -- curl http://198.18.0.11:8080/\n"
+	  "  petrel lab exec node1 -- podman load -i web.tar\n" },
 	{ 0 }
 };

@@ -327,6 +327,13 @@ int lab_start_agent(struct cli *c, struct lab *l, int i)
 			 l->ct_buckets);
 	if ((ret = write_file_atomic(conf, text)))
 		return cli_error(c, "cannot write %s: %s", conf, strerror(-ret));
+	/* The same store for Podman run through `petrel lab exec NODE -- podman ...`. */
+	snprintf(conf, sizeof(conf), "%s/storage.conf", dir);
+	snprintf(text, sizeof(text), "[storage]\ndriver = \"overlay\"\ngraphroot = \"%s/storage\"\n"
+		 "runroot = \"%s/storage-run\"\n", dir, dir);
+	if ((ret = write_file_atomic(conf, text)))
+		return cli_error(c, "cannot write %s: %s", conf, strerror(-ret));
+	snprintf(conf, sizeof(conf), "%s/petreld.conf", dir);
 	petreld_path(bin, sizeof(bin));
 	lab_progress("starting petreld on %s", ns);
 	l->agent_pid[i] = spawn(NULL, argv, log);

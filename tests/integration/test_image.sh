@@ -9,7 +9,8 @@ command -v podman >/dev/null || skip "podman is not installed"
 
 lab_up 2 vxlan
 L=/run/petrel/labs/$LAB
-pod() { local n=$1; shift; podman --root "$L/$n/storage" --runroot "$L/$n/storage-run" "$@"; }
+# Podman on a node: `petrel lab exec` points it at that node's own image store.
+pod() { local n=$1; shift; p lab exec "$n" -- podman "$@"; }
 W=$(mktemp -d /tmp/petrel-image-XXXXXX)
 trap 'rc=$?; rm -rf "$W"; cleanup $rc' EXIT
 bash "$ROOT/scripts/mkrootfs.sh" "$W/rootfs" >/dev/null
