@@ -120,6 +120,12 @@ grep -q "the store does not answer the commit" "/run/petrel/labs/$LAB/node2/petr
 kill -CONT "$ETCD_PID"
 wait $mig || fail "case 5: the migration failed: $(cat "$TMP/to-node2.out")"
 expect node2 "etcd stopped during the commit"
+# The stop outlived the agents' liveness leases: each renews within a keepalive period of
+# etcd's return, and a migration to a node not (yet) alive again is refused. Wait for all.
+for _ in $(seq 100); do
+	[ "$(p --node node2 -j node status | jq '[.nodes[] | select(.alive)] | length')" = 3 ] && break
+	sleep 0.1
+done
 
 # 6. The same, and the destination's agent dies while it waits, its copy frozen and the
 #    outcome unknown; then etcd comes back. Whichever way the claim went, each agent's next
