@@ -5,6 +5,7 @@
  * chk-ID-... and deleted at the end. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #define CHECK_REMOTES   3         /* datapath probes to at most this many other nodes */
 #define CHECK_LABEL     "petrel.io/check"
 #define PROBE_MS        1500
+#define CHECK_SESSIONS  4         /* probe endpoints other nodes may hold here at once */
 
 struct check_run {
 	struct agent *a;
@@ -108,6 +110,8 @@ static json_t *probe_json(const struct probe *p)
 
 /* --- the peer side: a probe endpoint for as long as the connection lasts --------------- */
 
+static atomic_int sessions;
+
 static void serve_check(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 {
 	const char *name = json_string_value(json_object_get(hello, "endpoint"));
@@ -119,14 +123,21 @@ static void serve_check(struct agent *a, SSL *ssl, const char *peer, json_t *hel
 		peer_send(ssl, json_pack("{s:b, s:s}", "ok", 1, "node", a->cfg.node));
 		return;
 	}
-	/* Only probe endpoints: a peer may not name anything else into being here. */
+	/* Only probe endpoints: a peer may not name anything else into being here, nor
+	 * hold more than a few addresses of this node's block at once. */
 	if (!name || strncmp(name, "chk-", 4) || !name_valid(name)) {
 		peer_reply_error(ssl, "a check endpoint's name starts with chk-");
+		return;
+	}
+	if (atomic_fetch_add(&sessions, 1) >= CHECK_SESSIONS) {
+		atomic_fetch_sub(&sessions, 1);
+		peer_reply_error(ssl, "node %s already serves %d checks", a->cfg.node, CHECK_SESSIONS);
 		return;
 	}
 	if (probe_ep_create(a, name, "remote", 0, &pe, err, sizeof(err))) {
 		peer_reply_error(ssl, "%s", err);
 		probe_ep_delete(a, &pe);
+		atomic_fetch_sub(&sessions, 1);
 		return;
 	}
 	log_info("check: probe endpoint %s for node %s", name, peer);
@@ -149,6 +160,7 @@ static void serve_check(struct agent *a, SSL *ssl, const char *peer, json_t *hel
 			break;
 	}
 	probe_ep_delete(a, &pe);
+	atomic_fetch_sub(&sessions, 1);
 }
 
 int check_register(struct agent *a)
@@ -379,9 +391,14 @@ static void run(struct check_run *c, const char *outside)
 		goto out;
 	}
 	snprintf(name, sizeof(name), "chk-%s-s", c->id);
-	if (probe_ep_create(c->a, name, "server", host_port, &server, err, sizeof(err))) {
-		record(c, "probe endpoints", 0, "%s", err);
-		goto out;
+	/* Its published port is picked at random: another try if something holds it. */
+	for (int tries = 0; probe_ep_create(c->a, name, "server", host_port, &server, err, sizeof(err)); tries++) {
+		probe_ep_delete(c->a, &server);
+		if (tries == 2) {
+			record(c, "probe endpoints", 0, "%s", err);
+			goto out;
+		}
+		host_port = (uint16_t)(40000 + (unsigned)rand() % 20000);
 	}
 	datapath_probes(c, &client.ep, "same node", &server.ep.ip4, &server.ep.ip6);
 	for (size_t i = 0; i < nodes.n && n_remote < CHECK_REMOTES; i++)

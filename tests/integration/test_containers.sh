@@ -234,7 +234,7 @@ expect_err "duplicate name" "already exists on node node2" p --node node1 run sr
 expect_err "missing rootfs" "No such file" p --node node1 run x1 --rootfs /nonexistent/rootfs -- true
 expect_err "rootfs is a file" "not a directory" p --node node1 run x1 --rootfs /etc/hostname -- true
 expect_err "missing CMD" "missing the command" p --node node1 run x1 --rootfs "$ROOTFS"
-expect_err "missing --rootfs" "rootfs DIR is required" p --node node1 run x1 -- true
+expect_err "missing --rootfs" "give --rootfs DIR or --image REF" p --node node1 run x1 -- true
 expect_err "bad publish" "publish" p --node node1 run x1 --rootfs "$ROOTFS" --publish 80 -- true
 expect_err "bad label" "label" p --node node1 run x1 --rootfs "$ROOTFS" --label "a b=c" -- true
 expect_err "bad env" "KEY=VALUE" p --node node1 run x1 --rootfs "$ROOTFS" --env 1A=b -- true
