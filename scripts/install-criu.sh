@@ -55,7 +55,18 @@ launcher_current() {
 		[ "$WRAPPER" -nt "$LAUNCHER_SRC" ]
 }
 
+# Podman checks CRIU's version itself, with the criu on PATH (runc finds it the same way):
+# with none there, a link in /usr/local/sbin (the administrator's, no package's) names ours.
+link_for_podman() {
+	local link=/usr/local/sbin/criu
+	if ! command -v criu >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && [ ! -e "$link" ]; then
+		ln -s "$WRAPPER" "$link" && say "linked $link to $WRAPPER for Podman and runc"
+	fi
+	return 0
+}
+
 if launcher_current && version_ok "$WRAPPER" && works "$WRAPPER"; then
+	link_for_podman
 	say "$($WRAPPER --version | head -1) at $WRAPPER (already installed)"
 	exit 0
 fi
@@ -63,7 +74,8 @@ fi
 mkdir -p "$PREFIX/bin"
 
 # A good CRIU on the PATH (a newer distribution): the launcher runs it.
-if sys=$(command -v criu 2>/dev/null) && [ "$sys" != "$WRAPPER" ] && version_ok "$sys" && works "$sys"; then
+if sys=$(command -v criu 2>/dev/null) && [ "$(readlink -f "$sys")" != "$(readlink -f "$WRAPPER")" ] &&
+	version_ok "$sys" && works "$sys"; then
 	launcher "$sys"
 	say "using $($sys --version | head -1) from $sys"
 	exit 0
@@ -121,4 +133,5 @@ if ! works "$WRAPPER"; then
 	"$WRAPPER" check >&2 || true
 	exit 1
 fi
+link_for_podman
 say "$($WRAPPER --version | head -1) installed at $WRAPPER; criu check: Looks good."

@@ -3,7 +3,8 @@
 # network through petrel-cni; the container gets a petrel address, is a petrel endpoint with
 # Podman's labels, reaches an endpoint on another lab node, publishes a port through CNI's
 # portMappings, has per-endpoint metrics, and is blocked by a petrel policy (seen in the
-# flow log). Podman's storage, config and CNI directories are private to the test.
+# flow log); Podman's own checkpoint and restore work with petrel's CRIU. Podman's storage,
+# config and CNI directories are private to the test.
 . "$(dirname "$0")/lib.sh"
 command -v podman >/dev/null || skip "podman is not installed (scripts/install-deps.sh installs it)"
 [ -x /bin/busybox ] || skip "busybox-static is not installed (scripts/install-deps.sh installs it)"
@@ -89,4 +90,20 @@ done
 [ "$(p --node node1 -j endpoint list | jq 'map(select(.labels.runtime == "podman")) | length')" = 0 ] \
 	|| fail "podman rm left the endpoint behind (DEL not called or failed)"
 ok "podman rm removes the endpoint through CNI DEL"
+
+# Podman's own checkpoint and restore find petrel's CRIU (>= 4.2; Debian 12 ships none)
+# where the install links it: an exported checkpoint restores with its state.
+PM run -d --name counter --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+	localhost/petrel-busybox sh -c 'i=0; while true; do i=$((i+1)); echo $i > /n; sleep 0.1; done' \
+	>/dev/null || fail "podman run -d counter"
+sleep 0.5
+n1=$(PM exec counter cat /n)
+out=$(PM container checkpoint --export "$D/counter.tar.gz" counter 2>&1) || fail "podman container checkpoint: $out"
+PM rm -f counter >/dev/null
+out=$(PM container restore --import "$D/counter.tar.gz" 2>&1) || fail "podman container restore: $out"
+sleep 0.3
+n2=$(PM exec counter cat /n)
+[ -n "$n2" ] && [ "$n2" -gt "$n1" ] || fail "the restored counter did not go on: $n1 then $n2"
+PM rm -f -t 0 counter >/dev/null
+ok "podman container checkpoint --export / restore --import work with petrel's CRIU (count $n1 → $n2)"
 echo "$CHECKS checks passed"
