@@ -203,7 +203,9 @@ void container_runc_root(struct agent *a, char *buf, size_t len);
 void container_cgroup_path(struct agent *a, const struct container *c, char *buf, size_t len);
 /* config.json (netns /run/netns/<c->netns>), upper/, work/, rootfs/ with the overlay mounted
  * (no-op if it already is), and its latency directory (latency_dir). */
-int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e);
+/* lower: the image's layers when the caller has just resolved them (NULL: resolved here). */
+int container_write_bundle(struct agent *a, const struct container *c, const char *lower,
+			   struct api_error *e);
 int container_unmount(struct agent *a, const char *name);                     /* 0 if not mounted */
 /* runc --root R --log <bundle>/runc.log --log-format json ARGS..., with fresh pipes as its
  * stdin and stdout+stderr: the container inherits them, NAME's log pump (replacing any
@@ -315,8 +317,10 @@ int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, 
 /* image.c: images for run --image, on this node. Errors go to err with the reason. */
 struct image_info;
 int image_resolve(struct agent *a, const char *ref, struct image_info *out, char *err, size_t len);
-/* A new container from c->image: its image_id, process (image_apply) and uid/gid. */
-int image_prepare(struct agent *a, struct container *c, char *err, size_t len);
+/* A new container from c->image: its image_id, process (image_apply) and uid/gid, and its
+ * layers as an overlay lowerdir list into lower. */
+int image_prepare(struct agent *a, struct container *c, char *lower, size_t llen, char *err,
+		  size_t len);
 /* The overlay lowerdir list of c's image here; -ESTALE if the image here is another. */
 int image_lower(struct agent *a, const struct container *c, char *lower, size_t llen, char *err, size_t len);
 

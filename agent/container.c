@@ -82,11 +82,12 @@ static bool is_mountpoint(const char *path)
 	return !stat(path, &st) && !stat(up, &parent) && st.st_dev != parent.st_dev;
 }
 
-int container_write_bundle(struct agent *a, const struct container *c, struct api_error *e)
+int container_write_bundle(struct agent *a, const struct container *c, const char *lower,
+			   struct api_error *e)
 {
 	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256], latency[CONFIG_STR + EP_NAME_MAX + 16];
 	char netns[300], cgroups[400], opts[IMAGE_LOWER_MAX + 2 * (CONFIG_STR + 256)], criu_conf[CONFIG_STR + 256];
-	char lower[IMAGE_LOWER_MAX], err[512];
+	char resolved[IMAGE_LOWER_MAX], err[512];
 	struct oci_opts o = { .netns_path = netns, .cgroups_path = cgroups, .latency_dir = latency,
 			      .criu_config = criu_conf };
 	static const char *subdirs[] = { "upper", "work", "rootfs" };
@@ -122,8 +123,11 @@ int container_write_bundle(struct agent *a, const struct container *c, struct ap
 	if (is_mountpoint(path))
 		return 0;
 	/* The lower layers: the rootfs, or the image's layers as this node has them. */
-	if (*c->image && image_lower(a, c, lower, sizeof(lower), err, sizeof(err)))
-		return api_fail(e, 409, "load the image on this node", "image %s: %s", c->image, err);
+	if (*c->image && !lower) {
+		if (image_lower(a, c, resolved, sizeof(resolved), err, sizeof(err)))
+			return api_fail(e, 409, "load the image on this node", "image %s: %s", c->image, err);
+		lower = resolved;
+	}
 	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work",
 		 *c->image ? lower : c->rootfs, dir, dir);
 	if (mount("overlay", path, "overlay", 0, opts))
@@ -448,7 +452,7 @@ static int teardown(struct agent *a, const char *name, bool endpoint, struct api
 int container_run(struct agent *a, json_t *body, struct container *c, struct api_error *e)
 {
 	char key[128], msg[512], bundle[CONFIG_STR + 128], *text;
-	char pidfile[CONFIG_STR + 256];
+	char pidfile[CONFIG_STR + 256], lower[IMAGE_LOWER_MAX];
 	char *run[] = { (char *)"run", (char *)"--detach", (char *)"--pid-file", pidfile,
 			(char *)"--bundle", bundle, c->name, NULL };
 	struct ep_request req = { 0 };
@@ -461,7 +465,7 @@ int container_run(struct agent *a, json_t *body, struct container *c, struct api
 		return api_fail(e, 400, NULL, "this request needs a JSON body");
 	if (container_request_parse(body, c, msg, sizeof(msg)))
 		return api_fail(e, 400, NULL, "invalid container request: %s", msg);
-	if (*c->image && image_prepare(a, c, msg, sizeof(msg)))
+	if (*c->image && image_prepare(a, c, lower, sizeof(lower), msg, sizeof(msg)))
 		return api_fail(e, 400, "podman images (with this node's containers-storage), or an OCI "
 				"image layout as oci:DIR[:TAG]", "image %s: %s", c->image, msg);
 	if (!*c->image && stat(c->rootfs, &st))
@@ -499,7 +503,8 @@ int container_run(struct agent *a, json_t *body, struct container *c, struct api
 	snprintf(c->netns, sizeof(c->netns), "%s", ep.netns);
 	container_bundle_dir(a, c->name, bundle, sizeof(bundle));
 	container_bundle_file(a, c->name, CT_PID_FILE, pidfile, sizeof(pidfile));
-	if (container_write_bundle(a, c, e) || container_runc_attached(a, c->name, run, e) ||
+	if (container_write_bundle(a, c, *c->image ? lower : NULL, e) ||
+	    container_runc_attached(a, c->name, run, e) ||
 	    container_started(a, c, e))
 		goto undo_all;
 	log_info("container %s running (pid %d, %s)", c->name, c->pid, *c->image ? c->image : c->rootfs);
@@ -782,7 +787,7 @@ int container_restore(struct agent *a, const char *name, const char *image_dir, 
 	runc_quiet(a, "delete", "--force", name);   /* a stopped container's leftover state */
 	if (container_criu_options(a, name, false, NULL))
 		return api_fail(e, 500, NULL, "cannot reset CRIU's options for '%s'", name);
-	if (container_write_bundle(a, &c, e) || container_runc_attached(a, name, args, e) ||
+	if (container_write_bundle(a, &c, NULL, e) || container_runc_attached(a, name, args, e) ||
 	    container_started(a, &c, e))
 		return -1;
 	log_info("container %s restored from %s (pid %d)", name, image_dir, c.pid);

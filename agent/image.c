@@ -285,7 +285,8 @@ int image_resolve(struct agent *a, const char *ref, struct image_info *out, char
 	return resolve_storage(a, ref, out, err, len);
 }
 
-int image_prepare(struct agent *a, struct container *c, char *err, size_t len)
+int image_prepare(struct agent *a, struct container *c, char *lower, size_t llen, char *err,
+		  size_t len)
 {
 	struct image_info info;
 	char *passwd, *group;
@@ -296,6 +297,7 @@ int image_prepare(struct agent *a, struct container *c, char *err, size_t len)
 	snprintf(c->image_id, sizeof(c->image_id), "%s", info.id);
 	if ((ret = image_apply(&info.cfg, c, err, len)))
 		return ret;
+	snprintf(lower, llen, "%s", info.lower);
 	passwd = layer_file(info.lower, "etc/passwd");
 	group = layer_file(info.lower, "etc/group");
 	ret = image_user_resolve(info.cfg.user, passwd, group, &c->uid, &c->gid, err, len);

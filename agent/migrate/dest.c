@@ -152,7 +152,7 @@ static int dest_prepare(struct dest *d, const char *name, struct api_error *e)
  * Called with the agent lock held. */
 static int dest_write_bundle(struct dest *d, struct api_error *e)
 {
-	int ret = container_write_bundle(d->a, &d->c, e);
+	int ret = container_write_bundle(d->a, &d->c, NULL, e);
 
 	if (!ret && (ret = container_criu_options(d->a, d->c.name, true, NULL)))
 		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
