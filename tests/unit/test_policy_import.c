@@ -4,31 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <netinet/in.h>
-#include "harness.h"
 #include "identity.h"
-#include "policy.h"
 
-static char err[512];
-
-static int parse(const char *text, struct policy **p, size_t *n)
-{
-	return policy_parse(text, "t.yaml", p, n, err, sizeof(err));
-}
-
-static void expect_error(const char *text, const char *needle)
-{
-	struct policy *p;
-	size_t n;
-	int ret = parse(text, &p, &n);
-
-	CHECK(ret == -EINVAL);
-	if (ret == 0)
-		policy_free(p, n);
-	if (ret == 0 || !strstr(err, needle)) {
-		fprintf(stderr, "error '%s' lacks '%s'\n", ret ? err : "(none)", needle);
-		harness_failed++;
-	}
-}
+#define POLICY_TEST_FILE "t.yaml"
+#include "policy_expect.h"
 
 /* Cilium's documentation, "Layer 3 Examples" and "Layer 4 Examples", as published. */
 static const char cilium_l3_l4[] =
