@@ -257,19 +257,21 @@ static void policy_set(const char *name, const char *text)
 		log_warn("ignoring stored policy: %s", err);
 		return;
 	}
-	if (ps.n_pols == ps.cap_pols) {
+	slot = calloc(1, sizeof(*slot));
+	if (slot && ps.n_pols == ps.cap_pols) {
 		size_t cap = ps.cap_pols ? ps.cap_pols * 2 : 64;
 		struct policy *v = realloc(ps.pols, cap * sizeof(*v));
 
-		if (!v || !(slot = calloc(1, sizeof(*slot)))) {
-			if (v)
-				ps.pols = v, ps.cap_pols = cap;
-			policy_free(p, np);
-			return;
+		if (v) {
+			ps.pols = v;
+			ps.cap_pols = cap;
+		} else {
+			free(slot);
+			slot = NULL;
 		}
-		ps.pols = v;
-		ps.cap_pols = cap;
-	} else if (!(slot = calloc(1, sizeof(*slot)))) {
+	}
+	if (!slot) {                     /* out of memory: the policy is not compiled in */
+		log_warn("policy %s: out of memory; not compiled", name);
 		policy_free(p, np);
 		return;
 	}
