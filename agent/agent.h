@@ -117,6 +117,8 @@ int cluster_list(struct agent *a, enum cc_kind kind, const char *prefix, struct 
 		 size_t *n);
 /* One record's value by name within its kind ("roles/NODE/DEV" for IOAM); -ENOENT. */
 int cluster_get(struct agent *a, enum cc_kind kind, const char *name, char **value);
+/* The node whose underlay IPv4 is ip4 (name into name); false if none is. */
+bool cluster_node_at(struct agent *a, const struct ip_addr *ip4, char *name, size_t len);
 
 /* locations.c: the location map and routes to moved endpoints, kept by node and endpoint
  * deltas. */
@@ -310,6 +312,13 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 void migrate_recover(struct agent *a);
 /* petrel_migrations_total{result}, and the freeze and total times of those that committed. */
 void migrate_metrics(struct agent *a, FILE *f);
+/* relays.c: flows a migrated endpoint still sends through the node that translates them
+ * (NAT in conntrack), checked against that node's conntrack until they end. */
+int relays_register(struct agent *a);              /* the "relay-check" peer operation */
+int relays_start(struct agent *a);
+void relays_stop(struct agent *a);
+int relays_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
+void relays_metrics(struct agent *a, FILE *f);
 
 /* latency.c: per-endpoint network-stack latency accounting (docs/latency.md). */
 int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);

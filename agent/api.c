@@ -280,7 +280,7 @@ static enum MHD_Result migrate_response(struct agent *a, struct MHD_Connection *
 
 /* Every JSON route module of the agent; the first that claims a path answers it. */
 static api_route_fn routes[] = { node_route, endpoints_route, policy_route, container_route,
-				 latency_route, ioam_route, check_route };
+				 latency_route, ioam_route, check_route, relays_route };
 
 static enum MHD_Result dispatch(struct agent *a, struct MHD_Connection *c, const char *method,
 				const char *url, const struct request *raw)
@@ -366,7 +366,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	/* The flow stream only reads the flow log (its own lock); it may run for long. Node
 	 * and endpoint reads answer from the cluster cache, whatever holds the agent lock. */
-	if (!strcmp(url, "/v1/flows") || !strcmp(url, "/v1/ioam/traces") ||
+	if (!strcmp(url, "/v1/flows") || !strcmp(url, "/v1/ioam/traces") || !strcmp(url, "/v1/relays") ||
 	    (!strcmp(method, "GET") && (!strcmp(url, "/v1/node") || !strncmp(url, "/v1/endpoints", 13))))
 		return dispatch(s->a, c, method, url, rq);
 	/* A write that needs a store that does not answer fails within this bound. */

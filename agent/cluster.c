@@ -413,6 +413,31 @@ int cluster_list(struct agent *a, enum cc_kind kind, const char *prefix, struct 
 	return 0;
 }
 
+struct node_find {
+	const struct ip_addr *ip4;
+	char name[EP_NAME_MAX];
+};
+
+static int match_node(const struct cc_entry *e, void *arg)
+{
+	struct node_find *f = arg;
+
+	if (!ip_equal(&e->u.node.ip4, f->ip4))
+		return 0;
+	snprintf(f->name, sizeof(f->name), "%s", e->name);
+	return 1;
+}
+
+bool cluster_node_at(struct agent *a, const struct ip_addr *ip4, char *name, size_t len)
+{
+	struct node_find f = { .ip4 = ip4 };
+
+	if (!cluster_foreach(a, CC_NODE, match_node, &f))
+		return false;
+	snprintf(name, len, "%s", f.name);
+	return true;
+}
+
 int cluster_get(struct agent *a, enum cc_kind kind, const char *name, char **value)
 {
 	const struct cc_entry *e;

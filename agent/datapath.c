@@ -359,23 +359,33 @@ int datapath_return_flows_clear(struct datapath *dp, const struct ip_addr *ep)
 	return 0;
 }
 
+int datapath_return_flow_delete(struct datapath *dp, const struct dp_return_flow *f)
+{
+	struct return_key k;
+
+	return_key_of(&k, f);
+	if (bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.return_flows), &k) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 int datapath_return_flows_foreach(struct datapath *dp, const struct ip_addr *ep,
 				  int (*cb)(const struct dp_return_flow *f, void *arg), void *arg)
 {
 	int fd = bpf_map__fd(dp->skel->maps.return_flows);
 	struct return_key k, *prev = NULL;
-	size_t n = ep->family == AF_INET ? 4 : 16;
 	struct loc_info info;
 
 	while (bpf_map_get_next_key(fd, prev, &k) == 0) {
 		struct dp_return_flow f = { .proto = k.proto };
+		size_t n = k.family == AF_INET ? 4 : 16;
 
 		prev = &k;
-		if (k.family != (__u32)ep->family || memcmp(k.ep_addr, ep->bytes, n) ||
+		if ((ep && (k.family != (__u32)ep->family || memcmp(k.ep_addr, ep->bytes, n))) ||
 		    bpf_map_lookup_elem(fd, &k, &info))
 			continue;
-		f.ep = *ep;
-		f.peer.family = ep->family;
+		f.ep.family = f.peer.family = (int)k.family;
+		memcpy(f.ep.bytes, k.ep_addr, n);
 		memcpy(f.peer.bytes, k.peer_addr, n);
 		f.ep_port = ntohs(k.ep_port);
 		f.peer_port = ntohs(k.peer_port);
@@ -444,6 +454,23 @@ int datapath_location_delete(struct datapath *dp, const struct cidr *prefix)
 		return ret;
 	if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+int datapath_location_lookup(struct datapath *dp, const struct ip_addr *ip, struct ip_addr *node4)
+{
+	struct loc6_key key = { 0 };
+	struct loc_info info;
+	struct cidr host = { .addr = *ip, .prefixlen = ip->family == AF_INET ? 32 : 128 };
+	int fd, ret;
+
+	if ((ret = loc_key(&host, &key, &fd, dp)))
+		return ret;
+	if (bpf_map_lookup_elem(fd, &key, &info))
+		return -ENOENT;
+	memset(node4, 0, sizeof(*node4));
+	node4->family = AF_INET;
+	memcpy(node4->bytes, info.node4, 4);
 	return 0;
 }
 

@@ -61,6 +61,8 @@ int datapath_location_upsert_flags(struct datapath *dp, const struct cidr *prefi
 				   const struct ip_addr *node4, const struct ip_addr *node6,
 				   unsigned int flags);
 int datapath_location_delete(struct datapath *dp, const struct cidr *prefix);   /* 0 if absent */
+/* Where address ip lives (longest prefix): the node's underlay IPv4 in *node4; -ENOENT. */
+int datapath_location_lookup(struct datapath *dp, const struct ip_addr *ip, struct ip_addr *node4);
 typedef int (*dp_location_cb)(const struct cidr *prefix, const struct ip_addr *node4, void *arg);
 int datapath_location_foreach(struct datapath *dp, dp_location_cb cb, void *arg);
 
@@ -114,6 +116,8 @@ struct dp_return_flow {
 };
 int datapath_return_flow_add(struct datapath *dp, const struct dp_return_flow *f);
 int datapath_return_flows_clear(struct datapath *dp, const struct ip_addr *ep);
+int datapath_return_flow_delete(struct datapath *dp, const struct dp_return_flow *f);
+/* The return flows of endpoint address ep, or of every endpoint when ep is NULL. */
 int datapath_return_flows_foreach(struct datapath *dp, const struct ip_addr *ep,
 				  int (*cb)(const struct dp_return_flow *f, void *arg), void *arg);
 

@@ -169,8 +169,10 @@ int main(int argc, char **argv)
 	}
 	if (flows_start(&a))
 		log_warn("flow log could not start; `petrel flows` will stay empty");
-	if (migrate_register(&a) || check_register(&a) || peer_start(&a))
+	if (migrate_register(&a) || check_register(&a) || relays_register(&a) || peer_start(&a))
 		log_warn("live migration disabled on this node (see the error above)");
+	else if (relays_start(&a))
+		log_warn("relayed flows will not be checked: they stay until the endpoint leaves");
 	if ((ret = ioam_start(&a)))
 		log_warn("IOAM could not start: %s", strerror(-ret));
 	if (endpoints_janitor_start(&a))
@@ -192,6 +194,7 @@ int main(int argc, char **argv)
 	a.stopping = 1;
 	api_stop(srv);
 	peer_stop(&a);
+	relays_stop(&a);
 	latency_stop(&a);
 	cluster_threads_stop(&a);
 	endpoints_janitor_stop(&a);

@@ -61,6 +61,7 @@ char *metrics_prometheus(struct agent *a)
 		cluster_count(a, CC_ENDPOINT));
 	container_metrics(a, f);
 	migrate_metrics(a, f);
+	relays_metrics(a, f);
 	policy_sync_metrics(a, f);
 	latency_metrics(a, f);
 	ioam_metrics(a, f);

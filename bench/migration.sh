@@ -187,8 +187,8 @@ done
 	echo
 	if [ "$STREAMS" = 1 ]; then
 	echo "Streams through node1's published ports (bench/out/migration-streams.svg):"
-	echo "first migration $(jq -c '{frozen_ms, total_ms, published_flows}' "$TMP/m1.json" 2>/dev/null),"
-	echo "second $(jq -c '{frozen_ms, total_ms, published_flows}' "$TMP/m2.json" 2>/dev/null);"
+	echo "first migration $(jq -c '{frozen_ms, total_ms, relayed_flows}' "$TMP/m1.json" 2>/dev/null),"
+	echo "second $(jq -c '{frozen_ms, total_ms, relayed_flows}' "$TMP/m2.json" 2>/dev/null);"
 	echo "TCP stream ${tcp_err:+broke: $tcp_err}${tcp_err:-kept going}, UDP stream ${udp_err:+broke: $udp_err}${udp_err:-kept going};"
 	echo "UDP loss over the whole run $(jq -r '.end.sum.lost_percent // "?"' "$TMP/udp.json" 2>/dev/null)%."
 	else

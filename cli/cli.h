@@ -55,6 +55,7 @@ extern const struct command lab_commands[], lab_router_commands[], node_commands
 
 /* Per-object verbs. */
 int cmd_node_status(struct cli *c, int argc, char **argv);
+int cmd_node_relays(struct cli *c, int argc, char **argv);
 int cmd_endpoint_add(struct cli *c, int argc, char **argv);
 int cmd_endpoint_list(struct cli *c, int argc, char **argv);
 int cmd_endpoint_show(struct cli *c, int argc, char **argv);

@@ -62,7 +62,7 @@ static const struct print_field report_lines[] = {
 	PF("wire_bytes", "  wire_bytes       %s\n"),
 	PF("tcp_connections", "  tcp_connections  %s\n"),
 	PF("udp_flows", "  udp_flows        %s\n"),
-	PF("published_flows", "  published_flows  %s\n"),
+	PF("relayed_flows", "  relayed_flows  %s\n"),
 	PF("held_packets", "  held_packets     %s\n"),
 	PF("criu_dump_ms", "  criu_dump_ms     %s\n"),
 	PF("criu_restore_ms", "  criu_restore_ms  %s\n"),
@@ -158,7 +158,7 @@ const struct command migrate_commands[] = {
 	  "(one JSON object with -j) gives total_ms, frozen_ms (freeze to resume), restore_ms and\n"
 	  "runc_restore_ms, phases_ms (hold, pause, dump, transfer, restore, release: where the\n"
 	  "freeze went), bytes (raw) and wire_bytes (compressed), tcp_connections, udp_flows,\n"
-	  "published_flows, held_packets and mode, and the freeze's floor: criu_dump_ms and\n"
+	  "relayed_flows, held_packets and mode, and the freeze's floor: criu_dump_ms and\n"
 	  "criu_restore_ms (what CRIU itself spent, by its logs), floor_ms and frozen_over_floor.\n\n"
 	  "Options:\n"
 	  "  --to NODE   the destination node (required)\n"

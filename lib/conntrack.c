@@ -1,4 +1,4 @@
-/* Reading DNATed flows from conntrack (see conntrack.h). */
+/* Reading translated flows from conntrack (see conntrack.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,36 +11,56 @@
 #include "util.h"
 
 struct walk {
-	const struct ip_addr *ep[2];
+	ct_want_fn want;
+	void *arg;
 	struct ct_flow *v;
 	size_t n, cap;
 };
 
-static bool reply_src_is(const struct nf_conntrack *ct, const struct ip_addr *a)
+/* The address of a direction's source, family taken from the entry. */
+static void addr_of(const struct nf_conntrack *ct, bool reply, struct ip_addr *a)
 {
-	if (!a || !a->family || nfct_get_attr_u8(ct, ATTR_L3PROTO) != a->family)
-		return false;
+	memset(a, 0, sizeof(*a));
+	a->family = nfct_get_attr_u8(ct, ATTR_L3PROTO);
 	if (a->family == AF_INET)
-		return nfct_get_attr_u32(ct, ATTR_REPL_IPV4_SRC) == a->v4.s_addr;
-	return !memcmp(nfct_get_attr(ct, ATTR_REPL_IPV6_SRC), a->bytes, 16);
+		a->v4.s_addr = nfct_get_attr_u32(ct, reply ? ATTR_REPL_IPV4_SRC : ATTR_ORIG_IPV4_SRC);
+	else if (a->family == AF_INET6)
+		memcpy(a->bytes, nfct_get_attr(ct, reply ? ATTR_REPL_IPV6_SRC : ATTR_ORIG_IPV6_SRC), 16);
+	else
+		a->family = 0;
 }
 
 static int on_ct(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *arg)
 {
 	struct walk *w = arg;
 	uint8_t proto = nfct_get_attr_u8(ct, ATTR_L4PROTO);
-	struct ct_flow *f;
-	int i;
+	uint32_t status = nfct_get_attr_u32(ct, ATTR_STATUS);
+	struct ct_flow f = { .proto = proto };
 
 	(void)type;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return NFCT_CB_CONTINUE;
-	if (!(nfct_get_attr_u32(ct, ATTR_STATUS) & IPS_DST_NAT))
+	if (status & IPS_DST_NAT) {
+		/* client -> node:published, answered by endpoint -> client */
+		f.nat = CT_DNAT;
+		addr_of(ct, true, &f.ep);
+		addr_of(ct, false, &f.peer);
+		f.ep_port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
+		f.peer_port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC));
+	} else if (status & IPS_SRC_NAT) {
+		/* endpoint -> server, answered by server -> node (masqueraded) */
+		f.nat = CT_SNAT;
+		addr_of(ct, false, &f.ep);
+		addr_of(ct, true, &f.peer);
+		f.ep_port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC));
+		f.peer_port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
+	} else {
 		return NFCT_CB_CONTINUE;
-	for (i = 0; i < 2 && !reply_src_is(ct, w->ep[i]); i++)
-		;
-	if (i == 2)
+	}
+	if (!f.ep.family || !w->want(&f.ep, w->arg))
 		return NFCT_CB_CONTINUE;
+	if (nfct_attr_is_set(ct, ATTR_TIMEOUT))
+		f.timeout = nfct_get_attr_u32(ct, ATTR_TIMEOUT);
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 16;
 		struct ct_flow *v = realloc(w->v, cap * sizeof(*v));
@@ -50,27 +70,18 @@ static int on_ct(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void 
 		w->v = v;
 		w->cap = cap;
 	}
-	f = &w->v[w->n++];
-	memset(f, 0, sizeof(*f));
-	f->proto = proto;
-	f->ep = *w->ep[i];
-	f->peer.family = w->ep[i]->family;
-	if (f->peer.family == AF_INET)
-		f->peer.v4.s_addr = nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_SRC);
-	else
-		memcpy(f->peer.bytes, nfct_get_attr(ct, ATTR_ORIG_IPV6_SRC), 16);
-	f->peer_port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC));
-	f->ep_port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
+	w->v[w->n++] = f;
 	return NFCT_CB_CONTINUE;
 }
 
-int ct_dnat_flows(const struct ip_addr *ep4, const struct ip_addr *ep6, struct ct_flow **out,
-		  size_t *n)
+int ct_nat_flows(ct_want_fn want, void *arg, struct ct_flow **out, size_t *n)
 {
-	struct walk w = { .ep = { ep4, ep6 } };
+	struct walk w = { .want = want, .arg = arg };
 	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
 	int ret = 0;
 
+	*out = NULL;
+	*n = 0;
 	if (!h)
 		return -errno ? -errno : -EIO;
 	nfct_callback_register(h, NFCT_T_ALL, on_ct, &w);
@@ -90,6 +101,27 @@ int ct_dnat_flows(const struct ip_addr *ep4, const struct ip_addr *ep6, struct c
 	*out = w.v;
 	*n = w.n;
 	return 0;
+}
+
+static bool is_one_of(const struct ip_addr *ep, void *arg)
+{
+	const struct ip_addr *const *eps = arg;
+
+	return (eps[0]->family && ip_equal(ep, eps[0])) || (eps[1]->family && ip_equal(ep, eps[1]));
+}
+
+int ct_endpoint_flows(const struct ip_addr *ep4, const struct ip_addr *ep6, struct ct_flow **out,
+		      size_t *n)
+{
+	const struct ip_addr *eps[2] = { ep4, ep6 };
+
+	return ct_nat_flows(is_one_of, eps, out, n);
+}
+
+bool ct_flow_same(const struct ct_flow *a, const struct ct_flow *b)
+{
+	return a->proto == b->proto && a->ep_port == b->ep_port && a->peer_port == b->peer_port &&
+	       ip_equal(&a->ep, &b->ep) && ip_equal(&a->peer, &b->peer);
 }
 
 int ct_set_buckets(unsigned int buckets, unsigned int *old)

@@ -51,8 +51,12 @@ static void stop_page_server(struct incoming *in)
 	in->page_fd = -1;
 }
 
-static int add_return_flows(struct agent *a, json_t *flows)
+/* The source's flows for this endpoint: only its own addresses, each back through a node
+ * of the cluster (anything else is not the source's to ask for). */
+static int add_return_flows(struct agent *a, const struct endpoint *ep, json_t *flows)
 {
+	char via[EP_NAME_MAX];
+
 	size_t i;
 	json_t *f;
 	int n = 0;
@@ -63,8 +67,11 @@ static int add_return_flows(struct agent *a, json_t *flows)
 		struct mig_flow mf;
 		struct dp_return_flow rf;
 
-		/* A malformed flow, or one that entered through this very node (no detour). */
-		if (mig_flow_parse(f, &mf) || ip_equal(&mf.node4, &a->cfg.underlay4))
+		/* A malformed flow, one that this very node translates (no detour), or not
+		 * the endpoint's. */
+		if (mig_flow_parse(f, &mf) || ip_equal(&mf.node4, &a->cfg.underlay4) ||
+		    !(ip_equal(&mf.ep, &ep->ip4) || ip_equal(&mf.ep, &ep->ip6)) ||
+		    !cluster_node_at(a, &mf.node4, via, sizeof(via)))
 			continue;
 		rf = (struct dp_return_flow){ .proto = mf.proto, .ep = mf.ep, .peer = mf.peer,
 					      .ep_port = mf.ep_port, .peer_port = mf.peer_port,
@@ -209,7 +216,7 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		  .detach = true, .lazy_pages = d->in.lazy }, argv);
 	pthread_mutex_lock(&a->lock);
 	/* Before the process runs: its very first reply to such a flow must take the detour. */
-	flows = add_return_flows(a, json_object_get(msg, "flows"));
+	flows = add_return_flows(a, &d->ep, json_object_get(msg, "flows"));
 	{
 		char state[CONFIG_STR + 128];
 

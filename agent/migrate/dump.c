@@ -151,7 +151,7 @@ static void *bundle_main(void *arg)
 	container_bundle_dir(m->a, m->name, bundle, sizeof(bundle));
 	m->bundle_ret = send_dir(m, "bundle", bundle, NULL, true, &m->bundle_raw,
 				 &m->bundle_wire, &m->bundle_err);
-	m->flows = published_flows(m);
+	m->flows = relayed_flows(m);
 	return NULL;
 }
 
@@ -175,8 +175,9 @@ int bundle_finish(struct mig *m, struct api_error *e)
 	return m->bundle_ret;
 }
 
-/* Flows through this node's published ports, and return flows this node already had for
- * the container (from an earlier migration), for the destination's return map. */
+/* The flows this node translates for the container (in through its published ports, or
+ * out of the cluster masqueraded by it), and the return flows it already had for the
+ * container from an earlier migration: for the destination's return map. */
 struct flows_acc {
 	json_t *arr;
 	struct agent *a;
@@ -207,14 +208,14 @@ static int add_known_flow(const struct dp_return_flow *f, void *arg)
 	return 0;
 }
 
-json_t *published_flows(struct mig *m)
+json_t *relayed_flows(struct mig *m)
 {
 	struct agent *a = m->a;
 	struct flows_acc acc = { json_array(), a };
 	struct ct_flow *flows = NULL;
 	size_t n = 0;
 
-	if (ct_dnat_flows(&m->ep.ip4, &m->ep.ip6, &flows, &n) == 0)
+	if (ct_endpoint_flows(&m->ep.ip4, &m->ep.ip6, &flows, &n) == 0)
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(acc.arr, flow_json(flows[i].proto, &flows[i].ep,
 				flows[i].ep_port, &flows[i].peer, flows[i].peer_port, &a->cfg.underlay4,

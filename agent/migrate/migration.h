@@ -9,6 +9,7 @@
  *   dest.c     the destination: prepare, restore, publish
  *   commit.c   the claim, the location flip and each side's end of it
  *   recover.c  an agent restarting in the middle of a migration
+ *   relays.c   flows still translated by an earlier node, until its conntrack ends them
  *   criu.c     CRIU's and the kernel's versions and abilities, shared small helpers */
 #pragma once
 #include <pthread.h>
@@ -126,7 +127,7 @@ int checkpoint_reap(struct mig *m, struct api_error *e);
 /* Join the bundle stream started by frozen_go; its error into e. */
 int bundle_finish(struct mig *m, struct api_error *e);
 /* Flows through this node's published ports, and return flows it relays, as JSON. */
-json_t *published_flows(struct mig *m);
+json_t *relayed_flows(struct mig *m);
 
 /* lazy.c, source side */
 int dump_lazy(struct mig *m, struct api_error *e);

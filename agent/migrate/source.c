@@ -243,7 +243,7 @@ static void report(struct mig *m, json_t *dest)
 	stats.total_ms_sum += now_ms() - (uint64_t)m->t0;
 	stats.bytes_sum += m->bytes;
 	pthread_mutex_unlock(&stats_mu);
-	json_object_set(r, "published_flows", json_object_get(dest, "flows") ?: json_integer(0));
+	json_object_set(r, "relayed_flows", json_object_get(dest, "flows") ?: json_integer(0));
 	emit(m, json_pack("{s:o}", "report", r));
 }
 
@@ -351,7 +351,7 @@ static int source_restore(struct mig *m, SSL *ctl, json_t **reply, bool *answere
 	json_t *flows, *r = NULL;
 
 	progress(m, "restore", "node %s restores %s", m->to, m->name);
-	flows = m->flows ? m->flows : published_flows(m);
+	flows = m->flows ? m->flows : relayed_flows(m);
 	m->flows = NULL;
 	m->restore_sent = true;         /* even a send that fails may have got through */
 	if (peer_send(ctl, json_pack("{s:s, s:o, s:b}", "op", "restore", "flows", flows,

@@ -54,6 +54,25 @@ lab_up() {
 		|| fail "lab up --nodes $n --mode $mode --policy-backend $be $*"
 }
 
+# migration_rootfs: skip without CRIU; ROOTFS with socat and udp_echo (built once).
+migration_rootfs() {
+	[ -x /opt/petrel/criu/bin/criu ] || command -v criu >/dev/null || skip "no CRIU (scripts/install-criu.sh)"
+	ROOTFS="$BUILD/test-rootfs"
+	[ -x "$ROOTFS/usr/bin/socat" ] && [ -x "$ROOTFS/usr/bin/udp_echo" ] ||
+		"$ROOT/scripts/mkrootfs.sh" "$ROOTFS" socat "$BUILD/tools/udp_echo" >/dev/null \
+		|| fail "cannot build the test rootfs"
+}
+
+# migrate NAME TO: the JSON report, or fail with the CLI's error (uses $TMP)
+migrate() {
+	local out
+	out=$(p -j migrate "$1" --to "$2" 2>"$TMP/migrate.err") || {
+		cat "$TMP/migrate.err" >&2; fail "migrate $1 --to $2"; }
+	echo "$out"
+}
+# where NAME: "NODE STATE" of a container, from node1's view
+where() { p --node node1 -j ps | jq -r ".[] | select(.name==\"$1\") | .node + \" \" + .state"; }
+
 # ep_field NAME FIELD  (from the cluster view of any node)
 ep_field() { p --node node1 -j endpoint show "$1" | jq -r ".$2"; }
 ep_ns()    { ep_field "$1" netns; }

@@ -6,25 +6,13 @@
 # must leave the container running where it was with its session intact.
 . "$(dirname "$0")/lib.sh"
 
-[ -x /opt/petrel/criu/bin/criu ] || command -v criu >/dev/null || skip "no CRIU (scripts/install-criu.sh)"
+migration_rootfs
 lab_up 3 "$MODE"
-ROOTFS="$BUILD/test-rootfs"
-[ -x "$ROOTFS/usr/bin/socat" ] && [ -x "$ROOTFS/usr/bin/udp_echo" ] ||
-	"$ROOT/scripts/mkrootfs.sh" "$ROOTFS" socat "$BUILD/tools/udp_echo" >/dev/null \
-	|| fail "cannot build the test rootfs"
 PROBE="$ROOT/tools/echo_probe.py"
 TMP=$(mktemp -d /tmp/petrel-mig-XXXXXX)
 trap 'rc=$?; rm -rf "$TMP"; cleanup $rc' EXIT
 state_dir() { echo "/run/petrel/labs/$LAB/$1/state"; }
 
-# migrate NAME TO: the JSON report, or fail with the CLI's error
-migrate() {
-	local out
-	out=$(p -j migrate "$1" --to "$2" 2>"$TMP/migrate.err") || {
-		cat "$TMP/migrate.err" >&2; fail "migrate $1 --to $2"; }
-	echo "$out"
-}
-where() { p --node node1 -j ps | jq -r ".[] | select(.name==\"$1\") | .node + \" \" + .state"; }
 
 # --- the counter: memory, file system and logs survive
 p --node node1 run counter --rootfs "$ROOTFS" -- sh -c \
@@ -94,14 +82,14 @@ sleep 0.5
 r=$(migrate web node2)
 [ "$(where web)" = "node2 running" ] || fail "web is '$(where web)' after migrating to node2"
 [ "$(echo "$r" | jq .tcp_connections)" -ge 3 ] || fail "report counts $(echo "$r" | jq .tcp_connections) TCP connections: $r"
-[ "$(echo "$r" | jq .published_flows)" -ge 2 ] || fail "report counts $(echo "$r" | jq .published_flows) published flows: $r"
+[ "$(echo "$r" | jq .relayed_flows)" -ge 2 ] || fail "report counts $(echo "$r" | jq .relayed_flows) relayed flows: $r"
 for k in total_ms frozen_ms bytes tcp_connections udp_flows mode floor_ms frozen_over_floor; do
 	echo "$r" | jq -e "has(\"$k\")" >/dev/null || fail "report lacks $k: $r"
 done
 # The floor is CRIU's own dump and restore, from its logs: part of the freeze, never all.
 echo "$r" | jq -e '.criu_dump_ms > 0 and .criu_restore_ms > 0 and .floor_ms == .criu_dump_ms + .criu_restore_ms
 	and .floor_ms < .frozen_ms + 50' >/dev/null || fail "the report's floor is off: $r"
-ok "web migrated node1 -> node2: $(echo "$r" | jq -c '{frozen_ms, total_ms, tcp_connections, udp_flows, published_flows, held_packets}')"
+ok "web migrated node1 -> node2: $(echo "$r" | jq -c '{frozen_ms, total_ms, tcp_connections, udp_flows, relayed_flows, held_packets}')"
 # New connections use the port published on the new node.
 got=$(echo new | timeout 5 ip netns exec "$LAB-outside" socat -T2 - "TCP:$N2:8080") || true
 [ "$got" = new ] || fail "new connection through node2:8080 answered '$got'"
@@ -257,7 +245,7 @@ sleep 1
 restart_agent node3 ""          # the mid-transfer fault above made it exit
 r=$(migrate web node3)
 [ "$(where web)" = "node3 running" ] || fail "web is '$(where web)' after node2 -> node3"
-ok "web migrated node2 -> node3: $(echo "$r" | jq -c '{frozen_ms, tcp_connections, published_flows}')"
+ok "web migrated node2 -> node3: $(echo "$r" | jq -c '{frozen_ms, tcp_connections, relayed_flows}')"
 got=$(echo third | timeout 5 ip netns exec "$LAB-outside" socat -T2 - "TCP:$(node_ip node3 4):8080") || true
 [ "$got" = third ] || fail "a new connection through node3:8080 answered '$got'"
 ok "a new connection through node3's published port reaches web"

@@ -6,12 +6,8 @@
 # byte-exact.
 . "$(dirname "$0")/lib.sh"
 
-[ -x /opt/petrel/criu/bin/criu ] || command -v criu >/dev/null || skip "no CRIU (scripts/install-criu.sh)"
+migration_rootfs
 lab_up 3 native
-ROOTFS="$BUILD/test-rootfs"
-[ -x "$ROOTFS/usr/bin/socat" ] ||
-	"$ROOT/scripts/mkrootfs.sh" "$ROOTFS" socat "$BUILD/tools/udp_echo" >/dev/null \
-	|| fail "cannot build the test rootfs"
 TMP=$(mktemp -d /tmp/petrel-faults-XXXXXX)
 ETCD_PID=$(p -j lab status | jq -r .etcd.pid)
 trap 'rc=$?; kill -CONT "$ETCD_PID" 2>/dev/null; touch "$TMP/stop.tcp"; rm -rf "$TMP"; cleanup $rc' EXIT
