@@ -22,7 +22,8 @@
 #define KEY_NODES     "/petrel/nodes/"
 #define KEY_ALIVE     "/petrel/alive/"
 #define KEY_BLOCKS    "/petrel/blocks/"
-#define KEY_ENDPOINTS "/petrel/endpoints/"
+#define KEY_ENDPOINTS "/petrel/endpoints/"   /* NODE/NAME: each node writes its own */
+#define KEY_NAMES     "/petrel/names/"       /* NAME: an endpoint name's cluster-wide claim */
 #define KEY_PORTS     "/petrel/ports/"
 #define KEY_POLICIES  "/petrel/policies/"
 #define KEY_IOAM      "/petrel/ioam/"
@@ -31,6 +32,9 @@
 struct agent {
 	struct petreld_config cfg;
 	struct store *store;
+	/* Where policies and IOAM configuration are written: an operator's etcd user when
+	 * configured (etcd-operator-user), else store. */
+	struct store *operator_store;
 	struct datapath *dp;
 	pthread_mutex_t lock;
 	uint64_t block_index;
@@ -56,6 +60,11 @@ struct api_error {
 
 int api_fail(struct api_error *e, int status, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* A write of an operator's (policies, IOAM configuration) that failed with ret: 403 with
+ * the way out when the store's roles refuse this node's user, 503 otherwise. what is the
+ * message's start ("cannot delete policy 'x'"). */
+int api_operator_write_fail(struct api_error *e, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* The hint for a store call that failed with ret: a store that did not answer within the
  * request's budget is worth saying so (NULL otherwise). */
 #define STORE_HINT(ret) ((ret) == -ETIMEDOUT ? "the cluster store (etcd) did not answer within " \
@@ -103,8 +112,22 @@ int cluster_endpoints(struct agent *a, struct endpoint **eps, size_t *n);
 int cluster_local_endpoints(struct agent *a, struct endpoint **eps, size_t *n);
 int cluster_node_endpoints(struct agent *a, const char *node, struct endpoint **eps, size_t *n);
 int cluster_endpoint_get(struct agent *a, const char *name, struct endpoint *ep);
-/* The endpoint's record from the store itself, for decisions a stale cache must not make. */
+/* The endpoint's current record from the store itself, for decisions a stale cache must
+ * not make (the cache says which node's record is current). */
 int cluster_endpoint_read(struct agent *a, const char *name, struct endpoint *ep);
+/* The record node writes of endpoint name, from the store (not the cache): -ENOENT. */
+int cluster_endpoint_read_at(struct agent *a, const char *node, const char *name, struct endpoint *ep);
+/* The store key of node's record of endpoint name. */
+void endpoint_key(char *buf, size_t len, const char *node, const char *name);
+/* Whether node's record of endpoint name (into *ep, from the store) is the current one:
+ * it exists, and no record the cache knows has a higher epoch. */
+bool endpoint_current_at(struct agent *a, const char *node, const char *name, struct endpoint *ep);
+/* Remove this node's record of endpoint name, at epoch or below, which another node's
+ * outranks (a migration away committed); the janitor retries while the store does not
+ * answer. */
+void endpoint_remove_stale(struct agent *a, const char *name, uint32_t epoch);
+/* At start: every record of this node that another node's outranks goes. */
+void endpoints_sweep_stale(struct agent *a);
 /* Wait until the cache holds the store's current revision of key prefix+name. */
 int cluster_catch_up_key(struct agent *a, const char *prefix, const char *name);
 /* Entries of one kind under the cache's read lock (cb must not call back into cluster_). */
@@ -148,6 +171,13 @@ int endpoint_publish(struct agent *a, const struct endpoint *ep, bool add);
 int endpoint_datapath_detach(struct agent *a, const struct endpoint *ep);
 int endpoint_datapath_attach(struct agent *a, const struct endpoint *ep);
 /* The thread that removes records a failed add may have left (the store timed out). */
+/* endpoint_record.c: this node's endpoint records and the janitor that settles them. */
+/* This node's record of ep; create also claims its name cluster-wide (-EEXIST: taken). */
+int endpoint_record_store(struct agent *a, const struct endpoint *ep, bool create);
+/* This node's record of ep and its name's claim: the endpoint is gone. */
+int endpoint_record_remove(struct agent *a, const struct endpoint *ep);
+/* A record whose write or removal the store did not answer: the janitor settles it. */
+void endpoint_record_abandon(const struct endpoint *ep);
 int endpoints_janitor_start(struct agent *a);
 void endpoints_janitor_stop(struct agent *a);
 /* Re-establish datapath state for local endpoints after an agent restart. */

@@ -18,12 +18,13 @@
 /* How long start-up waits for the watch to bring the cache up to date. */
 #define READY_WAIT_MS 3000
 
+/* Endpoint records are per node (KEY_ENDPOINTS NODE/NAME): see cluster_cache.h. */
 static const struct cc_prefix prefixes[] = {
-	{ KEY_NODES, CC_NODE },
-	{ KEY_ALIVE, CC_ALIVE },
-	{ KEY_ENDPOINTS, CC_ENDPOINT },
-	{ KEY_POLICIES, CC_POLICY },
-	{ KEY_IOAM, CC_IOAM },
+	{ KEY_NODES, CC_NODE, false },
+	{ KEY_ALIVE, CC_ALIVE, false },
+	{ KEY_ENDPOINTS, CC_ENDPOINT, true },
+	{ KEY_POLICIES, CC_POLICY, false },
+	{ KEY_IOAM, CC_IOAM, false },
 };
 
 /* SQLite has no watch: a catch-up re-lists it, and this keeps two from applying at once. */
@@ -332,18 +333,31 @@ void cluster_threads_stop(struct agent *a)
 
 /* --- decisions that must not act on a stale cache ----------------------------------- */
 
-int cluster_endpoint_read(struct agent *a, const char *name, struct endpoint *ep)
+void endpoint_key(char *buf, size_t len, const char *node, const char *name)
 {
-	char key[128], *value = NULL;
+	snprintf(buf, len, KEY_ENDPOINTS "%s/%s", node, name);
+}
+
+int cluster_endpoint_read_at(struct agent *a, const char *node, const char *name, struct endpoint *ep)
+{
+	char key[160], *value = NULL;
 	int ret;
 
-	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", name);
+	endpoint_key(key, sizeof(key), node, name);
 	ret = store_get(a->store, key, &value, NULL);
 	if (ret)
 		return ret;
 	ret = endpoint_decode(value, ep);
 	free(value);
 	return ret;
+}
+
+int cluster_endpoint_read(struct agent *a, const char *name, struct endpoint *ep)
+{
+	struct endpoint cached;
+	int ret = cluster_endpoint_get(a, name, &cached);
+
+	return ret ? ret : cluster_endpoint_read_at(a, cached.node, name, ep);
 }
 
 int cluster_catch_up_key(struct agent *a, const char *prefix, const char *name)

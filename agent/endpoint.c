@@ -292,110 +292,10 @@ static int plumb(struct agent *a, struct endpoint *ep, const struct ep_request *
 	return 0;
 }
 
-static int store_endpoint(struct agent *a, const struct endpoint *ep, bool create)
-{
-	char key[128], *text = endpoint_encode(ep);
-	int ret;
-
-	if (!text)
-		return -ENOMEM;
-	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", ep->name);
-	ret = create ? store_create(a->store, key, text, 0) : store_put(a->store, key, text, 0);
-	free(text);
-	return ret;
-}
-
-/* Reservations whose write, or whose undoing, failed against the store: a write that
- * timed out may still be applied once etcd answers again. The janitor removes such a
- * record if it turns up half-created; a name that stays absent for a few rounds after
- * the store answers again is forgotten. */
-#define JANITOR_SLOTS 32
-#define JANITOR_QUIET_ROUNDS 3
-static struct {
-	pthread_mutex_t lock;
-	struct { struct endpoint ep; int quiet; } v[JANITOR_SLOTS];
-	int n;
-	pthread_t thread;
-	bool running;
-} janitor = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static void abandon(const struct endpoint *ep)
-{
-	pthread_mutex_lock(&janitor.lock);
-	if (janitor.n < JANITOR_SLOTS) {
-		janitor.v[janitor.n].ep = *ep;
-		janitor.v[janitor.n++].quiet = 0;
-		log_warn("endpoint %s: its record's fate is unknown (the store did not answer); "
-			 "it will be removed if it turns up half-created", ep->name);
-	}
-	pthread_mutex_unlock(&janitor.lock);
-}
-
-/* One round: true when the slot is settled. Called with a->lock held. */
-static bool janitor_settle(struct agent *a, struct endpoint *ep, int *quiet)
-{
-	struct endpoint now;
-	char key[128], *value = NULL;
-	int ret;
-
-	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", ep->name);
-	ret = store_get(a->store, key, &value, NULL);
-	if (ret == -ENOENT)
-		return ++*quiet >= JANITOR_QUIET_ROUNDS;
-	if (ret)
-		return false;                       /* still unreachable: next round */
-	ret = endpoint_decode(value, &now);
-	free(value);
-	if (ret || strcmp(now.node, a->cfg.node) || strcmp(now.state, "creating") ||
-	    nl_link_index(now.ifname) > 0)
-		return true;                        /* someone's live endpoint now: not ours */
-	identity_release(a, &now);
-	if (store_delete(a->store, key))
-		return false;
-	log_info("endpoint %s: removed the half-created record a failed add left", now.name);
-	return true;
-}
-
-static void *janitor_main(void *arg)
-{
-	struct agent *a = arg;
-
-	while (!a->stopping) {
-		for (int t = 0; t < 20 && !a->stopping; t++)
-			usleep(100 * 1000);
-		pthread_mutex_lock(&a->lock);
-		store_deadline_set(2000);
-		pthread_mutex_lock(&janitor.lock);
-		for (int i = 0; i < janitor.n; i++)
-			if (janitor_settle(a, &janitor.v[i].ep, &janitor.v[i].quiet))
-				janitor.v[i--] = janitor.v[--janitor.n];
-		pthread_mutex_unlock(&janitor.lock);
-		store_deadline_clear();
-		pthread_mutex_unlock(&a->lock);
-	}
-	return NULL;
-}
-
-int endpoints_janitor_start(struct agent *a)
-{
-	if (pthread_create(&janitor.thread, NULL, janitor_main, a))
-		return -errno;
-	janitor.running = true;
-	return 0;
-}
-
-void endpoints_janitor_stop(struct agent *a)
-{
-	if (janitor.running)
-		pthread_join(janitor.thread, NULL);
-	janitor.running = false;
-}
-
 int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoint *out,
 		    struct api_error *e)
 {
 	struct endpoint ep = { 0 }, other;
-	char key[128];
 	uint8_t host_mac[6];
 	int ret;
 
@@ -417,7 +317,7 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 		return -1;
 
 	/* The record is the name's reservation, cluster-wide and atomic. */
-	ret = store_endpoint(a, &ep, true);
+	ret = endpoint_record_store(a, &ep, true);
 	if (ret == -EEXIST) {
 		if (cluster_endpoint_get(a, ep.name, &other) == 0)
 			return api_fail(e, 409, "pick another name, or delete the existing endpoint",
@@ -425,12 +325,10 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 		return api_fail(e, 409, NULL, "endpoint '%s' already exists", ep.name);
 	}
 	if (ret) {
-		abandon(&ep);
+		endpoint_record_abandon(&ep);
 		return api_fail(e, 503, STORE_HINT(ret), "cannot record endpoint '%s': %s", ep.name,
 				strerror(-ret));
 	}
-	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", ep.name);
-
 	ret = identity_acquire(a, &ep, &ep.identity);
 	if (ret) {
 		api_fail(e, 503, NULL, "cannot allocate an identity for '%s': %s", ep.name, strerror(-ret));
@@ -455,7 +353,7 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 		goto undo_plumb;
 	}
 	snprintf(ep.state, sizeof(ep.state), "ready");
-	ret = store_endpoint(a, &ep, false);
+	ret = endpoint_record_store(a, &ep, false);
 	if (ret) {
 		api_fail(e, 503, STORE_HINT(ret), "cannot record endpoint '%s': %s", ep.name, strerror(-ret));
 		goto undo_publish;
@@ -478,8 +376,8 @@ undo_ports:
 undo_identity:
 	identity_release(a, &ep);
 undo_record:
-	if (store_delete(a->store, key))
-		abandon(&ep);
+	if (endpoint_record_remove(a, &ep))
+		endpoint_record_abandon(&ep);
 	return -1;
 }
 
@@ -499,12 +397,9 @@ void endpoint_release_local(struct agent *a, const struct endpoint *ep)
  * make progress even when some pieces are already gone. */
 static void teardown(struct agent *a, const struct endpoint *ep)
 {
-	char key[128];
-
 	endpoint_release_local(a, ep);
 	identity_release(a, ep);
-	snprintf(key, sizeof(key), KEY_ENDPOINTS "%s", ep->name);
-	store_delete(a->store, key);
+	endpoint_record_remove(a, ep);
 }
 
 int endpoint_delete(struct agent *a, const char *name, struct api_error *e)
@@ -606,7 +501,7 @@ int endpoints_restore(struct agent *a)
 		if (nl_link_index(ep->ifname) < 0) {
 			log_warn("endpoint %s: interface %s is gone; marking it as error", ep->name, ep->ifname);
 			snprintf(ep->state, sizeof(ep->state), "error");
-			store_endpoint(a, ep, false);
+			endpoint_record_store(a, ep, false);
 			continue;
 		}
 		if ((a->cfg.backend == BACKEND_EBPF && datapath_add(a, ep, host_mac)) || publish(a, ep, true))

@@ -184,12 +184,12 @@ static int ns_add(struct agent *a, json_t *body, json_t **resp, struct api_error
 		char *text = json_dumps(j, JSON_COMPACT);
 
 		snprintf(key, sizeof(key), KEY_IOAM_NS "%u", r.id);
-		ret = store_put(a->store, key, text, 0);
+		ret = store_put(a->operator_store, key, text, 0);
 		free(text);
 	}
 	json_decref(j);
 	if (ret)
-		return api_fail(e, 503, NULL, "cannot store namespace %u: %s", r.id, strerror(-ret));
+		return api_operator_write_fail(e, ret, "cannot store namespace %u", r.id);
 	cluster_catch_up(a);
 	*resp = ioam_ns_json(&r);
 	return 201;
@@ -217,8 +217,8 @@ static int ns_del(struct agent *a, const char *id_s, json_t **resp, struct api_e
 					"namespace %u is used by an encap rule", id);
 		}
 	free(rules);
-	if ((ret = store_delete(a->store, key)))
-		return api_fail(e, 503, NULL, "cannot delete namespace %u: %s", id, strerror(-ret));
+	if ((ret = store_delete(a->operator_store, key)))
+		return api_operator_write_fail(e, ret, "cannot delete namespace %u", id);
 	cluster_catch_up(a);
 	*resp = json_pack("{s:i}", "deleted", id);
 	return 200;
@@ -305,11 +305,11 @@ static int encap_add(struct agent *a, json_t *body, json_t **resp, struct api_er
 		text = json_dumps(j, JSON_COMPACT);
 		json_decref(j);
 		ioam_rule_key(key, sizeof(key), r.spec.ns, &r.to);
-		ret = store_put(a->store, key, text, 0);
+		ret = store_put(a->operator_store, key, text, 0);
 		free(text);
 	}
 	if (ret)
-		return api_fail(e, 503, NULL, "cannot store the encap rule: %s", strerror(-ret));
+		return api_operator_write_fail(e, ret, "cannot store the encap rule");
 	cluster_catch_up(a);
 	*resp = ioam_rule_json(&r);
 	return 201;
@@ -328,8 +328,8 @@ static int encap_del(struct agent *a, json_t *body, json_t **resp, struct api_er
 		return api_fail(e, 404, "see `petrel ioam show`", "no encap rule for namespace %u to that prefix",
 				r.spec.ns);
 	free(v);
-	if ((ret = store_delete(a->store, key)))
-		return api_fail(e, 503, NULL, "cannot delete the encap rule: %s", strerror(-ret));
+	if ((ret = store_delete(a->operator_store, key)))
+		return api_operator_write_fail(e, ret, "cannot delete the encap rule");
 	cluster_catch_up(a);
 	*resp = json_pack("{s:i}", "deleted", r.spec.ns);
 	return 200;

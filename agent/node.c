@@ -14,27 +14,81 @@
 #include "nft.h"
 #include "util.h"
 
+/* A password from a file only root can read (a trailing newline is not part of it). */
+static int read_password(const char *path, char *buf, size_t len, struct api_error *e)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t n;
+	int ret;
+
+	if (stat(path, &st))
+		return api_fail(e, 500, NULL, "cannot read the etcd password file %s: %s", path,
+				strerror(errno));
+	if (st.st_mode & 077)
+		return api_fail(e, 500, "chmod 600 it", "the etcd password file %s is readable by "
+				"others (mode %03o)", path, st.st_mode & 0777);
+	if ((ret = read_file(path, &text)))
+		return api_fail(e, 500, NULL, "cannot read the etcd password file %s: %s", path,
+				strerror(-ret));
+	n = strcspn(text, "\r\n");
+	if (!n || n >= len) {
+		free(text);
+		return api_fail(e, 500, NULL, "the etcd password file %s holds no password of 1 to %zu "
+				"characters", path, len - 1);
+	}
+	memcpy(buf, text, n);
+	buf[n] = 0;
+	explicit_bzero(text, strlen(text));
+	free(text);
+	return 0;
+}
+
+static int open_etcd(struct agent *a, struct store **s, const char *user, const char *password_file,
+		     struct api_error *e)
+{
+	struct store_tls tls = { 0 };
+	int ret;
+
+	snprintf(tls.ca, sizeof(tls.ca), "%s", a->cfg.etcd_ca);
+	snprintf(tls.cert, sizeof(tls.cert), "%s", a->cfg.etcd_cert);
+	snprintf(tls.key, sizeof(tls.key), "%s", a->cfg.etcd_key);
+	if (*user) {
+		snprintf(tls.user, sizeof(tls.user), "%s", user);
+		if (read_password(password_file, tls.password, sizeof(tls.password), e))
+			return -1;
+	}
+	ret = store_open_etcd_tls(s, a->cfg.etcd, &tls);
+	explicit_bzero(tls.password, sizeof(tls.password));
+	if (ret == -EACCES)
+		return api_fail(e, 503, "check the user and its password file, and that etcd has the user",
+				"etcd at %s refuses user '%s'", a->cfg.etcd, user);
+	if (ret)
+		return api_fail(e, 503, "is etcd running and reachable from this node's namespace?",
+				"cannot reach etcd at %s: %s", a->cfg.etcd, strerror(-ret));
+	return 0;
+}
+
 static int open_store(struct agent *a, struct api_error *e)
 {
 	char path[512];
 	int ret;
 
 	if (*a->cfg.etcd) {
-		struct store_tls tls;
-
-		snprintf(tls.ca, sizeof(tls.ca), "%s", a->cfg.etcd_ca);
-		snprintf(tls.cert, sizeof(tls.cert), "%s", a->cfg.etcd_cert);
-		snprintf(tls.key, sizeof(tls.key), "%s", a->cfg.etcd_key);
-		ret = store_open_etcd_tls(&a->store, a->cfg.etcd, &tls);
-		if (ret)
-			return api_fail(e, 503, "is etcd running and reachable from this node's namespace?",
-					"cannot reach etcd at %s: %s", a->cfg.etcd, strerror(-ret));
+		if (open_etcd(a, &a->store, a->cfg.etcd_user, a->cfg.etcd_password_file, e))
+			return -1;
+		a->operator_store = a->store;
+		if (*a->cfg.etcd_operator_user &&
+		    open_etcd(a, &a->operator_store, a->cfg.etcd_operator_user,
+			      a->cfg.etcd_operator_password_file, e))
+			return -1;
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/state.db", a->cfg.state_dir);
 	ret = store_open_sqlite(&a->store, path);
 	if (ret)
 		return api_fail(e, 500, NULL, "cannot open state database %s: %s", path, strerror(-ret));
+	a->operator_store = a->store;
 	return 0;
 }
 
@@ -227,6 +281,9 @@ void node_stop(struct agent *a)
 	if (a->dp)
 		datapath_close(a->dp);
 	a->dp = NULL;
+	if (a->operator_store && a->operator_store != a->store)
+		store_close(a->operator_store);
+	a->operator_store = NULL;
 	if (a->store)
 		store_close(a->store);
 	a->store = NULL;

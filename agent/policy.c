@@ -138,18 +138,17 @@ static int store_policies(struct agent *a, const struct policy *p, size_t n, str
 			ret = -ENOMEM;
 	}
 	if (!ret)
-		ret = store_txn_if(a->store, NULL, 0, ops, n);
+		ret = store_txn_if(a->operator_store, NULL, 0, ops, n);
 	for (size_t i = 0; ops && i < n; i++)
 		free((char *)ops[i].value);
 	free(ops);
 	free(keys);
-	if (ret && n > 128 && ret != -ENOMEM && ret != -ETIMEDOUT && ret != -ECONNREFUSED)
+	if (ret && n > 128 && ret != -ENOMEM && ret != -ETIMEDOUT && ret != -ECONNREFUSED && ret != -EACCES)
 		return api_fail(e, 503, "start etcd with --max-txn-ops and --max-request-bytes large enough "
 				"for the file (docs/deploy.md)", "the store refused %zu policies in one "
 				"transaction: %s (nothing was applied)", n, strerror(-ret));
 	if (ret)
-		return api_fail(e, 503, STORE_HINT(ret), "cannot store %zu policies: %s (nothing was applied)",
-				n, strerror(-ret));
+		return api_operator_write_fail(e, ret, "cannot store %zu policies (nothing was applied)", n);
 	return 0;
 }
 
@@ -240,9 +239,9 @@ int policy_route(struct agent *a, const struct api_request *rq, json_t **resp, s
 	free(value);
 	if (strcmp(rq->method, "DELETE"))
 		return api_fail(e, 405, "use GET or DELETE", "method %s not allowed on policies", rq->method);
-	ret = store_delete(a->store, key);
+	ret = store_delete(a->operator_store, key);
 	if (ret)
-		return api_fail(e, 503, STORE_HINT(ret), "cannot delete policy '%s': %s", name, strerror(-ret));
+		return api_operator_write_fail(e, ret, "cannot delete policy '%s'", name);
 	cluster_catch_up(a);
 	*resp = json_pack("{s:s}", "deleted", name);
 	return 200;

@@ -51,7 +51,7 @@ int cli_require_root(struct cli *c, const char *what);
 void cli_fmt_publish(json_t *rec, const char *key, char *buf, size_t len);
 
 /* Each object file's commands, ending with { 0 }. */
-extern const struct command lab_commands[], lab_router_commands[], node_commands[], endpoint_commands[], policy_commands[], container_commands[], migrate_commands[], latency_commands[], ioam_commands[], check_commands[];
+extern const struct command lab_commands[], lab_router_commands[], node_commands[], endpoint_commands[], policy_commands[], container_commands[], migrate_commands[], latency_commands[], ioam_commands[], check_commands[], etcd_commands[];
 
 /* Per-object verbs. */
 int cmd_node_status(struct cli *c, int argc, char **argv);

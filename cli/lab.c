@@ -133,7 +133,7 @@ int cmd_lab_up(struct cli *c, int argc, char **argv)
 	}
 	if (lab_make_certs(c, &l))
 		goto fail;
-	if (l.etcd_members && lab_start_etcd(c, &l))
+	if (l.etcd_members && (lab_start_etcd(c, &l) || (!l.etcd_insecure && lab_etcd_auth(c, &l))))
 		goto fail;
 	lab_allow_lazy_migration(c);
 	for (int i = 1; i <= l.nodes; i++)

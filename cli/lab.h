@@ -41,6 +41,10 @@ int lab_start_etcd(struct cli *c, struct lab *l);
 /* Lets CRIU's lazy-pages daemon use userfaultfd (a sysctl), so `migrate --lazy` works. */
 void lab_allow_lazy_migration(struct cli *c);
 int lab_make_certs(struct cli *c, struct lab *l);
+/* lab_etcd_auth.c: etcd's users (a role per node, an operator's, root) and its
+ * authentication on; each user's password in its file (lab_etcd_password_path). */
+int lab_etcd_auth(struct cli *c, struct lab *l);
+void lab_etcd_password_path(const struct lab *l, const char *user, char *buf, size_t len);
 int lab_start_agent(struct cli *c, struct lab *l, int i);
 int lab_write_json(struct lab *l);
 /* Remove everything named after the lab; tolerant of anything already gone. */

@@ -244,16 +244,18 @@ static int make_cert(const char *dir, const char *log, const char *name, const c
 	snprintf(crt, sizeof(crt), "%s/%s.pem", dir, name);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
 	snprintf(cakey, sizeof(cakey), "%s/ca.key", dir);
-	snprintf(subj, sizeof(subj), "/CN=%s", cn);
+	snprintf(subj, sizeof(subj), "/CN=%s", cn);   /* "/CN=": no CN at all */
 	snprintf(sanx, sizeof(sanx), "subjectAltName=%s", san);
 	snprintf(ekux, sizeof(ekux), "extendedKeyUsage=%s", eku);
 	return lab_run_tool(req, log) || lab_run_tool(sign, log) ? -EIO : 0;
 }
 
 /* The lab's PKI: one CA (for signing certificates only); per node a key and a certificate
- * naming the node (CN and subjectAltName) for the agents' mutual TLS, both ways, which is
- * also its etcd client certificate; etcd's server certificate for the fabric's address;
- * and an operator's client certificate for etcdctl. Made with the openssl tool. */
+ * naming the node (CN and subjectAltName) for the agents' mutual TLS, both ways, and one
+ * without a CN for etcd's JSON gateway (which refuses a CN once its authentication is on:
+ * the user comes from a password, lab_etcd_auth.c); etcd's server certificate for the
+ * fabric's address; an operator's client certificate for etcdctl (CN operator, its user
+ * over gRPC) and one without a CN for other clients. Made with the openssl tool. */
 int lab_make_certs(struct cli *c, struct lab *l)
 {
 	char dir[256], log[300], ca[300], cakey[300], subj[128], name[16], san[64];
@@ -277,22 +279,28 @@ int lab_make_certs(struct cli *c, struct lab *l)
 			return cli_error(c, "cannot create the lab CA; see %s", log);
 	}
 	for (int i = 1; i <= l->nodes; i++) {
+		char etcd_name[32];
+
 		snprintf(name, sizeof(name), "node%d", i);
 		snprintf(san, sizeof(san), "DNS:node%d", i);
-		if (make_cert(dir, log, name, name, san, "serverAuth,clientAuth"))
-			return cli_error(c, "cannot create the certificate of node%d; see %s", i, log);
+		snprintf(etcd_name, sizeof(etcd_name), "node%d-etcd", i);
+		if (make_cert(dir, log, name, name, san, "serverAuth,clientAuth") ||
+		    (l->etcd_members && !l->etcd_insecure &&
+		     make_cert(dir, log, etcd_name, "", san, "clientAuth")))
+			return cli_error(c, "cannot create the certificates of node%d; see %s", i, log);
 	}
 	if (l->etcd_members && !l->etcd_insecure &&
 	    /* etcd's gateway dials etcd itself with this certificate: client too. */
 	    (make_cert(dir, log, "etcd", "etcd", "IP:" FABRIC4, "serverAuth,clientAuth") ||
-	     make_cert(dir, log, "operator", "operator", "DNS:operator", "clientAuth")))
+	     make_cert(dir, log, "operator", "operator", "DNS:operator", "clientAuth") ||
+	     make_cert(dir, log, "client", "", "DNS:client", "clientAuth")))
 		return cli_error(c, "cannot create etcd's certificates; see %s", log);
 	return 0;
 }
 
 int lab_start_agent(struct cli *c, struct lab *l, int i)
 {
-	char dir[200], conf[256], sock[256], log[256], ns[64], bin[512], text[2048];
+	char dir[200], conf[256], sock[256], log[256], ns[64], bin[512], text[4096];
 	char *argv[] = { bin, "--netns", ns, "--config", conf, NULL };
 	json_t *resp = NULL;
 	long status = 0;
@@ -318,10 +326,22 @@ int lab_start_agent(struct cli *c, struct lab *l, int i)
 	/* The node's own certificate is its etcd client certificate too. */
 	if (l->etcd_members)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), "etcd = %s\n", l->etcd_urls);
-	if (l->etcd_members && !l->etcd_insecure)
+	if (l->etcd_members && !l->etcd_insecure) {
+		char pw[300];
+
+		lab_etcd_password_path(l, "", pw, sizeof(pw));
+		pw[strlen(pw) - strlen(".password")] = 0;     /* ".../etcd-" */
 		snprintf(text + strlen(text), sizeof(text) - strlen(text),
-			 "etcd-ca = %s/pki/ca.pem\netcd-cert = %s/pki/node%d.pem\netcd-key = %s/pki/node%d.key\n",
-			 l->dir, l->dir, i, l->dir, i);
+			 "etcd-ca = %s/pki/ca.pem\netcd-cert = %s/pki/node%d-etcd.pem\n"
+			 "etcd-key = %s/pki/node%d-etcd.key\netcd-user = node%d\n"
+			 "etcd-password-file = %snode%d.password\n", l->dir, l->dir, i, l->dir, i, i, pw, i);
+		/* node1 takes an operator's writes (policies, IOAM): `petrel policy apply` goes
+		 * there; the other nodes' users may write only their own keys. */
+		if (i == 1)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text),
+				 "etcd-operator-user = operator\netcd-operator-password-file = %soperator.password\n",
+				 pw);
+	}
 	if (l->ct_buckets)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), "conntrack-buckets = %ld\n",
 			 l->ct_buckets);
@@ -357,7 +377,9 @@ int lab_start_agent(struct cli *c, struct lab *l, int i)
 }
 
 /* What an operator needs to reach the lab's etcd with etcdctl or curl: every member's
- * endpoint and pid, the CA, and a client certificate of the operator's own. */
+ * endpoint and pid, the CA, a client certificate of the operator's own (its user for
+ * etcdctl, by its CN), and for the JSON gateway a certificate without a CN and the
+ * password files of the operator and of root. */
 static json_t *etcd_json(struct lab *l)
 {
 	json_t *members = json_array(), *j;
@@ -383,6 +405,14 @@ static json_t *etcd_json(struct lab *l)
 		json_object_set_new(j, "cert", json_string(path));
 		snprintf(path, sizeof(path), "%s/pki/operator.key", l->dir);
 		json_object_set_new(j, "key", json_string(path));
+		snprintf(path, sizeof(path), "%s/pki/client.pem", l->dir);
+		json_object_set_new(j, "gateway_cert", json_string(path));
+		snprintf(path, sizeof(path), "%s/pki/client.key", l->dir);
+		json_object_set_new(j, "gateway_key", json_string(path));
+		lab_etcd_password_path(l, "operator", path, sizeof(path));
+		json_object_set_new(j, "operator_password_file", json_string(path));
+		lab_etcd_password_path(l, "root", path, sizeof(path));
+		json_object_set_new(j, "root_password_file", json_string(path));
 	}
 	return j;
 }

@@ -14,7 +14,7 @@
 #include "print.h"
 
 /* Every object file's command table, in the order `petrel --help` lists them. */
-static const struct command *const tables[] = { lab_commands, lab_router_commands, node_commands, endpoint_commands, policy_commands, container_commands, migrate_commands, latency_commands, ioam_commands, check_commands };
+static const struct command *const tables[] = { lab_commands, lab_router_commands, node_commands, endpoint_commands, policy_commands, container_commands, migrate_commands, latency_commands, ioam_commands, check_commands, etcd_commands };
 
 /* The tables as one array, made once at start. */
 static struct command commands[64];

@@ -14,6 +14,7 @@
 
 struct item {
 	struct cc_entry e;
+	struct item *alt;                /* per_node kinds: the name's other records */
 	UT_hash_handle hh;
 };
 
@@ -30,6 +31,7 @@ struct staged {
 struct cluster_cache {
 	struct cc_prefix prefixes[MAX_PREFIXES];
 	size_t n_prefixes;
+	bool per_node[CC__KINDS];
 	struct cc_listener listeners[MAX_LISTENERS];
 	bool touched[MAX_LISTENERS];     /* told something in the batch being applied */
 	size_t n_listeners;
@@ -57,6 +59,8 @@ int cc_new(struct cluster_cache **out, const struct cc_prefix *prefixes, size_t 
 		return -ENOMEM;
 	memcpy(cc->prefixes, prefixes, n * sizeof(*prefixes));
 	cc->n_prefixes = n;
+	for (size_t i = 0; i < n; i++)
+		cc->per_node[prefixes[i].kind] |= prefixes[i].per_node;
 	pthread_rwlock_init(&cc->table_lock, NULL);
 	pthread_mutex_init(&cc->stage_lock, NULL);
 	pthread_cond_init(&cc->staged_cond, NULL);
@@ -71,6 +75,16 @@ static void item_free(struct item *it)
 		free(it->e.key);
 		free(it->e.value);
 		free(it);
+	}
+}
+
+static void group_free(struct item *it)
+{
+	while (it) {
+		struct item *next = it->alt;
+
+		item_free(it);
+		it = next;
 	}
 }
 
@@ -93,7 +107,7 @@ void cc_free(struct cluster_cache *cc)
 
 		HASH_ITER(hh, cc->table[k], it, tmp) {
 			HASH_DEL(cc->table[k], it);
-			item_free(it);
+			group_free(it);
 		}
 		HASH_ITER(hh, cc->pending[k], s, stmp) {
 			HASH_DEL(cc->pending[k], s);
@@ -123,11 +137,19 @@ static int classify(const struct cluster_cache *cc, const char *key, size_t *nam
 {
 	for (size_t i = 0; i < cc->n_prefixes; i++) {
 		size_t l = strlen(cc->prefixes[i].prefix);
+		const char *slash;
 
-		if (!strncmp(key, cc->prefixes[i].prefix, l) && key[l]) {
-			*name_off = l;
-			return (int)cc->prefixes[i].kind;
+		if (strncmp(key, cc->prefixes[i].prefix, l) || !key[l])
+			continue;
+		if (cc->prefixes[i].per_node) {
+			/* NODE/NAME, both non-empty, NAME without another '/' */
+			slash = strchr(key + l, '/');
+			if (!slash || slash == key + l || !slash[1] || strchr(slash + 1, '/'))
+				return -1;
+			l = (size_t)(slash + 1 - key);
 		}
+		*name_off = l;
+		return (int)cc->prefixes[i].kind;
 	}
 	return -1;
 }
@@ -226,8 +248,12 @@ int cc_stage_snapshot(struct cluster_cache *cc, const struct store_kv *kvs, size
 		struct staged *s, *stmp;
 
 		HASH_ITER(hh, cc->table[k], it, tmp) {
-			HASH_FIND_STR(set, it->e.key, r);
-			if (!r && (ret = stage_locked(cc, it->e.key, NULL, rev)))
+			for (struct item *x = it; x && !ret; x = x->alt) {
+				HASH_FIND_STR(set, x->e.key, r);
+				if (!r)
+					ret = stage_locked(cc, x->e.key, NULL, rev);
+			}
+			if (ret)
 				break;
 		}
 		HASH_ITER(hh, cc->pending[k], s, stmp) {
@@ -308,8 +334,18 @@ int cc_node_decode(const char *value, struct cc_node *n)
 	return ret;
 }
 
+/* Whether a per_node record's key (PREFIX/NODE/NAME) names node. */
+static bool key_node_is(const struct cc_entry *e, const char *node)
+{
+	const char *end = e->name - 1, *start = end;
+
+	while (start > e->key && start[-1] != '/')
+		start--;
+	return strlen(node) == (size_t)(end - start) && !strncmp(start, node, (size_t)(end - start));
+}
+
 /* The summary of a record; -EINVAL for one the consumers could not use (it is not kept). */
-static int decode(struct item *it)
+static int decode(struct item *it, bool per_node)
 {
 	struct endpoint *ep;
 	int ret;
@@ -322,11 +358,15 @@ static int decode(struct item *it)
 		if (!ep)
 			return -ENOMEM;
 		ret = endpoint_decode(it->e.value, ep);
+		/* Per node: a record under NODE/ that names another node is no one's. */
+		if (!ret && per_node && !key_node_is(&it->e, ep->node))
+			ret = -EINVAL;
 		if (!ret) {
 			snprintf(it->e.u.ep.node, sizeof(it->e.u.ep.node), "%s", ep->node);
 			it->e.u.ep.ip4 = ep->ip4;
 			it->e.u.ep.ip6 = ep->ip6;
 			it->e.u.ep.identity = ep->identity;
+			it->e.u.ep.epoch = ep->epoch;
 			it->e.u.ep.moved = ep->moved;
 		}
 		free(ep);
@@ -346,14 +386,72 @@ static void notify(struct cluster_cache *cc, enum cc_kind kind, const struct cc_
 		}
 }
 
+/* The current of two records of one name: higher epoch, then later revision, then key. */
+static bool better(const struct item *a, const struct item *b)
+{
+	uint32_t ea = a->e.kind == CC_ENDPOINT ? a->e.u.ep.epoch : 0;
+	uint32_t eb = b->e.kind == CC_ENDPOINT ? b->e.u.ep.epoch : 0;
+
+	if (ea != eb)
+		return ea > eb;
+	if (a->e.rev != b->e.rev)
+		return a->e.rev > b->e.rev;
+	return strcmp(a->e.key, b->e.key) > 0;
+}
+
+/* The record with key in the group headed by head, or NULL. */
+static struct item *group_find(struct item *head, const char *key)
+{
+	for (struct item *x = head; x; x = x->alt)
+		if (!strcmp(x->e.key, key))
+			return x;
+	return NULL;
+}
+
+/* x into a group being rebuilt: the current record so far in *best, the others in *rest. */
+static void place(struct item **best, struct item **rest, struct item *x)
+{
+	if (*best && !better(x, *best)) {
+		x->alt = *rest;
+		*rest = x;
+		return;
+	}
+	if (*best) {
+		(*best)->alt = *rest;
+		*rest = *best;
+	}
+	*best = x;
+}
+
+/* The group head minus out plus in (either may be NULL), relinked with its current record
+ * first; returns that head (NULL: the group is empty). */
+static struct item *group_rebuild(struct item *head, struct item *out, struct item *in)
+{
+	struct item *best = NULL, *rest = NULL, *x, *next;
+
+	for (x = head; x; x = next) {
+		next = x->alt;
+		x->alt = NULL;
+		if (x != out)
+			place(&best, &rest, x);
+	}
+	if (in)
+		place(&best, &rest, in);
+	if (best)
+		best->alt = rest;
+	return best;
+}
+
 /* One staged change into the table, telling the listeners. Consumes s. */
 static void apply_one(struct cluster_cache *cc, enum cc_kind kind, struct staged *s)
 {
-	struct item *old = NULL, *it = NULL;
+	struct item *head = NULL, *old = NULL, *it = NULL, *new_head;
 	size_t off = 0;
 
-	classify(cc, s->key, &off);
-	HASH_FIND_STR(cc->table[kind], s->key + off, old);
+	if (classify(cc, s->key, &off) < 0)
+		goto out;
+	HASH_FIND_STR(cc->table[kind], s->key + off, head);
+	old = group_find(head, s->key);
 	if (old && s->rev && old->e.rev > s->rev)
 		goto out;                       /* the cache already holds something newer */
 	if (s->value && old && !strcmp(old->e.value, s->value)) {
@@ -370,7 +468,7 @@ static void apply_one(struct cluster_cache *cc, enum cc_kind kind, struct staged
 		it->e.name = it->e.key + off;
 		it->e.rev = s->rev;
 		it->e.kind = kind;
-		if (decode(it)) {
+		if (decode(it, cc->per_node[kind])) {
 			/* A record nobody can use counts as absent. */
 			item_free(it);
 			it = NULL;
@@ -378,15 +476,15 @@ static void apply_one(struct cluster_cache *cc, enum cc_kind kind, struct staged
 	}
 	if (!old && !it)
 		goto out;
-	if (old) {
-		HASH_DEL(cc->table[kind], old);
-		cc->count[kind]--;
-	}
-	if (it) {
-		HASH_ADD_KEYPTR(hh, cc->table[kind], it->e.name, strlen(it->e.name), it);
-		cc->count[kind]++;
-	}
-	notify(cc, kind, old ? &old->e : NULL, it ? &it->e : NULL);
+	if (head)
+		HASH_DEL(cc->table[kind], head);
+	new_head = group_rebuild(head, old, it);
+	if (new_head)
+		HASH_ADD_KEYPTR(hh, cc->table[kind], new_head->e.name, strlen(new_head->e.name), new_head);
+	cc->count[kind] += (size_t)(!head && new_head) - (size_t)(head && !new_head);
+	/* Listeners see the current record of the name change, or nothing. */
+	if (new_head != head || (new_head && new_head == it))
+		notify(cc, kind, head ? &head->e : NULL, new_head ? &new_head->e : NULL);
 	item_free(old);
 out:
 	staged_free(s);
@@ -403,18 +501,32 @@ size_t cc_apply(struct cluster_cache *cc, size_t max)
 	 * none or all of this batch. */
 	pthread_rwlock_wrlock(&cc->table_lock);
 	pthread_mutex_lock(&cc->stage_lock);
-	/* Nodes first: an endpoint's location needs its node. */
-	for (int k = 0; k < CC__KINDS && n < max; k++)
+	/* Nodes first: an endpoint's location needs its node. Within a kind, puts before
+	 * removals: a name whose record moved from one node's key to another's (a re-list
+	 * after a migration) is then one change, not a removal and an add. */
+	for (int k = 0; k < CC__KINDS && n < max; k++) {
+		struct staged *dels = NULL, **dtail = &dels;
+
 		HASH_ITER(hh, cc->pending[k], s, tmp) {
 			if (n == max)
 				break;
 			HASH_DEL(cc->pending[k], s);
 			s->kind = (enum cc_kind)k;
 			s->next = NULL;
-			*tail = s;
-			tail = &s->next;
+			if (s->value) {
+				*tail = s;
+				tail = &s->next;
+			} else {
+				*dtail = s;
+				dtail = &s->next;
+			}
 			n++;
 		}
+		if (dels) {
+			*tail = dels;
+			tail = dtail;
+		}
+	}
 	cc->n_pending -= n;
 	drained = cc->n_pending == 0;
 	rev = cc->staged_rev;

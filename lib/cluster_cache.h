@@ -28,12 +28,13 @@ struct cc_endpoint {
 	char node[EP_NAME_MAX];
 	struct ip_addr ip4, ip6;
 	uint32_t identity;
+	uint32_t epoch;
 	bool moved;
 };
 
 struct cc_entry {
 	char *key;                       /* the store key */
-	const char *name;                /* the key after its kind's prefix */
+	const char *name;                /* the key after its kind's prefix (and node, per_node) */
 	char *value;                     /* the record as stored */
 	int64_t rev;                     /* its mod_revision */
 	enum cc_kind kind;
@@ -56,9 +57,16 @@ struct cc_listener {
 	void *ctx;
 };
 
+/* A kind whose records each node writes under its own name (prefix NODE/NAME, so that
+ * the store's roles can let a node write only its own) may hold several records of one
+ * name for a moment: a moved endpoint's new node writes its record before the old node
+ * removes its own. The cache keeps them all and shows one, the current: highest epoch
+ * (cc_endpoint), then latest revision. Listeners and readers see names, as for any kind;
+ * a record whose node is not its key's is not kept. */
 struct cc_prefix {
 	const char *prefix;              /* e.g. "/petrel/nodes/" */
 	enum cc_kind kind;
+	bool per_node;
 };
 
 struct cluster_cache;

@@ -204,6 +204,16 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 		else
 			return bad(err, len, key, "'%s' is not ebpf or iptables", v);
 		c->flags |= HAS_BACKEND;
+	} else if (!strcmp(key, "etcd-user") || !strcmp(key, "etcd-operator-user")) {
+		char *dst = key[5] == 'u' ? c->etcd_user : c->etcd_operator_user;
+
+		if (!name_valid(v))
+			return bad(err, len, key, "'%s' is not a user name (letters, digits, '-', '_', '.')", v);
+		snprintf(dst, sizeof(c->etcd_user), "%s", v);
+	} else if (!strcmp(key, "etcd-password-file") || !strcmp(key, "etcd-operator-password-file")) {
+		if ((ret = set_str(key[5] == 'p' ? c->etcd_password_file : c->etcd_operator_password_file,
+				   CONFIG_STR, key, v, true, err, len)))
+			return ret;
 	} else if (!strncmp(key, "tls-", 4) || !strncmp(key, "etcd-", 5)) {
 		char *dst = !strcmp(key, "tls-ca") ? c->tls_ca : !strcmp(key, "tls-cert") ? c->tls_cert :
 			    !strcmp(key, "tls-key") ? c->tls_key : !strcmp(key, "etcd-ca") ? c->etcd_ca :
@@ -359,6 +369,12 @@ int config_validate(struct petreld_config *c, char *err, size_t len)
 	if (!*c->etcd_cert != !*c->etcd_key)
 		return bad(err, len, *c->etcd_cert ? "etcd-key" : "etcd-cert",
 			   "etcd-cert and etcd-key go together");
+	if (!*c->etcd_user != !*c->etcd_password_file)
+		return bad(err, len, *c->etcd_user ? "etcd-password-file" : "etcd-user",
+			   "etcd-user and etcd-password-file go together");
+	if (!*c->etcd_operator_user != !*c->etcd_operator_password_file)
+		return bad(err, len, *c->etcd_operator_user ? "etcd-operator-password-file" :
+			   "etcd-operator-user", "etcd-operator-user and etcd-operator-password-file go together");
 	if (!(c->flags & HAS_BPF_DIR))
 		snprintf(c->bpf_dir, sizeof(c->bpf_dir), "/sys/fs/bpf/petrel/%s", c->node);
 	return 0;

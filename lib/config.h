@@ -49,6 +49,11 @@ struct petreld_config {
 	char etcd_ca[CONFIG_STR];           /* etcd-ca: the CA that signs etcd's server certificates */
 	char etcd_cert[CONFIG_STR];         /* etcd-cert, etcd-key: this node's etcd client certificate */
 	char etcd_key[CONFIG_STR];
+	/* etcd-user, etcd-password-file: the etcd user whose role says what this node may
+	 * write (its own keys); etcd-operator-*: an operator's, for policies and IOAM
+	 * configuration, on the nodes that take an operator's writes. Empty: none. */
+	char etcd_user[64], etcd_password_file[CONFIG_STR];
+	char etcd_operator_user[64], etcd_operator_password_file[CONFIG_STR];
 	char bpf_dir[CONFIG_STR];           /* bpf-pin-dir     */
 	char netns_prefix[64];              /* netns-prefix: endpoint netns = prefix + endpoint name */
 	int underlay_mtu;                   /* underlay-mtu (default 1500) */

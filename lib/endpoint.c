@@ -196,14 +196,14 @@ json_t *endpoint_to_json(const struct endpoint *ep)
 	json_t *publish = ep_publish_json(ep->publish, ep->n_publish);
 
 	mac_str(ep->mac, mac);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:I, s:b, s:b}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:I, s:b, s:b, s:I}",
 			 "name", ep->name, "node", ep->node,
 			 "ipv4", ep->ip4.family ? ip_str(&ep->ip4, b4) : "",
 			 "ipv6", ep->ip6.family ? ip_str(&ep->ip6, b6) : "",
 			 "mac", mac, "netns", ep->netns, "ifname", ep->ifname,
 			 "labels", labels, "publish", publish, "state", ep->state,
 			 "id", (json_int_t)ep->id, "identity", (json_int_t)ep->identity,
-			 "netns_owned", ep->netns_owned, "moved", ep->moved);
+			 "netns_owned", ep->netns_owned, "moved", ep->moved, "epoch", (json_int_t)ep->epoch);
 }
 
 static int copy_str(json_t *obj, const char *key, char *dst, size_t len, bool required)
@@ -250,6 +250,7 @@ int endpoint_from_json(json_t *obj, struct endpoint *ep)
 	ep->identity = (uint32_t)json_integer_value(json_object_get(obj, "identity"));
 	ep->netns_owned = json_is_true(json_object_get(obj, "netns_owned"));
 	ep->moved = json_is_true(json_object_get(obj, "moved"));
+	ep->epoch = (uint32_t)json_integer_value(json_object_get(obj, "epoch"));
 	/* Labels and publish share the request validator: stored data obeys the same rules. */
 	sub = json_pack("{s:s}", "name", ep->name);
 	if (json_object_get(obj, "labels"))

@@ -34,6 +34,9 @@ struct endpoint {
 	uint32_t identity;          /* security identity of its label set (lib/identity.h) */
 	bool netns_owned;           /* petrel created the netns and deletes it with the endpoint */
 	bool moved;                 /* migrated at least once: every node routes its /32 itself */
+	/* Migrations so far. Each node writes its own record of an endpoint; while a moved
+	 * endpoint's old node has not yet removed its record, the higher epoch is current. */
+	uint32_t epoch;
 	int n_labels, n_publish;
 	struct ep_label labels[EP_MAX_LABELS];
 	struct ep_publish publish[EP_MAX_PUBLISH];

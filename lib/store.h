@@ -32,14 +32,20 @@ int store_open_sqlite(struct store **s, const char *path);
  * (after trying each for ~2 s) when none answers. */
 int store_open_etcd(struct store **s, const char *endpoints);
 /* The same over https://: etcd's certificate is checked against ca, and cert/key (both
- * empty: none) authenticate this client to an etcd that asks for client certificates. */
+ * empty: none) authenticate this client to an etcd that asks for client certificates.
+ * With user set, every request also carries a token for that etcd user (its roles decide
+ * what it may write), got with password and renewed when etcd forgets it. etcd's JSON
+ * gateway ignores the certificate's CN as a user name, and refuses a certificate with a
+ * CN once auth is on: such a client's certificate has none. */
 struct store_tls {
 	char ca[256], cert[256], key[256];
+	char user[64], password[128];
 };
 int store_open_etcd_tls(struct store **s, const char *endpoints, const struct store_tls *tls);
 void store_close(struct store *s);
 const char *store_backend(const struct store *s);       /* "sqlite" or "etcd" */
 
+/* Every call returns -EACCES when the store's roles forbid it to this client. */
 int store_get(struct store *s, const char *key, char **value, int64_t *mod_revision);  /* -ENOENT */
 int store_put(struct store *s, const char *key, const char *value, int64_t lease);     /* lease 0: none */
 /* Create only if absent (atomic): -EEXIST otherwise. */

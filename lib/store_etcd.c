@@ -1,6 +1,7 @@
 /* etcd store backend through etcd's v3 JSON gateway (libcurl + jansson). Keys and values
  * travel base64-encoded and int64s as strings, as the gateway expects. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "etcd_codec.h"
+#include "store_etcd.h"
 #include "store_impl.h"
 #include "util.h"
 
@@ -20,6 +22,8 @@ struct store_etcd {
 	atomic_int preferred;          /* the endpoint that answered last */
 	atomic_int stop_watch;
 	struct store_tls tls;          /* https:// endpoints: CA, client certificate and key */
+	pthread_mutex_t token_lock;
+	char token[256];               /* with tls.user: etcd's token for it, "" before one */
 };
 
 /* Every connection to etcd: its certificate checked against the CA, ours presented. */
@@ -51,19 +55,31 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
 /* One call's limit; an API request's deadline (store_deadline_set) may cut it shorter. */
 #define CALL_TIMEOUT_MS 10000L
 
-/* POST body to path on the first endpoint that answers; *resp gets the parsed reply. */
-static int call(struct store_etcd *e, const char *path, json_t *body, json_t **resp)
+/* The Authorization header for a request, or NULL (no user, or no token yet). */
+static struct curl_slist *auth_header(struct store_etcd *e)
 {
-	char *text = json_dumps(body, JSON_COMPACT), url[512];
-	int ret = -ECONNREFUSED, first = atomic_load(&e->preferred);
+	char h[300];
 
-	json_decref(body);
-	if (!text)
-		return -ENOMEM;
+	pthread_mutex_lock(&e->token_lock);
+	snprintf(h, sizeof(h), "Authorization: %s", e->token);
+	pthread_mutex_unlock(&e->token_lock);
+	return h[15] ? curl_slist_append(NULL, h) : NULL;
+}
+
+/* POST text to path on the first endpoint that answers; *resp gets the parsed reply and
+ * *status the HTTP status. */
+static int post(struct store_etcd *e, const char *path, const char *text, bool auth, json_t **resp,
+		long *status)
+{
+	char url[512];
+	int ret = -ECONNREFUSED, first = atomic_load(&e->preferred);
+	struct curl_slist *hdr = auth ? auth_header(e) : NULL;
+
+	*resp = NULL;
 	for (int k = 0; k < e->n_endpoints; k++) {
 		int i = (first + k) % e->n_endpoints;
 		struct growbuf b = { 0 };
-		long status = 0, left = store_deadline_left(CALL_TIMEOUT_MS);
+		long left = store_deadline_left(CALL_TIMEOUT_MS);
 		CURL *c;
 		CURLcode rc;
 
@@ -79,6 +95,8 @@ static int call(struct store_etcd *e, const char *path, json_t *body, json_t **r
 		snprintf(url, sizeof(url), "%s%s", e->endpoints[i], path);
 		curl_easy_setopt(c, CURLOPT_URL, url);
 		tls_opts(e, c);
+		if (hdr)
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -87,7 +105,8 @@ static int call(struct store_etcd *e, const char *path, json_t *body, json_t **r
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 		rc = curl_easy_perform(c);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		*status = 0;
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 		curl_easy_cleanup(c);
 		if (rc != CURLE_OK) {
 			free(b.data);
@@ -97,21 +116,71 @@ static int call(struct store_etcd *e, const char *path, json_t *body, json_t **r
 		atomic_store(&e->preferred, i);
 		*resp = b.data ? json_loads(b.data, 0, NULL) : NULL;
 		free(b.data);
-		if (status != 200) {
-			json_decref(*resp);
-			*resp = NULL;
-			ret = status == 404 ? -ENOTSUP : -EIO;
-		} else {
-			ret = *resp ? 0 : -EPROTO;
-			/* Every write's reply carries the revision it made (reads' are not ours). */
-			if (!ret && !strncmp(path, "/v3/kv/", 7) && strcmp(path, "/v3/kv/range"))
-				store_note_write_revision(etcd_int(json_object_get(
-					json_object_get(*resp, "header"), "revision")));
-		}
+		ret = 0;
 		break;
 	}
-	free(text);
+	curl_slist_free_all(hdr);
 	return ret;
+}
+
+/* A token for tls.user from etcd (a password check: bcrypt, tens of ms on etcd's side). */
+static int authenticate(struct store_etcd *e)
+{
+	json_t *body = json_pack("{s:s, s:s}", "name", e->tls.user, "password", e->tls.password);
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_t *resp = NULL;
+	const char *token;
+	long status = 0;
+	int ret = text ? post(e, "/v3/auth/authenticate", text, false, &resp, &status) : -ENOMEM;
+
+	json_decref(body);
+	free(text);
+	token = json_string_value(json_object_get(resp, "token"));
+	if (!ret && (status != 200 || !token || strlen(token) >= sizeof(e->token)))
+		ret = status == 200 ? -EPROTO : -EACCES;   /* unknown user, or wrong password */
+	if (!ret) {
+		pthread_mutex_lock(&e->token_lock);
+		snprintf(e->token, sizeof(e->token), "%s", token);
+		pthread_mutex_unlock(&e->token_lock);
+	}
+	json_decref(resp);
+	return ret;
+}
+
+/* POST body to path on the first endpoint that answers; *resp gets the parsed reply. A
+ * token etcd no longer knows (simple tokens expire after 5 idle minutes) is renewed once. */
+static int call(struct store_etcd *e, const char *path, json_t *body, json_t **resp)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	long status = 0;
+	int ret;
+
+	json_decref(body);
+	if (!text)
+		return -ENOMEM;
+	ret = *e->tls.user && !*e->token ? authenticate(e) : 0;
+	if (!ret)
+		ret = post(e, path, text, true, resp, &status);
+	if (!ret && status == 401 && *e->tls.user) {
+		json_decref(*resp);
+		*resp = NULL;
+		ret = authenticate(e) ?: post(e, path, text, true, resp, &status);
+	}
+	free(text);
+	if (ret)
+		return ret;
+	if (status != 200) {
+		json_decref(*resp);
+		*resp = NULL;
+		return status == 404 ? -ENOTSUP : status == 403 || status == 401 ? -EACCES : -EIO;
+	}
+	if (!*resp)
+		return -EPROTO;
+	/* Every write's reply carries the revision it made (reads' are not ours). */
+	if (!strncmp(path, "/v3/kv/", 7) && strcmp(path, "/v3/kv/range"))
+		store_note_write_revision(etcd_int(json_object_get(json_object_get(*resp, "header"),
+								   "revision")));
+	return 0;
 }
 
 static json_t *kv_obj(const char *key, const char *value, int64_t lease)
@@ -384,13 +453,17 @@ static CURLcode watch_once(struct watch_ctx *w, int i, const char *text, long *s
 {
 	char url[512];
 	CURL *c = curl_easy_init();
+	struct curl_slist *hdr;
 	CURLcode rc;
 
 	if (!c)
 		return CURLE_OUT_OF_MEMORY;
+	hdr = auth_header(w->e);
 	snprintf(url, sizeof(url), "%s/v3/watch", w->e->endpoints[i]);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	tls_opts(w->e, c);
+	if (hdr)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
@@ -409,6 +482,7 @@ static CURLcode watch_once(struct watch_ctx *w, int i, const char *text, long *s
 	*status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_cleanup(c);
+	curl_slist_free_all(hdr);
 	return rc;
 }
 
@@ -431,6 +505,12 @@ static int et_watch(struct store *s, const char *prefix, int64_t start_rev, stor
 	json_decref(req);
 	if (!text)
 		return -ENOMEM;
+	/* A watch checks its token once, when it starts: start with a fresh one (watches
+	 * start rarely: at the agent's start and after a lost stream). */
+	if (*e->tls.user && (ret = authenticate(e))) {
+		free(text);
+		return ret;
+	}
 	/* Endpoints in order from the one that answered last; move on only while none answers. */
 	for (int n = 0; n < e->n_endpoints && !atomic_load(&e->stop_watch); n++) {
 		int i = (first + n) % e->n_endpoints;
@@ -473,6 +553,8 @@ static void et_close(struct store *s)
 {
 	for (int i = 0; i < ET(s)->n_endpoints; i++)
 		free(ET(s)->endpoints[i]);
+	pthread_mutex_destroy(&ET(s)->token_lock);
+	explicit_bzero(ET(s)->tls.password, sizeof(ET(s)->tls.password));
 	free(s);
 }
 
@@ -481,6 +563,16 @@ static const struct store_ops etcd_ops = {
 	.cas = et_cas, .txn_if = et_txn_if, .del = et_del, .list = et_list, .lease_grant = et_lease_grant,
 	.lease_keepalive = et_lease_keepalive, .watch = et_watch, .watch_stop = et_watch_stop,
 };
+
+int store_etcd_request(struct store *s, const char *path, json_t *body, json_t **resp)
+{
+	*resp = NULL;
+	if (strcmp(store_backend(s), "etcd")) {
+		json_decref(body);
+		return -ENOTSUP;
+	}
+	return call(ET(s), path, body, resp);
+}
 
 int store_open_etcd(struct store **out, const char *endpoints)
 {
@@ -500,6 +592,7 @@ int store_open_etcd_tls(struct store **out, const char *endpoints, const struct 
 		return -ENOMEM;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	pthread_mutex_init(&e->token_lock, NULL);
 	e->base.ops = &etcd_ops;
 	if (tls)
 		e->tls = *tls;
@@ -515,9 +608,11 @@ int store_open_etcd_tls(struct store **out, const char *endpoints, const struct 
 		et_close(&e->base);
 		return -EINVAL;
 	}
-	/* Prove that one endpoint answers before the agent relies on it. */
+	/* Prove that one endpoint answers, and takes our user, before the agent relies on it. */
 	char *probe = etcd_b64("/petrel/");
-	ret = probe ? range(&e->base, probe, NULL, &resp) : -ENOMEM;
+	ret = *e->tls.user ? authenticate(e) : 0;
+	if (!ret)
+		ret = probe ? range(&e->base, probe, NULL, &resp) : -ENOMEM;
 	free(probe);
 	json_decref(resp);
 	if (ret) {

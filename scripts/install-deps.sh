@@ -12,7 +12,7 @@ PACKAGES=(
 	libjansson-dev libsqlite3-dev uthash-dev libssl-dev libnetfilter-queue-dev libnetfilter-conntrack-dev libzstd-dev
 	libyaml-dev libarchive-dev
 	# run and test
-	etcd-server iproute2 nftables iptables socat iperf3 sockperf jq curl python3 gnuplot-nox
+	etcd-server etcd-client iproute2 nftables iptables socat iperf3 sockperf jq curl python3 gnuplot-nox
 	iputils-ping tcpdump tshark runc util-linux graphviz
 	# the CNI end-to-end test: a real runtime and a tiny image
 	podman busybox-static

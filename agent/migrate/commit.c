@@ -3,8 +3,11 @@
  *
  *   source: create  {"id","from","to","state":"claimed"}        (revision R)
  *   destination, once the restored copy runs:
- *           if claim still at R: claim "committed", endpoint and container records name
- *           the destination, in one transaction
+ *           if claim still at R: claim "committed", its own endpoint record (epoch + 1,
+ *           which makes it the current one) and the container record naming it, in one
+ *           transaction
+ *   source, once it knows: removes its own endpoint record (each node writes only its
+ *           own; until then the destination's higher epoch is what everyone sees)
  *   source, when it would resume (a failure, or the answer lost):
  *           if claim still at R: claim "aborted"
  *
@@ -128,15 +131,18 @@ static int claim_read(struct agent *a, const char *name, char *state, size_t sle
  * endpoint's record says where the container runs. 1 there, 0 not, -errno unknown. */
 static int record_says(struct agent *a, const char *name, const char *to)
 {
-	struct endpoint ep;
-	int ret;
+	struct endpoint here, there;
+	int ret, mine;
 
 	pthread_mutex_lock(&a->lock);
-	ret = cluster_endpoint_read(a, name, &ep);
+	mine = cluster_endpoint_read_at(a, a->cfg.node, name, &here);
+	ret = cluster_endpoint_read_at(a, to, name, &there);
 	pthread_mutex_unlock(&a->lock);
 	if (ret == -ENOENT)
 		return 0;
-	return ret ? ret : !strcmp(ep.node, to);
+	if (ret || (mine && mine != -ENOENT))
+		return ret ? ret : mine;
+	return mine == -ENOENT || there.epoch > here.epoch;
 }
 
 int claim_settle(struct agent *a, const char *name, const char *id, const char *from,
@@ -224,9 +230,16 @@ void cleanup_source(struct mig *m)
 	rm_tree(bundle);
 	clear_return_flows(m->a, &m->ep);
 	/* The frozen copy is gone: the hold ends once this node's cache has the commit, so
-	 * the location it falls back to is the destination's. */
-	if (cluster_catch_up_key(m->a, KEY_ENDPOINTS, m->name))
-		log_warn("migrate %s: the commit has not reached this node's cache yet", m->name);
+	 * the location it falls back to is the destination's. Then this node's own record
+	 * goes (the destination's epoch already outranks it). */
+	{
+		char dest_rec[160];
+
+		snprintf(dest_rec, sizeof(dest_rec), "%s/%s", m->to, m->name);
+		if (cluster_catch_up_key(m->a, KEY_ENDPOINTS, dest_rec))
+			log_warn("migrate %s: the commit has not reached this node's cache yet", m->name);
+	}
+	endpoint_remove_stale(m->a, m->name, m->ep.epoch);
 	cluster_hold(m->a, m->name, 0);
 	pthread_mutex_unlock(&m->a->lock);
 	m->frozen = false;
@@ -275,7 +288,7 @@ int claim_verify(struct agent *a, const char *id, const char *name, const char *
 			       "from %s to %s", id, name, peer, a->cfg.node);
 	else if (container_get(a, name, c) || strcmp(c->node, peer))
 		ret = api_fail(e, 403, NULL, "container '%s' is not %s's to move", name, peer);
-	else if (cluster_endpoint_read(a, name, ep) || strcmp(ep->node, peer))
+	else if (!endpoint_current_at(a, peer, name, ep))
 		ret = api_fail(e, 403, NULL, "endpoint '%s' is not %s's to move", name, peer);
 	else if (*c->image ? !container_image_ref_valid(c->image) || !image_digest_valid(c->image_id) :
 		 !rootfs_acceptable(a, c->rootfs))
@@ -294,13 +307,13 @@ int claim_verify(struct agent *a, const char *id, const char *name, const char *
  * (the source aborted first), or -errno (the store did not answer: outcome unknown). */
 static int commit_txn(struct dest *d)
 {
-	char key[128], ekey[128], ckey[128];
+	char key[128], ekey[160], ckey[128];
 	char *claim = claim_text(d->in.id, d->in.source, d->a->cfg.node, CLAIM_COMMITTED);
 	char *ep = endpoint_encode(&d->ep), *ct = container_encode(&d->c);
 	int ret = -ENOMEM;
 
 	claim_key(key, sizeof(key), d->c.name);
-	snprintf(ekey, sizeof(ekey), KEY_ENDPOINTS "%s", d->ep.name);
+	endpoint_key(ekey, sizeof(ekey), d->a->cfg.node, d->ep.name);
 	snprintf(ckey, sizeof(ckey), KEY_CONTAINERS "%s", d->c.name);
 	if (claim && ep && ct) {
 		const struct store_op ops[] = { { key, claim }, { ekey, ep }, { ckey, ct } };

@@ -125,8 +125,10 @@ static int dest_prepare(struct dest *d, const char *name, struct api_error *e)
 		return api_fail(e, 409, NULL, "a container '%s' already runs on %s", d->c.name,
 				a->cfg.node);
 	}
-	/* This node's own netns name for it: the source's may still exist (same machine). */
+	/* This node's own netns name for it: the source's may still exist (same machine).
+	 * Its record here outranks the source's by one epoch. */
 	snprintf(d->ep.node, sizeof(d->ep.node), "%s", a->cfg.node);
+	d->ep.epoch++;
 	snprintf(d->ep.netns, sizeof(d->ep.netns), "%s%s.%s", a->cfg.netns_prefix, d->ep.name,
 		 a->cfg.node);
 	ret = endpoint_adopt(a, &d->ep, e);

@@ -128,4 +128,6 @@ void migrate_recover(struct agent *a)
 		store_kvs_free(kvs, n);
 	}
 	remove_orphans(a);
+	/* Records of endpoints that moved away while this agent was not there to remove them. */
+	endpoints_sweep_stale(a);
 }

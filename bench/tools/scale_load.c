@@ -8,7 +8,8 @@
  *   scale_load unburst NETNS ETCD PIN COUNT PID       remove the burst's endpoints
  *   scale_load settle NETNS ETCD PIN COUNT SECONDS    wait until fill's COUNT endpoints
  * A TLS etcd (https://) takes its CA and client certificate from $ETCD_CA, $ETCD_CERT and
- * $ETCD_KEY, as `petrel -j lab status` gives them under .etcd.
+ * $ETCD_KEY, and an etcd with users its user from $ETCD_USER and $ETCD_PASSWORD_FILE, as
+ * `petrel -j lab status` gives them under .etcd (root's, for the simulated nodes' keys).
  *                                                     are all in the node's location map
  *
  * NETNS is where ETCD answers (the lab's fabric); PIN the node's pin directory; PID its
@@ -24,15 +25,16 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include "bpf/datapath_abi.h"
 #include "etcd_codec.h"
+#include "store_etcd.h"
+#include "util.h"
 
 #define TXN_OPS 128                     /* etcd's default --max-txn-ops */
 #define IDENTITIES 64                   /* label sets among the simulated endpoints */
 
-static const char *etcd;
+static struct store *st;
 static int loc4_fd = -1;
 
 static double now_s(void)
@@ -43,38 +45,38 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static size_t sink(char *p, size_t size, size_t n, void *arg)
-{
-	return size * n;
-}
-
-/* POST a JSON body to the gateway; 0 on HTTP 200. */
+/* POST a JSON body to the gateway; 0 on success. */
 static int post(const char *path, json_t *body)
 {
-	static CURL *c;
-	char url[256], *text = json_dumps(body, JSON_COMPACT);
-	long status = 0;
-	CURLcode rc;
+	json_t *resp = NULL;
+	int ret = store_etcd_request(st, path, body, &resp);
 
-	json_decref(body);
-	if (!c && !(c = curl_easy_init()))
-		return -ENOMEM;
-	snprintf(url, sizeof(url), "%s%s", etcd, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	if (getenv("ETCD_CA"))
-		curl_easy_setopt(c, CURLOPT_CAINFO, getenv("ETCD_CA"));
-	if (getenv("ETCD_CERT") && getenv("ETCD_KEY")) {
-		curl_easy_setopt(c, CURLOPT_SSLCERT, getenv("ETCD_CERT"));
-		curl_easy_setopt(c, CURLOPT_SSLKEY, getenv("ETCD_KEY"));
+	json_decref(resp);
+	return ret;
+}
+
+/* The store, as the environment says (see the top). */
+static int open_store(const char *endpoints)
+{
+	struct store_tls tls = { 0 };
+	char *pw = NULL;
+	int ret;
+
+	snprintf(tls.ca, sizeof(tls.ca), "%s", getenv("ETCD_CA") ?: "");
+	snprintf(tls.cert, sizeof(tls.cert), "%s", getenv("ETCD_CERT") ?: "");
+	snprintf(tls.key, sizeof(tls.key), "%s", getenv("ETCD_KEY") ?: "");
+	if (getenv("ETCD_USER") && getenv("ETCD_PASSWORD_FILE")) {
+		if (read_file(getenv("ETCD_PASSWORD_FILE"), &pw))
+			return fprintf(stderr, "cannot read $ETCD_PASSWORD_FILE\n"), -1;
+		pw[strcspn(pw, "\n")] = 0;
+		snprintf(tls.user, sizeof(tls.user), "%s", getenv("ETCD_USER"));
+		snprintf(tls.password, sizeof(tls.password), "%s", pw);
+		free(pw);
 	}
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	free(text);
-	return rc == CURLE_OK && status == 200 ? 0 : -EIO;
+	ret = store_open_etcd_tls(&st, endpoints, &tls);
+	if (ret)
+		fprintf(stderr, "cannot reach etcd at %s: %s\n", endpoints, strerror(-ret));
+	return ret;
 }
 
 struct txn {
@@ -115,6 +117,27 @@ static int delete_prefix(const char *prefix)
 	free(k);
 	free(e);
 	return ret;
+}
+
+/* Every key NODE/NAMEPREFIX* of the endpoints of simulated nodes 0..nodes-1, in one txn. */
+static int delete_per_node(const char *name_prefix, long nodes)
+{
+	json_t *ops = json_array();
+
+	for (long n = 0; n < nodes; n++) {
+		char key[128], end[128], *k, *e;
+
+		snprintf(key, sizeof(key), "/petrel/endpoints/sim%ld/%s", n, name_prefix);
+		snprintf(end, sizeof(end), "%s", key);
+		end[strlen(end) - 1]++;
+		k = etcd_b64(key);
+		e = etcd_b64(end);
+		json_array_append_new(ops, json_pack("{s:{s:s, s:s}}", "request_delete_range", "key", k,
+						     "range_end", e));
+		free(k);
+		free(e);
+	}
+	return post("/v3/kv/txn", json_pack("{s:o}", "success", ops));
 }
 
 /* Simulated endpoint i: 100.64.0.0/10 and fd00:5ca1::/64, never a real host (only data). */
@@ -165,7 +188,7 @@ static int put_endpoints(const char *prefix, long from, long count, long nodes)
 
 		snprintf(name, sizeof(name), "%s%ld", prefix, i);
 		snprintf(node, sizeof(node), "sim%ld", i % nodes);
-		snprintf(key, sizeof(key), "/petrel/endpoints/%s", name);
+		snprintf(key, sizeof(key), "/petrel/endpoints/%s/%s", node, name);
 		rec = endpoint_record(name, node, i);
 		ret = txn_put(&t, key, rec);
 		free(rec);
@@ -258,7 +281,7 @@ static int probe(long count, int pid)
 		double t0;
 
 		snprintf(name, sizeof(name), "sim-probe%ld", i);
-		snprintf(key, sizeof(key), "/petrel/endpoints/%s", name);
+		snprintf(key, sizeof(key), "/petrel/endpoints/sim0/%s", name);
 		rec = endpoint_record(name, "sim0", idx);
 		t0 = now_s();
 		if (put_one(key, rec))
@@ -276,7 +299,7 @@ static int probe(long count, int pid)
 	       "\"agent_cpu_ms_per_event\":%.3f,\"wall_s\":%.2f}\n", count, lat[count / 2],
 	       lat[(count * 99) / 100 < count ? (count * 99) / 100 : count - 1], lat[count - 1], lost,
 	       cpu * 1000 / (double)count, wall);
-	delete_prefix("/petrel/endpoints/sim-probe");
+	delete_prefix("/petrel/endpoints/sim0/sim-probe");
 	free(lat);
 	return lost ? 1 : 0;
 }
@@ -313,7 +336,8 @@ static int unburst(long count, int pid)
 	double cpu0 = cpu_s(pid), t0 = now_s();
 	long present = 1;
 
-	if (delete_prefix("/petrel/endpoints/sim-burst"))
+	/* put_endpoints spread them over 100 nodes' keys: one removal of each, at once. */
+	if (delete_per_node("sim-burst", 100))
 		return 1;
 	while (present && now_s() - t0 < 120) {
 		present = 0;
@@ -380,12 +404,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: scale_load fill|probe|burst|unburst|settle NETNS ETCD ...\n");
 		return 2;
 	}
-	etcd = argv[3];
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* The map first: pinned maps are found through this mount namespace's bpffs. */
 	if (strcmp(verb, "fill") && (argc < 6 || open_map(argv[4])))
 		return 2;
-	if (enter(argv[2]))
+	if (enter(argv[2]) || open_store(argv[3]))
 		return 2;
 	if (!strcmp(verb, "fill") && argc == 6)
 		return fill(atol(argv[4]), atol(argv[5])) ? 1 : 0;

@@ -79,21 +79,29 @@ ep_ns()    { ep_field "$1" netns; }
 node_ip()  { p -j lab status | jq -r ".nodes[] | select(.name==\"$1\") | .ipv$2"; }
 outside_ip() { p -j lab status | jq -r ".outside.ipv$1"; }
 
-# etcd_curl PATH [CURL-ARGS...]: POST to the lab's etcd gateway from the fabric namespace,
-# with the lab's CA and the operator's client certificate (lab status -j .etcd).
-etcd_curl() {
-	local path=$1 e
-	shift
+# etcd_as USER PATH [CURL-ARGS...]: POST to the lab's etcd gateway from the fabric
+# namespace as USER (root, operator, or nodeN), logged in with its password file, over the
+# lab's CA and its client certificate without a CN (lab status -j .etcd).
+etcd_as() {
+	local user=$1 path=$2 e pwfile token
+	shift 2
 	e=$(p -j lab status | jq -c .etcd)
-	ip netns exec "$LAB-fabric" curl -sf --cacert "$(jq -r .ca <<<"$e")" \
-		--cert "$(jq -r .cert <<<"$e")" --key "$(jq -r .key <<<"$e")" \
-		-X POST "$(jq -r .endpoint <<<"$e")$path" "$@"
+	pwfile=$(dirname "$(jq -r .root_password_file <<<"$e")")/etcd-$user.password
+	local c=(ip netns exec "$LAB-fabric" curl -s --cacert "$(jq -r .ca <<<"$e")"
+		--cert "$(jq -r .gateway_cert <<<"$e")" --key "$(jq -r .gateway_key <<<"$e")")
+	token=$("${c[@]}" -X POST "$(jq -r .endpoint <<<"$e")/v3/auth/authenticate" \
+		-d "$(jq -nc --arg u "$user" --arg p "$(cat "$pwfile")" '{name: $u, password: $p}')" | jq -r .token)
+	"${c[@]}" -f -H "Authorization: $token" -X POST "$(jq -r .endpoint <<<"$e")$path" "$@"
 }
-# The same certificates for programs that read them from the environment.
+# etcd_curl PATH [CURL-ARGS...]: etcd_as root.
+etcd_curl() { etcd_as root "$@"; }
+# The same for programs that read them from the environment: root, by password.
 etcd_env() {
 	local e
 	e=$(p -j lab status | jq -c .etcd)
-	export ETCD_CA=$(jq -r .ca <<<"$e") ETCD_CERT=$(jq -r .cert <<<"$e") ETCD_KEY=$(jq -r .key <<<"$e")
+	export ETCD_CA=$(jq -r .ca <<<"$e") ETCD_CERT=$(jq -r .gateway_cert <<<"$e") \
+		ETCD_KEY=$(jq -r .gateway_key <<<"$e") ETCD_USER=root \
+		ETCD_PASSWORD_FILE=$(jq -r .root_password_file <<<"$e")
 	ETCD=$(jq -r .endpoint <<<"$e")
 }
 

@@ -90,6 +90,14 @@ done
 echo "$r" | jq -e '.criu_dump_ms > 0 and .criu_restore_ms > 0 and .floor_ms == .criu_dump_ms + .criu_restore_ms
 	and .floor_ms < .frozen_ms + 50' >/dev/null || fail "the report's floor is off: $r"
 ok "web migrated node1 -> node2: $(echo "$r" | jq -c '{frozen_ms, total_ms, tcp_connections, udp_flows, relayed_flows, held_packets}')"
+# Each node writes only its own record: node2's (epoch 1) is web's now, node1's is gone.
+web_records() {
+	etcd_curl /v3/kv/range -d "{\"key\":\"$(printf /petrel/endpoints/ | base64)\",\"range_end\":\"$(printf /petrel/endpoints0 | base64)\"}" |
+		jq -r '.kvs[] | (.key | @base64d) + " " + (.value | @base64d | fromjson | .epoch | tostring)' | grep '/web '
+}
+for _ in $(seq 50); do [ "$(web_records)" = "/petrel/endpoints/node2/web 1" ] && break; sleep 0.1; done
+[ "$(web_records)" = "/petrel/endpoints/node2/web 1" ] || fail "web's records after the migration: $(web_records)"
+ok "web's record is node2's own (epoch 1); node1 removed its own"
 # New connections use the port published on the new node.
 got=$(echo new | timeout 5 ip netns exec "$LAB-outside" socat -T2 - "TCP:$N2:8080") || true
 [ "$got" = new ] || fail "new connection through node2:8080 answered '$got'"

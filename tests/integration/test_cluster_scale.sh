@@ -48,9 +48,10 @@ send "$(ep_ns client)" TCP "$IP" 7000 || fail "node1 cannot reach the new endpoi
 [ "$ms" -lt 1000 ] || fail "the new endpoint took $ms ms to become reachable"
 ok "a new endpoint on node2 answers node1 after $ms ms"
 
-# Removing the simulated endpoints converges too.
+# Removing the simulated endpoints converges too (each simulated node's, /petrel/endpoints/simN/).
 etcd_curl /v3/kv/deleterange \
-	-d "{\"key\":\"$(printf /petrel/endpoints/sim-ep | base64)\",\"range_end\":\"$(printf /petrel/endpoints/sim-eq | base64)\"}" >/dev/null
+	-d "{\"key\":\"$(printf /petrel/endpoints/sim | base64)\",\"range_end\":\"$(printf /petrel/endpoints/sin | base64)\"}" >/dev/null ||
+	fail "cannot remove the simulated endpoints"
 for i in $(seq 1 100); do
 	[ "$(records node2)" -le 2 ] && break
 	sleep 0.1

@@ -3,7 +3,8 @@
 # in for hosts (each with its own root for /etc/petrel, /var/lib and /run/petrel), with the
 # services started by the commands their unit files run: petreld's installed unit (with
 # --netns for the host) and Debian's etcd unit reading the /etc/default/etcd the guide
-# writes. Then a 3-member etcd over TLS, three agents alive, and a ping across hosts.
+# writes. Then a 3-member etcd over TLS with petrel's roles (`petrel etcd auth`), three
+# agents alive, and a ping across hosts.
 . "$(dirname "$0")/lib.sh"
 DOC=$ROOT/docs/deploy.md
 W=$(mktemp -d /tmp/petrel-deploy-XXXXXX)
@@ -74,7 +75,7 @@ systemctl() {   # enable --now UNIT: the unit's own command, in this host's name
 	      echo \$! >> "$PIDS" ;;
 	esac
 }
-petrel() { "$W/install/usr/local/bin/petrel" --socket "$r/run/petrel/petreld.sock" "\$@"; }
+petrel() { ip netns exec "$LAB-h$h" "$W/install/usr/local/bin/petrel" --socket "$r/run/petrel/petreld.sock" "\$@"; }
 EOF
 		block "$step" | rooted "$r" |
 			sed -e "s/^NAME=${LAB}n1 IP=192.0.2.11$/NAME=${LAB}n$h IP=192.0.2.1$h/" \
@@ -83,7 +84,7 @@ EOF
 	bash "$r/$step.sh" || fail "deploy.md step $step on host $h (script $r/$step.sh)"
 }
 
-for step in certificates etcd agent check; do
+for step in certificates etcd etcd-auth agent check; do
 	[ -n "$(block $step)" ] || fail "docs/deploy.md has no deploy:$step block"
 done
 
@@ -91,7 +92,8 @@ done
 	>/dev/null 2>&1 || fail "the guide's certificate step"
 for h in "${HOSTS[@]}"; do   # "copy ca.pem and each host's NAME.pem and NAME.key"
 	mkdir -p "$W/h$h/etc/petrel/pki"
-	cp "$W/admin/etc/petrel/pki/"{ca.pem,"${LAB}n$h.pem","${LAB}n$h.key"} "$W/h$h/etc/petrel/pki/"
+	cp "$W/admin/etc/petrel/pki/"{ca.pem,"${LAB}n$h.pem","${LAB}n$h.key","${LAB}n$h-etcd.pem","${LAB}n$h-etcd.key"} \
+		"$W/h$h/etc/petrel/pki/"
 done
 openssl x509 -in "$W/h2/etc/petrel/pki/${LAB}n2.pem" -noout -ext subjectAltName | grep -q "IP Address:192.0.2.12" ||
 	fail "node2's certificate lacks its address"
@@ -109,6 +111,20 @@ done
 ip netns exec "$LAB-h1" curl -s --max-time 3 --cacert "$W/h1/etc/petrel/pki/ca.pem" \
 	https://192.0.2.11:2379/health | grep -q true && fail "etcd answered a client without a certificate"
 ok "etcd as the guide configures it: 3 members over TLS, clients need a certificate"
+
+on_host 1 etcd-auth >/dev/null
+for h in 2 3; do   # "copy etcd-NAME.password to host NAME"
+	cp "$W/h1/etc/petrel/pki/etcd-${LAB}n$h.password" "$W/h$h/etc/petrel/pki/"
+done
+G="--cacert $W/h1/etc/petrel/pki/ca.pem --cert $W/h2/etc/petrel/pki/${LAB}n2-etcd.pem --key $W/h2/etc/petrel/pki/${LAB}n2-etcd.key"
+token=$(ip netns exec "$LAB-h2" curl -s $G -X POST https://192.0.2.12:2379/v3/auth/authenticate \
+	-d "$(jq -nc --arg u "${LAB}n2" --arg p "$(cat "$W/h2/etc/petrel/pki/etcd-${LAB}n2.password")" '{name: $u, password: $p}')" | jq -r .token)
+[ -n "$token" ] && [ "$token" != null ] || fail "node2's etcd user cannot log in"
+if ip netns exec "$LAB-h2" curl -sf $G -H "Authorization: $token" -X POST https://192.0.2.12:2379/v3/kv/put \
+	-d "{\"key\":\"$(printf "/petrel/nodes/${LAB}n1" | base64)\",\"value\":\"e30=\"}" >/dev/null; then
+	fail "node2's etcd user wrote node1's record"
+fi
+ok "the guide's etcd auth step: node2's user logs in and cannot write node1's record"
 
 for h in "${HOSTS[@]}"; do on_host "$h" agent; done
 for h in "${HOSTS[@]}"; do

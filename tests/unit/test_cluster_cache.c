@@ -1,5 +1,6 @@
 /* The cluster state cache: deltas as (old, new), per-key coalescing of bursts, stale
- * changes ignored, and a re-list that removes what disappeared and adds what appeared. */
+ * changes ignored, a re-list that removes what disappeared and adds what appeared, and
+ * per-node records of one name shown as the current one (highest epoch). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -8,9 +9,9 @@
 #include "cluster_cache.h"
 
 static const struct cc_prefix prefixes[] = {
-	{ "/petrel/nodes/", CC_NODE },
-	{ "/petrel/endpoints/", CC_ENDPOINT },
-	{ "/petrel/policies/", CC_POLICY },
+	{ "/petrel/nodes/", CC_NODE, false },
+	{ "/petrel/endpoints/", CC_ENDPOINT, true },
+	{ "/petrel/policies/", CC_POLICY, false },
 };
 
 struct seen {
@@ -44,7 +45,7 @@ static void batch_end(void *ctx)
 	((struct seen *)ctx)->batches++;
 }
 
-static char *ep_record(const char *name, const char *node, int host)
+static char *ep_record_at(const char *name, const char *node, int host, int epoch)
 {
 	static char buf[512];
 
@@ -52,8 +53,13 @@ static char *ep_record(const char *name, const char *node, int host)
 		 "{\"name\":\"%s\",\"node\":\"%s\",\"netns\":\"petrel-%s\",\"ifname\":\"pe%d\","
 		 "\"state\":\"ready\",\"ipv4\":\"10.244.0.%d\",\"ipv6\":\"fd00:244::%x\","
 		 "\"mac\":\"02:00:00:00:00:01\",\"id\":%d,\"identity\":%d,\"labels\":{\"app\":\"web\"},"
-		 "\"publish\":[]}", name, node, name, host, host, host, host, 256 + host);
+		 "\"publish\":[],\"epoch\":%d}", name, node, name, host, host, host, host, 256 + host, epoch);
 	return buf;
+}
+
+static char *ep_record(const char *name, const char *node, int host)
+{
+	return ep_record_at(name, node, host, 0);
 }
 
 static const char *node_record(int i)
@@ -83,7 +89,7 @@ static void test_deltas(void)
 	const struct cc_entry *e;
 
 	fresh(&cc, &s);
-	CHECK(cc_stage_put(cc, "/petrel/endpoints/web", ep_record("web", "node1", 2), 5) == 0);
+	CHECK(cc_stage_put(cc, "/petrel/endpoints/node1/web", ep_record("web", "node1", 2), 5) == 0);
 	CHECK(cc_pending(cc) == 1);
 	CHECK(cc_apply(cc, 100) == 1);
 	CHECK(s.adds == 1 && s.changes == 0 && s.removes == 0 && s.batches == 1);
@@ -93,20 +99,20 @@ static void test_deltas(void)
 	CHECK(e && e->u.ep.identity == 258 && !strcmp(e->u.ep.node, "node1"));
 	CHECK(e && e->u.ep.ip4.family == AF_INET);
 
-	/* The same record again is no delta; a moved one is a change with both sides. */
-	cc_stage_put(cc, "/petrel/endpoints/web", ep_record("web", "node1", 2), 6);
+	/* The same record again is no delta; a changed one is a change with both sides. */
+	cc_stage_put(cc, "/petrel/endpoints/node1/web", ep_record("web", "node1", 2), 6);
 	cc_apply(cc, 100);
 	CHECK(s.changes == 0);
 	CHECK(cc_revision(cc) == 6);
-	cc_stage_put(cc, "/petrel/endpoints/web", ep_record("web", "node2", 2), 7);
+	cc_stage_put(cc, "/petrel/endpoints/node1/web", ep_record("web", "node1", 3), 7);
 	cc_apply(cc, 100);
 	CHECK(s.changes == 1);
-	CHECK_STR(s.last_node, "node2");
+	CHECK(cc_find(cc, CC_ENDPOINT, "web")->u.ep.identity == 259);
 
 	/* An older change than the cached one is ignored. */
-	cc_stage_put(cc, "/petrel/endpoints/web", ep_record("web", "node3", 2), 4);
+	cc_stage_put(cc, "/petrel/endpoints/node1/web", ep_record("web", "node1", 4), 4);
 	cc_apply(cc, 100);
-	CHECK_STR(cc_find(cc, CC_ENDPOINT, "web")->u.ep.node, "node2");
+	CHECK(cc_find(cc, CC_ENDPOINT, "web")->u.ep.identity == 259);
 
 	/* Keys outside the prefixes are not kept, yet move the revision. */
 	cc_stage_put(cc, "/petrel/containers/web", "{}", 9);
@@ -116,7 +122,7 @@ static void test_deltas(void)
 	CHECK(cc_wait_revision(cc, 10, 10) == -ETIMEDOUT);
 
 	/* A malformed record counts as absent: the valid one it replaces is removed. */
-	cc_stage_put(cc, "/petrel/endpoints/web", "not json", 11);
+	cc_stage_put(cc, "/petrel/endpoints/node1/web", "not json", 11);
 	cc_apply(cc, 100);
 	CHECK(s.removes == 1);
 	CHECK(cc_find(cc, CC_ENDPOINT, "web") == NULL);
@@ -135,25 +141,25 @@ static void test_coalescing(void)
 	for (int round = 0; round < 100; round++)
 		for (int k = 0; k < 100; k++) {
 			snprintf(name, sizeof(name), "ep%d", k);
-			snprintf(key, sizeof(key), "/petrel/endpoints/%s", name);
-			cc_stage_put(cc, key, ep_record(name, round == 99 ? "node9" : "node1", k + 1),
+			snprintf(key, sizeof(key), "/petrel/endpoints/node1/%s", name);
+			cc_stage_put(cc, key, ep_record(name, "node1", round == 99 ? k + 101 : k + 1),
 				     1 + round * 100 + k);
 		}
 	CHECK(cc_pending(cc) == 100);
 	CHECK(cc_apply(cc, 100000) == 100);
 	CHECK(s.adds == 100 && s.changes == 0 && s.batches == 1);
-	CHECK_STR(cc_find(cc, CC_ENDPOINT, "ep7")->u.ep.node, "node9");
+	CHECK(cc_find(cc, CC_ENDPOINT, "ep7")->u.ep.identity == 256 + 108);
 
 	/* A put then a delete of a new key in one burst: nothing to tell. */
-	cc_stage_put(cc, "/petrel/endpoints/brief", ep_record("brief", "node1", 200), 20000);
-	cc_stage_delete(cc, "/petrel/endpoints/brief", 20001);
+	cc_stage_put(cc, "/petrel/endpoints/node1/brief", ep_record("brief", "node1", 200), 20000);
+	cc_stage_delete(cc, "/petrel/endpoints/node1/brief", 20001);
 	cc_apply(cc, 100);
 	CHECK(s.adds == 100 && s.removes == 0);
 
 	/* Batches are bounded; nodes come first, so endpoints find their node. */
 	for (int k = 0; k < 10; k++) {
 		snprintf(name, sizeof(name), "x%d", k);
-		snprintf(key, sizeof(key), "/petrel/endpoints/%s", name);
+		snprintf(key, sizeof(key), "/petrel/endpoints/node7/%s", name);
 		cc_stage_put(cc, key, ep_record(name, "node7", 100 + k), 30000 + k);
 	}
 	cc_stage_put(cc, "/petrel/nodes/node7", node_record(7), 30100);
@@ -175,19 +181,20 @@ static void test_relist(void)
 	struct store_kv kvs[3];
 
 	fresh(&cc, &s);
-	cc_stage_put(cc, "/petrel/endpoints/gone", ep_record("gone", "node1", 2), 3);
-	cc_stage_put(cc, "/petrel/endpoints/kept", ep_record("kept", "node1", 3), 4);
-	cc_stage_put(cc, "/petrel/endpoints/changed", ep_record("changed", "node1", 4), 5);
+	cc_stage_put(cc, "/petrel/endpoints/node1/gone", ep_record("gone", "node1", 2), 3);
+	cc_stage_put(cc, "/petrel/endpoints/node1/kept", ep_record("kept", "node1", 3), 4);
+	cc_stage_put(cc, "/petrel/endpoints/node1/changed", ep_record("changed", "node1", 4), 5);
 	cc_apply(cc, 100);
 	/* Staged but never applied before the watch broke: the listing decides. */
-	cc_stage_put(cc, "/petrel/endpoints/staged-gone", ep_record("staged-gone", "node1", 5), 6);
+	cc_stage_put(cc, "/petrel/endpoints/node1/staged-gone", ep_record("staged-gone", "node1", 5), 6);
 
-	/* The watch was compacted; a re-list at revision 50 finds this. */
-	kvs[0] = (struct store_kv){ "/petrel/endpoints/kept", ep_record("kept", "node1", 3), 4 };
+	/* The watch was compacted; a re-list at revision 50 finds this ("changed" moved to
+	 * node2, whose record outranks node1's, which is gone). */
+	kvs[0] = (struct store_kv){ "/petrel/endpoints/node1/kept", ep_record("kept", "node1", 3), 4 };
 	kvs[0].value = strdup(kvs[0].value);
-	kvs[1] = (struct store_kv){ "/petrel/endpoints/changed", ep_record("changed", "node2", 4), 40 };
+	kvs[1] = (struct store_kv){ "/petrel/endpoints/node2/changed", ep_record_at("changed", "node2", 4, 1), 40 };
 	kvs[1].value = strdup(kvs[1].value);
-	kvs[2] = (struct store_kv){ "/petrel/endpoints/new", ep_record("new", "node2", 6), 45 };
+	kvs[2] = (struct store_kv){ "/petrel/endpoints/node2/new", ep_record("new", "node2", 6), 45 };
 	kvs[2].value = strdup(kvs[2].value);
 	memset(&s, 0, offsetof(struct seen, cc));
 	CHECK(cc_stage_snapshot(cc, kvs, 3, 50) == 0);
@@ -207,6 +214,56 @@ static void test_relist(void)
 	cc_free(cc);
 }
 
+/* A moved endpoint's records: each node writes its own; the highest epoch is current. */
+static void test_per_node(void)
+{
+	struct cluster_cache *cc;
+	struct seen s;
+
+	fresh(&cc, &s);
+	cc_stage_put(cc, "/petrel/endpoints/node1/web", ep_record_at("web", "node1", 2, 0), 5);
+	cc_apply(cc, 100);
+	CHECK(s.adds == 1);
+	/* The destination's record (epoch 1) before the source removes its own. */
+	cc_stage_put(cc, "/petrel/endpoints/node2/web", ep_record_at("web", "node2", 2, 1), 6);
+	cc_apply(cc, 100);
+	CHECK(s.adds == 1 && s.changes == 1);
+	CHECK_STR(s.last_node, "node2");
+	CHECK_STR(cc_find(cc, CC_ENDPOINT, "web")->u.ep.node, "node2");
+	CHECK(cc_count(cc, CC_ENDPOINT) == 1);
+	/* The source removes its outranked record: nothing changes for anyone. */
+	cc_stage_delete(cc, "/petrel/endpoints/node1/web", 7);
+	cc_apply(cc, 100);
+	CHECK(s.changes == 1 && s.removes == 0);
+	/* Back to node1 (epoch 2): its new record is current, even in the same batch as a
+	 * late write of node2's (epoch 1). */
+	cc_stage_put(cc, "/petrel/endpoints/node1/web", ep_record_at("web", "node1", 2, 2), 8);
+	cc_stage_put(cc, "/petrel/endpoints/node2/web", ep_record_at("web", "node2", 3, 1), 9);
+	cc_apply(cc, 100);
+	CHECK_STR(cc_find(cc, CC_ENDPOINT, "web")->u.ep.node, "node1");
+	CHECK(cc_find(cc, CC_ENDPOINT, "web")->u.ep.epoch == 2);
+	/* A record under node3's key that names node1 is no one's; so are keys without a node
+	 * or with more than one '/'. */
+	cc_stage_put(cc, "/petrel/endpoints/node3/web", ep_record_at("web", "node1", 2, 9), 10);
+	cc_stage_put(cc, "/petrel/endpoints/web", ep_record_at("web", "node1", 2, 9), 11);
+	cc_stage_put(cc, "/petrel/endpoints/node1/a/web", ep_record_at("web", "node1", 2, 9), 12);
+	cc_apply(cc, 100);
+	CHECK(cc_find(cc, CC_ENDPOINT, "web")->u.ep.epoch == 2);
+	CHECK(cc_find(cc, CC_ENDPOINT, "a/web") == NULL);
+	/* The current record gone: the next one is current again, told as a change. */
+	s.changes = 0;
+	cc_stage_delete(cc, "/petrel/endpoints/node1/web", 13);
+	cc_apply(cc, 100);
+	CHECK(s.changes == 1 && s.removes == 0);
+	CHECK_STR(cc_find(cc, CC_ENDPOINT, "web")->u.ep.node, "node2");
+	/* A re-list without node2's record: the name goes. */
+	CHECK(cc_stage_snapshot(cc, NULL, 0, 20) == 0);
+	cc_apply(cc, 100);
+	CHECK(s.removes == 1);
+	CHECK(cc_find(cc, CC_ENDPOINT, "web") == NULL && cc_count(cc, CC_ENDPOINT) == 0);
+	cc_free(cc);
+}
+
 static void test_node_decode(void)
 {
 	struct cc_node n;
@@ -223,6 +280,7 @@ int main(void)
 	test_deltas();
 	test_coalescing();
 	test_relist();
+	test_per_node();
 	test_node_decode();
 	return harness_done("test_cluster_cache");
 }

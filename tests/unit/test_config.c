@@ -181,6 +181,10 @@ static void test_bad(void)
 	expect_bad(BASE "etcd = https://h:2379\netcd-ca = /ca\netcd-cert = /c\n",
 		   "key 'etcd-key': etcd-cert and etcd-key go together");
 	expect_bad(BASE "etcd-bogus = x\n", "key 'etcd-bogus': unknown setting");
+	expect_bad(BASE "etcd-user = node1\n", "key 'etcd-password-file': etcd-user and etcd-password-file go together");
+	expect_bad(BASE "etcd-operator-password-file = /p\n",
+		   "key 'etcd-operator-user': etcd-operator-user and etcd-operator-password-file go together");
+	expect_bad(BASE "etcd-user = a/b\netcd-password-file = /p\n", "key 'etcd-user': 'a/b' is not a user name");
 	{
 		struct petreld_config t;
 
@@ -188,6 +192,12 @@ static void test_bad(void)
 			    "etcd-cert = /c\netcd-key = /k\n") == 0);
 		CHECK_STR(t.etcd_ca, "/ca");
 		CHECK_STR(t.etcd_key, "/k");
+		CHECK(parse(&t, BASE "etcd-user = node1\netcd-password-file = /p\n"
+			    "etcd-operator-user = operator\netcd-operator-password-file = /o\n") == 0);
+		CHECK_STR(t.etcd_user, "node1");
+		CHECK_STR(t.etcd_password_file, "/p");
+		CHECK_STR(t.etcd_operator_user, "operator");
+		CHECK_STR(t.etcd_operator_password_file, "/o");
 	}
 	expect_bad(BASE "etcd = http://h\n", "key 'etcd'");
 	expect_bad(BASE "etcd = http://:2379\n", "key 'etcd'");
