@@ -4,6 +4,7 @@
  * so a check that dies midway leaves nothing behind on them. Everything is named
  * chk-ID-... and deleted at the end. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -198,41 +199,98 @@ static int collect_node(const struct cc_entry *e, void *arg)
 	return 0;
 }
 
-/* Every node's agent, asked over the peer channel; the store's liveness record beside it. */
+/* Every node's agent, asked over the peer channel, CHECK_DIALERS at a time: a cluster of
+ * unreachable nodes costs its size / CHECK_DIALERS times the dial timeout, not its size. */
+#define CHECK_DIALERS 16
+
+struct agent_ping {
+	const char *node;
+	int ok;                  /* 1 answers, 0 does not, as record() takes it */
+	char detail[320];
+};
+
+struct ping_pool {
+	struct check_run *c;
+	struct agent_ping *v;
+	size_t n;
+	_Atomic size_t next;
+};
+
+/* One node's agent; the store's liveness record beside it. */
+static void ping_one(struct check_run *c, struct agent_ping *r)
+{
+	char *v = NULL;
+	bool alive = cluster_get(c->a, CC_ALIVE, r->node, &v) == 0;
+	struct api_error e = { 0 };
+	json_t *hello, *reply = NULL;
+	SSL *ssl;
+
+	free(v);
+	if (!strcmp(r->node, c->a->cfg.node)) {
+		r->ok = 1;
+		snprintf(r->detail, sizeof(r->detail), "this agent, answering");
+		return;
+	}
+	if (!c->a->peer) {
+		r->ok = alive;
+		snprintf(r->detail, sizeof(r->detail), "%s in cluster state (no TLS here to ask it "
+			 "directly)", alive ? "alive" : "not alive");
+		return;
+	}
+	hello = json_pack("{s:s, s:b}", "op", "check", "ping", 1);
+	ssl = peer_dial(c->a, r->node, hello, &e);
+	json_decref(hello);
+	if (ssl)
+		reply = peer_recv(ssl);
+	r->ok = ssl && json_is_true(json_object_get(reply, "ok"));
+	if (r->ok)
+		snprintf(r->detail, sizeof(r->detail), "answers over mutual TLS%s",
+			 alive ? "" : " (its liveness record lapsed)");
+	else
+		snprintf(r->detail, sizeof(r->detail), "node %s does not answer: %s", r->node,
+			 ssl ? "no reply" : e.msg);
+	json_decref(reply);
+	if (ssl)
+		tls_close(ssl);
+}
+
+static void *ping_worker(void *arg)
+{
+	struct ping_pool *pool = arg;
+	size_t i;
+
+	while ((i = pool->next++) < pool->n)
+		ping_one(pool->c, &pool->v[i]);
+	return NULL;
+}
+
 static void check_agents(struct check_run *c, struct node_list *nodes)
 {
-	for (size_t i = 0; i < nodes->n; i++) {
-		const char *node = nodes->names[i];
-		char *v = NULL, name[96];
-		bool alive = cluster_get(c->a, CC_ALIVE, node, &v) == 0;
-		struct api_error e = { 0 };
-		json_t *hello, *reply = NULL;
-		SSL *ssl;
+	struct ping_pool pool = { .c = c, .n = nodes->n };
+	pthread_t t[CHECK_DIALERS];
+	size_t n_threads = 0;
+	char name[96];
 
-		free(v);
-		snprintf(name, sizeof(name), "agent %s", node);
-		if (!strcmp(node, c->a->cfg.node)) {
-			record(c, name, 1, "this agent, answering");
-			continue;
-		}
-		if (!c->a->peer) {
-			record(c, name, alive, "%s in cluster state (no TLS here to ask it directly)",
-			       alive ? "alive" : "not alive");
-			continue;
-		}
-		hello = json_pack("{s:s, s:b}", "op", "check", "ping", 1);
-		ssl = peer_dial(c->a, node, hello, &e);
-		json_decref(hello);
-		if (ssl)
-			reply = peer_recv(ssl);
-		if (ssl && json_is_true(json_object_get(reply, "ok")))
-			record(c, name, 1, "answers over mutual TLS%s", alive ? "" : " (its liveness record lapsed)");
-		else
-			record(c, name, 0, "node %s does not answer: %s", node, ssl ? "no reply" : e.msg);
-		json_decref(reply);
-		if (ssl)
-			tls_close(ssl);
+	pool.v = calloc(nodes->n + 1, sizeof(*pool.v));
+	if (!pool.v) {
+		record(c, "agents", 0, "out of memory");
+		return;
 	}
+	for (size_t i = 0; i < nodes->n; i++)
+		pool.v[i].node = nodes->names[i];
+	while (n_threads < CHECK_DIALERS && n_threads < nodes->n &&
+	       !pthread_create(&t[n_threads], NULL, ping_worker, &pool))
+		n_threads++;
+	if (!n_threads)
+		ping_worker(&pool);          /* no thread to spare: one at a time, here */
+	for (size_t i = 0; i < n_threads; i++)
+		pthread_join(t[i], NULL);
+	/* In the nodes' order, from this thread: the results array is not shared. */
+	for (size_t i = 0; i < nodes->n; i++) {
+		snprintf(name, sizeof(name), "agent %s", pool.v[i].node);
+		record(c, name, pool.v[i].ok, "%s", pool.v[i].detail);
+	}
+	free(pool.v);
 }
 
 static int remote_open(struct check_run *c, const char *node, int k, struct remote *r)
