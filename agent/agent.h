@@ -353,6 +353,10 @@ void relays_metrics(struct agent *a, FILE *f);
 /* latency.c: per-endpoint network-stack latency accounting (docs/latency.md). */
 int latency_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e);
 
+/* "podman" and this node's storage options (containers-storage, containers-runroot) into
+ * argv; their number (at most 5). Podman's containers.conf is containers-conf, which the
+ * agent exports as CONTAINERS_CONF at start. */
+int podman_argv(struct agent *a, char **argv);
 /* image.c: images for run --image, on this node. Errors go to err with the reason. */
 struct image_info;
 int image_resolve(struct agent *a, const char *ref, struct image_info *out, char *err, size_t len);

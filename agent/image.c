@@ -218,12 +218,9 @@ static int resolve_layout(struct agent *a, const char *ref, struct image_info *o
 
 /* --- containers-storage, through Podman -------------------------------------------------- */
 
-static int resolve_storage(struct agent *a, const char *ref, struct image_info *out, char *err, size_t len)
+int podman_argv(struct agent *a, char **argv)
 {
-	char *argv[12], *text = NULL;
-	int n = 0, status;
-	json_t *j, *img, *data;
-	const char *id, *upper, *lower, *driver;
+	int n = 0;
 
 	argv[n++] = "podman";
 	if (*a->cfg.storage_root) {
@@ -234,6 +231,17 @@ static int resolve_storage(struct agent *a, const char *ref, struct image_info *
 		argv[n++] = "--runroot";
 		argv[n++] = a->cfg.storage_runroot;
 	}
+	return n;
+}
+
+static int resolve_storage(struct agent *a, const char *ref, struct image_info *out, char *err, size_t len)
+{
+	char *argv[12], *text = NULL;
+	int n = 0, status;
+	json_t *j, *img, *data;
+	const char *id, *upper, *lower, *driver;
+
+	n = podman_argv(a, argv);
 	argv[n++] = "image";
 	argv[n++] = "inspect";
 	argv[n++] = "--";

@@ -38,6 +38,7 @@ static const char usage[] =
 "                      IOAM configuration), tls-ca, tls-cert, tls-key\n"
 "                      (the agents' mutual TLS), peer-port, criu, containers-storage,\n"
 "                      containers-runroot (Podman's storage, for run --image),\n"
+"                      containers-conf (Podman's containers.conf),\n"
 "                      bpf-pin-dir,\n"
 "                      netns-prefix, underlay-mtu, ioam-node-id, ioam-node-id-wide,\n"
 "                      ioam-headroom, ioam-export-rate, conntrack-buckets (the\n"
@@ -141,6 +142,10 @@ int main(int argc, char **argv)
 		if (stat("/proc/self/ns/net", &st) == 0)
 			a.host_netns = st.st_ino;
 	}
+	/* Podman run by the agent (images, migrating Podman's containers) reads this node's
+	 * containers.conf: its networks, CNI plugins and temporary directory. */
+	if (*a.cfg.containers_conf)
+		setenv("CONTAINERS_CONF", a.cfg.containers_conf, 1);
 	/* Enter the node's netns before any thread exists: setns applies to this thread only. */
 	if (netns && (ret = netns_enter(netns))) {
 		fprintf(stderr, "petreld: cannot enter network namespace '%s': %s\n", netns, strerror(-ret));

@@ -269,10 +269,14 @@ int cmd_lab_exec(struct cli *c, int argc, char **argv)
 		snprintf(ns, sizeof(ns), "%s-" LAB_ROUTER_PREFIX "%s", name, host);
 	if (!netns_exists(ns))
 		return cli_error(c, "lab '%s' has no '%s' (see `petrel lab status --name %s`)", name, host, name);
-	/* Podman run there uses that node's own image store, as on a host of its own. */
+	/* Podman run there uses that node's own image store and network configuration (a
+	 * "petrel" network through its agent), as on a host of its own. */
 	snprintf(conf, sizeof(conf), LAB_DIR "/%s/%s/storage.conf", name, host);
 	if (!access(conf, R_OK))
 		setenv("CONTAINERS_STORAGE_CONF", conf, 1);
+	snprintf(conf, sizeof(conf), LAB_DIR "/%s/%s/containers.conf", name, host);
+	if (!access(conf, R_OK))
+		setenv("CONTAINERS_CONF", conf, 1);
 	return exec_in_netns(c, ns, argv + rest);
 }
 

@@ -298,6 +298,35 @@ int lab_make_certs(struct cli *c, struct lab *l)
 	return 0;
 }
 
+/* Podman on node i: the CNI backend with a network "petrel" through petrel-cni and this
+ * node's agent, and temporary files of its own (Podman's default is shared, /run/libpod). */
+static int podman_network(int i, const char *dir)
+{
+	char path[512], cni[512], text[2048];
+	int ret;
+
+	/* petrel-cni beside this petrel (the build, or make install's /usr/local/bin, whose
+	 * plugin goes to /opt/cni/bin) */
+	if (exe_sibling("petrel-cni", cni, sizeof(cni)) || access(cni, X_OK))
+		snprintf(cni, sizeof(cni), "/opt/cni/bin/petrel-cni");
+	*strrchr(cni, '/') = 0;
+	snprintf(path, sizeof(path), "%s/net.d", dir);
+	if ((ret = mkdir_p(path, 0755)))
+		return ret;
+	snprintf(path, sizeof(path), "%s/net.d/petrel.conflist", dir);
+	snprintf(text, sizeof(text), "{\"cniVersion\": \"1.0.0\", \"name\": \"petrel\",\n"
+		 " \"plugins\": [{\"type\": \"petrel-cni\", \"socket\": \"%s/petreld.sock\",\n"
+		 "              \"labels\": {\"runtime\": \"podman\"}, \"capabilities\": {\"portMappings\": true}}]}\n",
+		 dir);
+	if ((ret = write_file_atomic(path, text)))
+		return ret;
+	snprintf(path, sizeof(path), "%s/containers.conf", dir);
+	snprintf(text, sizeof(text), "# written by petrel lab up for node%d\n[network]\n"
+		 "network_backend = \"cni\"\ncni_plugin_dirs = [\"%s\"]\nnetwork_config_dir = \"%s/net.d\"\n"
+		 "[engine]\ntmp_dir = \"%s/podman-tmp\"\n", i, cni, dir, dir);
+	return write_file_atomic(path, text);
+}
+
 int lab_start_agent(struct cli *c, struct lab *l, int i)
 {
 	char dir[200], conf[256], sock[256], log[256], ns[64], bin[512], text[4096];
@@ -319,10 +348,11 @@ int lab_start_agent(struct cli *c, struct lab *l, int i)
 		 "state-dir = %s/state\nsocket = %s\nbpf-pin-dir = /sys/fs/bpf/petrel/%s/node%d\n"
 		 "netns-prefix = %s-ep-\npolicy-backend = %s\nioam-node-id = %d\n"
 		 "tls-ca = %s/pki/ca.pem\ntls-cert = %s/pki/node%d.pem\ntls-key = %s/pki/node%d.key\n"
-		 /* Each node its own image store, as separate hosts would have. */
-		 "containers-storage = %s/storage\ncontainers-runroot = %s/storage-run\n",
+		 /* Each node its own image store and Podman, as separate hosts would have. */
+		 "containers-storage = %s/storage\ncontainers-runroot = %s/storage-run\n"
+		 "containers-conf = %s/containers.conf\n",
 		 i, 10 + i, 10 + i, l->mode, dir, sock, l->name, i, l->name, l->backend, i,
-		 l->dir, l->dir, i, l->dir, i, dir, dir);
+		 l->dir, l->dir, i, l->dir, i, dir, dir, dir);
 	/* The node's own certificate is its etcd client certificate too. */
 	if (l->etcd_members)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), "etcd = %s\n", l->etcd_urls);
@@ -353,6 +383,8 @@ int lab_start_agent(struct cli *c, struct lab *l, int i)
 		 "runroot = \"%s/storage-run\"\n", dir, dir);
 	if ((ret = write_file_atomic(conf, text)))
 		return cli_error(c, "cannot write %s: %s", conf, strerror(-ret));
+	if ((ret = podman_network(i, dir)))
+		return cli_error(c, "cannot write node%d's Podman configuration: %s", i, strerror(-ret));
 	snprintf(conf, sizeof(conf), "%s/petreld.conf", dir);
 	petreld_path(bin, sizeof(bin));
 	lab_progress("starting petreld on %s", ns);

@@ -235,6 +235,9 @@ int config_set(struct petreld_config *c, const char *key, const char *v, char *e
 		if ((ret = set_str(key[11] == 's' ? c->storage_root : c->storage_runroot, CONFIG_STR,
 				   key, v, true, err, len)))
 			return ret;
+	} else if (!strcmp(key, "containers-conf")) {
+		if ((ret = set_str(c->containers_conf, CONFIG_STR, key, v, true, err, len)))
+			return ret;
 	} else if (!strcmp(key, "criu")) {
 		if ((ret = set_str(c->criu, sizeof(c->criu), key, v, true, err, len)))
 			return ret;

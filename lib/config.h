@@ -66,6 +66,7 @@ struct petreld_config {
 	char criu[CONFIG_STR];              /* criu: path of a CRIU >= 4.2 (empty: search) */
 	char storage_root[CONFIG_STR];      /* containers-storage: Podman's --root (empty: its default) */
 	char storage_runroot[CONFIG_STR];   /* containers-runroot: Podman's --runroot */
+	char containers_conf[CONFIG_STR];   /* containers-conf: Podman's containers.conf (networks) */
 	uint32_t ioam_node_id;              /* ioam-node-id (24 bits; default 0xffffff, unknown) */
 	uint64_t ioam_node_id_wide;         /* ioam-node-id-wide (56 bits; default: unknown) */
 	int ioam_headroom;                  /* ioam-headroom: octets endpoints' MTU leaves for IOAM */

@@ -66,6 +66,20 @@ p --node node1 migrate lay --to node2 >/dev/null 2>&1 || fail "migrating the lay
 [ "$(p --node node2 exec lay -- cat /tmp/mine)" = kept ] || fail "the layout container lost its file"
 ok "the OCI-layout container migrates too (node2 unpacks the layout's layers itself)"
 
+# Podman's own containers on a node join the petrel network through that node's agent:
+# an address from that node's block, an endpoint while it runs, none after --rm.
+out=$(pod node2 run --rm --network petrel --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+	localhost/petrel-bb:2 'ip -o -4 addr show eth0' 2>&1) || fail "podman run --network petrel on node2: $out"
+block=$(p --node node2 -j node status | jq -r .block.ipv4 | cut -d. -f1-3)
+grep -q "inet $block\." <<<"$out" || fail "node2's Podman container is not in node2's block $block: $out"
+for _ in $(seq 50); do
+	[ "$(p --node node2 -j endpoint list | jq '[.[] | select(.labels.runtime == "podman")] | length')" = 0 ] && break
+	sleep 0.1
+done
+[ "$(p --node node2 -j endpoint list | jq '[.[] | select(.labels.runtime == "podman")] | length')" = 0 ] ||
+	fail "podman run --rm left its endpoint on node2"
+ok "lab exec node2 -- podman run --network petrel: an address of node2's block, removed with the container"
+
 # Bad input.
 expect_error "an image that does not exist" "no image 'localhost/nope:1'" p --node node1 run x --image localhost/nope:1
 expect_error "an OCI layout that does not exist" "is $W/missing an OCI image layout" \

@@ -181,6 +181,7 @@ static void test_bad(void)
 	expect_bad(BASE "etcd = https://h:2379\netcd-ca = /ca\netcd-cert = /c\n",
 		   "key 'etcd-key': etcd-cert and etcd-key go together");
 	expect_bad(BASE "etcd-bogus = x\n", "key 'etcd-bogus': unknown setting");
+	expect_bad(BASE "containers-conf = rel.conf\n", "key 'containers-conf': 'rel.conf' is not an absolute path");
 	expect_bad(BASE "etcd-user = node1\n", "key 'etcd-password-file': etcd-user and etcd-password-file go together");
 	expect_bad(BASE "etcd-operator-password-file = /p\n",
 		   "key 'etcd-operator-user': etcd-operator-user and etcd-operator-password-file go together");
@@ -198,6 +199,8 @@ static void test_bad(void)
 		CHECK_STR(t.etcd_password_file, "/p");
 		CHECK_STR(t.etcd_operator_user, "operator");
 		CHECK_STR(t.etcd_operator_password_file, "/o");
+		CHECK(parse(&t, BASE "containers-conf = /run/n1/containers.conf\n") == 0);
+		CHECK_STR(t.containers_conf, "/run/n1/containers.conf");
 	}
 	expect_bad(BASE "etcd = http://h\n", "key 'etcd'");
 	expect_bad(BASE "etcd = http://:2379\n", "key 'etcd'");
