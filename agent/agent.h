@@ -166,11 +166,15 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 int endpoint_delete(struct agent *a, const char *name, struct api_error *e);
 /* Migration: this node's half of an existing endpoint (see endpoint.c). */
 int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e);
+/* The same in a namespace a runtime made (req->netns, not petrel's to delete): a Podman
+ * container's restore (migrate/podman.c). Its traffic only once CRIU restored its sockets
+ * (endpoint_datapath_attach): a packet before would meet no socket and reset the flow. */
+int endpoint_adopt_at(struct agent *a, struct endpoint *ep, const struct ep_request *req,
+		      struct api_error *e);
 void endpoint_release_local(struct agent *a, const struct endpoint *ep);
 int endpoint_publish(struct agent *a, const struct endpoint *ep, bool add);
 int endpoint_datapath_detach(struct agent *a, const struct endpoint *ep);
 int endpoint_datapath_attach(struct agent *a, const struct endpoint *ep);
-/* The thread that removes records a failed add may have left (the store timed out). */
 /* endpoint_record.c: this node's endpoint records and the janitor that settles them. */
 /* This node's record of ep; create also claims its name cluster-wide (-EEXIST: taken). */
 int endpoint_record_store(struct agent *a, const struct endpoint *ep, bool create);
@@ -178,6 +182,7 @@ int endpoint_record_store(struct agent *a, const struct endpoint *ep, bool creat
 int endpoint_record_remove(struct agent *a, const struct endpoint *ep);
 /* A record whose write or removal the store did not answer: the janitor settles it. */
 void endpoint_record_abandon(const struct endpoint *ep);
+/* The thread that removes records a failed add may have left (the store timed out). */
 int endpoints_janitor_start(struct agent *a);
 void endpoints_janitor_stop(struct agent *a);
 /* Re-establish datapath state for local endpoints after an agent restart. */
@@ -342,6 +347,22 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 void migrate_recover(struct agent *a);
 /* petrel_migrations_total{result}, and the freeze and total times of those that committed. */
 void migrate_metrics(struct agent *a, FILE *f);
+/* migrate/podman.c: migrating Podman's containers on a petrel network (docs/migration.md).
+ * The endpoint of Podman container name on this node (petrel-cni's labels); -ENOENT. */
+int podman_endpoint(struct agent *a, const char *name, struct endpoint *ep);
+int podman_migrate_start(struct agent *a, const char *container, const struct endpoint *ep,
+			 const char *to, int *fd, struct api_error *e);
+int podman_register(struct agent *a);              /* the "podman" peer operation */
+/* A Podman container on a petrel network anywhere in the cluster, by its name (for the
+ * CLI to find its node): {"name", "runtime": "podman", "node", "endpoint"}, or NULL. */
+json_t *podman_container_json(struct agent *a, const char *name);
+/* A Podman container name that petrel cannot migrate, with the reason (-1), or 0. */
+int podman_refusal(struct agent *a, const char *name, struct api_error *e);
+/* Podman's CNI requests for an endpoint under a Podman migration here: ADD adopts it
+ * (1; 0 when no such migration; -1 with e), DEL unplugs only this node's half (true). */
+int podman_mig_cni_add(struct agent *a, const struct ep_request *req, struct endpoint *out,
+		       struct api_error *e);
+bool podman_mig_cni_del(struct agent *a, const char *name);
 /* relays.c: flows a migrated endpoint still sends through the node that translates them
  * (NAT in conntrack), checked against that node's conntrack until they end. */
 int relays_register(struct agent *a);              /* the "relay-check" peer operation */

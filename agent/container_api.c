@@ -155,6 +155,10 @@ int container_route(struct agent *a, const struct api_request *rq, json_t **resp
 	if (!slash) {
 		if (!strcmp(rq->method, "GET")) {
 			ret = container_get(a, name, &c);
+			if (ret == -ENOENT && (*resp = podman_container_json(a, name)))
+				return 200;
+			if (ret == -ENOENT && podman_refusal(a, name, e))
+				return -1;      /* Podman's, but not on a petrel network or not running */
 			if (ret == -ENOENT)
 				return api_fail(e, 404, "see `petrel ps`", "container '%s' does not exist", name);
 			if (ret)

@@ -299,6 +299,10 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 	uint8_t host_mac[6];
 	int ret;
 
+	/* Podman restoring a container that is migrating (here, or back here): its endpoint
+	 * exists already, with its addresses and MAC. */
+	if ((ret = podman_mig_cni_add(a, req, out, e)))
+		return ret > 0 ? 0 : -1;
 	snprintf(ep.name, sizeof(ep.name), "%s", req->name);
 	snprintf(ep.node, sizeof(ep.node), "%s", a->cfg.node);
 	snprintf(ep.state, sizeof(ep.state), "creating");
@@ -407,6 +411,9 @@ int endpoint_delete(struct agent *a, const char *name, struct api_error *e)
 	struct endpoint ep;
 	int ret;
 
+	/* Podman tearing a migrating container's network down: only this node's half goes. */
+	if (podman_mig_cni_del(a, name))
+		return 0;
 	ret = cluster_endpoint_get(a, name, &ep);
 	if (ret == -ENOENT)
 		return api_fail(e, 404, "see `petrel endpoint list`", "endpoint '%s' does not exist", name);
@@ -448,6 +455,24 @@ int endpoint_adopt(struct agent *a, struct endpoint *ep, struct api_error *e)
 	snprintf(req.container_ifname, sizeof(req.container_ifname), "eth0");
 	if (plumb(a, ep, &req, host_mac, false, e)) {
 		netns_delete(ep->netns);
+		release_ports(a, ep, ep->n_publish);
+		return -1;
+	}
+	return 0;
+}
+
+int endpoint_adopt_at(struct agent *a, struct endpoint *ep, const struct ep_request *req,
+		      struct api_error *e)
+{
+	uint8_t host_mac[6];
+
+	derive_names(ep, host_mac);
+	snprintf(ep->netns, sizeof(ep->netns), "%s", req->netns);
+	ep->netns_owned = false;
+	snprintf(ep->state, sizeof(ep->state), "ready");
+	if (reserve_ports(a, ep, e))
+		return -1;
+	if (plumb(a, ep, req, host_mac, false, e)) {
 		release_ports(a, ep, ep->n_publish);
 		return -1;
 	}

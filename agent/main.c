@@ -178,7 +178,8 @@ int main(int argc, char **argv)
 	}
 	if (flows_start(&a))
 		log_warn("flow log could not start; `petrel flows` will stay empty");
-	if (migrate_register(&a) || check_register(&a) || relays_register(&a) || peer_start(&a))
+	if (migrate_register(&a) || check_register(&a) || relays_register(&a) || podman_register(&a) ||
+	    peer_start(&a))
 		log_warn("live migration disabled on this node (see the error above)");
 	else if (relays_start(&a))
 		log_warn("relayed flows will not be checked: they stay until the endpoint leaves");

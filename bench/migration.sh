@@ -15,16 +15,21 @@
 #    milliseconds petrel adds outside CRIU, by phase. The memory's rate through the dump
 #    and transfer (MiB/s) is set against this machine's own memcpy and zstd rates for the
 #    same pages, measured in the same run (bench/tools/memrate.c).
+# 3. With the workload "podman": the same echo server three ways, side by side, N
+#    migrations each: a Podman container on the petrel network moved by `petrel migrate`;
+#    Podman's own manual path (checkpoint --export, copy, restore --import on the other
+#    node); and a `petrel run` container moved by `petrel migrate`. Client stall and total
+#    time, medians and p95.
 #
 # Each workload runs in the default mode and in lazy (post-copy) mode; a mode the agent
 # refuses is reported with its reason.
 # The lab sizes the host's conntrack hash to CT_BUCKETS (default 16384; 0 leaves it alone):
 # CRIU walks every bucket twice inside each freeze. The old size is put back at the end.
 # The median of each phase of the freeze (phases_ms) is logged per row.
-# Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS] [-w "echo mem64 mem512"] [-S]
+# Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS] [-w "echo mem64 mem512 podman"] [-S]
 #   -w  the part-2 workloads to run; -S  skip part 1 (the streams)
 . "$(dirname "$0")/lib/common.sh"
-N=20 T=20 WORKLOADS="echo mem64 mem512" STREAMS=1
+N=20 T=20 WORKLOADS="echo mem64 mem512 podman" STREAMS=1
 while getopts n:t:w:Sh o; do
 	case $o in
 	n) N=$OPTARG ;;
@@ -125,6 +130,7 @@ stats() { echo "$(median <"$1") $(percentile 95 <"$1")"; }   # FILE -> "median p
 	echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$TMP/outside.md"
 for w in $WORKLOADS; do
+[ "$w" = podman ] && continue
 for mode in default lazy; do
 	flag=$([ $mode = lazy ] && echo --lazy || true)
 	eval "p --node node1 run $w --rootfs $ROOTFS -- ${CMD[$w]}" >/dev/null
@@ -182,6 +188,75 @@ for mode in default lazy; do
 done
 done
 
+# ---- part 3: the same echo server as a Podman container (petrel migrate), through
+# Podman's own manual path, and as a petrel run container (petrel migrate)
+: >"$TMP/podman.md"
+if [[ " $WORKLOADS " == *" podman "* ]] && command -v podman >/dev/null; then
+	pod() { local n=$1; shift; p lab exec "$n" -- podman "$@"; }
+	LIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+	tar -C "$ROOTFS" -cf "$TMP/rootfs.tar" .
+	for n in node1 node2; do pod "$n" import "$TMP/rootfs.tar" localhost/bench-echo:1 >/dev/null 2>&1; done
+	# row WHO: N migrations of the echo server, a client session across each
+	row() {
+		local who=$1 name=$2 at=node1 to ip broken=0 done_n=0 t0 r
+		: >"$TMP/total"; : >"$TMP/stall"
+		for i in $(seq "$N"); do
+			to=$([ $at = node1 ] && echo node2 || echo node1)
+			ip=$(p --node node1 -j endpoint list | jq -r --arg n "$name" \
+				'.[] | select(.name == $n or .labels["io.kubernetes.pod.name"] == $n) | .ipv4')
+			rm -f "$TMP/stop" "$TMP/ready"
+			ip netns exec "$PROBE_NS" python3 tools/echo_probe.py "$ip" 7000 --interval 0.01 \
+				--duration 120 --ready "$TMP/ready" --stop "$TMP/stop" >"$TMP/probe.json" &
+			for _ in $(seq 100); do [ -e "$TMP/ready" ] && break; sleep 0.05; done
+			sleep 0.3
+			t0=$(date +%s%N)
+			if [ "$who" = manual ]; then
+				# Podman's path: export on one node, copy, import on the other.
+				pod "$at" container checkpoint --tcp-established --export "$TMP/ckpt.tar" \
+					--compress zstd "$name" >/dev/null 2>&1 &&
+				cp "$TMP/ckpt.tar" "$TMP/ckpt-copy.tar" &&
+				pod "$to" container restore --tcp-established --import "$TMP/ckpt-copy.tar" >/dev/null 2>&1 &&
+				pod "$at" rm -f "$name" >/dev/null 2>&1 && ok=1 || ok=0
+				r=$(( ($(date +%s%N) - t0) / 1000000 ))
+			else
+				r=$(p -j migrate "$name" --to "$to" 2>/dev/null | jq -r .total_ms) && ok=1 || ok=0
+			fi
+			[ "$ok" = 1 ] && { echo "$r" >>"$TMP/total"; at=$to; done_n=$((done_n + 1)); }
+			sleep 0.5
+			touch "$TMP/stop"; wait $! || true
+			if jq -e '.error == null and .mismatches == 0' "$TMP/probe.json" >/dev/null; then
+				jq -r .max_stall_ms "$TMP/probe.json" >>"$TMP/stall"
+			else
+				broken=$((broken + 1))
+			fi
+			rm -f "$TMP/ckpt.tar" "$TMP/ckpt-copy.tar"
+		done
+		read -r tm tp < <(stats "$TMP/total")
+		read -r sm sp < <(stats "$TMP/stall")
+		echo "| $3 | $done_n/$N | ${sm:--} | ${sp:--} | $tm | $tp | $broken |" >>"$TMP/podman.md"
+		log "podman part, $3: total $tm/$tp stall $sm/$sp broken $broken"
+		LAST_AT=$at
+	}
+	{
+		echo "| echo server | migrations | client stall ms median | p95 | total_ms median | p95 | sessions broken |"
+		echo "|---|---|---|---|---|---|---|"
+	} >>"$TMP/podman.md"
+	pod node1 run -d --name pecho --network petrel "${LIMITS[@]}" localhost/bench-echo:1 \
+		socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE >/dev/null
+	sleep 1
+	row petrel pecho "Podman container, \`petrel migrate\`"
+	pod "$LAST_AT" rm -f -t 0 pecho >/dev/null 2>&1
+	pod node1 run -d --name pecho --network petrel "${LIMITS[@]}" localhost/bench-echo:1 \
+		socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE >/dev/null
+	sleep 1
+	row manual pecho "Podman container, Podman's manual path (checkpoint --export, copy, restore --import)"
+	pod "$LAST_AT" rm -f -t 0 pecho >/dev/null 2>&1
+	p --node node1 run pecho --rootfs "$ROOTFS" -- socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE >/dev/null
+	sleep 1
+	row petrel pecho "\`petrel run\` container, \`petrel migrate\`"
+	p --node "$LAST_AT" rm pecho --force >/dev/null 2>&1 || true
+fi
+
 {
 	echo "## Live migration benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r))"
 	echo
@@ -202,4 +277,10 @@ done
 	echo "Where the freeze goes, default mode (medians, ms): petrel's own work by phase, and CRIU's."
 	echo
 	cat "$TMP/outside.md"
+	if [ -s "$TMP/podman.md" ]; then
+		echo
+		echo "The same echo server as a Podman container and as a petrel container ($N migrations each, node1 <-> node2). Podman's manual path keeps the address only through petrel's migration: on its own, the restored container gets a new address from the destination's block, and a client's session breaks."
+		echo
+		cat "$TMP/podman.md"
+	fi
 } | tee "$OUT/migration.md"

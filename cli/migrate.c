@@ -58,6 +58,7 @@ static const struct print_field report_lines[] = {
 	PF("frozen_ms", "  frozen_ms        %s\n"),
 	PF("restore_ms", "  restore_ms       %s\n"),
 	PF("runc_restore_ms", "  runc_restore_ms  %s\n"),
+	PF("checkpoint_ms", "  checkpoint_ms    %s\n"),
 	PF("bytes", "  bytes            %s\n"),
 	PF("wire_bytes", "  wire_bytes       %s\n"),
 	PF("tcp_connections", "  tcp_connections  %s\n"),

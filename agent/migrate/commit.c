@@ -267,22 +267,93 @@ static bool in_cluster(const struct cidr *pool, const struct ip_addr *ip)
 	return !ip->family || cidr_contains(pool, ip);
 }
 
-int claim_verify(struct agent *a, const char *id, const char *name, const char *peer,
-		 struct container *c, struct endpoint *ep, int64_t *claim_rev, struct api_error *e)
+/* Whether cluster state holds the claim for migration id of name, from peer to this node;
+ * its revision into *claim_rev. Agent lock held. */
+static bool claimed_for(struct agent *a, const char *id, const char *name, const char *peer,
+			int64_t *claim_rev)
 {
 	char key[128], *v = NULL;
 	struct mig_claim cl;
+	bool claimed;
+
+	claim_key(key, sizeof(key), name);
+	claimed = store_get(a->store, key, &v, claim_rev) == 0 && mig_claim_parse(v, &cl) == 0 &&
+		  !strcmp(cl.id, id) && !strcmp(cl.from, peer) && !strcmp(cl.to, a->cfg.node) &&
+		  !strcmp(cl.state, CLAIM_CLAIMED);
+	free(v);
+	return claimed;
+}
+
+int claim_verify_endpoint(struct agent *a, const char *id, const char *name, const char *peer,
+			  struct endpoint *ep, int64_t *claim_rev, struct api_error *e)
+{
+	int ret = 0;
+
+	if (!name || !name_valid(name))
+		return api_fail(e, 400, NULL, "malformed migration request");
+	pthread_mutex_lock(&a->lock);
+	if (!claimed_for(a, id, name, peer, claim_rev))
+		ret = api_fail(e, 403, NULL, "cluster state holds no claim for migration %s of '%s' "
+			       "from %s to %s", id, name, peer, a->cfg.node);
+	else if (!endpoint_current_at(a, peer, name, ep))
+		ret = api_fail(e, 403, NULL, "endpoint '%s' is not %s's to move", name, peer);
+	else if (!in_cluster(&a->cfg.pools.cluster4, &ep->ip4) ||
+		 !in_cluster(&a->cfg.pools.cluster6, &ep->ip6))
+		ret = api_fail(e, 403, NULL, "endpoint '%s' has addresses outside the cluster's", name);
+	pthread_mutex_unlock(&a->lock);
+	return ret;
+}
+
+int podman_commit(struct agent *a, const struct endpoint *ep, const char *id, const char *source,
+		  int64_t claim_rev, struct api_error *e)
+{
+	char key[128], ekey[160], state[16], seen[MIGRATION_ID_MAX];
+	uint64_t t0 = now_ms(), told = 0;
+	int ret = -ENOMEM;
+
+	claim_key(key, sizeof(key), ep->name);
+	endpoint_key(ekey, sizeof(ekey), a->cfg.node, ep->name);
+	for (;;) {
+		char *claim = claim_text(id, source, a->cfg.node, CLAIM_COMMITTED);
+		char *rec = endpoint_encode(ep);
+
+		if (claim && rec) {
+			const struct store_op ops[] = { { key, claim }, { ekey, rec } };
+
+			ret = store_txn_if(a->store, key, claim_rev, ops, 2);
+		}
+		free(claim);
+		free(rec);
+		if (!ret || ret == -EAGAIN || ret == -ENOMEM || a->stopping)
+			break;
+		if (now_ms() - t0 >= told) {
+			log_warn("migration %s: the store does not answer the commit (%s); retrying", id,
+				 strerror(-ret));
+			told += 10000;
+		}
+		usleep(SETTLE_RETRY_MS * 1000);
+	}
+	/* -EAGAIN after an unanswered attempt may be that attempt having landed. */
+	if (ret == -EAGAIN && claim_read(a, ep->name, state, sizeof(state), seen, sizeof(seen),
+					 NULL) == 0 && !strcmp(seen, id) && !strcmp(state, CLAIM_COMMITTED))
+		ret = 0;
+	if (ret == -EAGAIN)
+		return api_fail(e, 409, NULL, "the source aborted the migration first");
+	if (ret)
+		return api_fail(e, 503, NULL, "cannot commit: %s", strerror(-ret));
+	return 0;
+}
+
+int claim_verify(struct agent *a, const char *id, const char *name, const char *peer,
+		 struct container *c, struct endpoint *ep, int64_t *claim_rev, struct api_error *e)
+{
 	bool claimed;
 	int ret;
 
 	if (!name || !name_valid(name))
 		return api_fail(e, 400, NULL, "malformed migration request");
-	claim_key(key, sizeof(key), name);
 	pthread_mutex_lock(&a->lock);
-	claimed = store_get(a->store, key, &v, claim_rev) == 0 && mig_claim_parse(v, &cl) == 0 &&
-		  !strcmp(cl.id, id) && !strcmp(cl.from, peer) && !strcmp(cl.to, a->cfg.node) &&
-		  !strcmp(cl.state, CLAIM_CLAIMED);
-	free(v);
+	claimed = claimed_for(a, id, name, peer, claim_rev);
 	if (!claimed)
 		ret = api_fail(e, 403, NULL, "cluster state holds no claim for migration %s of '%s' "
 			       "from %s to %s", id, name, peer, a->cfg.node);

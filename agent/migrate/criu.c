@@ -211,6 +211,12 @@ void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *he
 	json_object_set_new(j, "lazy_error", json_string(why));
 	json_object_set_new(j, "rootfs", json_boolean(rootfs && access(rootfs, R_OK | X_OK) == 0));
 	image_probe(a, hello, j);
+	if (json_is_true(json_object_get(hello, "podman"))) {
+		char version[64];
+
+		podman_version(a, version, sizeof(version));
+		json_object_set_new(j, "podman", json_string(version));
+	}
 	peer_send(ssl, j);
 }
 

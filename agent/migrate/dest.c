@@ -53,7 +53,7 @@ static void stop_page_server(struct incoming *in)
 
 /* The source's flows for this endpoint: only its own addresses, each back through a node
  * of the cluster (anything else is not the source's to ask for). */
-static int add_return_flows(struct agent *a, const struct endpoint *ep, json_t *flows)
+int return_flows_add(struct agent *a, const struct endpoint *ep, json_t *flows)
 {
 	char via[EP_NAME_MAX];
 
@@ -218,7 +218,7 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		  .detach = true, .lazy_pages = d->in.lazy }, argv);
 	pthread_mutex_lock(&a->lock);
 	/* Before the process runs: its very first reply to such a flow must take the detour. */
-	flows = add_return_flows(a, &d->ep, json_object_get(msg, "flows"));
+	flows = return_flows_add(a, &d->ep, json_object_get(msg, "flows"));
 	{
 		char state[CONFIG_STR + 128];
 

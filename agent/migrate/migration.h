@@ -110,6 +110,9 @@ struct mig {
 	json_t *flows;
 };
 
+/* source.c: one JSON line to the API client (steals line); the error line, -1. */
+void mig_emit(struct mig *m, json_t *line);
+int mig_fail(struct mig *m, struct api_error *e);
 /* source.c: a progress line to the API client (and the log). */
 void progress(struct mig *m, const char *phase, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -191,6 +194,9 @@ struct dest {
 	pthread_t lazy_thread;
 };
 
+/* dest.c: the source's relayed flows for endpoint ep into this node's return map (only
+ * its own addresses, each back through a cluster node); how many. */
+int return_flows_add(struct agent *a, const struct endpoint *ep, json_t *flows);
 /* dest.c: the writable layer landed (a "bundle" stream ended well). */
 void bundle_landed(struct agent *a, struct incoming *in);
 void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
@@ -225,6 +231,21 @@ int claim_settle(struct agent *a, const char *name, const char *id, const char *
  * store, never from the peer; they are validated like API input. 403 otherwise. */
 int claim_verify(struct agent *a, const char *id, const char *name, const char *peer,
 		 struct container *c, struct endpoint *ep, int64_t *claim_rev, struct api_error *e);
+/* claim_verify for a Podman container's migration: the claim for endpoint name from peer
+ * to this node, and the endpoint's current record naming peer (into ep). 403 otherwise. */
+int claim_verify_endpoint(struct agent *a, const char *id, const char *name, const char *peer,
+			  struct endpoint *ep, int64_t *claim_rev, struct api_error *e);
+/* The commit of a Podman container's migration: the claim "committed" and this node's
+ * record of the endpoint (ep, at its new epoch) in one transaction; 409 when the source
+ * aborted first. Retries while the store does not answer. */
+int podman_commit(struct agent *a, const struct endpoint *ep, const char *id, const char *source,
+		  int64_t claim_rev, struct api_error *e);
+
+/* ---- podman.c: Podman's containers ---- */
+
+void podman_version(struct agent *a, char *buf, size_t len);
+void podman_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
+
 /* The destination's commit point, once its copy runs: the claim "committed" and the
  * endpoint's and container's records naming this node, in one transaction that holds only
  * if the source has not aborted. While the store does not answer, the copy waits frozen. */

@@ -69,7 +69,7 @@ void migrate_metrics(struct agent *a, FILE *f)
 	pthread_mutex_unlock(&stats_mu);
 }
 
-static void emit(struct mig *m, json_t *line)
+void mig_emit(struct mig *m, json_t *line)
 {
 	char *text = json_dumps(line, JSON_COMPACT);
 
@@ -93,14 +93,14 @@ void progress(struct mig *m, const char *phase, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_info("migrate %s: %s: %s", m->name, phase, msg);
-	emit(m, json_pack("{s:s, s:I, s:I, s:s}", "phase", phase,
+	mig_emit(m, json_pack("{s:s, s:I, s:I, s:s}", "phase", phase,
 			  "elapsed_ms", (json_int_t)(now_ms() - m->t0),
 			  "bytes", (json_int_t)m->bytes, "message", msg));
 }
 
-static int fail_msg(struct mig *m, struct api_error *e)
+int mig_fail(struct mig *m, struct api_error *e)
 {
-	emit(m, json_pack("{s:s, s:s, s:i, s:b}", "error", e->msg, "hint", e->hint,
+	mig_emit(m, json_pack("{s:s, s:s, s:i, s:b}", "error", e->msg, "hint", e->hint,
 			  "status", e->status, "rolled_back", (int)m->frozen));
 	return -1;
 }
@@ -244,7 +244,7 @@ static void report(struct mig *m, json_t *dest)
 	stats.bytes_sum += m->bytes;
 	pthread_mutex_unlock(&stats_mu);
 	json_object_set(r, "relayed_flows", json_object_get(dest, "flows") ?: json_integer(0));
-	emit(m, json_pack("{s:o}", "report", r));
+	mig_emit(m, json_pack("{s:o}", "report", r));
 }
 
 /* ---- the phases, in order ---- */
@@ -428,7 +428,7 @@ static void source_rollback(struct mig *m, SSL *ctl, struct api_error *e)
 	else
 		stats.refused++;
 	pthread_mutex_unlock(&stats_mu);
-	fail_msg(m, e);
+	mig_fail(m, e);
 }
 
 static void *migrate_main(void *arg)
@@ -458,7 +458,7 @@ static void *migrate_main(void *arg)
 			source_rollback(m, ctl, &e);
 			break;
 		default:        /* the agent stops: its next start settles the claim */
-			fail_msg(m, &e);
+			mig_fail(m, &e);
 			break;
 		}
 	}
@@ -485,6 +485,20 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 		return api_fail(e, 400, NULL, "'%s' is not a valid container name", name);
 	if (json_is_true(json_object_get(body, "pre_copy")))
 		return pre_copy_refusal(a, json_is_true(json_object_get(body, "lazy")), e);
+	/* Not petrel's container: Podman's, on a petrel network here? */
+	{
+		struct container c;
+		struct endpoint ep;
+
+		if (container_get(a, name, &c) == -ENOENT && podman_endpoint(a, name, &ep) == 0) {
+			if (json_is_true(json_object_get(body, "lazy")))
+				return api_fail(e, 501, "migrate it without --lazy",
+						"--lazy is for petrel's own containers, not Podman's");
+			return podman_migrate_start(a, name, &ep, to, fd, e);
+		}
+		if (container_get(a, name, &c) == -ENOENT && podman_refusal(a, name, e))
+			return -1;
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m || pipe2(p, O_CLOEXEC)) {
 		free(m);

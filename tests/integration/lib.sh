@@ -73,6 +73,30 @@ migrate() {
 # where NAME: "NODE STATE" of a container, from node1's view
 where() { p --node node1 -j ps | jq -r ".[] | select(.name==\"$1\") | .node + \" \" + .state"; }
 
+# session NAME NS HOST PORT [--udp]: a background echo probe (tools/echo_probe.py) from NS,
+# until $TMP/stop.NAME appears; its result lands in $TMP/NAME.json (uses $TMP).
+session() {
+	local name=$1 ns=$2; shift 2
+	ip netns exec "$ns" python3 "$ROOT/tools/echo_probe.py" "$@" --interval 0.02 --duration 120 \
+		--ready "$TMP/$name.ready" --stop "$TMP/stop.$name" >"$TMP/$name.json" 2>&1 &
+	for _ in $(seq 100); do [ -e "$TMP/$name.ready" ] && return 0; sleep 0.05; done
+	fail "session $name did not connect"
+}
+# finish WHAT NAME...: stop those sessions and check each: no break, byte for byte, nothing
+# lost ("session NAME intact WHAT").
+finish() {
+	local what=$1 s res
+	shift
+	for s in "$@"; do touch "$TMP/stop.$s"; done
+	for s in "$@"; do
+		for _ in $(seq 150); do [ -s "$TMP/$s.json" ] && break; sleep 0.1; done
+		res=$(cat "$TMP/$s.json")
+		echo "$res" | jq -e '.error == null and .mismatches == 0 and .lost == 0 and .received == .sent and .sent > 50' >/dev/null \
+			|| fail "session $s broke: $res"
+		ok "session $s intact$what: $(echo "$res" | jq -c '{sent, max_stall_ms}')"
+	done
+}
+
 # ep_field NAME FIELD  (from the cluster view of any node)
 ep_field() { p --node node1 -j endpoint show "$1" | jq -r ".$2"; }
 ep_ns()    { ep_field "$1" netns; }
