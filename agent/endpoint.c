@@ -88,6 +88,58 @@ static int allocate_address(struct agent *a, struct endpoint *ep, struct api_err
 	return 0;
 }
 
+struct taken {
+	const struct ip_addr *ip4, *ip6;
+	char by[EP_NAME_MAX];
+};
+
+static int is_taken(const struct cc_entry *e, void *arg)
+{
+	struct taken *t = arg;
+
+	if (!ip_equal(&e->u.ep.ip4, t->ip4) && !(t->ip6->family && ip_equal(&e->u.ep.ip6, t->ip6)))
+		return 0;
+	snprintf(t->by, sizeof(t->by), "%s", e->name);
+	return 1;
+}
+
+/* The addresses a runtime asks for (Podman restoring a checkpoint asks for the ones it
+ * had): granted when they are endpoint addresses of the cluster that no endpoint holds.
+ * Outside this node's block the endpoint counts as moved: every node routes its /32. */
+static int requested_address(struct agent *a, const struct ep_request *req, struct endpoint *ep,
+			     struct api_error *e)
+{
+	const struct ipam_pools *p = &a->cfg.pools;
+	struct taken t = { .ip4 = &req->want4, .ip6 = &req->want6, .by = "" };
+	struct ip_addr derived4;
+	char b[IP_STRLEN];
+	uint32_t off;
+	uint64_t idx, host;
+
+	if (!req->want4.family)
+		return api_fail(e, 400, "ask for an IPv4 address too", "an IPv6 address alone cannot be "
+				"asked for");
+	if (!cidr_contains(&p->cluster4, &req->want4) ||
+	    (req->want6.family && !cidr_contains(&p->cluster6, &req->want6)))
+		return api_fail(e, 400, "ask for none, or for addresses of the cluster's ranges",
+				"the addresses asked for are outside the cluster's");
+	off = ntohl(req->want4.v4.s_addr) - ntohl(p->cluster4.addr.v4.s_addr);
+	idx = off >> (32 - p->block4_len);
+	host = off & ((1u << (32 - p->block4_len)) - 1);
+	if (host < 2 || host > ipam_hosts_per_block(p) + 1 || ipam_host(p, idx, host, &derived4, &ep->ip6))
+		return api_fail(e, 400, NULL, "%s is not an endpoint address of its block",
+				ip_str(&req->want4, b));
+	if (cluster_foreach(a, CC_ENDPOINT, is_taken, &t))
+		return api_fail(e, 409, "ask for none: petrel picks a free one",
+				"address %s is endpoint %s's", ip_str(&req->want4, b), t.by);
+	ep->ip4 = req->want4;
+	if (req->want6.family)
+		ep->ip6 = req->want6;
+	ep->id = (uint32_t)(idx << 16 | host);
+	ep->moved = idx != a->block_index;
+	return 0;
+}
+
 static void port_key(char *buf, size_t len, struct agent *a, const struct ep_publish *p)
 {
 	snprintf(buf, len, KEY_PORTS "%s/%s/%u", a->cfg.node, ep_proto_str(p->proto), p->host_port);
@@ -317,7 +369,8 @@ int endpoint_create(struct agent *a, const struct ep_request *req, struct endpoi
 		snprintf(ep.netns, sizeof(ep.netns), "%s%s", a->cfg.netns_prefix, ep.name);
 		ep.netns_owned = true;
 	}
-	if (allocate_address(a, &ep, e))
+	if (req->want4.family || req->want6.family ? requested_address(a, req, &ep, e) :
+	    allocate_address(a, &ep, e))
 		return -1;
 
 	/* The record is the name's reservation, cluster-wide and atomic. */

@@ -239,6 +239,39 @@ static int parse_valid_attachments(json_t *v, struct cni_conf *c, struct cni_err
 	return 0;
 }
 
+/* One address the runtime asks for ("10.244.0.2" or "10.244.0.2/32"), by its family. */
+static int want_ip(struct cni_conf *c, const char *s, int code, struct cni_error *e)
+{
+	char buf[IP_STRLEN + 8];
+	struct ip_addr ip;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	buf[strcspn(buf, "/")] = 0;
+	if (ip_parse(buf, &ip))
+		return cni_fail(e, code, "invalid address", "'%s' is not an IP address", s);
+	if (ip.family == AF_INET)
+		c->want4 = ip;
+	else
+		c->want6 = ip;
+	return 0;
+}
+
+static int parse_ips(json_t *ips, struct cni_conf *c, struct cni_error *e)
+{
+	size_t i;
+	json_t *v;
+
+	if (!ips)
+		return 0;
+	if (!json_is_array(ips) || json_array_size(ips) > 2)
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG, "invalid network config",
+				"runtimeConfig.ips must be an array of at most two addresses");
+	json_array_foreach(ips, i, v)
+		if (!json_is_string(v) || want_ip(c, json_string_value(v), CNI_ERR_INVALID_CONFIG, e))
+			return -1;
+	return 0;
+}
+
 static int parse_conf(json_t *j, struct cni_conf *c, struct cni_error *e)
 {
 	json_t *v, *args = json_object_get(j, "args"), *rc = json_object_get(j, "runtimeConfig");
@@ -271,7 +304,8 @@ static int parse_conf(json_t *j, struct cni_conf *c, struct cni_error *e)
 	    parse_labels(json_object_get(args, "labels"), "args.labels", c, e) ||
 	    parse_labels(json_object_get(json_object_get(args, "cni"), "labels"), "args.cni.labels", c, e) ||
 	    parse_labels(json_object_get(rc, "labels"), "runtimeConfig.labels", c, e) ||
-	    parse_port_mappings(json_object_get(rc, "portMappings"), c, e))
+	    parse_port_mappings(json_object_get(rc, "portMappings"), c, e) ||
+	    parse_ips(json_object_get(rc, "ips"), c, e))
 		return -1;
 	v = json_object_get(j, "prevResult");
 	if (v) {
@@ -326,7 +360,10 @@ int cni_conf_apply_args(struct cni_conf *c, const char *cni_args, struct cni_err
 			return cni_fail(e, CNI_ERR_INVALID_ENV, "invalid environment",
 					"CNI_ARGS: '%s' is not KEY=VALUE", pair);
 		*eq = 0;
-		/* Other keys (IgnoreUnknown, K8S_POD_INFRA_CONTAINER_ID, ...) mean nothing to petrel. */
+		if (!strcmp(pair, "IP") && eq[1] && want_ip(c, eq + 1, CNI_ERR_INVALID_ENV, e))
+			return -1;
+		/* Other keys (IgnoreUnknown, K8S_POD_INFRA_CONTAINER_ID, MAC: petrel's MAC follows
+		 * from the endpoint's name, ...) mean nothing to petrel. */
 		for (size_t i = 0; i < sizeof(k8s) / sizeof(k8s[0]); i++)
 			if (!strcmp(pair, k8s[i][0]) && eq[1] &&
 			    add_label(c, k8s[i][1], eq + 1, CNI_ERR_INVALID_ENV, e))
@@ -381,8 +418,15 @@ json_t *cni_add_request(const struct cni_conf *c, const struct cni_env *env)
 		json_array_append_new(publish, json_pack("{s:i, s:i, s:s}", "host_port", c->publish[i].host_port,
 							 "port", c->publish[i].port,
 							 "proto", ep_proto_str(c->publish[i].proto)));
-	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", name, "netns", env->netns,
-			 "ifname", env->ifname, "labels", labels, "publish", publish);
+	json_t *req = json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", name, "netns", env->netns,
+				"ifname", env->ifname, "labels", labels, "publish", publish);
+	char b[IP_STRLEN];
+
+	if (c->want4.family)
+		json_object_set_new(req, "ipv4", json_string(ip_str(&c->want4, b)));
+	if (c->want6.family)
+		json_object_set_new(req, "ipv6", json_string(ip_str(&c->want6, b)));
+	return req;
 }
 
 static const char *mac_fmt(const uint8_t m[6], char buf[18])

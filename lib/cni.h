@@ -54,6 +54,9 @@ struct cni_conf {
 	struct ep_publish publish[EP_MAX_PUBLISH];
 	json_t *prev_result;          /* owned; NULL if absent */
 	json_t *dns;                  /* owned; {} if absent */
+	/* Addresses the runtime asks for (runtimeConfig.ips, or CNI_ARGS IP=): Podman restoring
+	 * a checkpoint asks for the ones it had. Family 0: none. */
+	struct ip_addr want4, want6;
 	bool has_valid;               /* GC: cni.dev/valid-attachments was given */
 	int n_valid;
 	struct cni_attachment *valid;

@@ -118,7 +118,8 @@ static int parse_publish(json_t *arr, struct ep_publish *out, int *n, char *err,
 
 int ep_request_parse(json_t *body, struct ep_request *req, char *err, size_t errlen)
 {
-	static const char *known[] = { "name", "labels", "publish", "netns", "ifname", NULL };
+	static const char *known[] = { "name", "labels", "publish", "netns", "ifname", "ipv4", "ipv6",
+				       NULL };
 	const char *k, *s;
 	json_t *v;
 	int ret;
@@ -157,6 +158,14 @@ int ep_request_parse(json_t *body, struct ep_request *req, char *err, size_t err
 		snprintf(req->container_ifname, sizeof(req->container_ifname), "%s",
 			 json_string_value(v));
 	}
+	v = json_object_get(body, "ipv4");
+	if (v && (!json_is_string(v) || ip_parse(json_string_value(v), &req->want4) ||
+		  req->want4.family != AF_INET))
+		FAIL("ipv4: must be an IPv4 address");
+	v = json_object_get(body, "ipv6");
+	if (v && (!json_is_string(v) || ip_parse(json_string_value(v), &req->want6) ||
+		  req->want6.family != AF_INET6))
+		FAIL("ipv6: must be an IPv6 address");
 	ret = parse_labels(json_object_get(body, "labels"), req->labels, &req->n_labels, err, errlen);
 	if (ret)
 		return ret;

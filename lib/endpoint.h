@@ -47,6 +47,7 @@ struct ep_request {
 	char name[EP_NAME_MAX];
 	char netns[256];            /* empty: petrel creates "<prefix><name>" */
 	char container_ifname[16];  /* empty: "eth0" */
+	struct ip_addr want4, want6;  /* addresses asked for (a runtime's static ones); family 0: any */
 	int n_labels, n_publish;
 	struct ep_label labels[EP_MAX_LABELS];
 	struct ep_publish publish[EP_MAX_PUBLISH];

@@ -299,11 +299,22 @@ int podman_refusal(struct agent *a, const char *name, struct api_error *e)
 		return 0;                      /* no Podman container of that name either */
 	}
 	out[strcspn(out, "\n")] = 0;
-	if (!strstr(out, " petrel "))
-		api_fail(e, 409, "run it with --network petrel (a CNI network through petrel-cni)",
-			 "Podman container '%s' is not on a petrel network (%s)", name, out);
-	else
-		api_fail(e, 409, "start it", "Podman container '%s' is not running (%s)", name, out);
+	{
+		char *nets = out + strcspn(out, " ");
+		size_t l;
+
+		if (*nets)
+			*nets++ = 0;
+		l = strlen(nets);
+		while (l && nets[l - 1] == ' ')
+			nets[--l] = 0;
+		if (!strstr(nets, "petrel"))
+			api_fail(e, 409, "run it with --network petrel (a CNI network through petrel-cni)",
+				 "Podman container '%s' is not on a petrel network (it is %s, on %s%s)", name,
+				 out, *nets ? "networks " : "no network", nets);
+		else
+			api_fail(e, 409, "start it", "Podman container '%s' is %s, not running", name, out);
+	}
 	free(out);
 	return -1;
 }

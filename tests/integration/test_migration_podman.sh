@@ -86,3 +86,15 @@ for _ in $(seq 100); do p --node node3 node status >/dev/null 2>&1 && break; sle
 expect_error "a destination without Podman" "node node3 has no Podman" p migrate web --to node3
 [ -n "$(pod node1 ps --filter name=web --format '{{.Names}}')" ] || fail "a refused migration stopped web"
 ok "refusals leave web running on node1"
+
+# Podman's own manual path keeps the addresses as well: the restore on node2 asks for them,
+# and petrel-cni grants them (no endpoint holds them once the checkpoint unplugged it).
+pod node1 container checkpoint --tcp-established --export "$TMP/manual.tar" web >/dev/null 2>&1 ||
+	fail "podman container checkpoint --export"
+pod node2 container restore --tcp-established --import "$TMP/manual.tar" >/dev/null 2>&1 ||
+	fail "podman container restore --import on node2"
+[ "$(addrs node2)" = "$WEB4 $WEB6" ] || fail "Podman's own restore on node2 got '$(addrs node2)', not $WEB4 $WEB6"
+[ "$(p --node node3 -j endpoint show "$EP" | jq -r '.node + " " + (.moved | tostring)')" = "node2 true" ] ||
+	fail "the endpoint after Podman's own restore: $(p --node node3 -j endpoint show "$EP")"
+expect_echo "$CLIENT_NS" TCP "$WEB4" 7000 "Podman's own checkpoint and restore keep web's address (node2 routes node1's $WEB4)"
+pod node1 rm -f web >/dev/null 2>&1

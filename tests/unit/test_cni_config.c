@@ -173,7 +173,26 @@ static void test_args(void)
 	CHECK_STR(label(&c, "io.kubernetes.pod.name"), "web-0");
 	CHECK(cni_conf_apply_args(&c, "IgnoreUnknown", &e) == -1 && e.code == CNI_ERR_INVALID_ENV);
 	CHECK(cni_conf_apply_args(&c, "K8S_POD_NAME=a b", &e) == -1 && e.code == CNI_ERR_INVALID_ENV);
+	/* Podman restoring a checkpoint asks for its address (one: CNI_ARGS IP=). */
+	CHECK(cni_conf_apply_args(&c, "IgnoreUnknown=1;IP=10.244.0.7;MAC=02:50:00:00:00:01", &e) == 0);
+	CHECK(c.want4.family == AF_INET && c.want6.family == 0);
+	CHECK(cni_conf_apply_args(&c, "IP=10.244.0.999", &e) == -1 && e.code == CNI_ERR_INVALID_ENV);
 	cni_conf_free(&c);
+	/* two: runtimeConfig.ips, which the request to the agent carries */
+	CHECK(conf("{\"cniVersion\":\"1.0.0\",\"name\":\"x\",\"runtimeConfig\":{\"ips\":"
+		   "[\"10.244.0.7\",\"fd00:244::7/128\"]}}", &c, &e) == 0);
+	CHECK(c.want4.family == AF_INET && c.want6.family == AF_INET6);
+	{
+		struct cni_env env = { .container_id = "abc", .netns = "/run/netns/x", .ifname = "eth0" };
+		json_t *rq = cni_add_request(&c, &env);
+
+		CHECK_STR(json_string_value(json_object_get(rq, "ipv4")), "10.244.0.7");
+		CHECK_STR(json_string_value(json_object_get(rq, "ipv6")), "fd00:244::7");
+		json_decref(rq);
+	}
+	cni_conf_free(&c);
+	CHECK(conf("{\"cniVersion\":\"1.0.0\",\"name\":\"x\",\"runtimeConfig\":{\"ips\":\"10.0.0.1\"}}",
+		   &c, &e) == -1 && e.code == CNI_ERR_INVALID_CONFIG);
 }
 
 int main(void)

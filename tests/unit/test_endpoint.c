@@ -30,6 +30,10 @@ static void test_requests(void)
 	CHECK(req.publish[0].proto == IPPROTO_TCP && req.publish[0].host_port == 8080);
 	CHECK(req.publish[1].proto == IPPROTO_UDP && req.publish[1].port == 53);
 
+	CHECK(parse("{\"name\":\"web\",\"ipv4\":\"10.244.0.7\",\"ipv6\":\"fd00:244::7\"}", &req, err) == 0);
+	CHECK(req.want4.family == AF_INET && req.want6.family == AF_INET6);
+	CHECK(parse("{\"name\":\"web\",\"ipv4\":\"fd00::1\"}", &req, err) == -EINVAL && strstr(err, "ipv4"));
+	CHECK(parse("{\"name\":\"web\",\"ipv6\":\"10.0.0.1\"}", &req, err) == -EINVAL && strstr(err, "ipv6"));
 	CHECK(parse("[]", &req, err) == -EINVAL);
 	CHECK(parse("{}", &req, err) == -EINVAL && strstr(err, "name"));
 	CHECK(parse("{\"name\":\"Web!\"}", &req, err) == -EINVAL && strstr(err, "name"));
