@@ -279,7 +279,7 @@ fi
 	cat "$TMP/outside.md"
 	if [ -s "$TMP/podman.md" ]; then
 		echo
-		echo "The same echo server as a Podman container and as a petrel container ($N migrations each, node1 <-> node2). Podman's manual path keeps the address only through petrel's migration: on its own, the restored container gets a new address from the destination's block, and a client's session breaks."
+		echo "The same echo server as a Podman container and as a petrel container ($N migrations each, node1 <-> node2, a client session across each). Podman's manual path keeps the address (petrel-cni grants the addresses its restore asks for) but nothing holds the client's packets meanwhile, and the restored network takes traffic before CRIU has restored the sockets: a packet then meets no socket and the session resets."
 		echo
 		cat "$TMP/podman.md"
 	fi
