@@ -527,8 +527,7 @@ static void finish(struct pm_src *s, json_t *reply)
 	reg_clear(m->name);
 	if (podman_run(m->a, s->log, PODMAN_MS, "rm", "--force", s->container, NULL))
 		log_warn("migrate %s: podman rm here failed; see %s", s->container, s->log);
-	if (reply)
-		pm_report(s, reply);
+	pm_report(s, reply);
 	remove_dir(m->a, m->dir);
 }
 
@@ -596,11 +595,13 @@ static void *podman_main(void *arg)
 	/* Asked to restore: only the claim says whether the destination committed. */
 	switch (claim_settle(m->a, m->name, m->id, m->a->cfg.node, m->to, m->claim_rev)) {
 	case 1:
+		/* It runs there: the migration went through, only its answer was lost. */
 		m->t_resume = now_ms();
 		log_warn("migrate %s: %s; but node %s committed it: it runs there", s->container,
 			 e.msg, m->to);
-		finish(s, NULL);
-		mig_fail(m, &e);
+		json_decref(r);
+		r = json_object();
+		finish(s, r);
 		goto out;
 	case 0:
 		break;
