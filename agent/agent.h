@@ -49,6 +49,7 @@ struct agent {
 	volatile bool watching;         /* the watch feeds the cache (etcd) */
 	int64_t loaded_rev;             /* the store revision of the first full listing */
 	struct peer *peer;              /* agent-to-agent TLS channel (NULL: not configured) */
+	volatile bool api_up;           /* the API answers (Podman's CNI plugin calls it) */
 };
 
 /* An error for the API layer: HTTP status + message + optional hint. */

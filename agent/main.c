@@ -176,6 +176,7 @@ int main(int argc, char **argv)
 		node_stop(&a);
 		return 1;
 	}
+	a.api_up = true;
 	if (flows_start(&a))
 		log_warn("flow log could not start; `petrel flows` will stay empty");
 	if (migrate_register(&a) || check_register(&a) || relays_register(&a) || podman_register(&a) ||

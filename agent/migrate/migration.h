@@ -244,6 +244,9 @@ int podman_commit(struct agent *a, const struct endpoint *ep, const char *id, co
 /* ---- podman.c: Podman's containers ---- */
 
 void podman_version(struct agent *a, char *buf, size_t len);
+/* At start: migration id was of a Podman container: settle it (won: 1 committed, 0 not)
+ * once the API answers, in a thread of its own; false when it was not Podman's. */
+bool podman_recover(struct agent *a, const char *id, int won);
 void podman_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
 
 /* The destination's commit point, once its copy runs: the claim "committed" and the

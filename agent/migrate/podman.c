@@ -548,6 +548,15 @@ static void *podman_main(void *arg)
 	pthread_mutex_unlock(&m->a->lock);
 	if (ret)
 		goto refused;
+	/* For a restarted agent that must settle it: whose container this is. */
+	{
+		char path[MIGRATION_DIR_MAX + 16], text[EP_NAME_MAX + 32];
+
+		snprintf(path, sizeof(path), "%s/podman.json", m->dir);
+		snprintf(text, sizeof(text), "{\"container\":\"%s\"}", s->container);
+		if (write_file_atomic(path, text))
+			log_warn("migrate %s: cannot keep %s", s->container, path);
+	}
 	if ((ret = hold_start(&m->ep, &m->a->cfg.underlay4, &m->a->cfg.underlay6, &m->hold))) {
 		api_fail(&e, 500, NULL, "cannot set up the hold for its packets: %s", strerror(-ret));
 		goto refused;
@@ -579,6 +588,8 @@ static void *podman_main(void *arg)
 	if (checkpoint_export(s, &e))
 		goto rolled_back;
 	checkpointed = true;
+	if (fault(m->a, "podman-source-exit-after-checkpoint"))
+		_exit(3);
 	m->t_dumped = now_ms();
 	progress(m, "restore", "node %s restores %s with podman container restore --import", m->to,
 		 s->container);
@@ -833,6 +844,111 @@ void podman_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 	reg_clear(d.ep.name);
 out:
 	remove_dir(a, d.dir);
+}
+
+/* ---- an agent that stopped in the middle of a Podman migration it was the source of ---- */
+
+struct settle {
+	struct agent *a;
+	char container[EP_NAME_MAX], id[MIGRATION_ID_MAX], dir[MIGRATION_DIR_MAX];
+	struct endpoint ep;
+	int won;
+};
+
+static void *settle_main(void *arg)
+{
+	struct settle *st = arg;
+	struct agent *a = st->a;
+	char log[MIGRATION_DIR_MAX + 16], status[32] = "";
+	struct mig m = { .a = a, .claimed = true };
+	int ret;
+
+	/* Podman's restore calls the CNI plugin, which calls this agent: once it answers. */
+	while (!a->api_up && !a->stopping)
+		usleep(50 * 1000);
+	snprintf(log, sizeof(log), "%s/podman.log", st->dir);
+	snprintf(m.name, sizeof(m.name), "%s", st->ep.name);
+	snprintf(m.id, sizeof(m.id), "%s", st->id);
+	if (st->won == 1) {
+		log_warn("Podman migration %s of %s had committed; removing the copy left here", st->id,
+			 st->container);
+		pthread_mutex_lock(&a->lock);
+		endpoint_release_local(a, &st->ep);
+		clear_return_flows(a, &st->ep);
+		endpoint_remove_stale(a, st->ep.name, st->ep.epoch);
+		pthread_mutex_unlock(&a->lock);
+		podman_run(a, log, PODMAN_MS, "rm", "--force", st->container, NULL);
+	} else {
+		char *argv[12], *out = NULL;
+		int n = podman_argv(a, argv);
+
+		argv[n++] = "container";
+		argv[n++] = "inspect";
+		argv[n++] = "--format";
+		argv[n++] = "{{.State.Status}}";
+		argv[n++] = st->container;
+		argv[n] = NULL;
+		if (proc_output(argv, &out, 10000) == 0 && out)
+			snprintf(status, sizeof(status), "%.*s", (int)strcspn(out, "\n"), out);
+		free(out);
+		log_warn("Podman migration %s of %s did not commit; it runs here again (it was %s)",
+			 st->id, st->container, *status ? status : "gone");
+		if (strcmp(status, "running")) {
+			reg_set(&st->ep, PM_ROLLBACK);
+			ret = podman_run(a, log, PODMAN_MS, "container", "restore", "--tcp-established",
+					 st->container, NULL);
+			if (ret || !reg_adopted(st->ep.name, &st->ep))
+				log_err("Podman container %s could not be restored here (%d); see %s",
+					st->container, ret, log);
+			reg_clear(st->ep.name);
+		}
+		pthread_mutex_lock(&a->lock);
+		if (a->cfg.backend == BACKEND_EBPF)
+			endpoint_datapath_attach(a, &st->ep);
+		endpoint_publish(a, &st->ep, true);
+		cluster_hold(a, st->ep.name, 0);
+		pthread_mutex_unlock(&a->lock);
+	}
+	pthread_mutex_lock(&a->lock);
+	unclaim(&m);
+	pthread_mutex_unlock(&a->lock);
+	remove_dir(a, st->dir);
+	free(st);
+	return NULL;
+}
+
+bool podman_recover(struct agent *a, const char *id, int won)
+{
+	char path[CONFIG_STR + MIGRATION_ID_MAX + 48], *text = NULL;
+	struct settle *st;
+	json_t *j;
+	pthread_t t;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/migrations/%s/podman.json", a->cfg.state_dir, id);
+	if (read_file(path, &text))
+		return false;
+	st = calloc(1, sizeof(*st));
+	j = json_loads(text, 0, NULL);
+	free(text);
+	ok = st && json_string_value(json_object_get(j, "container")) &&
+	     name_valid(json_string_value(json_object_get(j, "container"))) &&
+	     claim_source_endpoint(a, id, &st->ep) == 0;
+	if (ok) {
+		st->a = a;
+		st->won = won;
+		snprintf(st->container, sizeof(st->container), "%s",
+			 json_string_value(json_object_get(j, "container")));
+		snprintf(st->id, sizeof(st->id), "%s", id);
+		snprintf(st->dir, sizeof(st->dir), "%s/migrations/%s", a->cfg.state_dir, id);
+		ok = pthread_create(&t, NULL, settle_main, st) == 0;
+		if (ok)
+			pthread_detach(t);
+	}
+	json_decref(j);
+	if (!ok)
+		free(st);
+	return ok;
 }
 
 int podman_register(struct agent *a)

@@ -25,6 +25,9 @@ static void settle_own_claim(struct agent *a, const char *name, const struct mig
 	snprintf(m.id, sizeof(m.id), "%s", id);
 	if (mig_id_valid(id))
 		snprintf(m.dir, sizeof(m.dir), "%s/migrations/%s", a->cfg.state_dir, id);
+	/* A Podman container's: Podman restores it (or it goes), once the API answers. */
+	if (won >= 0 && mig_id_valid(id) && podman_recover(a, id, won))
+		return;
 	pthread_mutex_lock(&a->lock);
 	/* This node's half of the endpoint as it was, not the record (which, committed,
 	 * describes the destination's). */

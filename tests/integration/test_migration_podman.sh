@@ -66,7 +66,25 @@ grep -q "rolled back" <<<"$out" || fail "no rollback reported: $out"
 ok "a failed restore on node2 rolls back: web runs on node1 with its addresses ($(grep -m1 '^petrel:' <<<"$out"))"
 sleep 1
 
-finish " over two migrations and a rollback" incluster outside
+# The source's agent dies right after Podman's checkpoint: restarted, it has Podman
+# restore web here from that checkpoint (the claim was never committed).
+touch "$(state_dir node1)/fault-podman-source-exit-after-checkpoint"
+p migrate web --to node2 >/dev/null 2>&1 && fail "a migration whose source agent died succeeded"
+conf=/run/petrel/labs/$LAB/node1/petreld.conf
+for _ in $(seq 50); do pgrep -f -- "--config $conf" >/dev/null || break; sleep 0.1; done
+setsid "$PETRELD" --netns "$LAB-node1" --config "$conf" >>"/run/petrel/labs/$LAB/node1/petreld.log" 2>&1 </dev/null &
+for _ in $(seq 150); do
+	[ -n "$(pod node1 ps --filter name=web --filter status=running --format '{{.Names}}')" ] && break
+	sleep 0.2
+done
+[ -n "$(pod node1 ps --filter name=web --filter status=running --format '{{.Names}}')" ] ||
+	fail "web is not running on node1 after its agent restarted: $(pod node1 ps -a --format '{{.Names}} {{.Status}}')"
+[ "$(addrs node1)" = "$WEB4 $WEB6" ] || fail "web came back with '$(addrs node1)'"
+[ -z "$(pod node2 ps -a --filter name=web --format '{{.Names}}')" ] || fail "node2 kept a copy of web"
+ok "the source's agent dying after Podman's checkpoint: restarted, it restores web on node1"
+sleep 1
+
+finish " over two migrations, a rollback and a source agent's death" incluster outside
 
 # Bad input: --lazy, a Podman container not on a petrel network, a node without Podman.
 expect_error "--lazy for a Podman container" "not Podman's" p migrate web --to node2 --lazy
