@@ -302,9 +302,14 @@ void relays_stop(struct agent *a)
 
 /* ---- GET /v1/relays ------------------------------------------------------------------ */
 
+struct listing {
+	struct agent *a;
+	json_t *arr;
+};
+
 static int through_json(const struct dp_return_flow *f, void *arg)
 {
-	struct { struct agent *a; json_t *arr; } *c = arg;
+	struct listing *c = arg;
 	char b1[IP_STRLEN], b2[IP_STRLEN], via[EP_NAME_MAX] = "?";
 
 	cluster_node_at(c->a, &f->node4, via, sizeof(via));
@@ -352,7 +357,7 @@ static json_t *for_json(struct agent *a)
 
 int relays_route(struct agent *a, const struct api_request *rq, json_t **resp, struct api_error *e)
 {
-	struct { struct agent *a; json_t *arr; } c = { a, NULL };
+	struct listing c = { a, NULL };
 
 	if (strcmp(rq->path, "/v1/relays"))
 		return 0;
