@@ -19,7 +19,9 @@
 #    migrations each: a Podman container on the petrel network moved by `petrel migrate`;
 #    Podman's own manual path (checkpoint --export, copy, restore --import on the other
 #    node); and a `petrel run` container moved by `petrel migrate`. Client stall and total
-#    time, medians and p95.
+#    time, medians and p95, and each row's floor: what CRIU itself spent dumping and
+#    restoring, by its logs (Podman's kept with --keep on its manual path; Podman's
+#    checkpoint and restore are the same whoever drives them), with stall / floor.
 #
 # Each workload runs in the default mode and in lazy (post-copy) mode; a mode the agent
 # refuses is reported with its reason.
@@ -196,10 +198,12 @@ if [[ " $WORKLOADS " == *" podman "* ]] && command -v podman >/dev/null; then
 	LIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 	tar -C "$ROOTFS" -cf "$TMP/rootfs.tar" .
 	for n in node1 node2; do pod "$n" import "$TMP/rootfs.tar" localhost/bench-echo:1 >/dev/null 2>&1; done
-	# row WHO: N migrations of the echo server, a client session across each
+	# criu_ms LOG WORDS: CRIU's own time by its log, to the line with WORDS
+	criu_ms() { awk -F'[()]' -v w="$2" 'index($0, w) { printf "%d\n", $2 * 1000; exit }' "$1" 2>/dev/null; }
+	# row WHO NAME TITLE: N migrations of the echo server, a client session across each
 	row() {
-		local who=$1 name=$2 at=node1 to ip broken=0 done_n=0 t0 r
-		: >"$TMP/total"; : >"$TMP/stall"
+		local who=$1 name=$2 at=node1 to ip broken=0 done_n=0 t0 r dir d rs
+		: >"$TMP/total"; : >"$TMP/stall"; : >"$TMP/floor"
 		for i in $(seq "$N"); do
 			to=$([ $at = node1 ] && echo node2 || echo node1)
 			ip=$(p --node node1 -j endpoint list | jq -r --arg n "$name" \
@@ -212,14 +216,23 @@ if [[ " $WORKLOADS " == *" podman "* ]] && command -v podman >/dev/null; then
 			t0=$(date +%s%N)
 			if [ "$who" = manual ]; then
 				# Podman's path: export on one node, copy, import on the other.
-				pod "$at" container checkpoint --tcp-established --export "$TMP/ckpt.tar" \
+				# --keep: CRIU's logs stay for the floor (read after the clock stops).
+				pod "$at" container checkpoint --keep --tcp-established --export "$TMP/ckpt.tar" \
 					--compress zstd "$name" >/dev/null 2>&1 &&
 				cp "$TMP/ckpt.tar" "$TMP/ckpt-copy.tar" &&
-				pod "$to" container restore --tcp-established --import "$TMP/ckpt-copy.tar" >/dev/null 2>&1 &&
-				pod "$at" rm -f "$name" >/dev/null 2>&1 && ok=1 || ok=0
+				pod "$to" container restore --keep --tcp-established --import "$TMP/ckpt-copy.tar" >/dev/null 2>&1 &&
+				ok=1 || ok=0
 				r=$(( ($(date +%s%N) - t0) / 1000000 ))
+				dir=$(pod "$at" inspect "$name" --format '{{.StaticDir}}' 2>/dev/null)
+				d=$(criu_ms "$dir/dump.log" "Dumping finished successfully")
+				dir=$(pod "$to" inspect "$name" --format '{{.StaticDir}}' 2>/dev/null)
+				rs=$(criu_ms "$dir/restore.log" "Restore finished successfully")
+				[ -n "$d" ] && [ -n "$rs" ] && echo $((d + rs)) >>"$TMP/floor"
+				pod "$at" rm -f "$name" >/dev/null 2>&1
 			else
-				r=$(p -j migrate "$name" --to "$to" 2>/dev/null | jq -r .total_ms) && ok=1 || ok=0
+				r=$(p -j migrate "$name" --to "$to" 2>/dev/null) && ok=1 || ok=0
+				echo "$r" | jq -r '.floor_ms // empty' >>"$TMP/floor"
+				r=$(echo "$r" | jq -r .total_ms)
 			fi
 			[ "$ok" = 1 ] && { echo "$r" >>"$TMP/total"; at=$to; done_n=$((done_n + 1)); }
 			sleep 0.5
@@ -233,13 +246,15 @@ if [[ " $WORKLOADS " == *" podman "* ]] && command -v podman >/dev/null; then
 		done
 		read -r tm tp < <(stats "$TMP/total")
 		read -r sm sp < <(stats "$TMP/stall")
-		echo "| $3 | $done_n/$N | ${sm:--} | ${sp:--} | $tm | $tp | $broken |" >>"$TMP/podman.md"
-		log "podman part, $3: total $tm/$tp stall $sm/$sp broken $broken"
+		flm=$(median <"$TMP/floor"); [ "$flm" = nan ] && flm=""
+		ratio=$([ -n "$flm" ] && [ -n "$sm" ] && awk -v s="$sm" -v f="$flm" 'BEGIN { printf "%.2f", s / f }')
+		echo "| $3 | $done_n/$N | ${sm:--} | ${sp:--} | ${flm:--} | ${ratio:--} | $tm | $tp | $broken |" >>"$TMP/podman.md"
+		log "podman part, $3: total $tm/$tp stall $sm/$sp floor ${flm:--} ratio ${ratio:--} broken $broken"
 		LAST_AT=$at
 	}
 	{
-		echo "| echo server | migrations | client stall ms median | p95 | total_ms median | p95 | sessions broken |"
-		echo "|---|---|---|---|---|---|---|"
+		echo "| echo server | migrations | client stall ms median | p95 | floor_ms median (CRIU dump + restore) | stall / floor | total_ms median | p95 | sessions broken |"
+		echo "|---|---|---|---|---|---|---|---|---|"
 	} >>"$TMP/podman.md"
 	pod node1 run -d --name pecho --network petrel "${LIMITS[@]}" localhost/bench-echo:1 \
 		socat TCP6-LISTEN:7000,fork,reuseaddr,ipv6only=0 PIPE >/dev/null
