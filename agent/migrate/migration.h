@@ -10,6 +10,8 @@
  *   commit.c   the claim, the location flip and each side's end of it
  *   recover.c  an agent restarting in the middle of a migration
  *   relays.c   flows still translated by an earlier node, until its conntrack ends them
+ *   podman.c, podman_source.c   Podman's containers: Podman's checkpoint and restore,
+ *              driven with the same claim, hold, relays and commit
  *   criu.c     CRIU's and the kernel's versions and abilities, shared small helpers */
 #pragma once
 #include <pthread.h>
@@ -243,6 +245,24 @@ int podman_commit(struct agent *a, const struct endpoint *ep, const char *id, co
 
 /* ---- podman.c: Podman's containers ---- */
 
+#define PODMAN_FRAME_MAX (256 * 1024)   /* the export's frames on the control connection */
+#define PODMAN_MS 120000                /* a podman command's limit */
+
+/* The Podman migrations under way here, for the CNI requests Podman makes during them:
+ * this node's role and the endpoint its half is built from. */
+enum pm_role { PM_SOURCE, PM_ROLLBACK, PM_DEST };
+int reg_set(const struct endpoint *ep, enum pm_role role);
+void reg_clear(const char *name);
+/* Whether Podman's CNI ADD came and was served (the endpoint as adopted into *ep). */
+bool reg_adopted(const char *name, struct endpoint *ep);
+/* podman ARGS... (NULL-terminated) with this node's storage, output into log; its exit
+ * status or -errno. */
+int podman_run(struct agent *a, const char *log, int timeout_ms, ...);
+/* podman container inspect --format FORMAT NAME's first line into buf; -errno. */
+int podman_inspect(struct agent *a, const char *name, const char *format, char *buf, size_t len);
+/* The last line of a log, for an error message. */
+void last_line(const char *log, char *buf, size_t len);
+int read_full(SSL *ssl, void *buf, size_t len);
 void podman_version(struct agent *a, char *buf, size_t len);
 /* At start: migration id was of a Podman container: settle it (won: 1 committed, 0 not)
  * once the API answers, in a thread of its own; false when it was not Podman's. */
