@@ -357,20 +357,21 @@ int lab_start_agent(struct cli *c, struct lab *l, int i)
 	if (l->etcd_members)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), "etcd = %s\n", l->etcd_urls);
 	if (l->etcd_members && !l->etcd_insecure) {
-		char pw[300];
+		char user[16], pw[300];
 
-		lab_etcd_password_path(l, "", pw, sizeof(pw));
-		pw[strlen(pw) - strlen(".password")] = 0;     /* ".../etcd-" */
+		snprintf(user, sizeof(user), "node%d", i);
+		lab_etcd_password_path(l, user, pw, sizeof(pw));
 		snprintf(text + strlen(text), sizeof(text) - strlen(text),
 			 "etcd-ca = %s/pki/ca.pem\netcd-cert = %s/pki/node%d-etcd.pem\n"
-			 "etcd-key = %s/pki/node%d-etcd.key\netcd-user = node%d\n"
-			 "etcd-password-file = %snode%d.password\n", l->dir, l->dir, i, l->dir, i, i, pw, i);
+			 "etcd-key = %s/pki/node%d-etcd.key\netcd-user = %s\n"
+			 "etcd-password-file = %s\n", l->dir, l->dir, i, l->dir, i, user, pw);
 		/* node1 takes an operator's writes (policies, IOAM): `petrel policy apply` goes
 		 * there; the other nodes' users may write only their own keys. */
-		if (i == 1)
+		if (i == 1) {
+			lab_etcd_password_path(l, "operator", pw, sizeof(pw));
 			snprintf(text + strlen(text), sizeof(text) - strlen(text),
-				 "etcd-operator-user = operator\netcd-operator-password-file = %soperator.password\n",
-				 pw);
+				 "etcd-operator-user = operator\netcd-operator-password-file = %s\n", pw);
+		}
 	}
 	if (l->ct_buckets)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), "conntrack-buckets = %ld\n",
