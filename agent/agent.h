@@ -244,7 +244,10 @@ void container_cgroup_path(struct agent *a, const struct container *c, char *buf
 /* lower: the image's layers when the caller has just resolved them (NULL: resolved here). */
 int container_write_bundle(struct agent *a, const struct container *c, const char *lower,
 			   struct api_error *e);
+/* The same without the overlay: config.json, the directories and the latency directory. */
+int container_write_config(struct agent *a, const struct container *c, struct api_error *e);
 int container_unmount(struct agent *a, const char *name);                     /* 0 if not mounted */
+bool container_mounted(struct agent *a, const char *name);                   /* its overlay */
 /* runc --root R --log <bundle>/runc.log --log-format json ARGS..., with fresh pipes as its
  * stdin and stdout+stderr: the container inherits them, NAME's log pump (replacing any
  * earlier one) appends what they carry to <bundle>/log and holds the stdin write end open.
@@ -252,6 +255,18 @@ int container_unmount(struct agent *a, const char *name);                     /*
  * `restore --detach`. */
 int container_runc_attached(struct agent *a, const char *name, char *const runc_args[],
 			    struct api_error *e);
+/* The same in steps: runc started with its stdio pipes (our ends in *in_w, *out_r; its
+ * pid, or -1 with e set; niced: at nice 19, taking only what CPU the node leaves idle,
+ * see restore_gate.c); the ends handed to NAME's log pump; runc waited for. */
+#define NICE_PATH "/usr/bin/nice"
+pid_t container_runc_spawn_attached(struct agent *a, const char *name, char *const runc_args[],
+				     bool niced, int *in_w, int *out_r, struct api_error *e);
+void container_stdio_adopt(struct agent *a, const char *name, int in_w, int out_r);
+/* runc's list of NAME's stdio ("pipe:[N]", "/dev/null"), as its state has it and as
+ * runc checkpoint writes it to descriptors.json; NULL when runc has no state of it. */
+json_t *container_runc_descriptors(struct agent *a, const char *name);
+int container_runc_attached_wait(struct agent *a, const char *name, pid_t pid,
+				 char *const runc_args[], struct api_error *e);
 /* runc --root R ARGS... with stdin /dev/null; *out (may be NULL) gets stdout, caller frees;
  * on failure e carries runc's stderr. */
 int container_runc(struct agent *a, char *const runc_args[], char **out, struct api_error *e);
@@ -306,6 +321,8 @@ const char *container_criu_path(void);
 /* CRIU's options for the container's next checkpoint/restore: a migration's (with the
  * action script hook, when not NULL), or none. */
 int container_criu_options(struct agent *a, const char *name, bool migrating, const char *hook);
+/* A migration's options as text (caller frees; NULL when out of memory). */
+char *container_criu_options_text(struct agent *a, const char *hook);
 int container_freeze(struct agent *a, const struct container *c, bool freeze, struct api_error *e);
 int container_checkpoint(struct agent *a, const char *name, const char *image_dir,
 			 bool leave_running, struct api_error *e);

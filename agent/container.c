@@ -82,12 +82,10 @@ static bool is_mountpoint(const char *path)
 	return !stat(path, &st) && !stat(up, &parent) && st.st_dev != parent.st_dev;
 }
 
-int container_write_bundle(struct agent *a, const struct container *c, const char *lower,
-			   struct api_error *e)
+int container_write_config(struct agent *a, const struct container *c, struct api_error *e)
 {
 	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256], latency[CONFIG_STR + EP_NAME_MAX + 16];
-	char netns[300], cgroups[400], opts[IMAGE_LOWER_MAX + 2 * (CONFIG_STR + 256)], criu_conf[CONFIG_STR + 256];
-	char resolved[IMAGE_LOWER_MAX], err[512];
+	char netns[300], cgroups[400], criu_conf[CONFIG_STR + 256];
 	struct oci_opts o = { .netns_path = netns, .cgroups_path = cgroups, .latency_dir = latency,
 			      .criu_config = criu_conf };
 	static const char *subdirs[] = { "upper", "work", "rootfs" };
@@ -119,6 +117,19 @@ int container_write_bundle(struct agent *a, const struct container *c, const cha
 	free(text);
 	if (ret)
 		return api_fail(e, 500, NULL, "cannot write %s: %s", path, strerror(-ret));
+	return 0;
+}
+
+int container_write_bundle(struct agent *a, const struct container *c, const char *lower,
+			   struct api_error *e)
+{
+	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256];
+	char opts[IMAGE_LOWER_MAX + 2 * (CONFIG_STR + 256)], resolved[IMAGE_LOWER_MAX], err[512];
+	int ret;
+
+	if (container_write_config(a, c, e))
+		return -1;
+	container_bundle_dir(a, c->name, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/rootfs", dir);
 	if (is_mountpoint(path))
 		return 0;
@@ -143,6 +154,14 @@ int container_write_bundle(struct agent *a, const struct container *c, const cha
 	else if (ret)
 		return api_fail(e, 500, NULL, "cannot create %s/dev/shm: %s", path, strerror(-ret));
 	return 0;
+}
+
+bool container_mounted(struct agent *a, const char *name)
+{
+	char path[CONFIG_STR + 256];
+
+	container_bundle_file(a, name, "rootfs", path, sizeof(path));
+	return is_mountpoint(path);
 }
 
 int container_unmount(struct agent *a, const char *name)
@@ -698,21 +717,15 @@ static bool cgroup_yard(void)
  * A migration also passes the masked directories as external mounts: CRIU would otherwise
  * dump each empty tmpfs with a tar and a gzip and restore it with a tar (3-4 ms apiece,
  * frozen). The destination hides them under a read-only bind of an empty directory. */
-int container_criu_options(struct agent *a, const char *name, bool migrating, const char *hook)
+char *container_criu_options_text(struct agent *a, const char *hook)
 {
-	char path[CONFIG_STR + 256], empty[CONFIG_STR + 16], *text = NULL;
+	char empty[CONFIG_STR + 16], *text = NULL;
 	size_t len = 0;
 	FILE *f;
-	int ret;
 
-	container_bundle_file(a, name, CT_CRIU_CONF, path, sizeof(path));
-	if (!migrating)
-		return unlink(path) && errno != ENOENT ? -errno : 0;
 	snprintf(empty, sizeof(empty), "%s/empty", a->cfg.state_dir);
-	if ((ret = mkdir_p(empty, 0555)))
-		return ret;
-	if (!(f = open_memstream(&text, &len)))
-		return -errno;
+	if (mkdir_p(empty, 0555) || !(f = open_memstream(&text, &len)))
+		return NULL;
 	fprintf(f, "# a migration: petrel holds this container's packets\nnetwork-lock skip\n");
 	for (int i = 0; oci_masked_dirs[i]; i++)
 		fprintf(f, "external mnt[%s]:petrel-masked\n", oci_masked_dirs[i]);
@@ -721,7 +734,22 @@ int container_criu_options(struct agent *a, const char *name, bool migrating, co
 		fprintf(f, "cgroup-yard %s\n", CGROUP_ROOT);
 	if (hook)
 		fprintf(f, "action-script %s\n", hook);
-	if (fclose(f))
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+int container_criu_options(struct agent *a, const char *name, bool migrating, const char *hook)
+{
+	char path[CONFIG_STR + 256], *text;
+	int ret;
+
+	container_bundle_file(a, name, CT_CRIU_CONF, path, sizeof(path));
+	if (!migrating)
+		return unlink(path) && errno != ENOENT ? -errno : 0;
+	if (!(text = container_criu_options_text(a, hook)))
 		return -ENOMEM;
 	ret = write_file_atomic(path, text);
 	free(text);

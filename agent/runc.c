@@ -349,15 +349,14 @@ static int runc_failed(struct api_error *e, char *const args[], int status, cons
 			*msg ? ": " : "", *msg ? msg : "no message");
 }
 
-int container_runc_attached(struct agent *a, const char *name, char *const runc_args[],
-			    struct api_error *e)
+pid_t container_runc_spawn_attached(struct agent *a, const char *name, char *const runc_args[],
+				     bool niced, int *in_w, int *out_r, struct api_error *e)
 {
-	char root[CONFIG_STR + 8], logf[CONFIG_STR + 256], dir[CONFIG_STR + 128], msg[400];
-	char holderf[CONFIG_STR + 256];
+	char root[CONFIG_STR + 8], logf[CONFIG_STR + 256], dir[CONFIG_STR + 128];
 	const char *extra[] = { "--log", logf, "--log-format", "json", NULL };
-	char *argv[RUNC_MAX_ARGS];
-	int in[2], out[2], ret, status;
-	pid_t pid, holder;
+	char *niced_argv[RUNC_MAX_ARGS + 3] = { NICE_PATH, "-n", "19" }, **argv = niced_argv + 3;
+	int in[2], out[2], ret;
+	pid_t pid;
 
 	if ((ret = container_bundle_dir(a, name, dir, sizeof(dir))) || (ret = mkdir_p(dir, 0755)))
 		return api_fail(e, 500, NULL, "cannot create the bundle of '%s': %s", name, strerror(-ret));
@@ -375,7 +374,8 @@ int container_runc_attached(struct agent *a, const char *name, char *const runc_
 		return api_fail(e, 500, NULL, "pipe: %s", strerror(errno));
 	}
 	become_subreaper();
-	pid = proc_spawn_ex(RUNC_PATH, argv, (int[3]){ in[0], out[1], out[1] }, -1, false);
+	pid = proc_spawn_ex(niced ? NICE_PATH : RUNC_PATH, niced ? niced_argv : argv,
+			    (int[3]){ in[0], out[1], out[1] }, -1, false);
 	close(in[0]);
 	close(out[1]);
 	if (pid < 0) {
@@ -384,23 +384,54 @@ int container_runc_attached(struct agent *a, const char *name, char *const runc_
 		return api_fail(e, 500, "is runc installed? (apt-get install runc)", "cannot run %s: %s",
 				RUNC_PATH, strerror((int)-pid));
 	}
+	*in_w = in[1];
+	*out_r = out[0];
+	return pid;
+}
+
+void container_stdio_adopt(struct agent *a, const char *name, int in_w, int out_r)
+{
+	char holderf[CONFIG_STR + 256];
+	pid_t holder;
+	int ret;
+
 	/* The pump owns the container's ends from now on, whatever runc does. */
 	container_bundle_file(a, name, "stdio.pid", holderf, sizeof(holderf));
-	holder = holder_spawn(out[0], in[1], holderf);
+	holder = holder_spawn(out_r, in_w, holderf);
 	if (holder < 0)
 		log_warn("container %s: no stdio holder: %s", name, strerror((int)-holder));
-	if ((ret = pump_start(a, name, in[1], out[0], holder))) {
+	if ((ret = pump_start(a, name, in_w, out_r, holder))) {
 		log_warn("container %s: no log pump: %s", name, strerror(-ret));
-		close(in[1]);
-		close(out[0]);
+		close(in_w);
+		close(out_r);
 		holder_end(holder, holderf);
 	}
-	status = wait_exit(pid);
+}
+
+int container_runc_attached_wait(struct agent *a, const char *name, pid_t pid,
+				 char *const runc_args[], struct api_error *e)
+{
+	char logf[CONFIG_STR + 256], msg[400];
+	int status = wait_exit(pid);
+
 	if (status == 0)
 		return 0;
+	container_bundle_file(a, name, "runc.log", logf, sizeof(logf));
 	runc_log_errors(logf, msg, sizeof(msg));
 	log_warn("container %s: runc %s failed: %s", name, runc_args[0], msg);
 	return runc_failed(e, runc_args, status, msg);
+}
+
+int container_runc_attached(struct agent *a, const char *name, char *const runc_args[],
+			    struct api_error *e)
+{
+	int in_w, out_r;
+	pid_t pid = container_runc_spawn_attached(a, name, runc_args, false, &in_w, &out_r, e);
+
+	if (pid < 0)
+		return -1;
+	container_stdio_adopt(a, name, in_w, out_r);
+	return container_runc_attached_wait(a, name, pid, runc_args, e);
 }
 
 /* Read two pipes to EOF into two buffers. */
@@ -510,6 +541,22 @@ int container_runc_finish(pid_t pid, char *const runc_args[], const char *out_pa
 		    text ? chop(text) : "");
 	free(text);
 	return -1;
+}
+
+json_t *container_runc_descriptors(struct agent *a, const char *name)
+{
+	char path[CONFIG_STR + 256];
+	json_t *state, *fds;
+
+	container_runc_root(a, path, sizeof(path));
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s/state.json", name);
+	state = json_load_file(path, 0, NULL);
+	fds = json_incref(json_object_get(state, "external_descriptors"));
+	json_decref(state);
+	if (json_is_array(fds))
+		return fds;
+	json_decref(fds);
+	return NULL;
 }
 
 /* `runc state NAME`: pid and status ("created", "running", "paused", "stopped"). */

@@ -23,22 +23,26 @@
 #    restoring, by its logs (Podman's kept with --keep on its manual path; Podman's
 #    checkpoint and restore are the same whoever drives them), with stall / floor.
 #
-# Each workload runs in the default mode and in lazy (post-copy) mode; a mode the agent
-# refuses is reported with its reason.
+# Each workload runs in three modes: "late", the default mode as it was before the early
+# restore (the destination starts runc restore once the images have arrived: the
+# baseline, in the same run); "default"; and "lazy" (post-copy). A mode the agent refuses
+# is reported with its reason.
 # The lab sizes the host's conntrack hash to CT_BUCKETS (default 16384; 0 leaves it alone):
 # CRIU walks every bucket twice inside each freeze. The old size is put back at the end.
 # The median of each phase of the freeze (phases_ms) is logged per row.
-# Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS] [-w "echo mem64 mem512 podman"] [-S]
-#   -w  the part-2 workloads to run; -S  skip part 1 (the streams)
+# Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS] [-w "echo mem64 mem512 podman"]
+#                           [-m "late default lazy"] [-S]
+#   -w  the part-2 workloads to run; -m  their modes; -S  skip part 1 (the streams)
 . "$(dirname "$0")/lib/common.sh"
-N=20 T=20 WORKLOADS="echo mem64 mem512 podman" STREAMS=1
-while getopts n:t:w:Sh o; do
+N=20 T=20 WORKLOADS="echo mem64 mem512 podman" STREAMS=1 MODES="late default lazy"
+while getopts n:t:w:m:Sh o; do
 	case $o in
 	n) N=$OPTARG ;;
 	t) T=$OPTARG ;;
 	w) WORKLOADS=$OPTARG ;;
+	m) MODES=$OPTARG ;;
 	S) STREAMS=0 ;;
-	*) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 LAB=bmig$$
@@ -61,6 +65,7 @@ ROOTFS=build/bench-rootfs
 CT_OPT=(); [ "$CT_BUCKETS" = 0 ] || CT_OPT=(--conntrack-buckets "$CT_BUCKETS")
 p lab up --name "$LAB" --nodes 3 --mode native "${CT_OPT[@]}" >/dev/null 2>&1
 N1=$(p -j lab status | jq -r '.nodes[] | select(.name=="node1") | .ipv4')
+NODE_STATES=$(p -j lab status | jq -r '.nodes[].socket | sub("/[^/]*$"; "/state")')
 
 # ---- part 1: streams through node1's published ports, migrations at T/4 and T/2
 if [ "$STREAMS" = 1 ]; then
@@ -133,8 +138,13 @@ stats() { echo "$(median <"$1") $(percentile 95 <"$1")"; }   # FILE -> "median p
 } >"$TMP/outside.md"
 for w in $WORKLOADS; do
 [ "$w" = podman ] && continue
-for mode in default lazy; do
+for mode in $MODES; do
 	flag=$([ $mode = lazy ] && echo --lazy || true)
+	# "late": the default mode as it was before the early restore (each destination
+	# starts runc restore only once the images have arrived), for the ratio before/after
+	for n in $NODE_STATES; do
+		if [ $mode = late ]; then touch "$n/no-early-restore"; else rm -f "$n/no-early-restore"; fi
+	done
 	eval "p --node node1 run $w --rootfs $ROOTFS -- ${CMD[$w]}" >/dev/null
 	ip=$(p --node node1 -j ps | jq -r ".[] | select(.name==\"$w\") | .ipv4")
 	sleep $([ $w = mem512 ] && echo 4 || echo 1)
@@ -180,7 +190,7 @@ for mode in default lazy; do
 	fi
 	log "$w $mode: frozen $fm/$fp floor $flm ratio $rm_ total $tm/$tp stall $sm/$sp broken $broken"
 	# What petrel adds outside CRIU, by phase (medians, ms); lazy dumps have no floor.
-	[ "$mode" = default ] && [ -s "$TMP/reports" ] && jq -rs --arg w "$w" --arg m "$mode" '
+	[ "$mode" != lazy ] && [ -s "$TMP/reports" ] && jq -rs --arg w "$w" --arg m "$mode" '
 		def med(f): [.[] | f] | sort | .[length / 2 | floor];
 		"| \($w) | \($m) | \(med(.hold)) | \(med(.pause)) | \(med(.dump - .criu_dump)) | \(med(.transfer)) | \(med(.restore - .criu_restore)) | \(med(.release)) | \(med(.criu_dump)) | \(med(.criu_restore)) |"' \
 		"$TMP/reports" >>"$TMP/outside.md"

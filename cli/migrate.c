@@ -58,12 +58,13 @@ static const struct print_field report_lines[] = {
 	PF("frozen_ms", "  frozen_ms        %s\n"),
 	PF("restore_ms", "  restore_ms       %s\n"),
 	PF("runc_restore_ms", "  runc_restore_ms  %s\n"),
+	PF("early_restore", "  early_restore    %s\n"),
 	PF("checkpoint_ms", "  checkpoint_ms    %s\n"),
 	PF("bytes", "  bytes            %s\n"),
 	PF("wire_bytes", "  wire_bytes       %s\n"),
 	PF("tcp_connections", "  tcp_connections  %s\n"),
 	PF("udp_flows", "  udp_flows        %s\n"),
-	PF("relayed_flows", "  relayed_flows  %s\n"),
+	PF("relayed_flows", "  relayed_flows    %s\n"),
 	PF("held_packets", "  held_packets     %s\n"),
 	PF("criu_dump_ms", "  criu_dump_ms     %s\n"),
 	PF("criu_restore_ms", "  criu_restore_ms  %s\n"),
@@ -157,7 +158,8 @@ const struct command migrate_commands[] = {
 	  "older CRIU or kernel on NODE, the image missing there) fail before anything is frozen.\n\n"
 	  "Progress goes to standard error, phase by phase with elapsed time and bytes. The report\n"
 	  "(one JSON object with -j) gives total_ms, frozen_ms (freeze to resume), restore_ms and\n"
-	  "runc_restore_ms, phases_ms (hold, pause, dump, transfer, restore, release: where the\n"
+	  "runc_restore_ms, early_restore (NODE started runc restore before the freeze and held it\n"
+	  "until the images came), phases_ms (hold, pause, dump, transfer, restore, release: where the\n"
 	  "freeze went), bytes (raw) and wire_bytes (compressed), tcp_connections, udp_flows,\n"
 	  "relayed_flows, held_packets and mode, and the freeze's floor: criu_dump_ms and\n"
 	  "criu_restore_ms (what CRIU itself spent, by its logs), floor_ms and frozen_over_floor.\n\n"

@@ -50,6 +50,29 @@ int mig_request_parse(json_t *hello, char id[MIG_ID_MAX], bool *lazy, char name[
 	return 0;
 }
 
+int mig_descriptors_parse(json_t *hello, char **out)
+{
+	json_t *fds = json_object_get(hello, "descriptors"), *v;
+	size_t i;
+
+	*out = NULL;
+	if (!fds)
+		return -ENOENT;
+	if (!json_is_array(fds) || json_array_size(fds) > MIG_DESCRIPTORS_MAX)
+		return -EINVAL;
+	json_array_foreach(fds, i, v) {
+		const char *s = json_string_value(v);
+
+		if (!s || !*s || strlen(s) > 128)
+			return -EINVAL;
+		for (const char *c = s; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				return -EINVAL;
+	}
+	*out = json_dumps(fds, JSON_COMPACT);
+	return *out ? 0 : -ENOMEM;
+}
+
 int mig_claim_parse(const char *text, struct mig_claim *out)
 {
 	json_t *j = json_loads(text, 0, NULL);

@@ -22,6 +22,13 @@ int mig_stream_parse(json_t *hello, char id[MIG_ID_MAX], enum mig_stream_kind *k
  * Only the id, the mode and the container's name are taken from the peer. */
 int mig_request_parse(json_t *hello, char id[MIG_ID_MAX], bool *lazy, char name[EP_NAME_MAX]);
 
+/* A migrate request's "descriptors": runc's list of the container's stdio ("pipe:[N]",
+ * "/dev/null", ...), at most MIG_DESCRIPTORS_MAX short printable strings. *out gets it as
+ * compact JSON for runc's descriptors.json (caller frees); -ENOENT when the request has
+ * none, -EINVAL when it is malformed. */
+#define MIG_DESCRIPTORS_MAX 16
+int mig_descriptors_parse(json_t *hello, char **out);
+
 /* The claim record /petrel/migrations/NAME. */
 struct mig_claim {
 	char id[MIG_ID_MAX], from[EP_NAME_MAX], to[EP_NAME_MAX], state[16];

@@ -89,6 +89,7 @@ static void dest_undo(struct dest *d)
 
 	stop_page_server(&d->in);
 	lazy_stop(d);
+	restore_gate_close(d);
 	pthread_mutex_lock(&d->a->lock);
 	if (d->restored)
 		container_runc(d->a, argv, NULL, &e);
@@ -163,16 +164,18 @@ static int dest_write_bundle(struct dest *d, struct api_error *e)
 {
 	int ret = container_write_bundle(d->a, &d->c, NULL, e);
 
-	if (!ret && (ret = container_criu_options(d->a, d->c.name, true, NULL)))
+	/* A held restore's criu.conf is its gate (restore_gate.c). */
+	if (!ret && !restore_gated(d) && (ret = container_criu_options(d->a, d->c.name, true, NULL)))
 		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	d->in.bundle_ready = ret == 0;
+	if (!ret)
+		restore_gate_landed(d);
 	return ret;
 }
 
-/* The writable layer and runc's files have landed (the source sends them while CRIU still
- * dumps): the overlay is mounted and the config written now rather than inside the
- * restore, 2-3 ms of the freeze. A failure here is only logged: the restore tries again
- * and reports it. */
+/* The writable layer has landed (the source sends it while CRIU still dumps): the
+ * overlay is mounted and the config written now rather than inside the restore, 2-3 ms of
+ * the freeze. A failure here is only logged: the restore tries again and reports it. */
 void bundle_landed(struct agent *a, struct incoming *in)
 {
 	struct dest *d = (struct dest *)((char *)in - offsetof(struct dest, in));
@@ -188,10 +191,8 @@ void bundle_landed(struct agent *a, struct incoming *in)
 static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_error *e)
 {
 	struct agent *a = d->a;
-	char bundle[CONFIG_STR + 64], pidfile[CONFIG_STR + 256];
-	char *argv[CRIU_ARGS_MAX];
-	char *stale[] = { "delete", "--force", d->c.name, NULL };
 	int64_t t0 = now_ms(), t_runc = 0;
+	bool early;
 	int ret, flows;
 
 	if ((ret = incoming_wait_streams(&d->in)))
@@ -210,28 +211,14 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		snprintf(inv, sizeof(inv), "%s/inventory.img", d->in.images);
 		write_file_atomic(inv, "not a CRIU image");
 	}
-	container_bundle_dir(a, d->c.name, bundle, sizeof(bundle));
-	container_bundle_file(a, d->c.name, CT_PID_FILE, pidfile, sizeof(pidfile));
-	/* With lazy pages, the process runs before its memory has arrived. */
-	criu_args("restore", d->c.name, &(struct criu_opts){ .criu = d->v.criu_path,
-		  .images = d->in.images, .work = d->in.work, .pid_file = pidfile, .bundle = bundle,
-		  .detach = true, .lazy_pages = d->in.lazy }, argv);
 	pthread_mutex_lock(&a->lock);
 	/* Before the process runs: its very first reply to such a flow must take the detour. */
 	flows = return_flows_add(a, &d->ep, json_object_get(msg, "flows"));
-	{
-		char state[CONFIG_STR + 128];
-
-		container_runc_root(a, state, sizeof(state));
-		snprintf(state + strlen(state), sizeof(state) - strlen(state), "/%s", d->c.name);
-		if (access(state, F_OK) == 0)     /* runc state of an earlier stay here */
-			container_runc(a, stale, NULL, e);
-		memset(e, 0, sizeof(*e));
-	}
 	ret = d->in.bundle_ready ? 0 : dest_write_bundle(d, e);
+	early = restore_gated(d);
 	if (!ret) {
 		t_runc = now_ms();
-		ret = container_runc_attached(a, d->c.name, argv, e);
+		ret = restore_run(d, e);
 		t_runc = now_ms() - t_runc;
 		d->restored = ret == 0;
 	}
@@ -265,11 +252,12 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 		char log[MIGRATION_DIR_MAX + 16];
 
 		snprintf(log, sizeof(log), "%s/restore.log", d->in.work);
-		*reply = json_pack("{s:b, s:I, s:I, s:i, s:I, s:I}", "ok", 1,
+		*reply = json_pack("{s:b, s:I, s:I, s:i, s:I, s:I, s:b}", "ok", 1,
 				   "restore_ms", (json_int_t)(now_ms() - t0),
 				   "runc_restore_ms", (json_int_t)t_runc, "flows", flows,
 				   "bytes", (json_int_t)d->in.bytes, "criu_restore_ms",
-				   (json_int_t)criu_log_ms(log, NULL, "Restore finished successfully"));
+				   (json_int_t)criu_log_ms(log, NULL, "Restore finished successfully"),
+				   "early_restore", early);
 	}
 	return 0;
 }
@@ -297,19 +285,26 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 	char name[EP_NAME_MAX];
 	const char *op, *id;
 
-	if (!d || mig_request_parse(hello, d->in.id, &d->in.lazy, name)) {
+	if (!d || mig_request_parse(hello, d->in.id, &d->in.lazy, name) ||
+	    mig_descriptors_parse(hello, &d->descriptors) == -EINVAL) {
 		peer_reply_error(ssl, "malformed migration request");
+		if (d)
+			free(d->descriptors);
 		free(d);
 		return;
 	}
 	id = d->in.id;
 	d->a = a;
 	d->lazy_fd = -1;
+	d->gate_fd = d->gate_in_w = d->gate_out_r = -1;
 	d->in.page_fd = -1;
 	snprintf(d->in.source, sizeof(d->in.source), "%s", peer);
 	log_info("migration %s: from %s", id, peer);
 	if (dest_prepare(d, name, &e))
 		goto fail;
+	pthread_mutex_lock(&a->lock);
+	restore_gate_start(d);
+	pthread_mutex_unlock(&a->lock);
 	incoming_add(&d->in);
 	if (peer_send(ssl, json_pack("{s:b}", "ok", 1)))
 		goto fail_registered;
@@ -334,6 +329,7 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 	remove_dir(a, d->in.dir);
 	log_info("migration %s: %s runs here", id, d->c.name);
 	json_decref(msg);
+	free(d->descriptors);
 	free(d);
 	return;
 
@@ -344,6 +340,7 @@ fail:
 	if (d->keep_restored) {         /* settled at the next start, by the records */
 		peer_reply_error(ssl, "%s", e.msg);
 		json_decref(msg);
+		free(d->descriptors);
 		free(d);
 		return;
 	}
@@ -351,5 +348,6 @@ fail:
 	remove_dir(a, d->in.dir);
 	peer_reply_error(ssl, "%s", e.msg);
 	json_decref(msg);
+	free(d->descriptors);
 	free(d);
 }

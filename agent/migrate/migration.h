@@ -194,6 +194,14 @@ struct dest {
 	int lazy_fd;                    /* our end of the lazy-pages daemon's page socket */
 	bool lazy_thread_started;
 	pthread_t lazy_thread;
+	char *descriptors;              /* the container's stdio list, from the request */
+	pid_t gate_runc;                /* runc restore started early, held (restore_gate.c) */
+	int gate_in_w, gate_out_r;      /* runc's stdio, for the log pump once the layer lands */
+	pid_t gate_criu;                /* its CRIU, once it waits at the gate */
+	int gate_fd;                    /* our end of the gate, the bundle's criu.conf FIFO */
+	bool gate_reader;               /* CRIU opened the FIFO and waits for the rest */
+	bool gate_closing, gate_watching;
+	pthread_t gate_watcher;
 };
 
 /* dest.c: the source's relayed flows for endpoint ep into this node's return map (only
@@ -202,6 +210,18 @@ int return_flows_add(struct agent *a, const struct endpoint *ep, json_t *flows);
 /* dest.c: the writable layer landed (a "bundle" stream ended well). */
 void bundle_landed(struct agent *a, struct incoming *in);
 void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello);
+
+/* restore_gate.c: runc restore started while this node prepares (agent lock held),
+ * held until restore_run opens the gate; without a held one restore_run starts runc
+ * itself. restore_gate_landed: the writable layer landed (runc's stdio to the log pump).
+ * restore_gate_close ends a held restore unused (CRIU fails, restoring nothing). */
+void restore_gate_start(struct dest *d);
+bool restore_gated(const struct dest *d);
+void restore_gate_landed(struct dest *d);
+int restore_run(struct dest *d, struct api_error *e);
+void restore_gate_close(struct dest *d);
+/* At start: let go of restores a dead agent left held. */
+void restore_gates_release(struct agent *a);
 
 /* lazy.c, destination side */
 int lazy_start(struct dest *d, struct api_error *e);

@@ -52,11 +52,13 @@ SSL *dial_stream(struct agent *a, const char *to, const char *id, const char *ki
 int send_dir(struct mig *m, const char *kind, const char *dir, SSL *ssl, bool confirm,
 		    uint64_t *raw, uint64_t *wire, struct api_error *e)
 {
-	/* The bundle goes without its mount point and overlay work dir: its writable layer,
-	 * its captured output (so `petrel logs` continues) and runc's files. */
+	/* The bundle goes as its config, its writable layer and its captured output (so
+	 * `petrel logs` continues): not its mount point and overlay work dir, nor this
+	 * node's runtime files (the destination's restore runs before they would land). */
 	char *argv[] = { "/bin/tar", "-C", (char *)dir, "--xattrs", "--xattrs-include=trusted.*",
-			 "--numeric-owner", "--exclude=./rootfs", "--exclude=./work", "-cf", "-", ".",
-			 NULL };
+			 "--numeric-owner", "--exclude=./rootfs", "--exclude=./work",
+			 "--exclude=./" CT_CRIU_CONF, "--exclude=./" CT_PID_FILE, "--exclude=./runc.log",
+			 "--exclude=./stdio.pid", "-cf", "-", ".", NULL };
 	struct relay_opts o = { .compress_out = true, .read_fd = true, .idle_ms = STREAM_WAIT_MS };
 	struct relay_stats st;
 	int p[2], fds[3] = { -1, -1, -1 }, ret, status;

@@ -117,6 +117,7 @@ void migrate_recover(struct agent *a)
 	size_t n = 0;
 
 	hold_cleanup_stale();
+	restore_gates_release(a);
 	criu_kdat_refresh(a);
 	if (store_list(a->store, KEY_MIGRATIONS, &kvs, &n, NULL) == 0) {
 		pthread_mutex_unlock(&a->lock);

@@ -214,6 +214,9 @@ static void report(struct mig *m, json_t *dest)
 
 	json_object_set(r, "restore_ms", json_object_get(dest, "restore_ms") ?: json_integer(0));
 	json_object_set(r, "runc_restore_ms", json_object_get(dest, "runc_restore_ms") ?: json_integer(0));
+	/* runc restore started while the destination prepared, held until the images came */
+	json_object_set_new(r, "early_restore",
+			    json_boolean(json_is_true(json_object_get(dest, "early_restore"))));
 	/* Where the freeze went, phase by phase; "release" ends when the held packets are on
 	 * their way to the destination, which is when a client's stall ends. */
 	json_object_set_new(r, "phases_ms", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -271,9 +274,11 @@ static int source_prepare(struct mig *m, SSL **ctl, struct api_error *e)
 		return api_fail(e, 500, NULL, "cannot set up the hold for its packets: %s",
 				strerror(-ret));
 	text = container_encode(&m->c);
-	hello = json_pack("{s:s, s:s, s:b, s:o, s:o}", "op", "migrate", "id", m->id,
+	/* The stdio list lets the destination start runc restore before the images come. */
+	hello = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o*}", "op", "migrate", "id", m->id,
 			  "lazy", m->lazy, "container", json_loads(text, 0, NULL),
-			  "endpoint", endpoint_to_json(&m->ep));
+			  "endpoint", endpoint_to_json(&m->ep),
+			  "descriptors", container_runc_descriptors(m->a, m->name));
 	free(text);
 	*ctl = peer_dial(m->a, m->to, hello, e);
 	json_decref(hello);

@@ -1,5 +1,5 @@
 /* libFuzzer harness: what another agent sends in a migration (a stream's or a migrate
- * request's opening line, a restore request's flows) and the claim records in cluster
+ * request's opening line and its stdio list, a restore request's flows) and the claim records in cluster
  * state must parse into checked values or be refused, never crash. The first byte picks
  * the parser. */
 #include <stdint.h>
@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text, id[MIG_ID_MAX], name[EP_NAME_MAX];
+	char *text, id[MIG_ID_MAX], name[EP_NAME_MAX], *fds = NULL;
 	enum mig_stream_kind kind;
 	struct mig_claim claim;
 	struct mig_flow flow;
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(text = fuzz_text(data, size)))
 		return 0;
 	j = json_loads(text, 0, NULL);
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0:
 		if (mig_stream_parse(j, id, &kind) == 0 && (!mig_id_valid(id) || kind > MIG_LAZY))
 			abort();
@@ -33,6 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 2:
 		if (mig_claim_parse(text, &claim) == 0 && !mig_id_valid(claim.id))
 			abort();
+		break;
+	case 3:
+		if (mig_descriptors_parse(j, &fds) == 0 && (!fds || fds[0] != '['))
+			abort();
+		free(fds);
 		break;
 	default:
 		json_array_foreach(json_object_get(j, "flows"), i, f)

@@ -11,6 +11,14 @@ lab_up 3 "$MODE"
 TMP=$(mktemp -d /tmp/petrel-mig-XXXXXX)
 trap 'rc=$?; rm -rf "$TMP"; cleanup $rc' EXIT
 state_dir() { echo "/run/petrel/labs/$LAB/$1/state"; }
+# NODE: no runc restore left waiting at its gate, and web's criu.conf no longer a FIFO
+no_held_restore() {
+	local s; s=$(state_dir "$1")
+	for _ in $(seq 100); do pgrep -f -- "--root $s/runc .*restore" >/dev/null || break; sleep 0.1; done
+	pgrep -f -- "--root $s/runc .*restore" >/dev/null && fail "a runc restore still waits on $1"
+	[ -p "$s/containers/web/criu.conf" ] && fail "web's criu.conf on $1 is still the gate's FIFO"
+	true
+}
 
 
 # --- the counter: memory, file system and logs survive
@@ -77,6 +85,8 @@ r=$(migrate web node2)
 for k in total_ms frozen_ms bytes tcp_connections udp_flows mode floor_ms frozen_over_floor; do
 	echo "$r" | jq -e "has(\"$k\")" >/dev/null || fail "report lacks $k: $r"
 done
+# node2 started runc restore while it prepared, before the freeze.
+echo "$r" | jq -e '.early_restore == true' >/dev/null || fail "no early restore on node2: $r"
 # The floor is CRIU's own dump and restore, from its logs: part of the freeze, never all.
 echo "$r" | jq -e '.criu_dump_ms > 0 and .criu_restore_ms > 0 and .floor_ms == .criu_dump_ms + .criu_restore_ms
 	and .floor_ms < .frozen_ms + 50' >/dev/null || fail "the report's floor is off: $r"
@@ -94,9 +104,13 @@ got=$(echo new | timeout 5 ip netns exec "$LAB-outside" socat -T2 - "TCP:$N2:808
 [ "$got" = new ] || fail "new connection through node2:8080 answered '$got'"
 ok "a new connection through node2's published port reaches web"
 sleep 1
+# Back the way it went before the early restore: runc starts once the images are there.
+touch "$(state_dir node1)/no-early-restore"
 r=$(migrate web node1)
+rm -f "$(state_dir node1)/no-early-restore"
 [ "$(where web)" = "node1 running" ] || fail "web is '$(where web)' after migrating back"
-ok "web migrated back node2 -> node1: $(echo "$r" | jq -c '{frozen_ms, total_ms}')"
+echo "$r" | jq -e '.early_restore == false' >/dev/null || fail "node1 restored early: $r"
+ok "web migrated back node2 -> node1, runc restore after the images: $(echo "$r" | jq -c '{frozen_ms, total_ms}')"
 sleep 1
 
 # --- a node may only move what cluster state says it may: node3's own certificate, used to
@@ -217,6 +231,7 @@ rolls_back() {   # FAULT NODE WHAT
 	sleep 1
 }
 rolls_back corrupt-images node1 "a restore that fails"
+no_held_restore node1
 rolls_back exit-in-transfer node3 "the destination agent dying mid-transfer"
 # The source's own agent dies with the container frozen: once restarted, it resumes it.
 touch "$(state_dir node2)/fault-source-exit-after-dump"
@@ -231,6 +246,7 @@ sleep 1
 # --- on to a third node: node1 -> node2 -> node3 for the flows that came in through
 # node1's port (node1 now forwards them to node3), and the in-cluster client becomes local
 restart_agent node3 ""          # the mid-transfer fault above made it exit
+no_held_restore node3           # its CRIU, held at the gate, let go at the latest now
 r=$(migrate web node3)
 [ "$(where web)" = "node3 running" ] || fail "web is '$(where web)' after node2 -> node3"
 ok "web migrated node2 -> node3: $(echo "$r" | jq -c '{frozen_ms, tcp_connections, relayed_flows}')"
