@@ -167,9 +167,10 @@ const struct command migrate_commands[] = {
 	  "  --to NODE   the destination node (required)\n"
 	  "  --lazy      post-copy: restore first, fetch memory on demand (userfaultfd). Refused with\n"
 	  "              the reason where CRIU's lazy pages do not work (see docs/migration.md)\n"
-	  "  --pre-copy  iterative pre-copy (memory copied while the container runs). Needs\n"
-	  "              soft-dirty page tracking; refused before anything is frozen, with the\n"
-	  "              reason, where the kernel lacks it, and not implemented yet where it has it\n\n"
+	  "  --pre-copy  iterative pre-copy (memory copied while the container runs): refused before\n"
+	  "              anything is frozen, with the reason. CRIU tracks dirty memory only with\n"
+	  "              soft-dirty bits, which kernels such as 6.18 without them lack (see\n"
+	  "              docs/migration.md, \"Pre-copy\")\n\n"
 	  "Example:\n  petrel migrate web --to node2\n" },
 	{ 0 }
 };

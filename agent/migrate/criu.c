@@ -263,9 +263,12 @@ int free_port(void)
 }
 
 /* Iterative pre-copy (CRIU pre-dumps while the container runs, then a final dump of what
- * changed) needs the kernel's soft-dirty page tracking. Asked for, it is refused before
- * anything happens, with the reason: this kernel lacks the tracking, or, where the
- * tracking exists, petrel does not run pre-dumps yet. */
+ * changed) needs dirty-page tracking, which CRIU (4.2) does only with soft-dirty bits;
+ * userfaultfd write-protect, which kernels without them may have, it does not use (see
+ * docs/migration.md, "Pre-copy"). Asked for, pre-copy is refused before anything happens,
+ * with the reason: on such a kernel, that CRIU cannot track the memory; on a kernel with
+ * soft-dirty bits, that petrel's migrations do not pre-dump (they are built and measured
+ * on kernels without them), with the two modes that do work. */
 int pre_copy_refusal(struct agent *a, bool lazy, struct api_error *e)
 {
 	struct versions v;
@@ -287,8 +290,9 @@ int pre_copy_refusal(struct agent *a, bool lazy, struct api_error *e)
 				"kernel (%s) lacks: `criu check --feature mem_dirty_track` says dirty "
 				"tracking is off", v.kernel);
 	return api_fail(e, 501, "migrate without --pre-copy (the default mode), or with --lazy",
-			"this kernel tracks dirty pages, but petrel does not run iterative "
-			"pre-copy yet");
+			"petrel's migrations do not pre-dump: the default mode restores the "
+			"destination while the source is frozen, and --lazy keeps the freeze flat "
+			"as memory grows");
 }
 
 /* CRIU probes the kernel at every start (about 25 ms, twice inside each freeze) unless it

@@ -173,10 +173,10 @@ bad "already runs on node1" web --to node1
 bad "need a container NAME" web
 bad "exclude each other" web --to node2 --lazy --pre-copy
 # Pre-copy needs soft-dirty tracking: refused with the reason where the kernel lacks it,
-# and said to be missing where it has it.
+# and with the modes that work where it has it.
 criu=/opt/petrel/criu/bin/criu; [ -x $criu ] || criu=$(command -v criu)
 if "$criu" check --feature mem_dirty_track >/dev/null 2>&1; then
-	bad "does not run iterative pre-copy yet" web --to node2 --pre-copy
+	bad "do not pre-dump" web --to node2 --pre-copy
 else
 	bad "needs soft-dirty page tracking" web --to node2 --pre-copy
 fi
