@@ -242,27 +242,47 @@ int proc_tcp_peer(int fd, pid_t *pid, int *their_fd)
 	return socket_owner(inode, pid, their_fd ? their_fd : &(int){ 0 });
 }
 
+pid_t proc_parent(pid_t pid)
+{
+	char path[64], *text = NULL, *close_paren;
+	int ppid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file(path, &text))
+		return -ENOENT;
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+	close_paren = strrchr(text, ')');
+	if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+		ppid = -EINVAL;
+	free(text);
+	return ppid;
+}
+
 bool proc_descends_from(pid_t pid, pid_t ancestor)
 {
 	for (int depth = 0; pid > 1 && depth < 64; depth++) {
-		char path[64], *text = NULL, *close_paren;
-		int ppid = 0;
-
 		if (pid == ancestor)
 			return true;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		if (read_file(path, &text))
+		if ((pid = proc_parent(pid)) < 0)
 			return false;
-		/* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
-		close_paren = strrchr(text, ')');
-		if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1) {
-			free(text);
-			return false;
-		}
-		free(text);
-		pid = ppid;
 	}
 	return pid == ancestor;
+}
+
+pid_t proc_first_child(pid_t parent)
+{
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *dh = opendir("/proc");
+
+	if (!dh)
+		return -errno;
+	while (!found && (de = readdir(dh)))
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
+		    proc_parent(atoi(de->d_name)) == parent)
+			found = atoi(de->d_name);
+	closedir(dh);
+	return found;
 }
 
 int proc_uncork_tcp_peer(int fd)

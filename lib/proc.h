@@ -26,8 +26,13 @@ int proc_output(char *const argv[], char **out, int timeout_ms);
 /* fd is a loopback TCP connection: the process holding its other end, and as which
  * descriptor. -ENOENT when no process holds it. */
 int proc_tcp_peer(int fd, pid_t *pid, int *their_fd);
+/* pid's parent, by /proc (-errno when pid is gone). */
+pid_t proc_parent(pid_t pid);
 /* pid is ancestor or one of its descendants (by /proc's parent links). */
 bool proc_descends_from(pid_t pid, pid_t ancestor);
+/* A child of parent (the first /proc lists), 0 when it has none, by a walk of /proc: for
+ * a process known to have one child. */
+pid_t proc_first_child(pid_t parent);
 /* fd is a loopback TCP connection whose other end another local process owns: take a
  * copy of that end (pidfd_getfd) and clear TCP_CORK on it, with TCP_NODELAY set, so what
  * it has queued goes out now and what it writes later goes out at once. Returns 0 or

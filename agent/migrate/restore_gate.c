@@ -95,31 +95,6 @@ static int gate_fifo(struct dest *d)
 	return fd;
 }
 
-/* The child runc started: its CRIU (runc's only child while the gate holds). */
-static pid_t child_of(pid_t parent)
-{
-	char path[64], *stat = NULL, *p;
-	struct dirent *de;
-	pid_t found = 0;
-	DIR *dh;
-
-	if (!(dh = opendir("/proc")))
-		return 0;
-	while (!found && (de = readdir(dh))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		/* "PID (COMM) STATE PPID ...": COMM may hold anything but ends at the last ')' */
-		if (read_file(path, &stat) == 0 && (p = strrchr(stat, ')')) &&
-		    strtol(p + 3, NULL, 10) == parent)
-			found = (pid_t)atoi(de->d_name);
-		free(stat);
-		stat = NULL;
-	}
-	closedir(dh);
-	return found;
-}
-
 /* Until CRIU has read the first line (it holds the FIFO open and waits for the rest),
  * runc has ended, or the gate closes; then CRIU's pid, looked up here rather than inside
  * the freeze. */
@@ -139,8 +114,9 @@ static void *gate_watch(void *arg)
 			break;
 		usleep(2000);
 	}
+	/* runc's only child while the gate holds */
 	if (queued == 0)
-		d->gate_criu = child_of(d->gate_runc);
+		d->gate_criu = proc_first_child(d->gate_runc);
 	d->gate_reader = queued == 0;
 	return NULL;
 }

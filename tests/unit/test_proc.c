@@ -1,5 +1,7 @@
 /* The checks a migration's loopback relays rely on: which process holds the other end of a
- * loopback TCP connection, and whether it descends from the process we started. */
+ * loopback TCP connection, and whether it descends from the process we started; and the
+ * parent and child links the restore gate follows. */
+#include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -33,8 +35,12 @@ int main(void)
 	CHECK(proc_descends_from(peer, peer));
 	CHECK(!proc_descends_from(getpid(), peer));        /* the other way round: not */
 	CHECK(!proc_descends_from(getppid(), getpid()));
+	CHECK(proc_parent(child) == getpid());
+	CHECK(proc_first_child(getpid()) == child);        /* our only child */
+	CHECK(proc_first_child(child) == 0);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+	CHECK(proc_parent(child) == -ENOENT);
 	close(fd);
 	close(lfd);
 	return harness_done("test_proc");
