@@ -257,7 +257,8 @@ if [[ " $WORKLOADS " == *" podman "* ]] && command -v podman >/dev/null; then
 		read -r tm tp < <(stats "$TMP/total")
 		read -r sm sp < <(stats "$TMP/stall")
 		flm=$(median <"$TMP/floor"); [ "$flm" = nan ] && flm=""
-		ratio=$([ -n "$flm" ] && [ -n "$sm" ] && awk -v s="$sm" -v f="$flm" 'BEGIN { printf "%.2f", s / f }')
+		ratio=""       # a row with no floor (Podman's own, read from its logs) has none
+		[ -n "$flm" ] && [ -n "$sm" ] && ratio=$(awk -v s="$sm" -v f="$flm" 'BEGIN { printf "%.2f", s / f }')
 		echo "| $3 | $done_n/$N | ${sm:--} | ${sp:--} | ${flm:--} | ${ratio:--} | $tm | $tp | $broken |" >>"$TMP/podman.md"
 		log "podman part, $3: total $tm/$tp stall $sm/$sp floor ${flm:--} ratio ${ratio:--} broken $broken"
 		LAST_AT=$at
