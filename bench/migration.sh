@@ -14,7 +14,8 @@
 #    frozen_ms / floor is the figure that carries from one machine to another, and the
 #    milliseconds petrel adds outside CRIU, by phase. The memory's rate through the dump
 #    and transfer (MiB/s) is set against this machine's own memcpy and zstd rates for the
-#    same pages, measured in the same run (bench/tools/memrate.c).
+#    same pages, measured in the same run (bench/tools/memrate.c), with memcpy into freshly
+#    mapped memory beside them for context.
 # 3. With the workload "podman": the same echo server three ways, side by side, N
 #    migrations each: a Podman container on the petrel network moved by `petrel migrate`;
 #    Podman's own manual path (checkpoint --export, copy, restore --import on the other
@@ -296,7 +297,7 @@ fi
 	echo "Streams: not run (-S)."
 	fi
 	echo
-	echo "This machine's own rates for ${RATE_MIB} MiB of such pages (bench/tools/memrate, medians of 5): memcpy $(jq -r .memcpy_mib_s <<<"$MEMRATE") MiB/s, zstd level 1 in 128 KiB flushed chunks $(jq -r .zstd_mib_s <<<"$MEMRATE") MiB/s; the migration's target is at least half of the lower."
+	echo "This machine's own rates for ${RATE_MIB} MiB of such pages (bench/tools/memrate, medians of 5): memcpy $(jq -r .memcpy_mib_s <<<"$MEMRATE") MiB/s, zstd level 1 in 128 KiB flushed chunks $(jq -r .zstd_mib_s <<<"$MEMRATE") MiB/s; the migration's target is at least half of the lower. For context, memcpy into freshly mapped memory, first touching every page as a restore does: $(jq -r .memcpy_fresh_mib_s <<<"$MEMRATE") MiB/s."
 	echo
 	cat "$TMP/table.md"
 	echo
