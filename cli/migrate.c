@@ -169,7 +169,7 @@ const struct command migrate_commands[] = {
 	  "              the reason where CRIU's lazy pages do not work (see docs/migration.md)\n"
 	  "  --pre-copy  iterative pre-copy (memory copied while the container runs): refused before\n"
 	  "              anything is frozen, with the reason. CRIU tracks dirty memory only with\n"
-	  "              soft-dirty bits, which kernels such as 6.18 without them lack (see\n"
+	  "              the kernel's soft-dirty bits, which some kernels lack (see\n"
 	  "              docs/migration.md, \"Pre-copy\")\n\n"
 	  "Example:\n  petrel migrate web --to node2\n" },
 	{ 0 }
