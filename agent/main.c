@@ -170,6 +170,10 @@ int main(int argc, char **argv)
 	/* The watch before the API: what the API reads must already follow the cluster. */
 	if (cluster_threads_start(&a))
 		log_warn("cluster watch could not start; state changes on other nodes will be missed");
+	/* IOAM too: until its programs have loaded, or failed to, `ioam role` would be
+	 * judged on a datapath that is not there yet. */
+	if ((ret = ioam_start(&a)))
+		log_warn("IOAM could not start: %s", strerror(-ret));
 	ret = api_start(&a, &srv);
 	if (ret) {
 		fprintf(stderr, "petreld: cannot serve the API on %s: %s\n", a.cfg.socket, strerror(-ret));
@@ -184,8 +188,6 @@ int main(int argc, char **argv)
 		log_warn("live migration disabled on this node (see the error above)");
 	else if (relays_start(&a))
 		log_warn("relayed flows will not be checked: they stay until the endpoint leaves");
-	if ((ret = ioam_start(&a)))
-		log_warn("IOAM could not start: %s", strerror(-ret));
 	if (endpoints_janitor_start(&a))
 		log_warn("the endpoint janitor could not start");
 	log_info("node %s ready: mode %s, store %s, API on %s", a.cfg.node,
