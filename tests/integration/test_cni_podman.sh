@@ -96,13 +96,16 @@ ok "podman rm removes the endpoint through CNI DEL"
 PM run -d --name counter --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
 	localhost/petrel-busybox sh -c 'i=0; while true; do i=$((i+1)); echo $i > /n; sleep 0.1; done' \
 	>/dev/null || fail "podman run -d counter"
-sleep 0.5
-n1=$(PM exec counter cat /n)
+# The counter has counted (a loaded machine may take a while to start it).
+for _ in $(seq 50); do n1=$(PM exec counter cat /n 2>/dev/null) && [ -n "$n1" ] && break; sleep 0.1; done
+[ -n "$n1" ] || fail "the counter never wrote /n"
 out=$(PM container checkpoint --export "$D/counter.tar.gz" counter 2>&1) || fail "podman container checkpoint: $out"
 PM rm -f counter >/dev/null
 out=$(PM container restore --import "$D/counter.tar.gz" 2>&1) || fail "podman container restore: $out"
-sleep 0.3
-n2=$(PM exec counter cat /n)
+for _ in $(seq 50); do
+	n2=$(PM exec counter cat /n 2>/dev/null) && [ -n "$n2" ] && [ "$n2" -gt "$n1" ] && break
+	sleep 0.1
+done
 [ -n "$n2" ] && [ "$n2" -gt "$n1" ] || fail "the restored counter did not go on: $n1 then $n2"
 PM rm -f -t 0 counter >/dev/null
 ok "podman container checkpoint --export / restore --import work with petrel's CRIU (count $n1 → $n2)"
