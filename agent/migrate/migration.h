@@ -115,6 +115,13 @@ struct mig {
 /* source.c: one JSON line to the API client (steals line); the error line, -1. */
 void mig_emit(struct mig *m, json_t *line);
 int mig_fail(struct mig *m, struct api_error *e);
+/* source.c: m (zeroed) as a new migration of name to node to: its progress pipe (the API
+ * client's end in *fd), its start time, a unique id and its directory. 0, or -1 with e. */
+int mig_begin(struct mig *m, struct agent *a, const char *name, const char *to, int *fd,
+	      struct api_error *e);
+/* fn(arg) on a detached thread that owns m; on failure both pipe ends close (-1 with e)
+ * and the caller frees what it allocated. */
+int mig_thread(void *(*fn)(void *), void *arg, struct mig *m, int fd, struct api_error *e);
 /* source.c: a progress line to the API client (and the log). */
 void progress(struct mig *m, const char *phase, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

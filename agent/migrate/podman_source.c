@@ -338,27 +338,17 @@ out:
 int podman_migrate_start(struct agent *a, const char *container, const struct endpoint *ep,
 			 const char *to, int *fd, struct api_error *e)
 {
-	static unsigned next_id;
 	struct pm_src *s = calloc(1, sizeof(*s));
 	struct mig *m = s ? &s->m : NULL;
-	pthread_t t;
-	int p[2];
 
-	if (!s || pipe2(p, O_CLOEXEC)) {
-		free(s);
+	if (!s)
 		return api_fail(e, 500, NULL, "out of resources");
+	if (mig_begin(m, a, ep->name, to, fd, e)) {
+		free(s);
+		return -1;
 	}
-	m->a = a;
-	m->out = p[1];
-	m->t0 = now_ms();
-	m->criu_dump_ms = -1;
 	m->ep = *ep;
-	snprintf(m->name, sizeof(m->name), "%s", ep->name);
-	snprintf(m->to, sizeof(m->to), "%s", to);
 	snprintf(s->container, sizeof(s->container), "%s", container);
-	snprintf(m->id, sizeof(m->id), "%s-%s-%lld-%u", ep->name, a->cfg.node, (long long)time(NULL),
-		 __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED));
-	snprintf(m->dir, sizeof(m->dir), "%s/migrations/%s", a->cfg.state_dir, m->id);
 	{
 		char *v = NULL, key[128];
 		json_t *j;
@@ -370,15 +360,10 @@ int podman_migrate_start(struct agent *a, const char *container, const struct en
 		}
 		free(v);
 	}
-	signal(SIGPIPE, SIG_IGN);
-	if (pthread_create(&t, NULL, podman_main, s)) {
-		close(p[0]);
-		close(p[1]);
+	if (mig_thread(podman_main, s, m, *fd, e)) {
 		free(s);
-		return api_fail(e, 500, NULL, "cannot start the migration");
+		return -1;
 	}
-	pthread_detach(t);
-	*fd = p[0];
 	return 0;
 }
 

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "migration.h"
+#include "runc.h"
 #include "compat.h"
 #include "log.h"
 #include "util.h"
@@ -474,13 +475,43 @@ static void *migrate_main(void *arg)
 	return NULL;
 }
 
-int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, struct api_error *e)
+int mig_begin(struct mig *m, struct agent *a, const char *name, const char *to, int *fd,
+	      struct api_error *e)
 {
 	static unsigned next_id;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC))
+		return api_fail(e, 500, NULL, "out of resources");
+	m->a = a;
+	m->out = p[1];
+	*fd = p[0];
+	m->t0 = now_ms();
+	m->criu_dump_ms = -1;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->to, sizeof(m->to), "%s", to);
+	/* Unique even for two requests in the same second: the id names the migration's
+	 * directory, which a refused twin must not share (it removes its own). */
+	snprintf(m->id, sizeof(m->id), "%s-%s-%lld-%u", name, a->cfg.node, (long long)time(NULL),
+		 __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED));
+	snprintf(m->dir, sizeof(m->dir), "%s/migrations/%s", a->cfg.state_dir, m->id);
+	return 0;
+}
+
+int mig_thread(void *(*fn)(void *), void *arg, struct mig *m, int fd, struct api_error *e)
+{
+	/* (A client that goes away cannot kill the agent: SIGPIPE is ignored from its start.) */
+	if (thread_detached(fn, arg) == 0)
+		return 0;
+	close(fd);
+	close(m->out);
+	return api_fail(e, 500, NULL, "cannot start the migration");
+}
+
+int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, struct api_error *e)
+{
 	const char *to = json_string_value(json_object_get(body, "to"));
 	struct mig *m;
-	pthread_t t;
-	int p[2];
 
 	if (!body)
 		return api_fail(e, 400, NULL, "this request needs a JSON body {\"to\": NODE}");
@@ -504,32 +535,16 @@ int migrate_start(struct agent *a, const char *name, json_t *body, int *fd, stru
 		if (container_get(a, name, &c) == -ENOENT && podman_refusal(a, name, e))
 			return -1;
 	}
-	m = calloc(1, sizeof(*m));
-	if (!m || pipe2(p, O_CLOEXEC)) {
-		free(m);
+	if (!(m = calloc(1, sizeof(*m))))
 		return api_fail(e, 500, NULL, "out of resources");
-	}
-	m->a = a;
-	m->out = p[1];
-	m->t0 = now_ms();
-	m->criu_dump_ms = -1;
-	m->lazy = json_is_true(json_object_get(body, "lazy"));
-	snprintf(m->name, sizeof(m->name), "%s", name);
-	snprintf(m->to, sizeof(m->to), "%s", to);
-	/* Unique even for two requests in the same second: the id names the migration's
-	 * directory, which a refused twin must not share (it removes its own). */
-	snprintf(m->id, sizeof(m->id), "%s-%s-%lld-%u", name, a->cfg.node, (long long)time(NULL),
-		 __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED));
-	snprintf(m->dir, sizeof(m->dir), "%s/migrations/%s", a->cfg.state_dir, m->id);
-	/* A client that goes away must not kill the agent with SIGPIPE mid-migration. */
-	signal(SIGPIPE, SIG_IGN);
-	if (pthread_create(&t, NULL, migrate_main, m)) {
-		close(p[0]);
-		close(p[1]);
+	if (mig_begin(m, a, name, to, fd, e)) {
 		free(m);
-		return api_fail(e, 500, NULL, "cannot start the migration");
+		return -1;
 	}
-	pthread_detach(t);
-	*fd = p[0];
+	m->lazy = json_is_true(json_object_get(body, "lazy"));
+	if (mig_thread(migrate_main, m, m, *fd, e)) {
+		free(m);
+		return -1;
+	}
 	return 0;
 }
