@@ -53,6 +53,10 @@ CT_BUCKETS=${CT_BUCKETS:-16384}
 CT_WAS=$(sysctl -n net.netfilter.nf_conntrack_buckets)
 cleanup() {
 	for pid in $(jobs -p); do kill "$pid" 2>/dev/null || true; done
+	# Podman's containers first: a run stopped mid-way left their netns in /run/netns
+	if [[ " $WORKLOADS " == *" podman "* ]] && command -v podman >/dev/null; then
+		for n in node1 node2; do p lab exec "$n" -- podman rm -a -f -t 0 >/dev/null 2>&1 || true; done
+	fi
 	p lab down --name "$LAB" >/dev/null 2>&1 || true
 	sysctl -qw net.netfilter.nf_conntrack_buckets="$CT_WAS" || true
 	rm -rf "$TMP"
