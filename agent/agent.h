@@ -248,6 +248,8 @@ int container_write_bundle(struct agent *a, const struct container *c, const cha
 int container_write_config(struct agent *a, const struct container *c, struct api_error *e);
 int container_unmount(struct agent *a, const char *name);                     /* 0 if not mounted */
 bool container_mounted(struct agent *a, const char *name);                   /* its overlay */
+/* Remove the bundle directory; never crosses into a still-mounted rootfs. */
+int container_remove_bundle(struct agent *a, const char *name);
 /* runc --root R --log <bundle>/runc.log --log-format json ARGS..., with fresh pipes as its
  * stdin and stdout+stderr: the container inherits them, NAME's log pump (replacing any
  * earlier one) appends what they carry to <bundle>/log and holds the stdin write end open.
