@@ -4,12 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <zstd.h>
 #include "relay.h"
 #include "tls.h"
 
+/* Reads from fd take up to IN_MAX at once: CRIU's page stream arrives in megabytes, and
+ * fewer, larger compression calls cost less per byte. */
+#define IN_MAX (1024 * 1024)
 #define CHUNK (128 * 1024)
 
 struct relay {
@@ -38,9 +42,11 @@ static int write_fd_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Send what was read from fd; end = finish the compressed frame (fd reached EOF). The
- * stream is flushed after every chunk so small request/replies are not delayed. */
-static int send_out(struct relay *r, const char *data, size_t n, bool end)
+/* Send what was read from fd. mode: ZSTD_e_end finishes the compressed frame (fd reached
+ * EOF); ZSTD_e_flush pushes everything out, used whenever fd has nothing more queued so a
+ * request or reply is never held back; ZSTD_e_continue lets a bulk stream compress in
+ * whole blocks while more of it waits to be read. */
+static int send_out(struct relay *r, const char *data, size_t n, ZSTD_EndDirective mode)
 {
 	ZSTD_inBuffer in = { data, n, 0 };
 	size_t left;
@@ -53,13 +59,14 @@ static int send_out(struct relay *r, const char *data, size_t n, bool end)
 	do {
 		ZSTD_outBuffer out = { r->out, r->outcap, 0 };
 
-		left = ZSTD_compressStream2(r->cctx, &out, &in, end ? ZSTD_e_end : ZSTD_e_flush);
+		left = ZSTD_compressStream2(r->cctx, &out, &in, mode);
 		if (ZSTD_isError(left))
 			return -EPROTO;
 		if (out.pos && tls_write_all(r->ssl, r->out, out.pos))
 			return -EIO;
 		r->st->wire_out += out.pos;
-	} while (left || in.pos < in.size);
+		/* with e_continue, left is only a size hint, never zero */
+	} while ((mode != ZSTD_e_continue && left) || in.pos < in.size);
 	return 0;
 }
 
@@ -123,7 +130,7 @@ int relay_run(int fd, SSL *ssl, const struct relay_opts *o, struct relay_stats *
 	/* With poll on a blocking socket, SSL_read must return after a non-data record (e.g.
 	 * a TLS 1.3 session ticket) instead of waiting for data that may never come. */
 	SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
-	r.in = malloc(CHUNK);
+	r.in = malloc(IN_MAX);
 	r.outcap = ZSTD_CStreamOutSize() > CHUNK ? ZSTD_CStreamOutSize() : CHUNK;
 	r.out = malloc(r.outcap);
 	r.cctx = ZSTD_createCCtx();
@@ -153,16 +160,19 @@ int relay_run(int fd, SSL *ssl, const struct relay_opts *o, struct relay_stats *
 			}
 		}
 		if (fd_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-			ssize_t n = read(fd, r.in, CHUNK);
+			ssize_t n = read(fd, r.in, IN_MAX);
+			int queued = 0;
 
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0) {
 				fd_open = false;
-				if ((ret = send_out(&r, NULL, 0, true)))
+				if ((ret = send_out(&r, NULL, 0, ZSTD_e_end)))
 					break;
 				SSL_shutdown(ssl);       /* close_notify: end of our direction */
-			} else if ((ret = send_out(&r, r.in, (size_t)n, false))) {
+			} else if ((ret = send_out(&r, r.in, (size_t)n,
+						   ioctl(fd, FIONREAD, &queued) == 0 && queued > 0 ?
+						   ZSTD_e_continue : ZSTD_e_flush))) {
 				break;
 			}
 			if (o->progress)
