@@ -77,16 +77,18 @@ long criu_log_ms(const char *path, const char *from, const char *to)
 }
 
 /* A migration's directory (images, CRIU's logs) goes once it is over, unless the file
- * <state>/keep-migrations exists: then it stays for a post-mortem. */
+ * <state>/keep-migrations exists: then it stays for a post-mortem, tmpfs and all. */
 void remove_dir(struct agent *a, const char *dir)
 {
 	char path[CONFIG_STR + 64];
 
 	snprintf(path, sizeof(path), "%s/keep-migrations", a->cfg.state_dir);
-	if (access(path, F_OK) == 0)
+	if (access(path, F_OK) == 0) {
 		log_info("keeping %s (keep-migrations)", dir);
-	else
+	} else {
+		images_tmpfs_unmount(dir);
 		rm_tree(dir);
+	}
 }
 
 void local_versions(struct agent *a, struct versions *v)

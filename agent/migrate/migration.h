@@ -7,6 +7,8 @@
  *   lazy.c     post-copy: pages served from the frozen source on demand
  *   proto.c    the wire: stream connections, tar and page relays, the incoming registry
  *   dest.c     the destination: prepare, restore, publish
+ *   restore_gate.c  runc restore started while the checkpoint still arrives
+ *   images_tmpfs.c  the destination's images on a tmpfs of their own
  *   commit.c   the claim, the location flip and each side's end of it
  *   recover.c  an agent restarting in the middle of a migration
  *   relays.c   flows still translated by an earlier node, until its conntrack ends them
@@ -229,6 +231,13 @@ int restore_run(struct dest *d, struct api_error *e);
 void restore_gate_close(struct dest *d);
 /* At start: let go of restores a dead agent left held. */
 void restore_gates_release(struct agent *a);
+/* images_tmpfs.c: mount a tmpfs on a new migration's images directory (0 or -errno: the
+ * images then stay on the state directory's file system); unmount it from a migration
+ * directory (remove_dir does, first); at start, remove the destinations' directories a
+ * dead agent left mounted. */
+int images_tmpfs_mount(const char *dir);
+void images_tmpfs_unmount(const char *migration_dir);
+void images_tmpfs_sweep(struct agent *a);
 
 /* lazy.c, destination side */
 int lazy_start(struct dest *d, struct api_error *e);

@@ -118,6 +118,7 @@ void migrate_recover(struct agent *a)
 
 	hold_cleanup_stale();
 	restore_gates_release(a);
+	images_tmpfs_sweep(a);
 	criu_kdat_refresh(a);
 	if (store_list(a->store, KEY_MIGRATIONS, &kvs, &n, NULL) == 0) {
 		pthread_mutex_unlock(&a->lock);

@@ -61,8 +61,14 @@ expect node1 "before any fault"
 touch "$(state_dir node2)/fault-dest-exit-before-commit"
 p migrate web --to node2 >"$TMP/1.out" 2>&1 && fail "case 1: the migration succeeded"
 grep -q "rolled back" "$TMP/1.out" || fail "case 1: no rollback: $(cat "$TMP/1.out")"
+# The dead destination's images stay in their own tmpfs until its next start removes them.
+images_mounts() { findmnt -rn -t tmpfs -o TARGET | grep -c "^$(state_dir node2)/migrations/" || true; }
+[ "$(images_mounts)" = 1 ] || fail "case 1: the destination's images were not on a tmpfs of their own"
 restart_agent node2
 expect node1 "destination killed before its commit"
+[ "$(images_mounts)" = 0 ] && [ -z "$(ls -A "$(state_dir node2)/migrations")" ] ||
+	fail "case 1: the restarted destination left its images: $(ls -A "$(state_dir node2)/migrations")"
+ok "case 1: the destination's images tmpfs went with the restart"
 
 # 2. The destination dies right after its commit, before it answers: the source reads the
 #    claim, sees the commit and removes its frozen copy.

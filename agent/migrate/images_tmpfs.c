@@ -1,0 +1,87 @@
+/* A destination's checkpoint images on a tmpfs of their own. CRIU's page server writes the
+ * container's whole memory there, and the restore reads it straight back: on the state
+ * directory's disk file system each page is allocated, journalled and later written back
+ * (512 MiB of disk writes for a 512 MiB container) for nothing. The tmpfs's size, three
+ * quarters of the memory available when the migration starts, also bounds what a source
+ * may send (proto.c's budget reads it). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include "migration.h"
+#include "log.h"
+
+/* MemAvailable in KiB, or 0 when /proc does not say. */
+static unsigned long long mem_available_kib(void)
+{
+	unsigned long long kib = 0;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+int images_tmpfs_mount(const char *dir)
+{
+	unsigned long long kib = mem_available_kib() / 4 * 3;
+	char opts[64];
+
+	if (!kib)
+		return -ENOMEM;
+	snprintf(opts, sizeof(opts), "size=%lluk,mode=0700", kib);
+	if (mount("petrel-images", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts))
+		return -errno;
+	return 0;
+}
+
+/* True when path is a mount point of its own (another device than its parent). */
+static bool mounted_on(const char *path)
+{
+	char parent[MIGRATION_DIR_MAX + 8];
+	struct stat a, b;
+
+	snprintf(parent, sizeof(parent), "%s/..", path);
+	return stat(path, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+void images_tmpfs_unmount(const char *migration_dir)
+{
+	char images[MIGRATION_DIR_MAX + 8];
+
+	snprintf(images, sizeof(images), "%s/images", migration_dir);
+	/* Detached: a CRIU killed a moment ago may not have let go of its files yet. */
+	if (mounted_on(images) && umount2(images, MNT_DETACH))
+		log_warn("cannot unmount %s: %s", images, strerror(errno));
+}
+
+void images_tmpfs_sweep(struct agent *a)
+{
+	char dir[CONFIG_STR + 16], entry[MIGRATION_DIR_MAX], images[MIGRATION_DIR_MAX + 8];
+	struct dirent *de;
+	DIR *dh;
+
+	snprintf(dir, sizeof(dir), "%s/migrations", a->cfg.state_dir);
+	if (!(dh = opendir(dir)))
+		return;
+	while ((de = readdir(dh))) {
+		if (de->d_name[0] == '.' || !mig_id_valid(de->d_name))
+			continue;
+		snprintf(entry, sizeof(entry), "%s/%s", dir, de->d_name);
+		snprintf(images, sizeof(images), "%s/images", entry);
+		/* Only a destination mounts one, and no destination outlives its agent. */
+		if (mounted_on(images)) {
+			log_warn("migration %s: removing the images a previous run left here",
+				 de->d_name);
+			remove_dir(a, entry);
+		}
+	}
+	closedir(dh);
+}
