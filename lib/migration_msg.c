@@ -73,6 +73,32 @@ int mig_descriptors_parse(json_t *hello, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+int mig_memory_parse(json_t *hello, uint64_t *bytes)
+{
+	json_t *v = json_object_get(hello, "memory_bytes");
+
+	*bytes = 0;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -EINVAL;
+	*bytes = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+uint64_t mig_images_tmpfs_size(uint64_t available, uint64_t memory)
+{
+	const uint64_t slack = 64ULL << 20;     /* the other images, and a little growth */
+	uint64_t need;
+
+	if (!memory)
+		return available / 2;
+	if (memory > available)
+		return 0;
+	need = memory + memory / 4 + slack;
+	return available - memory >= need ? available - memory : 0;
+}
+
 int mig_claim_parse(const char *text, struct mig_claim *out)
 {
 	json_t *j = json_loads(text, 0, NULL);

@@ -29,6 +29,18 @@ int mig_request_parse(json_t *hello, char id[MIG_ID_MAX], bool *lazy, char name[
 #define MIG_DESCRIPTORS_MAX 16
 int mig_descriptors_parse(json_t *hello, char **out);
 
+/* A migrate request's "memory_bytes": the container's memory as its source counts it
+ * (what CRIU will dump, about). *bytes is 0 when the request has none (an older source);
+ * -EINVAL when it is not a non-negative integer. */
+int mig_memory_parse(json_t *hello, uint64_t *bytes);
+
+/* The size in bytes of the destination's images tmpfs, from the memory available there
+ * and the container's (0: unknown). Its images and its restored copy must both fit in
+ * what is available, with room for the images to have grown since it was counted; 0 when
+ * they do not, and the images go to disk. Whatever fits is the tmpfs's size: it bounds
+ * what the source may send. */
+uint64_t mig_images_tmpfs_size(uint64_t available, uint64_t memory);
+
 /* The claim record /petrel/migrations/NAME. */
 struct mig_claim {
 	char id[MIG_ID_MAX], from[EP_NAME_MAX], to[EP_NAME_MAX], state[16];

@@ -285,6 +285,40 @@ pid_t proc_first_child(pid_t parent)
 	return found;
 }
 
+/* RssAnon + RssShmem of one process, in bytes (0 when it is gone). */
+static uint64_t proc_memory(const char *pid)
+{
+	char path[64], line[128];
+	unsigned long long kib, sum = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %llu kB", &kib) == 1 ||
+		    sscanf(line, "RssShmem: %llu kB", &kib) == 1)
+			sum += kib;
+	fclose(f);
+	return (uint64_t)sum << 10;
+}
+
+uint64_t proc_tree_memory(pid_t root)
+{
+	struct dirent *de;
+	uint64_t sum = 0;
+	DIR *dh = opendir("/proc");
+
+	if (!dh)
+		return 0;
+	while ((de = readdir(dh)))
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
+		    proc_descends_from(atoi(de->d_name), root))
+			sum += proc_memory(de->d_name);
+	closedir(dh);
+	return sum;
+}
+
 int proc_uncork_tcp_peer(int fd)
 {
 	int pidfd, theirs, ret, zero = 0, one = 1, their_fd = -1;

@@ -2,6 +2,7 @@
  * wait with a deadline, capture output. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Start path (a bare name is looked up in PATH) with argv, fds[0..2] as its
@@ -33,6 +34,10 @@ bool proc_descends_from(pid_t pid, pid_t ancestor);
 /* A child of parent (the first /proc lists), 0 when it has none, by a walk of /proc: for
  * a process known to have one child. */
 pid_t proc_first_child(pid_t parent);
+/* The resident anonymous and shared memory of root and its descendants, in bytes (shared
+ * pages counted once per process that maps them): about what a checkpoint of the tree
+ * holds. 0 when root is gone. */
+uint64_t proc_tree_memory(pid_t root);
 /* fd is a loopback TCP connection whose other end another local process owns: take a
  * copy of that end (pidfd_getfd) and clear TCP_CORK on it, with TCP_NODELAY set, so what
  * it has queued goes out now and what it writes later goes out at once. Returns 0 or

@@ -155,9 +155,7 @@ static int dest_prepare(struct dest *d, const char *name, struct api_error *e)
 	if ((ret = mkdir_p(d->in.images, 0700)) || (ret = mkdir_p(d->in.work, 0700)) ||
 	    (ret = mkdir_p(d->in.bundle, 0755)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", d->in.dir, strerror(-ret));
-	if ((ret = images_tmpfs_mount(d->in.images)))
-		log_warn("migration %s: images on %s's file system: no tmpfs (%s)", d->in.id,
-			 a->cfg.state_dir, strerror(-ret));
+	images_tmpfs_mount(d->in.images, d->in.id, d->memory);
 	return d->in.lazy ? 0 : start_page_server(&d->in, &d->v, e);
 }
 
@@ -289,6 +287,7 @@ void migrate_serve(struct agent *a, SSL *ssl, const char *peer, json_t *hello)
 	const char *op, *id;
 
 	if (!d || mig_request_parse(hello, d->in.id, &d->in.lazy, name) ||
+	    mig_memory_parse(hello, &d->memory) ||
 	    mig_descriptors_parse(hello, &d->descriptors) == -EINVAL) {
 		peer_reply_error(ssl, "malformed migration request");
 		if (d)

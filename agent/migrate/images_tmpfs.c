@@ -1,9 +1,10 @@
 /* A destination's checkpoint images on a tmpfs of their own. CRIU's page server writes the
  * container's whole memory there, and the restore reads it straight back: on the state
  * directory's disk file system each page is allocated, journalled and later written back
- * (512 MiB of disk writes for a 512 MiB container) for nothing. The tmpfs's size, three
- * quarters of the memory available when the migration starts, also bounds what a source
- * may send (proto.c's budget reads it). */
+ * (512 MiB of disk writes for a 512 MiB container) for nothing. The tmpfs holds as much as
+ * this node can spare beside the restored copy (mig_images_tmpfs_size), which also bounds
+ * what a source may send (proto.c's budget reads it); a container too large for both goes
+ * through the disk as before. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -29,16 +30,25 @@ static unsigned long long mem_available_kib(void)
 	return kib;
 }
 
-int images_tmpfs_mount(const char *dir)
+int images_tmpfs_mount(const char *dir, const char *id, uint64_t memory)
 {
-	unsigned long long kib = mem_available_kib() / 4 * 3;
+	uint64_t avail = mem_available_kib() << 10, size = mig_images_tmpfs_size(avail, memory);
 	char opts[64];
 
-	if (!kib)
-		return -ENOMEM;
-	snprintf(opts, sizeof(opts), "size=%lluk,mode=0700", kib);
-	if (mount("petrel-images", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts))
-		return -errno;
+	if (!size) {
+		log_warn("migration %s: its %llu MiB and their images would not both fit in the "
+			 "%llu MiB available here: images on disk", id,
+			 (unsigned long long)(memory >> 20), (unsigned long long)(avail >> 20));
+		return -ENOSPC;
+	}
+	snprintf(opts, sizeof(opts), "size=%lluk,mode=0700", (unsigned long long)(size >> 10));
+	if (mount("petrel-images", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts)) {
+		int err = errno;
+
+		log_warn("migration %s: images on disk: cannot mount a tmpfs (%s)", id,
+			 strerror(err));
+		return -err;
+	}
 	return 0;
 }
 

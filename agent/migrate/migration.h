@@ -204,6 +204,7 @@ struct dest {
 	bool lazy_thread_started;
 	pthread_t lazy_thread;
 	char *descriptors;              /* the container's stdio list, from the request */
+	uint64_t memory;                /* its memory as the source counted it, 0: unknown */
 	pid_t gate_runc;                /* runc restore started early, held (restore_gate.c) */
 	int gate_in_w, gate_out_r;      /* runc's stdio, for the log pump once the layer lands */
 	pid_t gate_criu;                /* its CRIU, once it waits at the gate */
@@ -231,11 +232,12 @@ int restore_run(struct dest *d, struct api_error *e);
 void restore_gate_close(struct dest *d);
 /* At start: let go of restores a dead agent left held. */
 void restore_gates_release(struct agent *a);
-/* images_tmpfs.c: mount a tmpfs on a new migration's images directory (0 or -errno: the
- * images then stay on the state directory's file system); unmount it from a migration
- * directory (remove_dir does, first); at start, remove the destinations' directories a
- * dead agent left mounted. */
-int images_tmpfs_mount(const char *dir);
+/* images_tmpfs.c: mount a tmpfs on migration id's images directory, sized for the
+ * container's memory (0: unknown), or leave the images on the state directory's file
+ * system when they and the restored copy would not both fit in memory (logged; 0 or
+ * -errno); unmount it from a migration directory (remove_dir does, first); at start,
+ * remove the destinations' directories a dead agent left mounted. */
+int images_tmpfs_mount(const char *dir, const char *id, uint64_t memory);
 void images_tmpfs_unmount(const char *migration_dir);
 void images_tmpfs_sweep(struct agent *a);
 

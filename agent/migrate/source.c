@@ -36,6 +36,7 @@
 #include "runc.h"
 #include "compat.h"
 #include "log.h"
+#include "proc.h"
 #include "util.h"
 
 /* ---- metrics ---- */
@@ -275,11 +276,13 @@ static int source_prepare(struct mig *m, SSL **ctl, struct api_error *e)
 		return api_fail(e, 500, NULL, "cannot set up the hold for its packets: %s",
 				strerror(-ret));
 	text = container_encode(&m->c);
-	/* The stdio list lets the destination start runc restore before the images come. */
-	hello = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o*}", "op", "migrate", "id", m->id,
+	/* The stdio list lets the destination start runc restore before the images come; the
+	 * memory count, size its images' tmpfs. */
+	hello = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o*, s:I}", "op", "migrate", "id", m->id,
 			  "lazy", m->lazy, "container", json_loads(text, 0, NULL),
 			  "endpoint", endpoint_to_json(&m->ep),
-			  "descriptors", container_runc_descriptors(m->a, m->name));
+			  "descriptors", container_runc_descriptors(m->a, m->name),
+			  "memory_bytes", (json_int_t)proc_tree_memory(m->c.pid));
 	free(text);
 	*ctl = peer_dial(m->a, m->to, hello, e);
 	json_decref(hello);

@@ -8,6 +8,8 @@
 #include "fuzz_input.h"
 #include "migration_msg.h"
 
+#define AVAIL (16ULL << 30)
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text, id[MIG_ID_MAX], name[EP_NAME_MAX], *fds = NULL;
@@ -15,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mig_claim claim;
 	struct mig_flow flow;
 	json_t *j, *f;
+	uint64_t mem, tmpfs;
 	bool lazy;
 	size_t i;
 
@@ -28,6 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 1:
 		if (mig_request_parse(j, id, &lazy, name) == 0 && !mig_id_valid(id))
+			abort();
+		/* Whatever memory a source claims, the images' tmpfs and the copy fit. */
+		if (mig_memory_parse(j, &mem) == 0 && (tmpfs = mig_images_tmpfs_size(AVAIL, mem)) &&
+		    (mem > AVAIL || tmpfs > AVAIL - mem))
 			abort();
 		break;
 	case 2:

@@ -50,8 +50,34 @@ static void test_request(void)
 	json_decref(j);
 }
 
+static void test_memory(void)
+{
+	const uint64_t mib = 1 << 20;
+	json_t *j = json_loads("{\"op\":\"migrate\"}", 0, NULL);
+	uint64_t bytes = 7;
+
+	CHECK(mig_memory_parse(j, &bytes) == 0 && bytes == 0);         /* an older source */
+	json_object_set_new(j, "memory_bytes", json_integer(536870912));
+	CHECK(mig_memory_parse(j, &bytes) == 0 && bytes == 512 * mib);
+	json_object_set_new(j, "memory_bytes", json_integer(-1));
+	CHECK(mig_memory_parse(j, &bytes) == -EINVAL);
+	json_object_set_new(j, "memory_bytes", json_string("512M"));
+	CHECK(mig_memory_parse(j, &bytes) == -EINVAL);
+	json_decref(j);
+
+	/* Unknown: half of what is available. */
+	CHECK(mig_images_tmpfs_size(4096 * mib, 0) == 2048 * mib);
+	/* Room for both: all that the restored copy leaves. */
+	CHECK(mig_images_tmpfs_size(4096 * mib, 512 * mib) == 3584 * mib);
+	/* The images, with their margin, and the copy: 1000 + 250 + 64 + 1000 = 2314 MiB. */
+	CHECK(mig_images_tmpfs_size(2314 * mib, 1000 * mib) == 1314 * mib);
+	CHECK(mig_images_tmpfs_size(2313 * mib, 1000 * mib) == 0);
+	CHECK(mig_images_tmpfs_size(512 * mib, 1024 * mib) == 0);      /* larger than all */
+}
+
 int main(void)
 {
+	test_memory();
 	test_descriptors();
 	test_request();
 	return harness_done("test_migration_msg");

@@ -1,7 +1,10 @@
 /* The checks a migration's loopback relays rely on: which process holds the other end of a
  * loopback TCP connection, and whether it descends from the process we started; and the
- * parent and child links the restore gate follows. */
+ * parent and child links the restore gate follows; and the memory count that sizes a
+ * destination's images. */
 #include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -38,6 +41,32 @@ int main(void)
 	CHECK(proc_parent(child) == getpid());
 	CHECK(proc_first_child(getpid()) == child);        /* our only child */
 	CHECK(proc_first_child(child) == 0);
+
+	/* A grandchild's 32 MiB of touched anonymous memory counts in its ancestors' trees. */
+	uint64_t before = proc_tree_memory(child);
+	int ready[2];
+	char b;
+
+	CHECK(pipe(ready) == 0);
+	pid_t grand = fork();
+
+	if (grand == 0) {
+		char *m = mmap(NULL, 32 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m == MAP_FAILED)
+			_exit(1);
+		memset(m, 1, 32 << 20);
+		if (write(ready[1], "x", 1) == 1)
+			pause();
+		_exit(1);
+	}
+	CHECK(read(ready[0], &b, 1) == 1);
+	CHECK(proc_tree_memory(grand) >= 32u << 20);
+	CHECK(proc_tree_memory(getpid()) >= proc_tree_memory(grand) + before);
+	CHECK(proc_tree_memory(child) == before);            /* not child's: a sibling */
+	kill(grand, SIGKILL);
+	waitpid(grand, NULL, 0);
+	CHECK(proc_tree_memory(grand) == 0);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	CHECK(proc_parent(child) == -ENOENT);
