@@ -14,15 +14,6 @@
 #include "runc.h"
 #include "util.h"
 
-static bool is_mountpoint(const char *path)
-{
-	struct stat st, parent;
-	char up[CT_PATH_MAX + 256];
-
-	snprintf(up, sizeof(up), "%s/..", path);
-	return !stat(path, &st) && !stat(up, &parent) && st.st_dev != parent.st_dev;
-}
-
 int container_write_config(struct agent *a, const struct container *c, struct api_error *e)
 {
 	char dir[CONFIG_STR + 128], path[CONFIG_STR + 256], latency[CONFIG_STR + EP_NAME_MAX + 16];

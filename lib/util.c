@@ -180,6 +180,19 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path) && errno != ENOENT ? -1 : 0;
 }
 
+bool is_mountpoint(const char *path)
+{
+	struct stat st, parent;
+	char *up;
+	bool ret;
+
+	if (asprintf(&up, "%s/..", path) < 0)
+		return false;
+	ret = !stat(path, &st) && !stat(up, &parent) && st.st_dev != parent.st_dev;
+	free(up);
+	return ret;
+}
+
 int rm_tree(const char *dir)
 {
 	if (access(dir, F_OK))

@@ -1,5 +1,6 @@
 /* Small file-system helpers shared by agent, CLI and tests. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -9,6 +10,8 @@ int write_file_atomic(const char *path, const char *data); /* tmp file + rename 
 /* Remove dir and everything below it, never crossing into another mount (a rootfs still
  * mounted inside stays whole, and the removal fails); 0 if dir does not exist. */
 int rm_tree(const char *dir);
+/* path is a mount point: on another device than its parent directory. */
+bool is_mountpoint(const char *path);
 /* Make dir/relpath (each missing component with mode, the last one chmod-ed to it) without
  * following any symbolic link and without leaving dir: for paths inside a container's
  * file system, which the container may have filled with links to host files. -ELOOP when

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include "migration.h"
 #include "log.h"
+#include "util.h"
 
 /* MemAvailable in KiB, or 0 when /proc does not say. */
 static unsigned long long mem_available_kib(void)
@@ -52,23 +52,13 @@ int images_tmpfs_mount(const char *dir, const char *id, uint64_t memory)
 	return 0;
 }
 
-/* True when path is a mount point of its own (another device than its parent). */
-static bool mounted_on(const char *path)
-{
-	char parent[MIGRATION_DIR_MAX + 8];
-	struct stat a, b;
-
-	snprintf(parent, sizeof(parent), "%s/..", path);
-	return stat(path, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
-}
-
 void images_tmpfs_unmount(const char *migration_dir)
 {
 	char images[MIGRATION_DIR_MAX + 8];
 
 	snprintf(images, sizeof(images), "%s/images", migration_dir);
 	/* Detached: a CRIU killed a moment ago may not have let go of its files yet. */
-	if (mounted_on(images) && umount2(images, MNT_DETACH))
+	if (is_mountpoint(images) && umount2(images, MNT_DETACH))
 		log_warn("cannot unmount %s: %s", images, strerror(errno));
 }
 
@@ -87,7 +77,7 @@ void images_tmpfs_sweep(struct agent *a)
 		snprintf(entry, sizeof(entry), "%s/%s", dir, de->d_name);
 		snprintf(images, sizeof(images), "%s/images", entry);
 		/* Only a destination mounts one, and no destination outlives its agent. */
-		if (mounted_on(images)) {
+		if (is_mountpoint(images)) {
 			log_warn("migration %s: removing the images a previous run left here",
 				 de->d_name);
 			remove_dir(a, entry);
