@@ -75,14 +75,19 @@ int relay_decode(struct ZSTD_DCtx_s *dctx, const void *data, size_t n, void *buf
 		 void *ctx)
 {
 	ZSTD_inBuffer in = { data, n, 0 };
+	bool full = false;
 	int ret;
 
-	while (in.pos < in.size) {
+	/* A call that fills buf may leave decoded bytes inside dctx with all input consumed:
+	 * call again until one returns short, or the last of a stream (a page server's closing
+	 * command) would wait for input that only its answer would bring. */
+	while (in.pos < in.size || full) {
 		ZSTD_outBuffer out = { buf, cap, 0 };
 		size_t left = ZSTD_decompressStream(dctx, &out, &in);
 
 		if (ZSTD_isError(left))
 			return -EPROTO;   /* a corrupt or truncated stream */
+		full = out.pos == out.size;
 		*raw += out.pos;
 		if (max && *raw > max)
 			return -EFBIG;    /* checked before writing: nothing past the limit lands */

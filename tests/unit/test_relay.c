@@ -1,6 +1,8 @@
-/* The relay's receiving framing: a zstd stream decodes whole, in any split; a corrupt one
- * is refused; and a small stream that decompresses past the limit stops there, with
- * nothing past the limit handed on (the disk-filling "zstd bomb"). */
+/* The relay's receiving framing: a zstd stream decodes whole, in any split; a flushed
+ * stream not yet ended hands on every byte flushed, even when one piece holds more than
+ * the scratch buffer; a corrupt one is refused; and a small stream that decompresses past
+ * the limit stops there, with nothing past the limit handed on (the disk-filling "zstd
+ * bomb"). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,34 @@ static int decode(const void *frame, size_t len, size_t piece, uint64_t max, uin
 	return ret;
 }
 
+/* The sender's shape: ZSTD_e_continue over a bulk stream, then ZSTD_e_flush once its
+ * side had nothing queued. The receiver has every byte then, with no frame end: the
+ * peer (a page server) answers it before the stream goes on. */
+static void flushed_stream_whole(void)
+{
+	size_t big = 3 << 20, cap = ZSTD_compressBound(big);
+	char *src = malloc(big), *frame = malloc(cap);
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	ZSTD_outBuffer out = { frame, cap, 0 };
+	ZSTD_inBuffer in = { src, big / 2, 0 };
+	unsigned x = 1;
+	uint64_t seen;
+
+	for (size_t i = 0; i < big; i++) {     /* pages of text with a little noise */
+		x = x * 1103515245 + 12345;
+		src[i] = i % 4096 < 200 ? (char)(x >> 16) : (char)('a' + i % 7);
+	}
+	ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1);
+	CHECK(!ZSTD_isError(ZSTD_compressStream2(c, &out, &in, ZSTD_e_continue)));
+	in.size = big;
+	CHECK(ZSTD_compressStream2(c, &out, &in, ZSTD_e_flush) == 0);
+	CHECK(decode(frame, out.pos, out.pos, 0, &seen) == 0 && seen == big);
+	CHECK(decode(frame, out.pos, 65536, 0, &seen) == 0 && seen == big);
+	ZSTD_freeCCtx(c);
+	free(src);
+	free(frame);
+}
+
 int main(void)
 {
 	size_t big = 8 << 20, cap = ZSTD_compressBound(big), len;
@@ -47,5 +77,6 @@ int main(void)
 	CHECK(decode(frame, len, len, 0, &seen) == -EPROTO);
 	free(zeros);
 	free(frame);
+	flushed_stream_whole();
 	return harness_done("test_relay");
 }
