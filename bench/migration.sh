@@ -24,10 +24,10 @@
 #    restoring, by its logs (Podman's kept with --keep on its manual path; Podman's
 #    checkpoint and restore are the same whoever drives them), with stall / floor.
 #
-# Each workload runs in three modes: "late", the default mode as it was before the early
-# restore (the destination starts runc restore once the images have arrived: the
-# baseline, in the same run); "default"; and "lazy" (post-copy). A mode the agent refuses
-# is reported with its reason.
+# Each workload runs in three modes, taking turns migration by migration on one container:
+# "late", the default mode as it was before the early restore (the destination starts
+# runc restore once the images have arrived: the baseline, in the same run); "default";
+# and "lazy" (post-copy). A mode the agent refuses is reported with its reason.
 # The lab sizes the host's conntrack hash to CT_BUCKETS (default 16384; 0 leaves it alone):
 # CRIU walks every bucket twice inside each freeze. The old size is put back at the end.
 # The median of each phase of the freeze (phases_ms) is logged per row.
@@ -43,7 +43,7 @@ while getopts n:t:w:m:Sh o; do
 	w) WORKLOADS=$OPTARG ;;
 	m) MODES=$OPTARG ;;
 	S) STREAMS=0 ;;
-	*) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 LAB=bmig$$
@@ -141,68 +141,95 @@ stats() { echo "$(median <"$1") $(percentile 95 <"$1")"; }   # FILE -> "median p
 	echo "| workload | mode | hold | pause | dump outside CRIU | transfer | restore outside CRIU (runc, commit) | release | CRIU dump | CRIU restore |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$TMP/outside.md"
-for w in $WORKLOADS; do
-[ "$w" = podman ] && continue
-for mode in $MODES; do
-	flag=$([ $mode = lazy ] && echo --lazy || true)
+# One migration of workload W in MODE, from AT to TO, a client session across it; its
+# figures go to $TMP/W.MODE.*. Returns non-zero with REFUSED set when the agent refused.
+migrate_once() {
+	local w=$1 mode=$2 at=$3 to=$4 ip=$5 f=$TMP/$1.$2 flag r n
+	flag=$([ "$mode" = lazy ] && echo --lazy || true)
 	# "late": the default mode as it was before the early restore (each destination
 	# starts runc restore only once the images have arrived), for the ratio before/after
 	for n in $NODE_STATES; do
-		if [ $mode = late ]; then touch "$n/no-early-restore"; else rm -f "$n/no-early-restore"; fi
+		if [ "$mode" = late ]; then touch "$n/no-early-restore"; else rm -f "$n/no-early-restore"; fi
 	done
+	rm -f "$TMP/stop" "$TMP/ready"
+	ip netns exec "$PROBE_NS" python3 tools/echo_probe.py "$ip" 7000 --interval 0.01 \
+		--duration 120 --ready "$TMP/ready" --stop "$TMP/stop" >"$TMP/probe.json" &
+	for _ in $(seq 100); do [ -e "$TMP/ready" ] && break; sleep 0.05; done
+	sleep 0.3
+	REFUSED=""
+	if r=$(p -j migrate "$w" --to "$to" $flag 2>"$TMP/err"); then
+		echo "$r" | jq -r .frozen_ms >>"$f.frozen"
+		echo "$r" | jq -r .total_ms >>"$f.total"
+		echo "$r" | jq -c '.phases_ms + {criu_dump: .criu_dump_ms, criu_restore: .criu_restore_ms,
+			frozen: .frozen_ms}' >>"$f.reports"
+		echo "$r" | jq -r '.floor_ms // empty' >>"$f.floor"
+		echo "$r" | jq -r '.frozen_over_floor // empty' >>"$f.ratio"
+		echo "$r" | jq -r 'if (.phases_ms.dump + .phases_ms.transfer) > 0 then
+			.bytes / 1048576 / ((.phases_ms.dump + .phases_ms.transfer) / 1000) else empty end' >>"$f.rate"
+		echo 1 >>"$f.done"
+	else
+		REFUSED=$(grep -m1 '^petrel:' "$TMP/err" | sed 's/^petrel: //; s/|/\//g')
+		log "$w $mode migration failed: $REFUSED"
+	fi
+	sleep 0.5
+	touch "$TMP/stop"; wait $! || true
+	jq -e '.error == null and .mismatches == 0' "$TMP/probe.json" >/dev/null || echo 1 >>"$f.broken"
+	jq -r .max_stall_ms "$TMP/probe.json" >>"$f.stall"
+	[ -z "$REFUSED" ]
+}
+
+# W MODE: its row in the table and in the phase table, and the medians and the slowest
+# freeze's phases in the log.
+report_row() {
+	local w=$1 mode=$2 f=$TMP/$1.$2 fm fp tm tp sm sp flm rm_ rate done_n broken
+	touch "$f.frozen" "$f.total" "$f.stall" "$f.reports" "$f.floor" "$f.ratio" "$f.rate" \
+		"$f.done" "$f.broken"
+	done_n=$(wc -l <"$f.done") broken=$(wc -l <"$f.broken")
+	if [ -e "$f.refused" ]; then
+		echo "| $w | $mode | 0/$N | refused: $(cat "$f.refused") | | | | | | | | | |" >>"$TMP/table.md"
+		return
+	fi
+	read -r fm fp < <(stats "$f.frozen")
+	read -r tm tp < <(stats "$f.total")
+	read -r sm sp < <(stats "$f.stall")
+	flm=$(median <"$f.floor") rm_=$(median <"$f.ratio" | fix2) rate=$(median <"$f.rate" | awk '{printf "%.0f", $1}')
+	# Lazy mode moves the memory after the freeze: no floor and no rate through it.
+	[ "$mode" = lazy ] && flm="- (no floor: lazy)" rm_=- rate=-
+	echo "| $w | $mode | $done_n/$N | $fm | $fp | $flm | $rm_ | $rate | $tm | $tp | $sm | $sp | $broken |" >>"$TMP/table.md"
+	log "$w $mode: frozen $fm/$fp floor $flm ratio $rm_ total $tm/$tp stall $sm/$sp broken $broken"
+	# What petrel adds outside CRIU, by phase (medians, ms); lazy dumps have no floor.
+	[ "$mode" != lazy ] && [ -s "$f.reports" ] && jq -rs --arg w "$w" --arg m "$mode" '
+		def med(f): [.[] | f] | sort | .[length / 2 | floor];
+		"| \($w) | \($m) | \(med(.hold)) | \(med(.pause)) | \(med(.dump - .criu_dump)) | \(med(.transfer)) | \(med(.restore - .criu_restore)) | \(med(.release)) | \(med(.criu_dump)) | \(med(.criu_restore)) |"' \
+		"$f.reports" >>"$TMP/outside.md"
+	log "$w $mode: median phases_ms $(jq -rs 'if length == 0 then "-" else
+		. as $r | [.[0] | keys_unsorted[] | . as $k | "\($k) \([$r[][$k]] | sort | .[length / 2 | floor])"] | join(", ") end' "$f.reports")"
+	# The tail's cause: the phases of the slowest freeze, beside the medians above.
+	log "$w $mode: slowest phases_ms $(jq -rs 'if length == 0 then "-" else
+		max_by(.frozen) | to_entries | map("\(.key) \(.value)") | join(", ") end' "$f.reports")"
+}
+
+# The modes take turns, one migration each, on the same container: a machine whose speed
+# drifts during the run (a shared hypervisor's does) moves every mode's figures alike.
+for w in $WORKLOADS; do
+	[ "$w" = podman ] && continue
 	eval "p --node node1 run $w --rootfs $ROOTFS -- ${CMD[$w]}" >/dev/null
 	ip=$(p --node node1 -j ps | jq -r ".[] | select(.name==\"$w\") | .ipv4")
 	sleep $([ $w = mem512 ] && echo 4 || echo 1)
-	: >"$TMP/frozen" ; : >"$TMP/total"; : >"$TMP/stall"; : >"$TMP/reports"
-	: >"$TMP/floor"; : >"$TMP/ratio"; : >"$TMP/rate"
-	broken=0 at=node1 done_n=0 refused=""
+	at=node1
 	for i in $(seq "$N"); do
-		to=$([ $at = node1 ] && echo node2 || echo node1)
-		rm -f "$TMP/stop" "$TMP/ready"
-		ip netns exec "$PROBE_NS" python3 tools/echo_probe.py "$ip" 7000 --interval 0.01 \
-			--duration 120 --ready "$TMP/ready" --stop "$TMP/stop" >"$TMP/probe.json" &
-		for _ in $(seq 100); do [ -e "$TMP/ready" ] && break; sleep 0.05; done
-		sleep 0.3
-		if r=$(p -j migrate "$w" --to "$to" $flag 2>"$TMP/err"); then
-			echo "$r" | jq -r .frozen_ms >>"$TMP/frozen"
-			echo "$r" | jq -r .total_ms >>"$TMP/total"
-			echo "$r" | jq -c '.phases_ms + {criu_dump: .criu_dump_ms, criu_restore: .criu_restore_ms}' >>"$TMP/reports"
-			echo "$r" | jq -r '.floor_ms // empty' >>"$TMP/floor"
-			echo "$r" | jq -r '.frozen_over_floor // empty' >>"$TMP/ratio"
-			echo "$r" | jq -r 'if (.phases_ms.dump + .phases_ms.transfer) > 0 then
-				.bytes / 1048576 / ((.phases_ms.dump + .phases_ms.transfer) / 1000) else empty end' >>"$TMP/rate"
-			at=$to done_n=$((done_n + 1))
-		else
-			refused=$(grep -m1 '^petrel:' "$TMP/err" | sed 's/^petrel: //; s/|/\//g')
-			log "$w $mode migration $i failed: $refused"
-		fi
-		sleep 0.5
-		touch "$TMP/stop"; wait $! || true
-		jq -e '.error == null and .mismatches == 0' "$TMP/probe.json" >/dev/null || broken=$((broken + 1))
-		jq -r .max_stall_ms "$TMP/probe.json" >>"$TMP/stall"
-		[ $done_n -eq 0 ] && [ -n "$refused" ] && break
+		for mode in $MODES; do
+			[ -e "$TMP/$w.$mode.refused" ] && continue
+			to=$([ $at = node1 ] && echo node2 || echo node1)
+			if migrate_once "$w" "$mode" "$at" "$to" "$ip"; then
+				at=$to
+			elif [ "$i" = 1 ] && [ -n "$REFUSED" ]; then
+				echo "$REFUSED" >"$TMP/$w.$mode.refused"     # refused outright: not retried
+			fi
+		done
 	done
-	read -r fm fp < <(stats "$TMP/frozen")
-	read -r tm tp < <(stats "$TMP/total")
-	read -r sm sp < <(stats "$TMP/stall")
-	flm=$(median <"$TMP/floor") rm_=$(median <"$TMP/ratio" | fix2) rate=$(median <"$TMP/rate" | awk '{printf "%.0f", $1}')
-	# Lazy mode moves the memory after the freeze: no floor and no rate through it.
-	[ "$mode" = lazy ] && flm="- (no floor: lazy)" rm_=- rate=-
-	if [ $done_n -eq 0 ] && [ -n "$refused" ]; then
-		echo "| $w | $mode | 0/$N | refused: $refused | | | | | | | | | |" >>"$TMP/table.md"
-	else
-		echo "| $w | $mode | $done_n/$N | $fm | $fp | $flm | $rm_ | $rate | $tm | $tp | $sm | $sp | $broken |" >>"$TMP/table.md"
-	fi
-	log "$w $mode: frozen $fm/$fp floor $flm ratio $rm_ total $tm/$tp stall $sm/$sp broken $broken"
-	# What petrel adds outside CRIU, by phase (medians, ms); lazy dumps have no floor.
-	[ "$mode" != lazy ] && [ -s "$TMP/reports" ] && jq -rs --arg w "$w" --arg m "$mode" '
-		def med(f): [.[] | f] | sort | .[length / 2 | floor];
-		"| \($w) | \($m) | \(med(.hold)) | \(med(.pause)) | \(med(.dump - .criu_dump)) | \(med(.transfer)) | \(med(.restore - .criu_restore)) | \(med(.release)) | \(med(.criu_dump)) | \(med(.criu_restore)) |"' \
-		"$TMP/reports" >>"$TMP/outside.md"
-	log "$w $mode: median phases_ms $(jq -rs 'if length == 0 then "-" else
-		. as $r | [.[0] | keys_unsorted[] | . as $k | "\($k) \([$r[][$k]] | sort | .[length / 2 | floor])"] | join(", ") end' "$TMP/reports")"
+	for mode in $MODES; do report_row "$w" "$mode"; done
 	p --node "$at" rm "$w" --force >/dev/null 2>&1 || true
-done
 done
 
 # ---- part 3: the same echo server as a Podman container (petrel migrate), through
