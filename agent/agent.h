@@ -239,6 +239,9 @@ int container_bundle_dir(struct agent *a, const char *name, char *buf, size_t le
 void container_runc_root(struct agent *a, char *buf, size_t len);
 /* cgroupsPath: /petrel/<node>/<netns>, unique on the machine (lab nodes share names). */
 void container_cgroup_path(struct agent *a, const struct container *c, char *buf, size_t len);
+/* Its memory as a checkpoint holds it (anonymous and shared, in bytes): one read of its
+ * cgroup's memory.stat, or a walk of its processes where no memory controller counts it. */
+uint64_t container_memory(struct agent *a, const struct container *c);
 /* config.json (netns /run/netns/<c->netns>), upper/, work/, rootfs/ with the overlay mounted
  * (no-op if it already is), and its latency directory (latency_dir). */
 /* lower: the image's layers when the caller has just resolved them (NULL: resolved here). */

@@ -25,6 +25,7 @@
 #include "netns.h"
 #include "oci.h"
 #include "runc.h"
+#include "proc.h"
 #include "util.h"
 
 /* ---- paths (the bundle's are in runc.c) ------------------------------------------- */
@@ -35,6 +36,25 @@
 void container_cgroup_path(struct agent *a, const struct container *c, char *buf, size_t len)
 {
 	snprintf(buf, len, "/petrel/%s/%s", a->cfg.node, *c->netns ? c->netns : c->name);
+}
+
+uint64_t container_memory(struct agent *a, const struct container *c)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup/memory", "/sys/fs/cgroup" };
+	char rel[400], path[600], *text = NULL;
+	uint64_t bytes = 0;
+
+	container_cgroup_path(a, c, rel, sizeof(rel));
+	/* cgroup v1's memory hierarchy, else v2's unified one */
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]) && !text; i++) {
+		snprintf(path, sizeof(path), "%s%s/memory.stat", roots[i], rel);
+		if (read_file(path, &text))
+			text = NULL;
+	}
+	if (text)
+		bytes = memory_stat_dumpable(text);
+	free(text);
+	return bytes ? bytes : proc_tree_memory(c->pid);
 }
 
 /* ---- records -------------------------------------------------------------------------- */

@@ -319,6 +319,33 @@ uint64_t proc_tree_memory(pid_t root)
 	return sum;
 }
 
+/* The value of "key N" at the start of a line of a memory.stat text, or -1. */
+static long long stat_field(const char *text, const char *key)
+{
+	size_t n = strlen(key);
+	const char *p = text;
+
+	while (p && *p) {
+		if (!strncmp(p, key, n) && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+		if ((p = strchr(p, '\n')))
+			p++;
+	}
+	return -1;
+}
+
+uint64_t memory_stat_dumpable(const char *text)
+{
+	long long v1_anon = stat_field(text, "total_rss"), v1_shmem = stat_field(text, "total_shmem");
+	long long v2_anon = stat_field(text, "anon"), v2_shmem = stat_field(text, "shmem");
+
+	if (v1_anon >= 0 && v1_shmem >= 0)
+		return (uint64_t)(v1_anon + v1_shmem);
+	if (v2_anon >= 0 && v2_shmem >= 0)
+		return (uint64_t)(v2_anon + v2_shmem);
+	return 0;
+}
+
 int proc_uncork_tcp_peer(int fd)
 {
 	int pidfd, theirs, ret, zero = 0, one = 1, their_fd = -1;

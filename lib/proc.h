@@ -38,6 +38,10 @@ pid_t proc_first_child(pid_t parent);
  * pages counted once per process that maps them): about what a checkpoint of the tree
  * holds. 0 when root is gone. */
 uint64_t proc_tree_memory(pid_t root);
+/* The same count for a cgroup's tasks, from the text of its memory.stat: v1's total_rss +
+ * total_shmem (its whole hierarchy), or v2's anon + shmem (each page once, tmpfs files
+ * included, as a checkpoint has them). 0 when the text has neither pair. */
+uint64_t memory_stat_dumpable(const char *text);
 /* fd is a loopback TCP connection whose other end another local process owns: take a
  * copy of that end (pidfd_getfd) and clear TCP_CORK on it, with TCP_NODELAY set, so what
  * it has queued goes out now and what it writes later goes out at once. Returns 0 or

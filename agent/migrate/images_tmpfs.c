@@ -49,6 +49,8 @@ int images_tmpfs_mount(const char *dir, const char *id, uint64_t memory)
 			 strerror(err));
 		return -err;
 	}
+	log_debug("migration %s: images on a %llu MiB tmpfs, for %llu MiB of memory", id,
+		  (unsigned long long)(size >> 20), (unsigned long long)(memory >> 20));
 	return 0;
 }
 

@@ -36,7 +36,6 @@
 #include "runc.h"
 #include "compat.h"
 #include "log.h"
-#include "proc.h"
 #include "util.h"
 
 /* ---- metrics ---- */
@@ -282,7 +281,7 @@ static int source_prepare(struct mig *m, SSL **ctl, struct api_error *e)
 			  "lazy", m->lazy, "container", json_loads(text, 0, NULL),
 			  "endpoint", endpoint_to_json(&m->ep),
 			  "descriptors", container_runc_descriptors(m->a, m->name),
-			  "memory_bytes", (json_int_t)proc_tree_memory(m->c.pid));
+			  "memory_bytes", (json_int_t)container_memory(m->a, &m->c));
 	free(text);
 	*ctl = peer_dial(m->a, m->to, hello, e);
 	json_decref(hello);

@@ -72,5 +72,14 @@ int main(void)
 	CHECK(proc_parent(child) == -ENOENT);
 	close(fd);
 	close(lfd);
+	/* A cgroup's count: v1's hierarchical totals, not its own rss; v2's anon + shmem. */
+	CHECK(memory_stat_dumpable("cache 4096\nrss 8192\nshmem 0\nmapped_file 0\n"
+				   "total_cache 4096\ntotal_rss 1048576\ntotal_shmem 65536\n") ==
+	      1048576 + 65536);
+	CHECK(memory_stat_dumpable("anon 2097152\nfile 409600\nkernel 0\nshmem 4096\n"
+				   "anon_thp 0\n") == 2097152 + 4096);
+	CHECK(memory_stat_dumpable("file 409600\nfile_mapped 0\n") == 0);
+	CHECK(memory_stat_dumpable("anon_thp 5\nshmem_thp 7\n") == 0);  /* prefixes only */
+	CHECK(memory_stat_dumpable("") == 0);
 	return harness_done("test_proc");
 }
