@@ -349,16 +349,11 @@ int podman_migrate_start(struct agent *a, const char *container, const struct en
 	}
 	m->ep = *ep;
 	snprintf(s->container, sizeof(s->container), "%s", container);
-	{
-		char *v = NULL, key[128];
-		json_t *j;
-
-		snprintf(key, sizeof(key), KEY_NODES "%s", to);
-		if (store_get(a->store, key, &v, NULL) == 0 && (j = json_loads(v, 0, NULL))) {
-			cluster_node_addrs(j, &m->to4, &m->to6);
-			json_decref(j);
-		}
-		free(v);
+	if (mig_dest_node(m, e)) {
+		close(*fd);
+		close(m->out);
+		free(s);
+		return -1;
 	}
 	if (mig_thread(podman_main, s, m, *fd, e)) {
 		free(s);

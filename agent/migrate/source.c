@@ -109,7 +109,6 @@ int mig_fail(struct mig *m, struct api_error *e)
 static int check(struct mig *m, struct api_error *e)
 {
 	struct agent *a = m->a;
-	char key[128], *v = NULL;
 	int ret;
 
 	pthread_mutex_lock(&a->lock);
@@ -134,24 +133,8 @@ static int check(struct mig *m, struct api_error *e)
 		api_fail(e, 503, NULL, "container '%s' has no endpoint: %s", m->name, strerror(-ret));
 	else
 		ret = 0;
-	if (!e->status) {
-		snprintf(key, sizeof(key), KEY_NODES "%s", m->to);
-		if (store_get(a->store, key, &v, NULL) == -ENOENT) {
-			api_fail(e, 404, "see `petrel node status`", "node '%s' does not exist", m->to);
-		} else {
-			json_t *j = v ? json_loads(v, 0, NULL) : NULL;
-
-			cluster_node_addrs(j, &m->to4, &m->to6);
-			json_decref(j);
-		}
-		free(v);
-		v = NULL;
-		snprintf(key, sizeof(key), KEY_ALIVE "%s", m->to);
-		if (!e->status && strcmp(store_backend(a->store), "etcd") == 0 &&
-		    store_get(a->store, key, &v, NULL) == -ENOENT)
-			api_fail(e, 503, "is its petreld running?", "node '%s' is not alive", m->to);
-		free(v);
-	}
+	if (!e->status)
+		mig_dest_node(m, e);
 	pthread_mutex_unlock(&a->lock);
 	if (e->status)
 		return -1;
@@ -475,6 +458,31 @@ static void *migrate_main(void *arg)
 	close(m->out);
 	free(m);
 	return NULL;
+}
+
+int mig_dest_node(struct mig *m, struct api_error *e)
+{
+	char key[128], *v = NULL;
+	json_t *j;
+	int ret;
+
+	snprintf(key, sizeof(key), KEY_NODES "%s", m->to);
+	ret = store_get(m->a->store, key, &v, NULL);
+	if (ret == -ENOENT)
+		return api_fail(e, 404, "see `petrel node status`", "node '%s' does not exist",
+				m->to);
+	j = v ? json_loads(v, 0, NULL) : NULL;
+	cluster_node_addrs(j, &m->to4, &m->to6);
+	json_decref(j);
+	free(v);
+	v = NULL;
+	/* Only etcd keeps liveness (a lease): with one node's own store there is no peer. */
+	snprintf(key, sizeof(key), KEY_ALIVE "%s", m->to);
+	if (strcmp(store_backend(m->a->store), "etcd") == 0 &&
+	    store_get(m->a->store, key, &v, NULL) == -ENOENT)
+		return api_fail(e, 503, "is its petreld running?", "node '%s' is not alive", m->to);
+	free(v);
+	return 0;
 }
 
 int mig_begin(struct mig *m, struct agent *a, const char *name, const char *to, int *fd,

@@ -86,8 +86,11 @@ sleep 1
 
 finish " over two migrations, a rollback and a source agent's death" incluster outside
 
-# Bad input: --lazy, a Podman container not on a petrel network, a node without Podman.
+# Bad input: --lazy, no such node, a Podman container not on a petrel network, a node
+# without Podman.
 expect_error "--lazy for a Podman container" "not Podman's" p migrate web --to node2 --lazy
+expect_error "a Podman container to a node that does not exist" "node 'node9' does not exist" \
+	p migrate web --to node9
 pod node1 run -d --name loner --network none "${LIMITS[@]}" localhost/petrel-echo:1 sleep 1000 >/dev/null ||
 	fail "podman run loner"
 expect_error "a Podman container not on a petrel network" "is not on a petrel network" \
