@@ -14,8 +14,9 @@
 #    frozen_ms / floor is the figure that carries from one machine to another, and the
 #    milliseconds petrel adds outside CRIU, by phase. The memory's rate through the dump
 #    and transfer (MiB/s) is set against this machine's own memcpy and zstd rates for the
-#    same pages, measured in the same run (bench/tools/memrate.c), with memcpy into freshly
-#    mapped memory beside them for context.
+#    same pages, measured in the same run (bench/tools/memrate.c). For context beside them:
+#    CRIU alone dumping a memhog of that size into a tmpfs, the ceiling of a streamed dump
+#    with no CRIU, TLS or TCP in it, and memcpy into freshly mapped memory.
 # 3. With the workload "podman": the same echo server three ways, side by side, N
 #    migrations each: a Podman container on the petrel network moved by `petrel migrate`;
 #    Podman's own manual path (checkpoint --export, copy, restore --import on the other
@@ -43,7 +44,7 @@ while getopts n:t:w:m:Sh o; do
 	w) WORKLOADS=$OPTARG ;;
 	m) MODES=$OPTARG ;;
 	S) STREAMS=0 ;;
-	*) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 LAB=bmig$$
@@ -59,6 +60,7 @@ cleanup() {
 	fi
 	p lab down --name "$LAB" >/dev/null 2>&1 || true
 	sysctl -qw net.netfilter.nf_conntrack_buckets="$CT_WAS" || true
+	umount "$TMP/rate" 2>/dev/null || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -128,8 +130,31 @@ declare -A CMD=(
 # This machine's memcpy and zstd rates for the largest workload's pages, in this run.
 RATE_MIB=$(for w in $WORKLOADS; do case $w in mem*) echo "${w#mem}" ;; esac; done | sort -n | tail -1)
 RATE_MIB=${RATE_MIB:-64}
-MEMRATE=$("$BUILD/bench/memrate" "$RATE_MIB" 5)
+# criu_ms LOG WORDS: CRIU's own time by its log, to the line with WORDS
+criu_ms() { awk -F'[()]' -v w="$2" 'index($0, w) { printf "%d\n", $2 * 1000; exit }' "$1" 2>/dev/null; }
+# Both on a tmpfs of their own, as the destination's images are.
+mkdir -p "$TMP/rate" && mount -t tmpfs -o size=$((2 * RATE_MIB + 64))m petrel-bench "$TMP/rate"
+MEMRATE=$("$BUILD/bench/memrate" "$RATE_MIB" 5 "$TMP/rate")
 log "this machine: $MEMRATE"
+# CRIU alone: its dump of a lone memhog of the same size into that tmpfs, no page server,
+# network or petrel (--leave-running); by its own log, median of 5.
+criu_alone_ms() {
+	local pid i d ms=()
+	setsid build/tools/memhog "$RATE_MIB" >"$TMP/rate.out" 2>&1 </dev/null &
+	pid=$!
+	for i in $(seq 100); do grep -q tick "$TMP/rate.out" && break; sleep 0.1; done
+	for i in 1 2 3 4 5; do
+		d=$TMP/rate/criu; rm -rf "$d"; mkdir "$d"
+		criu dump -t "$pid" -D "$d" --leave-running -o dump.log -v4 >/dev/null 2>&1 &&
+			ms+=("$(criu_ms "$d/dump.log" "Dumping finished successfully")")
+	done
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+	rm -rf "$TMP/rate/criu"
+	echo "${ms[*]}" | median
+}
+CRIU_ALONE_MS=$(criu_alone_ms)
+umount "$TMP/rate"
+log "CRIU alone, ${RATE_MIB} MiB into a tmpfs: ${CRIU_ALONE_MS} ms"
 p --node node3 endpoint add probe >/dev/null
 PROBE_NS=$(p --node node1 -j endpoint show probe | jq -r .netns)
 stats() { echo "$(median <"$1") $(percentile 95 <"$1")"; }   # FILE -> "median p95"
@@ -240,8 +265,6 @@ if [[ " $WORKLOADS " == *" podman "* ]] && command -v podman >/dev/null; then
 	LIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 	tar -C "$ROOTFS" -cf "$TMP/rootfs.tar" .
 	for n in node1 node2; do pod "$n" import "$TMP/rootfs.tar" localhost/bench-echo:1 >/dev/null 2>&1; done
-	# criu_ms LOG WORDS: CRIU's own time by its log, to the line with WORDS
-	criu_ms() { awk -F'[()]' -v w="$2" 'index($0, w) { printf "%d\n", $2 * 1000; exit }' "$1" 2>/dev/null; }
 	# row WHO NAME TITLE: N migrations of the echo server, a client session across each
 	row() {
 		local who=$1 name=$2 at=node1 to ip broken=0 done_n=0 t0 r dir d rs
@@ -328,7 +351,7 @@ fi
 	echo "Streams: not run (-S)."
 	fi
 	echo
-	echo "This machine's own rates for ${RATE_MIB} MiB of such pages (bench/tools/memrate, medians of 5): memcpy $(jq -r .memcpy_mib_s <<<"$MEMRATE") MiB/s, zstd level 1 in 128 KiB flushed chunks $(jq -r .zstd_mib_s <<<"$MEMRATE") MiB/s; the migration's target is at least half of the lower. For context, memcpy into freshly mapped memory, first touching every page as a restore does: $(jq -r .memcpy_fresh_mib_s <<<"$MEMRATE") MiB/s."
+	echo "This machine's own rates for ${RATE_MIB} MiB of such pages (bench/tools/memrate, medians of 5): memcpy $(jq -r .memcpy_mib_s <<<"$MEMRATE") MiB/s, zstd level 1 in 128 KiB flushed chunks $(jq -r .zstd_mib_s <<<"$MEMRATE") MiB/s; the migration's target is at least half of the lower. For context: CRIU alone, dumping a lone memhog of that size into a local tmpfs with no page server, network or petrel, by its log: ${CRIU_ALONE_MS} ms, $(awk -v m="$RATE_MIB" -v t="$CRIU_ALONE_MS" 'BEGIN { if (t > 0) printf "%.0f", m * 1000 / t; else print "?" }') MiB/s; the ceiling of a streamed dump here with no CRIU, TLS or TCP (one thread reading another process's pages and compressing them, a second decompressing them into a tmpfs file): $(jq -r .stream_ceiling_mib_s <<<"$MEMRATE") MiB/s; memcpy into freshly mapped memory, first touching every page as a restore does: $(jq -r .memcpy_fresh_mib_s <<<"$MEMRATE") MiB/s."
 	echo
 	cat "$TMP/table.md"
 	echo

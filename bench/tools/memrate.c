@@ -3,13 +3,26 @@
  * both over pages filled as tools/memhog.c fills them. The median of ROUNDS runs each.
  * Beside them, memcpy into memory mapped afresh for each run, which first touches every
  * page as a restore does (on some hypervisors many times slower): context, not the target.
- * Prints {"mib": N, "memcpy_mib_s": X, "zstd_mib_s": Y, "memcpy_fresh_mib_s": Z}.
- * Usage: memrate MIB [ROUNDS] */
+ * Given DIR (a tmpfs, as the destination's images are), also the ceiling of a streamed
+ * page dump here, with no CRIU, TLS or TCP in it: one thread reads another process's pages
+ * (process_vm_readv, as a dump reads a frozen task) and compresses them as the relay does,
+ * a second decompresses them from a socket pair into a file in DIR.
+ * Prints {"mib": N, "memcpy_mib_s": X, "zstd_mib_s": Y, "memcpy_fresh_mib_s": Z,
+ * "stream_ceiling_mib_s": C} (C is 0 without DIR).
+ * Usage: memrate MIB [ROUNDS] [DIR] */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <zstd.h>
 
 #define CHUNK (128 * 1024)
@@ -62,23 +75,144 @@ static double fresh_pass(const unsigned char *src, size_t n)
 	return t;
 }
 
+static int write_all(int fd, const void *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w <= 0)
+			return -1;
+		p = (const char *)p + w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+struct sink {
+	int sk, fd, err;
+};
+
+/* The destination's half: decompress the socket's stream into the file. */
+static void *sink_main(void *arg)
+{
+	struct sink *k = arg;
+	size_t cap = ZSTD_DStreamInSize();
+	char *in = malloc(cap), *out = malloc(CHUNK);
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	ssize_t r;
+
+	k->err = !in || !out || !d;
+	while (!k->err && (r = read(k->sk, in, cap)) > 0) {
+		ZSTD_inBuffer ib = { in, (size_t)r, 0 };
+		int full;
+
+		/* a call that fills the buffer may hold more: call again (as the relay does) */
+		do {
+			ZSTD_outBuffer ob = { out, CHUNK, 0 };
+
+			k->err = ZSTD_isError(ZSTD_decompressStream(d, &ob, &ib)) ||
+				 write_all(k->fd, out, ob.pos);
+			full = ob.pos == ob.size;
+		} while (!k->err && (ib.pos < ib.size || full));
+	}
+	if (k->err)
+		shutdown(k->sk, SHUT_RDWR);   /* so the sender stops too */
+	ZSTD_freeDCtx(d);
+	free(in);
+	free(out);
+	return NULL;
+}
+
+/* One streamed dump of n bytes at addr in pid into DIR/memrate.img: seconds, or -1. */
+static double stream_pass(ZSTD_CCtx *c, pid_t pid, const unsigned char *addr, size_t n,
+			  const char *dir, unsigned char *buf, char *out, size_t cap)
+{
+	char path[4096];
+	int sk[2];
+	struct sink k = { .fd = -1 };
+	pthread_t t;
+	double t0, secs = -1;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "%s/memrate.img", dir);
+	ZSTD_CCtx_reset(c, ZSTD_reset_session_only);   /* a frame of its own */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk))
+		return -1;
+	k.sk = sk[1];
+	k.fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+	t0 = now();
+	if (k.fd < 0 || pthread_create(&t, NULL, sink_main, &k))
+		goto out;
+	for (size_t off = 0; off < n && !err; off += CHUNK) {
+		size_t len = n - off < CHUNK ? n - off : CHUNK;
+		struct iovec local = { buf, len }, remote = { (void *)(addr + off), len };
+		ZSTD_inBuffer in = { buf, len, 0 };
+		size_t left;
+
+		err = process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)len;
+		do {
+			ZSTD_outBuffer o = { out, cap, 0 };
+
+			left = ZSTD_compressStream2(c, &o, &in, ZSTD_e_flush);
+			err = err || ZSTD_isError(left) || write_all(sk[0], out, o.pos);
+		} while (!err && (left || in.pos < in.size));
+	}
+	shutdown(sk[0], SHUT_WR);
+	pthread_join(t, NULL);
+	if (!err && !k.err)
+		secs = now() - t0;
+out:
+	if (k.fd >= 0)
+		close(k.fd);
+	unlink(path);
+	close(sk[0]);
+	close(sk[1]);
+	return secs;
+}
+
+/* A process holding the same pages (forked: its copy of src is at the same address). */
+static pid_t page_holder(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
 int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 0, n = mib << 20;
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
-	unsigned char *src = n ? malloc(n) : NULL, *dst = n ? malloc(n) : NULL;
+	const char *dir = argc > 3 ? argv[3] : NULL;
+	pid_t holder = -1;
+	/* src shared, so that the holder forked below reads the same pages and neither side's
+	 * writes meet copy-on-write; dst is allocated after the fork for the same reason */
+	unsigned char *src = n ? mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				      -1, 0) : NULL, *dst;
 	size_t cap = ZSTD_CStreamOutSize() > CHUNK ? ZSTD_CStreamOutSize() : CHUNK;
 	char *out = malloc(cap);
-	double mc[32], zs[32], fr[32];
+	double mc[32], zs[32], fr[32], st[32] = { 0 };
 	ZSTD_CCtx *c = ZSTD_createCCtx();
 
-	if (!src || !dst || !out || !c || rounds < 1 || rounds > 32) {
-		fprintf(stderr, "usage: memrate MIB [ROUNDS (1-32)]\n");
+	if (!src || src == MAP_FAILED || !out || !c || rounds < 1 || rounds > 32) {
+		fprintf(stderr, "usage: memrate MIB [ROUNDS (1-32)] [TMPFS_DIR]\n");
 		return 2;
 	}
 	ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1);
 	for (size_t i = 0; i < n; i++)
 		src[i] = (unsigned char)(i * 2654435761u >> 13);
+	signal(SIGPIPE, SIG_IGN);
+	if (dir && (holder = page_holder()) < 0) {
+		perror("memrate: fork");
+		return 1;
+	}
+	dst = malloc(n);
+	if (!dst)
+		return 1;
 	memset(dst, 1, n);                 /* both touched before any timing */
 	for (int r = 0; r < rounds; r++) {
 		double t0 = now();
@@ -86,17 +220,32 @@ int main(int argc, char **argv)
 		memcpy(dst, src, n);
 		mc[r] = mib / (now() - t0);
 		zs[r] = mib / zstd_pass(c, src, n, out, cap);
+		st[r] = dir ? stream_pass(c, holder, src, n, dir, dst, out, cap) : 1;
+		if (st[r] <= 0) {
+			fprintf(stderr, "memrate: streamed dump into %s failed\n", dir);
+			kill(holder, SIGKILL);
+			return 1;
+		}
+		st[r] = dir ? mib / st[r] : 0;
+	}
+	/* last: each maps and frees n bytes, which would disturb the passes above */
+	for (int r = 0; r < rounds; r++) {
 		fr[r] = fresh_pass(src, n);
 		fr[r] = fr[r] > 0 ? mib / fr[r] : 0;
 	}
 	qsort(mc, (size_t)rounds, sizeof(double), cmp);
 	qsort(zs, (size_t)rounds, sizeof(double), cmp);
 	qsort(fr, (size_t)rounds, sizeof(double), cmp);
+	qsort(st, (size_t)rounds, sizeof(double), cmp);
+	if (holder > 0) {
+		kill(holder, SIGKILL);
+		waitpid(holder, NULL, 0);
+	}
 	printf("{\"mib\": %zu, \"memcpy_mib_s\": %.0f, \"zstd_mib_s\": %.0f, "
-	       "\"memcpy_fresh_mib_s\": %.0f, \"sink\": %d}\n", mib, mc[rounds / 2], zs[rounds / 2],
-	       fr[rounds / 2], dst[n / 2]);
+	       "\"memcpy_fresh_mib_s\": %.0f, \"stream_ceiling_mib_s\": %.0f, \"sink\": %d}\n",
+	       mib, mc[rounds / 2], zs[rounds / 2], fr[rounds / 2], st[rounds / 2], dst[n / 2]);
 	ZSTD_freeCCtx(c);
-	free(src);
+	munmap(src, n);
 	free(dst);
 	free(out);
 	return 0;
