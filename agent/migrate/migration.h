@@ -117,11 +117,11 @@ struct mig {
 /* source.c: one JSON line to the API client (steals line); the error line, -1. */
 void mig_emit(struct mig *m, json_t *line);
 int mig_fail(struct mig *m, struct api_error *e);
+/* source.c: the destination's addresses into m->to4/to6, from its node record; 404 if
+ * there is no such node, 503 if it is not alive. */
+int mig_dest_node(struct mig *m, struct api_error *e);
 /* source.c: m (zeroed) as a new migration of name to node to: its progress pipe (the API
  * client's end in *fd), its start time, a unique id and its directory. 0, or -1 with e. */
-/* The destination's addresses into m->to4/to6, from its node record; 404 if there is no
- * such node, 503 if it is not alive. */
-int mig_dest_node(struct mig *m, struct api_error *e);
 int mig_begin(struct mig *m, struct agent *a, const char *name, const char *to, int *fd,
 	      struct api_error *e);
 /* fn(arg) on a detached thread that owns m; on failure both pipe ends close (-1 with e)
