@@ -22,9 +22,11 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <zstd.h>
+#include "relay.h"
 
 #define CHUNK (128 * 1024)
 
@@ -93,29 +95,25 @@ struct sink {
 	int sk, fd, err;
 };
 
-/* The destination's half: decompress the socket's stream into the file. */
+static int sink_file(void *ctx, const void *p, size_t n)
+{
+	return write_all(*(int *)ctx, p, n);
+}
+
+/* The destination's half: decompress the socket's stream into the file, with the relay's
+ * own decoder. */
 static void *sink_main(void *arg)
 {
 	struct sink *k = arg;
 	size_t cap = ZSTD_DStreamInSize();
 	char *in = malloc(cap), *out = malloc(CHUNK);
 	ZSTD_DCtx *d = ZSTD_createDCtx();
+	uint64_t raw = 0;
 	ssize_t r;
 
 	k->err = !in || !out || !d;
-	while (!k->err && (r = read(k->sk, in, cap)) > 0) {
-		ZSTD_inBuffer ib = { in, (size_t)r, 0 };
-		int full;
-
-		/* a call that fills the buffer may hold more: call again (as the relay does) */
-		do {
-			ZSTD_outBuffer ob = { out, CHUNK, 0 };
-
-			k->err = ZSTD_isError(ZSTD_decompressStream(d, &ob, &ib)) ||
-				 write_all(k->fd, out, ob.pos);
-			full = ob.pos == ob.size;
-		} while (!k->err && (ib.pos < ib.size || full));
-	}
+	while (!k->err && (r = read(k->sk, in, cap)) > 0)
+		k->err = relay_decode(d, in, (size_t)r, out, CHUNK, &raw, 0, sink_file, &k->fd) != 0;
 	if (k->err)
 		shutdown(k->sk, SHUT_RDWR);   /* so the sender stops too */
 	ZSTD_freeDCtx(d);
@@ -131,6 +129,7 @@ static double stream_pass(ZSTD_CCtx *c, pid_t pid, const unsigned char *addr, si
 	char path[4096];
 	int sk[2];
 	struct sink k = { .fd = -1 };
+	struct stat st;
 	pthread_t t;
 	double t0, secs = -1;
 	int err = 0;
@@ -162,6 +161,9 @@ static double stream_pass(ZSTD_CCtx *c, pid_t pid, const unsigned char *addr, si
 	pthread_join(t, NULL);
 	if (!err && !k.err)
 		secs = now() - t0;
+	/* all of it landed, or the rate means nothing */
+	if (secs > 0 && (fstat(k.fd, &st) || (size_t)st.st_size != n))
+		secs = -1;
 out:
 	if (k.fd >= 0)
 		close(k.fd);
