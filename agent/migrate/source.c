@@ -464,11 +464,9 @@ int mig_dest_node(struct mig *m, struct api_error *e)
 {
 	char key[128], *v = NULL;
 	json_t *j;
-	int ret;
 
 	snprintf(key, sizeof(key), KEY_NODES "%s", m->to);
-	ret = store_get(m->a->store, key, &v, NULL);
-	if (ret == -ENOENT)
+	if (store_get(m->a->store, key, &v, NULL) == -ENOENT)
 		return api_fail(e, 404, "see `petrel node status`", "node '%s' does not exist",
 				m->to);
 	j = v ? json_loads(v, 0, NULL) : NULL;
