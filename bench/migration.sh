@@ -28,12 +28,13 @@
 # Each workload runs in three modes, taking turns migration by migration on one container:
 # "late", the default mode as it was before the early restore (the destination starts
 # runc restore once the images have arrived: the baseline, in the same run); "default";
-# and "lazy" (post-copy). A mode the agent refuses is reported with its reason.
+# and "lazy" (post-copy). "lazy-late" is lazy with the early restore off, its baseline
+# (not run unless named with -m). A mode the agent refuses is reported with its reason.
 # The lab sizes the host's conntrack hash to CT_BUCKETS (default 16384; 0 leaves it alone):
 # CRIU walks every bucket twice inside each freeze. The old size is put back at the end.
 # The median of each phase of the freeze (phases_ms) is logged per row.
 # Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS] [-w "echo mem64 mem512 podman"]
-#                           [-m "late default lazy"] [-S]
+#                           [-m "late default lazy lazy-late"] [-S]
 #   -w  the part-2 workloads to run; -m  their modes; -S  skip part 1 (the streams)
 . "$(dirname "$0")/lib/common.sh"
 N=20 T=20 WORKLOADS="echo mem64 mem512 podman" STREAMS=1 MODES="late default lazy"
@@ -44,7 +45,7 @@ while getopts n:t:w:m:Sh o; do
 	w) WORKLOADS=$OPTARG ;;
 	m) MODES=$OPTARG ;;
 	S) STREAMS=0 ;;
-	*) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 LAB=bmig$$
@@ -170,11 +171,11 @@ stats() { echo "$(median <"$1") $(percentile 95 <"$1")"; }   # FILE -> "median p
 # figures go to $TMP/W.MODE.*. Returns non-zero with REFUSED set when the agent refused.
 migrate_once() {
 	local w=$1 mode=$2 at=$3 to=$4 ip=$5 f=$TMP/$1.$2 flag r n
-	flag=$([ "$mode" = lazy ] && echo --lazy || true)
+	flag=$([[ $mode == lazy* ]] && echo --lazy || true)
 	# "late": the default mode as it was before the early restore (each destination
 	# starts runc restore only once the images have arrived), for the ratio before/after
 	for n in $NODE_STATES; do
-		if [ "$mode" = late ]; then touch "$n/no-early-restore"; else rm -f "$n/no-early-restore"; fi
+		if [[ $mode == *late ]]; then touch "$n/no-early-restore"; else rm -f "$n/no-early-restore"; fi
 	done
 	rm -f "$TMP/stop" "$TMP/ready"
 	ip netns exec "$PROBE_NS" python3 tools/echo_probe.py "$ip" 7000 --interval 0.01 \
@@ -219,11 +220,11 @@ report_row() {
 	read -r sm sp < <(stats "$f.stall")
 	flm=$(median <"$f.floor") rm_=$(median <"$f.ratio" | fix2) rate=$(median <"$f.rate" | awk '{printf "%.0f", $1}')
 	# Lazy mode moves the memory after the freeze: no floor and no rate through it.
-	[ "$mode" = lazy ] && flm="- (no floor: lazy)" rm_=- rate=-
+	[[ $mode == lazy* ]] && flm="- (no floor: lazy)" rm_=- rate=-
 	echo "| $w | $mode | $done_n/$N | $fm | $fp | $flm | $rm_ | $rate | $tm | $tp | $sm | $sp | $broken |" >>"$TMP/table.md"
 	log "$w $mode: frozen $fm/$fp floor $flm ratio $rm_ total $tm/$tp stall $sm/$sp broken $broken"
 	# What petrel adds outside CRIU, by phase (medians, ms); lazy dumps have no floor.
-	[ "$mode" != lazy ] && [ -s "$f.reports" ] && jq -rs --arg w "$w" --arg m "$mode" '
+	[[ $mode != lazy* ]] && [ -s "$f.reports" ] && jq -rs --arg w "$w" --arg m "$mode" '
 		def med(f): [.[] | f] | sort | .[length / 2 | floor];
 		"| \($w) | \($m) | \(med(.hold)) | \(med(.pause)) | \(med(.dump - .criu_dump)) | \(med(.transfer)) | \(med(.restore - .criu_restore)) | \(med(.release)) | \(med(.criu_dump)) | \(med(.criu_restore)) |"' \
 		"$f.reports" >>"$TMP/outside.md"

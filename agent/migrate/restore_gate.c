@@ -24,7 +24,10 @@
  * (images-dir). A gate that closes without its words, because the migration failed or
  * this agent died, leaves CRIU with no images: it fails, and a half-arrived checkpoint is
  * never restored. An agent that died before CRIU opened the FIFO releases it at its next
- * start (restore_gates_release). */
+ * start (restore_gates_release).
+ *
+ * A lazy restore is held the same way: its gate opens once CRIU's lazy-pages daemon,
+ * which needs the images, listens (dest_restore starts it first). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -161,7 +164,7 @@ void restore_gate_start(struct dest *d)
 	struct api_error e = { 0 };
 	pid_t pid;
 
-	if (d->in.lazy || !d->descriptors || d->gate_runc > 0)
+	if (!d->descriptors || d->gate_runc > 0)
 		return;
 	/* <state>/no-early-restore: restore after the images, as before (comparisons) */
 	snprintf(path, sizeof(path), "%s/no-early-restore", d->a->cfg.state_dir);

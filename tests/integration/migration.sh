@@ -52,6 +52,8 @@ ok "/dev/shm kept its file; $(echo $masked) still masked"
 r=$(p -j migrate counter --to node1 --lazy 2>"$TMP/migrate.err") || {
 	cat "$TMP/migrate.err" >&2; fail "migrate counter --to node1 --lazy"; }
 [ "$(echo "$r" | jq -r .mode)" = lazy ] || fail "lazy report: $r"
+# Its restore, too, started before the freeze and waited at the gate for the images.
+echo "$r" | jq -e '.early_restore == true' >/dev/null || fail "lazy restore not started early: $r"
 [ "$(where counter)" = "node1 running" ] || fail "counter is '$(where counter)' after a lazy migration"
 sleep 1
 logs=$(p --node node1 logs counter)
