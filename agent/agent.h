@@ -276,10 +276,10 @@ int container_runc_attached_wait(struct agent *a, const char *name, pid_t pid,
  * on failure e carries runc's stderr. */
 int container_runc(struct agent *a, char *const runc_args[], char **out, struct api_error *e);
 /* The same call started in the background, "NAME=value" extra_env entries added to its
- * environment and its output into the file out_path (pid or -errno); then waited for,
- * its failure turned into e with what it printed. */
+ * environment, keep_fd (-1: none) as its fd 3 and its output into the file out_path (pid
+ * or -errno); then waited for, its failure turned into e with what it printed. */
 pid_t container_runc_start(struct agent *a, char *const runc_args[], char *const extra_env[],
-			   const char *out_path);
+			   int keep_fd, const char *out_path);
 int container_runc_finish(pid_t pid, char *const runc_args[], const char *out_path,
 			  int timeout_ms, struct api_error *e);
 /* `runc --criu CRIU checkpoint|restore [options] NAME`: the one place these arguments are

@@ -508,7 +508,7 @@ int container_runc(struct agent *a, char *const runc_args[], char **out, struct 
 }
 
 pid_t container_runc_start(struct agent *a, char *const runc_args[], char *const extra_env[],
-			   const char *out_path)
+			   int keep_fd, const char *out_path)
 {
 	char root[CONFIG_STR + 8], *argv[RUNC_MAX_ARGS];
 	int fd;
@@ -520,7 +520,7 @@ pid_t container_runc_start(struct agent *a, char *const runc_args[], char *const
 	if (fd < 0)
 		return -errno;
 	become_subreaper();
-	pid = proc_spawn_env(RUNC_PATH, argv, (int[3]){ -1, fd, fd }, -1, false, extra_env);
+	pid = proc_spawn_env(RUNC_PATH, argv, (int[3]){ -1, fd, fd }, keep_fd, false, extra_env);
 	close(fd);
 	return pid;
 }

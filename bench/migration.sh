@@ -28,8 +28,9 @@
 # Each workload runs in three modes, taking turns migration by migration on one container:
 # "late", the default mode as it was before the early restore (the destination starts
 # runc restore once the images have arrived: the baseline, in the same run); "default";
-# and "lazy" (post-copy). "lazy-late" is lazy with the early restore off, its baseline
-# (not run unless named with -m). A mode the agent refuses is reported with its reason.
+# and "lazy" (post-copy). "lazy-late" is lazy as it was before the early restore and the
+# freeze at CRIU's hook (the source freezes before runc starts), its baseline; not run
+# unless named with -m. A mode the agent refuses is reported with its reason.
 # The lab sizes the host's conntrack hash to CT_BUCKETS (default 16384; 0 leaves it alone):
 # CRIU walks every bucket twice inside each freeze. The old size is put back at the end.
 # The median of each phase of the freeze (phases_ms) is logged per row.
@@ -45,7 +46,7 @@ while getopts n:t:w:m:Sh o; do
 	w) WORKLOADS=$OPTARG ;;
 	m) MODES=$OPTARG ;;
 	S) STREAMS=0 ;;
-	*) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 LAB=bmig$$
@@ -176,6 +177,7 @@ migrate_once() {
 	# starts runc restore only once the images have arrived), for the ratio before/after
 	for n in $NODE_STATES; do
 		if [[ $mode == *late ]]; then touch "$n/no-early-restore"; else rm -f "$n/no-early-restore"; fi
+		if [ "$mode" = lazy-late ]; then touch "$n/no-criu-hook"; else rm -f "$n/no-criu-hook"; fi
 	done
 	rm -f "$TMP/stop" "$TMP/ready"
 	ip netns exec "$PROBE_NS" python3 tools/echo_probe.py "$ip" 7000 --interval 0.01 \

@@ -388,26 +388,65 @@ int checkpoint_reap(struct mig *m, struct api_error *e)
 	return ret;
 }
 
-/* The dump, default mode. With the hook, runc starts while the container still runs and
- * CRIU's pre-dump hook has it frozen (freeze, then frozen_go) just before CRIU touches it,
- * and its post-dump hook ends the dump: the images go while CRIU and runc wind down
- * (checkpoint_reap waits for them). Without, the caller froze it first. */
+/* The socket CRIU's action script calls back on, in the migration's directory. */
+bool hook_socket_path(struct mig *m, char *sock, size_t len)
+{
+	struct sockaddr_un sun;
+
+	snprintf(sock, len, "%s/freeze.sock", m->dir);
+	return strlen(sock) < sizeof(sun.sun_path);
+}
+
+/* See migration.h. */
+int checkpoint_hooked(struct mig *m, const char *sock, char *const runc_args[], int status_fd,
+		      struct api_error *e)
+{
+	char env[MIGRATION_DIR_MAX + 40], *extra_env[] = { env, NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int listen_fd, ret;
+	pid_t pid;
+
+	snprintf(env, sizeof(env), "PETREL_FREEZE_SOCKET=%s", sock);
+	snprintf(m->ckpt_out, sizeof(m->ckpt_out), "%s/runc.out", m->dir);
+	strcpy(sun.sun_path, sock);
+	unlink(sock);
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sun, sizeof(sun)) ||
+	    listen(listen_fd, 1)) {
+		ret = api_fail(e, 500, NULL, "CRIU's hook socket %s: %s", sock, strerror(errno));
+	} else if ((pid = container_runc_start(m->a, runc_args, extra_env, status_fd,
+					       m->ckpt_out)) < 0) {
+		ret = api_fail(e, 500, NULL, "cannot run runc: %s", strerror((int)-pid));
+	} else {
+		m->ckpt_pid = pid;
+		ret = serve_hook(m, listen_fd, pid, "freeze", e);
+		if (!ret) {
+			frozen_go(m);
+			ret = serve_hook(m, listen_fd, pid, "dumped", e);
+		}
+		/* After a failed freeze CRIU fails too: what runc says adds nothing. */
+		if (ret)
+			checkpoint_reap(m, m->frozen ? e : NULL);
+	}
+	if (listen_fd >= 0)
+		close(listen_fd);
+	unlink(sock);
+	return ret;
+}
+
+/* The dump, default mode. With the hook, runc starts while the container still runs (see
+ * checkpoint_hooked): the images go while CRIU and runc wind down (checkpoint_reap waits
+ * for them). Without, the caller froze it first. */
 int dump(struct mig *m, const char *hook, struct api_error *e)
 {
 	char img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64];
-	char sock[MIGRATION_DIR_MAX + 16], env[MIGRATION_DIR_MAX + 40];
-	char *argv[CRIU_ARGS_MAX], *extra_env[] = { env, NULL };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int port = 0, ret, relay, listen_fd = -1;
-	pid_t pid;
+	char sock[MIGRATION_DIR_MAX + 16], *argv[CRIU_ARGS_MAX];
+	int port = 0, ret, relay;
 
 	snprintf(img, sizeof(img), "%s/images", m->dir);
 	snprintf(work, sizeof(work), "%s/work", m->dir);
-	snprintf(sock, sizeof(sock), "%s/freeze.sock", m->dir);
-	snprintf(m->ckpt_out, sizeof(m->ckpt_out), "%s/runc.out", m->dir);
-	snprintf(env, sizeof(env), "PETREL_FREEZE_SOCKET=%s", sock);
-	if (strlen(sock) >= sizeof(sun.sun_path))
-		hook = NULL;
+	if (hook)
+		hook_socket_path(m, sock, sizeof(sock));     /* it fits: source_checkpoint saw to it */
 	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
 	if ((ret = container_criu_options(m->a, m->name, true, hook)))
@@ -419,33 +458,12 @@ int dump(struct mig *m, const char *hook, struct api_error *e)
 		  .images = img, .work = work, .page_server = ps, .empty_netns = true,
 		  /* stays frozen: we froze it; killed once the destination runs it */
 		  .leave_running = true }, argv);
-	if (!hook) {
+	if (hook) {
+		ret = checkpoint_hooked(m, sock, argv, -1, e);
+	} else {
 		pthread_mutex_lock(&m->a->lock);
 		ret = container_runc(m->a, argv, NULL, e);
 		pthread_mutex_unlock(&m->a->lock);
-	} else {
-		strcpy(sun.sun_path, sock);
-		unlink(sock);
-		listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sun, sizeof(sun)) ||
-		    listen(listen_fd, 1)) {
-			ret = api_fail(e, 500, NULL, "CRIU's hook socket %s: %s", sock, strerror(errno));
-		} else if ((pid = container_runc_start(m->a, argv, extra_env, m->ckpt_out)) < 0) {
-			ret = api_fail(e, 500, NULL, "cannot run runc: %s", strerror((int)-pid));
-		} else {
-			m->ckpt_pid = pid;
-			ret = serve_hook(m, listen_fd, pid, "freeze", e);
-			if (!ret) {
-				frozen_go(m);
-				ret = serve_hook(m, listen_fd, pid, "dumped", e);
-			}
-			/* After a failed freeze CRIU fails too: what runc says adds nothing. */
-			if (ret)
-				checkpoint_reap(m, m->frozen ? e : NULL);
-		}
-		if (listen_fd >= 0)
-			close(listen_fd);
-		unlink(sock);
 	}
 	relay = page_relay_finish(m);
 	if (ret)
@@ -455,4 +473,3 @@ int dump(struct mig *m, const char *hook, struct api_error *e)
 				strerror(-relay));
 	return 0;
 }
-

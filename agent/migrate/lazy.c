@@ -2,6 +2,7 @@
  * restores at once, and its lazy-pages daemon fetches each page from the frozen source's
  * page server as the container touches it, through the peer channel. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,32 +75,57 @@ static int lazy_port_of(const char *id, const char *peer, pid_t *server)
 
 /* Lazy mode: CRIU dumps everything but the memory, then serves pages from the frozen source
  * on demand (its page server on loopback, reached through the peer channel) until the
- * destination has them all; only then does runc checkpoint exit and the source go. */
-int dump_lazy(struct mig *m, struct api_error *e)
+ * destination has them all; only then does runc checkpoint exit and the source go. With
+ * the hook, the container is frozen at CRIU's pre-dump hook, as in the default mode. */
+int dump_lazy(struct mig *m, const char *hook, struct api_error *e)
 {
 	char img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64], root[CONFIG_STR + 64];
-	char *args[CRIU_ARGS_MAX], *argv[CRIU_ARGS_MAX + 4];
-	int ret;
+	char sock[MIGRATION_DIR_MAX + 16], *args[CRIU_ARGS_MAX], *argv[CRIU_ARGS_MAX + 4];
+	int ret, st[2];
+	struct pollfd p;
+	char c;
 
 	snprintf(img, sizeof(img), "%s/images", m->dir);
 	snprintf(work, sizeof(work), "%s/work", m->dir);
+	if (hook)
+		hook_socket_path(m, sock, sizeof(sock));     /* it fits: source_checkpoint saw to it */
 	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
 		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
-	if ((ret = container_criu_options(m->a, m->name, true, NULL)))
+	if ((ret = container_criu_options(m->a, m->name, true, hook)))
 		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
 	m->lazy_port = free_port();
 	snprintf(ps, sizeof(ps), "127.0.0.1:%d", m->lazy_port);
 	criu_args("checkpoint", m->name, &(struct criu_opts){ .criu = m->local.criu_path,
 		  .images = img, .work = work, .page_server = ps, .lazy_pages = true,
 		  .status_fd = true, .empty_netns = true }, args);
-	if (container_runc_argv(m->a, args, root, sizeof(root), argv, CRIU_ARGS_MAX + 4) < 0)
-		return api_fail(e, 500, NULL, "too many runc arguments");
-	/* Ready once everything but the pages is dumped and CRIU serves pages. */
-	m->lazy_pid = spawn_ready(argv, STREAM_WAIT_MS);
-	if (m->lazy_pid < 0) {
-		m->lazy_pid = 0;
-		return api_fail(e, 500, "see dump.log in the migration directory",
-				"runc checkpoint --lazy-pages failed");
+	if (hook) {
+		if (pipe2(st, O_CLOEXEC))
+			return api_fail(e, 500, NULL, "cannot run runc: %s", strerror(errno));
+		ret = checkpoint_hooked(m, sock, args, st[1], e);
+		close(st[1]);
+		/* runc goes on serving pages: lazy_pid's to stop, not checkpoint_reap's to wait */
+		m->lazy_pid = m->ckpt_pid;
+		m->ckpt_pid = 0;
+		/* Ready once CRIU serves pages, just after its post-dump hook. */
+		p = (struct pollfd){ .fd = st[0], .events = POLLIN };
+		if (!ret && (poll(&p, 1, STREAM_WAIT_MS) != 1 || read(st[0], &c, 1) != 1)) {
+			lazy_abort(m);
+			ret = api_fail(e, 500, "see dump.log in the migration directory",
+				       "runc checkpoint --lazy-pages did not serve pages");
+		}
+		close(st[0]);
+		if (ret)
+			return -1;
+	} else {
+		if (container_runc_argv(m->a, args, root, sizeof(root), argv, CRIU_ARGS_MAX + 4) < 0)
+			return api_fail(e, 500, NULL, "too many runc arguments");
+		/* Ready once everything but the pages is dumped and CRIU serves pages. */
+		m->lazy_pid = spawn_ready(argv, STREAM_WAIT_MS);
+		if (m->lazy_pid < 0) {
+			m->lazy_pid = 0;
+			return api_fail(e, 500, "see dump.log in the migration directory",
+					"runc checkpoint --lazy-pages failed");
+		}
 	}
 	lazy_register(m->id, m->to, m->lazy_port, m->lazy_pid);
 	return 0;

@@ -139,6 +139,15 @@ void unfreeze(struct mig *m);
 void frozen_go(struct mig *m);
 /* The default mode's dump; hook: CRIU's action script, or NULL (frozen by the caller). */
 int dump(struct mig *m, const char *hook, struct api_error *e);
+/* The hook's socket path for m; false when it is too long for one (then: no hook). */
+bool hook_socket_path(struct mig *m, char *sock, size_t len);
+/* runc checkpoint (runc_args) with CRIU's action script calling back on sock: runc and
+ * CRIU start while the container still runs, CRIU's pre-dump hook has it frozen here
+ * (freeze, then frozen_go) just before CRIU touches it, and this returns at its post-dump
+ * hook, every image written, runc still running as m->ckpt_pid. status_fd (-1: none)
+ * becomes runc's fd 3, for CRIU's --status-fd. On failure runc has been reaped. */
+int checkpoint_hooked(struct mig *m, const char *sock, char *const runc_args[], int status_fd,
+		      struct api_error *e);
 /* Wait for runc checkpoint after CRIU's post-dump hook (e NULL: quietly). */
 int checkpoint_reap(struct mig *m, struct api_error *e);
 /* Join the bundle stream started by frozen_go; its error into e. */
@@ -147,7 +156,8 @@ int bundle_finish(struct mig *m, struct api_error *e);
 json_t *relayed_flows(struct mig *m);
 
 /* lazy.c, source side */
-int dump_lazy(struct mig *m, struct api_error *e);
+/* hook: CRIU's action script (as for dump), or NULL (frozen by the caller). */
+int dump_lazy(struct mig *m, const char *hook, struct api_error *e);
 void lazy_abort(struct mig *m);
 /* The destination runs the container: wait until the frozen copy served every page. */
 void lazy_drain(struct mig *m);

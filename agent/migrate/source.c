@@ -281,7 +281,8 @@ static int source_prepare(struct mig *m, SSL **ctl, struct api_error *e)
 /* Freeze, dump and send everything the restore needs. */
 static int source_checkpoint(struct mig *m, struct api_error *e)
 {
-	char hook_path[PATH_MAX], img[MIGRATION_DIR_MAX];
+	char hook_path[PATH_MAX], img[MIGRATION_DIR_MAX], sock[MIGRATION_DIR_MAX + 16];
+	char no_hook[CONFIG_STR + 16];
 	uint64_t raw = 0, wire = 0;
 	const char *hook;
 	int ret;
@@ -290,17 +291,21 @@ static int source_checkpoint(struct mig *m, struct api_error *e)
 	 * proving who they are, takes milliseconds the container would spend frozen. */
 	if (!(m->images_ssl = dial_stream(m->a, m->to, m->id, "images", e)))
 		return -1;
-	/* petrel-criu-hook next to petreld; without it (or in lazy mode) the container is
-	 * frozen before runc starts, and the stall also pays for runc's and CRIU's start. */
-	hook = !m->lazy && !exe_sibling("petrel-criu-hook", hook_path, sizeof(hook_path)) ?
-	       hook_path : NULL;
+	/* petrel-criu-hook next to petreld, and a socket path short enough for it to call;
+	 * without, the container is frozen before runc starts, and the stall also pays for
+	 * runc's and CRIU's start. Decided here, once: whoever does not hook must freeze.
+	 * <state>/no-criu-hook asks for that too (comparisons, as bench/migration.sh makes). */
+	snprintf(no_hook, sizeof(no_hook), "%s/no-criu-hook", m->a->cfg.state_dir);
+	hook = access(no_hook, F_OK) &&
+	       !exe_sibling("petrel-criu-hook", hook_path, sizeof(hook_path)) &&
+	       hook_socket_path(m, sock, sizeof(sock)) ? hook_path : NULL;
 	m->hooked = hook != NULL;
 	if (!hook) {
 		if (freeze(m, e))
 			return -1;
 		frozen_go(m);
 	}
-	if (m->lazy ? dump_lazy(m, e) : dump(m, hook, e))
+	if (m->lazy ? dump_lazy(m, hook, e) : dump(m, hook, e))
 		return -1;
 	m->t_dumped = now_ms();
 	if (fault(m->a, "source-exit-after-dump"))
