@@ -474,44 +474,69 @@ int datapath_location_lookup(struct datapath *dp, const struct ip_addr *ip, stru
 	return 0;
 }
 
-static int foreach_family(struct datapath *dp, int family, dp_location_cb cb, void *arg)
+/* An LPM map's entries (loc6_key keys of family, values of vsize bytes), read in full
+ * before any callback runs: callbacks may delete entries, which would upset the
+ * iteration. The caller frees *keys and *values. */
+static int lpm_snapshot(int fd, int family, size_t vsize, struct cidr **keys, void **values,
+			size_t *n)
 {
-	int fd = bpf_map__fd(family == AF_INET ? dp->skel->maps.locations4 : dp->skel->maps.locations6);
-	int alen = family == AF_INET ? 4 : 16;
+	size_t alen = family == AF_INET ? 4 : 16, cap = 64;
+	struct cidr *k = malloc(cap * sizeof(*k));
+	unsigned char *v = malloc(cap * vsize);
 	struct loc6_key cur, next;
-	struct loc_info info;
 	void *prev = NULL;
-	int ret;
 
-	/* Collect first: callbacks may delete entries, which would upset the iteration. */
-	size_t n = 0, cap = 64;
-	struct { struct cidr c; struct ip_addr n4; } *all = malloc(cap * sizeof(*all));
+	*n = 0;
+	while (k && v && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (*n == cap) {
+			void *nk = realloc(k, 2 * cap * sizeof(*k)), *nv;
 
-	if (!all)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (bpf_map_lookup_elem(fd, &next, &info) == 0) {
-			if (n == cap) {
-				void *na = realloc(all, (cap *= 2) * sizeof(*all));
-				if (!na)
-					break;
-				all = na;
-			}
-			memset(&all[n], 0, sizeof(all[n]));
-			all[n].c.addr.family = family;
-			all[n].c.prefixlen = (uint8_t)next.prefixlen;
-			memcpy(all[n].c.addr.bytes, next.addr, (size_t)alen);
-			all[n].n4.family = AF_INET;
-			memcpy(all[n].n4.bytes, info.node4, 4);
-			n++;
+			if (!nk)
+				break;
+			k = nk;
+			if (!(nv = realloc(v, 2 * cap * vsize)))
+				break;
+			v = nv;
+			cap *= 2;
+		}
+		if (bpf_map_lookup_elem(fd, &next, v + *n * vsize) == 0) {
+			memset(&k[*n], 0, sizeof(k[*n]));
+			k[*n].addr.family = family;
+			k[*n].prefixlen = (uint8_t)next.prefixlen;
+			memcpy(k[*n].addr.bytes, next.addr, alen);
+			(*n)++;
 		}
 		cur = next;
 		prev = &cur;
 	}
-	ret = 0;
-	for (size_t i = 0; i < n && !ret; i++)
-		ret = cb(&all[i].c, &all[i].n4, arg);
-	free(all);
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return -ENOMEM;
+	}
+	*keys = k;
+	*values = v;
+	return 0;
+}
+
+static int foreach_family(struct datapath *dp, int family, dp_location_cb cb, void *arg)
+{
+	int fd = bpf_map__fd(family == AF_INET ? dp->skel->maps.locations4 : dp->skel->maps.locations6);
+	struct loc_info *info;
+	struct cidr *keys;
+	size_t n;
+	int ret;
+
+	if ((ret = lpm_snapshot(fd, family, sizeof(*info), &keys, (void **)&info, &n)))
+		return ret;
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct ip_addr n4 = { .family = AF_INET };
+
+		memcpy(n4.bytes, info[i].node4, 4);
+		ret = cb(&keys[i], &n4, arg);
+	}
+	free(keys);
+	free(info);
 	return ret;
 }
 
@@ -607,43 +632,23 @@ int datapath_ipcache_delete(struct datapath *dp, const struct cidr *prefix)
 
 int datapath_ipcache_foreach(struct datapath *dp, dp_ipcache_cb cb, void *arg)
 {
-	for (int f = 0; f < 2; f++) {
-		int family = f ? AF_INET6 : AF_INET, alen = f ? 16 : 4;
-		int fd = bpf_map__fd(f ? dp->skel->maps.ipcache6 : dp->skel->maps.ipcache4);
-		struct loc6_key cur, next;
-		struct ipcache_info info;
-		void *prev = NULL;
-		size_t n = 0, cap = 64;
-		struct { struct cidr c; uint32_t id; } *all = malloc(cap * sizeof(*all));
-		int ret = 0;
+	int ret = 0;
 
-		if (!all)
-			return -ENOMEM;
-		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-			if (bpf_map_lookup_elem(fd, &next, &info) == 0) {
-				if (n == cap) {
-					void *na = realloc(all, (cap *= 2) * sizeof(*all));
-					if (!na)
-						break;
-					all = na;
-				}
-				memset(&all[n], 0, sizeof(all[n]));
-				all[n].c.addr.family = family;
-				all[n].c.prefixlen = (uint8_t)next.prefixlen;
-				memcpy(all[n].c.addr.bytes, next.addr, (size_t)alen);
-				all[n].id = info.identity;
-				n++;
-			}
-			cur = next;
-			prev = &cur;
-		}
-		for (size_t i = 0; i < n && !ret; i++)
-			ret = cb(&all[i].c, all[i].id, arg);
-		free(all);
-		if (ret)
+	for (int f = 0; f < 2 && !ret; f++) {
+		int fd = bpf_map__fd(f ? dp->skel->maps.ipcache6 : dp->skel->maps.ipcache4);
+		struct ipcache_info *info;
+		struct cidr *keys;
+		size_t n;
+
+		if ((ret = lpm_snapshot(fd, f ? AF_INET6 : AF_INET, sizeof(*info), &keys,
+					(void **)&info, &n)))
 			return ret;
+		for (size_t i = 0; i < n && !ret; i++)
+			ret = cb(&keys[i], info[i].identity, arg);
+		free(keys);
+		free(info);
 	}
-	return 0;
+	return ret;
 }
 
 void datapath_close(struct datapath *dp)

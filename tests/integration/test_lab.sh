@@ -107,6 +107,27 @@ done
 	fail "the replaced endpoints map was not refilled from the store"
 p --node node1 ioam role --dev eth0 ingress >/dev/null || fail "IOAM did not load with its replaced map"
 ok "pinned maps of another definition are replaced and refilled; the datapath and IOAM load"
+# Entries cluster state does not have (an endpoint deleted while the agent was down) go
+# when it starts, from both families' location and identity maps; the rest stay.
+zeros() { printf '00 %.0s' $(seq "$1"); }
+K4="20 00 00 00 0a 63 00 01" K6="80 00 00 00 fd 99 $(zeros 13) 01"
+map_counts() { for m in locations4 locations6 ipcache4 ipcache6; do
+	bpftool -j map dump pinned "$PINS/$m" | jq length; done | xargs; }
+KEPT=$(map_counts)
+plant_stale() {
+	bpftool map update pinned "$PINS/locations4" key hex $K4 value hex $(zeros 24) &&
+	bpftool map update pinned "$PINS/locations6" key hex $K6 value hex $(zeros 24) &&
+	bpftool map update pinned "$PINS/ipcache4" key hex $K4 value hex 07 00 00 00 &&
+	bpftool map update pinned "$PINS/ipcache6" key hex $K6 value hex 07 00 00 00 ||
+		fail "cannot plant stale entries"
+	[ "$(map_counts)" != "$KEPT" ] || fail "the stale entries did not land"
+}
+restart_node1 plant_stale
+for _ in $(seq 50); do [ "$(map_counts)" = "$KEPT" ] && break; sleep 0.1; done
+[ "$(map_counts)" = "$KEPT" ] || fail "stale map entries survived the agent's start: $(map_counts), want $KEPT"
+grep -q "removed 2 stale locations" "/run/petrel/labs/$LAB/node1/petreld.log" ||
+	fail "the agent's log does not count the stale locations it removed"
+ok "stale location and identity entries (IPv4 and IPv6) are swept at start; counts back to $KEPT"
 in_the_way() { rm -f "$PINS/ioam_ns_table" && mkdir "$PINS/ioam_ns_table"; }
 restart_node1 in_the_way
 expect_error "ioam role without IOAM's programs" "could not load" p --node node1 ioam role --dev eth0 ingress
