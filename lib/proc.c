@@ -285,6 +285,74 @@ pid_t proc_first_child(pid_t parent)
 	return found;
 }
 
+/* Does the argument list (n bytes of NUL-ended strings) hold word as a whole argument?
+ * Its next argument into val (vlen bytes) when val is not NULL. */
+static bool args_have(const char *args, size_t n, const char *word, char *val, size_t vlen)
+{
+	for (size_t at = 0; at < n; at += strlen(args + at) + 1) {
+		if (strcmp(args + at, word))
+			continue;
+		at += strlen(args + at) + 1;
+		if (val)
+			snprintf(val, vlen, "%s", at < n ? args + at : "");
+		return true;
+	}
+	return false;
+}
+
+pid_t proc_find_args(const char *const words[], size_t n_words, const char *after, char *val,
+		     size_t vlen)
+{
+	enum { ARGS_MAX = 8192 };   /* a runc command line is well under this */
+	char *args = malloc(ARGS_MAX);
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *dh = args ? opendir("/proc") : NULL;
+
+	if (!dh) {
+		free(args);
+		return args ? -errno : -ENOMEM;
+	}
+	while (!found && (de = readdir(dh))) {
+		char path[64];
+		ssize_t len;
+		bool all = true;
+		int fd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		len = read(fd, args, ARGS_MAX - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		args[len] = 0;
+		for (size_t i = 0; i < n_words && all; i++)
+			all = args_have(args, (size_t)len, words[i], NULL, 0);
+		if (all && (!after || args_have(args, (size_t)len, after, val, vlen)))
+			found = atoi(de->d_name);
+	}
+	closedir(dh);
+	free(args);
+	return found;
+}
+
+bool proc_running(pid_t pid)
+{
+	char path[64], *text = NULL, *close_paren, state = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file(path, &text))
+		return false;
+	close_paren = strrchr(text, ')');
+	if (close_paren)
+		sscanf(close_paren + 1, " %c", &state);
+	free(text);
+	return state && state != 'Z' && state != 'X';
+}
+
 /* RssAnon + RssShmem of one process, in bytes (0 when it is gone). */
 static uint64_t proc_memory(const char *pid)
 {

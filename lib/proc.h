@@ -34,6 +34,13 @@ bool proc_descends_from(pid_t pid, pid_t ancestor);
 /* A child of parent (the first /proc lists), 0 when it has none, by a walk of /proc: for
  * a process known to have one child. */
 pid_t proc_first_child(pid_t parent);
+/* The first process, by a walk of /proc, whose arguments include each of words as a
+ * whole argument; when after is not NULL, it must have that argument too, and the one
+ * following it goes into val (vlen bytes). 0 when none does. */
+pid_t proc_find_args(const char *const words[], size_t n_words, const char *after, char *val,
+		     size_t vlen);
+/* pid exists and is not a zombie (for a process that is not our child). */
+bool proc_running(pid_t pid);
 /* The resident anonymous and shared memory of root and its descendants, in bytes (shared
  * pages counted once per process that maps them): about what a checkpoint of the tree
  * holds. 0 when root is gone. */

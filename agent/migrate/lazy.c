@@ -18,6 +18,8 @@
 #include "runc.h"
 #include "util.h"
 
+#define LAZY_END_MS 10000      /* CRIU ending its lazy dump once its connection is gone */
+
 /* Source side: CRIU's page server port, found by migration id when the destination's
  * lazy-pages daemon calls back through the peer channel. */
 static pthread_mutex_t lazy_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -97,7 +99,11 @@ int dump_lazy(struct mig *m, const char *hook, struct api_error *e)
 	snprintf(ps, sizeof(ps), "127.0.0.1:%d", m->lazy_port);
 	criu_args("checkpoint", m->name, &(struct criu_opts){ .criu = m->local.criu_path,
 		  .images = img, .work = work, .page_server = ps, .lazy_pages = true,
-		  .status_fd = true, .empty_netns = true }, args);
+		  .status_fd = true, .empty_netns = true,
+		  /* CRIU kills a dump's tasks once its page server ends, and it ends as well
+		   * when the destination fails: left running (frozen by us), the container
+		   * survives a rollback, and is removed once the destination runs it */
+		  .leave_running = true }, args);
 	if (hook) {
 		if (pipe2(st, O_CLOEXEC))
 			return api_fail(e, 500, NULL, "cannot run runc: %s", strerror(errno));
@@ -131,18 +137,71 @@ int dump_lazy(struct mig *m, const char *hook, struct api_error *e)
 	return 0;
 }
 
-/* A lazy dump that must not go on (rollback before the restore): CRIU then thaws. */
+/* CRIU's lazy page server ends when its one connection does. The destination's
+ * lazy-pages daemon makes that connection once it restores; before, none exists: make one
+ * and close it, so that CRIU ends its dump the normal way. */
+static void lazy_server_release(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)))
+		log_debug("lazy page server on port %d: %s", port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* End a lazy dump's runc checkpoint (pid, CRIU's page server on port). The page server
+ * ends with its one connection (the destination dropped it, or lazy_server_release), and
+ * CRIU its dump with it, leaving the container to the thaw. runc does not pass signals to
+ * CRIU, which would go on holding the container: one that does not end is killed with
+ * runc, which detaches it. child: pid is ours to wait for, else an earlier run's orphan. */
+static void lazy_dump_end(pid_t pid, int port, bool child, const char *what)
+{
+	pid_t criu = proc_first_child(pid);
+	bool ended;
+
+	lazy_server_release(port);
+	if (child) {
+		ended = proc_wait(pid, LAZY_END_MS) != -ETIMEDOUT;
+	} else {
+		for (int i = 0; i < LAZY_END_MS / 10 && proc_running(pid); i++)
+			usleep(10000);
+		if (!(ended = !proc_running(pid)))
+			kill(pid, SIGKILL);
+	}
+	if (!ended) {
+		if (criu > 0)
+			kill(criu, SIGKILL);
+		log_warn("%s: runc checkpoint and CRIU had to be killed", what);
+	}
+}
+
+/* A lazy dump that must not go on (rollback before the commit). */
 void lazy_abort(struct mig *m)
 {
-	if (m->lazy_pid > 0) {
-		kill(m->lazy_pid, SIGTERM);
-		if (proc_wait(m->lazy_pid, 5000) == -ETIMEDOUT)
-			log_warn("migrate %s: runc checkpoint had to be killed", m->name);
-	}
+	if (m->lazy_pid > 0)
+		lazy_dump_end(m->lazy_pid, m->lazy_port, true, m->name);
 	m->lazy_pid = 0;
 	lazy_register(m->id, NULL, 0, 0);
 }
 
+void lazy_leftover_end(const char *dir)
+{
+	char work[MIGRATION_DIR_MAX + 8], ps[64] = "", *colon;
+	const char *words[] = { "checkpoint", "--lazy-pages", "--work-path", work };
+	pid_t pid;
+
+	snprintf(work, sizeof(work), "%s/work", dir);
+	pid = proc_find_args(words, sizeof(words) / sizeof(words[0]), "--page-server", ps,
+			     sizeof(ps));
+	if (pid <= 0 || !(colon = strrchr(ps, ':')))
+		return;
+	log_warn("%s: ending the lazy dump (runc pid %d) an earlier run of this agent left", dir,
+		 (int)pid);
+	lazy_dump_end(pid, atoi(colon + 1), false, dir);
+}
 
 bool lazy_serve_stream(const char *id, const char *peer, SSL *ssl)
 {

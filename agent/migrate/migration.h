@@ -159,6 +159,11 @@ json_t *relayed_flows(struct mig *m);
 /* hook: CRIU's action script (as for dump), or NULL (frozen by the caller). */
 int dump_lazy(struct mig *m, const char *hook, struct api_error *e);
 void lazy_abort(struct mig *m);
+/* After a restart: a lazy dump of the migration in dir that an earlier run of this agent
+ * left (runc checkpoint, now nobody's child) holds the container while its page server
+ * waits for a connection that will never come. Ended before the container is resumed or
+ * removed. */
+void lazy_leftover_end(const char *dir);
 /* The destination runs the container: wait until the frozen copy served every page. */
 void lazy_drain(struct mig *m);
 /* A "lazy" stream for a migration this node serves pages for: true when it was one (and

@@ -39,6 +39,8 @@ static void settle_own_claim(struct agent *a, const char *name, const struct mig
 		return;
 	}
 	pthread_mutex_unlock(&a->lock);
+	if (won >= 0)
+		lazy_leftover_end(m.dir);
 	if (won == 1) {
 		log_warn("migration %s of %s to %s had committed; removing the copy left here", id,
 			 name, m.to);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The migration commit's fault matrix on a 3-node lab: the source's or the destination's
-# agent killed at each step around the commit, and etcd cut while the destination commits.
+# agent killed at each step around the commit (in lazy mode too), and etcd cut while the
+# destination commits.
 # After each case the container runs on exactly one node (by runc's own state on both,
 # not by petrel's records), and a TCP session from node3 through all of them stays
 # byte-exact.
@@ -96,6 +97,40 @@ touch "$(state_dir node1)/fault-source-exit-after-dump"
 p migrate web --to node2 >"$TMP/4.out" 2>&1 && fail "case 4: the migration succeeded"
 restart_agent node1
 expect node1 "source killed frozen before asking for the restore"
+
+# Lazy mode: CRIU's page server serves the frozen source's memory after the dump, and
+# CRIU ends the dump (killing its tasks, unless left running) when that server's connection
+# ends, as it does when the destination fails.
+# not_traced NODE CASE: web's process there is not held stopped by a tracer (CRIU)
+not_traced() {
+	local pid
+	pid=$(runc --root "$(state_dir "$1")/runc" state web | jq -r .pid)
+	for _ in $(seq 50); do
+		grep -q '^State:.*tracing stop' "/proc/$pid/status" 2>/dev/null || break
+		sleep 0.1
+	done
+	! grep -q '^State:.*tracing stop' "/proc/$pid/status" 2>/dev/null ||
+		fail "$2: web's process on $1 is still stopped under a tracer"
+	[ -z "$(pgrep -f -- "checkpoint .*--lazy-pages")" ] || fail "$2: a lazy runc checkpoint was left"
+}
+
+# 7. The destination dies after its lazy restore, before it commits: the source resumes.
+touch "$(state_dir node2)/fault-dest-exit-before-commit"
+p migrate web --to node2 --lazy >"$TMP/7.out" 2>&1 && fail "case 7: the migration succeeded"
+grep -q "rolled back" "$TMP/7.out" || fail "case 7: no rollback: $(cat "$TMP/7.out")"
+restart_agent node2
+expect node1 "lazy: destination killed before its commit"
+not_traced node1 "case 7"
+
+# 8. The source dies frozen after its lazy dump: the orphaned CRIU waits for a page
+#    connection that never comes, holding web; the restarted source ends it and resumes.
+touch "$(state_dir node1)/fault-source-exit-after-dump"
+p migrate web --to node2 --lazy >"$TMP/8.out" 2>&1 && fail "case 8: the migration succeeded"
+restart_agent node1
+expect node1 "lazy: source killed frozen after its dump"
+not_traced node1 "case 8"
+grep -q "ending the lazy dump" "/run/petrel/labs/$LAB/node1/petreld.log" ||
+	fail "case 8: the restarted source did not say it ended the lazy dump"
 
 # commit_with_etcd_stopped FROM TO: migrate web FROM -> TO (in the background, as $mig) and
 # stop etcd when TO reaches its commit, for 13 s: past the store's 10 s call timeout, so TO
