@@ -111,26 +111,27 @@ not_traced() {
 	done
 	! grep -q '^State:.*tracing stop' "/proc/$pid/status" 2>/dev/null ||
 		fail "$2: web's process on $1 is still stopped under a tracer"
-	[ -z "$(pgrep -f -- "checkpoint .*--lazy-pages")" ] || fail "$2: a lazy runc checkpoint was left"
+	[ -z "$(pgrep -f -- "--root $(state_dir "$1")/runc .*checkpoint .*--lazy-pages")" ] ||
+		fail "$2: a lazy runc checkpoint was left on $1"
 }
 
-# 7. The destination dies after its lazy restore, before it commits: the source resumes.
+# 5. The destination dies after its lazy restore, before it commits: the source resumes.
 touch "$(state_dir node2)/fault-dest-exit-before-commit"
-p migrate web --to node2 --lazy >"$TMP/7.out" 2>&1 && fail "case 7: the migration succeeded"
-grep -q "rolled back" "$TMP/7.out" || fail "case 7: no rollback: $(cat "$TMP/7.out")"
+p migrate web --to node2 --lazy >"$TMP/5.out" 2>&1 && fail "case 5: the migration succeeded"
+grep -q "rolled back" "$TMP/5.out" || fail "case 5: no rollback: $(cat "$TMP/5.out")"
 restart_agent node2
 expect node1 "lazy: destination killed before its commit"
-not_traced node1 "case 7"
+not_traced node1 "case 5"
 
-# 8. The source dies frozen after its lazy dump: the orphaned CRIU waits for a page
+# 6. The source dies frozen after its lazy dump: the orphaned CRIU waits for a page
 #    connection that never comes, holding web; the restarted source ends it and resumes.
 touch "$(state_dir node1)/fault-source-exit-after-dump"
-p migrate web --to node2 --lazy >"$TMP/8.out" 2>&1 && fail "case 8: the migration succeeded"
+p migrate web --to node2 --lazy >"$TMP/6.out" 2>&1 && fail "case 6: the migration succeeded"
 restart_agent node1
 expect node1 "lazy: source killed frozen after its dump"
-not_traced node1 "case 8"
+not_traced node1 "case 6"
 grep -q "ending the lazy dump" "/run/petrel/labs/$LAB/node1/petreld.log" ||
-	fail "case 8: the restarted source did not say it ended the lazy dump"
+	fail "case 6: the restarted source did not say it ended the lazy dump"
 
 # commit_with_etcd_stopped FROM TO: migrate web FROM -> TO (in the background, as $mig) and
 # stop etcd when TO reaches its commit, for 13 s: past the store's 10 s call timeout, so TO
@@ -149,13 +150,13 @@ commit_with_etcd_stopped() {
 	done
 }
 
-# 5. etcd stops while the destination commits: the destination's copy waits frozen, the
+# 7. etcd stops while the destination commits: the destination's copy waits frozen, the
 #    source stays frozen, and once etcd is back the commit lands.
 commit_with_etcd_stopped node1 node2
 grep -q "the store does not answer the commit" "/run/petrel/labs/$LAB/node2/petreld.log" ||
-	fail "case 5: the destination never had to wait for the store"
+	fail "case 7: the destination never had to wait for the store"
 kill -CONT "$ETCD_PID"
-wait $mig || fail "case 5: the migration failed: $(cat "$TMP/to-node2.out")"
+wait $mig || fail "case 7: the migration failed: $(cat "$TMP/to-node2.out")"
 expect node2 "etcd stopped during the commit"
 # The stop outlived the agents' liveness leases: each renews within a keepalive period of
 # etcd's return, and a migration to a node not (yet) alive again is refused. Wait for all.
@@ -164,7 +165,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
-# 6. The same, and the destination's agent dies while it waits, its copy frozen and the
+# 8. The same, and the destination's agent dies while it waits, its copy frozen and the
 #    outcome unknown; then etcd comes back. Whichever way the claim went, each agent's next
 #    start settles it: one running copy.
 commit_with_etcd_stopped node2 node1
@@ -173,7 +174,7 @@ kill -CONT "$ETCD_PID"
 wait $mig || true
 restart_agent node1
 where=$(running_on)
-[ "$where" = node1 ] || [ "$where" = node2 ] || fail "case 6: web runs on '$where'"
+[ "$where" = node1 ] || [ "$where" = node2 ] || fail "case 8: web runs on '$where'"
 expect "$where" "the destination killed waiting on a stopped etcd at its commit"
 
 touch "$TMP/stop.tcp"

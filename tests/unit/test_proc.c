@@ -1,7 +1,8 @@
 /* The checks a migration's loopback relays rely on: which process holds the other end of a
  * loopback TCP connection, and whether it descends from the process we started; and the
  * parent and child links the restore gate follows; and the memory count that sizes a
- * destination's images. */
+ * destination's images; and the search by arguments that finds a lazy dump an agent's
+ * earlier run left. */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -81,5 +82,33 @@ int main(void)
 	CHECK(memory_stat_dumpable("file 409600\nfile_mapped 0\n") == 0);
 	CHECK(memory_stat_dumpable("anon_thp 5\nshmem_thp 7\n") == 0);  /* prefixes only */
 	CHECK(memory_stat_dumpable("") == 0);
+	/* A leftover found by its arguments, whole ones only, and the one after a flag; a
+	 * zombie no longer runs. */
+	{
+		char tag[64], val[32] = "";
+		const char *words[] = { "checkpoint", tag }, *part[] = { "checkpoin", tag };
+		pid_t p;
+
+		snprintf(tag, sizeof(tag), "petrel-test-%d", (int)getpid());
+		p = fork();
+		if (p == 0) {
+			execl("/bin/sleep", "sleep", "30", "checkpoint", tag, "--page-server",
+			      "127.0.0.1:4242", (char *)NULL);
+			_exit(1);
+		}
+		for (int i = 0; i < 100 && proc_find_args(words, 2, NULL, NULL, 0) != p; i++)
+			usleep(10000);
+		CHECK(proc_find_args(words, 2, "--page-server", val, sizeof(val)) == p);
+		CHECK(!strcmp(val, "127.0.0.1:4242"));
+		CHECK(proc_find_args(part, 2, NULL, NULL, 0) == 0);
+		CHECK(proc_find_args(words, 2, "--lazy-pages", val, sizeof(val)) == 0);
+		CHECK(proc_running(p));
+		kill(p, SIGKILL);
+		for (int i = 0; i < 100 && proc_running(p); i++)
+			usleep(10000);
+		CHECK(!proc_running(p));                    /* a zombie until reaped */
+		waitpid(p, NULL, 0);
+		CHECK(!proc_running(p));
+	}
 	return harness_done("test_proc");
 }
