@@ -92,7 +92,10 @@ int main(void)
 		snprintf(tag, sizeof(tag), "petrel-test-%d", (int)getpid());
 		p = fork();
 		if (p == 0) {
-			execl("/bin/sleep", "sleep", "30", "checkpoint", tag, "--page-server",
+			/* sh keeps its arguments (after the script, they are $0...); "; :" keeps
+			 * it from becoming sleep */
+			setpgid(0, 0);
+			execl("/bin/sh", "sh", "-c", "sleep 30; :", "checkpoint", tag, "--page-server",
 			      "127.0.0.1:4242", (char *)NULL);
 			_exit(1);
 		}
@@ -103,7 +106,7 @@ int main(void)
 		CHECK(proc_find_args(part, 2, NULL, NULL, 0) == 0);
 		CHECK(proc_find_args(words, 2, "--lazy-pages", val, sizeof(val)) == 0);
 		CHECK(proc_running(p));
-		kill(p, SIGKILL);
+		kill(-p, SIGKILL);
 		for (int i = 0; i < 100 && proc_running(p); i++)
 			usleep(10000);
 		CHECK(!proc_running(p));                    /* a zombie until reaped */
