@@ -434,32 +434,41 @@ int checkpoint_hooked(struct mig *m, const char *sock, char *const runc_args[], 
 	return ret;
 }
 
+int dump_prepare(struct mig *m, const char *hook, struct dump_paths *dp, struct api_error *e)
+{
+	int ret;
+
+	snprintf(dp->img, sizeof(dp->img), "%s/images", m->dir);
+	snprintf(dp->work, sizeof(dp->work), "%s/work", m->dir);
+	if (hook)       /* it fits: source_checkpoint saw to it */
+		hook_socket_path(m, dp->sock, sizeof(dp->sock));
+	if ((ret = mkdir_p(dp->img, 0700)) || (ret = mkdir_p(dp->work, 0700)))
+		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
+	if ((ret = container_criu_options(m->a, m->name, true, hook)))
+		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
+	return 0;
+}
+
 /* The dump, default mode. With the hook, runc starts while the container still runs (see
  * checkpoint_hooked): the images go while CRIU and runc wind down (checkpoint_reap waits
  * for them). Without, the caller froze it first. */
 int dump(struct mig *m, const char *hook, struct api_error *e)
 {
-	char img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64];
-	char sock[MIGRATION_DIR_MAX + 16], *argv[CRIU_ARGS_MAX];
+	char ps[64], *argv[CRIU_ARGS_MAX];
+	struct dump_paths dp;
 	int port = 0, ret, relay;
 
-	snprintf(img, sizeof(img), "%s/images", m->dir);
-	snprintf(work, sizeof(work), "%s/work", m->dir);
-	if (hook)
-		hook_socket_path(m, sock, sizeof(sock));     /* it fits: source_checkpoint saw to it */
-	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
-		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
-	if ((ret = container_criu_options(m->a, m->name, true, hook)))
-		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
+	if (dump_prepare(m, hook, &dp, e))
+		return -1;
 	if ((ret = page_relay_start(m, &port)))
 		return api_fail(e, 500, NULL, "cannot start the page relay: %s", strerror(-ret));
 	snprintf(ps, sizeof(ps), "127.0.0.1:%d", port);
 	criu_args("checkpoint", m->name, &(struct criu_opts){ .criu = m->local.criu_path,
-		  .images = img, .work = work, .page_server = ps, .empty_netns = true,
+		  .images = dp.img, .work = dp.work, .page_server = ps, .empty_netns = true,
 		  /* stays frozen: we froze it; killed once the destination runs it */
 		  .leave_running = true }, argv);
 	if (hook) {
-		ret = checkpoint_hooked(m, sock, argv, -1, e);
+		ret = checkpoint_hooked(m, dp.sock, argv, -1, e);
 	} else {
 		pthread_mutex_lock(&m->a->lock);
 		ret = container_runc(m->a, argv, NULL, e);

@@ -81,24 +81,18 @@ static int lazy_port_of(const char *id, const char *peer, pid_t *server)
  * the hook, the container is frozen at CRIU's pre-dump hook, as in the default mode. */
 int dump_lazy(struct mig *m, const char *hook, struct api_error *e)
 {
-	char img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], ps[64], root[CONFIG_STR + 64];
-	char sock[MIGRATION_DIR_MAX + 16], *args[CRIU_ARGS_MAX], *argv[CRIU_ARGS_MAX + 4];
+	char ps[64], root[CONFIG_STR + 64], *args[CRIU_ARGS_MAX], *argv[CRIU_ARGS_MAX + 4];
+	struct dump_paths dp;
 	int ret, st[2];
 	struct pollfd p;
 	char c;
 
-	snprintf(img, sizeof(img), "%s/images", m->dir);
-	snprintf(work, sizeof(work), "%s/work", m->dir);
-	if (hook)
-		hook_socket_path(m, sock, sizeof(sock));     /* it fits: source_checkpoint saw to it */
-	if ((ret = mkdir_p(img, 0700)) || (ret = mkdir_p(work, 0700)))
-		return api_fail(e, 500, NULL, "cannot create %s: %s", m->dir, strerror(-ret));
-	if ((ret = container_criu_options(m->a, m->name, true, hook)))
-		return api_fail(e, 500, NULL, "cannot write CRIU's options: %s", strerror(-ret));
+	if (dump_prepare(m, hook, &dp, e))
+		return -1;
 	m->lazy_port = free_port();
 	snprintf(ps, sizeof(ps), "127.0.0.1:%d", m->lazy_port);
 	criu_args("checkpoint", m->name, &(struct criu_opts){ .criu = m->local.criu_path,
-		  .images = img, .work = work, .page_server = ps, .lazy_pages = true,
+		  .images = dp.img, .work = dp.work, .page_server = ps, .lazy_pages = true,
 		  .status_fd = true, .empty_netns = true,
 		  /* CRIU kills a dump's tasks once its page server ends, and it ends as well
 		   * when the destination fails: left running (frozen by us), the container
@@ -107,7 +101,7 @@ int dump_lazy(struct mig *m, const char *hook, struct api_error *e)
 	if (hook) {
 		if (pipe2(st, O_CLOEXEC))
 			return api_fail(e, 500, NULL, "cannot run runc: %s", strerror(errno));
-		ret = checkpoint_hooked(m, sock, args, st[1], e);
+		ret = checkpoint_hooked(m, dp.sock, args, st[1], e);
 		close(st[1]);
 		/* runc goes on serving pages: lazy_pid's to stop, not checkpoint_reap's to wait */
 		m->lazy_pid = m->ckpt_pid;

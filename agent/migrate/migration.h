@@ -139,6 +139,12 @@ void unfreeze(struct mig *m);
 void frozen_go(struct mig *m);
 /* The default mode's dump; hook: CRIU's action script, or NULL (frozen by the caller). */
 int dump(struct mig *m, const char *hook, struct api_error *e);
+/* What either dump sets up first: the image and work directories, the hook's socket path
+ * (hook: CRIU's action script, or NULL) and CRIU's options naming the hook. */
+struct dump_paths {
+	char img[MIGRATION_DIR_MAX], work[MIGRATION_DIR_MAX], sock[MIGRATION_DIR_MAX + 16];
+};
+int dump_prepare(struct mig *m, const char *hook, struct dump_paths *dp, struct api_error *e);
 /* The hook's socket path for m; false when it is too long for one (then: no hook). */
 bool hook_socket_path(struct mig *m, char *sock, size_t len);
 /* runc checkpoint (runc_args) with CRIU's action script calling back on sock: runc and
