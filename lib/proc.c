@@ -242,20 +242,30 @@ int proc_tcp_peer(int fd, pid_t *pid, int *their_fd)
 	return socket_owner(inode, pid, their_fd ? their_fd : &(int){ 0 });
 }
 
-pid_t proc_parent(pid_t pid)
+/* pid's state letter and parent, from /proc/PID/stat: 0, -ENOENT when pid is gone, or
+ * -EINVAL on a line that does not parse. */
+static int proc_stat(pid_t pid, char *state, int *ppid)
 {
 	char path[64], *text = NULL, *close_paren;
-	int ppid = 0;
+	int ret = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (read_file(path, &text))
 		return -ENOENT;
 	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
 	close_paren = strrchr(text, ')');
-	if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
-		ppid = -EINVAL;
+	if (!close_paren || sscanf(close_paren + 1, " %c %d", state, ppid) != 2)
+		ret = -EINVAL;
 	free(text);
-	return ppid;
+	return ret;
+}
+
+pid_t proc_parent(pid_t pid)
+{
+	char state;
+	int ppid, ret = proc_stat(pid, &state, &ppid);
+
+	return ret ? ret : ppid;
 }
 
 bool proc_descends_from(pid_t pid, pid_t ancestor)
@@ -341,16 +351,10 @@ pid_t proc_find_args(const char *const words[], size_t n_words, const char *afte
 
 bool proc_running(pid_t pid)
 {
-	char path[64], *text = NULL, *close_paren, state = 0;
+	char state;
+	int ppid;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_file(path, &text))
-		return false;
-	close_paren = strrchr(text, ')');
-	if (close_paren)
-		sscanf(close_paren + 1, " %c", &state);
-	free(text);
-	return state && state != 'Z' && state != 'X';
+	return proc_stat(pid, &state, &ppid) == 0 && state != 'Z' && state != 'X';
 }
 
 /* RssAnon + RssShmem of one process, in bytes (0 when it is gone). */
