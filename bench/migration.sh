@@ -136,8 +136,6 @@ RATE_MIB=${RATE_MIB:-64}
 criu_ms() { awk -F'[()]' -v w="$2" 'index($0, w) { printf "%d\n", $2 * 1000; exit }' "$1" 2>/dev/null; }
 # Both on a tmpfs of their own, as the destination's images are.
 mkdir -p "$TMP/rate" && mount -t tmpfs -o size=$((2 * RATE_MIB + 64))m petrel-bench "$TMP/rate"
-MEMRATE=$("$BUILD/bench/memrate" "$RATE_MIB" 5 "$TMP/rate")
-log "this machine: $MEMRATE"
 # CRIU alone: its dump of a lone memhog of the same size into that tmpfs, no page server,
 # network or petrel (--leave-running); by its own log, median of 5 after one untimed.
 criu_alone_ms() {
@@ -151,10 +149,14 @@ criu_alone_ms() {
 			[ "$i" -gt 0 ] && ms+=("$(criu_ms "$d/dump.log" "Dumping finished successfully")")
 	done
 	kill "$pid"; wait "$pid" 2>/dev/null || true
+	# its pages image stays, for memrate's check of zstd on the pages CRIU wrote
+	mv "$d/pages-1.img" "$TMP/rate/criu-pages.img" 2>/dev/null || true
 	rm -rf "$TMP/rate/criu"
 	echo "${ms[*]}" | median
 }
 CRIU_ALONE_MS=$(criu_alone_ms)
+MEMRATE=$("$BUILD/bench/memrate" "$RATE_MIB" 5 "$TMP/rate" "$TMP/rate/criu-pages.img")
+log "this machine: $MEMRATE"
 umount "$TMP/rate"
 log "CRIU alone, ${RATE_MIB} MiB into a tmpfs: ${CRIU_ALONE_MS} ms"
 p --node node3 endpoint add probe >/dev/null
@@ -354,7 +356,7 @@ fi
 	echo "Streams: not run (-S)."
 	fi
 	echo
-	echo "This machine's own rates for ${RATE_MIB} MiB of such pages (bench/tools/memrate, medians of 5): memcpy $(jq -r .memcpy_mib_s <<<"$MEMRATE") MiB/s, zstd level 1 in 128 KiB flushed chunks $(jq -r .zstd_mib_s <<<"$MEMRATE") MiB/s; the migration's target is at least half of the lower. For context: CRIU alone, dumping a lone memhog of that size into a local tmpfs with no page server, network or petrel, by its log: ${CRIU_ALONE_MS} ms, $(awk -v m="$RATE_MIB" -v t="$CRIU_ALONE_MS" 'BEGIN { if (t > 0) printf "%.0f", m * 1000 / t; else print "?" }') MiB/s; the ceiling of a streamed dump here with no CRIU, TLS or TCP (one thread reading another process's pages and compressing them, a second decompressing them into a tmpfs file): $(jq -r .stream_ceiling_mib_s <<<"$MEMRATE") MiB/s; memcpy into freshly mapped memory, first touching every page as a restore does: $(jq -r .memcpy_fresh_mib_s <<<"$MEMRATE") MiB/s."
+	echo "This machine's own rates for ${RATE_MIB} MiB of such pages (bench/tools/memrate, medians of 5): memcpy $(jq -r .memcpy_mib_s <<<"$MEMRATE") MiB/s, zstd level 1 in 128 KiB flushed chunks, a frame per pass, $(jq -r .zstd_mib_s <<<"$MEMRATE") MiB/s (over the pages image of CRIU's own dump of a memhog, as a check: $(jq -r .zstd_criu_pages_mib_s <<<"$MEMRATE") MiB/s); the migration's target is at least half of the lower. For context: CRIU alone, dumping a lone memhog of that size into a local tmpfs with no page server, network or petrel, by its log: ${CRIU_ALONE_MS} ms, $(awk -v m="$RATE_MIB" -v t="$CRIU_ALONE_MS" 'BEGIN { if (t > 0) printf "%.0f", m * 1000 / t; else print "?" }') MiB/s; the ceiling of a streamed dump here with no CRIU, TLS or TCP (one thread reading another process's pages and compressing them, a second decompressing them into a tmpfs file): $(jq -r .stream_ceiling_mib_s <<<"$MEMRATE") MiB/s; memcpy into freshly mapped memory, first touching every page as a restore does: $(jq -r .memcpy_fresh_mib_s <<<"$MEMRATE") MiB/s."
 	echo
 	cat "$TMP/table.md"
 	echo
