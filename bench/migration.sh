@@ -29,13 +29,15 @@
 # "late", the default mode as it was before the early restore (the destination starts
 # runc restore once the images have arrived: the baseline, in the same run); "default";
 # and "lazy" (post-copy). "lazy-late" is lazy as it was before the early restore and the
-# freeze at CRIU's hook (the source freezes before runc starts), its baseline; not run
-# unless named with -m. A mode the agent refuses is reported with its reason.
+# freeze at CRIU's hook (the source freezes before runc starts), its baseline; "cold" is
+# the default mode without the destination's cgroup warm-up (agent/migrate/cgroup_warm.c),
+# its baseline. Neither runs unless named with -m. A mode the agent refuses is reported
+# with its reason.
 # The lab sizes the host's conntrack hash to CT_BUCKETS (default 16384; 0 leaves it alone):
 # CRIU walks every bucket twice inside each freeze. The old size is put back at the end.
 # The median of each phase of the freeze (phases_ms) is logged per row.
 # Usage: bench/migration.sh [-n MIGRATIONS] [-t STREAM_SECONDS] [-w "echo mem64 mem512 podman"]
-#                           [-m "late default lazy lazy-late"] [-S]
+#                           [-m "late default lazy lazy-late cold"] [-S]
 #   -w  the part-2 workloads to run; -m  their modes; -S  skip part 1 (the streams)
 . "$(dirname "$0")/lib/common.sh"
 N=20 T=20 WORKLOADS="echo mem64 mem512 podman" STREAMS=1 MODES="late default lazy"
@@ -46,7 +48,7 @@ while getopts n:t:w:m:Sh o; do
 	w) WORKLOADS=$OPTARG ;;
 	m) MODES=$OPTARG ;;
 	S) STREAMS=0 ;;
-	*) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 LAB=bmig$$
@@ -180,6 +182,7 @@ migrate_once() {
 	for n in $NODE_STATES; do
 		if [[ $mode == *late ]]; then touch "$n/no-early-restore"; else rm -f "$n/no-early-restore"; fi
 		if [ "$mode" = lazy-late ]; then touch "$n/no-criu-hook"; else rm -f "$n/no-criu-hook"; fi
+		if [ "$mode" = cold ]; then touch "$n/no-cgroup-warm"; else rm -f "$n/no-cgroup-warm"; fi
 	done
 	rm -f "$TMP/stop" "$TMP/ready"
 	ip netns exec "$PROBE_NS" python3 tools/echo_probe.py "$ip" 7000 --interval 0.01 \

@@ -89,6 +89,7 @@ static void dest_undo(struct dest *d)
 
 	stop_page_server(&d->in);
 	lazy_stop(d);
+	cgroup_warm_stop(&d->warm);
 	restore_gate_close(d);
 	pthread_mutex_lock(&d->a->lock);
 	if (d->restored)
@@ -220,6 +221,7 @@ static int dest_restore(struct dest *d, json_t *msg, json_t **reply, struct api_
 	if (!ret) {
 		t_runc = now_ms();
 		ret = restore_run(d, e);
+		cgroup_warm_stop(&d->warm);
 		t_runc = now_ms() - t_runc;
 		d->restored = ret == 0;
 	}
@@ -340,6 +342,7 @@ fail_registered:
 fail:
 	log_warn("migration %s failed here: %s", id, e.msg);
 	if (d->keep_restored) {         /* settled at the next start, by the records */
+		cgroup_warm_stop(&d->warm);
 		peer_reply_error(ssl, "%s", e.msg);
 		json_decref(msg);
 		free(d->descriptors);

@@ -8,6 +8,7 @@
  *   proto.c    the wire: stream connections, tar and page relays, the incoming registry
  *   dest.c     the destination: prepare, restore, publish
  *   restore_gate.c  runc restore started while the checkpoint still arrives
+ *   cgroup_warm.c   the kernel's cgroup-move lock kept warm for the held restore
  *   images_tmpfs.c  the destination's images on a tmpfs of their own
  *   commit.c   the claim, the location flip and each side's end of it
  *   recover.c  an agent restarting in the middle of a migration
@@ -214,6 +215,17 @@ int incoming_wait_streams(struct incoming *in);
 
 /* ---- the destination side: dest.c, lazy.c ---- */
 
+/* cgroup_warm.c: the kernel's cgroup-move lock kept warm (see the file) from start until
+ * stop, so that the restore's move of its task into the container's cgroup is not the
+ * first in a while. */
+struct cgroup_warm {
+	bool on;
+	int stop;                       /* eventfd */
+	pthread_t thread;
+};
+void cgroup_warm_start(struct agent *a, struct cgroup_warm *w);
+void cgroup_warm_stop(struct cgroup_warm *w);
+
 struct dest {
 	struct agent *a;
 	struct incoming in;
@@ -236,6 +248,7 @@ struct dest {
 	bool gate_reader;               /* CRIU opened the FIFO and waits for the rest */
 	bool gate_closing, gate_watching;
 	pthread_t gate_watcher;
+	struct cgroup_warm warm;        /* from the layer's landing to the restore's end */
 };
 
 /* dest.c: the source's relayed flows for endpoint ep into this node's return map (only

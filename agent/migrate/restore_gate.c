@@ -211,6 +211,7 @@ void restore_gate_landed(struct dest *d)
 {
 	if (d->gate_runc <= 0 || d->gate_in_w < 0)
 		return;
+	cgroup_warm_start(d->a, &d->warm);
 	container_stdio_adopt(d->a, d->c.name, d->gate_in_w, d->gate_out_r);
 	d->gate_in_w = d->gate_out_r = -1;
 }

@@ -1,0 +1,124 @@
+/* The kernel's cgroup-move lock kept warm while a held restore runs.
+ *
+ * CRIU's restore moves the new task into the container's cgroup. Every move takes the
+ * kernel's cgroup_threadgroup_rwsem for writing, a per-CPU rwsem: when nobody has written
+ * it for a while it is back in its fast mode for readers, and the next writer waits out an
+ * RCU grace period first. That was 11.5 ms of a 24 ms restore of the echo server here, by
+ * CRIU's log ("cg: Move into"), inside the freeze; a move within about 10 ms of another
+ * takes 0.1-0.2 ms. A restore started late did not pay it: runc's own moves had just
+ * warmed the lock. A restore held at the gate (restore_gate.c) started long before, so
+ * from the moment the writable layer lands until the restore is done, a thread moves the
+ * agent into the cgroup it is already in every few milliseconds: a move that changes
+ * nothing, but takes the lock. <state>/no-cgroup-warm turns it off (comparisons). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include "migration.h"
+#include "log.h"
+#include "util.h"
+
+#define WARM_EVERY_MS 5
+#define WARM_MAX_MS   RESTORE_MS        /* a restore that never ends stops it too */
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char procs[512];                 /* our own cgroup's cgroup.procs; empty: none */
+
+/* From /proc/self/cgroup: the unified hierarchy's line ("0::/path", mounted at
+ * /sys/fs/cgroup or, on a hybrid host, /sys/fs/cgroup/unified), else the first v1
+ * hierarchy's ("N:controller,...:/path"). Any will do: the lock is the kernel's one. */
+static void find_procs(void)
+{
+	static const char *v2[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[512], path[384];
+
+	while (f && fgets(line, sizeof(line), f) && !*procs) {
+		line[strcspn(line, "\n")] = 0;
+		if (sscanf(line, "0::%383s", path) == 1) {
+			for (size_t i = 0; i < 2 && !*procs; i++) {
+				snprintf(procs, sizeof(procs), "%s%s/cgroup.procs", v2[i],
+					 strcmp(path, "/") ? path : "");
+				if (access(procs, W_OK))
+					*procs = 0;
+			}
+		} else {
+			char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+			const char *ctl = c1 ? c1 + 1 : "";
+			size_t n = strcspn(ctl, ",:");
+
+			if (!c2 || !n)
+				continue;
+			if (!strncmp(ctl, "name=", 5) && n > 5) {
+				ctl += 5;
+				n -= 5;
+			}
+			snprintf(procs, sizeof(procs), "/sys/fs/cgroup/%.*s%s/cgroup.procs", (int)n, ctl,
+				 strcmp(c2 + 1, "/") ? c2 + 1 : "");
+			if (access(procs, W_OK))
+				*procs = 0;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (!*procs)
+		log_info("no cgroup.procs of this agent's own found: restores move their task cold");
+}
+
+static void *warm_main(void *arg)
+{
+	struct cgroup_warm *w = arg;
+	struct pollfd p = { .fd = w->stop, .events = POLLIN };
+	char pid[16];
+	int64_t t0 = now_ms();
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	while (now_ms() - t0 < WARM_MAX_MS) {
+		int fd = open(procs, O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, pid, strlen(pid)) < 0) {
+			log_debug("cgroup warm-up: %s: %s", procs, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		close(fd);
+		if (poll(&p, 1, WARM_EVERY_MS) != 0)
+			break;
+	}
+	return NULL;
+}
+
+void cgroup_warm_start(struct agent *a, struct cgroup_warm *w)
+{
+	char knob[CONFIG_STR + 24];
+
+	if (w->on)
+		return;
+	snprintf(knob, sizeof(knob), "%s/no-cgroup-warm", a->cfg.state_dir);
+	pthread_once(&once, find_procs);
+	if (!*procs || access(knob, F_OK) == 0)
+		return;
+	w->stop = eventfd(0, EFD_CLOEXEC);
+	if (w->stop < 0)
+		return;
+	w->on = pthread_create(&w->thread, NULL, warm_main, w) == 0;
+	if (!w->on)
+		close(w->stop);
+}
+
+void cgroup_warm_stop(struct cgroup_warm *w)
+{
+	uint64_t one = 1;
+
+	if (!w->on)
+		return;
+	if (write(w->stop, &one, sizeof(one)) < 0)
+		log_warn("cgroup warm-up: cannot stop it: %s", strerror(errno));
+	pthread_join(w->thread, NULL);
+	close(w->stop);
+	w->on = false;
+}
