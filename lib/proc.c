@@ -349,6 +349,32 @@ pid_t proc_find_args(const char *const words[], size_t n_words, const char *afte
 	return found;
 }
 
+int proc_cgroup_procs(const char *line, const char *v2_mount, char *buf, size_t len)
+{
+	const char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	const char *ctl = c1 ? c1 + 1 : "", *path = c2 ? c2 + 1 : "";
+	size_t n = strcspn(ctl, ",:"), plen = strcspn(path, "\n");
+	int w;
+
+	if (!c2 || path[0] != '/')
+		return -EINVAL;
+	if (plen == 1)          /* the root: no path of its own */
+		plen = 0;
+	if (n == 0 && !strncmp(line, "0::", 3))
+		w = snprintf(buf, len, "%s%.*s/cgroup.procs", v2_mount, (int)plen, path);
+	else if (n == 0)
+		return -EINVAL;
+	else {
+		if (!strncmp(ctl, "name=", 5) && n > 5) {
+			ctl += 5;
+			n -= 5;
+		}
+		w = snprintf(buf, len, "/sys/fs/cgroup/%.*s%.*s/cgroup.procs", (int)n, ctl,
+			     (int)plen, path);
+	}
+	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+}
+
 bool proc_running(pid_t pid)
 {
 	char state;

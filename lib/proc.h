@@ -39,6 +39,12 @@ pid_t proc_first_child(pid_t parent);
  * following it goes into val (vlen bytes). 0 when none does. */
 pid_t proc_find_args(const char *const words[], size_t n_words, const char *after, char *val,
 		     size_t vlen);
+/* One line of /proc/PID/cgroup as the cgroup.procs file of that process's cgroup in the
+ * hierarchy the line names: the unified hierarchy's ("0::/path") under v2_mount
+ * (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host), a v1 hierarchy's
+ * ("N:cpu,cpuacct:/path", "N:name=systemd:/path") under /sys/fs/cgroup/cpu or /systemd.
+ * 0, or -EINVAL for a line that is neither, -ENAMETOOLONG when buf is too short. */
+int proc_cgroup_procs(const char *line, const char *v2_mount, char *buf, size_t len);
 /* pid exists and is not a zombie (for a process that is not our child). */
 bool proc_running(pid_t pid);
 /* The resident anonymous and shared memory of root and its descendants, in bytes (shared

@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include "migration.h"
 #include "log.h"
+#include "proc.h"
 #include "util.h"
 
 #define WARM_EVERY_MS 5
@@ -27,41 +28,20 @@
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char procs[512];                 /* our own cgroup's cgroup.procs; empty: none */
 
-/* From /proc/self/cgroup: the unified hierarchy's line ("0::/path", mounted at
- * /sys/fs/cgroup or, on a hybrid host, /sys/fs/cgroup/unified), else the first v1
- * hierarchy's ("N:controller,...:/path"). Any will do: the lock is the kernel's one. */
+/* From /proc/self/cgroup: the unified hierarchy's line (mounted at /sys/fs/cgroup or, on
+ * a hybrid host, /sys/fs/cgroup/unified), else the first v1 hierarchy's that we may
+ * write. Any will do: the lock is the kernel's one for all of them. */
 static void find_procs(void)
 {
 	static const char *v2[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
 	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[512], path[384];
+	char line[512];
 
-	while (f && fgets(line, sizeof(line), f) && !*procs) {
-		line[strcspn(line, "\n")] = 0;
-		if (sscanf(line, "0::%383s", path) == 1) {
-			for (size_t i = 0; i < 2 && !*procs; i++) {
-				snprintf(procs, sizeof(procs), "%s%s/cgroup.procs", v2[i],
-					 strcmp(path, "/") ? path : "");
-				if (access(procs, W_OK))
-					*procs = 0;
-			}
-		} else {
-			char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-			const char *ctl = c1 ? c1 + 1 : "";
-			size_t n = strcspn(ctl, ",:");
-
-			if (!c2 || !n)
-				continue;
-			if (!strncmp(ctl, "name=", 5) && n > 5) {
-				ctl += 5;
-				n -= 5;
-			}
-			snprintf(procs, sizeof(procs), "/sys/fs/cgroup/%.*s%s/cgroup.procs", (int)n, ctl,
-				 strcmp(c2 + 1, "/") ? c2 + 1 : "");
-			if (access(procs, W_OK))
+	while (f && fgets(line, sizeof(line), f) && !*procs)
+		for (size_t i = 0; i < 2 && !*procs; i++)
+			if (proc_cgroup_procs(line, v2[i], procs, sizeof(procs)) ||
+			    access(procs, W_OK))
 				*procs = 0;
-		}
-	}
 	if (f)
 		fclose(f);
 	if (!*procs)

@@ -2,7 +2,7 @@
  * loopback TCP connection, and whether it descends from the process we started; and the
  * parent and child links the restore gate follows; and the memory count that sizes a
  * destination's images; and the search by arguments that finds a lazy dump an agent's
- * earlier run left. */
+ * earlier run left; and the cgroup.procs path a restore's cgroup warm-up writes. */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -112,6 +112,24 @@ int main(void)
 		CHECK(!proc_running(p));                    /* a zombie until reaped */
 		waitpid(p, NULL, 0);
 		CHECK(!proc_running(p));
+	}
+	/* /proc/PID/cgroup lines as the cgroup.procs file the restore's warm-up writes */
+	{
+		char b[128];
+
+		CHECK(proc_cgroup_procs("0::/user.slice/petreld.scope\n", "/sys/fs/cgroup", b,
+					sizeof(b)) == 0 &&
+		      !strcmp(b, "/sys/fs/cgroup/user.slice/petreld.scope/cgroup.procs"));
+		CHECK(proc_cgroup_procs("0::/\n", "/sys/fs/cgroup/unified", b, sizeof(b)) == 0 &&
+		      !strcmp(b, "/sys/fs/cgroup/unified/cgroup.procs"));
+		CHECK(proc_cgroup_procs("4:cpu,cpuacct:/lab\n", "-", b, sizeof(b)) == 0 &&
+		      !strcmp(b, "/sys/fs/cgroup/cpu/lab/cgroup.procs"));
+		CHECK(proc_cgroup_procs("1:name=systemd:/\n", "-", b, sizeof(b)) == 0 &&
+		      !strcmp(b, "/sys/fs/cgroup/systemd/cgroup.procs"));
+		CHECK(proc_cgroup_procs("garbage", "-", b, sizeof(b)) == -EINVAL);
+		CHECK(proc_cgroup_procs("3::/x", "-", b, sizeof(b)) == -EINVAL);
+		CHECK(proc_cgroup_procs("0::relative", "-", b, sizeof(b)) == -EINVAL);
+		CHECK(proc_cgroup_procs("0::/a/long/path", "/sys/fs/cgroup", b, 16) == -ENAMETOOLONG);
 	}
 	return harness_done("test_proc");
 }
