@@ -25,33 +25,35 @@
 #define WARM_EVERY_MS 5
 #define WARM_MAX_MS   RESTORE_MS        /* a restore that never ends stops it too */
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static char procs[512];                 /* our own cgroup's cgroup.procs; empty: none */
-
 /* From /proc/self/cgroup: the unified hierarchy's line (mounted at /sys/fs/cgroup or, on
  * a hybrid host, /sys/fs/cgroup/unified), else the first v1 hierarchy's that we may
- * write. Any will do: the lock is the kernel's one for all of them. */
-static void find_procs(void)
+ * write. Any will do: the lock is the kernel's one for all of them. Read afresh for each
+ * restore: an agent that was moved since must not be moved back. */
+static bool find_procs(char *procs, size_t len)
 {
 	static const char *v2[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	static bool told;
 	FILE *f = fopen("/proc/self/cgroup", "re");
 	char line[512];
 
+	*procs = 0;
 	while (f && fgets(line, sizeof(line), f) && !*procs)
 		for (size_t i = 0; i < 2 && !*procs; i++)
-			if (proc_cgroup_procs(line, v2[i], procs, sizeof(procs)) ||
-			    access(procs, W_OK))
+			if (proc_cgroup_procs(line, v2[i], procs, len) || access(procs, W_OK))
 				*procs = 0;
 	if (f)
 		fclose(f);
-	if (!*procs)
+	if (!*procs && !told)
 		log_info("no cgroup.procs of this agent's own found: restores move their task cold");
+	told |= !*procs;
+	return *procs != 0;
 }
 
 static void *warm_main(void *arg)
 {
 	struct cgroup_warm *w = arg;
 	struct pollfd p = { .fd = w->stop, .events = POLLIN };
+	const char *procs = w->procs;
 	char pid[16];
 	int64_t t0 = now_ms();
 
@@ -79,8 +81,7 @@ void cgroup_warm_start(struct agent *a, struct cgroup_warm *w)
 	if (w->on)
 		return;
 	snprintf(knob, sizeof(knob), "%s/no-cgroup-warm", a->cfg.state_dir);
-	pthread_once(&once, find_procs);
-	if (!*procs || access(knob, F_OK) == 0)
+	if (access(knob, F_OK) == 0 || !find_procs(w->procs, sizeof(w->procs)))
 		return;
 	w->stop = eventfd(0, EFD_CLOEXEC);
 	if (w->stop < 0)

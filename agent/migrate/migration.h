@@ -222,6 +222,7 @@ struct cgroup_warm {
 	bool on;
 	int stop;                       /* eventfd */
 	pthread_t thread;
+	char procs[512];                /* the agent's own cgroup.procs */
 };
 void cgroup_warm_start(struct agent *a, struct cgroup_warm *w);
 void cgroup_warm_stop(struct cgroup_warm *w);
