@@ -356,7 +356,8 @@ int proc_cgroup_procs(const char *line, const char *v2_mount, char *buf, size_t 
 	size_t n = strcspn(ctl, ",:"), plen = strcspn(path, "\n");
 	int w;
 
-	if (!c2 || path[0] != '/')
+	/* "/.." paths name a cgroup outside our cgroup namespace: not ours to write */
+	if (!c2 || path[0] != '/' || strstr(path, "/.."))
 		return -EINVAL;
 	if (plen == 1)          /* the root: no path of its own */
 		plen = 0;

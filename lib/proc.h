@@ -43,7 +43,8 @@ pid_t proc_find_args(const char *const words[], size_t n_words, const char *afte
  * hierarchy the line names: the unified hierarchy's ("0::/path") under v2_mount
  * (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host), a v1 hierarchy's
  * ("N:cpu,cpuacct:/path", "N:name=systemd:/path") under /sys/fs/cgroup/cpu or /systemd.
- * 0, or -EINVAL for a line that is neither, -ENAMETOOLONG when buf is too short. */
+ * 0, or -EINVAL for a line that is neither or whose path leaves the hierarchy ("/.."),
+ * -ENAMETOOLONG when buf is too short. */
 int proc_cgroup_procs(const char *line, const char *v2_mount, char *buf, size_t len);
 /* pid exists and is not a zombie (for a process that is not our child). */
 bool proc_running(pid_t pid);

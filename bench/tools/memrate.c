@@ -54,7 +54,7 @@ static int cmp(const void *a, const void *b)
 }
 
 /* One pass in a frame of its own, as each migration's relay starts one: a frame carried on
- * from the pass before compressed these pages almost twice as fast here. */
+ * from the pass before compressed these pages about 1.6x as fast here. */
 static double zstd_pass(ZSTD_CCtx *c, const unsigned char *src, size_t n, char *out, size_t cap)
 {
 	double t0;
@@ -228,9 +228,8 @@ static double zstd_file_rate(ZSTD_CCtx *c, const char *path, int rounds, char *o
 		close(fd);
 	if (p == MAP_FAILED)
 		return 0;
-	for (int i = 0; i < rounds; i++) {
+	for (int i = 0; i < rounds; i++)
 		r[i] = (double)len / 1048576 / zstd_pass(c, p, (size_t)len, out, cap);
-	}
 	munmap(p, (size_t)len);
 	qsort(r, (size_t)rounds, sizeof(double), cmp);
 	return r[rounds / 2];

@@ -129,6 +129,8 @@ int main(void)
 		CHECK(proc_cgroup_procs("garbage", "-", b, sizeof(b)) == -EINVAL);
 		CHECK(proc_cgroup_procs("3::/x", "-", b, sizeof(b)) == -EINVAL);
 		CHECK(proc_cgroup_procs("0::relative", "-", b, sizeof(b)) == -EINVAL);
+		CHECK(proc_cgroup_procs("0::/../../elsewhere", "/sys/fs/cgroup", b, sizeof(b)) ==
+		      -EINVAL);
 		CHECK(proc_cgroup_procs("0::/a/long/path", "/sys/fs/cgroup", b, 16) == -ENAMETOOLONG);
 	}
 	return harness_done("test_proc");
