@@ -76,12 +76,7 @@ static void *warm_main(void *arg)
 
 void cgroup_warm_start(struct agent *a, struct cgroup_warm *w)
 {
-	char knob[CONFIG_STR + 24];
-
-	if (w->on)
-		return;
-	snprintf(knob, sizeof(knob), "%s/no-cgroup-warm", a->cfg.state_dir);
-	if (access(knob, F_OK) == 0 || !find_procs(w->procs, sizeof(w->procs)))
+	if (w->on || state_flag(a, "no-cgroup-warm") || !find_procs(w->procs, sizeof(w->procs)))
 		return;
 	w->stop = eventfd(0, EFD_CLOEXEC);
 	if (w->stop < 0)

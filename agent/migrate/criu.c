@@ -78,12 +78,17 @@ long criu_log_ms(const char *path, const char *from, const char *to)
 
 /* A migration's directory (images, CRIU's logs) goes once it is over, unless the file
  * <state>/keep-migrations exists: then it stays for a post-mortem, tmpfs and all. */
-void remove_dir(struct agent *a, const char *dir)
+bool state_flag(struct agent *a, const char *name)
 {
 	char path[CONFIG_STR + 64];
 
-	snprintf(path, sizeof(path), "%s/keep-migrations", a->cfg.state_dir);
-	if (access(path, F_OK) == 0) {
+	snprintf(path, sizeof(path), "%s/%s", a->cfg.state_dir, name);
+	return access(path, F_OK) == 0;
+}
+
+void remove_dir(struct agent *a, const char *dir)
+{
+	if (state_flag(a, "keep-migrations")) {
 		log_info("keeping %s (keep-migrations)", dir);
 	} else {
 		images_tmpfs_unmount(dir);

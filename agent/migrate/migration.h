@@ -52,6 +52,9 @@ void migrate_serve_probe(struct agent *a, SSL *ssl, const char *peer, json_t *he
 int pre_copy_refusal(struct agent *a, bool lazy, struct api_error *e);
 /* Make CRIU's kernel-feature cache where /run is no tmpfs (see the function). */
 void criu_kdat_refresh(struct agent *a);
+/* <state-dir>/NAME exists: the switches an operator or a comparison sets by hand
+ * (keep-migrations, no-early-restore, no-criu-hook, no-cgroup-warm). */
+bool state_flag(struct agent *a, const char *name);
 /* Fault injection for tests: true once if <state-dir>/fault-NAME existed. */
 bool fault(struct agent *a, const char *name);
 /* For a test to act at this point: write <state-dir>/MARKER, then wait until the test

@@ -167,8 +167,7 @@ void restore_gate_start(struct dest *d)
 	if (!d->descriptors || d->gate_runc > 0)
 		return;
 	/* <state>/no-early-restore: restore after the images, as before (comparisons) */
-	snprintf(path, sizeof(path), "%s/no-early-restore", d->a->cfg.state_dir);
-	if (access(path, F_OK) == 0)
+	if (state_flag(d->a, "no-early-restore"))
 		return;
 	snprintf(gate, sizeof(gate), "%s/gate", d->in.dir);
 	snprintf(path, sizeof(path), "%s/descriptors.json", gate);

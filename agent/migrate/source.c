@@ -282,7 +282,6 @@ static int source_prepare(struct mig *m, SSL **ctl, struct api_error *e)
 static int source_checkpoint(struct mig *m, struct api_error *e)
 {
 	char hook_path[PATH_MAX], img[MIGRATION_DIR_MAX], sock[MIGRATION_DIR_MAX + 16];
-	char no_hook[CONFIG_STR + 16];
 	uint64_t raw = 0, wire = 0;
 	const char *hook;
 	int ret;
@@ -295,8 +294,7 @@ static int source_checkpoint(struct mig *m, struct api_error *e)
 	 * without, the container is frozen before runc starts, and the stall also pays for
 	 * runc's and CRIU's start. Decided here, once: whoever does not hook must freeze.
 	 * <state>/no-criu-hook asks for that too (comparisons, as bench/migration.sh makes). */
-	snprintf(no_hook, sizeof(no_hook), "%s/no-criu-hook", m->a->cfg.state_dir);
-	hook = access(no_hook, F_OK) &&
+	hook = !state_flag(m->a, "no-criu-hook") &&
 	       !exe_sibling("petrel-criu-hook", hook_path, sizeof(hook_path)) &&
 	       hook_socket_path(m, sock, sizeof(sock)) ? hook_path : NULL;
 	m->hooked = hook != NULL;
