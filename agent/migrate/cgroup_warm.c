@@ -53,24 +53,22 @@ static void *warm_main(void *arg)
 {
 	struct cgroup_warm *w = arg;
 	struct pollfd p = { .fd = w->stop, .events = POLLIN };
-	const char *procs = w->procs;
+	int fd = open(w->procs, O_WRONLY | O_CLOEXEC);
 	char pid[16];
 	int64_t t0 = now_ms();
 
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	/* one descriptor for every move: each write is a move of its own */
 	while (now_ms() - t0 < WARM_MAX_MS) {
-		int fd = open(procs, O_WRONLY | O_CLOEXEC);
-
 		if (fd < 0 || write(fd, pid, strlen(pid)) < 0) {
-			log_debug("cgroup warm-up: %s: %s", procs, strerror(errno));
-			if (fd >= 0)
-				close(fd);
+			log_debug("cgroup warm-up: %s: %s", w->procs, strerror(errno));
 			break;
 		}
-		close(fd);
 		if (poll(&p, 1, WARM_EVERY_MS) != 0)
 			break;
 	}
+	if (fd >= 0)
+		close(fd);
 	return NULL;
 }
 
